@@ -1,0 +1,327 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Kommune.Rules.Model;
+
+namespace Kommune.Connectors.Codecs;
+
+/// <summary>Limits that a sensor event must respect to be accepted.</summary>
+/// <param name="MaxEventBytes">Largest accepted record value, in bytes.</param>
+/// <param name="MaxFutureSkew">How far after the engine's clock an event time may lie (sensor clocks drift).</param>
+public sealed record SensorEventLimits(int MaxEventBytes, TimeSpan MaxFutureSkew)
+{
+    /// <summary>64 KiB per event, event times at most 1 hour ahead of the engine's clock.</summary>
+    public static SensorEventLimits Default { get; } = new(64 * 1024, TimeSpan.FromHours(1));
+}
+
+/// <summary>
+/// Decodes event contract v1 (docs/events.md) with <see cref="Utf8JsonReader"/>: no reflection, one pass. Every
+/// refusal comes with a one-line reason for the dead-letter topic.
+/// </summary>
+public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider clock)
+{
+    private const int MaxIdLength = 256;
+
+    /// <summary>A decoder with <see cref="SensorEventLimits.Default"/> and the system clock.</summary>
+    public SensorEventDecoder()
+        : this(SensorEventLimits.Default, TimeProvider.System)
+    {
+    }
+
+    /// <summary>Decodes one record.</summary>
+    /// <param name="key">The record key (should be the sensorId), or null.</param>
+    /// <param name="value">The record value, or null for a tombstone.</param>
+    /// <param name="sensorEvent">The event, when decoding succeeded.</param>
+    /// <param name="reason">Why the record was refused, when it failed.</param>
+    /// <returns>true when the record is a valid event.</returns>
+    public bool TryDecode(byte[]? key, byte[]? value, out SensorEvent? sensorEvent, out string? reason)
+    {
+        sensorEvent = null;
+        if (value is null)
+        {
+            reason = "record value is null";
+            return false;
+        }
+
+        if (value.Length > limits.MaxEventBytes)
+        {
+            reason = $"record value is {value.Length} bytes, over the limit of {limits.MaxEventBytes} bytes";
+            return false;
+        }
+
+        try
+        {
+            reason = Parse(value, out sensorEvent);
+        }
+        catch (JsonException e)
+        {
+            reason = $"malformed JSON: {OneLine(e.Message)}";
+        }
+        catch (InvalidOperationException e)
+        {
+            reason = $"malformed JSON: {OneLine(e.Message)}";
+        }
+
+        if (reason is null && key is not null && sensorEvent is not null)
+        {
+            reason = CheckKey(key, sensorEvent.SensorId);
+        }
+
+        if (reason is not null)
+        {
+            sensorEvent = null;
+            return false;
+        }
+
+        return true;
+    }
+
+    private string? Parse(ReadOnlySpan<byte> json, out SensorEvent? sensorEvent)
+    {
+        sensorEvent = null;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
+        {
+            return "record value is not a JSON object";
+        }
+
+        string? sensorId = null, areaId = null, type = null;
+        DateTimeOffset? ts = null;
+        Dictionary<string, SensorValue>? values = null;
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("sensorId"u8))
+            {
+                if (ReadId(ref reader, "sensorId", out sensorId) is { } error)
+                {
+                    return error;
+                }
+            }
+            else if (reader.ValueTextEquals("areaId"u8))
+            {
+                if (ReadId(ref reader, "areaId", out areaId) is { } error)
+                {
+                    return error;
+                }
+            }
+            else if (reader.ValueTextEquals("type"u8))
+            {
+                if (ReadId(ref reader, "type", out type) is { } error)
+                {
+                    return error;
+                }
+            }
+            else if (reader.ValueTextEquals("ts"u8))
+            {
+                if (ReadTimestamp(ref reader, out ts) is { } error)
+                {
+                    return error;
+                }
+            }
+            else if (reader.ValueTextEquals("values"u8))
+            {
+                if (ReadValues(ref reader, out values) is { } error)
+                {
+                    return error;
+                }
+            }
+            else
+            {
+                // Unknown fields are skipped: newer producers may add fields that this version ignores.
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        if (reader.TokenType != JsonTokenType.EndObject)
+        {
+            return "malformed JSON: the object is not closed";
+        }
+
+        if (reader.Read())
+        {
+            return "malformed JSON: data after the end of the object";
+        }
+
+        if (sensorId is null)
+        {
+            return "missing field 'sensorId'";
+        }
+
+        if (areaId is null)
+        {
+            return "missing field 'areaId'";
+        }
+
+        if (type is null)
+        {
+            return "missing field 'type'";
+        }
+
+        if (ts is null)
+        {
+            return "missing field 'ts'";
+        }
+
+        var latest = clock.GetUtcNow() + limits.MaxFutureSkew;
+        if (ts.Value > latest)
+        {
+            return $"field 'ts' ({ts.Value.UtcDateTime:O}) is more than {limits.MaxFutureSkew} after the engine's clock";
+        }
+
+        sensorEvent = new SensorEvent(sensorId, areaId, type, ts.Value,
+            (IReadOnlyDictionary<string, SensorValue>?)values ?? EmptyValues);
+        return null;
+    }
+
+    private static readonly IReadOnlyDictionary<string, SensorValue> EmptyValues =
+        new Dictionary<string, SensorValue>(0);
+
+    private static string? ReadId(ref Utf8JsonReader reader, string field, out string? id)
+    {
+        id = null;
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.String)
+        {
+            return $"field '{field}' must be a string, not {Describe(reader.TokenType)}";
+        }
+
+        id = reader.GetString();
+        if (string.IsNullOrWhiteSpace(id))
+        {
+            return $"field '{field}' is empty";
+        }
+
+        if (id.Length > MaxIdLength)
+        {
+            return $"field '{field}' is longer than {MaxIdLength} characters";
+        }
+
+        if (id.Any(char.IsControl))
+        {
+            return $"field '{field}' contains control characters";
+        }
+
+        return null;
+    }
+
+    private static string? ReadTimestamp(ref Utf8JsonReader reader, out DateTimeOffset? ts)
+    {
+        ts = null;
+        reader.Read();
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Number:
+                if (!reader.TryGetInt64(out var millis))
+                {
+                    return "field 'ts' must be whole epoch milliseconds";
+                }
+
+                if (millis < 0 || millis > 253_402_300_799_999)
+                {
+                    return $"field 'ts' ({millis}) is outside the range of dates";
+                }
+
+                ts = DateTimeOffset.FromUnixTimeMilliseconds(millis);
+                return null;
+            case JsonTokenType.String:
+                var text = reader.GetString()!;
+                // RFC 3339 requires an offset (Z or +hh:mm): a local time without one is ambiguous.
+                if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
+                    || !HasOffset(text))
+                {
+                    return $"field 'ts' ('{Truncate(text)}') is not an RFC 3339 time with an offset";
+                }
+
+                ts = parsed;
+                return null;
+            default:
+                return $"field 'ts' must be an RFC 3339 string or epoch milliseconds, not {Describe(reader.TokenType)}";
+        }
+    }
+
+    private static bool HasOffset(string text)
+    {
+        var t = text.IndexOf('T', StringComparison.OrdinalIgnoreCase);
+        if (t < 0)
+        {
+            return false;
+        }
+
+        var time = text.AsSpan(t);
+        return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.Contains('+') || time.Contains('-');
+    }
+
+    private static string? ReadValues(ref Utf8JsonReader reader, out Dictionary<string, SensorValue>? values)
+    {
+        values = null;
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return null;
+        }
+
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            return $"field 'values' must be an object, not {Describe(reader.TokenType)}";
+        }
+
+        values = new Dictionary<string, SensorValue>(StringComparer.Ordinal);
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.Number:
+                    if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
+                    {
+                        return $"value '{Truncate(name)}' is not a finite number";
+                    }
+
+                    values[name] = SensorValue.FromNumber(number);
+                    break;
+                case JsonTokenType.String:
+                    values[name] = SensorValue.FromText(reader.GetString()!);
+                    break;
+                case JsonTokenType.True:
+                case JsonTokenType.False:
+                    values[name] = SensorValue.FromBoolean(reader.GetBoolean());
+                    break;
+                default:
+                    return $"value '{Truncate(name)}' must be a number, string or boolean, not {Describe(reader.TokenType)}";
+            }
+        }
+
+        return null;
+    }
+
+    private static string? CheckKey(byte[] key, string sensorId)
+    {
+        var expected = Encoding.UTF8.GetByteCount(sensorId);
+        if (key.Length == expected && Encoding.UTF8.GetString(key) == sensorId)
+        {
+            return null;
+        }
+
+        // A key that differs from sensorId would send one sensor's events to several partitions, out of order.
+        var shown = System.Text.Unicode.Utf8.IsValid(key) ? Truncate(Encoding.UTF8.GetString(key)) : Convert.ToBase64String(key.AsSpan(0, Math.Min(key.Length, 48)));
+        return $"record key '{shown}' is not the sensorId '{Truncate(sensorId)}'";
+    }
+
+    private static string Describe(JsonTokenType token) => token switch
+    {
+        JsonTokenType.StartObject => "an object",
+        JsonTokenType.StartArray => "an array",
+        JsonTokenType.String => "a string",
+        JsonTokenType.Number => "a number",
+        JsonTokenType.True or JsonTokenType.False => "a boolean",
+        JsonTokenType.Null => "null",
+        _ => token.ToString(),
+    };
+
+    private static string Truncate(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 61), "...");
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ");
+}

@@ -1,0 +1,47 @@
+using Kommune.Rules.Model;
+
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>
+/// A decoded sensor event with where it was read from. The engine calls <see cref="Complete"/> exactly once, after
+/// the event was processed and every output it caused was acknowledged by the broker; only then can its offset be
+/// committed.
+/// </summary>
+public sealed class ConsumedEvent
+{
+    private readonly PartitionOffsetTracker _tracker;
+    private readonly Action _onCompleted;
+    private int _completed;
+
+    internal ConsumedEvent(SensorEvent sensorEvent, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted)
+    {
+        Event = sensorEvent;
+        Source = source;
+        _tracker = tracker;
+        _onCompleted = onCompleted;
+    }
+
+    /// <summary>The event.</summary>
+    public SensorEvent Event { get; }
+
+    /// <summary>Where it came from, with its original bytes (for dead letters).</summary>
+    public RecordSource Source { get; }
+
+    /// <summary>Marks the event done. Later calls do nothing.</summary>
+    public void Complete()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            _tracker.Complete(Source.Offset);
+            _onCompleted();
+        }
+    }
+}
+
+/// <summary>The coordinates and original bytes of a consumed record.</summary>
+/// <param name="Topic">Source topic.</param>
+/// <param name="Partition">Source partition.</param>
+/// <param name="Offset">Source offset.</param>
+/// <param name="Key">Original key bytes, or null.</param>
+/// <param name="Value">Original value bytes, or null.</param>
+public sealed record RecordSource(string Topic, int Partition, long Offset, byte[]? Key, byte[]? Value);

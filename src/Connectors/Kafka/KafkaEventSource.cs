@@ -1,0 +1,505 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using System.Threading.Channels;
+using Confluent.Kafka;
+using Kommune.Connectors.Codecs;
+using Microsoft.Extensions.Logging;
+
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>
+/// Consumes sensor events in a consumer group and hands them on through a bounded channel. Kafka's Consume()
+/// blocks, so the loop runs on its own thread. Guarantees:
+/// <list type="bullet">
+/// <item>At-least-once: an offset is committed only after its event, and every event before it in the partition, is
+/// done (<see cref="ConsumedEvent.Complete"/>) or its dead letter is acknowledged.</item>
+/// <item>Bounded memory: at <see cref="KafkaSourceOptions.MaxInFlightEvents"/> events in flight the partitions are
+/// paused, and resumed once half are done; records never pile up without bound.</item>
+/// <item>Per-partition (so per-sensor) order: events are written to the channel in offset order.</item>
+/// <item>Nothing skipped silently: records the broker deleted before they were read are counted and logged.</item>
+/// </list>
+/// </summary>
+public sealed partial class KafkaEventSource : IAsyncDisposable
+{
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly KafkaSourceOptions _options;
+    private readonly IDeadLetterSink _deadLetters;
+    private readonly SensorEventDecoder _decoder;
+    private readonly ILogger _logger;
+    private readonly Channel<ConsumedEvent> _channel;
+    private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
+    private readonly Dictionary<TopicPartition, long> _expectedNext = [];
+    private readonly ConcurrentDictionary<TopicPartition, byte> _offsetResets = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Action _onEventCompleted;
+    private volatile bool _stopRequested;
+    private TimeSpan _drainTimeout;
+    private Thread? _thread;
+    private bool _paused;
+    private bool _assignmentChanged;
+    private int _assignedCount;
+    private long _consumed;
+    private long _deadLettered;
+    private long _lost;
+    private long _inFlight;
+    private long _peakInFlight;
+    private long _pauses;
+    private long _resumes;
+
+    /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
+    /// <param name="options">Consumer settings.</param>
+    /// <param name="deadLetters">Where undecodable records go.</param>
+    /// <param name="clock">The clock that event times are checked against.</param>
+    /// <param name="logger">Logger.</param>
+    public KafkaEventSource(KafkaSourceOptions options, IDeadLetterSink deadLetters, TimeProvider clock, ILogger<KafkaEventSource> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlightEvents, 1);
+        _options = options;
+        _deadLetters = deadLetters;
+        _decoder = new SensorEventDecoder(options.Limits, clock);
+        _logger = logger;
+        // Every event in the channel is in flight, and in-flight events are bounded, so writes never wait.
+        _channel = Channel.CreateBounded<ConsumedEvent>(new BoundedChannelOptions(options.MaxInFlightEvents)
+        {
+            SingleWriter = true,
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _onEventCompleted = OnEventCompleted;
+    }
+
+    /// <summary>Decoded events, in partition order. Completes when the source stops.</summary>
+    public ChannelReader<ConsumedEvent> Events => _channel.Reader;
+
+    /// <summary>Completes once the first partitions are assigned to this consumer.</summary>
+    public Task Assigned => _assigned.Task;
+
+    /// <summary>What the source has done so far.</summary>
+    public SourceStatistics Statistics => new(
+        Interlocked.Read(ref _consumed),
+        Interlocked.Read(ref _deadLettered),
+        Interlocked.Read(ref _lost),
+        Interlocked.Read(ref _inFlight),
+        Interlocked.Read(ref _peakInFlight),
+        Interlocked.Read(ref _pauses),
+        Interlocked.Read(ref _resumes),
+        Volatile.Read(ref _assignedCount));
+
+    /// <summary>Starts the consume loop on its own thread.</summary>
+    public void Start()
+    {
+        if (_thread is not null)
+        {
+            throw new InvalidOperationException("The source was started already.");
+        }
+
+        _thread = new Thread(Run) { IsBackground = true, Name = "kommune-consumer" };
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// Stops taking new records, waits up to <paramref name="drainTimeout"/> for events in flight to be done,
+    /// commits what is done, and leaves the group. Events not done by then are consumed again by the next owner.
+    /// </summary>
+    public Task StopAsync(TimeSpan drainTimeout)
+    {
+        if (_thread is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        _drainTimeout = drainTimeout;
+        _stopRequested = true;
+        return _stopped.Task;
+    }
+
+    /// <summary>Stops without waiting for events in flight.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync(TimeSpan.Zero);
+
+    private void Run()
+    {
+        try
+        {
+            using var consumer = BuildConsumer();
+            consumer.Subscribe(_options.Topics.SensorEvents);
+            var lastStore = DateTime.UtcNow;
+            while (!_stopRequested)
+            {
+                ApplyBackpressure(consumer);
+                if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
+                {
+                    StoreCompletedOffsets(consumer);
+                    lastStore = DateTime.UtcNow;
+                }
+
+                var result = TryConsume(consumer);
+                if (result is not null)
+                {
+                    Handle(consumer, result);
+                }
+            }
+
+            Drain(consumer);
+            consumer.Close();
+        }
+#pragma warning disable CA1031 // The loop thread reports every failure instead of dying silently.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogLoopFailed(_logger, e);
+            _channel.Writer.TryComplete(e);
+            _stopped.TrySetException(e);
+            return;
+        }
+
+        _channel.Writer.TryComplete();
+        _stopped.TrySetResult();
+    }
+
+    private IConsumer<byte[]?, byte[]?> BuildConsumer()
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            GroupId = _options.GroupId,
+            ClientId = "kommune-engine",
+            // Offsets are stored only for done events, then committed in the background and on revoke/close.
+            EnableAutoCommit = true,
+            EnableAutoOffsetStore = false,
+            AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+            SessionTimeoutMs = 10_000,
+            HeartbeatIntervalMs = 1_000,
+        };
+        foreach (var (key, value) in _options.Extra)
+        {
+            config.Set(key, value);
+        }
+
+        return new ConsumerBuilder<byte[]?, byte[]?>(config)
+            .SetPartitionsAssignedHandler(OnPartitionsAssigned)
+            .SetPartitionsRevokedHandler(OnPartitionsRevoked)
+            .SetPartitionsLostHandler(OnPartitionsLost)
+            .SetLogHandler((_, m) => OnClientLog(m))
+            .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
+            .Build();
+    }
+
+    private ConsumeResult<byte[]?, byte[]?>? TryConsume(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        try
+        {
+            var result = consumer.Consume(PollTimeout);
+            return result is null || result.IsPartitionEOF ? null : result;
+        }
+        catch (ConsumeException e)
+        {
+            // The client recovers by itself (retries, leader changes); the loop goes on.
+            LogConsumeError(_logger, e.Error.Code, e.Error.Reason);
+            return null;
+        }
+    }
+
+    private void Handle(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
+    {
+        var tp = result.TopicPartition;
+        var offset = result.Offset.Value;
+        if (Interlocked.Read(ref _inFlight) >= _options.MaxInFlightEvents)
+        {
+            // Fetched before the pause took effect: read it again after resuming rather than hold it.
+            consumer.Seek(result.TopicPartitionOffset);
+            Pause(consumer);
+            return;
+        }
+
+        if (!_trackers.TryGetValue(tp, out var tracker))
+        {
+            tracker = new PartitionOffsetTracker(offset);
+            _trackers[tp] = tracker;
+        }
+
+        CountRecordsLostBefore(tp, offset);
+        _expectedNext[tp] = offset + 1;
+        Interlocked.Increment(ref _consumed);
+        tracker.Start(offset);
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        if (inFlight > Interlocked.Read(ref _peakInFlight))
+        {
+            Interlocked.Exchange(ref _peakInFlight, inFlight);
+        }
+
+        var message = result.Message;
+        var source = new RecordSource(result.Topic, tp.Partition.Value, offset, message.Key, message.Value);
+        if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var reason))
+        {
+            if (!_channel.Writer.TryWrite(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted)))
+            {
+                throw new InvalidOperationException("The event channel is full although in-flight events are bounded.");
+            }
+
+            return;
+        }
+
+        Interlocked.Increment(ref _deadLettered);
+        LogDeadLettered(_logger, source.Topic, source.Partition, offset, reason!);
+        var deadLetter = new DeadLetter(message.Key, message.Value, source.Topic, source.Partition, offset, reason!, "decode");
+        _deadLetters.Send(deadLetter, () =>
+        {
+            tracker.Complete(offset);
+            OnEventCompleted();
+        });
+    }
+
+    private void OnEventCompleted() => Interlocked.Decrement(ref _inFlight);
+
+    private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var inFlight = Interlocked.Read(ref _inFlight);
+        if (!_paused && inFlight >= _options.MaxInFlightEvents)
+        {
+            Pause(consumer);
+        }
+        else if (_paused && _assignmentChanged)
+        {
+            // New partitions arrive unpaused.
+            consumer.Pause(consumer.Assignment);
+            _assignmentChanged = false;
+        }
+        else if (_paused && inFlight <= _options.MaxInFlightEvents / 2)
+        {
+            consumer.Resume(consumer.Assignment);
+            _paused = false;
+            Interlocked.Increment(ref _resumes);
+            LogResumed(_logger, inFlight);
+        }
+    }
+
+    private void Pause(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        consumer.Pause(consumer.Assignment);
+        _assignmentChanged = false;
+        if (!_paused)
+        {
+            _paused = true;
+            Interlocked.Increment(ref _pauses);
+            var inFlight = Interlocked.Read(ref _inFlight);
+            LogPaused(_logger, inFlight);
+        }
+    }
+
+    private void Drain(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        consumer.Pause(consumer.Assignment);
+        var deadline = DateTime.UtcNow + _drainTimeout;
+        while (Interlocked.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
+        {
+            // Keep serving the group while events finish; anything fetched is left for the next owner.
+            var result = TryConsume(consumer);
+            if (result is not null)
+            {
+                consumer.Seek(result.TopicPartitionOffset);
+                consumer.Pause([result.TopicPartition]);
+            }
+
+            StoreCompletedOffsets(consumer);
+        }
+
+        StoreCompletedOffsets(consumer);
+        var left = Interlocked.Read(ref _inFlight);
+        if (left > 0)
+        {
+            LogDrainIncomplete(_logger, left);
+        }
+    }
+
+    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        foreach (var (tp, tracker) in _trackers)
+        {
+            if (tracker.TryTakeCommittable(out var next))
+            {
+                try
+                {
+                    consumer.StoreOffset(new TopicPartitionOffset(tp, next));
+                }
+                catch (KafkaException e)
+                {
+                    LogStoreFailed(_logger, tp.Topic, tp.Partition.Value, e.Error.Reason);
+                }
+            }
+        }
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnPartitionsAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        var starts = new List<TopicPartitionOffset>(partitions.Count);
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = consumer.Committed(partitions, MetadataTimeout);
+        }
+        catch (KafkaException e)
+        {
+            // Without the committed offsets the client falls back to its own lookup; only loss counting is lost.
+            LogCommittedLookupFailed(_logger, e.Error.Reason);
+            committed = [.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
+        }
+
+        foreach (var c in committed)
+        {
+            var start = c.Offset;
+            if (start.Value >= 0)
+            {
+                start = StartOffsetAfterRetention(consumer, c);
+            }
+
+            starts.Add(new TopicPartitionOffset(c.TopicPartition, start));
+            if (start.Value >= 0)
+            {
+                _expectedNext[c.TopicPartition] = start.Value;
+            }
+
+            _trackers[c.TopicPartition] = new PartitionOffsetTracker(start.Value >= 0 ? start.Value : 0);
+        }
+
+        _assignmentChanged = true;
+        // Eager (range) assignment: every rebalance revokes all partitions first, so this is the whole assignment.
+        Volatile.Write(ref _assignedCount, partitions.Count);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var assigned = string.Join(", ", starts.Select(s => $"{s.Topic}[{s.Partition.Value}]@{s.Offset}"));
+            LogAssigned(_logger, assigned);
+        }
+
+        _assigned.TrySetResult();
+        return starts;
+    }
+
+    private Offset StartOffsetAfterRetention(IConsumer<byte[]?, byte[]?> consumer, TopicPartitionOffset committed)
+    {
+        try
+        {
+            var watermarks = consumer.QueryWatermarkOffsets(committed.TopicPartition, MetadataTimeout);
+            if (committed.Offset.Value < watermarks.Low.Value)
+            {
+                var lost = watermarks.Low.Value - committed.Offset.Value;
+                Interlocked.Add(ref _lost, lost);
+                LogLost(_logger, lost, committed.Topic, committed.Partition.Value, committed.Offset.Value, watermarks.Low.Value);
+                return watermarks.Low;
+            }
+        }
+        catch (KafkaException e)
+        {
+            LogCommittedLookupFailed(_logger, e.Error.Reason);
+        }
+
+        return committed.Offset;
+    }
+
+    private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
+    {
+        // Store what is done so the commit on revoke carries it; events still in flight are consumed again by
+        // the next owner (at-least-once).
+        StoreCompletedOffsets(consumer);
+        Forget(partitions);
+        LogRevoked(_logger, partitions.Count);
+    }
+
+    private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
+    {
+        Forget(partitions);
+        LogRevoked(_logger, partitions.Count);
+    }
+
+    private void Forget(List<TopicPartitionOffset> partitions)
+    {
+        foreach (var p in partitions)
+        {
+            if (_trackers.Remove(p.TopicPartition, out var tracker))
+            {
+                tracker.Deactivate();
+            }
+
+            _expectedNext.Remove(p.TopicPartition);
+            _offsetResets.TryRemove(p.TopicPartition, out _);
+        }
+
+        Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
+    }
+
+    private void CountRecordsLostBefore(TopicPartition tp, long offset)
+    {
+        if (!_offsetResets.TryRemove(tp, out _) || !_expectedNext.TryGetValue(tp, out var expected) || offset <= expected)
+        {
+            return;
+        }
+
+        var lost = offset - expected;
+        Interlocked.Add(ref _lost, lost);
+        LogLost(_logger, lost, tp.Topic, tp.Partition.Value, expected, offset);
+    }
+
+    private void OnClientLog(LogMessage message)
+    {
+        // librdkafka reports an automatic offset reset only in its log: "topic [p]: offset reset (at offset N...".
+        if (message.Facility == "OFFSET" && OffsetResetPattern().Match(message.Message) is { Success: true } m)
+        {
+            var tp = new TopicPartition(m.Groups["topic"].Value, int.Parse(m.Groups["partition"].Value, System.Globalization.CultureInfo.InvariantCulture));
+            _offsetResets[tp] = 0;
+        }
+
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            LogClient(_logger, message.Facility, message.Message);
+        }
+    }
+
+    [GeneratedRegex(@"(?<topic>[^\s\]]+) \[(?<partition>\d+)\]: offset reset")]
+    private static partial Regex OffsetResetPattern();
+
+    [LoggerMessage(EventId = 1001, Level = LogLevel.Error,
+        Message = "{Lost} records of {Topic}[{Partition}] were deleted by the broker before the engine read them (offsets {From} to {To} exclusive); continuing after them")]
+    private static partial void LogLost(ILogger logger, long lost, string topic, int partition, long from, long to);
+
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Dead letter from {Topic}[{Partition}]@{Offset}: {Reason}")]
+    private static partial void LogDeadLettered(ILogger logger, string topic, int partition, long offset, string reason);
+
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {InFlight} events in flight")]
+    private static partial void LogPaused(ILogger logger, long inFlight);
+
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {InFlight} events in flight")]
+    private static partial void LogResumed(ILogger logger, long inFlight);
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned {Partitions}")]
+    private static partial void LogAssigned(ILogger logger, string partitions);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Revoked {Count} partitions")]
+    private static partial void LogRevoked(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Stopped with {Count} events not done; they will be consumed again")]
+    private static partial void LogDrainIncomplete(ILogger logger, long count);
+
+    [LoggerMessage(EventId = 1008, Level = LogLevel.Warning, Message = "Could not store offset for {Topic}[{Partition}]: {Reason}")]
+    private static partial void LogStoreFailed(ILogger logger, string topic, int partition, string reason);
+
+    [LoggerMessage(EventId = 1009, Level = LogLevel.Warning, Message = "Could not read committed offsets or watermarks: {Reason}")]
+    private static partial void LogCommittedLookupFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1010, Level = LogLevel.Warning, Message = "Consume error {Code}: {Reason}")]
+    private static partial void LogConsumeError(ILogger logger, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "Consumer error {Code}: {Reason}")]
+    private static partial void LogClientError(ILogger logger, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "librdkafka consumer [{Facility}] {Text}")]
+    private static partial void LogClient(ILogger logger, string facility, string text);
+
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Critical, Message = "The consume loop failed")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Kommune.Connectors.Codecs;
+using Kommune.Rules.Model;
+using Microsoft.Extensions.Logging;
+
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>Settings of the output producer.</summary>
+public sealed record KafkaSinkOptions
+{
+    /// <summary>host:port list of the cluster.</summary>
+    public required string BootstrapServers { get; init; }
+
+    /// <summary>Topic names.</summary>
+    public KafkaTopics Topics { get; init; } = new();
+
+    /// <summary>How long the producer waits to fill a batch: more is higher throughput, less is lower latency.</summary>
+    public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>How long to wait before producing a record again after its delivery failed.</summary>
+    public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Extra librdkafka settings, applied last.</summary>
+    public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// Writes alerts, aggregates and dead letters through one idempotent producer (acks=all, no duplicates from
+/// producer retries, order kept per partition). Each send takes a callback that runs once the broker acknowledged
+/// the record; a record whose delivery failed is produced again after a back-off, so an acknowledgement is never
+/// reported for a record the broker does not hold.
+/// </summary>
+public sealed partial class KafkaOutputSink : IDeadLetterSink, IDisposable
+{
+    private readonly KafkaSinkOptions _options;
+    private readonly ILogger _logger;
+    private readonly IProducer<byte[]?, byte[]?> _producer;
+    private readonly CancellationTokenSource _disposed = new();
+    private long _acknowledged;
+    private long _failedDeliveries;
+
+    /// <summary>Creates the producer; it connects lazily on the first send.</summary>
+    public KafkaOutputSink(KafkaSinkOptions options, ILogger<KafkaOutputSink> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+        _logger = logger;
+        var config = new ProducerConfig
+        {
+            BootstrapServers = options.BootstrapServers,
+            EnableIdempotence = true,
+            Acks = Acks.All,
+            LingerMs = options.Linger.TotalMilliseconds,
+            CompressionType = CompressionType.None,
+            // Delivery is retried by the producer until this timeout, then by this class.
+            MessageTimeoutMs = 60_000,
+            ClientId = "kommune-sink",
+        };
+        foreach (var (key, value) in options.Extra)
+        {
+            config.Set(key, value);
+        }
+
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(config)
+            .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
+            .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
+            .Build();
+    }
+
+    /// <summary>Records the broker has acknowledged.</summary>
+    public long Acknowledged => Interlocked.Read(ref _acknowledged);
+
+    /// <summary>Deliveries that failed and were retried.</summary>
+    public long FailedDeliveries => Interlocked.Read(ref _failedDeliveries);
+
+    /// <summary>Writes one alert state change, keyed by alertId.</summary>
+    public void Send(Alert alert, Action onAcknowledged)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        Produce(_options.Topics.Alerts, new Message<byte[]?, byte[]?>
+        {
+            Key = Encoding.UTF8.GetBytes(alert.AlertId),
+            Value = OutputCodec.Encode(alert),
+        }, onAcknowledged);
+    }
+
+    /// <summary>Writes one aggregate, keyed by area/metric/window.</summary>
+    public void Send(Aggregate aggregate, Action onAcknowledged)
+    {
+        ArgumentNullException.ThrowIfNull(aggregate);
+        Produce(_options.Topics.Aggregates, new Message<byte[]?, byte[]?>
+        {
+            Key = Encoding.UTF8.GetBytes(aggregate.Key),
+            Value = OutputCodec.Encode(aggregate),
+        }, onAcknowledged);
+    }
+
+    /// <inheritdoc />
+    public void Send(DeadLetter deadLetter, Action onAcknowledged)
+    {
+        ArgumentNullException.ThrowIfNull(deadLetter);
+        var headers = new Headers
+        {
+            { DeadLetterHeaders.Reason, Encoding.UTF8.GetBytes(deadLetter.Reason) },
+            { DeadLetterHeaders.Stage, Encoding.UTF8.GetBytes(deadLetter.Stage) },
+            { DeadLetterHeaders.SourceTopic, Encoding.UTF8.GetBytes(deadLetter.SourceTopic) },
+            { DeadLetterHeaders.SourcePartition, Encoding.UTF8.GetBytes(deadLetter.SourcePartition.ToString(CultureInfo.InvariantCulture)) },
+            { DeadLetterHeaders.SourceOffset, Encoding.UTF8.GetBytes(deadLetter.SourceOffset.ToString(CultureInfo.InvariantCulture)) },
+        };
+        Produce(_options.Topics.DeadLetters, new Message<byte[]?, byte[]?>
+        {
+            Key = deadLetter.Key,
+            Value = deadLetter.Value,
+            Headers = headers,
+        }, onAcknowledged);
+    }
+
+    /// <summary>Waits until every record sent so far is acknowledged, or the timeout passes.</summary>
+    /// <returns>How many records are still not acknowledged.</returns>
+    public int Flush(TimeSpan timeout) => _producer.Flush(timeout);
+
+    /// <summary>Stops retrying, flushes briefly, and closes the producer.</summary>
+    public void Dispose()
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            return;
+        }
+
+        _disposed.Cancel();
+        _producer.Flush(TimeSpan.FromSeconds(5));
+        _producer.Dispose();
+        _disposed.Dispose();
+    }
+
+    private void Produce(string topic, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            LogDroppedAfterDispose(_logger, topic);
+            return;
+        }
+
+        try
+        {
+            _producer.Produce(topic, message, report =>
+            {
+                if (report.Error.IsError)
+                {
+                    Interlocked.Increment(ref _failedDeliveries);
+                    LogDeliveryFailed(_logger, topic, report.Error.Code, report.Error.Reason);
+                    RetryLater(topic, message, onAcknowledged);
+                    return;
+                }
+
+                Interlocked.Increment(ref _acknowledged);
+                onAcknowledged();
+            });
+        }
+        catch (ProduceException<byte[]?, byte[]?> e)
+        {
+            // Local queue full or a transient local error: never block the caller (an actor); try again shortly.
+            Interlocked.Increment(ref _failedDeliveries);
+            LogDeliveryFailed(_logger, topic, e.Error.Code, e.Error.Reason);
+            RetryLater(topic, message, onAcknowledged);
+        }
+        catch (ObjectDisposedException)
+        {
+            LogDroppedAfterDispose(_logger, topic);
+        }
+    }
+
+    private void RetryLater(string topic, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            LogDroppedAfterDispose(_logger, topic);
+            return;
+        }
+
+        _ = Task.Delay(_options.RetryBackoff, _disposed.Token).ContinueWith(
+            t =>
+            {
+                if (!t.IsCanceled)
+                {
+                    Produce(topic, message, onAcknowledged);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Warning,
+        Message = "Delivery to {Topic} failed ({Code}: {Reason}); producing it again")]
+    private static partial void LogDeliveryFailed(ILogger logger, string topic, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Error,
+        Message = "A record for {Topic} was not sent because the sink is closed; its offset stays uncommitted")]
+    private static partial void LogDroppedAfterDispose(ILogger logger, string topic);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Debug, Message = "librdkafka producer [{Facility}] {Text}")]
+    private static partial void LogClient(ILogger logger, string facility, string text);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Producer error {Code}: {Reason}")]
+    private static partial void LogClientError(ILogger logger, ErrorCode code, string reason);
+}

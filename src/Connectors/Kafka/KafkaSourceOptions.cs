@@ -1,0 +1,31 @@
+using Kommune.Connectors.Codecs;
+
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>Settings of the sensor-event consumer.</summary>
+public sealed record KafkaSourceOptions
+{
+    /// <summary>host:port list of the cluster.</summary>
+    public required string BootstrapServers { get; init; }
+
+    /// <summary>Consumer group: engines in one group share the partitions.</summary>
+    public string GroupId { get; init; } = "kommune-engine";
+
+    /// <summary>Topic names.</summary>
+    public KafkaTopics Topics { get; init; } = new();
+
+    /// <summary>
+    /// Most events taken from Kafka and not yet done (processed with outputs acknowledged). At this bound the
+    /// consumer pauses its partitions; it resumes when half of them are done. This bounds the engine's memory.
+    /// </summary>
+    public int MaxInFlightEvents { get; init; } = 10_000;
+
+    /// <summary>How often completed offsets are committed.</summary>
+    public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>What an event must respect to be accepted.</summary>
+    public SensorEventLimits Limits { get; init; } = SensorEventLimits.Default;
+
+    /// <summary>Extra librdkafka settings, applied last.</summary>
+    public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+}

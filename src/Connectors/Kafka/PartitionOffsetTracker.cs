@@ -1,0 +1,107 @@
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>
+/// Tracks which offsets of one partition are in flight and which are done, and says up to where the partition
+/// may be committed: the offset after the longest run of done offsets from the start. Records finish out of order
+/// (different sensors, different outputs); the commit point only moves over offsets that are all done. Thread-safe.
+/// </summary>
+internal sealed class PartitionOffsetTracker
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<long> _pending = new();
+    private readonly HashSet<long> _done = [];
+    private long _committable;
+    private long _lastTaken = -1;
+
+    /// <summary>A tracker whose commit point starts at <paramref name="startOffset"/>.</summary>
+    public PartitionOffsetTracker(long startOffset)
+    {
+        _committable = startOffset;
+    }
+
+    /// <summary>False once the partition was revoked: completions then change nothing.</summary>
+    public bool IsActive { get; private set; } = true;
+
+    /// <summary>How many offsets were started and are not done.</summary>
+    public int InFlight
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _pending.Count - _done.Count;
+            }
+        }
+    }
+
+    /// <summary>The next offset to commit: every offset below it is done.</summary>
+    public long Committable
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _committable;
+            }
+        }
+    }
+
+    /// <summary>Records that <paramref name="offset"/> was handed on for processing. Offsets must rise.</summary>
+    public void Start(long offset)
+    {
+        lock (_gate)
+        {
+            if (_pending.Count == 0)
+            {
+                // Offsets may skip (transaction markers, retention): the commit point jumps to the first in flight.
+                _committable = Math.Max(_committable, offset);
+            }
+
+            _pending.Enqueue(offset);
+        }
+    }
+
+    /// <summary>Records that <paramref name="offset"/> is done: processed, and its outputs acknowledged.</summary>
+    public void Complete(long offset)
+    {
+        lock (_gate)
+        {
+            if (!IsActive)
+            {
+                return;
+            }
+
+            _done.Add(offset);
+            while (_pending.TryPeek(out var head) && _done.Remove(head))
+            {
+                _pending.Dequeue();
+                _committable = head + 1;
+            }
+        }
+    }
+
+    /// <summary>Returns the commit point if it moved since the last call.</summary>
+    public bool TryTakeCommittable(out long offset)
+    {
+        lock (_gate)
+        {
+            offset = _committable;
+            if (!IsActive || offset == _lastTaken)
+            {
+                return false;
+            }
+
+            _lastTaken = offset;
+            return true;
+        }
+    }
+
+    /// <summary>Stops tracking: the partition went to another consumer.</summary>
+    public void Deactivate()
+    {
+        lock (_gate)
+        {
+            IsActive = false;
+        }
+    }
+}

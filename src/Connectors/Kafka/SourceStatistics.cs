@@ -1,0 +1,20 @@
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>A snapshot of what the sensor-event consumer has done.</summary>
+/// <param name="Consumed">Records read from Kafka.</param>
+/// <param name="DeadLettered">Records refused by the decoder and sent to the dead-letter topic.</param>
+/// <param name="LostRecords">Records the broker deleted (retention) before the engine could read them.</param>
+/// <param name="InFlight">Events taken and not yet done.</param>
+/// <param name="PeakInFlight">The most events ever in flight at once.</param>
+/// <param name="Pauses">How often the consumer paused its partitions because the engine fell behind.</param>
+/// <param name="Resumes">How often it resumed them.</param>
+/// <param name="AssignedPartitions">Partitions currently assigned to this consumer.</param>
+public sealed record SourceStatistics(
+    long Consumed,
+    long DeadLettered,
+    long LostRecords,
+    long InFlight,
+    long PeakInFlight,
+    long Pauses,
+    long Resumes,
+    int AssignedPartitions);

@@ -1,0 +1,30 @@
+namespace Kommune.Rules.Model;
+
+/// <summary>
+/// One reading or occurrence reported by a sensor (event contract v1, docs/events.md). Immutable.
+/// </summary>
+/// <param name="SensorId">The sensor's id, never empty; also the Kafka key, so one sensor's events stay in order.</param>
+/// <param name="AreaId">The area (district, building, road segment group) the sensor belongs to.</param>
+/// <param name="Type">The sensor type: one of <see cref="SensorTypes"/>, or any other name a plugin handles.</param>
+/// <param name="Timestamp">Event time: when the sensor observed it, not when the engine received it.</param>
+/// <param name="Values">Named readings: finite numbers, strings and booleans.</param>
+public sealed record SensorEvent(
+    string SensorId,
+    string AreaId,
+    string Type,
+    DateTimeOffset Timestamp,
+    IReadOnlyDictionary<string, SensorValue> Values)
+{
+    /// <summary>Reads a number value, or returns false when it is absent or not a number.</summary>
+    public bool TryGetNumber(string name, out double number)
+    {
+        if (Values.TryGetValue(name, out var value) && value.Kind == SensorValueKind.Number)
+        {
+            number = value.Number;
+            return true;
+        }
+
+        number = 0;
+        return false;
+    }
+}

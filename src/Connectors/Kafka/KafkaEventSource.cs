@@ -373,8 +373,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Volatile.Write(ref _assignedCount, partitions.Count);
         if (_logger.IsEnabled(LogLevel.Information))
         {
-            var assigned = string.Join(", ", starts.Select(s => $"{s.Topic}[{s.Partition.Value}]@{s.Offset}"));
-            LogAssigned(_logger, assigned);
+            var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Unset
+                ? $"{s.Partition.Value}"
+                : $"{s.Partition.Value}@{s.Offset.Value}"));
+            LogAssigned(_logger, _options.Topics.SensorEvents, assigned);
         }
 
         _assigned.TrySetResult();
@@ -476,8 +478,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {InFlight} events in flight")]
     private static partial void LogResumed(ILogger logger, long inFlight);
 
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned {Partitions}")]
-    private static partial void LogAssigned(ILogger logger, string partitions);
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
+    private static partial void LogAssigned(ILogger logger, string topic, string partitions);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Revoked {Count} partitions")]
     private static partial void LogRevoked(ILogger logger, int count);

@@ -32,7 +32,7 @@ public sealed record KafkaSinkOptions
 /// the record; a record whose delivery failed is produced again after a back-off, so an acknowledgement is never
 /// reported for a record the broker does not hold.
 /// </summary>
-public sealed partial class KafkaOutputSink : IDeadLetterSink, IDisposable
+public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
 {
     private readonly KafkaSinkOptions _options;
     private readonly ILogger _logger;
@@ -75,7 +75,8 @@ public sealed partial class KafkaOutputSink : IDeadLetterSink, IDisposable
     /// <summary>Deliveries that failed and were retried.</summary>
     public long FailedDeliveries => Interlocked.Read(ref _failedDeliveries);
 
-    /// <summary>Writes one alert state change, keyed by alertId.</summary>
+    /// <inheritdoc />
+    /// <remarks>Keyed by alertId.</remarks>
     public void Send(Alert alert, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(alert);
@@ -86,7 +87,8 @@ public sealed partial class KafkaOutputSink : IDeadLetterSink, IDisposable
         }, onAcknowledged);
     }
 
-    /// <summary>Writes one aggregate, keyed by area/metric/window.</summary>
+    /// <inheritdoc />
+    /// <remarks>Keyed by area/metric/window.</remarks>
     public void Send(Aggregate aggregate, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(aggregate);

@@ -1,0 +1,79 @@
+using Akka.Actor;
+
+namespace Kommune.Engine.Actors;
+
+/// <summary>
+/// The children of an actor, one per id, started on first use and stopped when idle, without losing a message.
+/// A child that wants to stop says so (<see cref="Passivate"/>); from then on its messages are buffered, and it
+/// is sent a <see cref="PoisonPill"/> behind the messages already in its mailbox, so it handles them all first.
+/// When it has stopped, a buffered message starts a new incarnation that receives them in order. This is how
+/// Akka's cluster sharding passivates entities. Owned by one actor, used only from its message handlers.
+/// </summary>
+internal sealed class PassivatingChildren(Func<string, IActorRef> start, Action<string> stopped)
+{
+    private readonly Dictionary<string, IActorRef> _byId = new(StringComparer.Ordinal);
+    private readonly Dictionary<IActorRef, string> _byRef = [];
+    private readonly Dictionary<string, List<(object Message, IActorRef Sender)>> _buffers = new(StringComparer.Ordinal);
+
+    /// <summary>Children alive or stopping.</summary>
+    public int Count => _byId.Count;
+
+    /// <summary>Delivers a message to the child for <paramref name="id"/>, starting it if needed.</summary>
+    public void Deliver(string id, object message, IActorRef sender)
+    {
+        if (_buffers.TryGetValue(id, out var buffer))
+        {
+            buffer.Add((message, sender));
+            return;
+        }
+
+        if (!_byId.TryGetValue(id, out var child))
+        {
+            child = start(id);
+            _byId[id] = child;
+            _byRef[child] = id;
+        }
+
+        child.Tell(message, sender);
+    }
+
+    /// <summary>A child asked to stop: buffer its messages and let it finish its mailbox.</summary>
+    public void Passivate(IActorRef child)
+    {
+        if (!_byRef.TryGetValue(child, out var id) || _buffers.ContainsKey(id))
+        {
+            return;
+        }
+
+        _buffers[id] = [];
+        child.Tell(PoisonPill.Instance);
+    }
+
+    /// <summary>A child stopped: forget it, and restart it if messages arrived meanwhile.</summary>
+    /// <returns>true when it was one of these children.</returns>
+    public bool Terminated(IActorRef child)
+    {
+        if (!_byRef.Remove(child, out var id))
+        {
+            return false;
+        }
+
+        _byId.Remove(id);
+        stopped(id);
+        if (_buffers.Remove(id, out var buffer))
+        {
+            foreach (var (message, sender) in buffer)
+            {
+                Deliver(id, message, sender);
+            }
+        }
+
+        return true;
+    }
+}
+
+/// <summary>Sent by an idle child to its parent: "stop me when my mailbox is empty".</summary>
+internal sealed record Passivate
+{
+    public static Passivate Instance { get; } = new();
+}

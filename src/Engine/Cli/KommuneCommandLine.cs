@@ -1,0 +1,207 @@
+using System.CommandLine;
+using System.Globalization;
+using Kommune.Engine.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Kommune.Engine.Cli;
+
+/// <summary>The <c>kommune</c> command: demo (the default), broker, run and simulate.</summary>
+internal static class KommuneCommandLine
+{
+    private static readonly Option<string> BootstrapServers = new("--bootstrap-servers", "-b")
+    {
+        Description = "Kafka bootstrap servers, host:port[,host:port...] (config key BootstrapServers).",
+        Required = true,
+    };
+
+    private static readonly Option<string?> GroupId = new("--group-id")
+    {
+        Description = "Consumer group of the engine nodes (config key GroupId; default kommune-engine).",
+    };
+
+    private static readonly Option<int?> MaxInFlight = new("--max-in-flight")
+    {
+        Description = "Most events in flight before the consumer pauses (config key MaxInFlightEvents; default 10000).",
+    };
+
+    private static readonly Option<int> Sensors = new("--sensors")
+    {
+        Description = "Number of simulated sensors.",
+        DefaultValueFactory = _ => 1_000,
+    };
+
+    private static readonly Option<int> Areas = new("--areas")
+    {
+        Description = "Number of areas the sensors are spread over.",
+        DefaultValueFactory = _ => 20,
+    };
+
+    private static readonly Option<double> Rate = new("--rate")
+    {
+        Description = "Events per second the simulator produces.",
+        DefaultValueFactory = _ => 200,
+    };
+
+    private static readonly Option<double> FallsPerMinute = new("--falls-per-minute")
+    {
+        Description = "Expected falls per minute across the simulated network.",
+        DefaultValueFactory = _ => 6,
+    };
+
+    private static readonly Option<int> Partitions = new("--partitions")
+    {
+        Description = "Partitions per topic on the embedded broker (it keeps about 5 MiB per partition).",
+        DefaultValueFactory = _ => 12,
+    };
+
+    private static readonly Option<double?> Duration = new("--duration")
+    {
+        Description = "Stop the demo after this many seconds (default: run until Ctrl+C).",
+    };
+
+    private static readonly Option<int> Brokers = new("--brokers")
+    {
+        Description = "Number of brokers in the embedded cluster.",
+        DefaultValueFactory = _ => 1,
+    };
+
+    private static readonly Option<string?> BootstrapFile = new("--bootstrap-file")
+    {
+        Description = "Also write the bootstrap servers to this file, for scripts.",
+    };
+
+    private static readonly Option<long> Count = new("--count")
+    {
+        Description = "Stop after this many events (default: run until Ctrl+C).",
+        DefaultValueFactory = _ => long.MaxValue,
+    };
+
+    public static RootCommand Build()
+    {
+        var demo = new Command("demo", "Start the embedded broker, a simulated sensor network and the engine; print alerts as they happen.")
+        {
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight,
+        };
+        demo.SetAction(RunDemoAsync);
+
+        var broker = new Command("broker", "Start only the embedded Kafka broker with the engine's topics, print its bootstrap servers, and run until stopped.")
+        {
+            Brokers, Partitions, BootstrapFile,
+        };
+        broker.SetAction(RunBrokerAsync);
+
+        var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
+        {
+            BootstrapServers, GroupId, MaxInFlight,
+        };
+        run.SetAction(RunEngineAsync);
+
+        var simulate = new Command("simulate", "Produce simulated sensor events into the sensor-events topic.")
+        {
+            BootstrapServers, Sensors, Areas, Rate, FallsPerMinute, Count,
+        };
+        simulate.SetAction(RunSimulatorAsync);
+
+        var root = new RootCommand(
+            "Smart Kommune Engine: turns municipal sensor streams (fall sensors, road and parking sensors, energy meters) " +
+            "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
+        {
+            demo, broker, run, simulate,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight,
+        };
+        root.SetAction(RunDemoAsync);
+        return root;
+    }
+
+    /// <summary>Parses and runs; the host, not the parser, handles Ctrl+C and SIGTERM.</summary>
+    public static Task<int> InvokeAsync(string[] args) =>
+        Build().Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });
+
+    private static async Task<int> RunDemoAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var partitions = parse.GetValue(Partitions);
+        var probe = EngineHost.CreateBuilder(Overrides(parse));
+        var options = EngineHost.BindOptions(probe.Configuration);
+        using var cluster = BrokerService.StartCluster(1, partitions, options);
+        Console.WriteLine($"Embedded Kafka broker on {cluster.BootstrapServers}");
+
+        var overrides = Overrides(parse);
+        overrides["BootstrapServers"] = cluster.BootstrapServers;
+        var builder = EngineHost.CreateBuilder(overrides);
+        builder.Services.AddSingleton<EngineService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        builder.Services.AddSingleton(new DemoSettings(
+            parse.GetValue(Sensors), parse.GetValue(Areas), parse.GetValue(Rate), parse.GetValue(FallsPerMinute),
+            parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
+        builder.Services.AddHostedService<DemoService>();
+        return await RunHostAsync(builder, cancellationToken);
+    }
+
+    private static async Task<int> RunBrokerAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var builder = EngineHost.CreateBuilder(Overrides(parse));
+        builder.Services.AddSingleton(new BrokerSettings(parse.GetValue(Brokers), parse.GetValue(Partitions), parse.GetValue(BootstrapFile)));
+        builder.Services.AddHostedService<BrokerService>();
+        return await RunHostAsync(builder, cancellationToken);
+    }
+
+    private static async Task<int> RunEngineAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var builder = EngineHost.CreateBuilder(Overrides(parse));
+        builder.Services.AddSingleton<EngineService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        return await RunHostAsync(builder, cancellationToken);
+    }
+
+    private static async Task<int> RunSimulatorAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var builder = EngineHost.CreateBuilder(Overrides(parse));
+        builder.Services.AddSingleton(new SimulateSettings(
+            parse.GetValue(Sensors), parse.GetValue(Areas), parse.GetValue(Rate), parse.GetValue(FallsPerMinute), parse.GetValue(Count)));
+        builder.Services.AddHostedService<SimulateService>();
+        return await RunHostAsync(builder, cancellationToken);
+    }
+
+    private static async Task<int> RunHostAsync(HostApplicationBuilder builder, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var host = builder.Build();
+            await host.RunAsync(cancellationToken);
+            return 0;
+        }
+        catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+    }
+
+    /// <summary>The command-line values that override configuration, under their configuration keys.</summary>
+    private static Dictionary<string, string?> Overrides(ParseResult parse)
+    {
+        var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        if (parse.GetResult(BootstrapServers) is not null)
+        {
+            values["BootstrapServers"] = parse.GetValue(BootstrapServers);
+        }
+
+        if (parse.GetResult(GroupId) is not null)
+        {
+            values["GroupId"] = parse.GetValue(GroupId);
+        }
+
+        if (parse.GetValue(MaxInFlight) is { } maxInFlight)
+        {
+            values["MaxInFlightEvents"] = maxInFlight.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (parse.GetResult(Partitions) is not null)
+        {
+            values["Partitions"] = parse.GetValue(Partitions).ToString(CultureInfo.InvariantCulture);
+        }
+
+        return values;
+    }
+}

@@ -1,0 +1,139 @@
+using Kommune.Connectors.Codecs;
+using Kommune.Connectors.Kafka;
+
+namespace Kommune.Engine;
+
+/// <summary>
+/// The engine's settings, bound from configuration (appsettings.json, KOMMUNE_ environment variables, the command
+/// line). Keys are these property names, for example <c>KOMMUNE_BootstrapServers</c> or <c>KOMMUNE_Topics__Alerts</c>.
+/// </summary>
+public sealed class EngineOptions
+{
+    /// <summary>host:port list of the Kafka cluster.</summary>
+    public string BootstrapServers { get; set; } = "";
+
+    /// <summary>Consumer group of the engine nodes.</summary>
+    public string GroupId { get; set; } = "kommune-engine";
+
+    /// <summary>Topic names.</summary>
+    public TopicNames Topics { get; set; } = new();
+
+    /// <summary>Most events in flight before the consumer pauses (bounds memory).</summary>
+    public int MaxInFlightEvents { get; set; } = 10_000;
+
+    /// <summary>How often done offsets are committed.</summary>
+    public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>A sensor actor with no event for this long is stopped (passivated); its next event starts it again.</summary>
+    public TimeSpan SensorIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>An area actor with no sensors and no event for this long is stopped.</summary>
+    public TimeSpan AreaIdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Largest accepted event, in bytes.</summary>
+    public int MaxEventBytes { get; set; } = 64 * 1024;
+
+    /// <summary>How far in the future of the engine's clock an event time may lie.</summary>
+    public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a graceful stop waits for events in flight.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Producer linger: batching delay for output records.</summary>
+    public TimeSpan ProducerLinger { get; set; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Partitions per topic when the embedded broker creates the topics.</summary>
+    public int Partitions { get; set; } = 12;
+
+    /// <summary>Topic names, bindable from configuration.</summary>
+    public sealed class TopicNames
+    {
+        /// <summary>Sensor events in.</summary>
+        public string SensorEvents { get; set; } = new KafkaTopics().SensorEvents;
+
+        /// <summary>Acknowledgements in.</summary>
+        public string Acks { get; set; } = new KafkaTopics().Acks;
+
+        /// <summary>Alerts out.</summary>
+        public string Alerts { get; set; } = new KafkaTopics().Alerts;
+
+        /// <summary>Aggregates out.</summary>
+        public string Aggregates { get; set; } = new KafkaTopics().Aggregates;
+
+        /// <summary>Dead letters out.</summary>
+        public string DeadLetters { get; set; } = new KafkaTopics().DeadLetters;
+
+        /// <summary>Rule state snapshots.</summary>
+        public string State { get; set; } = new KafkaTopics().State;
+    }
+
+    /// <summary>The topic names as the connectors take them.</summary>
+    public KafkaTopics ToKafkaTopics() => new()
+    {
+        SensorEvents = Topics.SensorEvents,
+        Acks = Topics.Acks,
+        Alerts = Topics.Alerts,
+        Aggregates = Topics.Aggregates,
+        DeadLetters = Topics.DeadLetters,
+        State = Topics.State,
+    };
+
+    /// <summary>The decoder's limits.</summary>
+    public SensorEventLimits ToLimits() => new(MaxEventBytes, MaxFutureSkew);
+
+    /// <summary>Checks the settings and names every wrong one.</summary>
+    /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
+    public void Validate()
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(BootstrapServers))
+        {
+            errors.Add("BootstrapServers is required (--bootstrap-servers or KOMMUNE_BootstrapServers)");
+        }
+
+        if (string.IsNullOrWhiteSpace(GroupId))
+        {
+            errors.Add("GroupId must not be empty");
+        }
+
+        if (MaxInFlightEvents < 1)
+        {
+            errors.Add($"MaxInFlightEvents must be at least 1, not {MaxInFlightEvents}");
+        }
+
+        if (CommitInterval <= TimeSpan.Zero)
+        {
+            errors.Add($"CommitInterval must be positive, not {CommitInterval}");
+        }
+
+        if (SensorIdleTimeout <= TimeSpan.Zero || AreaIdleTimeout <= TimeSpan.Zero)
+        {
+            errors.Add("SensorIdleTimeout and AreaIdleTimeout must be positive");
+        }
+
+        if (MaxEventBytes < 64)
+        {
+            errors.Add($"MaxEventBytes must be at least 64, not {MaxEventBytes}");
+        }
+
+        if (Partitions < 1)
+        {
+            errors.Add($"Partitions must be at least 1, not {Partitions}");
+        }
+
+        var names = new[] { Topics.SensorEvents, Topics.Acks, Topics.Alerts, Topics.Aggregates, Topics.DeadLetters, Topics.State };
+        if (names.Any(string.IsNullOrWhiteSpace))
+        {
+            errors.Add("every topic name under Topics must be set");
+        }
+        else if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
+        {
+            errors.Add("topic names under Topics must differ from each other");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new ArgumentException("Invalid engine configuration: " + string.Join("; ", errors));
+        }
+    }
+}

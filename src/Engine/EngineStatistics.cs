@@ -1,0 +1,30 @@
+namespace Kommune.Engine;
+
+/// <summary>A snapshot of what the engine has done since it started.</summary>
+/// <param name="Consumed">Records read from the sensor-events topic.</param>
+/// <param name="Processed">Events whose rules ran and whose outputs the broker acknowledged.</param>
+/// <param name="DeadLettered">Records sent to the dead-letter topic (bad input and rule failures).</param>
+/// <param name="Alerts">Alert records acknowledged by the broker.</param>
+/// <param name="Aggregates">Aggregate records acknowledged by the broker.</param>
+/// <param name="RuleFailures">Times a rule threw.</param>
+/// <param name="LostRecords">Records deleted by the broker before the engine read them.</param>
+/// <param name="InFlight">Events taken and not yet done.</param>
+/// <param name="PeakInFlight">The most events in flight at once.</param>
+/// <param name="Pauses">Times the consumer paused because the engine fell behind.</param>
+/// <param name="ActiveSensors">Sensor actors alive now.</param>
+/// <param name="ActiveAreas">Area actors alive now.</param>
+/// <param name="AssignedPartitions">Input partitions assigned to this node.</param>
+public sealed record EngineStatistics(
+    long Consumed,
+    long Processed,
+    long DeadLettered,
+    long Alerts,
+    long Aggregates,
+    long RuleFailures,
+    long LostRecords,
+    long InFlight,
+    long PeakInFlight,
+    long Pauses,
+    long ActiveSensors,
+    long ActiveAreas,
+    int AssignedPartitions);

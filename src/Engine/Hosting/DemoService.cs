@@ -1,0 +1,117 @@
+using System.Globalization;
+using System.Text.Json;
+using Confluent.Kafka;
+using Kommune.Connectors.Simulation;
+using Microsoft.Extensions.Hosting;
+
+namespace Kommune.Engine.Hosting;
+
+/// <summary>Settings of the demo workload.</summary>
+internal sealed record DemoSettings(int Sensors, int Areas, double Rate, double FallsPerMinute, TimeSpan? Duration);
+
+/// <summary>
+/// The demo's side of the stream: a simulator producing sensor events, a separate consumer printing every alert
+/// the engine writes to the alerts topic, and a status line every few seconds.
+/// </summary>
+internal sealed class DemoService(EngineOptions options, DemoSettings settings, EngineService engine, IHostApplicationLifetime lifetime) : BackgroundService
+{
+    private static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(5);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.Topics.SensorEvents);
+        var simulator = new SensorSimulator(new SimulatorOptions
+        {
+            Sensors = settings.Sensors,
+            Areas = settings.Areas,
+            EventsPerSecond = settings.Rate,
+            FallsPerMinute = settings.FallsPerMinute,
+        });
+        Console.WriteLine($"Demo: {settings.Sensors} sensors in {settings.Areas} areas at {settings.Rate} events/s. Ctrl+C stops.");
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        if (settings.Duration is { } duration)
+        {
+            stop.CancelAfter(duration);
+        }
+
+        var produce = Task.Run(() => publisher.RunAsync(simulator, settings.Rate, TimeProvider.System, cancellationToken: stop.Token), CancellationToken.None);
+        var print = Task.Run(() => PrintAlerts(stop.Token), CancellationToken.None);
+        var status = ReportStatusAsync(publisher, stop.Token);
+        await Task.WhenAll(produce, print, status);
+        if (!stoppingToken.IsCancellationRequested)
+        {
+            lifetime.StopApplication();
+        }
+    }
+
+    private void PrintAlerts(CancellationToken cancellationToken)
+    {
+        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        {
+            BootstrapServers = options.BootstrapServers,
+            GroupId = $"kommune-demo-printer-{Guid.NewGuid():N}",
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            EnableAutoCommit = false,
+        }).SetLogHandler((_, _) => { }).Build();
+        consumer.Subscribe(options.Topics.Alerts);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var record = consumer.Consume(TimeSpan.FromMilliseconds(200));
+                if (record?.Message?.Value is { } json)
+                {
+                    Console.WriteLine(FormatAlert(json));
+                }
+            }
+            catch (ConsumeException e)
+            {
+                Console.WriteLine($"alert printer: {e.Error.Reason}");
+            }
+        }
+
+        consumer.Close();
+    }
+
+    internal static string FormatAlert(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            var a = doc.RootElement;
+            string S(string name) => a.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()! : "-";
+            var level = a.TryGetProperty("level", out var l) ? l.GetInt32() : 0;
+            return string.Create(CultureInfo.InvariantCulture,
+                $"ALERT {S("severity"),-8} {S("status"),-9} level {level}  {S("rule")}  {S("sensorId")} in {S("areaId")} at {S("eventTime")}  [{S("alertId")}]");
+        }
+        catch (JsonException)
+        {
+            return $"ALERT (unreadable) {json}";
+        }
+    }
+
+    private async Task ReportStatusAsync(SimulatorPublisher publisher, CancellationToken cancellationToken)
+    {
+        long lastProcessed = 0;
+        var lastTime = DateTime.UtcNow;
+        using var timer = new PeriodicTimer(StatusInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(cancellationToken))
+            {
+                var s = engine.Engine.Statistics;
+                var now = DateTime.UtcNow;
+                var rate = (s.Processed - lastProcessed) / (now - lastTime).TotalSeconds;
+                lastProcessed = s.Processed;
+                lastTime = now;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{now:HH:mm:ss} produced {publisher.Produced}  processed {s.Processed} ({rate:F0}/s)  alerts {s.Alerts}  dead letters {s.DeadLettered}  in flight {s.InFlight}  sensors {s.ActiveSensors}  areas {s.ActiveAreas}"));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Stopping.
+        }
+    }
+}

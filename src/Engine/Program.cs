@@ -1,0 +1,3 @@
+using Kommune.Engine.Cli;
+
+return await KommuneCommandLine.InvokeAsync(args);

@@ -24,6 +24,9 @@ public sealed class EngineOptions
     /// <summary>How often done offsets are committed.</summary>
     public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long the group waits for a silent engine node before moving its partitions.</summary>
+    public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>A sensor actor with no event for this long is stopped (passivated); its next event starts it again.</summary>
     public TimeSpan SensorIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 

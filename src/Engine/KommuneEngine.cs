@@ -56,6 +56,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Completes once this node has been assigned its first partitions.</summary>
     public Task Assigned => _source?.Assigned ?? throw new InvalidOperationException("The engine has not started.");
 
+    /// <summary>Completes when the consumer has stopped and committed (during <see cref="StopAsync"/>).</summary>
+    internal Task ConsumerCompletion => _source?.Completion ?? throw new InvalidOperationException("The engine has not started.");
+
     /// <summary>What the engine has done so far.</summary>
     public EngineStatistics Statistics
     {
@@ -101,6 +104,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 Topics = topics,
                 MaxInFlightEvents = _options.MaxInFlightEvents,
                 CommitInterval = _options.CommitInterval,
+                SessionTimeout = _options.SessionTimeout,
                 Limits = _options.ToLimits(),
             },
             _sink,

@@ -198,9 +198,9 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             return $"field '{field}' is longer than {MaxIdLength} characters";
         }
 
-        if (id.Any(char.IsControl))
+        if (id.Any(IsUnprintable))
         {
-            return $"field '{field}' contains control characters";
+            return $"field '{field}' contains control or line-break characters";
         }
 
         return null;
@@ -321,7 +321,23 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         _ => token.ToString(),
     };
 
-    private static string Truncate(string text) => text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 61), "...");
+    /// <summary>Input text as shown in a reason: at most 64 characters, on one line.</summary>
+    private static string Truncate(string text)
+    {
+        var shown = text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 61), "...");
+        return shown.Any(IsUnprintable)
+            ? string.Create(shown.Length, shown, static (span, s) =>
+            {
+                for (var i = 0; i < s.Length; i++)
+                {
+                    span[i] = IsUnprintable(s[i]) ? '?' : s[i];
+                }
+            })
+            : shown;
+    }
+
+    private static bool IsUnprintable(char c) =>
+        char.IsControl(c) || char.GetUnicodeCategory(c) is UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator;
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ");
 }

@@ -75,6 +75,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// <summary>Decoded events, in partition order. Completes when the source stops.</summary>
     public ChannelReader<ConsumedEvent> Events => _channel.Reader;
 
+    /// <summary>Completes when the consume loop has ended: offsets committed and the group left.</summary>
+    public Task Completion => _stopped.Task;
+
     /// <summary>Completes once the first partitions are assigned to this consumer.</summary>
     public Task Assigned => _assigned.Task;
 
@@ -174,8 +177,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             AutoOffsetReset = AutoOffsetReset.Earliest,
             IsolationLevel = IsolationLevel.ReadCommitted,
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
-            SessionTimeoutMs = 10_000,
+            SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds,
             HeartbeatIntervalMs = 1_000,
+            // librdkafka's prefetch queue is memory outside the in-flight bound: keep it modest.
+            QueuedMaxMessagesKbytes = 16 * 1024,
         };
         foreach (var (key, value) in _options.Extra)
         {

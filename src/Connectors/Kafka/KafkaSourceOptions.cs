@@ -23,6 +23,12 @@ public sealed record KafkaSourceOptions
     /// <summary>How often completed offsets are committed.</summary>
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long the group coordinator waits for a silent consumer before giving its partitions to others. Shorter
+    /// means faster takeover after a crash, longer means fewer needless rebalances on a slow network.
+    /// </summary>
+    public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>What an event must respect to be accepted.</summary>
     public SensorEventLimits Limits { get; init; } = SensorEventLimits.Default;
 

@@ -1,0 +1,145 @@
+using System.Text;
+using Kommune.Connectors.Codecs;
+using Kommune.Connectors.Simulation;
+using Kommune.Rules.Model;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Kommune.Connectors.Tests;
+
+public sealed class SensorSimulatorTests
+{
+    private static readonly DateTimeOffset Start = new(2024, 5, 1, 7, 45, 0, TimeSpan.Zero);
+
+    private static List<SensorEvent> Generate(SimulatorOptions options, int count)
+    {
+        var simulator = new SensorSimulator(options);
+        var events = new List<SensorEvent>(count);
+        for (var i = 0; i < count; i++)
+        {
+            events.Add(simulator.Next(Start.AddMilliseconds(i * 5)));
+        }
+
+        Assert.Equal(count, simulator.Generated);
+        return events;
+    }
+
+    [Fact]
+    public void Same_seed_gives_identical_event_sequences()
+    {
+        var options = new SimulatorOptions { Sensors = 50, Areas = 4, Seed = 7 };
+
+        var first = Generate(options, 2_000);
+        var second = Generate(options, 2_000);
+
+        for (var i = 0; i < first.Count; i++)
+        {
+            Assert.Equal(first[i].SensorId, second[i].SensorId);
+            Assert.Equal(first[i].AreaId, second[i].AreaId);
+            Assert.Equal(first[i].Type, second[i].Type);
+            Assert.Equal(first[i].Timestamp, second[i].Timestamp);
+            Assert.Equal(first[i].Values.OrderBy(v => v.Key, StringComparer.Ordinal), second[i].Values.OrderBy(v => v.Key, StringComparer.Ordinal));
+            Assert.Equal(SensorEventEncoder.Encode(first[i]), SensorEventEncoder.Encode(second[i]));
+        }
+    }
+
+    [Fact]
+    public void Different_seeds_give_different_sequences()
+    {
+        var a = Generate(new SimulatorOptions { Sensors = 50, Seed = 1 }, 200);
+        var b = Generate(new SimulatorOptions { Sensors = 50, Seed = 2 }, 200);
+
+        Assert.False(a.Zip(b).All(p => SensorEventEncoder.Encode(p.First).AsSpan().SequenceEqual(SensorEventEncoder.Encode(p.Second))));
+    }
+
+    [Fact]
+    public void Every_generated_event_encodes_and_decodes_cleanly()
+    {
+        var simulator = new SensorSimulator(new SimulatorOptions { Sensors = 200, Areas = 7, Seed = 3, FallsPerMinute = 600 });
+        var clock = new FakeTimeProvider(Start);
+        var decoder = new SensorEventDecoder(SensorEventLimits.Default, clock);
+
+        for (var i = 0; i < 5_000; i++)
+        {
+            // Stamp each event with the decoder's clock; spread them across a day to cover rush hours and nights.
+            clock.Advance(TimeSpan.FromSeconds(17.3));
+            var now = clock.GetUtcNow();
+            now = DateTimeOffset.FromUnixTimeMilliseconds(now.ToUnixTimeMilliseconds());
+            var original = simulator.Next(now);
+
+            var ok = decoder.TryDecode(Encoding.UTF8.GetBytes(original.SensorId), SensorEventEncoder.Encode(original), out var decoded, out var reason);
+
+            Assert.True(ok, $"event {i} ({original.SensorId}, {original.Type}) was refused: {reason}");
+            Assert.NotNull(decoded);
+            Assert.Equal(original.SensorId, decoded.SensorId);
+            Assert.Equal(original.AreaId, decoded.AreaId);
+            Assert.Equal(original.Type, decoded.Type);
+            Assert.Equal(original.Timestamp, decoded.Timestamp);
+            Assert.Equal(original.Values.Count, decoded.Values.Count);
+            foreach (var (name, value) in original.Values)
+            {
+                Assert.Equal(value, decoded.Values[name]);
+            }
+        }
+    }
+
+    [Theory]
+    [InlineData(1_000, 200, 42)]
+    [InlineData(10, 5, 1)]
+    [InlineData(1, 1, 9)]
+    [InlineData(37, 50, 123)]
+    public void First_fall_appears_early(int sensors, double eventsPerSecond, int seed)
+    {
+        // Fall probability near zero, so the only fall in range is the early demo fall.
+        var options = new SimulatorOptions { Sensors = sensors, EventsPerSecond = eventsPerSecond, Seed = seed, FallsPerMinute = 1e-9 };
+        var bound = (int)(eventsPerSecond * 2) + sensors;
+
+        var events = Generate(options, bound);
+
+        Assert.Contains(events, e => e.Type == SensorTypes.Fall);
+    }
+
+    [Fact]
+    public void Fall_events_carry_confidence_posture_and_inactivity()
+    {
+        var events = Generate(new SimulatorOptions { Sensors = 100, Seed = 5, FallsPerMinute = 6_000 }, 5_000);
+
+        var falls = events.Where(e => e.Type == SensorTypes.Fall).ToList();
+        Assert.NotEmpty(falls);
+        Assert.All(falls, e =>
+        {
+            Assert.True(e.TryGetNumber("confidence", out var confidence));
+            Assert.InRange(confidence, 0.8, 1.0);
+            Assert.Equal("lying", e.Values["posture"].Text);
+            Assert.True(e.TryGetNumber("inactivitySeconds", out _));
+        });
+    }
+
+    [Fact]
+    public void Event_types_cover_fall_traffic_parking_and_energy()
+    {
+        var events = Generate(new SimulatorOptions(), 2_000);
+
+        var types = events.Select(e => e.Type).ToHashSet(StringComparer.Ordinal);
+        Assert.Contains(SensorTypes.Fall, types);
+        Assert.Contains(SensorTypes.Traffic, types);
+        Assert.Contains(SensorTypes.Parking, types);
+        Assert.Contains(SensorTypes.Energy, types);
+    }
+
+    [Fact]
+    public void Sensors_are_spread_over_the_configured_areas()
+    {
+        var events = Generate(new SimulatorOptions { Sensors = 40, Areas = 4 }, 40);
+
+        Assert.Equal(40, events.Select(e => e.SensorId).Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(["area-001", "area-002", "area-003", "area-004"], events.Select(e => e.AreaId).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray());
+    }
+
+    [Theory]
+    [InlineData(0, 1)]
+    [InlineData(1, 0)]
+    public void Fewer_than_one_sensor_or_area_is_refused(int sensors, int areas)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SensorSimulator(new SimulatorOptions { Sensors = sensors, Areas = areas }));
+    }
+}

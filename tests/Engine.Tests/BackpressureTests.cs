@@ -1,0 +1,56 @@
+using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests;
+
+[Collection(SequentialKafkaTests.Name)]
+public sealed class BackpressureTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_slow_engine_pauses_the_consumer_keeps_in_flight_events_bounded_and_catches_up_with_nothing_lost()
+    {
+        using var bed = new KafkaTestBed(output);
+        var falls = Enumerable.Range(0, 400).Select(i => Events.Fall($"s-{i % 20}", $"a-{i % 4}", i)).ToList();
+        foreach (var f in falls)
+        {
+            bed.ProduceEvent(f);
+        }
+
+        bed.Flush();
+        const int maxInFlight = 40;
+        var rules = new RuleCatalog([() => new SlowRule(), () => new FallAlertRule()]);
+        await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = maxInFlight, rules);
+
+        var seen = bed.ReadAlertIds([.. falls.Select(Events.AlertId)]);
+        await engine.StopAsync();
+
+        var stats = engine.Statistics;
+        output.WriteLine(stats.ToString());
+        Assert.Equal(400, seen.Count);
+        Assert.InRange(stats.PeakInFlight, 1, maxInFlight);
+        Assert.True(stats.Pauses >= 1, "the consumer should have paused");
+        Assert.Equal(400, stats.Processed);
+        var (committed, end) = bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents);
+        Assert.Equal(end, committed);
+    }
+
+    /// <summary>Costs about 2 ms of CPU per event: processing slower than the consumer reads.</summary>
+    private sealed class SlowRule : IRule
+    {
+        public string Name => "slow";
+
+        public bool Accepts(SensorEvent sensorEvent) => true;
+
+        public void OnEvent(SensorEvent sensorEvent, IRuleOutput output)
+        {
+            var until = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 500;
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+                Thread.SpinWait(100);
+            }
+        }
+    }
+}

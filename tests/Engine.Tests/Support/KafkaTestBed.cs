@@ -1,0 +1,169 @@
+using System.Text;
+using Confluent.Kafka;
+using Kommune.Connectors.Broker;
+using Kommune.Connectors.Codecs;
+using Kommune.Rules.Model;
+using Microsoft.Extensions.Logging;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests.Support;
+
+/// <summary>
+/// A fresh embedded Kafka cluster (the real wire protocol) with the engine's topics, plus helpers to produce
+/// input, start engines and read output topics. Every wait is bounded and waits on data, never on a sleep.
+/// </summary>
+internal sealed class KafkaTestBed : IDisposable
+{
+    public static readonly TimeSpan DefaultWait = TimeSpan.FromSeconds(60);
+
+    private readonly IProducer<byte[]?, byte[]?> _producer;
+
+    public KafkaTestBed(ITestOutputHelper output, int partitions = 4)
+    {
+        Output = output;
+        Partitions = partitions;
+        Cluster = EmbeddedKafkaCluster.Start();
+        Options = new EngineOptions { BootstrapServers = Cluster.BootstrapServers, CommitInterval = TimeSpan.FromMilliseconds(200) };
+        foreach (var topic in Options.ToKafkaTopics().All)
+        {
+            Cluster.CreateTopic(topic, partitions);
+        }
+
+        _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
+        {
+            BootstrapServers = Cluster.BootstrapServers,
+            EnableIdempotence = true,
+            LingerMs = 1,
+        }).SetLogHandler((_, _) => { }).Build();
+        LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
+            .AddProvider(new TestOutputLoggerProvider(output))
+            .SetMinimumLevel(LogLevel.Information));
+    }
+
+    public EmbeddedKafkaCluster Cluster { get; }
+
+    public int Partitions { get; }
+
+    public EngineOptions Options { get; }
+
+    public ITestOutputHelper Output { get; }
+
+    public ILoggerFactory LoggerFactory { get; }
+
+    public string BootstrapServers => Cluster.BootstrapServers;
+
+    /// <summary>Starts an engine on this cluster with the bed's options, adjusted by <paramref name="configure"/>.</summary>
+    public async Task<KommuneEngine> StartEngineAsync(Action<EngineOptions>? configure = null, RuleCatalog? rules = null)
+    {
+        var options = new EngineOptions
+        {
+            BootstrapServers = Options.BootstrapServers,
+            CommitInterval = Options.CommitInterval,
+            GroupId = Options.GroupId,
+            ShutdownTimeout = TimeSpan.FromSeconds(20),
+            ProducerLinger = TimeSpan.FromMilliseconds(1),
+            // The embedded broker keeps a closed consumer in its group until the session times out.
+            SessionTimeout = TimeSpan.FromSeconds(3),
+        };
+        configure?.Invoke(options);
+        var engine = new KommuneEngine(options, LoggerFactory, rules);
+        await engine.StartAsync();
+        return engine;
+    }
+
+    public void Produce(string topic, byte[]? key, byte[]? value, Headers? headers = null) =>
+        _producer.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers });
+
+    public void ProduceEvent(SensorEvent e) =>
+        Produce(Options.Topics.SensorEvents, Encoding.UTF8.GetBytes(e.SensorId), SensorEventEncoder.Encode(e));
+
+    public void ProduceRaw(string? key, string? json) =>
+        Produce(Options.Topics.SensorEvents, key is null ? null : Encoding.UTF8.GetBytes(key), json is null ? null : Encoding.UTF8.GetBytes(json));
+
+    public void Flush()
+    {
+        var left = _producer.Flush(TimeSpan.FromSeconds(30));
+        if (left != 0)
+        {
+            throw new InvalidOperationException($"{left} test records were not delivered to the embedded broker");
+        }
+    }
+
+    /// <summary>
+    /// Reads <paramref name="topic"/> from the beginning of every partition (no consumer group) until
+    /// <paramref name="done"/> holds for what was read, or the wait runs out.
+    /// </summary>
+    public List<ConsumeResult<byte[]?, byte[]?>> ReadUntil(string topic, Func<List<ConsumeResult<byte[]?, byte[]?>>, bool> done, TimeSpan? wait = null)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = "test-reader",
+            EnableAutoCommit = false,
+        }).SetLogHandler((_, _) => { }).Build();
+        var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)).ToList();
+        consumer.Assign(partitions);
+        var records = new List<ConsumeResult<byte[]?, byte[]?>>();
+        var deadline = DateTime.UtcNow + (wait ?? DefaultWait);
+        while (!done(records) && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (r is not null && !r.IsPartitionEOF)
+            {
+                records.Add(r);
+            }
+        }
+
+        return records;
+    }
+
+    /// <summary>Reads until at least <paramref name="count"/> records are there.</summary>
+    public List<ConsumeResult<byte[]?, byte[]?>> ReadAtLeast(string topic, int count, TimeSpan? wait = null) =>
+        ReadUntil(topic, r => r.Count >= count, wait);
+
+    /// <summary>Reads alerts until every id in <paramref name="expectedAlertIds"/> was seen.</summary>
+    public HashSet<string> ReadAlertIds(IReadOnlyCollection<string> expectedAlertIds, TimeSpan? wait = null)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var read = 0;
+        ReadUntil(Options.Topics.Alerts, records =>
+        {
+            for (; read < records.Count; read++)
+            {
+                seen.Add(Encoding.UTF8.GetString(records[read].Message.Key!));
+            }
+
+            return expectedAlertIds.All(seen.Contains);
+        }, wait);
+        return seen;
+    }
+
+    /// <summary>The group's committed offsets against each partition's end.</summary>
+    public (long Committed, long End) CommittedAndEnd(string groupId, string topic)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = groupId,
+            EnableAutoCommit = false,
+        }).SetLogHandler((_, _) => { }).Build();
+        var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(topic, p)).ToList();
+        var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(10)).Sum(c => Math.Max(0, c.Offset.Value));
+        var end = partitions.Sum(p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
+        return (committed, end);
+    }
+
+    public WatermarkOffsets Watermarks(string topic, int partition)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = BootstrapServers, GroupId = "test-watermarks" })
+            .SetLogHandler((_, _) => { }).Build();
+        return consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), TimeSpan.FromSeconds(10));
+    }
+
+    public void Dispose()
+    {
+        _producer.Dispose();
+        LoggerFactory.Dispose();
+        Cluster.Dispose();
+    }
+}

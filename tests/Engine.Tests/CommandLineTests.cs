@@ -1,0 +1,82 @@
+using System.CommandLine;
+using Kommune.Engine.Cli;
+using Kommune.Engine.Hosting;
+
+namespace Kommune.Engine.Tests;
+
+public sealed class CommandLineTests
+{
+    [Fact]
+    public async Task Help_lists_every_command_with_a_description()
+    {
+        using var output = new StringWriter();
+        var exit = await KommuneCommandLine.Build().Parse(["--help"]).InvokeAsync(new InvocationConfiguration { Output = output });
+
+        Assert.Equal(0, exit);
+        var text = output.ToString();
+        foreach (var command in new[] { "demo", "broker", "run", "simulate" })
+        {
+            Assert.Contains(command, text, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData("simulate")]
+    public void Commands_that_connect_to_kafka_require_bootstrap_servers(string command)
+    {
+        var parse = KommuneCommandLine.Build().Parse([command]);
+
+        Assert.Contains(parse.Errors, e => e.Message.Contains("--bootstrap-servers", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Every_option_of_every_command_has_help_text()
+    {
+        var root = KommuneCommandLine.Build();
+        foreach (var command in root.Subcommands.Append(root))
+        {
+            Assert.False(string.IsNullOrWhiteSpace(command.Description), command.Name);
+            foreach (var option in command.Options.Where(o => !o.Name.StartsWith("--help", StringComparison.Ordinal) && o.Name != "--version" && o.Name != "-h"))
+            {
+                Assert.False(string.IsNullOrWhiteSpace(option.Description), $"{command.Name} {option.Name}");
+            }
+        }
+    }
+
+    [Fact]
+    public void Command_line_values_override_environment_variables_which_override_appsettings()
+    {
+        Environment.SetEnvironmentVariable("KOMMUNE_GroupId", "from-environment");
+        Environment.SetEnvironmentVariable("KOMMUNE_Topics__Alerts", "env.alerts");
+        try
+        {
+            var fromEnvironment = EngineHost.BindOptions(EngineHost.CreateBuilder(new Dictionary<string, string?>()).Configuration);
+            var fromCommandLine = EngineHost.BindOptions(EngineHost.CreateBuilder(new Dictionary<string, string?> { ["GroupId"] = "from-command-line" }).Configuration);
+
+            Assert.Equal("from-environment", fromEnvironment.GroupId);
+            Assert.Equal("env.alerts", fromEnvironment.Topics.Alerts);
+            Assert.Equal("kommune.sensor-events", fromEnvironment.Topics.SensorEvents);
+            Assert.Equal(TimeSpan.FromSeconds(1), fromEnvironment.CommitInterval);
+            Assert.Equal("from-command-line", fromCommandLine.GroupId);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("KOMMUNE_GroupId", null);
+            Environment.SetEnvironmentVariable("KOMMUNE_Topics__Alerts", null);
+        }
+    }
+
+    [Fact]
+    public void Invalid_settings_are_refused_with_every_problem_named()
+    {
+        var options = new EngineOptions { BootstrapServers = "", MaxInFlightEvents = 0 };
+        options.Topics.Alerts = options.Topics.SensorEvents;
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("BootstrapServers is required", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MaxInFlightEvents must be at least 1", error.Message, StringComparison.Ordinal);
+        Assert.Contains("topic names under Topics must differ", error.Message, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,126 @@
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Kommune.Connectors.Codecs;
+using Kommune.Connectors.Kafka;
+using Kommune.Engine.Actors;
+using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Model;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests;
+
+/// <summary>
+/// The actor topology on virtual time (Akka's TestScheduler), with an in-memory sink: idle sensor and area actors
+/// stop, a later event starts them again, and no event is lost or reordered across a passivation.
+/// </summary>
+public sealed class PassivationTests : TestKit
+{
+    private const string VirtualTime = """akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit" """;
+
+    private readonly EngineCounters _counters = new();
+    private readonly RecordingSink _sink = new();
+    private readonly IActorRef _router;
+    private long _completed;
+    private long _nextOffset;
+
+    public PassivationTests(ITestOutputHelper output)
+        : base(VirtualTime, output)
+    {
+        var options = new EngineOptions
+        {
+            BootstrapServers = "unused:9092",
+            SensorIdleTimeout = TimeSpan.FromMinutes(1),
+            AreaIdleTimeout = TimeSpan.FromMinutes(5),
+        };
+        _router = Sys.ActorOf(EventRouterActor.Props(RuleCatalog.BuiltIn, _sink, _counters, options), "areas");
+    }
+
+    private TestScheduler Clock => (TestScheduler)Sys.Scheduler;
+
+    [Fact]
+    public void An_idle_sensor_is_passivated_then_started_again_by_its_next_event()
+    {
+        Send(Events.Fall("s-1", "a-1", 0));
+        Send(Events.Fall("s-2", "a-1", 0));
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 2);
+        Assert.Equal(2, _counters.ActiveSensors);
+        Assert.Equal(1, _counters.ActiveAreas);
+
+        Clock.Advance(TimeSpan.FromSeconds(59));
+        Send(Events.Fall("s-1", "a-1", 1)); // s-1 is busy again; only s-2 stays idle
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 3);
+        Clock.Advance(TimeSpan.FromSeconds(2));
+        AwaitCondition(() => _counters.ActiveSensors == 1);
+
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        AwaitCondition(() => _counters.ActiveSensors == 0);
+        Assert.Equal(1, _counters.ActiveAreas);
+        Clock.Advance(TimeSpan.FromMinutes(5));
+        AwaitCondition(() => _counters.ActiveAreas == 0);
+
+        Send(Events.Fall("s-2", "a-1", 2));
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 4);
+        Assert.Equal(1, _counters.ActiveSensors);
+        Assert.Equal(1, _counters.ActiveAreas);
+    }
+
+    [Fact]
+    public void Events_arriving_while_a_sensor_passivates_are_all_processed_in_order()
+    {
+        Send(Events.Fall("s-1", "a-1", 0));
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 1);
+
+        // The idle timeout fires and, before the sensor has stopped, a burst of its events arrives.
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        for (var i = 1; i <= 200; i++)
+        {
+            Send(Events.Fall("s-1", "a-1", i));
+        }
+
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 201);
+        var seconds = _sink.Alerts.Select(a => (int)(a.EventTime - Events.T0).TotalSeconds).ToList();
+        Assert.Equal(Enumerable.Range(0, 201), seconds);
+    }
+
+    private void Send(SensorEvent e)
+    {
+        var offset = _nextOffset++;
+        var tracker = new PartitionOffsetTracker(0);
+        tracker.Start(offset);
+        var source = new RecordSource("kommune.sensor-events", 0, offset, null, SensorEventEncoder.Encode(e));
+        _router.Tell(new ConsumedEvent(e, source, tracker, () => Interlocked.Increment(ref _completed)));
+    }
+
+    /// <summary>Acknowledges every record at once, in the order sent.</summary>
+    private sealed class RecordingSink : IOutputSink
+    {
+        private readonly Lock _gate = new();
+        private readonly List<Alert> _alerts = [];
+
+        public IReadOnlyList<Alert> Alerts
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return [.. _alerts];
+                }
+            }
+        }
+
+        public void Send(Alert alert, Action onAcknowledged)
+        {
+            lock (_gate)
+            {
+                _alerts.Add(alert);
+            }
+
+            onAcknowledged();
+        }
+
+        public void Send(Aggregate aggregate, Action onAcknowledged) => onAcknowledged();
+
+        public void Send(DeadLetter deadLetter, Action onAcknowledged) => onAcknowledged();
+    }
+}

@@ -402,4 +402,25 @@ public sealed class SensorEventDecoderTests
 
         Assert.Contains("JSON", reason, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("a\nb", """{"sensorId":"s","areaId":"a","type":"t","ts":"2024-05-01T10:00:00Z"}""")]
+    [InlineData(null, """{"sensorId":"s","areaId":"a","type":"t","ts":"bad\nts"}""")]
+    [InlineData(null, """{"sensorId":"s","areaId":"a","type":"t","ts":"2024-05-01T10:00:00Z","values":{"x\ny":{}}}""")]
+    [InlineData(null, """{"sensorId":"s","areaId":"a","type":"t","ts":"2024-05-01T10:00:00Z","values":{"x\u2028y":1e400}}""")]
+    public void Reasons_that_quote_the_input_stay_on_one_line(string? key, string json)
+    {
+        var reason = Refuse(json, key);
+
+        Assert.DoesNotContain('\u2028', reason);
+        Assert.DoesNotContain('\u2029', reason);
+    }
+
+    [Fact]
+    public void SensorId_with_a_line_separator_is_refused()
+    {
+        var reason = Refuse("""{"sensorId":"s\u2028t","areaId":"a","type":"t","ts":"2024-05-01T10:00:00Z"}""");
+
+        Assert.Contains("sensorId", reason, StringComparison.Ordinal);
+    }
 }

@@ -56,8 +56,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Completes once this node has been assigned its first partitions.</summary>
     public Task Assigned => _source?.Assigned ?? throw new InvalidOperationException("The engine has not started.");
 
-    /// <summary>Completes when the consumer has stopped and committed (during <see cref="StopAsync"/>).</summary>
-    internal Task ConsumerCompletion => _source?.Completion ?? throw new InvalidOperationException("The engine has not started.");
+    /// <summary>
+    /// Completes when the consumer has stopped and committed (during <see cref="StopAsync"/>); faults if the consume
+    /// loop failed, after which the engine takes no more events and should be restarted.
+    /// </summary>
+    public Task ConsumerCompletion => _source?.Completion ?? throw new InvalidOperationException("The engine has not started.");
 
     /// <summary>What the engine has done so far.</summary>
     public EngineStatistics Statistics

@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
 using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
@@ -32,6 +36,43 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         Assert.Equal("wearable-17", root.GetProperty("sensorId").GetString());
         Assert.Equal("area-grunerlokka", root.GetProperty("areaId").GetString());
         Assert.Equal(0.97, root.GetProperty("evidence").GetProperty("confidence").GetDouble());
+    }
+
+    [Fact]
+    public async Task Each_sensor_sees_its_events_in_the_order_they_were_produced()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 6);
+        var seen = new ConcurrentDictionary<string, ConcurrentQueue<int>>();
+        var events = Enumerable.Range(0, 3_000).Select(i => Events.Traffic($"road-{i % 30}", $"area-{i % 6}", i)).ToList();
+        events.ForEach(bed.ProduceEvent);
+        var last = Events.Fall("road-0", "area-0", 5_000);
+        bed.ProduceEvent(last);
+        bed.Flush();
+        var rules = new RuleCatalog([() => new SequenceRecorder(seen), () => new FallAlertRule()]);
+
+        await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = 200, rules);
+        bed.ReadAlertIds([Events.AlertId(last)]);
+        await engine.StopAsync();
+
+        Assert.Equal(3_001, engine.Statistics.Processed);
+        Assert.Equal(30, seen.Count);
+        foreach (var (sensor, seconds) in seen)
+        {
+            var list = seconds.ToList();
+            Assert.True(list.SequenceEqual(list.Order()), $"{sensor} saw its events out of order");
+        }
+    }
+
+    /// <summary>Records, per sensor, the event times its rule instance saw, in the order it saw them.</summary>
+    private sealed class SequenceRecorder(ConcurrentDictionary<string, ConcurrentQueue<int>> seen) : IRule
+    {
+        public string Name => "sequence-recorder";
+
+        public bool Accepts(SensorEvent sensorEvent) => true;
+
+        public void OnEvent(SensorEvent sensorEvent, IRuleOutput output) =>
+            seen.GetOrAdd(sensorEvent.SensorId, _ => new ConcurrentQueue<int>())
+                .Enqueue((int)(sensorEvent.Timestamp - Events.T0).TotalSeconds);
     }
 
     [Fact]

@@ -169,7 +169,7 @@ internal static class KommuneCommandLine
         {
             using var host = builder.Build();
             await host.RunAsync(cancellationToken);
-            return 0;
+            return Environment.ExitCode;
         }
         catch (ArgumentException e)
         {

@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace Kommune.Engine.Hosting;
 
 /// <summary>Runs one <see cref="KommuneEngine"/> for the host's lifetime.</summary>
-internal sealed class EngineService(EngineOptions options, ILoggerFactory loggerFactory) : IHostedService, IAsyncDisposable
+internal sealed partial class EngineService(EngineOptions options, ILoggerFactory loggerFactory, IHostApplicationLifetime lifetime) : IHostedService, IAsyncDisposable
 {
+    private readonly ILogger _logger = loggerFactory.CreateLogger<EngineService>();
     private KommuneEngine? _engine;
 
     public KommuneEngine Engine => _engine ?? throw new InvalidOperationException("The engine has not started.");
@@ -13,11 +14,26 @@ internal sealed class EngineService(EngineOptions options, ILoggerFactory logger
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _engine = new KommuneEngine(options, loggerFactory);
-        return _engine.StartAsync(cancellationToken);
+        var started = _engine.StartAsync(cancellationToken);
+        // A consumer that died takes no more events: stop the process (exit code 1) so a supervisor restarts it.
+        _ = _engine.ConsumerCompletion.ContinueWith(
+            failed =>
+            {
+                LogConsumerFailed(_logger, failed.Exception);
+                Environment.ExitCode = 1;
+                lifetime.StopApplication();
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted,
+            TaskScheduler.Default);
+        return started;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) =>
         _engine?.StopAsync(cancellationToken) ?? Task.CompletedTask;
 
     public ValueTask DisposeAsync() => _engine?.DisposeAsync() ?? ValueTask.CompletedTask;
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Critical, Message = "The Kafka consumer failed; stopping the engine")]
+    private static partial void LogConsumerFailed(ILogger logger, Exception? exception);
 }

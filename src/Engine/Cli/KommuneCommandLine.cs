@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Kommune.Connectors.Simulation;
 using Kommune.Engine.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -132,8 +133,7 @@ internal static class KommuneCommandLine
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
         builder.Services.AddSingleton(new DemoSettings(
-            parse.GetValue(Sensors), parse.GetValue(Areas), parse.GetValue(Rate), parse.GetValue(FallsPerMinute),
-            parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
+            SimulatorFrom(parse), parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
         builder.Services.AddHostedService<DemoService>();
         return await RunHostAsync(builder, cancellationToken);
     }
@@ -157,8 +157,7 @@ internal static class KommuneCommandLine
     private static async Task<int> RunSimulatorAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var builder = EngineHost.CreateBuilder(Overrides(parse));
-        builder.Services.AddSingleton(new SimulateSettings(
-            parse.GetValue(Sensors), parse.GetValue(Areas), parse.GetValue(Rate), parse.GetValue(FallsPerMinute), parse.GetValue(Count)));
+        builder.Services.AddSingleton(new SimulateSettings(SimulatorFrom(parse), parse.GetValue(Count)));
         builder.Services.AddHostedService<SimulateService>();
         return await RunHostAsync(builder, cancellationToken);
     }
@@ -177,6 +176,14 @@ internal static class KommuneCommandLine
             return 2;
         }
     }
+
+    private static SimulatorOptions SimulatorFrom(ParseResult parse) => new()
+    {
+        Sensors = parse.GetValue(Sensors),
+        Areas = parse.GetValue(Areas),
+        EventsPerSecond = parse.GetValue(Rate),
+        FallsPerMinute = parse.GetValue(FallsPerMinute),
+    };
 
     /// <summary>The command-line values that override configuration, under their configuration keys.</summary>
     private static Dictionary<string, string?> Overrides(ParseResult parse)

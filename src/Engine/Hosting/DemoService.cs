@@ -7,7 +7,7 @@ using Microsoft.Extensions.Hosting;
 namespace Kommune.Engine.Hosting;
 
 /// <summary>Settings of the demo workload.</summary>
-internal sealed record DemoSettings(int Sensors, int Areas, double Rate, double FallsPerMinute, TimeSpan? Duration);
+internal sealed record DemoSettings(SimulatorOptions Simulator, TimeSpan? Duration);
 
 /// <summary>
 /// The demo's side of the stream: a simulator producing sensor events, a separate consumer printing every alert
@@ -20,14 +20,8 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         using var publisher = new SimulatorPublisher(options.BootstrapServers, options.Topics.SensorEvents);
-        var simulator = new SensorSimulator(new SimulatorOptions
-        {
-            Sensors = settings.Sensors,
-            Areas = settings.Areas,
-            EventsPerSecond = settings.Rate,
-            FallsPerMinute = settings.FallsPerMinute,
-        });
-        Console.WriteLine($"Demo: {settings.Sensors} sensors in {settings.Areas} areas at {settings.Rate} events/s. Ctrl+C stops.");
+        var sim = settings.Simulator;
+        Console.WriteLine($"Demo: {sim.Sensors} sensors in {sim.Areas} areas at {sim.EventsPerSecond} events/s. Ctrl+C stops.");
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         if (settings.Duration is { } duration)
@@ -35,7 +29,7 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
             stop.CancelAfter(duration);
         }
 
-        var produce = Task.Run(() => publisher.RunAsync(simulator, settings.Rate, TimeProvider.System, cancellationToken: stop.Token), CancellationToken.None);
+        var produce = Task.Run(() => publisher.RunAsync(new SensorSimulator(sim), sim.EventsPerSecond, TimeProvider.System, cancellationToken: stop.Token), CancellationToken.None);
         var print = Task.Run(() => PrintAlerts(stop.Token), CancellationToken.None);
         var status = ReportStatusAsync(publisher, stop.Token);
         await Task.WhenAll(produce, print, status);
@@ -106,7 +100,7 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
                 lastProcessed = s.Processed;
                 lastTime = now;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{now:HH:mm:ss} produced {publisher.Produced}  processed {s.Processed} ({rate:F0}/s)  alerts {s.Alerts}  dead letters {s.DeadLettered}  in flight {s.InFlight}  sensors {s.ActiveSensors}  areas {s.ActiveAreas}"));
+                    $"{now:HH:mm:ss} produced {publisher.Produced}  processed {s.Processed} ({rate:F0}/s)  alerts {s.Alerts}  dead letters {s.DeadLettered}  lost {s.LostRecords}  in flight {s.InFlight}  sensors {s.ActiveSensors}  areas {s.ActiveAreas}"));
             }
         }
         catch (OperationCanceledException)

@@ -1,0 +1,115 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Kommune.Engine.Tests.Support;
+
+/// <summary>
+/// The kommune command run as a separate process, as a user or a supervisor runs it, with its output collected
+/// and waits that end on what it prints, never on a sleep.
+/// </summary>
+internal sealed class KommuneProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly List<(string Text, TaskCompletionSource Seen)> _waits = [];
+
+    private KommuneProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public int ExitCode => _process.ExitCode;
+
+    public static KommuneProcess Start(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kommune.dll"));
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var result = new KommuneProcess(new Process { StartInfo = start });
+        result._process.OutputDataReceived += (_, line) => result.Append(line.Data);
+        result._process.ErrorDataReceived += (_, line) => result.Append(line.Data);
+        result._process.Start();
+        result._process.BeginOutputReadLine();
+        result._process.BeginErrorReadLine();
+        return result;
+    }
+
+    /// <summary>Completes when the process has printed a line containing <paramref name="text"/>.</summary>
+    public Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            if (_output.ToString().Contains(text, StringComparison.Ordinal))
+            {
+                return Task.CompletedTask;
+            }
+
+            _waits.Add((text, seen));
+        }
+
+        return seen.Task.WaitAsync(timeout);
+    }
+
+    /// <summary>Sends a signal (INT for Ctrl+C, TERM for a supervisor's stop) and waits for the exit.</summary>
+    public async Task StopAsync(string signal, TimeSpan timeout)
+    {
+        using (var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+
+        await WaitForExitAsync(timeout);
+    }
+
+    public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.AppendLine(line);
+            foreach (var wait in _waits.Where(w => line.Contains(w.Text, StringComparison.Ordinal)).ToList())
+            {
+                wait.Seen.TrySetResult();
+                _waits.Remove(wait);
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         using var bed = new KafkaTestBed(output);
         using var gate = new Gate();
         // Every 10th event comes from a slow sensor; with at most 5 events in flight the first engine stalls
-        // after about 50 events, so it is stopped in the middle of the stream.
+        // once 5 of them are held, so the rest of that sensor's partition is still unread when it stops.
         var falls = Enumerable.Range(0, 600)
             .Select(i => Events.Fall(i % 10 == 0 ? "gate-0" : $"s-{i % 50}", $"a-{i % 5}", i))
             .ToList();
@@ -45,7 +45,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         await stopping;
         var before = first.Statistics;
         output.WriteLine($"first engine: {before}");
-        Assert.InRange(before.Consumed, 1, 300);
+        Assert.InRange(before.Consumed, 1, 599);
         Assert.True(before.Pauses >= 1);
 
         await using var second = await bed.StartEngineAsync(rules: rules);

@@ -31,6 +31,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly Channel<ConsumedEvent> _channel;
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
     private readonly Dictionary<TopicPartition, long> _expectedNext = [];
+    private List<TopicPartition> _onePartitionPerLeader = [];
     private readonly ConcurrentDictionary<TopicPartition, byte> _offsetResets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -179,6 +180,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
             SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds,
             HeartbeatIntervalMs = 1_000,
+            // A broker holds an empty fetch this long; a resumed partition waits for it, so keep it short.
+            FetchWaitMaxMs = 100,
             // librdkafka's prefetch queue is memory outside the in-flight bound: keep it modest.
             QueuedMaxMessagesKbytes = 16 * 1024,
         };
@@ -279,9 +282,57 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         else if (_paused && inFlight <= _options.MaxInFlightEvents / 2)
         {
             consumer.Resume(consumer.Assignment);
+            WakeFetchers(consumer);
             _paused = false;
             Interlocked.Increment(ref _resumes);
             LogResumed(_logger, inFlight);
+        }
+    }
+
+    /// <summary>
+    /// librdkafka applies a resume at its broker thread's next wake-up, which can be a second away when every
+    /// partition of that broker was paused. A request to each leader wakes its thread now, so a resumed engine
+    /// gets records within milliseconds instead of idling.
+    /// </summary>
+    private void WakeFetchers(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        foreach (var tp in _onePartitionPerLeader)
+        {
+            try
+            {
+                consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(1));
+            }
+            catch (KafkaException)
+            {
+                // Only a wake-up: without it the fetch resumes at the broker thread's next turn anyway.
+            }
+        }
+    }
+
+    private static List<TopicPartition> OnePartitionPerLeader(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var leaders = new Dictionary<int, TopicPartition>();
+            foreach (var topic in partitions.Select(p => p.Topic).Distinct())
+            {
+                var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.Single();
+                foreach (var p in metadata.Partitions)
+                {
+                    var tp = new TopicPartition(topic, p.PartitionId);
+                    if (partitions.Contains(tp))
+                    {
+                        leaders.TryAdd(p.Leader, tp);
+                    }
+                }
+            }
+
+            return [.. leaders.Values];
+        }
+        catch (KafkaException)
+        {
+            return [.. partitions.Take(1)];
         }
     }
 
@@ -374,6 +425,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         _assignmentChanged = true;
+        _onePartitionPerLeader = OnePartitionPerLeader(consumer, partitions);
         // Eager (range) assignment: every rebalance revokes all partitions first, so this is the whole assignment.
         Volatile.Write(ref _assignedCount, partitions.Count);
         if (_logger.IsEnabled(LogLevel.Information))

@@ -5,7 +5,7 @@ namespace Kommune.Engine.Tests.Support;
 /// <summary>Test events.</summary>
 internal static class Events
 {
-    public static readonly DateTimeOffset T0 = DateTimeOffset.UtcNow.AddMinutes(-30);
+    public static readonly DateTimeOffset T0 = DateTimeOffset.UtcNow.AddHours(-2);
 
     public static SensorEvent Fall(string sensorId, string areaId, int second) =>
         new(sensorId, areaId, SensorTypes.Fall, T0.AddSeconds(second), new Dictionary<string, SensorValue>

@@ -80,6 +80,28 @@ internal sealed class KafkaTestBed : IDisposable
     public void ProduceRaw(string? key, string? json) =>
         Produce(Options.Topics.SensorEvents, key is null ? null : Encoding.UTF8.GetBytes(key), json is null ? null : Encoding.UTF8.GetBytes(json));
 
+    /// <summary>
+    /// Produces one fall event into every partition of the sensor-events topic and returns their alert ids. Once
+    /// all those alerts are read, every record produced before was consumed; a graceful stop then drains them.
+    /// </summary>
+    public List<string> ProduceBarrier()
+    {
+        var ids = new List<string>();
+        for (var p = 0; p < Partitions; p++)
+        {
+            var fall = Events.Fall($"barrier-{p}", "barrier", 6_000 + p);
+            _producer.Produce(new TopicPartition(Options.Topics.SensorEvents, p), new Message<byte[]?, byte[]?>
+            {
+                Key = Encoding.UTF8.GetBytes(fall.SensorId),
+                Value = SensorEventEncoder.Encode(fall),
+            });
+            ids.Add(Events.AlertId(fall));
+        }
+
+        Flush();
+        return ids;
+    }
+
     public void Flush()
     {
         var left = _producer.Flush(TimeSpan.FromSeconds(30));

@@ -83,6 +83,20 @@ public sealed class PassivationTests : TestKit
         Assert.Equal(Enumerable.Range(0, 201), seconds);
     }
 
+    [Theory]
+    [InlineData("rom 3/seng #2 ø", "bydel/gamle oslo")]
+    [InlineData("$system", "..")]
+    [InlineData("a%2Fb", "%")]
+    public void Ids_with_any_characters_get_their_own_actors(string sensorId, string areaId)
+    {
+        Send(Events.Fall(sensorId, areaId, 0));
+        Send(Events.Fall(sensorId + "-2", areaId, 0));
+
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 2);
+        Assert.Equal(2, _counters.ActiveSensors);
+        Assert.Equal([sensorId, sensorId + "-2"], _sink.Alerts.Select(a => a.SensorId).Order(StringComparer.Ordinal));
+    }
+
     private void Send(SensorEvent e)
     {
         var offset = _nextOffset++;

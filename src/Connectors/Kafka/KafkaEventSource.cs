@@ -218,11 +218,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         var tp = result.TopicPartition;
         var offset = result.Offset.Value;
-        if (Interlocked.Read(ref _inFlight) >= _options.MaxInFlightEvents)
+        if (Interlocked.Read(ref _inFlight) >= _options.MaxInFlightEvents && TrySeekBack(consumer, result))
         {
-            // Fetched before the pause took effect: read it again after resuming rather than hold it.
-            consumer.Seek(result.TopicPartitionOffset);
-            Pause(consumer);
             return;
         }
 
@@ -254,8 +251,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return;
         }
 
-        Interlocked.Increment(ref _deadLettered);
-        LogDeadLettered(_logger, source.Topic, source.Partition, offset, reason!);
+        var deadLettered = Interlocked.Increment(ref _deadLettered);
+        // Sampled: the first ten, then every thousandth, so a flood of bad input cannot flood the log.
+        if (deadLettered <= 10 || deadLettered % 1000 == 0)
+        {
+            LogDeadLettered(_logger, deadLettered, source.Topic, source.Partition, offset, reason!);
+        }
+
         var deadLetter = new DeadLetter(message.Key, message.Value, source.Topic, source.Partition, offset, reason!, "decode");
         _deadLetters.Send(deadLetter, () =>
         {
@@ -265,6 +267,25 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     }
 
     private void OnEventCompleted() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>
+    /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
+    /// If the client refuses the seek, the record is handled now, one over the bound, rather than lost.
+    /// </summary>
+    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
+    {
+        try
+        {
+            consumer.Seek(result.TopicPartitionOffset);
+            Pause(consumer);
+            return true;
+        }
+        catch (KafkaException e)
+        {
+            LogSeekFailed(_logger, result.Topic, result.Partition.Value, result.Offset.Value, e.Error.Reason);
+            return false;
+        }
+    }
 
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
     {
@@ -526,8 +547,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Message = "{Lost} records of {Topic}[{Partition}] were deleted by the broker before the engine read them (offsets {From} to {To} exclusive); continuing after them")]
     private static partial void LogLost(ILogger logger, long lost, string topic, int partition, long from, long to);
 
-    [LoggerMessage(EventId = 1002, Level = LogLevel.Debug, Message = "Dead letter from {Topic}[{Partition}]@{Offset}: {Reason}")]
-    private static partial void LogDeadLettered(ILogger logger, string topic, int partition, long offset, string reason);
+    [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Dead letter #{Count} from {Topic}[{Partition}]@{Offset}: {Reason}")]
+    private static partial void LogDeadLettered(ILogger logger, long count, string topic, int partition, long offset, string reason);
 
     [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {InFlight} events in flight")]
     private static partial void LogPaused(ILogger logger, long inFlight);
@@ -558,6 +579,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1012, Level = LogLevel.Debug, Message = "librdkafka consumer [{Facility}] {Text}")]
     private static partial void LogClient(ILogger logger, string facility, string text);
+
+    [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "Could not seek back to {Topic}[{Partition}]@{Offset} ({Reason}); handling it over the in-flight bound")]
+    private static partial void LogSeekFailed(ILogger logger, string topic, int partition, long offset, string reason);
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Critical, Message = "The consume loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

@@ -98,6 +98,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             new KafkaSinkOptions { BootstrapServers = _options.BootstrapServers, Topics = topics, Linger = _options.ProducerLinger },
             _loggerFactory.CreateLogger<KafkaOutputSink>());
         _actors = ActorSystem.Create("kommune", ConfigurationFactory.ParseString(AkkaConfig));
+        // Akka's scheduler starts its timer thread on first use and blocks the caller until it runs. If that first
+        // use is thousands of new sensor actors setting their idle timeouts at once on the thread pool, they can
+        // starve the very thread they wait for. Start it here, off the pool.
+        _actors.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
         var router = _actors.ActorOf(EventRouterActor.Props(_rules, _sink, _counters, _options), "areas");
         _source = new KafkaEventSource(
             new KafkaSourceOptions

@@ -64,6 +64,40 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task Tens_of_thousands_of_new_sensors_start_at_once_even_while_the_thread_pool_is_busy()
+    {
+        // Sensor actors starting by the ten thousand, on a thread pool already busy with blocking work. (The demo
+        // with 100,000 sensors once hung here: every new actor blocked in Akka's lazily started scheduler. The
+        // engine now starts the scheduler itself; this test did not reproduce that hang, it guards the load.)
+        using var bed = new KafkaTestBed(output, partitions: 12);
+        for (var i = 0; i < 50_000; i++)
+        {
+            bed.ProduceEvent(Events.Traffic($"road-{i}", $"area-{i % 500}", i % 600));
+        }
+
+        var barrier = bed.ProduceBarrier();
+        using var release = new ManualResetEventSlim(false);
+        var blockers = Enumerable.Range(0, Environment.ProcessorCount)
+            .Select(_ => Task.Run(() => release.Wait(KafkaTestBed.DefaultWait)))
+            .ToList();
+        try
+        {
+            await using var engine = await bed.StartEngineAsync();
+            var seen = bed.ReadAlertIds(barrier);
+            release.Set();
+            await engine.StopAsync();
+
+            Assert.Equal(barrier.Order(), seen.Order());
+            Assert.Equal(50_000 + bed.Partitions, engine.Statistics.Processed);
+        }
+        finally
+        {
+            release.Set();
+            await Task.WhenAll(blockers);
+        }
+    }
+
     /// <summary>Records, per sensor, the event times its rule instance saw, in the order it saw them.</summary>
     private sealed class SequenceRecorder(ConcurrentDictionary<string, ConcurrentQueue<int>> seen) : IRule
     {

@@ -30,7 +30,8 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
         }
 
         var produce = Task.Run(() => publisher.RunAsync(new SensorSimulator(sim), sim.EventsPerSecond, TimeProvider.System, cancellationToken: stop.Token), CancellationToken.None);
-        var print = Task.Run(() => PrintAlerts(stop.Token), CancellationToken.None);
+        // The printer blocks in Consume: give it its own thread, not one of the thread pool's few.
+        var print = Task.Factory.StartNew(() => PrintAlerts(stop.Token), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         var status = ReportStatusAsync(publisher, stop.Token);
         await Task.WhenAll(produce, print, status);
         if (!stoppingToken.IsCancellationRequested)

@@ -30,6 +30,20 @@ public sealed class CommandLineTests
         Assert.Contains(parse.Errors, e => e.Message.Contains("--bootstrap-servers", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("--rate", "0")]
+    [InlineData("--rate", "-5")]
+    [InlineData("--sensors", "0")]
+    [InlineData("--partitions", "-1")]
+    [InlineData("--duration", "0")]
+    [InlineData("--falls-per-minute", "-1")]
+    public void Out_of_range_values_are_refused_with_the_option_named(string option, string value)
+    {
+        var parse = KommuneCommandLine.Build().Parse(["demo", option, value]);
+
+        Assert.Contains(parse.Errors, e => e.Message.Contains(option, StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Every_option_of_every_command_has_help_text()
     {

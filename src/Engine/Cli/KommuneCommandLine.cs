@@ -78,6 +78,25 @@ internal static class KommuneCommandLine
         DefaultValueFactory = _ => long.MaxValue,
     };
 
+    static KommuneCommandLine()
+    {
+        MustBePositive(Sensors);
+        MustBePositive(Areas);
+        MustBePositive(Rate);
+        MustBePositive(Partitions);
+        MustBePositive(Brokers);
+        MustBePositive(Count);
+        MustBePositive(Duration);
+        MustBePositive(MaxInFlight);
+        FallsPerMinute.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or double.NaN)
+            {
+                r.AddError("--falls-per-minute must be zero or more.");
+            }
+        });
+    }
+
     public static RootCommand Build()
     {
         var demo = new Command("demo", "Start the embedded broker, a simulated sensor network and the engine; print alerts as they happen.")
@@ -176,6 +195,15 @@ internal static class KommuneCommandLine
             return 2;
         }
     }
+
+    private static void MustBePositive<T>(Option<T> option) => option.Validators.Add(r =>
+    {
+        var value = r.GetValueOrDefault<T>();
+        if (value is not null && Convert.ToDouble(value, CultureInfo.InvariantCulture) is <= 0 or double.NaN)
+        {
+            r.AddError($"{option.Name} must be greater than zero, not {value}.");
+        }
+    });
 
     private static SimulatorOptions SimulatorFrom(ParseResult parse) => new()
     {

@@ -13,15 +13,12 @@ internal sealed class AreaActor : ReceiveActor
 
     public AreaActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options)
     {
+        var sensorProps = SensorActor.Props(catalog, sink, counters, options.SensorIdleTimeout);
         _sensors = new PassivatingChildren(
-            sensorId =>
-            {
-                var child = Context.ActorOf(SensorActor.Props(catalog, sink, counters, options.SensorIdleTimeout), ActorNames.Unique(sensorId));
-                Context.Watch(child);
-                counters.SensorStarted();
-                return child;
-            },
-            _ => counters.SensorStopped());
+            Context,
+            _ => sensorProps,
+            counters.SensorStarted,
+            counters.SensorStopped);
 
         Receive<ConsumedEvent>(e => _sensors.Deliver(e.Event.SensorId, e, Sender));
         Receive<Passivate>(_ => _sensors.Passivate(Sender));

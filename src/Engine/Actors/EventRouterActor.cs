@@ -13,15 +13,12 @@ internal sealed class EventRouterActor : ReceiveActor
 
     public EventRouterActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options)
     {
+        var areaProps = AreaActor.Props(catalog, sink, counters, options);
         _areas = new PassivatingChildren(
-            areaId =>
-            {
-                var child = Context.ActorOf(AreaActor.Props(catalog, sink, counters, options), ActorNames.Unique(areaId));
-                Context.Watch(child);
-                counters.AreaStarted();
-                return child;
-            },
-            _ => counters.AreaStopped());
+            Context,
+            _ => areaProps,
+            counters.AreaStarted,
+            counters.AreaStopped);
 
         Receive<ConsumedEvent>(e => _areas.Deliver(e.Event.AreaId, e, Sender));
         Receive<Passivate>(_ => _areas.Passivate(Sender));

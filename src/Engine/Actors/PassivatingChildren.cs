@@ -9,7 +9,11 @@ namespace Kommune.Engine.Actors;
 /// When it has stopped, a buffered message starts a new incarnation that receives them in order. This is how
 /// Akka's cluster sharding passivates entities. Owned by one actor, used only from its message handlers.
 /// </summary>
-internal sealed class PassivatingChildren(Func<string, IActorRef> start, Action<string> stopped)
+/// <param name="context">The owning actor's context.</param>
+/// <param name="props">How to make the child for an id.</param>
+/// <param name="started">Called when a child starts.</param>
+/// <param name="stopped">Called when a child has stopped.</param>
+internal sealed class PassivatingChildren(IActorContext context, Func<string, Props> props, Action started, Action stopped)
 {
     private readonly Dictionary<string, IActorRef> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _byRef = [];
@@ -29,7 +33,8 @@ internal sealed class PassivatingChildren(Func<string, IActorRef> start, Action<
 
         if (!_byId.TryGetValue(id, out var child))
         {
-            child = start(id);
+            child = context.Watch(context.ActorOf(props(id), ActorNames.Unique(id)));
+            started();
             _byId[id] = child;
             _byRef[child] = id;
         }
@@ -59,7 +64,7 @@ internal sealed class PassivatingChildren(Func<string, IActorRef> start, Action<
         }
 
         _byId.Remove(id);
-        stopped(id);
+        stopped();
         if (_buffers.Remove(id, out var buffer))
         {
             foreach (var (message, sender) in buffer)

@@ -13,10 +13,9 @@ internal sealed class AreaActor : ReceiveActor
 
     public AreaActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options)
     {
-        var sensorProps = SensorActor.Props(catalog, sink, counters, options.SensorIdleTimeout);
         _sensors = new PassivatingChildren(
             Context,
-            _ => sensorProps,
+            SensorActor.Props(catalog, sink, counters, options.SensorIdleTimeout),
             counters.SensorStarted,
             counters.SensorStopped);
 

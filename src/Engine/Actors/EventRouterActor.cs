@@ -13,10 +13,9 @@ internal sealed class EventRouterActor : ReceiveActor
 
     public EventRouterActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options)
     {
-        var areaProps = AreaActor.Props(catalog, sink, counters, options);
         _areas = new PassivatingChildren(
             Context,
-            _ => areaProps,
+            AreaActor.Props(catalog, sink, counters, options),
             counters.AreaStarted,
             counters.AreaStopped);
 

@@ -10,10 +10,10 @@ namespace Kommune.Engine.Actors;
 /// Akka's cluster sharding passivates entities. Owned by one actor, used only from its message handlers.
 /// </summary>
 /// <param name="context">The owning actor's context.</param>
-/// <param name="props">How to make the child for an id.</param>
+/// <param name="childProps">How to make a child.</param>
 /// <param name="started">Called when a child starts.</param>
 /// <param name="stopped">Called when a child has stopped.</param>
-internal sealed class PassivatingChildren(IActorContext context, Func<string, Props> props, Action started, Action stopped)
+internal sealed class PassivatingChildren(IActorContext context, Props childProps, Action started, Action stopped)
 {
     private readonly Dictionary<string, IActorRef> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _byRef = [];
@@ -33,7 +33,7 @@ internal sealed class PassivatingChildren(IActorContext context, Func<string, Pr
 
         if (!_byId.TryGetValue(id, out var child))
         {
-            child = context.Watch(context.ActorOf(props(id), ActorNames.Unique(id)));
+            child = context.Watch(context.ActorOf(childProps, ActorNames.Unique(id)));
             started();
             _byId[id] = child;
             _byRef[child] = id;

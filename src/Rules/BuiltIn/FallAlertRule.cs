@@ -4,43 +4,32 @@ using Kommune.Rules.Model;
 namespace Kommune.Rules.BuiltIn;
 
 /// <summary>
-/// Placeholder fall rule: every <c>fall</c> event raises a critical level-1 alert at once. The escalation chain
-/// with acknowledgements replaces it in the municipal rules.
+/// Placeholder fall rule: every <c>fall</c> event raises a critical level-1 alert at once, one incident per fall
+/// (the event time in epoch milliseconds). The escalation chain with acknowledgements replaces it in the municipal
+/// rules.
 /// </summary>
-public sealed class FallAlertRule : IRule
+[Rule(RuleName)]
+public sealed class FallAlertRule : Rule
 {
     /// <summary>The rule's name in alerts.</summary>
     public const string RuleName = "fall-detection";
 
     /// <inheritdoc />
-    public string Name => RuleName;
+    public override IReadOnlyCollection<string> SensorTypes { get; } = [Model.SensorTypes.Fall];
 
     /// <inheritdoc />
-    public bool Accepts(SensorEvent sensorEvent)
+    public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
     {
+        ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(sensorEvent);
-        return sensorEvent.Type == SensorTypes.Fall;
-    }
-
-    /// <inheritdoc />
-    public void OnEvent(SensorEvent sensorEvent, IRuleOutput output)
-    {
-        ArgumentNullException.ThrowIfNull(sensorEvent);
-        ArgumentNullException.ThrowIfNull(output);
-        var alertId = $"{RuleName}:{sensorEvent.SensorId}:{sensorEvent.Timestamp.ToUnixTimeMilliseconds()}";
-        output.Emit(new Alert(
-            AlertId: alertId,
-            Rule: RuleName,
-            Category: "health",
-            SubCategory: "fall",
-            Severity: AlertSeverity.Critical,
-            Status: AlertStatus.Raised,
-            Level: 1,
-            SensorId: sensorEvent.SensorId,
-            AreaId: sensorEvent.AreaId,
-            EventTime: sensorEvent.Timestamp,
-            DateIssued: sensorEvent.Timestamp,
-            Description: $"Fall detected by sensor {sensorEvent.SensorId} in area {sensorEvent.AreaId}",
-            Evidence: sensorEvent.Values));
+        var incident = sensorEvent.Timestamp.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.RaiseAlert(incident, new AlertDraft(
+            "health",
+            "fall",
+            AlertSeverity.Critical,
+            $"Fall detected by sensor {sensorEvent.SensorId} in area {sensorEvent.AreaId}")
+        {
+            Evidence = sensorEvent.Values,
+        });
     }
 }

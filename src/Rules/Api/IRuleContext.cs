@@ -1,0 +1,65 @@
+using Kommune.Rules.Model;
+
+namespace Kommune.Rules.Api;
+
+/// <summary>
+/// What a rule's handler can see and do for the key it runs for (a sensor, or an area for area-scoped rules).
+/// Valid only during the call it was passed to.
+/// </summary>
+public interface IRuleContext
+{
+    /// <summary>The binding's name from the rules file (the rule's name when bound by default); alerts carry it.</summary>
+    string RuleName { get; }
+
+    /// <summary>The key: the sensor id for sensor-scoped rules, the area id for area-scoped rules.</summary>
+    string Key { get; }
+
+    /// <summary>The area of the key.</summary>
+    string AreaId { get; }
+
+    /// <summary>The event time of what is being handled: the event's, the fact's, or an event-time timer's.</summary>
+    DateTimeOffset EventTime { get; }
+
+    /// <summary>The engine's watermark: no event older than this minus <see cref="AllowedLateness"/> reaches a rule any more.</summary>
+    DateTimeOffset Watermark { get; }
+
+    /// <summary>How far behind the watermark an event may still arrive (older ones go to the late output).</summary>
+    TimeSpan AllowedLateness { get; }
+
+    /// <summary>The engine's wall clock (virtual in the test kit).</summary>
+    DateTimeOffset ProcessingTime { get; }
+
+    /// <summary>The named value of this rule's state for this key. Call it in the handler; do not keep it.</summary>
+    /// <typeparam name="T">The value's type; the same name must always be used with the same type.</typeparam>
+    IValueState<T> State<T>(string name);
+
+    /// <summary>Sets (or moves) the named timer to fire when the watermark passes <paramref name="time"/>.</summary>
+    void SetEventTimeTimer(string name, DateTimeOffset time);
+
+    /// <summary>Sets (or moves) the named timer to fire when the clock passes <paramref name="time"/>.</summary>
+    void SetProcessingTimeTimer(string name, DateTimeOffset time);
+
+    /// <summary>Cancels the named timer; false when none was set.</summary>
+    bool CancelTimer(string name);
+
+    /// <summary>
+    /// Raises an alert. Its id is stable (<c>rule:key:incident</c>), so updates and resolves of the same incident
+    /// carry it. False (and nothing emitted) when that incident's alert is already open.
+    /// </summary>
+    bool RaiseAlert(string incident, AlertDraft draft);
+
+    /// <summary>Emits a new state of an open alert (for example escalated to level 2); false when it is not open.</summary>
+    bool UpdateAlert(string incident, AlertDraft draft, AlertStatus status);
+
+    /// <summary>Resolves an open alert; false when it is not open.</summary>
+    bool ResolveAlert(string incident, string description);
+
+    /// <summary>The open alert of that incident, or null.</summary>
+    Alert? OpenAlert(string incident);
+
+    /// <summary>Emits an aggregate of the key's area (the latest per area, metric and window start wins).</summary>
+    void EmitAggregate(string metric, DateTimeOffset windowStart, DateTimeOffset windowEnd, double value, long count);
+
+    /// <summary>Sends a fact to the area-scoped rules of this area. Only sensor-scoped rules send facts.</summary>
+    void SendFact(string name, IReadOnlyDictionary<string, SensorValue> values);
+}

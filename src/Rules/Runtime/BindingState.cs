@@ -1,0 +1,104 @@
+using System.Text.Json;
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+
+namespace Kommune.Rules.Runtime;
+
+/// <summary>
+/// The keyed state of one rule binding for one key: named values and open alerts. Restored values stay JSON until
+/// the rule first asks for them with their type.
+/// </summary>
+internal sealed class BindingState
+{
+    private readonly Dictionary<string, Cell> _cells = new(StringComparer.Ordinal);
+
+    public Dictionary<string, Alert> OpenAlerts { get; } = new(StringComparer.Ordinal);
+
+    public bool IsEmpty => OpenAlerts.Count == 0 && _cells.Values.All(c => !c.HasValue);
+
+    public IValueState<T> Get<T>(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (!_cells.TryGetValue(name, out var cell))
+        {
+            cell = new Cell { Type = typeof(T) };
+            _cells[name] = cell;
+        }
+        else if (cell.Type is null)
+        {
+            cell.Type = typeof(T);
+            if (cell.Json is { } json)
+            {
+                cell.Value = json.Deserialize<T>(KeyedStateSnapshot.JsonOptions);
+                cell.Json = null;
+            }
+        }
+        else if (cell.Type != typeof(T))
+        {
+            throw new InvalidOperationException($"State '{name}' holds {cell.Type.Name}, not {typeof(T).Name}: use one type per state name.");
+        }
+
+        return new ValueState<T>(cell);
+    }
+
+    public Dictionary<string, JsonElement> SnapshotValues()
+    {
+        var values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        foreach (var (name, cell) in _cells)
+        {
+            if (cell.Json is { } json)
+            {
+                values[name] = json;
+            }
+            else if (cell.HasValue)
+            {
+                values[name] = JsonSerializer.SerializeToElement(cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+            }
+        }
+
+        return values;
+    }
+
+    public void Restore(RuleStateSnapshot snapshot)
+    {
+        foreach (var (name, json) in snapshot.Values)
+        {
+            _cells[name] = new Cell { Json = json.Clone(), HasValue = true };
+        }
+
+        foreach (var (incident, alert) in snapshot.OpenAlerts)
+        {
+            OpenAlerts[incident] = alert;
+        }
+    }
+
+    private sealed class Cell
+    {
+        public Type? Type { get; set; }
+
+        public object? Value { get; set; }
+
+        public JsonElement? Json { get; set; }
+
+        public bool HasValue { get; set; }
+    }
+
+    private sealed class ValueState<T>(Cell cell) : IValueState<T>
+    {
+        public bool HasValue => cell.HasValue;
+
+        public T? Value => cell.HasValue ? (T?)cell.Value : default;
+
+        public void Update(T value)
+        {
+            cell.Value = value;
+            cell.HasValue = true;
+        }
+
+        public void Clear()
+        {
+            cell.Value = null;
+            cell.HasValue = false;
+        }
+    }
+}

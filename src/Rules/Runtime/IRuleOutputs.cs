@@ -1,0 +1,22 @@
+using Kommune.Rules.Model;
+
+namespace Kommune.Rules.Runtime;
+
+/// <summary>Where a <see cref="KeyedRuleRunner"/> puts what its rules emit. Implemented by the engine and the test kit.</summary>
+public interface IRuleOutputs
+{
+    /// <summary>One alert state change.</summary>
+    void Alert(Alert alert);
+
+    /// <summary>One aggregate.</summary>
+    void Aggregate(Aggregate aggregate);
+
+    /// <summary>A fact for the area's area-scoped rules.</summary>
+    void Fact(Fact fact);
+
+    /// <summary>A rule threw; the runner went on with the other rules.</summary>
+    /// <param name="ruleName">The binding that threw.</param>
+    /// <param name="handler">Which handler: OnEvent, OnTimer or OnFact.</param>
+    /// <param name="exception">What it threw.</param>
+    void RuleFailed(string ruleName, string handler, Exception exception);
+}

@@ -1,0 +1,403 @@
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+
+namespace Kommune.Rules.Runtime;
+
+/// <summary>
+/// Runs the rules of one scope for one key (a sensor, or an area): owns their keyed state and timers, fires timers
+/// in due order once the watermark or the clock passes them, and isolates a rule that throws. The engine's actors
+/// and the test kit both host rules through this class. Not thread-safe: one owner calls it at a time.
+/// </summary>
+public sealed class KeyedRuleRunner
+{
+    private readonly EventTimeSettings _settings;
+    private readonly TimerQueue _timers = new();
+    private readonly Dictionary<string, BindingState> _states = new(StringComparer.Ordinal);
+    private readonly RuleContext _context;
+    private List<RuleBinding> _bindings = [];
+    private DateTimeOffset _now = DateTimeOffset.MinValue;
+
+    /// <summary>A runner with empty state.</summary>
+    /// <param name="scope">Sensor or area.</param>
+    /// <param name="key">The sensor id or area id.</param>
+    /// <param name="areaId">The key's area.</param>
+    /// <param name="rules">The rules; those of <paramref name="scope"/> bound to the area run.</param>
+    /// <param name="settings">Event-time settings.</param>
+    public KeyedRuleRunner(RuleScope scope, string key, string areaId, RuleSet rules, EventTimeSettings settings)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(areaId);
+        ArgumentNullException.ThrowIfNull(settings);
+        Scope = scope;
+        Key = key;
+        AreaId = areaId;
+        _settings = settings;
+        _context = new RuleContext(this);
+        Reload(rules);
+    }
+
+    /// <summary>Sensor or area.</summary>
+    public RuleScope Scope { get; }
+
+    /// <summary>The sensor id or area id.</summary>
+    public string Key { get; }
+
+    /// <summary>The key's area.</summary>
+    public string AreaId { get; }
+
+    /// <summary>The newest watermark this key has seen.</summary>
+    public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;
+
+    /// <summary>The newest event time this key has handled.</summary>
+    public DateTimeOffset LastEventTime { get; private set; } = DateTimeOffset.MinValue;
+
+    /// <summary>The rules that run for this key.</summary>
+    public IReadOnlyList<RuleBinding> Bindings => _bindings;
+
+    /// <summary>Whether any rule holds state, an open alert or a timer for this key (then it must not be dropped).</summary>
+    public bool HasState => _timers.Count > 0 || _states.Values.Any(s => !s.IsEmpty);
+
+    /// <summary>The earliest pending event-time timer, or null.</summary>
+    public DateTimeOffset? NextEventTimeTimer => _timers.Next(TimeDomain.EventTime);
+
+    /// <summary>The earliest pending processing-time timer, or null.</summary>
+    public DateTimeOffset? NextProcessingTimeTimer => _timers.Next(TimeDomain.ProcessingTime);
+
+    /// <summary>
+    /// Handles one event: first fires the timers the watermark and the clock have passed, then runs each rule that
+    /// matches the event. A rule that throws is reported through <paramref name="outputs"/> and the others go on.
+    /// </summary>
+    public void OnEvent(SensorEvent sensorEvent, DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(sensorEvent);
+        ArgumentNullException.ThrowIfNull(outputs);
+        Advance(watermark, now, outputs);
+        if (sensorEvent.Timestamp > LastEventTime)
+        {
+            LastEventTime = sensorEvent.Timestamp;
+        }
+
+        foreach (var binding in _bindings)
+        {
+            bool matches;
+            try
+            {
+                matches = binding.Matches(sensorEvent);
+            }
+#pragma warning disable CA1031 // A failing rule is isolated and reported; the others go on.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                outputs.RuleFailed(binding.Name, nameof(Rule.Accepts), e);
+                continue;
+            }
+
+            if (matches)
+            {
+                Invoke(binding, outputs, sensorEvent.Timestamp, null, nameof(Rule.OnEvent), c => binding.Rule.OnEvent(c, sensorEvent));
+            }
+        }
+    }
+
+    /// <summary>Handles a fact sent to this area (area scope only): fires due timers, then runs every area rule's OnFact.</summary>
+    public void OnFact(Fact fact, DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(fact);
+        ArgumentNullException.ThrowIfNull(outputs);
+        Advance(watermark, now, outputs);
+        foreach (var binding in _bindings)
+        {
+            Invoke(binding, outputs, fact.EventTime, null, nameof(Rule.OnFact), c => binding.Rule.OnFact(c, fact));
+        }
+    }
+
+    /// <summary>Moves this key's watermark and clock forward, firing every timer they pass, in due order.</summary>
+    public void Advance(DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (now > _now)
+        {
+            _now = now;
+        }
+
+        while (_timers.PopDue(TimeDomain.ProcessingTime, now) is { } processing)
+        {
+            Fire(processing, outputs);
+        }
+
+        if (watermark <= Watermark)
+        {
+            return;
+        }
+
+        Watermark = watermark;
+        while (_timers.PopDue(TimeDomain.EventTime, watermark) is { } eventTime)
+        {
+            Fire(eventTime, outputs);
+        }
+    }
+
+    /// <summary>
+    /// Switches to a new rule set. A binding whose name and fingerprint are unchanged keeps its state and timers;
+    /// the state and timers of changed or removed bindings are dropped.
+    /// </summary>
+    public void Reload(RuleSet rules)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        var next = rules.For(Scope).Where(b => b.CoversArea(AreaId)).ToList();
+        foreach (var binding in _bindings)
+        {
+            var kept = next.Find(b => b.Name == binding.Name);
+            if (kept is null || kept.Fingerprint != binding.Fingerprint)
+            {
+                _states.Remove(binding.Name);
+                _timers.RemoveBinding(binding.Name);
+            }
+        }
+
+        _bindings = next;
+    }
+
+    /// <summary>Everything this key's rules hold, to persist.</summary>
+    public KeyedStateSnapshot Snapshot()
+    {
+        var rules = new List<RuleStateSnapshot>();
+        foreach (var binding in _bindings)
+        {
+            var timers = _timers.All.Where(t => t.Binding == binding.Name).Select(t => new RuleTimer(t.Name, t.Time, t.Domain)).ToList();
+            _states.TryGetValue(binding.Name, out var state);
+            if (timers.Count == 0 && (state is null || state.IsEmpty))
+            {
+                continue;
+            }
+
+            rules.Add(new RuleStateSnapshot(
+                binding.Name,
+                binding.Fingerprint,
+                state?.SnapshotValues() ?? [],
+                state is null ? new Dictionary<string, Alert>() : new Dictionary<string, Alert>(state.OpenAlerts),
+                timers));
+        }
+
+        return new KeyedStateSnapshot(Scope, Key, AreaId, Watermark, LastEventTime, rules);
+    }
+
+    /// <summary>
+    /// Restores a snapshot of this key into this (new) runner. State of a binding that no longer exists, or whose
+    /// fingerprint changed, is not restored; the names of those bindings are returned.
+    /// </summary>
+    public IReadOnlyList<string> Restore(KeyedStateSnapshot snapshot)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        if (snapshot.Key != Key || snapshot.Scope != Scope)
+        {
+            throw new ArgumentException($"The snapshot is of {snapshot.Scope} '{snapshot.Key}', not {Scope} '{Key}'.", nameof(snapshot));
+        }
+
+        Watermark = snapshot.Watermark;
+        LastEventTime = snapshot.LastEventTime;
+        var skipped = new List<string>();
+        foreach (var rule in snapshot.Rules)
+        {
+            var binding = _bindings.Find(b => b.Name == rule.Name);
+            if (binding is null || binding.Fingerprint != rule.Fingerprint)
+            {
+                skipped.Add(rule.Name);
+                continue;
+            }
+
+            StateOf(rule.Name).Restore(rule);
+            foreach (var timer in rule.Timers)
+            {
+                _timers.Set(rule.Name, timer.Name, timer.Time, timer.Domain);
+            }
+        }
+
+        return skipped;
+    }
+
+    private void Fire(TimerQueue.Entry entry, IRuleOutputs outputs)
+    {
+        var binding = _bindings.Find(b => b.Name == entry.Binding);
+        if (binding is null)
+        {
+            return;
+        }
+
+        var timer = new RuleTimer(entry.Name, entry.Time, entry.Domain);
+        // A processing-time timer holds no event time of its own: its handler sees the key's newest event time, and
+        // what it emits is issued at the timer's due time.
+        var eventTime = entry.Domain == TimeDomain.EventTime ? entry.Time : LastEventTime;
+        Invoke(binding, outputs, eventTime, entry.Time, nameof(Rule.OnTimer), c => binding.Rule.OnTimer(c, timer));
+    }
+
+    private void Invoke(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset? issued, string handler, Action<IRuleContext> call)
+    {
+        _context.Enter(binding, outputs, eventTime, issued ?? eventTime);
+        try
+        {
+            call(_context);
+        }
+#pragma warning disable CA1031 // A failing rule is isolated and reported; the others go on.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            outputs.RuleFailed(binding.Name, handler, e);
+        }
+        finally
+        {
+            _context.Leave();
+        }
+    }
+
+    private BindingState StateOf(string binding)
+    {
+        if (!_states.TryGetValue(binding, out var state))
+        {
+            state = new BindingState();
+            _states[binding] = state;
+        }
+
+        return state;
+    }
+
+    private sealed class RuleContext(KeyedRuleRunner runner) : IRuleContext
+    {
+        private RuleBinding? _binding;
+        private IRuleOutputs? _outputs;
+        private DateTimeOffset _issued;
+
+        public string RuleName => Binding.Name;
+
+        public string Key => runner.Key;
+
+        public string AreaId => runner.AreaId;
+
+        public DateTimeOffset EventTime { get; private set; }
+
+        public DateTimeOffset Watermark => runner.Watermark;
+
+        public TimeSpan AllowedLateness => runner._settings.AllowedLateness;
+
+        public DateTimeOffset ProcessingTime => runner._now;
+
+        private RuleBinding Binding => _binding ?? throw new InvalidOperationException("A rule context is valid only during the call it was passed to.");
+
+        private IRuleOutputs Outputs => _outputs ?? throw new InvalidOperationException("A rule context is valid only during the call it was passed to.");
+
+        public void Enter(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset issued)
+        {
+            _binding = binding;
+            _outputs = outputs;
+            EventTime = eventTime;
+            _issued = issued;
+        }
+
+        public void Leave()
+        {
+            _binding = null;
+            _outputs = null;
+        }
+
+        public IValueState<T> State<T>(string name) => runner.StateOf(Binding.Name).Get<T>(name);
+
+        public void SetEventTimeTimer(string name, DateTimeOffset time)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(name);
+            runner._timers.Set(Binding.Name, name, time, TimeDomain.EventTime);
+        }
+
+        public void SetProcessingTimeTimer(string name, DateTimeOffset time)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(name);
+            runner._timers.Set(Binding.Name, name, time, TimeDomain.ProcessingTime);
+        }
+
+        public bool CancelTimer(string name) => runner._timers.Cancel(Binding.Name, name);
+
+        public bool RaiseAlert(string incident, AlertDraft draft)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(incident);
+            ArgumentNullException.ThrowIfNull(draft);
+            var open = runner.StateOf(Binding.Name).OpenAlerts;
+            if (open.ContainsKey(incident))
+            {
+                return false;
+            }
+
+            var alert = Build(incident, draft, AlertStatus.Raised);
+            open[incident] = alert;
+            Outputs.Alert(alert);
+            return true;
+        }
+
+        public bool UpdateAlert(string incident, AlertDraft draft, AlertStatus status)
+        {
+            ArgumentNullException.ThrowIfNull(draft);
+            if (status is AlertStatus.Raised or AlertStatus.Resolved)
+            {
+                throw new ArgumentException("UpdateAlert takes Escalated or Acknowledged; use RaiseAlert and ResolveAlert for the others.", nameof(status));
+            }
+
+            var open = runner.StateOf(Binding.Name).OpenAlerts;
+            if (!open.ContainsKey(incident))
+            {
+                return false;
+            }
+
+            var alert = Build(incident, draft, status);
+            open[incident] = alert;
+            Outputs.Alert(alert);
+            return true;
+        }
+
+        public bool ResolveAlert(string incident, string description)
+        {
+            ArgumentNullException.ThrowIfNull(description);
+            var open = runner.StateOf(Binding.Name).OpenAlerts;
+            if (!open.Remove(incident, out var last))
+            {
+                return false;
+            }
+
+            Outputs.Alert(last with { Status = AlertStatus.Resolved, Description = description, EventTime = EventTime, DateIssued = _issued });
+            return true;
+        }
+
+        public Alert? OpenAlert(string incident) =>
+            runner._states.TryGetValue(Binding.Name, out var state) && state.OpenAlerts.TryGetValue(incident, out var alert) ? alert : null;
+
+        public void EmitAggregate(string metric, DateTimeOffset windowStart, DateTimeOffset windowEnd, double value, long count)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(metric);
+            Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count));
+        }
+
+        public void SendFact(string name, IReadOnlyDictionary<string, SensorValue> values)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(name);
+            ArgumentNullException.ThrowIfNull(values);
+            if (runner.Scope != RuleScope.Sensor)
+            {
+                throw new InvalidOperationException("Only sensor-scoped rules send facts; an area rule emits alerts or aggregates.");
+            }
+
+            Outputs.Fact(new Fact(name, runner.Key, runner.AreaId, EventTime, values));
+        }
+
+        private Alert Build(string incident, AlertDraft draft, AlertStatus status) => new(
+            AlertId: $"{Binding.Name}:{runner.Key}:{incident}",
+            Rule: Binding.Name,
+            Category: draft.Category,
+            SubCategory: draft.SubCategory,
+            Severity: draft.Severity,
+            Status: status,
+            Level: draft.Level,
+            SensorId: runner.Scope == RuleScope.Sensor ? runner.Key : null,
+            AreaId: runner.AreaId,
+            EventTime: EventTime,
+            DateIssued: _issued,
+            Description: draft.Description,
+            Evidence: draft.Evidence);
+    }
+}

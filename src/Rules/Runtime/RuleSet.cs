@@ -1,0 +1,38 @@
+using Kommune.Rules.Api;
+
+namespace Kommune.Rules.Runtime;
+
+/// <summary>An immutable set of rule bindings, one version of the rules file. Replaced whole on reload.</summary>
+public sealed class RuleSet
+{
+    /// <summary>A rule set of these bindings, whose names must differ.</summary>
+    /// <exception cref="ArgumentException">Two bindings share a name.</exception>
+    public RuleSet(IEnumerable<RuleBinding> bindings)
+    {
+        ArgumentNullException.ThrowIfNull(bindings);
+        Bindings = [.. bindings];
+        var duplicate = Bindings.GroupBy(b => b.Name, StringComparer.Ordinal).FirstOrDefault(g => g.Count() > 1);
+        if (duplicate is not null)
+        {
+            throw new ArgumentException($"Two rules are named '{duplicate.Key}'.", nameof(bindings));
+        }
+
+        SensorBindings = [.. Bindings.Where(b => b.Scope == RuleScope.Sensor)];
+        AreaBindings = [.. Bindings.Where(b => b.Scope == RuleScope.Area)];
+    }
+
+    /// <summary>A set with no rules.</summary>
+    public static RuleSet Empty { get; } = new([]);
+
+    /// <summary>Every binding, in file order.</summary>
+    public IReadOnlyList<RuleBinding> Bindings { get; }
+
+    /// <summary>The sensor-scoped bindings.</summary>
+    public IReadOnlyList<RuleBinding> SensorBindings { get; }
+
+    /// <summary>The area-scoped bindings.</summary>
+    public IReadOnlyList<RuleBinding> AreaBindings { get; }
+
+    /// <summary>The bindings of one scope.</summary>
+    public IReadOnlyList<RuleBinding> For(RuleScope scope) => scope == RuleScope.Sensor ? SensorBindings : AreaBindings;
+}

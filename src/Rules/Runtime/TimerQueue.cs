@@ -1,0 +1,75 @@
+using Kommune.Rules.Api;
+
+namespace Kommune.Rules.Runtime;
+
+/// <summary>The pending timers of one key, per rule binding and name, in due order (ties in the order they were set).</summary>
+internal sealed class TimerQueue
+{
+    private readonly SortedSet<Entry> _eventTime = new(DueOrder.Instance);
+    private readonly SortedSet<Entry> _processingTime = new(DueOrder.Instance);
+    private readonly Dictionary<(string Binding, string Name), Entry> _byName = [];
+    private long _sequence;
+
+    public int Count => _byName.Count;
+
+    public IEnumerable<Entry> All => _eventTime.Concat(_processingTime);
+
+    public DateTimeOffset? Next(TimeDomain domain) => Queue(domain) is { Count: > 0 } queue ? queue.Min!.Time : null;
+
+    public void Set(string binding, string name, DateTimeOffset time, TimeDomain domain)
+    {
+        Cancel(binding, name);
+        var entry = new Entry(binding, name, time, domain, _sequence++);
+        _byName[(binding, name)] = entry;
+        Queue(domain).Add(entry);
+    }
+
+    public bool Cancel(string binding, string name)
+    {
+        if (!_byName.Remove((binding, name), out var entry))
+        {
+            return false;
+        }
+
+        Queue(entry.Domain).Remove(entry);
+        return true;
+    }
+
+    /// <summary>Removes and returns the earliest timer of the domain due at or before <paramref name="upTo"/>.</summary>
+    public Entry? PopDue(TimeDomain domain, DateTimeOffset upTo)
+    {
+        var queue = Queue(domain);
+        if (queue.Count == 0 || queue.Min!.Time > upTo)
+        {
+            return null;
+        }
+
+        var entry = queue.Min;
+        queue.Remove(entry);
+        _byName.Remove((entry.Binding, entry.Name));
+        return entry;
+    }
+
+    public void RemoveBinding(string binding)
+    {
+        foreach (var entry in _byName.Values.Where(e => e.Binding == binding).ToList())
+        {
+            Cancel(entry.Binding, entry.Name);
+        }
+    }
+
+    private SortedSet<Entry> Queue(TimeDomain domain) => domain == TimeDomain.EventTime ? _eventTime : _processingTime;
+
+    internal sealed record Entry(string Binding, string Name, DateTimeOffset Time, TimeDomain Domain, long Sequence);
+
+    private sealed class DueOrder : IComparer<Entry>
+    {
+        public static DueOrder Instance { get; } = new();
+
+        public int Compare(Entry? x, Entry? y)
+        {
+            var byTime = x!.Time.CompareTo(y!.Time);
+            return byTime != 0 ? byTime : x.Sequence.CompareTo(y.Sequence);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+namespace Kommune.Rules.Runtime;
+
+/// <summary>
+/// The engine's event-time clock. Each partition's watermark is its newest event time minus the out-of-orderness
+/// bound; the engine's watermark is the minimum over the active partitions (those with an event in the last
+/// <see cref="EventTimeSettings.IdlePartitionTimeout"/>), and never goes back. Not thread-safe: one reader owns it.
+/// </summary>
+public sealed class WatermarkTracker
+{
+    private readonly EventTimeSettings _settings;
+    private readonly Dictionary<int, PartitionTime> _partitions = [];
+
+    /// <summary>A tracker with no partitions yet; its watermark starts at <see cref="DateTimeOffset.MinValue"/>.</summary>
+    public WatermarkTracker(EventTimeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        settings.Validate();
+        _settings = settings;
+    }
+
+    /// <summary>The engine's watermark.</summary>
+    public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;
+
+    /// <summary>Whether an event with this time is too late to use (older than the watermark minus the allowed lateness).</summary>
+    public bool IsLate(DateTimeOffset eventTime) =>
+        Watermark != DateTimeOffset.MinValue && eventTime < Watermark - _settings.AllowedLateness;
+
+    /// <summary>Records an on-time event of a partition at wall-clock time <paramref name="now"/>.</summary>
+    /// <returns>true when the engine's watermark advanced.</returns>
+    public bool Observe(int partition, DateTimeOffset eventTime, DateTimeOffset now)
+    {
+        var candidate = eventTime - _settings.OutOfOrderness;
+        if (_partitions.TryGetValue(partition, out var known))
+        {
+            known.LastSeen = now;
+            if (candidate > known.Watermark)
+            {
+                known.Watermark = candidate;
+            }
+        }
+        else
+        {
+            _partitions[partition] = new PartitionTime { Watermark = candidate, LastSeen = now };
+        }
+
+        return Recompute(now);
+    }
+
+    /// <summary>Drops partitions idle since before <paramref name="now"/> minus the idle timeout from the minimum.</summary>
+    /// <returns>true when the engine's watermark advanced.</returns>
+    public bool Refresh(DateTimeOffset now) => Recompute(now);
+
+    /// <summary>Forgets a partition (revoked from this node).</summary>
+    public void Remove(int partition) => _partitions.Remove(partition);
+
+    private bool Recompute(DateTimeOffset now)
+    {
+        var minimum = DateTimeOffset.MaxValue;
+        foreach (var partition in _partitions.Values)
+        {
+            if (now - partition.LastSeen <= _settings.IdlePartitionTimeout && partition.Watermark < minimum)
+            {
+                minimum = partition.Watermark;
+            }
+        }
+
+        if (minimum == DateTimeOffset.MaxValue || minimum <= Watermark)
+        {
+            return false;
+        }
+
+        Watermark = minimum;
+        return true;
+    }
+
+    private sealed class PartitionTime
+    {
+        public DateTimeOffset Watermark { get; set; }
+
+        public DateTimeOffset LastSeen { get; set; }
+    }
+}

@@ -1,6 +1,7 @@
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Model;
+using Kommune.Rules.Testing;
 
 namespace Kommune.Rules.Tests;
 
@@ -16,30 +17,21 @@ public sealed class FallAlertRuleTests
             ["worn"] = true,
         });
 
-    private sealed class RecordingOutput : IRuleOutput
-    {
-        public List<Alert> Alerts { get; } = [];
-
-        public List<Aggregate> Aggregates { get; } = [];
-
-        public void Emit(Alert alert) => Alerts.Add(alert);
-
-        public void Emit(Aggregate aggregate) => Aggregates.Add(aggregate);
-    }
-
     private static Alert Run(SensorEvent sensorEvent)
     {
-        var output = new RecordingOutput();
-        new FallAlertRule().OnEvent(sensorEvent, output);
-        Assert.Empty(output.Aggregates);
-        return Assert.Single(output.Alerts);
+        var kit = new RuleTestKit().Bind(new FallAlertRule());
+        kit.Send(sensorEvent);
+        Assert.Empty(kit.Aggregates);
+        Assert.Empty(kit.Failures);
+        return Assert.Single(kit.Alerts);
     }
 
     [Fact]
     public void Rule_is_named_fall_detection()
     {
-        Assert.Equal("fall-detection", new FallAlertRule().Name);
-        Assert.Equal(FallAlertRule.RuleName, new FallAlertRule().Name);
+        var attribute = Assert.Single(typeof(FallAlertRule).GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>());
+        Assert.Equal("fall-detection", attribute.Name);
+        Assert.Equal(FallAlertRule.RuleName, Run(Event()).Rule);
     }
 
     [Theory]
@@ -54,7 +46,9 @@ public sealed class FallAlertRuleTests
     [InlineData("", false)]
     public void Accepts_only_type_fall(string type, bool accepted)
     {
-        Assert.Equal(accepted, new FallAlertRule().Accepts(Event(type)));
+        var kit = new RuleTestKit().Bind(new FallAlertRule());
+        kit.Send(Event(type));
+        Assert.Equal(accepted ? 1 : 0, kit.Alerts.Count);
     }
 
     [Fact]
@@ -111,12 +105,21 @@ public sealed class FallAlertRuleTests
     }
 
     [Fact]
+    public void A_second_event_of_the_same_fall_does_not_raise_it_again()
+    {
+        var kit = new RuleTestKit().Bind(new FallAlertRule());
+
+        kit.Send(Event());
+        kit.Send(Event());
+
+        Assert.Single(kit.Alerts);
+    }
+
+    [Fact]
     public void Null_arguments_are_refused()
     {
         var rule = new FallAlertRule();
 
-        Assert.Throws<ArgumentNullException>(() => rule.Accepts(null!));
-        Assert.Throws<ArgumentNullException>(() => rule.OnEvent(null!, new RecordingOutput()));
-        Assert.Throws<ArgumentNullException>(() => rule.OnEvent(Event(), null!));
+        Assert.Throws<ArgumentNullException>(() => rule.OnEvent(null!, Event()));
     }
 }

@@ -1,0 +1,197 @@
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+
+namespace Kommune.Rules.Testing;
+
+/// <summary>
+/// Runs rules the way the engine does (the same <see cref="KeyedRuleRunner"/>, watermark and lateness rules), on
+/// a virtual clock, with no broker and no threads. Feed events with <see cref="Send(SensorEvent, int)"/>, move
+/// time with <see cref="AdvanceClock"/> and <see cref="AdvanceWatermarkTo"/>, then assert <see cref="Alerts"/>,
+/// <see cref="Aggregates"/>, <see cref="Facts"/>, <see cref="LateEvents"/> and <see cref="Failures"/>.
+/// </summary>
+public sealed class RuleTestKit : IRuleOutputs
+{
+    private readonly List<RuleBinding> _bindings = [];
+    private readonly Dictionary<string, KeyedRuleRunner> _sensors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, KeyedRuleRunner> _areas = new(StringComparer.Ordinal);
+    private readonly Queue<Fact> _pendingFacts = new();
+    private readonly WatermarkTracker _tracker;
+    private readonly List<Alert> _alerts = [];
+    private readonly List<Aggregate> _aggregates = [];
+    private readonly List<Fact> _facts = [];
+    private readonly List<SensorEvent> _late = [];
+    private readonly List<RuleFailure> _failures = [];
+    private RuleSet? _rules;
+    private DateTimeOffset _manualWatermark = DateTimeOffset.MinValue;
+
+    /// <summary>A kit with the given event-time settings (the engine's defaults when null), its clock at <paramref name="start"/>.</summary>
+    public RuleTestKit(EventTimeSettings? settings = null, DateTimeOffset? start = null)
+    {
+        Settings = settings ?? new EventTimeSettings();
+        _tracker = new WatermarkTracker(Settings);
+        Now = start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    }
+
+    /// <summary>The event-time settings.</summary>
+    public EventTimeSettings Settings { get; }
+
+    /// <summary>The virtual wall clock.</summary>
+    public DateTimeOffset Now { get; private set; }
+
+    /// <summary>The watermark: from the events sent, or as set by <see cref="AdvanceWatermarkTo"/>, whichever is later.</summary>
+    public DateTimeOffset Watermark => _tracker.Watermark > _manualWatermark ? _tracker.Watermark : _manualWatermark;
+
+    /// <summary>Every alert state change emitted, in order.</summary>
+    public IReadOnlyList<Alert> Alerts => _alerts;
+
+    /// <summary>Every aggregate emitted, in order.</summary>
+    public IReadOnlyList<Aggregate> Aggregates => _aggregates;
+
+    /// <summary>Every fact sensor rules sent to their areas, in order.</summary>
+    public IReadOnlyList<Fact> Facts => _facts;
+
+    /// <summary>Events that were too late (the engine's late output).</summary>
+    public IReadOnlyList<SensorEvent> LateEvents => _late;
+
+    /// <summary>Rule handlers that threw.</summary>
+    public IReadOnlyList<RuleFailure> Failures => _failures;
+
+    /// <summary>Binds a rule, as a rules file would. Bind every rule before the first event.</summary>
+    /// <param name="rule">The rule.</param>
+    /// <param name="name">The binding's name; the rule's <see cref="RuleAttribute"/> name or type name when null.</param>
+    /// <param name="sensorTypes">Narrows the rule's sensor types.</param>
+    /// <param name="areas">The areas it runs for; all when null.</param>
+    public RuleTestKit Bind(Rule rule, string? name = null, IEnumerable<string>? sensorTypes = null, IEnumerable<string>? areas = null)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        if (_rules is not null)
+        {
+            throw new InvalidOperationException("Bind every rule before the first event.");
+        }
+
+        name ??= rule.GetType().GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>().FirstOrDefault()?.Name
+            ?? rule.GetType().Name;
+        _bindings.Add(new RuleBinding(name, rule, sensorTypes, areas));
+        return this;
+    }
+
+    /// <summary>Sends an event from a partition (0 unless you test several partitions' watermarks).</summary>
+    /// <returns>false when it was late and went to <see cref="LateEvents"/>.</returns>
+    public bool Send(SensorEvent sensorEvent, int partition = 0)
+    {
+        ArgumentNullException.ThrowIfNull(sensorEvent);
+        var rules = _rules ??= new RuleSet(_bindings);
+        var watermark = Watermark;
+        if (watermark != DateTimeOffset.MinValue && sensorEvent.Timestamp < watermark - Settings.AllowedLateness)
+        {
+            _late.Add(sensorEvent);
+            return false;
+        }
+
+        _tracker.Observe(partition, sensorEvent.Timestamp, Now);
+        if (rules.SensorBindings.Count > 0)
+        {
+            Runner(_sensors, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId).OnEvent(sensorEvent, watermark, Now, this);
+        }
+
+        if (rules.AreaBindings.Count > 0)
+        {
+            Runner(_areas, RuleScope.Area, sensorEvent.AreaId, sensorEvent.AreaId).OnEvent(sensorEvent, watermark, Now, this);
+        }
+
+        DeliverFacts(watermark);
+        Advance();
+        return true;
+    }
+
+    /// <summary>Sends an event built from its parts.</summary>
+    public bool Send(string sensorId, string type, DateTimeOffset timestamp, IReadOnlyDictionary<string, SensorValue>? values = null, string areaId = "area-1", int partition = 0) =>
+        Send(new SensorEvent(sensorId, areaId, type, timestamp, values ?? new Dictionary<string, SensorValue>()), partition);
+
+    /// <summary>Moves the virtual clock forward: processing-time timers fire, idle partitions stop holding the watermark.</summary>
+    public void AdvanceClock(TimeSpan by)
+    {
+        if (by < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(by), by, "The clock only moves forward.");
+        }
+
+        Now += by;
+        _tracker.Refresh(Now);
+        Advance();
+    }
+
+    /// <summary>Moves the watermark forward as if every partition had reached <paramref name="watermark"/>: event-time timers fire.</summary>
+    public void AdvanceWatermarkTo(DateTimeOffset watermark)
+    {
+        if (watermark > _manualWatermark)
+        {
+            _manualWatermark = watermark;
+        }
+
+        Advance();
+    }
+
+    /// <summary>Forgets the outputs collected so far (state and timers stay).</summary>
+    public void ClearOutputs()
+    {
+        _alerts.Clear();
+        _aggregates.Clear();
+        _facts.Clear();
+        _late.Clear();
+        _failures.Clear();
+    }
+
+    /// <summary>A snapshot of a sensor's rule state, or null when the sensor was never seen.</summary>
+    public KeyedStateSnapshot? SensorState(string sensorId) => _sensors.TryGetValue(sensorId, out var runner) ? runner.Snapshot() : null;
+
+    /// <summary>A snapshot of an area's rule state, or null when the area was never seen.</summary>
+    public KeyedStateSnapshot? AreaState(string areaId) => _areas.TryGetValue(areaId, out var runner) ? runner.Snapshot() : null;
+
+    void IRuleOutputs.Alert(Alert alert) => _alerts.Add(alert);
+
+    void IRuleOutputs.Aggregate(Aggregate aggregate) => _aggregates.Add(aggregate);
+
+    void IRuleOutputs.Fact(Fact fact)
+    {
+        _facts.Add(fact);
+        _pendingFacts.Enqueue(fact);
+    }
+
+    void IRuleOutputs.RuleFailed(string ruleName, string handler, Exception exception) =>
+        _failures.Add(new RuleFailure(ruleName, handler, exception));
+
+    private void Advance()
+    {
+        var watermark = Watermark;
+        foreach (var runner in _sensors.Values.Concat(_areas.Values).ToList())
+        {
+            runner.Advance(watermark, Now, this);
+        }
+
+        DeliverFacts(watermark);
+    }
+
+    private void DeliverFacts(DateTimeOffset watermark)
+    {
+        while (_pendingFacts.TryDequeue(out var fact))
+        {
+            if (_rules is { AreaBindings.Count: > 0 })
+            {
+                Runner(_areas, RuleScope.Area, fact.AreaId, fact.AreaId).OnFact(fact, watermark, Now, this);
+            }
+        }
+    }
+
+    private KeyedRuleRunner Runner(Dictionary<string, KeyedRuleRunner> runners, RuleScope scope, string key, string areaId)
+    {
+        if (!runners.TryGetValue(key, out var runner))
+        {
+            runner = new KeyedRuleRunner(scope, key, areaId, _rules ??= new RuleSet(_bindings), Settings);
+            runners[key] = runner;
+        }
+
+        return runner;
+    }
+}

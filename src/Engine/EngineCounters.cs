@@ -10,6 +10,9 @@ internal sealed class EngineCounters
     private long _ruleDeadLetters;
     private long _activeSensors;
     private long _activeAreas;
+    private long _lateEvents;
+    private long _pluginFailures;
+    private long _ruleReloads;
 
     public long Processed => Interlocked.Read(ref _processed);
 
@@ -24,6 +27,18 @@ internal sealed class EngineCounters
     public long ActiveSensors => Interlocked.Read(ref _activeSensors);
 
     public long ActiveAreas => Interlocked.Read(ref _activeAreas);
+
+    public long LateEvents => Interlocked.Read(ref _lateEvents);
+
+    public long PluginFailures => Interlocked.Read(ref _pluginFailures);
+
+    public long RuleReloads => Interlocked.Read(ref _ruleReloads);
+
+    public void LateEventAcknowledged() => Interlocked.Increment(ref _lateEvents);
+
+    public void PluginsFailed(int count) => Interlocked.Add(ref _pluginFailures, count);
+
+    public void RulesReloaded() => Interlocked.Increment(ref _ruleReloads);
 
     public void EventProcessed() => Interlocked.Increment(ref _processed);
 

@@ -1,5 +1,6 @@
 using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
+using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine;
 
@@ -45,6 +46,24 @@ public sealed class EngineOptions
     /// <summary>Producer linger: batching delay for output records.</summary>
     public TimeSpan ProducerLinger { get; set; } = TimeSpan.FromMilliseconds(5);
 
+    /// <summary>How far out of order events may arrive: a partition's watermark is its newest event time minus this.</summary>
+    public TimeSpan OutOfOrderness { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How far behind the watermark an event may still be used; older events go to the dead-letter topic as late.</summary>
+    public TimeSpan AllowedLateness { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>A partition with no event for this long stops holding the watermark back.</summary>
+    public TimeSpan IdlePartitionTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The rules file (JSON) binding rules to sensor types and areas; the built-in fall rule when empty.</summary>
+    public string? RulesFile { get; set; }
+
+    /// <summary>The folder of rule plugins, one subfolder per plugin; none when empty.</summary>
+    public string? PluginsFolder { get; set; }
+
+    /// <summary>Whether to reload the rules when the rules file or a plugin changes.</summary>
+    public bool WatchRules { get; set; } = true;
+
     /// <summary>Partitions per topic when the embedded broker creates the topics.</summary>
     public int Partitions { get; set; } = 12;
 
@@ -81,6 +100,14 @@ public sealed class EngineOptions
         State = Topics.State,
     };
 
+    /// <summary>The event-time settings as the rule runtime takes them.</summary>
+    public EventTimeSettings ToEventTimeSettings() => new()
+    {
+        OutOfOrderness = OutOfOrderness,
+        AllowedLateness = AllowedLateness,
+        IdlePartitionTimeout = IdlePartitionTimeout,
+    };
+
     /// <summary>The decoder's limits.</summary>
     public SensorEventLimits ToLimits() => new(MaxEventBytes, MaxFutureSkew);
 
@@ -112,6 +139,16 @@ public sealed class EngineOptions
         if (SensorIdleTimeout <= TimeSpan.Zero || AreaIdleTimeout <= TimeSpan.Zero)
         {
             errors.Add("SensorIdleTimeout and AreaIdleTimeout must be positive");
+        }
+
+        if (OutOfOrderness < TimeSpan.Zero || AllowedLateness < TimeSpan.Zero)
+        {
+            errors.Add("OutOfOrderness and AllowedLateness must not be negative");
+        }
+
+        if (IdlePartitionTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"IdlePartitionTimeout must be positive, not {IdlePartitionTimeout}");
         }
 
         if (MaxEventBytes < 64)

@@ -14,6 +14,10 @@ namespace Kommune.Engine;
 /// <param name="ActiveSensors">Sensor actors alive now.</param>
 /// <param name="ActiveAreas">Area actors alive now.</param>
 /// <param name="AssignedPartitions">Input partitions assigned to this node.</param>
+/// <param name="LateEvents">Events older than the watermark minus the allowed lateness, sent to the late output.</param>
+/// <param name="PluginFailures">Plugins that failed to load (at start and on reloads).</param>
+/// <param name="RuleReloads">Times the rules were reloaded without a restart.</param>
+/// <param name="Watermark">The engine's event-time watermark (<see cref="DateTimeOffset.MinValue"/> before the first event).</param>
 public sealed record EngineStatistics(
     long Consumed,
     long Processed,
@@ -27,4 +31,8 @@ public sealed record EngineStatistics(
     long Pauses,
     long ActiveSensors,
     long ActiveAreas,
-    int AssignedPartitions);
+    int AssignedPartitions,
+    long LateEvents,
+    long PluginFailures,
+    long RuleReloads,
+    DateTimeOffset Watermark);

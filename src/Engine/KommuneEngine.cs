@@ -1,7 +1,10 @@
 using Akka.Actor;
+using System.Globalization;
 using Akka.Configuration;
+using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine.Actors;
+using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
 
 namespace Kommune.Engine;
@@ -28,8 +31,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
-    private readonly RuleCatalog _rules;
     private readonly EngineCounters _counters = new();
+    private readonly Lock _time = new();
+    private readonly WatermarkTracker _watermarks;
+    private RuleSet _rules;
+    private EngineContext? _context;
+    private IActorRef? _router;
+    private ITimer? _watermarkTimer;
+    private DateTimeOffset _announced = DateTimeOffset.MinValue;
+    private DateTimeOffset _announcedAt = DateTimeOffset.MinValue;
     private KafkaOutputSink? _sink;
     private KafkaEventSource? _source;
     private ActorSystem? _actors;
@@ -39,9 +49,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Creates an engine; <see cref="StartAsync"/> connects it.</summary>
     /// <param name="options">Settings; validated here.</param>
     /// <param name="loggerFactory">Where logs go.</param>
-    /// <param name="rules">The rules to run; the built-in rules when null.</param>
-    /// <param name="clock">The clock event times are checked against; the system clock when null.</param>
-    public KommuneEngine(EngineOptions options, ILoggerFactory loggerFactory, RuleCatalog? rules = null, TimeProvider? clock = null)
+    /// <param name="rules">The rules to run; the built-in rules (<see cref="DefaultRules"/>) when null.</param>
+    /// <param name="clock">The wall clock: event times are checked against it and processing-time timers follow it; the system clock when null.</param>
+    public KommuneEngine(EngineOptions options, ILoggerFactory loggerFactory, RuleSet? rules = null, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -49,8 +59,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<KommuneEngine>();
-        _rules = rules ?? RuleCatalog.BuiltIn;
+        _rules = rules ?? DefaultRules.Create();
         _clock = clock ?? TimeProvider.System;
+        _watermarks = new WatermarkTracker(options.ToEventTimeSettings());
     }
 
     /// <summary>Completes once this node has been assigned its first partitions.</summary>
@@ -71,7 +82,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return new EngineStatistics(
                 source.Consumed,
                 _counters.Processed,
-                source.DeadLettered + _counters.RuleDeadLetters,
+                source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents,
                 _counters.Alerts,
                 _counters.Aggregates,
                 _counters.RuleFailures,
@@ -81,8 +92,46 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 source.Pauses,
                 _counters.ActiveSensors,
                 _counters.ActiveAreas,
-                source.AssignedPartitions);
+                source.AssignedPartitions,
+                _counters.LateEvents,
+                _counters.PluginFailures,
+                _counters.RuleReloads,
+                Watermark);
         }
+    }
+
+    /// <summary>The engine's event-time watermark: the minimum over active partitions of newest event time minus the out-of-orderness bound.</summary>
+    public DateTimeOffset Watermark
+    {
+        get
+        {
+            lock (_time)
+            {
+                return _watermarks.Watermark;
+            }
+        }
+    }
+
+    /// <summary>The rules running now.</summary>
+    public RuleSet Rules => _context?.Rules ?? _rules;
+
+    /// <summary>
+    /// Switches to new rules without a restart. Every sensor and area keeps the state and timers of bindings whose
+    /// name and fingerprint are unchanged; changed and removed bindings start over or stop.
+    /// </summary>
+    public void ApplyRules(RuleSet rules)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        if (_context is null || _router is null)
+        {
+            _rules = rules;
+            return;
+        }
+
+        _context.Rules = rules;
+        _counters.RulesReloaded();
+        _router.Tell(new RulesChanged(rules), ActorRefs.NoSender);
+        LogRulesApplied(_logger, rules.Bindings.Count);
     }
 
     /// <summary>Starts the producer, the actors and the consumer. Returns without waiting for partitions.</summary>
@@ -102,7 +151,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         // use is thousands of new sensor actors setting their idle timeouts at once on the thread pool, they can
         // starve the very thread they wait for. Start it here, off the pool.
         _actors.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
-        var router = _actors.ActorOf(EventRouterActor.Props(_rules, _sink, _counters, _options), "areas");
+        _context = new EngineContext(_sink, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"));
+        var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
         _source = new KafkaEventSource(
             new KafkaSourceOptions
             {
@@ -113,11 +163,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 CommitInterval = _options.CommitInterval,
                 SessionTimeout = _options.SessionTimeout,
                 Limits = _options.ToLimits(),
+                OnPartitionsAssigned = PartitionsAssigned,
+                OnPartitionsRevoked = PartitionsRevoked,
             },
             _sink,
             _clock,
             _loggerFactory.CreateLogger<KafkaEventSource>());
         _dispatch = DispatchAsync(_source, router);
+        _watermarkTimer = _clock.CreateTimer(_ => RefreshWatermark(), null, WatermarkRefresh, WatermarkRefresh);
         _source.Start();
         LogStarted(_logger, _options.BootstrapServers, topics.SensorEvents, _options.GroupId);
         return Task.CompletedTask;
@@ -146,6 +199,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         await _dispatch!;
+        _watermarkTimer?.Dispose();
         var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
         await _actors!.Terminate();
         _sink.Dispose();
@@ -155,13 +209,16 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Stops the engine.</summary>
     public async ValueTask DisposeAsync() => await StopAsync();
 
-    private static async Task DispatchAsync(KafkaEventSource source, IActorRef router)
+    private static readonly TimeSpan WatermarkRefresh = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan AnnounceInterval = TimeSpan.FromMilliseconds(50);
+
+    private async Task DispatchAsync(KafkaEventSource source, IActorRef router)
     {
         try
         {
             await foreach (var consumed in source.Events.ReadAllAsync())
             {
-                router.Tell(consumed, ActorRefs.NoSender);
+                Dispatch(consumed, router);
             }
         }
         catch (Exception) when (source.Events.Completion.IsFaulted)
@@ -170,11 +227,106 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Judges an event against the watermark (too late: dead letter), moves the partition's watermark, and routes the
+    /// event with the watermark it arrived under. Under one lock with the watermark announcements, so every actor
+    /// sees events and watermarks in dispatch order.
+    /// </summary>
+    private void Dispatch(ConsumedEvent consumed, IActorRef router)
+    {
+        var now = _clock.GetUtcNow();
+        lock (_time)
+        {
+            var eventTime = consumed.Event.Timestamp;
+            if (_watermarks.IsLate(eventTime))
+            {
+                SendLate(consumed, _watermarks.Watermark);
+                return;
+            }
+
+            var watermark = _watermarks.Watermark;
+            var advanced = _watermarks.Observe(consumed.Source.Partition, eventTime, now);
+            router.Tell(new RoutedEvent(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+            if (advanced && now - _announcedAt >= AnnounceInterval)
+            {
+                Announce(router, now);
+            }
+        }
+    }
+
+    private void PartitionsAssigned(IReadOnlyList<int> partitions)
+    {
+        var now = _clock.GetUtcNow();
+        lock (_time)
+        {
+            foreach (var partition in partitions)
+            {
+                _watermarks.Assign(partition, now);
+            }
+        }
+    }
+
+    private void PartitionsRevoked(IReadOnlyList<int> partitions)
+    {
+        lock (_time)
+        {
+            foreach (var partition in partitions)
+            {
+                _watermarks.Remove(partition);
+            }
+        }
+    }
+
+    private void RefreshWatermark()
+    {
+        var router = _router;
+        if (router is null)
+        {
+            return;
+        }
+
+        var now = _clock.GetUtcNow();
+        lock (_time)
+        {
+            _watermarks.Refresh(now);
+            if (_watermarks.Watermark > _announced)
+            {
+                Announce(router, now);
+            }
+        }
+    }
+
+    private void Announce(IActorRef router, DateTimeOffset now)
+    {
+        _announced = _watermarks.Watermark;
+        _announcedAt = now;
+        _context!.Watermark = _announced;
+        router.Tell(new WatermarkAdvanced(_announced), ActorRefs.NoSender);
+    }
+
+    private void SendLate(ConsumedEvent consumed, DateTimeOffset watermark)
+    {
+        var source = consumed.Source;
+        var reason = string.Create(
+            CultureInfo.InvariantCulture,
+            $"late: event time {consumed.Event.Timestamp:O} is more than the allowed lateness {_options.AllowedLateness} behind the watermark {watermark:O}");
+        _sink!.Send(
+            new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "late"),
+            () =>
+            {
+                _counters.LateEventAcknowledged();
+                consumed.Complete();
+            });
+    }
+
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId}")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Engine stopped after {Processed} events; {Unsent} outputs unacknowledged")]
     private static partial void LogStopped(ILogger logger, long processed, int unsent);
+
+    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Rules applied: {Bindings} bindings")]
+    private static partial void LogRulesApplied(ILogger logger, int bindings);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The consumer failed while stopping")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);

@@ -1,3 +1,4 @@
+using Kommune.Rules.Runtime;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
@@ -21,7 +22,7 @@ public sealed class BackpressureTests(ITestOutputHelper output)
 
         bed.Flush();
         const int maxInFlight = 40;
-        var rules = new RuleCatalog([() => new SlowRule(), () => new FallAlertRule()]);
+        var rules = new RuleSet([new RuleBinding("slow", new SlowRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
         await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = maxInFlight, rules);
 
         var seen = bed.ReadAlertIds([.. falls.Select(Events.AlertId)]);
@@ -38,13 +39,9 @@ public sealed class BackpressureTests(ITestOutputHelper output)
     }
 
     /// <summary>Costs about 2 ms of CPU per event: processing slower than the consumer reads.</summary>
-    private sealed class SlowRule : IRule
+    private sealed class SlowRule : Rule
     {
-        public string Name => "slow";
-
-        public bool Accepts(SensorEvent sensorEvent) => true;
-
-        public void OnEvent(SensorEvent sensorEvent, IRuleOutput output)
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
         {
             var until = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 500;
             while (System.Diagnostics.Stopwatch.GetTimestamp() < until)

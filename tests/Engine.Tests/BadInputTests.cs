@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
+using Kommune.Rules.Runtime;
 using Kommune.Connectors.Codecs;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.Api;
@@ -85,7 +86,7 @@ public sealed class BadInputTests(ITestOutputHelper output)
     public async Task A_rule_that_throws_dead_letters_its_event_and_the_other_rules_keep_running()
     {
         using var bed = new KafkaTestBed(output, partitions: 2);
-        var rules = new RuleCatalog([() => new ThrowingRule(), () => new FallAlertRule()]);
+        var rules = new RuleSet([new RuleBinding("thrower", new ThrowingRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
         await using var engine = await bed.StartEngineAsync(rules: rules);
         var bad = Events.Fall("explodes-1", "a", 1);
         var good = Events.Fall("calm-1", "a", 2);
@@ -95,7 +96,7 @@ public sealed class BadInputTests(ITestOutputHelper output)
 
         var deadLetter = Assert.Single(bed.ReadAtLeast(bed.Options.Topics.DeadLetters, 1));
         var reason = Encoding.UTF8.GetString(deadLetter.Message.Headers.GetLastBytes(DeadLetterHeaders.Reason));
-        Assert.Equal("rule 'thrower' threw InvalidOperationException: boom for explodes-1", reason);
+        Assert.Equal("rule 'thrower' threw InvalidOperationException in OnEvent: boom for explodes-1", reason);
         Assert.Equal("rule", Encoding.UTF8.GetString(deadLetter.Message.Headers.GetLastBytes(DeadLetterHeaders.Stage)));
         Assert.Equal(SensorEventEncoder.Encode(bad), deadLetter.Message.Value);
 
@@ -106,13 +107,9 @@ public sealed class BadInputTests(ITestOutputHelper output)
         Assert.Equal(1, engine.Statistics.RuleFailures);
     }
 
-    private sealed class ThrowingRule : IRule
+    private sealed class ThrowingRule : Rule
     {
-        public string Name => "thrower";
-
-        public bool Accepts(SensorEvent sensorEvent) => true;
-
-        public void OnEvent(SensorEvent sensorEvent, IRuleOutput output)
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
         {
             if (sensorEvent.SensorId.StartsWith("explodes", StringComparison.Ordinal))
             {

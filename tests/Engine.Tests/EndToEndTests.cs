@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
+using Kommune.Rules.Runtime;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
@@ -49,7 +50,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         var lasts = Enumerable.Range(0, 30).Select(i => Events.Fall($"road-{i}", $"area-{i % 6}", 5_000)).ToList();
         lasts.ForEach(bed.ProduceEvent);
         bed.Flush();
-        var rules = new RuleCatalog([() => new SequenceRecorder(seen), () => new FallAlertRule()]);
+        var rules = new RuleSet([new RuleBinding("sequence-recorder", new SequenceRecorder(seen)), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
 
         await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = 200, rules);
         bed.ReadAlertIds([.. lasts.Select(Events.AlertId)]);
@@ -73,7 +74,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         using var bed = new KafkaTestBed(output, partitions: 12);
         for (var i = 0; i < 50_000; i++)
         {
-            bed.ProduceEvent(Events.Traffic($"road-{i}", $"area-{i % 500}", i % 600));
+            bed.ProduceEvent(Events.Traffic($"road-{i}", $"area-{i % 500}", i / 100));
         }
 
         var barrier = bed.ProduceBarrier();
@@ -83,7 +84,9 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             .ToList();
         try
         {
-            await using var engine = await bed.StartEngineAsync();
+            // A sensor rule that wants every event, so that every sensor gets its actor.
+            var rules = new RuleSet([new RuleBinding("every-event", new NoOpRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+            await using var engine = await bed.StartEngineAsync(rules: rules);
             var seen = bed.ReadAlertIds(barrier);
             release.Set();
             await engine.StopAsync();
@@ -98,14 +101,17 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         }
     }
 
-    /// <summary>Records, per sensor, the event times its rule instance saw, in the order it saw them.</summary>
-    private sealed class SequenceRecorder(ConcurrentDictionary<string, ConcurrentQueue<int>> seen) : IRule
+    private sealed class NoOpRule : Rule
     {
-        public string Name => "sequence-recorder";
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+        }
+    }
 
-        public bool Accepts(SensorEvent sensorEvent) => true;
-
-        public void OnEvent(SensorEvent sensorEvent, IRuleOutput output) =>
+    /// <summary>Records, per sensor, the event times its rule instance saw, in the order it saw them.</summary>
+    private sealed class SequenceRecorder(ConcurrentDictionary<string, ConcurrentQueue<int>> seen) : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent) =>
             seen.GetOrAdd(sensorEvent.SensorId, _ => new ConcurrentQueue<int>())
                 .Enqueue((int)(sensorEvent.Timestamp - Events.T0).TotalSeconds);
     }
@@ -118,7 +124,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         foreach (var f in falls)
         {
             bed.ProduceEvent(f);
-            bed.ProduceEvent(Events.Traffic($"t-{f.SensorId}", f.AreaId, 0));
+            bed.ProduceEvent(Events.Traffic($"t-{f.SensorId}", f.AreaId, (int)(f.Timestamp - Events.T0).TotalSeconds));
         }
 
         var barrier = bed.ProduceBarrier();

@@ -5,7 +5,11 @@ using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine.Actors;
 using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+using Microsoft.Extensions.Logging.Abstractions;
 using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
@@ -33,7 +37,9 @@ public sealed class PassivationTests : TestKit
             SensorIdleTimeout = TimeSpan.FromMinutes(1),
             AreaIdleTimeout = TimeSpan.FromMinutes(5),
         };
-        _router = Sys.ActorOf(EventRouterActor.Props(RuleCatalog.BuiltIn, _sink, _counters, options), "areas");
+        var rules = new RuleSet([new RuleBinding("echo", new EchoRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule(), areas: ["keeps-state"])]);
+        var engine = new EngineContext(_sink, _counters, options, TimeProvider.System, rules, NullLogger.Instance);
+        _router = Sys.ActorOf(EventRouterActor.Props(engine), "areas");
     }
 
     private TestScheduler Clock => (TestScheduler)Sys.Scheduler;
@@ -79,7 +85,7 @@ public sealed class PassivationTests : TestKit
         }
 
         AwaitCondition(() => Interlocked.Read(ref _completed) == 201);
-        var seconds = _sink.Alerts.Select(a => (int)(a.EventTime - Events.T0).TotalSeconds).ToList();
+        var seconds = _sink.Alerts.Where(a => a.Status == AlertStatus.Raised).Select(a => (int)(a.EventTime - Events.T0).TotalSeconds).ToList();
         Assert.Equal(Enumerable.Range(0, 201), seconds);
     }
 
@@ -94,7 +100,32 @@ public sealed class PassivationTests : TestKit
 
         AwaitCondition(() => Interlocked.Read(ref _completed) == 2);
         Assert.Equal(2, _counters.ActiveSensors);
-        Assert.Equal([sensorId, sensorId + "-2"], _sink.Alerts.Select(a => a.SensorId).Order(StringComparer.Ordinal));
+        Assert.Equal([sensorId, sensorId + "-2"], _sink.Alerts.Where(a => a.Status == AlertStatus.Raised).Select(a => a.SensorId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_sensor_whose_rules_hold_state_is_not_passivated()
+    {
+        Send(Events.Fall("s-1", "keeps-state", 0)); // the fall rule keeps its alert open
+        Send(Events.Fall("s-2", "a-1", 0));
+        AwaitCondition(() => Interlocked.Read(ref _completed) == 2);
+
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        AwaitCondition(() => _counters.ActiveSensors == 1);
+        Clock.Advance(TimeSpan.FromMinutes(10));
+        AwaitCondition(() => _counters.ActiveAreas == 1);
+        Assert.Equal(1, _counters.ActiveSensors);
+    }
+
+    /// <summary>Raises and at once resolves an alert per event: visible output, no state left behind.</summary>
+    private sealed class EchoRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var incident = sensorEvent.Timestamp.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.RaiseAlert(incident, new AlertDraft("test", "echo", AlertSeverity.Low, "echo"));
+            context.ResolveAlert(incident, "echoed");
+        }
     }
 
     private void Send(SensorEvent e)
@@ -103,7 +134,8 @@ public sealed class PassivationTests : TestKit
         var tracker = new PartitionOffsetTracker(0);
         tracker.Start(offset);
         var source = new RecordSource("kommune.sensor-events", 0, offset, null, SensorEventEncoder.Encode(e));
-        _router.Tell(new ConsumedEvent(e, source, tracker, () => Interlocked.Increment(ref _completed)));
+        var consumed = new ConsumedEvent(e, source, tracker, () => Interlocked.Increment(ref _completed));
+        _router.Tell(new RoutedEvent(consumed, DateTimeOffset.MinValue, new EventCompletion(consumed, _counters)));
     }
 
     /// <summary>Acknowledges every record at once, in the order sent.</summary>

@@ -1,3 +1,4 @@
+using Kommune.Rules.Runtime;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.BuiltIn;
 using Xunit.Abstractions;
@@ -25,7 +26,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         }
 
         bed.Flush();
-        var rules = new RuleCatalog([gate.Rule, () => new FallAlertRule()]);
+        var rules = new RuleSet([gate.Binding, new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
         var first = await bed.StartEngineAsync(
             o =>
             {

@@ -1,3 +1,4 @@
+using Kommune.Rules.Runtime;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.BuiltIn;
 using Xunit.Abstractions;
@@ -42,7 +43,7 @@ public sealed class RetentionLossTests(ITestOutputHelper output)
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         using var gate = new Gate();
-        var rules = new RuleCatalog([gate.Rule, () => new FallAlertRule()]);
+        var rules = new RuleSet([gate.Binding, new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
         await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = 1, rules);
         bed.ProduceEvent(Events.Fall("gate-1", "a", 0));
         bed.Flush();

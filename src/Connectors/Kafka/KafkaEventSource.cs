@@ -457,6 +457,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             LogAssigned(_logger, _options.Topics.SensorEvents, assigned);
         }
 
+        _options.OnPartitionsAssigned?.Invoke([.. partitions.Select(p => p.Partition.Value)]);
         _assigned.TrySetResult();
         return starts;
     }
@@ -511,6 +512,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
+        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)]);
     }
 
     private void CountRecordsLostBefore(TopicPartition tp, long offset)

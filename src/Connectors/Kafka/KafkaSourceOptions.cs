@@ -32,6 +32,15 @@ public sealed record KafkaSourceOptions
     /// <summary>What an event must respect to be accepted.</summary>
     public SensorEventLimits Limits { get; init; } = SensorEventLimits.Default;
 
+    /// <summary>
+    /// Called on the consume thread with the partition numbers just assigned, before any of their records is
+    /// taken (the engine's watermark waits for a new partition until it reports events or goes idle).
+    /// </summary>
+    public Action<IReadOnlyList<int>>? OnPartitionsAssigned { get; init; }
+
+    /// <summary>Called on the consume thread with the partition numbers revoked or lost.</summary>
+    public Action<IReadOnlyList<int>>? OnPartitionsRevoked { get; init; }
+
     /// <summary>Extra librdkafka settings, applied last.</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
 }

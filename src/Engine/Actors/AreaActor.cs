@@ -1,37 +1,123 @@
 using Akka.Actor;
-using Kommune.Connectors.Kafka;
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// One area: the parent of its sensors' actors. Starts a sensor actor on the sensor's first event, passivates idle
-/// ones, and asks its own parent to stop it once it has no sensors and has been idle.
+/// One area: hosts the area-scoped rules of that area (fed with its events and its sensors' facts) and is the
+/// parent of its sensors' actors, started on a sensor's first event that a sensor rule may want and passivated
+/// when idle. Forwards watermark updates only to sensors with event-time timers. Asks its own parent to stop it
+/// once it has no sensors, no rule state, and has been idle.
 /// </summary>
-internal sealed class AreaActor : ReceiveActor
+internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
+    private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
+    private readonly HashSet<IActorRef> _wantWatermark = [];
+    private RuleHost? _rules;
+    private string? _areaId;
 
-    public AreaActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options)
+    public AreaActor(EngineContext engine)
     {
-        _sensors = new PassivatingChildren(
-            Context,
-            SensorActor.Props(catalog, sink, counters, options.SensorIdleTimeout),
-            counters.SensorStarted,
-            counters.SensorStopped);
+        _engine = engine;
+        _sensors = new PassivatingChildren(Context, SensorActor.Props(engine), engine.Counters.SensorStarted, engine.Counters.SensorStopped);
 
-        Receive<ConsumedEvent>(e => _sensors.Deliver(e.Event.SensorId, e, Sender));
+        Receive<RoutedEvent>(Handle);
+        Receive<FactMessage>(f =>
+        {
+            _rules?.OnFact(f);
+            f.Origin?.Completion.Done();
+        });
+        Receive<WatermarkAdvanced>(w =>
+        {
+            _rules?.Advance(w.Watermark);
+            foreach (var sensor in _wantWatermark)
+            {
+                sensor.Tell(w);
+            }
+        });
+        Receive<WatermarkInterest>(i =>
+        {
+            if (i.Wanted)
+            {
+                _wantWatermark.Add(Sender);
+            }
+            else
+            {
+                _wantWatermark.Remove(Sender);
+            }
+        });
+        Receive<ProcessingTimerDue>(_ => _rules?.ProcessingTimerFired());
+        Receive<RulesChanged>(c =>
+        {
+            if (_rules is not null)
+            {
+                _rules.Reload(c.Rules);
+            }
+            else if (_areaId is not null && HasAreaRules(c.Rules, _areaId))
+            {
+                _rules = new RuleHost(engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+            }
+
+            _sensors.Broadcast(c, Self);
+        });
         Receive<Passivate>(_ => _sensors.Passivate(Sender));
-        Receive<Terminated>(t => _sensors.Terminated(t.ActorRef));
+        Receive<Terminated>(t =>
+        {
+            _wantWatermark.Remove(t.ActorRef);
+            _sensors.Terminated(t.ActorRef);
+        });
         Receive<ReceiveTimeout>(_ =>
         {
-            if (_sensors.Count == 0)
+            if (_sensors.Count == 0 && (_rules is null || !_rules.Runner.HasState))
             {
                 Context.Parent.Tell(Passivate.Instance);
             }
         });
-        Context.SetReceiveTimeout(options.AreaIdleTimeout);
+        Context.SetReceiveTimeout(engine.Options.AreaIdleTimeout);
     }
 
-    public static Props Props(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options) =>
-        Akka.Actor.Props.Create(() => new AreaActor(catalog, sink, counters, options));
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new AreaActor(engine));
+
+    private void Handle(RoutedEvent routed)
+    {
+        var sensorEvent = routed.Consumed.Event;
+        var rules = _engine.Rules;
+        if (_areaId is null)
+        {
+            _areaId = sensorEvent.AreaId;
+            if (HasAreaRules(rules, _areaId))
+            {
+                _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+            }
+        }
+
+        _rules?.OnEvent(routed);
+        if (SensorRulesMayWant(rules, sensorEvent))
+        {
+            routed.Completion.Add();
+            _sensors.Deliver(sensorEvent.SensorId, routed, Self);
+        }
+
+        routed.Completion.Done();
+    }
+
+    private static bool HasAreaRules(RuleSet rules, string areaId) => rules.AreaBindings.Any(b => b.CoversArea(areaId));
+
+    private static bool SensorRulesMayWant(RuleSet rules, SensorEvent sensorEvent)
+    {
+        foreach (var binding in rules.SensorBindings)
+        {
+            if (binding.CoversArea(sensorEvent.AreaId) && (binding.SensorTypes.Count == 0 || binding.SensorTypes.Contains(sensorEvent.Type)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

@@ -1,70 +1,77 @@
 using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
-using Kommune.Rules.Api;
 using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+using Microsoft.Extensions.Logging;
 
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// Collects what the rules conclude for one event, then sends it and completes the event once the broker has
-/// acknowledged every record it caused (only then may its offset be committed).
+/// Collects what rules emit during one call (an event, a fact, or timers firing), then sends it and reports when
+/// the broker has acknowledged every record. A rule that throws while handling a consumed event dead-letters that
+/// event with the exception's message; one that throws in a timer is logged and counted (there is no record).
 /// </summary>
-internal sealed class EventOutputs : IRuleOutput
+internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? consumed) : IRuleOutputs
 {
     private readonly List<Alert> _alerts = [];
     private readonly List<Aggregate> _aggregates = [];
     private readonly List<DeadLetter> _deadLetters = [];
 
-    public void Emit(Alert alert)
-    {
-        ArgumentNullException.ThrowIfNull(alert);
-        _alerts.Add(alert);
-    }
+    /// <summary>Facts for the area, to be delivered by the actor.</summary>
+    public List<Fact> Facts { get; } = [];
 
-    public void Emit(Aggregate aggregate)
-    {
-        ArgumentNullException.ThrowIfNull(aggregate);
-        _aggregates.Add(aggregate);
-    }
+    public void Alert(Alert alert) => _alerts.Add(alert);
 
-    /// <summary>Records that a rule threw: the event goes to the dead-letter topic with the exception's message.</summary>
-    public void RuleFailed(ConsumedEvent consumed, IRule rule, Exception exception)
+    public void Aggregate(Aggregate aggregate) => _aggregates.Add(aggregate);
+
+    public void Fact(Fact fact) => Facts.Add(fact);
+
+    public void RuleFailed(string ruleName, string handler, Exception exception)
     {
-        var source = consumed.Source;
+        engine.Counters.RuleFailed();
         var message = exception.Message.ReplaceLineEndings(" ");
-        _deadLetters.Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset,
-            $"rule '{rule.Name}' threw {exception.GetType().Name}: {message}", "rule"));
+        var reason = $"rule '{ruleName}' threw {exception.GetType().Name} in {handler}: {message}";
+        if (consumed is null)
+        {
+            LogTimerRuleFailed(engine.Logger, reason, exception);
+            return;
+        }
+
+        var source = consumed.Source;
+        _deadLetters.Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "rule"));
     }
 
-    /// <summary>Sends everything collected and completes <paramref name="consumed"/> when all is acknowledged.</summary>
-    public void SendAndComplete(ConsumedEvent consumed, IOutputSink sink, EngineCounters counters)
+    /// <summary>Sends everything collected; <paramref name="onAcknowledged"/> runs once the broker has all of it.</summary>
+    public void Send(Action? onAcknowledged)
     {
         var total = _alerts.Count + _aggregates.Count + _deadLetters.Count;
         if (total == 0)
         {
-            counters.EventProcessed();
-            consumed.Complete();
+            onAcknowledged?.Invoke();
             return;
         }
 
-        var pending = new PendingAcknowledgements(total, consumed, counters);
+        var pending = new PendingAcknowledgements(total, engine.Counters, onAcknowledged);
         foreach (var alert in _alerts)
         {
-            sink.Send(alert, pending.AlertAcknowledged);
+            engine.Sink.Send(alert, pending.AlertAcknowledged);
         }
 
         foreach (var aggregate in _aggregates)
         {
-            sink.Send(aggregate, pending.AggregateAcknowledged);
+            engine.Sink.Send(aggregate, pending.AggregateAcknowledged);
         }
 
         foreach (var deadLetter in _deadLetters)
         {
-            sink.Send(deadLetter, pending.DeadLetterAcknowledged);
+            engine.Sink.Send(deadLetter, pending.DeadLetterAcknowledged);
         }
     }
 
-    private sealed class PendingAcknowledgements(int count, ConsumedEvent consumed, EngineCounters counters)
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Error, Message = "A rule failed outside an event: {Reason}")]
+    private static partial void LogTimerRuleFailed(ILogger logger, string reason, Exception exception);
+
+    private sealed class PendingAcknowledgements(int count, EngineCounters counters, Action? onAcknowledged)
     {
         private int _remaining = count;
 
@@ -90,8 +97,7 @@ internal sealed class EventOutputs : IRuleOutput
         {
             if (Interlocked.Decrement(ref _remaining) == 0)
             {
-                counters.EventProcessed();
-                consumed.Complete();
+                onAcknowledged?.Invoke();
             }
         }
     }

@@ -1,29 +1,26 @@
 using Akka.Actor;
-using Kommune.Connectors.Kafka;
 
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// The root of the topology: routes each consumed event to its area's actor, starting areas on first use and
-/// stopping idle ones. Order per sensor holds because each hop is one sender to one receiver.
+/// The root of the topology: routes each event to its area's actor, starting areas on first use and stopping idle
+/// ones, and passes watermark updates and rule reloads to every area. Order per sensor holds because each hop is
+/// one sender to one receiver.
 /// </summary>
 internal sealed class EventRouterActor : ReceiveActor
 {
     private readonly PassivatingChildren _areas;
 
-    public EventRouterActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options)
+    public EventRouterActor(EngineContext engine)
     {
-        _areas = new PassivatingChildren(
-            Context,
-            AreaActor.Props(catalog, sink, counters, options),
-            counters.AreaStarted,
-            counters.AreaStopped);
+        _areas = new PassivatingChildren(Context, AreaActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
-        Receive<ConsumedEvent>(e => _areas.Deliver(e.Event.AreaId, e, Sender));
+        Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
+        Receive<WatermarkAdvanced>(w => _areas.Broadcast(w, Self));
+        Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
     }
 
-    public static Props Props(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, EngineOptions options) =>
-        Akka.Actor.Props.Create(() => new EventRouterActor(catalog, sink, counters, options));
+    public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new EventRouterActor(engine));
 }

@@ -42,6 +42,18 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         child.Tell(message, sender);
     }
 
+    /// <summary>Tells every running child (not those stopping: their next incarnation starts from the shared state).</summary>
+    public void Broadcast(object message, IActorRef sender)
+    {
+        foreach (var (id, child) in _byId)
+        {
+            if (!_buffers.ContainsKey(id))
+            {
+                child.Tell(message, sender);
+            }
+        }
+    }
+
     /// <summary>A child asked to stop: buffer its messages and let it finish its mailbox.</summary>
     public void Passivate(IActorRef child)
     {

@@ -1,54 +1,60 @@
 using Akka.Actor;
-using Kommune.Connectors.Kafka;
 using Kommune.Rules.Api;
 
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// One sensor: owns that sensor's rule instances (and so their state), runs them on each of its events in order,
-/// and hands their outputs to the sink. Never blocks: completion is signalled by the sink's callbacks.
+/// One sensor: hosts the sensor-scoped rules for that sensor (their keyed state and timers), runs them on each of
+/// its events in order, and sends their facts to its area. Never blocks: completion is signalled by the sink's
+/// callbacks. Stops when idle unless its rules still hold state or timers.
 /// </summary>
-internal sealed class SensorActor : ReceiveActor
+internal sealed class SensorActor : ReceiveActor, IWithTimers
 {
-    private readonly IReadOnlyList<IRule> _rules;
-    private readonly IOutputSink _sink;
-    private readonly EngineCounters _counters;
+    private readonly EngineContext _engine;
+    private RuleHost? _rules;
+    private bool _wantsWatermark;
 
-    public SensorActor(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, TimeSpan idleTimeout)
+    public SensorActor(EngineContext engine)
     {
-        _rules = catalog.CreateRules();
-        _sink = sink;
-        _counters = counters;
-        Receive<ConsumedEvent>(Handle);
-        Receive<ReceiveTimeout>(_ => Context.Parent.Tell(Passivate.Instance));
-        Context.SetReceiveTimeout(idleTimeout);
+        _engine = engine;
+        Receive<RoutedEvent>(Handle);
+        Receive<WatermarkAdvanced>(w => After(r => r.Advance(w.Watermark)));
+        Receive<ProcessingTimerDue>(_ => After(r => r.ProcessingTimerFired()));
+        Receive<RulesChanged>(c => After(r => r.Reload(c.Rules)));
+        Receive<ReceiveTimeout>(_ =>
+        {
+            if (_rules is null || !_rules.Runner.HasState)
+            {
+                Context.Parent.Tell(Passivate.Instance);
+            }
+        });
+        Context.SetReceiveTimeout(engine.Options.SensorIdleTimeout);
     }
 
-    public static Props Props(RuleCatalog catalog, IOutputSink sink, EngineCounters counters, TimeSpan idleTimeout) =>
-        Akka.Actor.Props.Create(() => new SensorActor(catalog, sink, counters, idleTimeout));
+    public ITimerScheduler Timers { get; set; } = null!;
 
-    private void Handle(ConsumedEvent consumed)
+    public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new SensorActor(engine));
+
+    private void Handle(RoutedEvent routed)
     {
-        var outputs = new EventOutputs();
-        var sensorEvent = consumed.Event;
-        foreach (var rule in _rules)
+        var sensorEvent = routed.Consumed.Event;
+        _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Context.Parent);
+        After(r => r.OnEvent(routed));
+        routed.Completion.Done();
+    }
+
+    private void After(Action<RuleHost> action)
+    {
+        if (_rules is null)
         {
-            try
-            {
-                if (rule.Accepts(sensorEvent))
-                {
-                    rule.OnEvent(sensorEvent, outputs);
-                }
-            }
-#pragma warning disable CA1031 // A failing rule is isolated: its event is dead-lettered and the others go on.
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                _counters.RuleFailed();
-                outputs.RuleFailed(consumed, rule, e);
-            }
+            return;
         }
 
-        outputs.SendAndComplete(consumed, _sink, _counters);
+        action(_rules);
+        if (_rules.WantsWatermark != _wantsWatermark)
+        {
+            _wantsWatermark = _rules.WantsWatermark;
+            Context.Parent.Tell(new WatermarkInterest(_wantsWatermark));
+        }
     }
 }

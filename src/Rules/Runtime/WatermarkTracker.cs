@@ -46,6 +46,18 @@ public sealed class WatermarkTracker
         return Recompute(now);
     }
 
+    /// <summary>
+    /// Registers a partition that has no events yet: it holds the watermark back (so its first, possibly older,
+    /// events are not judged late) until it reports an event or has been idle for the idle timeout.
+    /// </summary>
+    public void Assign(int partition, DateTimeOffset now)
+    {
+        if (!_partitions.ContainsKey(partition))
+        {
+            _partitions[partition] = new PartitionTime { Watermark = DateTimeOffset.MinValue, LastSeen = now };
+        }
+    }
+
     /// <summary>Drops partitions idle since before <paramref name="now"/> minus the idle timeout from the minimum.</summary>
     /// <returns>true when the engine's watermark advanced.</returns>
     public bool Refresh(DateTimeOffset now) => Recompute(now);

@@ -1,5 +1,6 @@
 using Kommune.Rules.Api;
 using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine.Tests.Support;
 
@@ -12,7 +13,7 @@ internal sealed class Gate : IDisposable
     private readonly ManualResetEventSlim _open = new(false);
     private readonly ManualResetEventSlim _entered = new(false);
 
-    public Func<IRule> Rule => () => new GateRule(this);
+    public RuleBinding Binding => new("gate", new GateRule(this));
 
     public void WaitUntilEntered()
     {
@@ -31,13 +32,11 @@ internal sealed class Gate : IDisposable
         _entered.Dispose();
     }
 
-    private sealed class GateRule(Gate gate) : IRule
+    private sealed class GateRule(Gate gate) : Rule
     {
-        public string Name => "gate";
+        public override bool Accepts(SensorEvent sensorEvent) => sensorEvent.SensorId.StartsWith("gate", StringComparison.Ordinal);
 
-        public bool Accepts(SensorEvent sensorEvent) => sensorEvent.SensorId.StartsWith("gate", StringComparison.Ordinal);
-
-        public void OnEvent(SensorEvent sensorEvent, IRuleOutput output)
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
         {
             gate._entered.Set();
             gate._open.Wait(KafkaTestBed.DefaultWait);

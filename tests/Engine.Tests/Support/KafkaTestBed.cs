@@ -1,5 +1,6 @@
 using System.Text;
 using Confluent.Kafka;
+using Kommune.Rules.Runtime;
 using Kommune.Connectors.Broker;
 using Kommune.Connectors.Codecs;
 using Kommune.Rules.Model;
@@ -53,7 +54,7 @@ internal sealed class KafkaTestBed : IDisposable
     public string BootstrapServers => Cluster.BootstrapServers;
 
     /// <summary>Starts an engine on this cluster with the bed's options, adjusted by <paramref name="configure"/>.</summary>
-    public async Task<KommuneEngine> StartEngineAsync(Action<EngineOptions>? configure = null, RuleCatalog? rules = null)
+    public async Task<KommuneEngine> StartEngineAsync(Action<EngineOptions>? configure = null, RuleSet? rules = null)
     {
         var options = new EngineOptions
         {

@@ -1,0 +1,46 @@
+using Kommune.Connectors.Kafka;
+using Kommune.Rules.Runtime;
+using Microsoft.Extensions.Logging;
+
+namespace Kommune.Engine.Actors;
+
+/// <summary>What every actor of one engine shares: the sink, counters, settings, clock and the current rules.</summary>
+internal sealed class EngineContext(
+    IOutputSink sink,
+    EngineCounters counters,
+    EngineOptions options,
+    TimeProvider clock,
+    RuleSet rules,
+    ILogger logger)
+{
+    private RuleSet _rules = rules;
+    private long _watermarkTicks = DateTimeOffset.MinValue.UtcTicks;
+
+    public IOutputSink Sink { get; } = sink;
+
+    public EngineCounters Counters { get; } = counters;
+
+    public EngineOptions Options { get; } = options;
+
+    public EventTimeSettings EventTime { get; } = options.ToEventTimeSettings();
+
+    public TimeProvider Clock { get; } = clock;
+
+    public ILogger Logger { get; } = logger;
+
+    /// <summary>The current rules; a new actor starts with these.</summary>
+    public RuleSet Rules
+    {
+        get => Volatile.Read(ref _rules);
+        set => Volatile.Write(ref _rules, value);
+    }
+
+    /// <summary>The latest watermark the dispatcher announced; a new actor starts from it.</summary>
+    public DateTimeOffset Watermark
+    {
+        get => new(Interlocked.Read(ref _watermarkTicks), TimeSpan.Zero);
+        set => Interlocked.Exchange(ref _watermarkTicks, value.UtcTicks);
+    }
+
+    public DateTimeOffset Now => Clock.GetUtcNow();
+}

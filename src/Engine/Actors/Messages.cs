@@ -1,0 +1,26 @@
+using Kommune.Connectors.Kafka;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+
+namespace Kommune.Engine.Actors;
+
+/// <summary>A consumed event on its way to its area and sensor, with the watermark it was dispatched under.</summary>
+internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Watermark, EventCompletion Completion);
+
+/// <summary>The engine's watermark moved forward: event-time timers it passes may fire.</summary>
+internal sealed record WatermarkAdvanced(DateTimeOffset Watermark);
+
+/// <summary>The rules were reloaded: unchanged bindings keep their state, changed ones start empty.</summary>
+internal sealed record RulesChanged(RuleSet Rules);
+
+/// <summary>A fact from a sensor's rules to its area's rules; <paramref name="Origin"/> is the event that caused it, if any.</summary>
+internal sealed record FactMessage(Fact Fact, DateTimeOffset Watermark, RoutedEvent? Origin);
+
+/// <summary>From a sensor to its area: whether it has event-time timers and so needs watermark updates.</summary>
+internal sealed record WatermarkInterest(bool Wanted);
+
+/// <summary>To itself: the earliest processing-time timer is due.</summary>
+internal sealed record ProcessingTimerDue
+{
+    public static ProcessingTimerDue Instance { get; } = new();
+}

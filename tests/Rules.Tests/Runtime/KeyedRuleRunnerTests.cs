@@ -1,0 +1,147 @@
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+using Kommune.Rules.Testing;
+
+namespace Kommune.Rules.Tests.Runtime;
+
+public sealed class KeyedRuleRunnerTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void State_timers_and_open_alerts_survive_a_snapshot_round_trip()
+    {
+        var rules = new RuleSet([new RuleBinding("counter", new CountingRule())]);
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        var outputs = new Collected();
+        runner.OnEvent(Event(0), T0, T0, outputs);
+        runner.OnEvent(Event(1), T0, T0, outputs);
+
+        Assert.Empty(outputs.Alerts);
+
+        var json = runner.Snapshot().ToJson();
+        var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        Assert.Empty(restored.Restore(KeyedStateSnapshot.FromJson(json)));
+        restored.OnEvent(Event(2), T0, T0, outputs);
+        restored.Advance(T0.AddMinutes(5), T0, outputs);
+
+        Assert.Equal(["count:3", "timer"], outputs.Alerts.Select(a => a.Description));
+        Assert.Equal(AlertStatus.Resolved, outputs.Alerts[^1].Status);
+        Assert.Equal("counter:s-1:open", outputs.Alerts[^1].AlertId);
+    }
+
+    [Fact]
+    public void A_snapshot_of_a_changed_rule_is_not_restored()
+    {
+        var before = new RuleSet([new RuleBinding("counter", new CountingRule(), fingerprint: "v1")]);
+        var after = new RuleSet([new RuleBinding("counter", new CountingRule(), fingerprint: "v2")]);
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", before, new EventTimeSettings());
+        runner.OnEvent(Event(0), T0, T0, new Collected());
+
+        var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", after, new EventTimeSettings());
+
+        Assert.Equal(["counter"], restored.Restore(runner.Snapshot()));
+        Assert.False(restored.HasState);
+    }
+
+    [Fact]
+    public void A_throwing_rule_is_reported_and_the_others_still_run()
+    {
+        var kit = new RuleTestKit()
+            .Bind(new ThrowingRule(), "thrower")
+            .Bind(new CountingRule(), "counter");
+
+        kit.Send(Event(0));
+        kit.Send(Event(1));
+        kit.Send(Event(2));
+
+        Assert.Equal(3, kit.Failures.Count);
+        Assert.All(kit.Failures, f => Assert.Equal("thrower", f.RuleName));
+        Assert.All(kit.Failures, f => Assert.Equal("OnEvent", f.Handler));
+        Assert.Equal(["count:3"], kit.Alerts.Select(a => a.Description));
+    }
+
+    [Fact]
+    public void Raise_update_and_resolve_carry_one_stable_alert_id()
+    {
+        var kit = new RuleTestKit().Bind(new EscalatingRule(), "escalate");
+
+        kit.Send(Event(0));
+        kit.AdvanceClock(TimeSpan.FromMinutes(2));
+        kit.Send(Event(1, ("ok", true)));
+
+        Assert.Equal([AlertStatus.Raised, AlertStatus.Escalated, AlertStatus.Resolved], kit.Alerts.Select(a => a.Status));
+        Assert.Single(kit.Alerts.Select(a => a.AlertId).Distinct());
+        Assert.Equal(2, kit.Alerts[1].Level);
+        Assert.Null(kit.SensorState("s-1")!.Rules.FirstOrDefault(r => r.OpenAlerts.Count > 0));
+    }
+
+    private static SensorEvent Event(int second, params (string Name, SensorValue Value)[] values) =>
+        new("s-1", "a", "test", T0.AddSeconds(second), values.ToDictionary(v => v.Name, v => v.Value));
+
+    private sealed class Collected : IRuleOutputs
+    {
+        public List<Alert> Alerts { get; } = [];
+
+        public void Alert(Alert alert) => Alerts.Add(alert);
+
+        public void Aggregate(Aggregate aggregate)
+        {
+        }
+
+        public void Fact(Fact fact)
+        {
+        }
+
+        public void RuleFailed(string ruleName, string handler, Exception exception) => throw exception;
+    }
+
+    /// <summary>Counts events; the first sets a timer a minute later; the third raises an alert that the timer resolves.</summary>
+    private sealed class CountingRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var count = context.State<int>("count");
+            count.Update(count.Value + 1);
+            if (count.Value == 1)
+            {
+                context.SetEventTimeTimer("resolve", sensorEvent.Timestamp.AddMinutes(1));
+            }
+
+            if (count.Value == 3)
+            {
+                context.RaiseAlert("open", new AlertDraft("t", "t", AlertSeverity.Low, $"count:{count.Value}"));
+            }
+        }
+
+        public override void OnTimer(IRuleContext context, RuleTimer timer) => context.ResolveAlert("open", "timer");
+    }
+
+    private sealed class ThrowingRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent) => throw new InvalidOperationException("boom");
+    }
+
+    /// <summary>Raises on an event, escalates after a minute of wall clock, resolves on an "ok" reading.</summary>
+    private sealed class EscalatingRule : Rule
+    {
+        private static readonly AlertDraft Draft = new("health", "fall", AlertSeverity.Critical, "fall");
+
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            if (sensorEvent.Values.ContainsKey("ok"))
+            {
+                context.CancelTimer("escalate");
+                context.ResolveAlert("fall", "helped");
+                return;
+            }
+
+            context.RaiseAlert("fall", Draft);
+            context.SetProcessingTimeTimer("escalate", context.ProcessingTime.AddMinutes(1));
+        }
+
+        public override void OnTimer(IRuleContext context, RuleTimer timer) =>
+            context.UpdateAlert("fall", Draft with { Level = 2 }, AlertStatus.Escalated);
+    }
+}

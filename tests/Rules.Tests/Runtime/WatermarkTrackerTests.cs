@@ -1,0 +1,91 @@
+using Kommune.Rules.Runtime;
+
+namespace Kommune.Rules.Tests.Runtime;
+
+public sealed class WatermarkTrackerTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 1, 8, 0, 0, TimeSpan.Zero);
+    private static readonly EventTimeSettings Settings = new()
+    {
+        OutOfOrderness = TimeSpan.FromSeconds(5),
+        AllowedLateness = TimeSpan.FromSeconds(30),
+        IdlePartitionTimeout = TimeSpan.FromSeconds(10),
+    };
+
+    [Fact]
+    public void A_partition_watermark_is_its_newest_event_time_minus_the_out_of_orderness_bound()
+    {
+        var tracker = new WatermarkTracker(Settings);
+
+        Assert.True(tracker.Observe(0, T0.AddSeconds(20), T0));
+        Assert.False(tracker.Observe(0, T0.AddSeconds(12), T0)); // older: no change
+        Assert.Equal(T0.AddSeconds(15), tracker.Watermark);
+    }
+
+    [Fact]
+    public void The_engine_watermark_is_the_minimum_over_active_partitions()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Observe(0, T0.AddSeconds(100), T0);
+        tracker.Observe(1, T0.AddSeconds(40), T0);
+
+        Assert.Equal(T0.AddSeconds(95), tracker.Watermark); // monotonic: partition 1 came later and is behind
+        tracker.Observe(1, T0.AddSeconds(200), T0);
+        Assert.Equal(T0.AddSeconds(95), tracker.Watermark);
+        tracker.Observe(0, T0.AddSeconds(300), T0);
+        Assert.Equal(T0.AddSeconds(195), tracker.Watermark);
+    }
+
+    [Fact]
+    public void An_assigned_partition_without_events_holds_the_watermark_until_it_is_idle()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(1, T0);
+
+        tracker.Observe(0, T0.AddSeconds(100), T0.AddSeconds(1));
+        Assert.Equal(DateTimeOffset.MinValue, tracker.Watermark);
+        Assert.False(tracker.IsLate(T0));
+
+        Assert.True(tracker.Refresh(T0.AddSeconds(10.5))); // partition 1 idle for more than 10 s
+        Assert.Equal(T0.AddSeconds(95), tracker.Watermark);
+    }
+
+    [Fact]
+    public void An_idle_partition_drops_out_and_the_watermark_never_goes_back_when_it_returns()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Observe(0, T0.AddSeconds(10), T0);
+        tracker.Observe(1, T0.AddSeconds(100), T0);
+        Assert.Equal(T0.AddSeconds(5), tracker.Watermark);
+
+        tracker.Observe(1, T0.AddSeconds(120), T0.AddSeconds(11));
+        Assert.Equal(T0.AddSeconds(115), tracker.Watermark); // partition 0 idle since T0
+
+        tracker.Observe(0, T0.AddSeconds(20), T0.AddSeconds(12));
+        Assert.Equal(T0.AddSeconds(115), tracker.Watermark);
+    }
+
+    [Fact]
+    public void Late_means_older_than_the_watermark_minus_the_allowed_lateness()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        Assert.False(tracker.IsLate(DateTimeOffset.MinValue.AddDays(1)));
+        tracker.Observe(0, T0.AddSeconds(100), T0); // watermark 95 s
+
+        Assert.False(tracker.IsLate(T0.AddSeconds(65)));
+        Assert.True(tracker.IsLate(T0.AddSeconds(64.999)));
+    }
+
+    [Fact]
+    public void A_removed_partition_no_longer_holds_the_watermark()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Observe(0, T0.AddSeconds(10), T0);
+        tracker.Observe(1, T0.AddSeconds(100), T0);
+
+        tracker.Remove(0);
+        tracker.Refresh(T0);
+
+        Assert.Equal(T0.AddSeconds(95), tracker.Watermark);
+    }
+}

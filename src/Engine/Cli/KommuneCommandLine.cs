@@ -26,6 +26,16 @@ internal static class KommuneCommandLine
         Description = "Most events in flight before the consumer pauses (config key MaxInFlightEvents; default 10000).",
     };
 
+    private static readonly Option<string?> RulesFile = new("--rules")
+    {
+        Description = "Rules file (JSON) binding rules to sensor types and areas (config key RulesFile; default: the built-in fall rule).",
+    };
+
+    private static readonly Option<string?> PluginsFolder = new("--plugins")
+    {
+        Description = "Folder of rule plugins, one subfolder per plugin (config key PluginsFolder).",
+    };
+
     private static readonly Option<int> Sensors = new("--sensors")
     {
         Description = "Number of simulated sensors.",
@@ -101,7 +111,7 @@ internal static class KommuneCommandLine
     {
         var demo = new Command("demo", "Start the embedded broker, a simulated sensor network and the engine; print alerts as they happen.")
         {
-            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder,
         };
         demo.SetAction(RunDemoAsync);
 
@@ -113,7 +123,7 @@ internal static class KommuneCommandLine
 
         var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
         {
-            BootstrapServers, GroupId, MaxInFlight,
+            BootstrapServers, GroupId, MaxInFlight, RulesFile, PluginsFolder,
         };
         run.SetAction(RunEngineAsync);
 
@@ -128,7 +138,7 @@ internal static class KommuneCommandLine
             "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
         {
             demo, broker, run, simulate,
-            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder,
         };
         root.SetAction(RunDemoAsync);
         return root;
@@ -230,6 +240,16 @@ internal static class KommuneCommandLine
         if (parse.GetValue(MaxInFlight) is { } maxInFlight)
         {
             values["MaxInFlightEvents"] = maxInFlight.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (parse.GetValue(RulesFile) is { } rulesFile)
+        {
+            values["RulesFile"] = Path.GetFullPath(rulesFile);
+        }
+
+        if (parse.GetValue(PluginsFolder) is { } pluginsFolder)
+        {
+            values["PluginsFolder"] = Path.GetFullPath(pluginsFolder);
         }
 
         if (parse.GetResult(Partitions) is not null)

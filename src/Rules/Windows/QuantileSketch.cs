@@ -13,6 +13,7 @@ internal sealed class QuantileSketch
 
     private static readonly double Gamma = (1 + RelativeAccuracy) / (1 - RelativeAccuracy);
     private static readonly double LogGamma = Math.Log(Gamma);
+    private static readonly double LogMidpoint = Math.Log(2 / (Gamma + 1));
 
     /// <summary>Counts of positive values per bucket index; bucket i holds values in (gamma^(i-1), gamma^i].</summary>
     public SortedDictionary<int, long> Positive { get; set; } = [];
@@ -108,7 +109,8 @@ internal sealed class QuantileSketch
 
     private static int Index(double magnitude) => (int)Math.Ceiling(Math.Log(magnitude) / LogGamma);
 
-    private static double Value(int index) => 2 * Math.Pow(Gamma, index) / (Gamma + 1);
+    // gamma^index itself may overflow where the estimate does not.
+    private static double Value(int index) => Math.Exp((index * LogGamma) + LogMidpoint);
 
     private static void Increment(SortedDictionary<int, long> buckets, int index, long count)
     {

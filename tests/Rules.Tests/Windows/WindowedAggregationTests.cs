@@ -290,6 +290,21 @@ public sealed class WindowedAggregationTests
     }
 
     [Fact]
+    public void With_no_allowed_lateness_a_window_is_emitted_once_and_purged_at_its_end()
+    {
+        var (kit, rule) = Kit(Settings with { AllowedLateness = TimeSpan.Zero }, WindowSpec.Tumbling(TimeSpan.FromMinutes(1)), WindowSpec.Session(TimeSpan.FromSeconds(10)));
+
+        kit.Send(Event(5, 1));
+        kit.Send(Event(8, 2));
+        kit.AdvanceWatermarkTo(T0.AddMinutes(1));
+
+        // The session [5 s, 18 s) ends first.
+        Assert.Equal([("w1", T0.AddSeconds(5), 2L), ("w0", T0, 2L)], rule.Results.Select(r => (r.Aggregation, r.Start, r.Count)));
+        Assert.Empty(kit.SensorState("s1")!.Rules);
+        Assert.False(kit.Send(Event(59, 1)));
+    }
+
+    [Fact]
     public void An_event_for_a_window_already_past_its_lateness_is_ignored()
     {
         // The engine filters such events out; here the runner is driven directly with a watermark far ahead.

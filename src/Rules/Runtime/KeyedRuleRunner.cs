@@ -65,7 +65,8 @@ public sealed class KeyedRuleRunner
 
     /// <summary>
     /// Handles one event: first fires the timers the watermark and the clock have passed, then runs each rule that
-    /// matches the event. A rule that throws is reported through <paramref name="outputs"/> and the others go on.
+    /// matches the event, then fires any timer those rules set already due. A rule that throws is reported through
+    /// <paramref name="outputs"/> and the others go on.
     /// </summary>
     public void OnEvent(SensorEvent sensorEvent, DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
     {
@@ -97,9 +98,11 @@ public sealed class KeyedRuleRunner
                 Invoke(binding, outputs, sensorEvent.Timestamp, null, nameof(Rule.OnEvent), c => binding.Rule.OnEvent(c, sensorEvent));
             }
         }
+
+        FireDue(outputs);
     }
 
-    /// <summary>Handles a fact sent to this area (area scope only): fires due timers, then runs every area rule's OnFact.</summary>
+    /// <summary>Handles a fact sent to this area (area scope only): fires due timers, runs every area rule's OnFact, then fires timers they set already due.</summary>
     public void OnFact(Fact fact, DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(fact);
@@ -109,9 +112,14 @@ public sealed class KeyedRuleRunner
         {
             Invoke(binding, outputs, fact.EventTime, null, nameof(Rule.OnFact), c => binding.Rule.OnFact(c, fact));
         }
+
+        FireDue(outputs);
     }
 
-    /// <summary>Moves this key's watermark and clock forward, firing every timer they pass, in due order.</summary>
+    /// <summary>
+    /// Moves this key's watermark and clock forward (never back), firing every timer they have passed, in due order:
+    /// also timers that were set at or behind them, and timers that a timer handler sets already due.
+    /// </summary>
     public void Advance(DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(outputs);
@@ -120,21 +128,12 @@ public sealed class KeyedRuleRunner
             _now = now;
         }
 
-        while (_timers.PopDue(TimeDomain.ProcessingTime, now) is { } processing)
+        if (watermark > Watermark)
         {
-            Fire(processing, outputs);
+            Watermark = watermark;
         }
 
-        if (watermark <= Watermark)
-        {
-            return;
-        }
-
-        Watermark = watermark;
-        while (_timers.PopDue(TimeDomain.EventTime, watermark) is { } eventTime)
-        {
-            Fire(eventTime, outputs);
-        }
+        FireDue(outputs);
     }
 
     /// <summary>
@@ -214,6 +213,17 @@ public sealed class KeyedRuleRunner
         }
 
         return skipped;
+    }
+
+    // A timer is due once the watermark (event time) or the clock (processing time) has reached it, whenever it was
+    // set: one set at or behind them (a late event's, or one a handler sets for "now") fires at once, not when they
+    // next move.
+    private void FireDue(IRuleOutputs outputs)
+    {
+        while ((_timers.PopDue(TimeDomain.ProcessingTime, _now) ?? _timers.PopDue(TimeDomain.EventTime, Watermark)) is { } due)
+        {
+            Fire(due, outputs);
+        }
     }
 
     private void Fire(TimerQueue.Entry entry, IRuleOutputs outputs)

@@ -249,7 +249,7 @@ public sealed partial class RuleLoader : IDisposable
             }
         }
 
-        return errors.Count == errorsBefore ? new RuleBinding(entry.Name!, rule, entry.SensorTypes, entry.Areas, fingerprint) : null;
+        return errors.Count == errorsBefore && entry.Name is not null ? new RuleBinding(entry.Name, rule, entry.SensorTypes, entry.Areas, fingerprint) : null;
     }
 
     /// <summary>Finds the entry's rule type: in its plugin when it names one, else built in, else in the one plugin that has it.</summary>

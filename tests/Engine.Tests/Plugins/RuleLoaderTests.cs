@@ -89,6 +89,12 @@ public sealed class RuleLoaderTests : IDisposable
     }
 
     [Fact]
+    public void The_sample_plugin_output_does_not_carry_Kommune_Rules()
+    {
+        Assert.False(File.Exists(Path.Combine(PluginWorkspace.SampleOutput, "Kommune.Rules.dll")), "the host provides Kommune.Rules; a copy would split the Rule type");
+    }
+
+    [Fact]
     public void A_plugin_folder_named_after_its_assembly_loads_that_assembly()
     {
         _workspace.AddColdRoom("Kommune.Samples.ColdRoom");
@@ -213,7 +219,8 @@ public sealed class RuleLoaderTests : IDisposable
         var folder = _workspace.AddColdRoom();
         _workspace.WriteRules("""{"rules": [{"name": "cold", "rule": "cold-room", "plugin": "ColdRoom"}, {"name": "falls", "rule": "fall-detection"}]}""");
         using var loader = _workspace.Loader();
-        var (oldContext, falls) = LoadAndForget(loader);
+        var unloading = new StrongBox<bool>();
+        var (oldContext, falls) = LoadAndForget(loader, unloading);
 
         // A new build of the plugin: other bytes, same code (trailing bytes after the PE image are ignored).
         using (var dll = File.Open(Path.Combine(folder, "Kommune.Samples.ColdRoom.dll"), FileMode.Append))
@@ -222,6 +229,7 @@ public sealed class RuleLoaderTests : IDisposable
         }
 
         var second = loader.Load();
+        Assert.True(unloading.Value, "the replaced plugin's load context was not unloaded");
         var cold = Binding(second, "cold");
         Assert.Equal(falls, Binding(second, "falls").Fingerprint);
         var newContext = AssemblyLoadContext.GetLoadContext(cold.Rule.GetType().Assembly);
@@ -239,12 +247,13 @@ public sealed class RuleLoaderTests : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static (WeakReference Context, string FallsFingerprint) LoadAndForget(RuleLoader loader)
+    private static (WeakReference Context, string FallsFingerprint) LoadAndForget(RuleLoader loader, StrongBox<bool> unloading)
     {
         var result = loader.Load();
         var rule = Binding(result, "cold").Rule;
         var context = AssemblyLoadContext.GetLoadContext(rule.GetType().Assembly);
         Assert.NotNull(context);
+        context.Unloading += _ => unloading.Value = true;
         return (new WeakReference(context), Binding(result, "falls").Fingerprint);
     }
 }

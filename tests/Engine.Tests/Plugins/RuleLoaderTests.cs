@@ -132,6 +132,47 @@ public sealed class RuleLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_plugin_whose_rule_type_has_no_usable_constructor_is_isolated()
+    {
+        _workspace.AddColdRoom();
+        EmittedPlugins.RuleWithoutUsableConstructor(Path.Combine(_workspace.PluginsFolder, "NoCtor"), "NoCtor");
+        _workspace.WriteRules("""
+            {"rules": [{"name": "bad", "rule": "no-constructor", "plugin": "NoCtor"}, {"name": "cold", "rule": "cold-room"}]}
+            """);
+        using var loader = _workspace.Loader();
+
+        var result = loader.Load();
+
+        Assert.Equal("cold", Assert.Single(result.Rules.Bindings).Name);
+        Assert.Equal(1, result.PluginFailures);
+        Assert.Equal(
+            [
+                "plugin 'NoCtor': failed to load: rule type NoCtor.NoConstructorRule has no public constructor taking RuleParameters or nothing",
+                "rules.json: rule 'bad': skipped: plugin 'NoCtor' failed: rule type NoCtor.NoConstructorRule has no public constructor taking RuleParameters or nothing",
+            ],
+            result.Problems);
+    }
+
+    [Fact]
+    public void A_plugin_with_a_missing_dependency_is_isolated()
+    {
+        _workspace.AddColdRoom();
+        EmittedPlugins.RuleWithMissingDependency(Path.Combine(_workspace.PluginsFolder, "NoDep"), "NoDep");
+        _workspace.WriteRules("""
+            {"rules": [{"name": "bad", "rule": "needs-dependency", "plugin": "NoDep"}, {"name": "cold", "rule": "cold-room"}]}
+            """);
+        using var loader = _workspace.Loader();
+
+        var result = loader.Load();
+
+        Assert.Equal("cold", Assert.Single(result.Rules.Bindings).Name);
+        Assert.Equal(1, result.PluginFailures);
+        Assert.StartsWith("plugin 'NoDep': failed to load: ", result.Problems[0], StringComparison.Ordinal);
+        Assert.Contains("NoDep.Base", result.Problems[0], StringComparison.Ordinal);
+        Assert.StartsWith("rules.json: rule 'bad': skipped: plugin 'NoDep' failed", result.Problems[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_plugin_folder_without_a_rule_assembly_is_a_plugin_failure()
     {
         Directory.CreateDirectory(Path.Combine(_workspace.PluginsFolder, "Empty"));

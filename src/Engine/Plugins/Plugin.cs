@@ -37,20 +37,13 @@ internal sealed class Plugin
     /// <summary>Why it failed to load, or null.</summary>
     public string? Failure { get; }
 
-    /// <summary>Loads the plugin in <paramref name="folder"/>; never throws: a failure is returned as a failed plugin.</summary>
-    public static Plugin Load(string folder)
+    /// <summary>
+    /// Loads the plugin in <paramref name="folder"/> (whose .dll files hash to <paramref name="hash"/>); never throws:
+    /// a failure is returned as a failed plugin.
+    /// </summary>
+    public static Plugin Load(string folder, string hash)
     {
         var name = Path.GetFileName(folder);
-        string hash;
-        try
-        {
-            hash = HashOf(folder);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return Failed(name, "unreadable", $"its files cannot be read: {e.Message}");
-        }
-
         PluginLoadContext? context = null;
         try
         {
@@ -101,18 +94,23 @@ internal sealed class Plugin
         type.GetConstructor([typeof(RuleParameters)]) ?? type.GetConstructor(Type.EmptyTypes);
 
     /// <summary>An exception as a one-line reason; a type load failure lists what could not be loaded.</summary>
-    public static string Describe(Exception exception) => exception switch
+    public static string Describe(Exception exception) => OneLine(exception switch
     {
         InvalidDataException => exception.Message,
         BadImageFormatException => $"not a .NET assembly ({exception.Message})",
-        ReflectionTypeLoadException types => $"its types cannot be loaded: {string.Join("; ", types.LoaderExceptions.OfType<Exception>().Select(e => e.Message).Distinct())}",
+        ReflectionTypeLoadException types => $"its types cannot be loaded: {string.Join("; ", types.LoaderExceptions.OfType<Exception>().Select(e => OneLine(e.Message)).Distinct())}",
         _ => $"{exception.GetType().Name}: {exception.Message}",
-    };
+    });
+
+    /// <summary>The text on one line, so each problem and error stays one line.</summary>
+    public static string OneLine(string text) =>
+        string.Join(' ', (text ?? "").Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     /// <summary>Unloads its context; the assemblies go once nothing uses their types any more.</summary>
     public void Unload() => Context?.Unload();
 
-    private static Plugin Failed(string name, string hash, string reason) =>
+    /// <summary>A plugin that failed to load for <paramref name="reason"/>.</summary>
+    public static Plugin Failed(string name, string hash, string reason) =>
         new(name, hash, null, new Dictionary<string, Type>(), reason);
 
     /// <summary>SHA-256 over the names and contents of the folder's .dll files, in name order.</summary>

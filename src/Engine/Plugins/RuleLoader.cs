@@ -93,7 +93,7 @@ public sealed partial class RuleLoader : IDisposable
                     plugin.Unload();
                 }
 
-                throw new RulesFileException(errors);
+                throw new RulesFileException([.. errors.Select(Plugin.OneLine)]);
             }
 
             var reused = bindings.Count(b => _bindings.TryGetValue(b.Name, out var old) && ReferenceEquals(old, b));
@@ -149,7 +149,18 @@ public sealed partial class RuleLoader : IDisposable
         foreach (var folder in Directory.GetDirectories(_pluginsFolder).Order(StringComparer.Ordinal))
         {
             var name = Path.GetFileName(folder);
-            var plugin = _plugins.TryGetValue(name, out var current) && current.Hash == TryHash(folder) ? current : Plugin.Load(folder);
+            Plugin plugin;
+            Plugin? current = null;
+            try
+            {
+                var hash = Plugin.HashOf(folder);
+                plugin = _plugins.TryGetValue(name, out current) && current.Hash == hash ? current : Plugin.Load(folder, hash);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                plugin = Plugin.Failed(name, "", $"its files cannot be read: {Plugin.OneLine(e.Message)}");
+            }
+
             plugins[name] = plugin;
             if (plugin.Failure is not null)
             {
@@ -232,7 +243,7 @@ public sealed partial class RuleLoader : IDisposable
         }
         catch (TargetInvocationException e) when (e.InnerException is not null)
         {
-            Error("parameters", $"rule '{entry.Rule}' refused them: {e.InnerException.GetType().Name}: {e.InnerException.Message}");
+            Error("parameters", $"rule '{entry.Rule}' refused them: {Plugin.Describe(e.InnerException)}");
             return null;
         }
 
@@ -339,18 +350,6 @@ public sealed partial class RuleLoader : IDisposable
             parameters,
         ];
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(parts))));
-    }
-
-    private static string? TryHash(string folder)
-    {
-        try
-        {
-            return Plugin.HashOf(folder);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
     }
 
     private static Dictionary<string, Type> ScanBuiltIns() =>

@@ -169,6 +169,7 @@ public sealed class RuleLoaderTests : IDisposable
         Assert.Equal(1, result.PluginFailures);
         Assert.StartsWith("plugin 'NoDep': failed to load: ", result.Problems[0], StringComparison.Ordinal);
         Assert.Contains("NoDep.Base", result.Problems[0], StringComparison.Ordinal);
+        Assert.All(result.Problems, p => Assert.DoesNotContain('\n', p));
         Assert.StartsWith("rules.json: rule 'bad': skipped: plugin 'NoDep' failed", result.Problems[1], StringComparison.Ordinal);
     }
 

@@ -95,6 +95,21 @@ public sealed class RuleLoaderTests : IDisposable
     }
 
     [Fact]
+    public void A_copy_of_Kommune_Rules_in_the_plugin_folder_is_not_used()
+    {
+        // What `dotnet build samples/ColdRoom -o plugins/ColdRoom` leaves: the referenced project's output too.
+        var folder = _workspace.AddColdRoom();
+        File.Copy(typeof(Rule).Assembly.Location, Path.Combine(folder, "Kommune.Rules.dll"));
+        _workspace.WriteRules("""{"rules": [{"name": "cold", "rule": "cold-room", "plugin": "ColdRoom"}]}""");
+        using var loader = _workspace.Loader();
+
+        var rule = Assert.Single(loader.Load().Rules.Bindings).Rule;
+
+        Assert.IsAssignableFrom<Rule>(rule);
+        Assert.DoesNotContain(AssemblyLoadContext.GetLoadContext(rule.GetType().Assembly)!.Assemblies, a => a.GetName().Name == "Kommune.Rules");
+    }
+
+    [Fact]
     public void A_plugin_folder_named_after_its_assembly_loads_that_assembly()
     {
         _workspace.AddColdRoom("Kommune.Samples.ColdRoom");

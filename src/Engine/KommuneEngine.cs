@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine.Actors;
+using Kommune.Engine.Plugins;
 using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
 
@@ -34,6 +35,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly EngineCounters _counters = new();
     private readonly Lock _time = new();
     private readonly WatermarkTracker _watermarks;
+    private readonly RuleLoader? _loader;
     private RuleSet _rules;
     private EngineContext? _context;
     private IActorRef? _router;
@@ -49,7 +51,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Creates an engine; <see cref="StartAsync"/> connects it.</summary>
     /// <param name="options">Settings; validated here.</param>
     /// <param name="loggerFactory">Where logs go.</param>
-    /// <param name="rules">The rules to run; the built-in rules (<see cref="DefaultRules"/>) when null.</param>
+    /// <param name="rules">
+    /// The rules to run; when null, the rules file and plugins of <paramref name="options"/> (the built-in fall rule
+    /// when there is no rules file), which <see cref="ReloadRules"/> reloads.
+    /// </param>
+    /// <exception cref="RulesFileException">The rules file has mistakes; the message lists them all.</exception>
     /// <param name="clock">The wall clock: event times are checked against it and processing-time timers follow it; the system clock when null.</param>
     public KommuneEngine(EngineOptions options, ILoggerFactory loggerFactory, RuleSet? rules = null, TimeProvider? clock = null)
     {
@@ -59,7 +65,23 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<KommuneEngine>();
-        _rules = rules ?? DefaultRules.Create();
+        if (rules is null)
+        {
+            _loader = new RuleLoader(options.RulesFile, options.PluginsFolder, loggerFactory.CreateLogger<RuleLoader>());
+            try
+            {
+                var loaded = _loader.Load();
+                _counters.PluginsFailed(loaded.PluginFailures);
+                rules = loaded.Rules;
+            }
+            catch
+            {
+                _loader.Dispose();
+                throw;
+            }
+        }
+
+        _rules = rules;
         _clock = clock ?? TimeProvider.System;
         _watermarks = new WatermarkTracker(options.ToEventTimeSettings());
     }
@@ -134,6 +156,32 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         LogRulesApplied(_logger, rules.Bindings.Count);
     }
 
+    /// <summary>
+    /// Reloads the rules file and plugins given in the options and applies them (see <see cref="ApplyRules"/>). A
+    /// rules file with mistakes changes nothing: the mistakes are logged and false is returned.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The engine was given its rules directly, not from options.</exception>
+    public bool ReloadRules()
+    {
+        if (_loader is null)
+        {
+            throw new InvalidOperationException("This engine was given its rules directly; use ApplyRules.");
+        }
+
+        try
+        {
+            var loaded = _loader.Load();
+            _counters.PluginsFailed(loaded.PluginFailures);
+            ApplyRules(loaded.Rules);
+            return true;
+        }
+        catch (RulesFileException e)
+        {
+            LogReloadRefused(_logger, e.Message);
+            return false;
+        }
+    }
+
     /// <summary>Starts the producer, the actors and the consumer. Returns without waiting for partitions.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
@@ -182,8 +230,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.Exchange(ref _state, 2) != 1)
+        var previous = Interlocked.Exchange(ref _state, 2);
+        if (previous != 1)
         {
+            if (previous == 0)
+            {
+                _loader?.Dispose();
+            }
+
             return;
         }
 
@@ -203,6 +257,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
         await _actors!.Terminate();
         _sink.Dispose();
+        _loader?.Dispose();
         LogStopped(_logger, Statistics.Processed, unsent);
     }
 
@@ -327,6 +382,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Rules applied: {Bindings} bindings")]
     private static partial void LogRulesApplied(ILogger logger, int bindings);
+
+    [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Rules not reloaded, the running rules stay: {Errors}")]
+    private static partial void LogReloadRefused(ILogger logger, string errors);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The consumer failed while stopping")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);

@@ -2,8 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using Kommune.Connectors.Simulation;
 using Kommune.Engine.Hosting;
+using Kommune.Engine.Plugins;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Kommune.Engine.Cli;
 
@@ -133,11 +135,17 @@ internal static class KommuneCommandLine
         };
         simulate.SetAction(RunSimulatorAsync);
 
+        var checkRules = new Command("check-rules", "Check a rules file and load its plugins without starting anything; print the bindings or every mistake.")
+        {
+            RulesFile, PluginsFolder,
+        };
+        checkRules.SetAction(CheckRules);
+
         var root = new RootCommand(
             "Smart Kommune Engine: turns municipal sensor streams (fall sensors, road and parking sensors, energy meters) " +
             "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
         {
-            demo, broker, run, simulate,
+            demo, broker, run, simulate, checkRules,
             Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder,
         };
         root.SetAction(RunDemoAsync);
@@ -191,6 +199,38 @@ internal static class KommuneCommandLine
         return await RunHostAsync(builder, cancellationToken);
     }
 
+    private static int CheckRules(ParseResult parse)
+    {
+        using var loggerFactory = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
+        using var loader = new RuleLoader(
+            parse.GetValue(RulesFile) is { } file ? Path.GetFullPath(file) : null,
+            parse.GetValue(PluginsFolder) is { } folder ? Path.GetFullPath(folder) : null,
+            loggerFactory.CreateLogger<RuleLoader>());
+        var output = parse.InvocationConfiguration.Output;
+        try
+        {
+            var loaded = loader.Load();
+            foreach (var binding in loaded.Rules.Bindings)
+            {
+                var types = binding.SensorTypes.Count == 0 ? "any type" : string.Join(", ", binding.SensorTypes);
+                var areas = binding.Areas.Count == 0 ? "every area" : string.Join(", ", binding.Areas);
+                output.WriteLine($"ok  {binding.Name}: {binding.Rule.GetType().FullName}, {binding.Scope} scope, {types}, {areas}");
+            }
+
+            foreach (var problem in loaded.Problems)
+            {
+                output.WriteLine($"problem  {problem}");
+            }
+
+            return loaded.Problems.Count == 0 ? 0 : 1;
+        }
+        catch (RulesFileException e)
+        {
+            parse.InvocationConfiguration.Error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
     private static async Task<int> RunHostAsync(HostApplicationBuilder builder, CancellationToken cancellationToken)
     {
         try
@@ -200,6 +240,11 @@ internal static class KommuneCommandLine
             return Environment.ExitCode;
         }
         catch (ArgumentException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
+        catch (RulesFileException e)
         {
             await Console.Error.WriteLineAsync(e.Message);
             return 2;

@@ -8,6 +8,7 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger<EngineService>();
     private KommuneEngine? _engine;
+    private RulesWatcher? _watcher;
 
     public KommuneEngine Engine => _engine ?? throw new InvalidOperationException("The engine has not started.");
 
@@ -15,6 +16,12 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
     {
         _engine = new KommuneEngine(options, loggerFactory);
         var started = _engine.StartAsync(cancellationToken);
+        if (options.WatchRules && (options.RulesFile is not null || options.PluginsFolder is not null))
+        {
+            var engine = _engine;
+            _watcher = new RulesWatcher(options.RulesFile, options.PluginsFolder, () => engine.ReloadRules(), TimeProvider.System);
+        }
+
         // A consumer that died takes no more events: stop the process (exit code 1) so a supervisor restarts it.
         _ = _engine.ConsumerCompletion.ContinueWith(
             failed =>
@@ -29,10 +36,17 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
         return started;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) =>
-        _engine?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _watcher?.Dispose();
+        return _engine?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+    }
 
-    public ValueTask DisposeAsync() => _engine?.DisposeAsync() ?? ValueTask.CompletedTask;
+    public ValueTask DisposeAsync()
+    {
+        _watcher?.Dispose();
+        return _engine?.DisposeAsync() ?? ValueTask.CompletedTask;
+    }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Critical, Message = "The Kafka consumer failed; stopping the engine")]
     private static partial void LogConsumerFailed(ILogger logger, Exception? exception);

@@ -63,6 +63,36 @@ public sealed class KeyedRuleRunnerTests
     }
 
     [Fact]
+    public void The_other_rules_produce_the_same_results_with_or_without_a_throwing_rule()
+    {
+        static RuleTestKit Run(bool withThrower)
+        {
+            var kit = new RuleTestKit();
+            if (withThrower)
+            {
+                kit.Bind(new ThrowingRule(), "thrower");
+            }
+
+            kit.Bind(new CountingRule(), "counter").Bind(new EscalatingRule(), "escalate");
+            for (var i = 0; i < 5; i++)
+            {
+                kit.Send(Event(i));
+                kit.AdvanceClock(TimeSpan.FromSeconds(30));
+            }
+
+            kit.AdvanceWatermarkTo(T0.AddHours(1));
+            return kit;
+        }
+
+        var clean = Run(withThrower: false);
+        var isolated = Run(withThrower: true);
+
+        Assert.Equal(clean.Alerts, isolated.Alerts);
+        Assert.Empty(clean.Failures);
+        Assert.Equal(5, isolated.Failures.Count);
+    }
+
+    [Fact]
     public void Raise_update_and_resolve_carry_one_stable_alert_id()
     {
         var kit = new RuleTestKit().Bind(new EscalatingRule(), "escalate");

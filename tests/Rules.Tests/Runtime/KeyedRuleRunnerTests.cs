@@ -87,7 +87,9 @@ public sealed class KeyedRuleRunnerTests
         var clean = Run(withThrower: false);
         var isolated = Run(withThrower: true);
 
-        Assert.Equal(clean.Alerts, isolated.Alerts);
+        static object Shape(Alert a) => (a.AlertId, a.Status, a.Level, a.EventTime, a.DateIssued, a.Description, string.Join(",", a.Evidence));
+        Assert.Equal(clean.Alerts.Select(Shape), isolated.Alerts.Select(Shape));
+        Assert.Equal(3, clean.Alerts.Count);
         Assert.Empty(clean.Failures);
         Assert.Equal(5, isolated.Failures.Count);
     }

@@ -37,7 +37,7 @@ public sealed class PassivationTests : TestKit
             SensorIdleTimeout = TimeSpan.FromMinutes(1),
             AreaIdleTimeout = TimeSpan.FromMinutes(5),
         };
-        var rules = new RuleSet([new RuleBinding("echo", new EchoRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule(), areas: ["keeps-state"])]);
+        var rules = new RuleSet([new RuleBinding("echo", new EchoRule()), new RuleBinding("timed", new TimedRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule(), areas: ["keeps-state"])]);
         var engine = new EngineContext(_sink, _counters, options, TimeProvider.System, rules, NullLogger.Instance);
         _router = Sys.ActorOf(EventRouterActor.Props(engine), "areas");
     }
@@ -115,6 +115,30 @@ public sealed class PassivationTests : TestKit
         Clock.Advance(TimeSpan.FromMinutes(10));
         AwaitCondition(() => _counters.ActiveAreas == 1);
         Assert.Equal(1, _counters.ActiveSensors);
+    }
+
+    [Fact]
+    public void A_watermark_announced_right_after_an_event_reaches_the_timer_that_event_set()
+    {
+        var timed = new SensorEvent("t-1", "a-1", "timed", Events.T0, new Dictionary<string, SensorValue>());
+        Send(timed);
+        _router.Tell(new WatermarkAdvanced(Events.T0.AddSeconds(2)));
+
+        AwaitCondition(() => _sink.Alerts.Any(a => a.Rule == "timed"));
+        var alert = _sink.Alerts.Single(a => a.Rule == "timed");
+        Assert.Equal(Events.T0.AddSeconds(1), alert.EventTime);
+    }
+
+    /// <summary>Sets an event-time timer a second after each "timed" event; raises an alert when it fires.</summary>
+    private sealed class TimedRule : Rule
+    {
+        public override IReadOnlyCollection<string> SensorTypes { get; } = ["timed"];
+
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent) =>
+            context.SetEventTimeTimer("t", sensorEvent.Timestamp.AddSeconds(1));
+
+        public override void OnTimer(IRuleContext context, RuleTimer timer) =>
+            context.RaiseAlert("fired", new AlertDraft("test", "timer", AlertSeverity.Low, "fired"));
     }
 
     /// <summary>Raises and at once resolves an alert per event: visible output, no state left behind.</summary>

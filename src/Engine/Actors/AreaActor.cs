@@ -8,21 +8,27 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// One area: hosts the area-scoped rules of that area (fed with its events and its sensors' facts) and is the
 /// parent of its sensors' actors, started on a sensor's first event that a sensor rule may want and passivated
-/// when idle. Forwards watermark updates only to sensors with event-time timers. Asks its own parent to stop it
-/// once it has no sensors, no rule state, and has been idle.
+/// when idle. Forwards watermark updates only to sensors that may have event-time timers: every sensor it passed
+/// an event since it last said it had none (so a timer set by an event can never miss the watermark that passes
+/// it). Asks its own parent to stop it once it has no sensors, no rule state, and has been idle.
 /// </summary>
 internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
-    private readonly HashSet<IActorRef> _wantWatermark = [];
+    private readonly Dictionary<IActorRef, long> _wantWatermark = [];
     private RuleHost? _rules;
     private string? _areaId;
 
     public AreaActor(EngineContext engine)
     {
         _engine = engine;
-        _sensors = new PassivatingChildren(Context, SensorActor.Props(engine), engine.Counters.SensorStarted, engine.Counters.SensorStopped);
+        _sensors = new PassivatingChildren(
+            Context,
+            SensorActor.Props(engine),
+            engine.Counters.SensorStarted,
+            engine.Counters.SensorStopped,
+            sensor => _wantWatermark[sensor] = _wantWatermark.GetValueOrDefault(sensor) + 1);
 
         Receive<RoutedEvent>(Handle);
         Receive<FactMessage>(f =>
@@ -33,7 +39,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<WatermarkAdvanced>(w =>
         {
             _rules?.Advance(w.Watermark);
-            foreach (var sensor in _wantWatermark)
+            foreach (var sensor in _wantWatermark.Keys)
             {
                 sensor.Tell(w);
             }
@@ -42,9 +48,9 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             if (i.Wanted)
             {
-                _wantWatermark.Add(Sender);
+                _wantWatermark.TryAdd(Sender, 0);
             }
-            else
+            else if (_wantWatermark.TryGetValue(Sender, out var delivered) && delivered <= i.Handled)
             {
                 _wantWatermark.Remove(Sender);
             }

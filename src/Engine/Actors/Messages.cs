@@ -16,8 +16,12 @@ internal sealed record RulesChanged(RuleSet Rules);
 /// <summary>A fact from a sensor's rules to its area's rules; <paramref name="Origin"/> is the event that caused it, if any.</summary>
 internal sealed record FactMessage(Fact Fact, DateTimeOffset Watermark, RoutedEvent? Origin);
 
-/// <summary>From a sensor to its area: whether it has event-time timers and so needs watermark updates.</summary>
-internal sealed record WatermarkInterest(bool Wanted);
+/// <summary>
+/// From a sensor to its area. <c>Wanted = false</c>: it has no event-time timers after handling its first
+/// <paramref name="Handled"/> events, so it needs no watermark updates until its next event. <c>Wanted = true</c>:
+/// a timer handler set an event-time timer without a new event.
+/// </summary>
+internal sealed record WatermarkInterest(bool Wanted, long Handled);
 
 /// <summary>To itself: the earliest processing-time timer is due.</summary>
 internal sealed record ProcessingTimerDue

@@ -12,13 +12,22 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private RuleHost? _rules;
-    private bool _wantsWatermark;
+    private long _handled;
+    private bool _saidUninterested;
 
     public SensorActor(EngineContext engine)
     {
         _engine = engine;
         Receive<RoutedEvent>(Handle);
-        Receive<WatermarkAdvanced>(w => After(r => r.Advance(w.Watermark)));
+        Receive<WatermarkAdvanced>(w =>
+        {
+            After(r => r.Advance(w.Watermark));
+            if (_rules is null || !_rules.WantsWatermark)
+            {
+                _saidUninterested = true;
+                Context.Parent.Tell(new WatermarkInterest(false, _handled));
+            }
+        });
         Receive<ProcessingTimerDue>(_ => After(r => r.ProcessingTimerFired()));
         Receive<RulesChanged>(c => After(r => r.Reload(c.Rules)));
         Receive<ReceiveTimeout>(_ =>
@@ -39,6 +48,8 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
     {
         var sensorEvent = routed.Consumed.Event;
         _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Context.Parent);
+        _handled++;
+        _saidUninterested = false; // the area counts this event and forwards watermarks again
         After(r => r.OnEvent(routed));
         routed.Completion.Done();
     }
@@ -51,10 +62,11 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
         }
 
         action(_rules);
-        if (_rules.WantsWatermark != _wantsWatermark)
+        if (_saidUninterested && _rules.WantsWatermark)
         {
-            _wantsWatermark = _rules.WantsWatermark;
-            Context.Parent.Tell(new WatermarkInterest(_wantsWatermark));
+            // A timer handler set an event-time timer after this sensor told its area it needed no watermark.
+            _saidUninterested = false;
+            Context.Parent.Tell(new WatermarkInterest(true, _handled));
         }
     }
 }

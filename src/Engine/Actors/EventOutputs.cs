@@ -68,7 +68,7 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         }
     }
 
-    [LoggerMessage(EventId = 3101, Level = LogLevel.Error, Message = "A rule failed outside an event: {Reason}")]
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Error, Message = "A rule failed outside an event: {Reason}")]
     private static partial void LogTimerRuleFailed(ILogger logger, string reason, Exception exception);
 
     private sealed class PendingAcknowledgements(int count, EngineCounters counters, Action? onAcknowledged)

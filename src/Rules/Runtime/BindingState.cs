@@ -38,7 +38,7 @@ internal sealed class BindingState
             throw new InvalidOperationException($"State '{name}' holds {cell.Type.Name}, not {typeof(T).Name}: use one type per state name.");
         }
 
-        return new ValueState<T>(cell);
+        return (IValueState<T>)(cell.Handle ??= new ValueState<T>(cell));
     }
 
     public Dictionary<string, JsonElement> SnapshotValues()
@@ -81,6 +81,9 @@ internal sealed class BindingState
         public JsonElement? Json { get; set; }
 
         public bool HasValue { get; set; }
+
+        /// <summary>The one <see cref="IValueState{T}"/> handed out for this cell, so a read allocates nothing.</summary>
+        public object? Handle { get; set; }
     }
 
     private sealed class ValueState<T>(Cell cell) : IValueState<T>

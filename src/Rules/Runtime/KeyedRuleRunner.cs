@@ -95,7 +95,7 @@ public sealed class KeyedRuleRunner
 
             if (matches)
             {
-                Invoke(binding, outputs, sensorEvent.Timestamp, null, nameof(Rule.OnEvent), c => binding.Rule.OnEvent(c, sensorEvent));
+                Invoke(binding, outputs, sensorEvent.Timestamp, null, sensorEvent);
             }
         }
 
@@ -110,7 +110,7 @@ public sealed class KeyedRuleRunner
         Advance(watermark, now, outputs);
         foreach (var binding in _bindings)
         {
-            Invoke(binding, outputs, fact.EventTime, null, nameof(Rule.OnFact), c => binding.Rule.OnFact(c, fact));
+            Invoke(binding, outputs, fact.EventTime, null, fact);
         }
 
         FireDue(outputs);
@@ -238,15 +238,30 @@ public sealed class KeyedRuleRunner
         // A processing-time timer holds no event time of its own: its handler sees the key's newest event time, and
         // what it emits is issued at the timer's due time.
         var eventTime = entry.Domain == TimeDomain.EventTime ? entry.Time : LastEventTime;
-        Invoke(binding, outputs, eventTime, entry.Time, nameof(Rule.OnTimer), c => binding.Rule.OnTimer(c, timer));
+        Invoke(binding, outputs, eventTime, entry.Time, timer);
     }
 
-    private void Invoke(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset? issued, string handler, Action<IRuleContext> call)
+    /// <summary>Calls the rule's handler for <paramref name="input"/> (an event, a fact or a timer), isolating a throw.</summary>
+    private void Invoke(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset? issued, object input)
     {
         _context.Enter(binding, outputs, eventTime, issued ?? eventTime);
+        var handler = nameof(Rule.OnEvent);
         try
         {
-            call(_context);
+            switch (input)
+            {
+                case SensorEvent sensorEvent:
+                    binding.Rule.OnEvent(_context, sensorEvent);
+                    break;
+                case Fact fact:
+                    handler = nameof(Rule.OnFact);
+                    binding.Rule.OnFact(_context, fact);
+                    break;
+                default:
+                    handler = nameof(Rule.OnTimer);
+                    binding.Rule.OnTimer(_context, (RuleTimer)input);
+                    break;
+            }
         }
 #pragma warning disable CA1031 // A failing rule is isolated and reported; the others go on.
         catch (Exception e)

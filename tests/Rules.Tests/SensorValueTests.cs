@@ -114,3 +114,25 @@ public sealed class SensorValueTests
         Assert.Equal("false", SensorValue.FromBoolean(false).ToString());
     }
 }
+
+public sealed class SensorEventAccessorTests
+{
+    private static readonly Model.SensorEvent Event = new("s", "a", "parking", DateTimeOffset.UnixEpoch, new Dictionary<string, Model.SensorValue>
+    {
+        ["occupied"] = true,
+        ["bay"] = "B12",
+        ["level"] = 2.0,
+    });
+
+    [Fact]
+    public void Typed_readers_return_the_value_only_for_its_kind()
+    {
+        Assert.True(Event.TryGetBoolean("occupied", out var occupied) && occupied);
+        Assert.True(Event.TryGetText("bay", out var bay) && bay == "B12");
+        Assert.True(Event.TryGetNumber("level", out var level) && level == 2.0);
+        Assert.False(Event.TryGetBoolean("bay", out _));
+        Assert.False(Event.TryGetText("level", out _));
+        Assert.False(Event.TryGetNumber("occupied", out _));
+        Assert.False(Event.TryGetBoolean("missing", out _));
+    }
+}

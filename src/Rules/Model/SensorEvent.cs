@@ -27,4 +27,30 @@ public sealed record SensorEvent(
         number = 0;
         return false;
     }
+
+    /// <summary>Reads a boolean value, or returns false when it is absent or not a boolean.</summary>
+    public bool TryGetBoolean(string name, out bool value)
+    {
+        if (Values.TryGetValue(name, out var sensorValue) && sensorValue.Kind == SensorValueKind.Boolean)
+        {
+            value = sensorValue.Boolean;
+            return true;
+        }
+
+        value = false;
+        return false;
+    }
+
+    /// <summary>Reads a text value, or returns false when it is absent or not a text.</summary>
+    public bool TryGetText(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out string? text)
+    {
+        if (Values.TryGetValue(name, out var sensorValue) && sensorValue.Kind == SensorValueKind.Text)
+        {
+            text = sensorValue.Text!;
+            return true;
+        }
+
+        text = null;
+        return false;
+    }
 }

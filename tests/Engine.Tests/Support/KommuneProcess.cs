@@ -75,12 +75,15 @@ internal sealed class KommuneProcess : IDisposable
     /// <summary>Sends a signal (INT for Ctrl+C, TERM for a supervisor's stop) and waits for the exit.</summary>
     public async Task StopAsync(string signal, TimeSpan timeout)
     {
-        using (var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync();
-        }
-
+        await SignalAsync(signal);
         await WaitForExitAsync(timeout);
+    }
+
+    /// <summary>Sends a signal (HUP: reload the rules) without waiting for anything else.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        using var kill = Process.Start("kill", [$"-{signal}", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        await kill.WaitForExitAsync();
     }
 
     public Task WaitForExitAsync(TimeSpan timeout) => _process.WaitForExitAsync().WaitAsync(timeout);

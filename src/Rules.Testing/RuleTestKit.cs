@@ -109,6 +109,32 @@ public sealed class RuleTestKit : IRuleOutputs
     public bool Send(string sensorId, string type, DateTimeOffset timestamp, IReadOnlyDictionary<string, SensorValue>? values = null, string areaId = "area-1", int partition = 0) =>
         Send(new SensorEvent(sensorId, areaId, type, timestamp, values ?? new Dictionary<string, SensorValue>()), partition);
 
+    /// <summary>
+    /// Delivers an operations centre's command (ack or resolve) to the rule whose open alert it names, as the
+    /// engine does for a record on the acks topic.
+    /// </summary>
+    /// <returns>false when no open alert has that id (the engine dead-letters such a command).</returns>
+    public bool Command(AlertCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        foreach (var runner in _sensors.Values.Concat(_areas.Values).ToList())
+        {
+            if (runner.OnAlertCommand(command, Watermark, Now, this))
+            {
+                DeliverFacts(Watermark);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Acknowledges an alert by id, sent by <paramref name="by"/> at the kit's clock.</summary>
+    public bool Ack(string alertId, string by = "operator") => Command(new AlertCommand(alertId, AlertAction.Ack, by, Now));
+
+    /// <summary>Resolves an alert by id, sent by <paramref name="by"/> at the kit's clock.</summary>
+    public bool Resolve(string alertId, string by = "operator") => Command(new AlertCommand(alertId, AlertAction.Resolve, by, Now));
+
     /// <summary>Moves the virtual clock forward: processing-time timers fire, idle partitions stop holding the watermark.</summary>
     public void AdvanceClock(TimeSpan by)
     {

@@ -48,8 +48,14 @@ public interface IRuleContext
     /// </summary>
     bool RaiseAlert(string incident, AlertDraft draft);
 
-    /// <summary>Emits a new state of an open alert (for example escalated to level 2); false when it is not open.</summary>
+    /// <summary>
+    /// Emits a new state of an open alert (escalated to level 2, or the same status with new evidence); false when
+    /// it is not open.
+    /// </summary>
     bool UpdateAlert(string incident, AlertDraft draft, AlertStatus status);
+
+    /// <summary>Marks an open alert acknowledged (its other fields unchanged); false when it is not open or already acknowledged.</summary>
+    bool AcknowledgeAlert(string incident, string description);
 
     /// <summary>Resolves an open alert; false when it is not open.</summary>
     bool ResolveAlert(string incident, string description);

@@ -30,6 +30,25 @@ public abstract class Rule
     {
     }
 
+    /// <summary>
+    /// Handles an operations centre's command about one of this rule's open alerts (<paramref name="incident"/> is
+    /// the incident the rule raised it under). By default an ack acknowledges the alert and a resolve closes it;
+    /// override to also stop escalation timers and the like (and call the base or do the same).
+    /// </summary>
+    public virtual void OnAlertCommand(IRuleContext context, string incident, AlertCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(command);
+        if (command.Action == AlertAction.Ack)
+        {
+            context.AcknowledgeAlert(incident, $"Acknowledged by {command.By}");
+        }
+        else
+        {
+            context.ResolveAlert(incident, $"Resolved by {command.By}");
+        }
+    }
+
     /// <summary>Handles a fact sent by a sensor-scoped rule of the same area. Only area-scoped rules get facts.</summary>
     public virtual void OnFact(IRuleContext context, Fact fact)
     {

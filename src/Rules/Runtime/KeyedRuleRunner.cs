@@ -117,6 +117,35 @@ public sealed class KeyedRuleRunner
     }
 
     /// <summary>
+    /// Handles an operations centre's command: finds the rule and incident whose open alert has the command's id
+    /// and runs that rule's <see cref="Rule.OnAlertCommand"/>.
+    /// </summary>
+    /// <returns>false when no rule of this key has that alert open (nothing ran).</returns>
+    public bool OnAlertCommand(AlertCommand command, DateTimeOffset watermark, DateTimeOffset now, IRuleOutputs outputs)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        ArgumentNullException.ThrowIfNull(outputs);
+        Advance(watermark, now, outputs);
+        foreach (var binding in _bindings)
+        {
+            if (!_states.TryGetValue(binding.Name, out var state))
+            {
+                continue;
+            }
+
+            var incident = state.OpenAlerts.FirstOrDefault(a => a.Value.AlertId == command.AlertId).Key;
+            if (incident is not null)
+            {
+                Invoke(binding, outputs, command.Timestamp, command.Timestamp, new IncidentCommand(incident, command));
+                FireDue(outputs);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>
     /// Moves this key's watermark and clock forward (never back), firing every timer they have passed, in due order:
     /// also timers that were set at or behind them, and timers that a timer handler sets already due.
     /// </summary>
@@ -257,6 +286,10 @@ public sealed class KeyedRuleRunner
                     handler = nameof(Rule.OnFact);
                     binding.Rule.OnFact(_context, fact);
                     break;
+                case IncidentCommand command:
+                    handler = nameof(Rule.OnAlertCommand);
+                    binding.Rule.OnAlertCommand(_context, command.Incident, command.Command);
+                    break;
                 default:
                     handler = nameof(Rule.OnTimer);
                     binding.Rule.OnTimer(_context, (RuleTimer)input);
@@ -285,6 +318,8 @@ public sealed class KeyedRuleRunner
 
         return state;
     }
+
+    private sealed record IncidentCommand(string Incident, AlertCommand Command);
 
     private sealed class RuleContext(KeyedRuleRunner runner) : IRuleContext
     {
@@ -359,9 +394,9 @@ public sealed class KeyedRuleRunner
         public bool UpdateAlert(string incident, AlertDraft draft, AlertStatus status)
         {
             ArgumentNullException.ThrowIfNull(draft);
-            if (status is AlertStatus.Raised or AlertStatus.Resolved)
+            if (status is AlertStatus.Resolved)
             {
-                throw new ArgumentException("UpdateAlert takes Escalated or Acknowledged; use RaiseAlert and ResolveAlert for the others.", nameof(status));
+                throw new ArgumentException("UpdateAlert does not resolve; use ResolveAlert.", nameof(status));
             }
 
             var open = runner.StateOf(Binding.Name).OpenAlerts;
@@ -373,6 +408,21 @@ public sealed class KeyedRuleRunner
             var alert = Build(incident, draft, status);
             open[incident] = alert;
             Outputs.Alert(alert);
+            return true;
+        }
+
+        public bool AcknowledgeAlert(string incident, string description)
+        {
+            ArgumentNullException.ThrowIfNull(description);
+            var open = runner.StateOf(Binding.Name).OpenAlerts;
+            if (!open.TryGetValue(incident, out var last) || last.Status == AlertStatus.Acknowledged)
+            {
+                return false;
+            }
+
+            var acknowledged = last with { Status = AlertStatus.Acknowledged, Description = description, EventTime = EventTime, DateIssued = _issued };
+            open[incident] = acknowledged;
+            Outputs.Alert(acknowledged);
             return true;
         }
 

@@ -1,0 +1,128 @@
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Kommune.Rules.Testing;
+
+namespace Kommune.Rules.Tests.BuiltIn;
+
+public sealed class FallEscalationRuleTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 2, 1, 7, 0, 0, TimeSpan.Zero);
+
+    private static RuleTestKit Kit(string parameters = "{}") =>
+        new RuleTestKit(start: T0).Bind(new FallEscalationRule(RuleParameters.FromJson(parameters)));
+
+    private static void Fall(RuleTestKit kit, double seconds = 0, double confidence = 0.95, string sensor = "wearable-1") =>
+        kit.Send(sensor, SensorTypes.Fall, T0.AddSeconds(seconds), new Dictionary<string, SensorValue> { ["confidence"] = confidence });
+
+    private static void ResidentOk(RuleTestKit kit, double seconds, string sensor = "wearable-1") =>
+        kit.Send(sensor, FallEscalationRule.ResidentOk, T0.AddSeconds(seconds));
+
+    [Fact]
+    public void A_fall_raises_level_one_at_once_then_escalates_to_two_and_three_without_further_events()
+    {
+        var kit = Kit();
+        Fall(kit);
+        Assert.Equal((AlertStatus.Raised, 1), (kit.Alerts[0].Status, kit.Alerts[0].Level));
+        Assert.Contains("care team", kit.Alerts[0].Description, StringComparison.Ordinal);
+
+        kit.AdvanceClock(TimeSpan.FromSeconds(59));
+        Assert.Single(kit.Alerts);
+        kit.AdvanceClock(TimeSpan.FromSeconds(1));
+        Assert.Equal((AlertStatus.Escalated, 2), (kit.Alerts[1].Status, kit.Alerts[1].Level));
+        Assert.Contains("nurse on call", kit.Alerts[1].Description, StringComparison.Ordinal);
+
+        kit.AdvanceClock(TimeSpan.FromSeconds(120));
+        Assert.Equal((AlertStatus.Escalated, 3), (kit.Alerts[2].Status, kit.Alerts[2].Level));
+        kit.AdvanceClock(TimeSpan.FromHours(1));
+        Assert.Equal(3, kit.Alerts.Count);
+        Assert.Single(kit.Alerts.Select(a => a.AlertId).Distinct());
+        Assert.Equal(T0.AddSeconds(60), kit.Alerts[1].DateIssued);
+    }
+
+    [Fact]
+    public void An_ack_stops_the_escalation_and_a_resolve_closes_the_alert()
+    {
+        var kit = Kit();
+        Fall(kit);
+        kit.AdvanceClock(TimeSpan.FromSeconds(30));
+
+        Assert.True(kit.Ack(kit.Alerts[0].AlertId, "nurse Kari"));
+        kit.AdvanceClock(TimeSpan.FromMinutes(10));
+        Assert.Equal([AlertStatus.Raised, AlertStatus.Acknowledged], kit.Alerts.Select(a => a.Status));
+        Assert.Contains("nurse Kari", kit.Alerts[1].Description, StringComparison.Ordinal);
+
+        Assert.True(kit.Resolve(kit.Alerts[0].AlertId));
+        Assert.Equal(AlertStatus.Resolved, kit.Alerts[^1].Status);
+        Assert.False(kit.Resolve(kit.Alerts[0].AlertId)); // no open alert of that id any more
+        Assert.False(kit.SensorState("wearable-1")!.Rules.Any());
+    }
+
+    [Fact]
+    public void Repeated_falls_while_open_update_the_alert_and_never_start_a_second_chain()
+    {
+        var kit = Kit();
+        Fall(kit, 0, confidence: 0.8);
+        Fall(kit, 10, confidence: 0.99);
+        kit.AdvanceClock(TimeSpan.FromSeconds(60));
+
+        Assert.Equal([AlertStatus.Raised, AlertStatus.Raised, AlertStatus.Escalated], kit.Alerts.Select(a => a.Status));
+        Assert.Single(kit.Alerts.Select(a => a.AlertId).Distinct());
+        Assert.Equal(0.99, kit.Alerts[1].Evidence["confidence"].Number);
+    }
+
+    [Fact]
+    public void Resident_ok_before_an_ack_resolves_with_that_reason_and_after_an_ack_does_nothing()
+    {
+        var kit = Kit();
+        Fall(kit);
+        ResidentOk(kit, 20);
+        Assert.Equal(AlertStatus.Resolved, kit.Alerts[^1].Status);
+        Assert.Contains("reported OK", kit.Alerts[^1].Description, StringComparison.Ordinal);
+        kit.AdvanceClock(TimeSpan.FromMinutes(5));
+        Assert.Equal(2, kit.Alerts.Count);
+
+        Fall(kit, 100);
+        kit.Ack(kit.Alerts[^1].AlertId);
+        ResidentOk(kit, 120);
+        Assert.Equal(AlertStatus.Acknowledged, kit.Alerts[^1].Status);
+    }
+
+    [Fact]
+    public void Timeouts_and_recipients_come_from_the_binding_parameters()
+    {
+        var kit = Kit("""{ "t1": "30s", "t2": "5m", "level2": "vakthavende sykepleier" }""");
+        Fall(kit);
+        kit.AdvanceClock(TimeSpan.FromSeconds(30));
+        Assert.Contains("vakthavende sykepleier", kit.Alerts[^1].Description, StringComparison.Ordinal);
+        kit.AdvanceClock(TimeSpan.FromMinutes(4.9));
+        Assert.Equal(2, kit.Alerts.Count);
+        kit.AdvanceClock(TimeSpan.FromMinutes(0.1));
+        Assert.Equal(3, kit.Alerts[^1].Level);
+
+        var error = Assert.Throws<RuleParameterException>(() => new FallEscalationRule(RuleParameters.FromJson("""{ "t1": 60 }""")));
+        Assert.Equal("t1", error.Parameter);
+    }
+
+    [Fact]
+    public void A_command_for_an_unknown_alert_is_refused()
+    {
+        var kit = Kit();
+        Fall(kit);
+
+        Assert.False(kit.Ack("fall-escalation:nobody:1"));
+    }
+
+    [Fact]
+    public void Open_escalations_survive_a_snapshot_round_trip()
+    {
+        var kit = Kit();
+        Fall(kit);
+        var json = kit.SensorState("wearable-1")!.ToJson();
+        var restored = Kommune.Rules.Runtime.KeyedStateSnapshot.FromJson(json);
+
+        var rule = Assert.Single(restored.Rules);
+        Assert.Single(rule.OpenAlerts);
+        Assert.Equal(TimeDomain.ProcessingTime, Assert.Single(rule.Timers).Domain);
+    }
+}

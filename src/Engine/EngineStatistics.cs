@@ -18,6 +18,8 @@ namespace Kommune.Engine;
 /// <param name="PluginFailures">Plugins that failed to load (at start and on reloads).</param>
 /// <param name="RuleReloads">Times the rules were reloaded without a restart.</param>
 /// <param name="Watermark">The engine's event-time watermark (<see cref="DateTimeOffset.MinValue"/> before the first event).</param>
+/// <param name="Commands">Operations centres' commands (ack, resolve) handled.</param>
+/// <param name="CommandsRefused">Commands dead-lettered: malformed, or for no open alert (also in <paramref name="DeadLettered"/>).</param>
 public sealed record EngineStatistics(
     long Consumed,
     long Processed,
@@ -35,4 +37,6 @@ public sealed record EngineStatistics(
     long LateEvents,
     long PluginFailures,
     long RuleReloads,
-    DateTimeOffset Watermark);
+    DateTimeOffset Watermark,
+    long Commands,
+    long CommandsRefused);

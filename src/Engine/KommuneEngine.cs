@@ -5,6 +5,7 @@ using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine.Actors;
 using Kommune.Engine.Plugins;
+using Kommune.Rules.Model;
 using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
 
@@ -44,6 +45,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private DateTimeOffset _announcedAt = DateTimeOffset.MinValue;
     private KafkaOutputSink? _sink;
     private KafkaEventSource? _source;
+    private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
     private int _state; // 0 new, 1 started, 2 stopped
@@ -104,7 +106,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return new EngineStatistics(
                 source.Consumed,
                 _counters.Processed,
-                source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents,
+                source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
                 _counters.Alerts,
                 _counters.Aggregates,
                 _counters.RuleFailures,
@@ -118,7 +120,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _counters.LateEvents,
                 _counters.PluginFailures,
                 _counters.RuleReloads,
-                Watermark);
+                Watermark,
+                _commands?.Handled ?? 0,
+                _commands?.Refused ?? 0);
         }
     }
 
@@ -220,6 +224,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _dispatch = DispatchAsync(_source, router);
         _watermarkTimer = _clock.CreateTimer(_ => RefreshWatermark(), null, WatermarkRefresh, WatermarkRefresh);
         _source.Start();
+        _commands = new KafkaCommandSource(
+            _options.BootstrapServers,
+            _options.GroupId + "-acks",
+            topics.Acks,
+            _sink,
+            HandleCommandAsync,
+            _loggerFactory.CreateLogger<KafkaCommandSource>());
+        _commands.Start();
         LogStarted(_logger, _options.BootstrapServers, topics.SensorEvents, _options.GroupId);
         return Task.CompletedTask;
     }
@@ -241,6 +253,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
+        _commands?.Stop();
         try
         {
             await _source!.StopAsync(_options.ShutdownTimeout);
@@ -257,6 +270,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
         await _actors!.Terminate();
         _sink.Dispose();
+        _commands?.Dispose();
         _loader?.Dispose();
         LogStopped(_logger, Statistics.Processed, unsent);
     }
@@ -307,6 +321,19 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 Announce(router, now);
             }
         }
+    }
+
+    /// <summary>Routes an operations centre's command to the sensor or area whose rule has that alert open.</summary>
+    private async Task<string?> HandleCommandAsync(AlertCommand command, CancellationToken cancellationToken)
+    {
+        if (!_context!.OpenAlerts.TryGetValue(command.AlertId, out var owner))
+        {
+            return $"no open alert '{command.AlertId}'";
+        }
+
+        var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _router!.Tell(new CommandMessage(command, owner.SensorId, owner.AreaId, done), ActorRefs.NoSender);
+        return await done.Task.WaitAsync(cancellationToken);
     }
 
     private void PartitionsAssigned(IReadOnlyList<int> partitions)

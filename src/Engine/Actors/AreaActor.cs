@@ -28,7 +28,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             SensorActor.Props(engine),
             engine.Counters.SensorStarted,
             engine.Counters.SensorStopped,
-            sensor => _wantWatermark[sensor] = _wantWatermark.GetValueOrDefault(sensor) + 1);
+            (sensor, message) =>
+            {
+                if (message is RoutedEvent)
+                {
+                    _wantWatermark[sensor] = _wantWatermark.GetValueOrDefault(sensor) + 1;
+                }
+            });
 
         Receive<RoutedEvent>(Handle);
         Receive<FactMessage>(f =>
@@ -56,6 +62,21 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             }
         });
         Receive<ProcessingTimerDue>(_ => _rules?.ProcessingTimerFired());
+        Receive<CommandMessage>(c =>
+        {
+            if (c.SensorId is not null)
+            {
+                _sensors.Deliver(c.SensorId, c, Self);
+            }
+            else if (_rules is not null)
+            {
+                _rules.OnCommand(c);
+            }
+            else
+            {
+                c.Done.TrySetResult($"no open alert '{c.Command.AlertId}'");
+            }
+        });
         Receive<RulesChanged>(c =>
         {
             if (_rules is not null)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Kommune.Connectors.Kafka;
 using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
@@ -43,4 +44,7 @@ internal sealed class EngineContext(
     }
 
     public DateTimeOffset Now => Clock.GetUtcNow();
+
+    /// <summary>Where each open alert lives (its sensor, or its area), so a command for it can be routed.</summary>
+    public ConcurrentDictionary<string, (string? SensorId, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);
 }

@@ -20,7 +20,18 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
     /// <summary>Facts for the area, to be delivered by the actor.</summary>
     public List<Fact> Facts { get; } = [];
 
-    public void Alert(Alert alert) => _alerts.Add(alert);
+    public void Alert(Alert alert)
+    {
+        _alerts.Add(alert);
+        if (alert.Status == AlertStatus.Resolved)
+        {
+            engine.OpenAlerts.TryRemove(alert.AlertId, out _);
+        }
+        else
+        {
+            engine.OpenAlerts[alert.AlertId] = (alert.SensorId, alert.AreaId);
+        }
+    }
 
     public void Aggregate(Aggregate aggregate) => _aggregates.Add(aggregate);
 

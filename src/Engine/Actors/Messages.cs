@@ -23,6 +23,13 @@ internal sealed record FactMessage(Fact Fact, DateTimeOffset Watermark, RoutedEv
 /// </summary>
 internal sealed record WatermarkInterest(bool Wanted, long Handled);
 
+/// <summary>
+/// An operations centre's command for the alert <c>Command.AlertId</c>, raised by the rules of <paramref name="SensorId"/>
+/// (or of the area when null). <paramref name="Done"/> completes with null once handled and its outputs acknowledged,
+/// or with the reason to dead-letter it.
+/// </summary>
+internal sealed record CommandMessage(AlertCommand Command, string? SensorId, string AreaId, TaskCompletionSource<string?> Done);
+
 /// <summary>To itself: the earliest processing-time timer is due.</summary>
 internal sealed record ProcessingTimerDue
 {

@@ -13,8 +13,8 @@ namespace Kommune.Engine.Actors;
 /// <param name="childProps">How to make a child.</param>
 /// <param name="started">Called when a child starts.</param>
 /// <param name="stopped">Called when a child has stopped.</param>
-/// <param name="delivered">Called with the child each message is told to (also for messages buffered across a stop).</param>
-internal sealed class PassivatingChildren(IActorContext context, Props childProps, Action started, Action stopped, Action<IActorRef>? delivered = null)
+/// <param name="delivered">Called with the child and message each time one is told (also messages buffered across a stop).</param>
+internal sealed class PassivatingChildren(IActorContext context, Props childProps, Action started, Action stopped, Action<IActorRef, object>? delivered = null)
 {
     private readonly Dictionary<string, IActorRef> _byId = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _byRef = [];
@@ -41,7 +41,7 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         }
 
         child.Tell(message, sender);
-        delivered?.Invoke(child);
+        delivered?.Invoke(child, message);
     }
 
     /// <summary>Tells every running child (not those stopping: their next incarnation starts from the shared state).</summary>

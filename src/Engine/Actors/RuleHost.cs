@@ -53,6 +53,19 @@ internal sealed class RuleHost
         Finish(outputs, message.Watermark, message.Origin);
     }
 
+    /// <summary>Runs the rule whose open alert a command names; completes the command when its outputs are acknowledged.</summary>
+    public void OnCommand(CommandMessage message)
+    {
+        var outputs = new EventOutputs(_engine, null);
+        if (!Runner.OnAlertCommand(message.Command, Runner.Watermark, _engine.Now, outputs))
+        {
+            message.Done.TrySetResult($"no open alert '{message.Command.AlertId}'");
+            return;
+        }
+
+        Finish(outputs, Runner.Watermark, null, () => message.Done.TrySetResult(null));
+    }
+
     /// <summary>Moves time forward: fires the timers the watermark and the clock have passed.</summary>
     public void Advance(DateTimeOffset watermark)
     {
@@ -68,7 +81,7 @@ internal sealed class RuleHost
         Schedule();
     }
 
-    private void Finish(EventOutputs outputs, DateTimeOffset watermark, RoutedEvent? origin)
+    private void Finish(EventOutputs outputs, DateTimeOffset watermark, RoutedEvent? origin, Action? acknowledged = null)
     {
         foreach (var fact in outputs.Facts)
         {
@@ -78,7 +91,7 @@ internal sealed class RuleHost
 
         if (origin is null)
         {
-            outputs.Send(null);
+            outputs.Send(acknowledged);
         }
         else
         {

@@ -30,6 +30,16 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
         });
         Receive<ProcessingTimerDue>(_ => After(r => r.ProcessingTimerFired()));
         Receive<RulesChanged>(c => After(r => r.Reload(c.Rules)));
+        Receive<CommandMessage>(c =>
+        {
+            if (_rules is null)
+            {
+                c.Done.TrySetResult($"no open alert '{c.Command.AlertId}'");
+                return;
+            }
+
+            After(r => r.OnCommand(c));
+        });
         Receive<ReceiveTimeout>(_ =>
         {
             if (_rules is null || !_rules.Runner.HasState)

@@ -16,7 +16,8 @@ namespace Kommune.Rules.BuiltIn;
 /// <c>sharePercent</c> (default 40) for <c>raiseAfter</c> (default 3) consecutive minutes with at least
 /// <c>minSegments</c> (default 1) segments reporting, and resolved after <c>clearAfter</c> (default 3) consecutive
 /// minutes below <c>sharePercent</c> - <c>clearMarginPercent</c> (default 10); a minute in between counts for neither,
-/// a minute without facts breaks both runs. A fact that arrives after its minute was emitted but within the allowed
+/// a minute without facts breaks both runs, and so does a minute whose first fact came after its emission time (its
+/// aggregates are emitted and updated, it is not judged). A fact that arrives after its minute was emitted but within the allowed
 /// lateness re-emits the aggregates (same key, latest wins) without changing the alert decision; the minute's state
 /// is purged when the watermark passes its end + grace + allowed lateness.
 /// </remarks>
@@ -112,9 +113,15 @@ public sealed class CongestionAreaRule : Rule
         var minutes = state.Value ?? [];
         if (!minutes.TryGetValue(start, out var minute))
         {
-            minute = new AreaMinute();
+            // A minute first heard of after its emission time is emitted (and updated) but not judged: its
+            // first facts alone would not be a fair share.
+            minute = new AreaMinute { Emitted = emitAt <= context.Watermark };
             minutes[start] = minute;
-            context.SetEventTimeTimer(EmitPrefix + Minutes.Format(start), emitAt);
+            if (!minute.Emitted)
+            {
+                context.SetEventTimeTimer(EmitPrefix + Minutes.Format(start), emitAt);
+            }
+
             context.SetEventTimeTimer(PurgePrefix + Minutes.Format(start), emitAt + context.AllowedLateness);
         }
 

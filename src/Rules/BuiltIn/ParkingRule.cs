@@ -1,0 +1,240 @@
+using System.Globalization;
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+
+namespace Kommune.Rules.BuiltIn;
+
+/// <summary>
+/// Parking per area (area-scoped, type <c>parking</c>). Two kinds of sensor: a bay sensor sends <c>occupied</c>
+/// (boolean) and counts as one space; a car park counter sends <c>free</c> and <c>capacity</c> (numbers; a reading
+/// without <c>capacity</c> keeps the sensor's last one). The last reading per sensor by event time is kept in area
+/// state. For every minute from the area's first reading on, once the watermark passes the minute's end, the rule
+/// emits <c>parking.free</c> (free spaces) and <c>parking.occupancy</c> (occupied percent of the capacity, 0..100),
+/// each the state at the end of that minute (readings before its end), with the number of sensors as count.
+/// </summary>
+/// <remarks>
+/// A Medium <c>traffic/parking-full</c> alert (incident <c>parking-full</c>) is raised when the occupancy is above
+/// <c>fullPercent</c> (default 95) at every minute end for <c>for</c> (default <c>"10m"</c>) of event time, with a
+/// capacity of at least <c>minCapacity</c> (default 10); it is resolved at the first minute end below
+/// <c>clearPercent</c> (default 85). Readings newer than the last emitted minute are kept until a minute end passes
+/// them; older ones are dropped but the last before it, so state is bounded by the number of sensors and the
+/// watermark's delay. A reading older than an emitted minute end changes later minutes only.
+/// </remarks>
+[Rule(RuleName)]
+public sealed class ParkingRule : Rule
+{
+    /// <summary>The name a rules file binds: <c>parking</c>.</summary>
+    public const string RuleName = "parking";
+
+    /// <summary>The alert's incident.</summary>
+    public const string Incident = "parking-full";
+
+    /// <summary>The metric of free spaces.</summary>
+    public const string FreeMetric = "parking.free";
+
+    /// <summary>The metric of the occupancy in percent.</summary>
+    public const string OccupancyMetric = "parking.occupancy";
+
+    private const string SensorsState = "sensors";
+    private const string ProgressState = "progress";
+    private const string MinuteTimer = "minute-end";
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    private readonly double _fullPercent;
+    private readonly double _clearPercent;
+    private readonly TimeSpan _for;
+    private readonly int _minCapacity;
+
+    /// <summary>
+    /// Reads <c>fullPercent</c> (0..100, default 95), <c>clearPercent</c> (0..100 and below <c>fullPercent</c>,
+    /// default 85), <c>for</c> (a duration, default <c>"10m"</c>) and <c>minCapacity</c> (1.., default 10).
+    /// </summary>
+    /// <exception cref="RuleParameterException">A parameter is wrong; the message names it.</exception>
+    public ParkingRule(RuleParameters parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        _fullPercent = parameters.GetNumber("fullPercent", 95, min: 0, max: 100);
+        _clearPercent = parameters.GetNumber("clearPercent", 85, min: 0, max: 100);
+        if (_clearPercent >= _fullPercent)
+        {
+            throw new RuleParameterException("clearPercent", string.Create(
+                CultureInfo.InvariantCulture, $"must be below fullPercent ({_fullPercent}), not {_clearPercent}"));
+        }
+
+        _for = parameters.GetDuration("for", TimeSpan.FromMinutes(10));
+        _minCapacity = parameters.GetInteger("minCapacity", 10, min: 1);
+    }
+
+    /// <summary>The rule with every parameter at its default.</summary>
+    public ParkingRule()
+        : this(RuleParameters.Empty)
+    {
+    }
+
+    /// <inheritdoc />
+    public override RuleScope Scope => RuleScope.Area;
+
+    /// <inheritdoc />
+    public override IReadOnlyCollection<string> SensorTypes { get; } = [Model.SensorTypes.Parking];
+
+    /// <inheritdoc />
+    public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(sensorEvent);
+        var time = sensorEvent.Timestamp.ToUnixTimeMilliseconds();
+        var state = context.State<Dictionary<string, List<ParkingReading>>>(SensorsState);
+        var sensors = state.Value ?? new Dictionary<string, List<ParkingReading>>(StringComparer.Ordinal);
+        sensors.TryGetValue(sensorEvent.SensorId, out var readings);
+        ParkingReading reading;
+        if (sensorEvent.TryGetBoolean("occupied", out var occupied))
+        {
+            reading = new ParkingReading { T = time, Free = occupied ? 0 : 1, Capacity = 1 };
+        }
+        else if (sensorEvent.TryGetNumber("free", out var free) && double.IsFinite(free) && free >= 0)
+        {
+            var capacity = sensorEvent.TryGetNumber("capacity", out var given) && double.IsFinite(given) && given > 0
+                ? given
+                : readings?.LastOrDefault(r => r.T <= time)?.Capacity ?? readings?.FirstOrDefault()?.Capacity;
+            if (capacity is not { } known)
+            {
+                return; // a count without a known capacity says nothing about the share
+            }
+
+            reading = new ParkingReading { T = time, Free = Math.Min(free, known), Capacity = known };
+        }
+        else
+        {
+            return;
+        }
+
+        readings ??= [];
+        var index = readings.FindLastIndex(r => r.T <= time) + 1;
+        readings.Insert(index, reading);
+        sensors[sensorEvent.SensorId] = readings;
+
+        var progressState = context.State<ParkingProgress>(ProgressState);
+        var progress = progressState.Value ?? new ParkingProgress();
+        if (progress.EmittedUntil is { } emitted)
+        {
+            Prune(readings, emitted);
+        }
+        else if (progress.NextEnd is null)
+        {
+            progress.NextEnd = Minutes.Floor(sensorEvent.Timestamp, Minute) + (long)Minute.TotalMilliseconds;
+            progressState.Update(progress);
+            context.SetEventTimeTimer(MinuteTimer, Minutes.Time(progress.NextEnd.Value));
+        }
+
+        state.Update(sensors);
+    }
+
+    /// <inheritdoc />
+    public override void OnTimer(IRuleContext context, RuleTimer timer)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        ArgumentNullException.ThrowIfNull(timer);
+        var progressState = context.State<ParkingProgress>(ProgressState);
+        if (timer.Name != MinuteTimer || progressState.Value is not { NextEnd: { } end } progress)
+        {
+            return;
+        }
+
+        var state = context.State<Dictionary<string, List<ParkingReading>>>(SensorsState);
+        var sensors = state.Value ?? [];
+        double free = 0, capacity = 0;
+        long known = 0;
+        foreach (var readings in sensors.Values)
+        {
+            Prune(readings, end);
+            if (readings.Count > 0 && readings[0].T < end)
+            {
+                free += readings[0].Free;
+                capacity += readings[0].Capacity;
+                known++;
+            }
+        }
+
+        state.Update(sensors);
+        progress.EmittedUntil = end;
+        progress.NextEnd = end + (long)Minute.TotalMilliseconds;
+        context.SetEventTimeTimer(MinuteTimer, Minutes.Time(progress.NextEnd.Value));
+
+        var start = Minutes.Time(end) - Minute;
+        if (capacity > 0)
+        {
+            var occupancy = 100 * (capacity - free) / capacity;
+            context.EmitAggregate(FreeMetric, start, Minutes.Time(end), free, known);
+            context.EmitAggregate(OccupancyMetric, start, Minutes.Time(end), occupancy, known);
+            Decide(context, progress, end, occupancy, free, capacity);
+        }
+
+        progressState.Update(progress);
+    }
+
+    private void Decide(IRuleContext context, ParkingProgress progress, long end, double occupancy, double free, double capacity)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture, $"{occupancy:F1} % occupied, {free} of {capacity} spaces free");
+        if (occupancy > _fullPercent && capacity >= _minCapacity)
+        {
+            progress.FullSince ??= end;
+            if (Minutes.Time(end) - Minutes.Time(progress.FullSince.Value) >= _for)
+            {
+                context.RaiseAlert(Incident, new AlertDraft("traffic", "parking-full", AlertSeverity.Medium,
+                    $"Parking in area {context.AreaId} full since {Minutes.Time(progress.FullSince.Value):u}: {text}")
+                {
+                    Evidence = new Dictionary<string, SensorValue>
+                    {
+                        ["occupancy"] = occupancy,
+                        ["free"] = free,
+                        ["capacity"] = capacity,
+                    },
+                });
+            }
+
+            return;
+        }
+
+        progress.FullSince = null;
+        if (occupancy < _clearPercent)
+        {
+            context.ResolveAlert(Incident, $"Parking in area {context.AreaId} has room again: {text}");
+        }
+    }
+
+    /// <summary>Drops every reading before the last one older than <paramref name="end"/>, which stays first.</summary>
+    private static void Prune(List<ParkingReading> readings, long end)
+    {
+        var last = readings.FindLastIndex(r => r.T < end);
+        if (last > 0)
+        {
+            readings.RemoveRange(0, last);
+        }
+    }
+}
+
+/// <summary>One reading of a parking sensor (keyed state): a bay is capacity 1, free 0 or 1.</summary>
+internal sealed class ParkingReading
+{
+    /// <summary>Event time, Unix ms.</summary>
+    public long T { get; set; }
+
+    /// <summary>Free spaces.</summary>
+    public double Free { get; set; }
+
+    /// <summary>Spaces in all.</summary>
+    public double Capacity { get; set; }
+}
+
+/// <summary>How far an area's minutes were emitted and since when it is full (keyed state).</summary>
+internal sealed class ParkingProgress
+{
+    /// <summary>End (Unix ms) of the next minute to emit.</summary>
+    public long? NextEnd { get; set; }
+
+    /// <summary>End (Unix ms) of the last minute emitted.</summary>
+    public long? EmittedUntil { get; set; }
+
+    /// <summary>The first minute end (Unix ms) of the current run above the full threshold.</summary>
+    public long? FullSince { get; set; }
+}

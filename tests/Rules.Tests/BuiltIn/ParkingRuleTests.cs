@@ -1,0 +1,226 @@
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Kommune.Rules.Testing;
+
+namespace Kommune.Rules.Tests.BuiltIn;
+
+public sealed class ParkingRuleTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 3, 2, 12, 0, 0, TimeSpan.Zero);
+
+    private static RuleTestKit Kit(string parameters = "{}") =>
+        new RuleTestKit(start: T0).Bind(new ParkingRule(RuleParameters.FromJson(parameters)));
+
+    /// <summary>Ten bays report at <paramref name="time"/>, the first <paramref name="occupied"/> of them occupied.</summary>
+    private static void Bays(RuleTestKit kit, DateTimeOffset time, int occupied, string area = "area-1", int bays = 10)
+    {
+        for (var b = 0; b < bays; b++)
+        {
+            kit.Send($"{area}-bay-{b}", SensorTypes.Parking, time, new Dictionary<string, SensorValue> { ["occupied"] = b < occupied }, area);
+        }
+    }
+
+    private static void CarPark(RuleTestKit kit, DateTimeOffset time, double free, double? capacity, string sensor = "lot-1")
+    {
+        var values = new Dictionary<string, SensorValue> { ["free"] = free };
+        if (capacity is { } c)
+        {
+            values["capacity"] = c;
+        }
+
+        kit.Send(sensor, SensorTypes.Parking, time, values);
+    }
+
+    private static List<Aggregate> Of(RuleTestKit kit, string metric) => [.. kit.Aggregates.Where(a => a.Metric == metric)];
+
+    [Fact]
+    public void Rule_is_named_parking_and_is_area_scoped()
+    {
+        var attribute = Assert.Single(typeof(ParkingRule).GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>());
+        Assert.Equal("parking", attribute.Name);
+        var rule = new ParkingRule();
+        Assert.Equal(RuleScope.Area, rule.Scope);
+        Assert.Equal([SensorTypes.Parking], rule.SensorTypes);
+    }
+
+    [Fact]
+    public void Emits_free_spaces_and_occupancy_for_every_minute_as_at_its_end()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(10), occupied: 7);
+        Assert.Empty(kit.Aggregates);
+
+        // A reading of the next minute that arrives before the watermark passes this one's end does not count in it.
+        kit.Send("area-1-bay-9", SensorTypes.Parking, T0.AddSeconds(62), new Dictionary<string, SensorValue> { ["occupied"] = true });
+        Assert.Empty(kit.Aggregates);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(1));
+        var free = Assert.Single(Of(kit, ParkingRule.FreeMetric));
+        Assert.Equal(("area-1", T0, T0.AddMinutes(1), 3.0, 10L), (free.AreaId, free.WindowStart, free.WindowEnd, free.Value, free.Count));
+        Assert.Equal(70, Assert.Single(Of(kit, ParkingRule.OccupancyMetric)).Value, 9);
+
+        // A quiet minute still has a state at its end.
+        kit.AdvanceWatermarkTo(T0.AddMinutes(3));
+        Assert.Equal([3.0, 2.0, 2.0], Of(kit, ParkingRule.FreeMetric).Select(a => a.Value));
+        Assert.Equal([T0, T0.AddMinutes(1), T0.AddMinutes(2)], Of(kit, ParkingRule.OccupancyMetric).Select(a => a.WindowStart));
+        Assert.Empty(kit.Failures);
+    }
+
+    [Fact]
+    public void The_last_reading_by_event_time_wins()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(30), occupied: 0);
+        kit.Send("area-1-bay-0", SensorTypes.Parking, T0.AddSeconds(20), new Dictionary<string, SensorValue> { ["occupied"] = true });
+        kit.AdvanceWatermarkTo(T0.AddMinutes(1));
+        Assert.Equal(10, Assert.Single(Of(kit, ParkingRule.FreeMetric)).Value);
+    }
+
+    [Fact]
+    public void Car_parks_count_their_free_spaces_and_capacity()
+    {
+        var kit = Kit();
+        CarPark(kit, T0.AddSeconds(5), free: 40, capacity: 200);
+        kit.Send("bay-a", SensorTypes.Parking, T0.AddSeconds(6), new Dictionary<string, SensorValue> { ["occupied"] = true });
+        kit.Send("bay-b", SensorTypes.Parking, T0.AddSeconds(7), new Dictionary<string, SensorValue> { ["occupied"] = false });
+        CarPark(kit, T0.AddSeconds(8), free: 3, capacity: null, sensor: "lot-unknown"); // no capacity known: ignored
+        kit.AdvanceWatermarkTo(T0.AddMinutes(1));
+        Assert.Equal(41, Assert.Single(Of(kit, ParkingRule.FreeMetric)).Value);
+        Assert.Equal(100.0 * 161 / 202, Assert.Single(Of(kit, ParkingRule.OccupancyMetric)).Value, 9);
+        Assert.Equal(3, Of(kit, ParkingRule.FreeMetric)[0].Count);
+
+        // A count without capacity keeps the sensor's last capacity.
+        CarPark(kit, T0.AddSeconds(70), free: 2, capacity: null);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(2));
+        Assert.Equal(3, Of(kit, ParkingRule.FreeMetric)[^1].Value);
+    }
+
+    [Fact]
+    public void Raises_when_above_95_percent_for_ten_minutes_of_event_time()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(5), occupied: 10);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(10).AddSeconds(59));
+        Assert.Empty(kit.Alerts);
+
+        kit.AdvanceWatermarkTo(T0.AddMinutes(11));
+        var alert = Assert.Single(kit.Alerts);
+        Assert.Equal(AlertStatus.Raised, alert.Status);
+        Assert.Equal(("traffic", "parking-full"), (alert.Category, alert.SubCategory));
+        Assert.Equal("parking:area-1:parking-full", alert.AlertId);
+        Assert.Null(alert.SensorId);
+        Assert.Equal(T0.AddMinutes(11), alert.EventTime);
+        Assert.Equal(0, alert.Evidence["free"].Number);
+    }
+
+    [Fact]
+    public void Short_full_episodes_do_not_raise()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(5), occupied: 10);
+        Bays(kit, T0.AddMinutes(8), occupied: 9);
+        Bays(kit, T0.AddMinutes(9), occupied: 10);
+        Bays(kit, T0.AddMinutes(17), occupied: 8);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(40));
+        Assert.Empty(kit.Alerts);
+    }
+
+    [Fact]
+    public void Clears_below_85_percent_only_without_flapping()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(5), occupied: 10);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(11));
+        Bays(kit, T0.AddMinutes(12), occupied: 9); // 90 %: still open
+        Bays(kit, T0.AddMinutes(14), occupied: 10);
+        Bays(kit, T0.AddMinutes(16), occupied: 9);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(20));
+        Assert.Equal([AlertStatus.Raised], kit.Alerts.Select(a => a.Status));
+
+        Bays(kit, T0.AddMinutes(21), occupied: 8);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(22));
+        Assert.Equal([AlertStatus.Raised, AlertStatus.Resolved], kit.Alerts.Select(a => a.Status));
+        Assert.Equal(T0.AddMinutes(22), kit.Alerts[^1].EventTime);
+
+        // Full again: ten more minutes before it raises again.
+        Bays(kit, T0.AddMinutes(22).AddSeconds(30), occupied: 10);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(32));
+        Assert.Equal(2, kit.Alerts.Count);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(33));
+        Assert.Equal([AlertStatus.Raised, AlertStatus.Resolved, AlertStatus.Raised], kit.Alerts.Select(a => a.Status));
+    }
+
+    [Fact]
+    public void Parameters_set_the_thresholds_duration_and_minimum_capacity()
+    {
+        var kit = Kit("""{"fullPercent": 80, "clearPercent": 50, "for": "3m", "minCapacity": 5}""");
+        Bays(kit, T0.AddSeconds(5), occupied: 5, bays: 6); // 83 %
+        kit.AdvanceWatermarkTo(T0.AddMinutes(4));
+        Assert.Single(kit.Alerts);
+
+        var small = Kit();
+        Bays(small, T0.AddSeconds(5), occupied: 5, bays: 5); // full, but only five spaces
+        small.AdvanceWatermarkTo(T0.AddMinutes(30));
+        Assert.Empty(small.Alerts);
+    }
+
+    [Fact]
+    public void Areas_are_kept_apart()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(5), occupied: 10, area: "area-1");
+        Bays(kit, T0.AddSeconds(5), occupied: 2, area: "area-2");
+        kit.AdvanceWatermarkTo(T0.AddMinutes(11));
+        Assert.Equal("area-1", Assert.Single(kit.Alerts).AreaId);
+        Assert.All(Of(kit, ParkingRule.FreeMetric).Where(a => a.AreaId == "area-2"), a => Assert.Equal(8, a.Value));
+    }
+
+    [Fact]
+    public void State_stays_bounded_and_survives_a_snapshot_round_trip()
+    {
+        var kit = Kit();
+        for (var s = 5; s < 6 * 60; s += 20)
+        {
+            Bays(kit, T0.AddSeconds(s), occupied: 10);
+        }
+
+        kit.AdvanceWatermarkTo(T0.AddMinutes(6));
+        var snapshot = kit.AreaState("area-1");
+        Assert.NotNull(snapshot);
+        var sensors = Assert.Single(snapshot.Rules).Values["sensors"];
+        Assert.Equal(10, sensors.EnumerateObject().Count());
+        Assert.All(sensors.EnumerateObject(), s => Assert.True(s.Value.GetArrayLength() <= 2));
+
+        // Full since the end of minute 0 (12:01); restored, it raises at 12:11.
+        var runner = SnapshotRoundTrip.Restore(snapshot, "parking", new ParkingRule());
+        var outputs = new RuleTestKit(start: T0);
+        runner.Advance(T0.AddMinutes(10), T0, outputs);
+        Assert.Empty(outputs.Alerts);
+        runner.Advance(T0.AddMinutes(11), T0, outputs);
+        Assert.Equal(AlertStatus.Raised, Assert.Single(outputs.Alerts).Status);
+        Assert.Equal(5, outputs.Aggregates.Count(a => a.Metric == ParkingRule.OccupancyMetric));
+    }
+
+    [Theory]
+    [InlineData("""{"fullPercent": 101}""", "fullPercent")]
+    [InlineData("""{"fullPercent": "full"}""", "fullPercent")]
+    [InlineData("""{"clearPercent": -1}""", "clearPercent")]
+    [InlineData("""{"clearPercent": 95}""", "clearPercent")]
+    [InlineData("""{"fullPercent": 80, "clearPercent": 90}""", "clearPercent")]
+    [InlineData("""{"for": "ten minutes"}""", "for")]
+    [InlineData("""{"for": "-5m"}""", "for")]
+    [InlineData("""{"minCapacity": 0}""", "minCapacity")]
+    public void Wrong_parameters_are_named(string json, string parameter)
+    {
+        var error = Assert.Throws<RuleParameterException>(() => new ParkingRule(RuleParameters.FromJson(json)));
+        Assert.Equal(parameter, error.Parameter);
+    }
+
+    [Fact]
+    public void Every_parameter_is_read()
+    {
+        var parameters = RuleParameters.FromJson("""{"fullPercent": 90, "clearPercent": 70, "for": "15m", "minCapacity": 50}""");
+        _ = new ParkingRule(parameters);
+        Assert.Empty(parameters.Unread);
+    }
+}

@@ -96,7 +96,8 @@ public sealed class RulesFileTests : IDisposable
     public void An_unknown_rule_is_an_error_listing_the_known_ones()
     {
         Assert.Equal(
-            "rules.json: rule 'a': field 'rule': no built-in or plugin rule is named 'cold-rom' (known: cold-room, fall-detection)",
+            "rules.json: rule 'a': field 'rule': no built-in or plugin rule is named 'cold-rom' " +
+            "(known: cold-room, congestion, congestion-area, fall-detection, fall-escalation, parking)",
             Error("""{"rules": [{"name": "a", "rule": "cold-rom"}]}"""));
     }
 

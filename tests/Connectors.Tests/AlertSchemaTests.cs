@@ -1,0 +1,41 @@
+using System.Text.Json;
+using Kommune.Connectors.Codecs;
+using Kommune.Rules.Model;
+
+namespace Kommune.Connectors.Tests;
+
+/// <summary>docs/schemas/alert.v1.schema.json describes exactly what the encoder writes.</summary>
+public sealed class AlertSchemaTests
+{
+    [Fact]
+    public void The_encoded_alert_has_exactly_the_schema_fields_with_allowed_values()
+    {
+        using var schema = JsonDocument.Parse(File.ReadAllText(SchemaPath("alert.v1.schema.json")));
+        var required = schema.RootElement.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).ToHashSet();
+        var properties = schema.RootElement.GetProperty("properties");
+        foreach (var status in Enum.GetValues<AlertStatus>())
+        {
+            foreach (var sensorId in new[] { "s-1", null })
+            {
+                var alert = new Alert("r:s-1:1", "r", "health", "fall", AlertSeverity.Critical, status, 2, sensorId, "a",
+                    DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "d", new Dictionary<string, SensorValue> { ["x"] = 1.0, ["y"] = "t", ["z"] = true });
+                using var encoded = JsonDocument.Parse(OutputCodec.Encode(alert));
+
+                Assert.Equal(required.Order(), encoded.RootElement.EnumerateObject().Select(p => p.Name).Order());
+                Assert.Contains(encoded.RootElement.GetProperty("status").GetString(), properties.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+                Assert.Contains(encoded.RootElement.GetProperty("severity").GetString(), properties.GetProperty("severity").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+            }
+        }
+    }
+
+    private static string SchemaPath(string file)
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Engine.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return Path.Combine(directory!.FullName, "docs", "schemas", file);
+    }
+}

@@ -38,6 +38,41 @@ internal static class KommuneCommandLine
         Description = "Folder of rule plugins, one subfolder per plugin (config key PluginsFolder).",
     };
 
+    private static readonly Option<string> ReplayFile = new("--file")
+    {
+        Description = "CSV series to replay: a header line, then timestamp,value lines (the NAB format).",
+        Required = true,
+    };
+
+    private static readonly Option<string?> ReplaySensor = new("--sensor-id")
+    {
+        Description = "The sensor id the readings are sent as (default: the file's name).",
+    };
+
+    private static readonly Option<string> ReplayArea = new("--area")
+    {
+        Description = "The area id of the sensor.",
+        DefaultValueFactory = _ => "replay",
+    };
+
+    private static readonly Option<string> ReplayType = new("--type")
+    {
+        Description = "The sensor type (traffic, energy, or any other).",
+        DefaultValueFactory = _ => "traffic",
+    };
+
+    private static readonly Option<string> ReplayValue = new("--value")
+    {
+        Description = "The value name each reading is sent under (speed, occupancy, kw, temperature, ...).",
+        DefaultValueFactory = _ => "value",
+    };
+
+    private static readonly Option<double> Speedup = new("--speedup")
+    {
+        Description = "Time compression: 3600 sends an hour of readings per second; 0 sends as fast as possible.",
+        DefaultValueFactory = _ => 0,
+    };
+
     private static readonly Option<int> Sensors = new("--sensors")
     {
         Description = "Number of simulated sensors.",
@@ -100,6 +135,13 @@ internal static class KommuneCommandLine
         MustBePositive(Count);
         MustBePositive(Duration);
         MustBePositive(MaxInFlight);
+        Speedup.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or double.NaN)
+            {
+                r.AddError("--speedup must be zero (as fast as possible) or more.");
+            }
+        });
         FallsPerMinute.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<double>() is < 0 or double.NaN)
@@ -135,6 +177,12 @@ internal static class KommuneCommandLine
         };
         simulate.SetAction(RunSimulatorAsync);
 
+        var replay = new Command("replay", "Stream a recorded CSV series into the sensor-events topic as one sensor's events, shifted to end now.")
+        {
+            BootstrapServers, ReplayFile, ReplaySensor, ReplayArea, ReplayType, ReplayValue, Speedup,
+        };
+        replay.SetAction(RunReplayAsync);
+
         var checkRules = new Command("check-rules", "Check a rules file and load its plugins without starting anything; print the bindings or every mistake.")
         {
             RulesFile, PluginsFolder,
@@ -145,7 +193,7 @@ internal static class KommuneCommandLine
             "Smart Kommune Engine: turns municipal sensor streams (fall sensors, road and parking sensors, energy meters) " +
             "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
         {
-            demo, broker, run, simulate, checkRules,
+            demo, broker, run, simulate, replay, checkRules,
             Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder,
         };
         root.SetAction(RunDemoAsync);
@@ -196,6 +244,27 @@ internal static class KommuneCommandLine
         var builder = EngineHost.CreateBuilder(Overrides(parse));
         builder.Services.AddSingleton(new SimulateSettings(SimulatorFrom(parse), parse.GetValue(Count)));
         builder.Services.AddHostedService<SimulateService>();
+        return await RunHostAsync(builder, cancellationToken);
+    }
+
+    private static async Task<int> RunReplayAsync(ParseResult parse, CancellationToken cancellationToken)
+    {
+        var file = Path.GetFullPath(parse.GetValue(ReplayFile)!);
+        if (!File.Exists(file))
+        {
+            await parse.InvocationConfiguration.Error.WriteLineAsync($"--file: no such file {file}");
+            return 2;
+        }
+
+        var builder = EngineHost.CreateBuilder(Overrides(parse));
+        builder.Services.AddSingleton(new ReplaySettings(
+            file,
+            parse.GetValue(ReplaySensor) ?? Path.GetFileNameWithoutExtension(file),
+            parse.GetValue(ReplayArea)!,
+            parse.GetValue(ReplayType)!,
+            parse.GetValue(ReplayValue)!,
+            parse.GetValue(Speedup)));
+        builder.Services.AddHostedService<ReplayService>();
         return await RunHostAsync(builder, cancellationToken);
     }
 

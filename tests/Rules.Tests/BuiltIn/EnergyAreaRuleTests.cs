@@ -1,0 +1,53 @@
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Kommune.Rules.Testing;
+
+namespace Kommune.Rules.Tests.BuiltIn;
+
+public sealed class EnergyAreaRuleTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 2, 2, 8, 0, 0, TimeSpan.Zero);
+
+    private static void Meter(RuleTestKit kit, string meter, double kw, double minutes, string area = "skole-a") =>
+        kit.Send(meter, SensorTypes.Energy, T0.AddMinutes(minutes), new Dictionary<string, SensorValue> { ["kw"] = kw }, area);
+
+    [Fact]
+    public void Emits_the_area_kwh_per_quarter_hour_from_each_meters_mean_power()
+    {
+        var kit = new RuleTestKit(start: T0).Bind(new EnergyAreaRule(RuleParameters.Empty));
+        Meter(kit, "m-1", 10, 0);
+        Meter(kit, "m-3", 100, 3, area: "skole-b");
+        Meter(kit, "m-1", 30, 5);      // mean 20 kW
+        Meter(kit, "m-2", 8, 7);       // mean 8 kW
+
+        kit.AdvanceWatermarkTo(T0.AddMinutes(15));
+
+        var a = Assert.Single(kit.Aggregates, x => x.AreaId == "skole-a");
+        Assert.Equal(EnergyAreaRule.Metric, a.Metric);
+        Assert.Equal(28 * 0.25, a.Value, 9);
+        Assert.Equal(2, a.Count);
+        Assert.Equal((T0, T0.AddMinutes(15)), (a.WindowStart, a.WindowEnd));
+        Assert.Equal(25, Assert.Single(kit.Aggregates, x => x.AreaId == "skole-b").Value, 9);
+    }
+
+    [Fact]
+    public void A_late_reading_within_the_lateness_emits_the_window_again_and_state_is_dropped_after()
+    {
+        var kit = new RuleTestKit(start: T0).Bind(new EnergyAreaRule(RuleParameters.Empty));
+        Meter(kit, "m-1", 10, 1);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(15));
+        Meter(kit, "m-2", 10, 14.5);  // 30 s after the window end: late, but allowed (1 minute)
+
+        Assert.Equal([2.5, 5.0], kit.Aggregates.Select(a => a.Value));
+        kit.AdvanceWatermarkTo(T0.AddMinutes(16));
+        Assert.False(kit.AreaState("skole-a")!.Rules.Any());
+    }
+
+    [Fact]
+    public void A_window_shorter_than_a_minute_is_refused()
+    {
+        var error = Assert.Throws<RuleParameterException>(() => new EnergyAreaRule(RuleParameters.FromJson("""{"window":"30s"}""")));
+        Assert.Equal("window", error.Parameter);
+    }
+}

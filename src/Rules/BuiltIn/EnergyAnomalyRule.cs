@@ -12,10 +12,11 @@ namespace Kommune.Rules.BuiltIn;
 /// is normal again. Handles any sensor type: the rules file names the types.
 /// </summary>
 /// <remarks>
-/// Parameters: <c>value</c> ("kw"), <c>threshold</c> (4, robust score), <c>minConsecutive</c> (3 readings),
+/// Parameters: <c>value</c> ("kw"), <c>threshold</c> (3.5, robust score), <c>minConsecutive</c> (3 readings),
 /// <c>minSpan</c> ("30m"), <c>resolveAfter</c> ("30m"), <c>stuckFor</c> ("6h"), <c>stuckTolerance</c> (0),
-/// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>warmUp</c> (12 readings),
-/// <c>timeZone</c> ("UTC", an IANA id such as "Europe/Oslo").
+/// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>smoothing</c> (0.6, EWMA weight of
+/// the score), <c>logScale</c> (false: score log(1 + reading) for heavy-tailed series), <c>warmUp</c> (12 readings),
+/// <c>tailQuantile</c> (0.9; below 0.8 turns the heavy-tail scale off), <c>timeZone</c> ("UTC", an IANA id such as "Europe/Oslo").
 /// </remarks>
 [Rule(RuleName)]
 public sealed class EnergyAnomalyRule : Rule
@@ -43,7 +44,7 @@ public sealed class EnergyAnomalyRule : Rule
             throw new RuleParameterException("value", "must name a value, not be empty");
         }
 
-        var threshold = parameters.GetNumber("threshold", 4, min: 1, max: 100);
+        var threshold = parameters.GetNumber("threshold", 3.5, min: 1, max: 100);
         var minConsecutive = parameters.GetInteger("minConsecutive", 3, min: 1, max: 10_000);
         var minSpan = parameters.GetDuration("minSpan", TimeSpan.FromMinutes(30));
         var resolveAfter = parameters.GetDuration("resolveAfter", TimeSpan.FromMinutes(30));
@@ -51,6 +52,9 @@ public sealed class EnergyAnomalyRule : Rule
         var stuckTolerance = parameters.GetNumber("stuckTolerance", 0, min: 0);
         var (nightStart, nightEnd) = ParseNightHours(parameters.GetText("nightHours", "00-05"));
         var nightThreshold = parameters.GetNumber("nightThreshold", 4, min: 1, max: 100);
+        var smoothing = parameters.GetNumber("smoothing", 0.6, min: 0.05, max: 1);
+        var tailQuantile = parameters.GetNumber("tailQuantile", 0.9, min: 0, max: 0.99);
+        var logScale = parameters.GetBoolean("logScale", false);
         var warmUp = parameters.GetInteger("warmUp", 12, min: 1, max: 100_000);
         var timeZoneId = parameters.GetText("timeZone", "UTC");
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(timeZoneId, out var timeZone))
@@ -70,6 +74,9 @@ public sealed class EnergyAnomalyRule : Rule
             NightEndHour = nightEnd,
             NightThreshold = nightThreshold,
             WarmUp = warmUp,
+            ScoreAlpha = smoothing,
+            LogTransform = logScale,
+            TailQuantile = tailQuantile >= 0.8 ? tailQuantile : null,
             TimeZone = timeZone,
         });
     }

@@ -47,7 +47,7 @@ public sealed record SeriesAnomalySignal(
 public sealed record SeriesAnomalyOptions
 {
     /// <summary>A reading is anomalous when its robust score (deviation over scale) is at least this.</summary>
-    public double Threshold { get; init; } = 4;
+    public double Threshold { get; init; } = 3.5;
 
     /// <summary>Anomalous readings in a row that open an episode (short blips do not).</summary>
     public int MinConsecutive { get; init; } = 3;
@@ -72,6 +72,21 @@ public sealed record SeriesAnomalyOptions
 
     /// <summary>A night reading is anomalous when its score against the night baseline is at least this.</summary>
     public double NightThreshold { get; init; } = 4;
+
+    /// <summary>
+    /// The EWMA weight of a new score in the smoothed score the decision is taken on (1 = the raw score). Each score
+    /// enters clipped to twice the threshold, so one wild reading cannot open an episode.
+    /// </summary>
+    public double ScoreAlpha { get; init; } = 0.6;
+
+    /// <summary>
+    /// When set (0.8–0.99), the noise scale is at least what this quantile of the recent absolute residuals implies
+    /// for normal noise: series with heavy tails (frequent short spikes) then need larger deviations to alert.
+    /// </summary>
+    public double? TailQuantile { get; init; } = 0.9;
+
+    /// <summary>Whether the detector works on log(1 + max(reading, 0)): for positive, heavy-tailed series.</summary>
+    public bool LogTransform { get; init; }
 
     /// <summary>Readings learned before any is scored.</summary>
     public int WarmUp { get; init; } = 12;
@@ -150,6 +165,12 @@ public sealed class SeriesAnomalyDetector
             return [];
         }
 
+        var reading = value;
+        if (_options.LogTransform)
+        {
+            value = Math.Log(1 + Math.Max(value, 0));
+        }
+
         EnsureShape(state);
         var signals = new List<SeriesAnomalySignal>(0);
         var local = TimeZoneInfo.ConvertTime(time, _options.TimeZone);
@@ -157,15 +178,18 @@ public sealed class SeriesAnomalyDetector
         var weekBucket = (((int)local.DayOfWeek + 6) % 7 * 24) + hour;
         var first = state.Count == 0;
 
-        Stuck(state, t, value, first, signals);
+        Stuck(state, t, reading, first, signals);
 
         var (expected, scale, fromProfile, profileMedian) = Expect(state, weekBucket, hour);
         var score = (value - expected) / scale;
         var warm = state.Count >= _options.WarmUp;
         if (warm)
         {
-            var anomalous = Math.Abs(score) >= _options.Threshold;
-            Step(state.Deviation, SeriesAnomalyKind.Deviation, anomalous, Math.Sign(score), score, expected, t, _options.Threshold, signals);
+            var limit = 2 * _options.Threshold;
+            state.SmoothedScore += _options.ScoreAlpha * (Math.Clamp(score, -limit, limit) - state.SmoothedScore);
+            var smoothed = state.SmoothedScore;
+            var anomalous = Math.Abs(smoothed) >= _options.Threshold && Math.Sign(score) == Math.Sign(smoothed);
+            Step(state.Deviation, SeriesAnomalyKind.Deviation, anomalous, Math.Sign(smoothed), score, Back(expected), t, _options.Threshold, signals);
         }
 
         var night = IsNight(hour);
@@ -175,7 +199,7 @@ public sealed class SeriesAnomalyDetector
             var nightExpected = median;
             var nightScale = Math.Max(MadToSigma * mad, Floor(median));
             var nightScore = (value - nightExpected) / nightScale;
-            Step(state.NightUse, SeriesAnomalyKind.NightConsumption, nightScore >= _options.NightThreshold, 1, nightScore, nightExpected, t, _options.NightThreshold, signals);
+            Step(state.NightUse, SeriesAnomalyKind.NightConsumption, nightScore >= _options.NightThreshold, 1, nightScore, Back(nightExpected), t, _options.NightThreshold, signals);
         }
         else if (state.NightUse.Open || state.NightUse.Anomalous > 0)
         {
@@ -204,14 +228,14 @@ public sealed class SeriesAnomalyDetector
             state.Level = first ? value : state.Level + (alpha * (clipped - state.Level));
             if (fromProfile)
             {
-                state.Offset += alpha * (clipped - profileMedian - state.Offset);
+                state.Offset += alpha * (Math.Clamp(clipped - profileMedian, -2 * scale, 2 * scale) - state.Offset);
             }
 
             state.Count++;
         }
 
         state.LastTimeMs = t;
-        state.LastValue = value;
+        state.LastValue = reading;
         return signals;
     }
 
@@ -220,8 +244,13 @@ public sealed class SeriesAnomalyDetector
         var bucket = state.Week[weekBucket].Count >= _options.MinBucketCount ? state.Week[weekBucket]
             : state.Day[hour].Count >= _options.MinBucketCount ? state.Day[hour]
             : null;
-        var (residualMedian, residualMad) = state.Residuals.Count >= _options.MinBucketCount ? MedianMad(state.Residuals) : (0, double.NaN);
-        _ = residualMedian;
+        var residualMad = state.Residuals.Count >= _options.MinBucketCount ? MedianMad(state.Residuals).Mad : double.NaN;
+        if (_options.TailQuantile is { } q && state.Residuals.Count >= 20)
+        {
+            // Heavy tails: a scale from a high quantile of |residual| (as if normal), when that is larger than the MAD's.
+            residualMad = Math.Max(residualMad, AbsQuantile(state.Residuals, q) / NormalQuantile(q) / MadToSigma);
+        }
+
         if (bucket is null)
         {
             var (_, recentMad) = state.Recent.Count > 0 ? MedianMad(state.Recent) : (0, 0);
@@ -231,10 +260,15 @@ public sealed class SeriesAnomalyDetector
         }
 
         var (median, bucketMad) = MedianMad(bucket);
-        var profileExpected = median + state.Offset;
         var blendedMad = double.IsNaN(residualMad) ? bucketMad : Math.Max((bucketMad + residualMad) / 2, residualMad / 2);
-        return (profileExpected, Math.Max(MadToSigma * blendedMad, Floor(profileExpected)), true, median);
+        var scale = Math.Max(MadToSigma * blendedMad, Floor(median));
+
+        // The drift is shared by all buckets: it may move this bucket's median by at most its own scale.
+        var profileExpected = median + Math.Clamp(state.Offset, -scale, scale);
+        return (profileExpected, scale, true, median);
     }
+
+    private double Back(double value) => _options.LogTransform ? Math.Exp(value) - 1 : value;
 
     private double Floor(double expected) => Math.Max(_options.MinAbsoluteScale, _options.MinRelativeScale * Math.Abs(expected));
 
@@ -387,6 +421,27 @@ public sealed class SeriesAnomalyDetector
 
         return (median, Median(buffer));
     }
+
+    private static double AbsQuantile(IList<double> values, double q)
+    {
+        Span<double> buffer = values.Count <= 128 ? stackalloc double[values.Count] : new double[values.Count];
+        for (var i = 0; i < values.Count; i++)
+        {
+            buffer[i] = Math.Abs(values[i]);
+        }
+
+        buffer.Sort();
+        return buffer[Math.Min(buffer.Length - 1, (int)(q * buffer.Length))];
+    }
+
+    private static double NormalQuantile(double q) => q switch
+    {
+        >= 0.99 => 2.576,
+        >= 0.975 => 2.241,
+        >= 0.95 => 1.960,
+        >= 0.9 => 1.645,
+        _ => 1.282,
+    };
 
     private static double Median(Span<double> values)
     {

@@ -21,6 +21,9 @@ public sealed class SeriesAnomalyState
     /// <summary>Short-term EWMA of the reading minus the profile's median (drift the profile has not caught up with).</summary>
     public double Offset { get; set; }
 
+    /// <summary>Short-term EWMA of the robust score: sustained deviations build it up, single blips hardly move it.</summary>
+    public double SmoothedScore { get; set; }
+
     /// <summary>Per hour-of-week bucket (168, Monday 00 first), the newest readings (a bounded reservoir, oldest first).</summary>
     public IList<List<double>> Week { get; set; } = [];
 

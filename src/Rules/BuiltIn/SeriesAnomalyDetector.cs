@@ -206,13 +206,15 @@ public sealed class SeriesAnomalyDetector
             Step(state.NightUse, SeriesAnomalyKind.NightConsumption, false, 1, 0, 0, t, _options.NightThreshold, signals);
         }
 
-        // Learn, winsorized so an anomaly moves the profile only a little; a stuck meter teaches nothing.
+        // Learn. The reservoirs take the reading as it is (their medians are robust, and a lasting change of the
+        // pattern must become the new normal); the EWMA level, drift and residuals take it winsorized, so an anomaly
+        // moves them only a little. A stuck meter teaches nothing.
         if (!state.Stuck.Open)
         {
             var clipped = first ? value : Math.Clamp(value, expected - (_options.Threshold * scale), expected + (_options.Threshold * scale));
-            Push(state.Week[weekBucket], clipped, _options.WeekReservoir);
-            Push(state.Day[hour], clipped, _options.DayReservoir);
-            Push(state.Recent, clipped, _options.RecentReservoir);
+            Push(state.Week[weekBucket], value, _options.WeekReservoir);
+            Push(state.Day[hour], value, _options.DayReservoir);
+            Push(state.Recent, value, _options.RecentReservoir);
             if (!first)
             {
                 Push(state.Residuals, clipped - expected, _options.RecentReservoir);
@@ -220,8 +222,7 @@ public sealed class SeriesAnomalyDetector
 
             if (night)
             {
-                var nightClipped = state.Night.Count >= 6 ? Math.Min(clipped, MedianMad(state.Night).Median + (_options.NightThreshold * Math.Max(MadToSigma * MedianMad(state.Night).Mad, Floor(clipped)))) : clipped;
-                Push(state.Night, nightClipped, _options.NightReservoir);
+                Push(state.Night, value, _options.NightReservoir);
             }
 
             var alpha = _options.LevelAlpha;

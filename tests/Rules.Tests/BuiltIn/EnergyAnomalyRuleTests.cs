@@ -1,0 +1,291 @@
+using System.Text.Json;
+using CsCheck;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+using Kommune.Rules.Testing;
+
+namespace Kommune.Rules.Tests.BuiltIn;
+
+public sealed class EnergyAnomalyRuleTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 5, 0, 0, 0, TimeSpan.Zero); // a Monday
+    private static readonly TimeSpan Step = TimeSpan.FromMinutes(15);
+    private const string Sensor = "meter-1";
+
+    /// <summary>A daily pattern: 2 kW at night (00–06), 10 kW by day, with a little deterministic noise.</summary>
+    private static double Normal(DateTimeOffset time, Random noise) => (time.Hour < 6 ? 2 : 10) + ((noise.NextDouble() - 0.5) * 0.4);
+
+    private sealed class Feed(string parameters = "{}")
+    {
+        private readonly Random _noise = new(42);
+
+        public RuleTestKit Kit { get; } = new RuleTestKit(start: T0).Bind(new EnergyAnomalyRule(RuleParameters.FromJson(parameters)));
+
+        public DateTimeOffset Now { get; private set; } = T0;
+
+        /// <summary>Sends normal readings for a span.</summary>
+        public Feed NormalFor(TimeSpan span) => Readings(span, (t, n) => n);
+
+        /// <summary>Sends readings for a span, each made from its time and the normal value.</summary>
+        public Feed Readings(TimeSpan span, Func<DateTimeOffset, double, double> value)
+        {
+            for (var end = Now + span; Now < end; Now += Step)
+            {
+                Kit.Send(Sensor, "energy", Now, new Dictionary<string, SensorValue> { ["kw"] = value(Now, Normal(Now, _noise)) });
+            }
+
+            return this;
+        }
+
+        public List<Alert> Raised(string subCategory) => [.. Kit.Alerts.Where(a => a.Status == AlertStatus.Raised && a.SubCategory == subCategory)];
+    }
+
+    /// <summary>A feed after a normal week, its outputs cleared (on its very first morning the detector has not seen the
+    /// 06:00 step yet, and rightly alerts on it).</summary>
+    private static Feed Learned(string parameters = "{}")
+    {
+        var feed = new Feed(parameters).NormalFor(TimeSpan.FromDays(7));
+        feed.Kit.ClearOutputs();
+        return feed;
+    }
+
+    [Fact]
+    public void Rule_is_named_energy_anomaly_and_watches_any_sensor_type()
+    {
+        var attribute = Assert.Single(typeof(EnergyAnomalyRule).GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>());
+        Assert.Equal("energy-anomaly", attribute.Name);
+        Assert.Empty(new EnergyAnomalyRule(RuleParameters.Empty).SensorTypes);
+    }
+
+    [Fact]
+    public void Normal_weeks_raise_nothing_once_the_first_day_is_learned()
+    {
+        var feed = new Feed().NormalFor(TimeSpan.FromDays(1));
+        Assert.All(feed.Kit.Alerts, a => Assert.True(a.EventTime.Hour is >= 6 and < 12, "only the first morning's step"));
+        feed.Kit.ClearOutputs();
+        feed.NormalFor(TimeSpan.FromDays(20));
+        Assert.Empty(feed.Kit.Alerts);
+        Assert.Empty(feed.Kit.Failures);
+    }
+
+    [Fact]
+    public void A_sustained_spike_raises_one_alert_and_resolves_when_normal_again()
+    {
+        var feed = Learned().NormalFor(TimeSpan.FromHours(12));
+        var spikeStart = feed.Now;
+        feed.Readings(TimeSpan.FromHours(2), (t, n) => n + 15).NormalFor(TimeSpan.FromHours(6));
+
+        var raised = Assert.Single(feed.Kit.Alerts, a => a.Status == AlertStatus.Raised);
+        Assert.Equal("energy", raised.Category);
+        Assert.Equal("energy-anomaly", raised.SubCategory);
+        Assert.Equal(Sensor, raised.SensorId);
+        Assert.Equal($"energy-anomaly:{Sensor}:energy-anomaly:{spikeStart.ToUnixTimeMilliseconds()}", raised.AlertId);
+        Assert.True(raised.EventTime <= spikeStart + (3 * Step), "raised within the first three readings");
+        Assert.Contains("above", raised.Description, StringComparison.Ordinal);
+        var resolved = feed.Kit.Alerts[^1];
+        Assert.Equal(AlertStatus.Resolved, resolved.Status);
+        Assert.Equal(raised.AlertId, resolved.AlertId);
+        Assert.True(resolved.EventTime > spikeStart + TimeSpan.FromHours(2));
+        Assert.Empty(feed.Kit.Failures);
+    }
+
+    [Fact]
+    public void A_sustained_drop_raises_an_alert_below_normal()
+    {
+        var feed = Learned().NormalFor(TimeSpan.FromHours(12));
+        feed.Readings(TimeSpan.FromHours(2), (t, n) => n - 8);
+        var raised = Assert.Single(feed.Raised("energy-anomaly"));
+        Assert.Contains("below", raised.Description, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void A_short_blip_raises_nothing(int readings)
+    {
+        var feed = Learned().NormalFor(TimeSpan.FromHours(12));
+        feed.Readings(readings * Step, (t, n) => n + 40).NormalFor(TimeSpan.FromHours(12));
+        Assert.Empty(feed.Kit.Alerts);
+    }
+
+    [Fact]
+    public void Severity_grows_with_the_deviation_and_the_alert_is_updated()
+    {
+        var feed = Learned().NormalFor(TimeSpan.FromHours(12));
+        feed.Readings(TimeSpan.FromHours(1), (t, n) => n + 1).Readings(TimeSpan.FromHours(1), (t, n) => n + 30);
+
+        var alerts = feed.Kit.Alerts;
+        Assert.Equal(AlertStatus.Raised, alerts[0].Status);
+        Assert.True(alerts[0].Severity < AlertSeverity.Critical);
+        var escalated = Assert.Single(alerts, a => a.Status == AlertStatus.Escalated && a.Severity == AlertSeverity.Critical);
+        Assert.Equal(alerts[0].AlertId, escalated.AlertId);
+        Assert.All(alerts.Skip(1), a => Assert.Equal(AlertStatus.Escalated, a.Status));
+        Assert.Equal(alerts.Select(a => a.Severity).Order(), alerts.Select(a => a.Severity));
+    }
+
+    [Fact]
+    public void A_flat_lined_meter_raises_stuck_meter_and_resolves_when_it_moves()
+    {
+        var feed = Learned("""{"stuckFor": "3h"}""").NormalFor(TimeSpan.FromHours(8));
+        var stuckFrom = feed.Now;
+        feed.Readings(TimeSpan.FromHours(4), (t, n) => 10.0);
+        var stuck = Assert.Single(feed.Raised("stuck-meter"));
+        Assert.True(stuck.EventTime >= stuckFrom + TimeSpan.FromHours(3));
+        Assert.Equal(AlertSeverity.Medium, stuck.Severity);
+
+        feed.NormalFor(Step);
+        Assert.Contains(feed.Kit.Alerts, a => a.Status == AlertStatus.Resolved && a.AlertId == stuck.AlertId);
+    }
+
+    [Fact]
+    public void Consumption_at_night_well_above_the_night_baseline_raises_night_consumption()
+    {
+        var feed = Learned("""{"nightHours": "00-06"}""").NormalFor(TimeSpan.FromDays(1));
+        Assert.Empty(feed.Kit.Alerts);
+        feed.Readings(TimeSpan.FromHours(5), (t, n) => t.Hour < 6 ? n + 4 : n);
+        var night = Assert.Single(feed.Raised("night-consumption"));
+        Assert.Equal("energy", night.Category);
+        Assert.StartsWith($"energy-anomaly:{Sensor}:night-consumption:", night.AlertId, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Night_watch_can_be_turned_off()
+    {
+        var feed = Learned("""{"nightHours": "none"}""").NormalFor(TimeSpan.FromDays(1));
+        feed.Readings(TimeSpan.FromHours(5), (t, n) => t.Hour < 6 ? n + 4 : n);
+        Assert.Empty(feed.Raised("night-consumption"));
+    }
+
+    [Fact]
+    public void Is_useful_from_the_first_day()
+    {
+        var feed = new Feed().NormalFor(TimeSpan.FromHours(4));
+        feed.Readings(TimeSpan.FromHours(1), (t, n) => n + 40);
+        Assert.Single(feed.Raised("energy-anomaly"));
+    }
+
+    [Fact]
+    public void Another_value_name_can_be_watched_and_events_without_it_are_ignored()
+    {
+        var kit = new RuleTestKit(start: T0).Bind(new EnergyAnomalyRule(RuleParameters.FromJson("""{"value": "flow"}""")));
+        kit.Send(Sensor, "water", T0, new Dictionary<string, SensorValue> { ["kw"] = 3.0 });
+        Assert.Null(kit.SensorState(Sensor)!.Rules.SingleOrDefault(r => r.Values.ContainsKey(EnergyAnomalyRule.StateName)));
+        kit.Send(Sensor, "water", T0.AddMinutes(1), new Dictionary<string, SensorValue> { ["flow"] = 3.0 });
+        Assert.Contains(kit.SensorState(Sensor)!.Rules, r => r.Values.ContainsKey(EnergyAnomalyRule.StateName));
+    }
+
+    [Theory]
+    [InlineData("""{"threshold": "ten"}""", "threshold")]
+    [InlineData("""{"threshold": 0.5}""", "threshold")]
+    [InlineData("""{"minConsecutive": 1.5}""", "minConsecutive")]
+    [InlineData("""{"minConsecutive": 0}""", "minConsecutive")]
+    [InlineData("""{"stuckFor": "soon"}""", "stuckFor")]
+    [InlineData("""{"resolveAfter": "-5m"}""", "resolveAfter")]
+    [InlineData("""{"nightHours": "25-03"}""", "nightHours")]
+    [InlineData("""{"nightHours": "night"}""", "nightHours")]
+    [InlineData("""{"nightHours": "03-03"}""", "nightHours")]
+    [InlineData("""{"timeZone": "Mars/Olympus"}""", "timeZone")]
+    [InlineData("""{"value": ""}""", "value")]
+    [InlineData("""{"smoothing": 2}""", "smoothing")]
+    [InlineData("""{"logScale": "yes"}""", "logScale")]
+    public void Wrong_parameters_are_refused_naming_the_parameter(string json, string parameter)
+    {
+        var error = Assert.Throws<RuleParameterException>(() => new EnergyAnomalyRule(RuleParameters.FromJson(json)));
+        Assert.Equal(parameter, error.Parameter);
+    }
+
+    [Fact]
+    public void Parameters_have_defaults_and_are_all_read()
+    {
+        var parameters = RuleParameters.FromJson("""
+            {"value": "kw", "threshold": 5, "minConsecutive": 4, "minSpan": "1h", "resolveAfter": "2h", "stuckFor": "12h",
+             "stuckTolerance": 0.01, "nightHours": "22-06", "nightThreshold": 6, "smoothing": 0.5, "logScale": true,
+             "tailQuantile": 0.95, "warmUp": 24, "timeZone": "Europe/Oslo"}
+            """);
+        var rule = new EnergyAnomalyRule(parameters);
+        Assert.Empty(parameters.Unread);
+        Assert.Equal(5, rule.Options.Threshold);
+        Assert.Equal(22, rule.Options.NightStartHour);
+        Assert.Equal(6, rule.Options.NightEndHour);
+        Assert.Equal("Europe/Oslo", rule.Options.TimeZone.Id);
+        var defaults = new EnergyAnomalyRule(RuleParameters.Empty).Options;
+        Assert.Equal(3, defaults.MinConsecutive);
+        Assert.Equal(TimeSpan.FromHours(6), defaults.StuckFor);
+        Assert.Equal(0, defaults.NightStartHour);
+    }
+
+    [Fact]
+    public void State_snapshot_round_trips_through_json_and_stays_bounded()
+    {
+        var feed = Learned().Readings(TimeSpan.FromHours(2), (t, n) => n + 15);
+        var snapshot = feed.Kit.SensorState(Sensor)!;
+        var json = snapshot.ToJson();
+        var back = KeyedStateSnapshot.FromJson(json);
+        var element = Assert.Single(back.Rules).Values[EnergyAnomalyRule.StateName];
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+        var state = element.Deserialize<SeriesAnomalyState>(options)!;
+        Assert.Equal(element.GetRawText(), JsonSerializer.Serialize(state, options));
+        Assert.True(state.Deviation.Open);
+        Assert.Equal(168, state.Week.Count);
+        Assert.Contains(back.Rules[0].OpenAlerts.Keys, k => k.StartsWith("energy-anomaly:", StringComparison.Ordinal));
+
+        // Bounded: once every reservoir is full (four weeks of 15-minute readings), the state stops growing.
+        feed.NormalFor(TimeSpan.FromDays(28));
+        var full = feed.Kit.SensorState(Sensor)!.ToJson().Length;
+        feed.NormalFor(TimeSpan.FromDays(28));
+        Assert.InRange(feed.Kit.SensorState(Sensor)!.ToJson().Length, 0, full * 1.05);
+        Assert.InRange(full, 0, 100_000);
+    }
+
+    [Fact]
+    public void Detector_continues_from_a_restored_state_as_if_never_stopped()
+    {
+        var detector = new SeriesAnomalyDetector(new SeriesAnomalyOptions());
+        var noise = new Random(7);
+        var live = new SeriesAnomalyState();
+        var time = T0;
+        for (var i = 0; i < 800; i++, time += Step)
+        {
+            detector.Observe(live, time, Normal(time, noise));
+        }
+
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        var restored = JsonSerializer.Deserialize<SeriesAnomalyState>(JsonSerializer.Serialize(live, options), options)!;
+        for (var i = 0; i < 16; i++, time += Step)
+        {
+            var value = Normal(time, noise) + 20;
+            Assert.Equal(detector.Observe(live, time, value), detector.Observe(restored, time, value));
+        }
+
+        Assert.Equal(JsonSerializer.Serialize(live, options), JsonSerializer.Serialize(restored, options));
+    }
+
+    [Fact]
+    public void Detector_never_throws_keeps_its_reservoirs_bounded_and_ignores_old_readings()
+    {
+        var options = new SeriesAnomalyOptions { NightStartHour = 22, NightEndHour = 6 };
+        var detector = new SeriesAnomalyDetector(options);
+        Gen.Select(Gen.Double[-1e6, 1e6], Gen.Int[-30, 3_600]).List[1, 400].Sample(readings =>
+        {
+            var state = new SeriesAnomalyState();
+            var time = T0;
+            foreach (var (value, seconds) in readings)
+            {
+                time += TimeSpan.FromSeconds(seconds);
+                foreach (var signal in detector.Observe(state, time, value))
+                {
+                    Assert.True(double.IsFinite(signal.Score) || signal.Kind == SeriesAnomalyKind.Stuck);
+                }
+            }
+
+            Assert.All(state.Week, b => Assert.InRange(b.Count, 0, options.WeekReservoir));
+            Assert.All(state.Day, b => Assert.InRange(b.Count, 0, options.DayReservoir));
+            Assert.InRange(state.Recent.Count, 0, options.RecentReservoir);
+            Assert.InRange(state.Residuals.Count, 0, options.RecentReservoir);
+            Assert.InRange(state.Night.Count, 0, options.NightReservoir);
+            Assert.Empty(detector.Observe(state, time, 1));
+        });
+    }
+}

@@ -8,9 +8,6 @@ using Kommune.Rules.Testing;
 
 namespace Kommune.Rules.Tests.BuiltIn;
 
-/// <summary>The score of one labelled file: windows found (an alert raised inside) and alerts raised outside every window.</summary>
-public sealed record NabFileScore(string File, int Readings, int Windows, int WindowsFound, int Alerts, int AlertsOutside);
-
 /// <summary>
 /// Runs <see cref="EnergyAnomalyRule"/> through <see cref="RuleTestKit"/> over every labelled series of the Numenta
 /// Anomaly Benchmark in ../shared/data/nab (loaded with <see cref="RecordedSeries"/>, as the engine replays them)
@@ -18,8 +15,6 @@ public sealed record NabFileScore(string File, int Readings, int Windows, int Wi
 /// </summary>
 public static class NabScoring
 {
-    private static readonly string[] TimeFormats = ["yyyy-MM-dd HH:mm:ss.ffffff", "yyyy-MM-dd HH:mm:ss"];
-
     /// <summary>The data folder, found by walking up from the test binaries; null when it is not there.</summary>
     public static string? FindDataDirectory()
     {
@@ -38,20 +33,14 @@ public static class NabScoring
     }
 
     /// <summary>Scores every labelled file with one set of rule parameters.</summary>
-    public static IReadOnlyList<NabFileScore> Run(string dataDirectory, string parametersJson)
+    public static IReadOnlyList<DetectionScore> Run(string dataDirectory, string parametersJson)
     {
-        using var labels = JsonDocument.Parse(File.ReadAllText(Path.Combine(dataDirectory, "labels_windows.json")));
-        var scores = new List<NabFileScore>();
-        foreach (var file in labels.RootElement.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+        var scores = new List<DetectionScore>();
+        foreach (var (file, windows) in LabelledWindows.Load(Path.Combine(dataDirectory, "labels_windows.json")))
         {
-            var windows = file.Value.EnumerateArray()
-                .Select(w => (Start: ParseTime(w[0].GetString()!), End: ParseTime(w[1].GetString()!)))
-                .ToList();
-            var series = RecordedSeries.Load(Path.Combine(dataDirectory, file.Name));
-            var raised = Alerts(series, parametersJson).Where(a => a.Status == AlertStatus.Raised).ToList();
-            var found = windows.Count(w => raised.Any(a => a.EventTime >= w.Start && a.EventTime <= w.End));
-            var outside = raised.Count(a => !windows.Any(w => a.EventTime >= w.Start && a.EventTime <= w.End));
-            scores.Add(new NabFileScore(file.Name, series.Readings.Count, windows.Count, found, raised.Count, outside));
+            var series = RecordedSeries.Load(Path.Combine(dataDirectory, file));
+            var raised = Alerts(series, parametersJson).Where(a => a.Status == AlertStatus.Raised).Select(a => a.EventTime).ToList();
+            scores.Add(DetectionScore.Of(file, series.Readings.Count, windows, raised));
         }
 
         return scores;
@@ -78,20 +67,5 @@ public static class NabScoring
     }
 
     /// <summary>The per-file table and totals as text.</summary>
-    public static string Table(IReadOnlyList<NabFileScore> scores)
-    {
-        ArgumentNullException.ThrowIfNull(scores);
-        var lines = new List<string> { "| file | readings | windows | found | alerts | outside |", "|---|---:|---:|---:|---:|---:|" };
-        lines.AddRange(scores.Select(s => string.Create(CultureInfo.InvariantCulture,
-            $"| {s.File} | {s.Readings} | {s.Windows} | {s.WindowsFound} | {s.Alerts} | {s.AlertsOutside} |")));
-        var windows = scores.Sum(s => s.Windows);
-        var found = scores.Sum(s => s.WindowsFound);
-        var outside = scores.Sum(s => s.AlertsOutside);
-        lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"| total | {scores.Sum(s => s.Readings)} | {windows} | {found} ({100.0 * found / windows:0.0} %) | {scores.Sum(s => s.Alerts)} | {outside} ({(double)outside / scores.Count:0.00}/file) |"));
-        return string.Join(Environment.NewLine, lines);
-    }
-
-    private static DateTimeOffset ParseTime(string text) =>
-        new(DateTime.ParseExact(text, TimeFormats, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal), TimeSpan.Zero);
+    public static string Table(IReadOnlyList<DetectionScore> scores) => DetectionScore.Table(scores);
 }

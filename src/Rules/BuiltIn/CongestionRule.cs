@@ -40,8 +40,7 @@ public sealed class CongestionRule : Rule
     /// <summary>The alert's incident.</summary>
     public const string Incident = "congestion";
 
-    /// <summary>The window length.</summary>
-    public static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+    private readonly TimeSpan _window;
 
     private const string WindowsState = "windows";
     private const string FreeFlowState = "freeFlow";
@@ -69,6 +68,12 @@ public sealed class CongestionRule : Rule
     public CongestionRule(RuleParameters parameters)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        _window = parameters.GetDuration("window", TimeSpan.FromMinutes(1));
+        if (_window < TimeSpan.FromMinutes(1) || _window > TimeSpan.FromHours(1) || _window.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            throw new RuleParameterException("window", $"must be whole seconds between 1 minute and 1 hour, not {_window}");
+        }
+
         _speedPercent = parameters.GetNumber("speedPercent", 50, min: 1, max: 100);
         _occupancyPercent = parameters.GetNumber("occupancyPercent", 30, min: 0, max: 100);
         _raiseAfter = parameters.GetInteger("raiseAfter", 3, min: 1, max: 1440);
@@ -78,12 +83,12 @@ public sealed class CongestionRule : Rule
         _freeFlowSpeed = parameters.GetNumber("freeFlowSpeed", 50, min: 5, max: FreeFlowHistogram.MaxSpeed);
         _freeFlowMinWindows = parameters.GetInteger("freeFlowMinWindows", 30, min: 1, max: 100_000);
         var halfLife = parameters.GetDuration("freeFlowHalfLife", TimeSpan.FromDays(7));
-        if (halfLife < Window)
+        if (halfLife < _window)
         {
-            throw new RuleParameterException("freeFlowHalfLife", $"must be at least {Window.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s, not {halfLife}");
+            throw new RuleParameterException("freeFlowHalfLife", $"must be at least {_window.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s, not {halfLife}");
         }
 
-        _decay = Math.Pow(0.5, Window / halfLife);
+        _decay = Math.Pow(0.5, _window / halfLife);
     }
 
     /// <summary>The rule with every parameter at its default.</summary>
@@ -107,8 +112,8 @@ public sealed class CongestionRule : Rule
             return;
         }
 
-        var start = Minutes.Floor(sensorEvent.Timestamp, Window);
-        var end = start + (long)Window.TotalMilliseconds;
+        var start = Minutes.Floor(sensorEvent.Timestamp, _window);
+        var end = start + (long)_window.TotalMilliseconds;
         var run = context.State<SegmentRun>(RunState).Value;
         if (Minutes.Time(end) <= context.Watermark || (run?.LastStart is { } last && start <= last))
         {
@@ -187,7 +192,7 @@ public sealed class CongestionRule : Rule
 
         var runState = context.State<SegmentRun>(RunState);
         var run = runState.Value ?? new SegmentRun();
-        if (run.LastStart is { } last && start != last + (long)Window.TotalMilliseconds)
+        if (run.LastStart is { } last && start != last + (long)_window.TotalMilliseconds)
         {
             run.Congested = 0;
             run.Clear = 0;

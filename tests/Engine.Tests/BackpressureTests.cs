@@ -22,7 +22,7 @@ public sealed class BackpressureTests(ITestOutputHelper output)
 
         bed.Flush();
         const int maxInFlight = 40;
-        var rules = new RuleSet([new RuleBinding("slow", new SlowRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+        var rules = new RuleSet([new RuleBinding("slow", new SlowRule()), TestRules.EveryFall]);
         await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = maxInFlight, rules);
 
         var seen = bed.ReadAlertIds([.. falls.Select(Events.AlertId)]);

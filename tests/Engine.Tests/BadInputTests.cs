@@ -43,7 +43,7 @@ public sealed class BadInputTests(ITestOutputHelper output)
     public async Task Every_kind_of_bad_record_is_dead_lettered_with_its_reason_and_the_good_ones_are_processed()
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
-        await using var engine = await bed.StartEngineAsync();
+        await using var engine = await bed.StartEngineAsync(rules: TestRules.EveryFallOnly);
         var goodBefore = Events.Fall("good-1", "a", 1);
         bed.ProduceEvent(goodBefore);
         foreach (var (key, value, _) in BadRecords)
@@ -86,7 +86,7 @@ public sealed class BadInputTests(ITestOutputHelper output)
     public async Task A_rule_that_throws_dead_letters_its_event_and_the_other_rules_keep_running()
     {
         using var bed = new KafkaTestBed(output, partitions: 2);
-        var rules = new RuleSet([new RuleBinding("thrower", new ThrowingRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+        var rules = new RuleSet([new RuleBinding("thrower", new ThrowingRule()), TestRules.EveryFall]);
         await using var engine = await bed.StartEngineAsync(rules: rules);
         var bad = Events.Fall("explodes-1", "a", 1);
         var good = Events.Fall("calm-1", "a", 2);

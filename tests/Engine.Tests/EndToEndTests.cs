@@ -17,7 +17,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
     public async Task A_fall_event_becomes_an_alert_that_a_separate_consumer_reads()
     {
         using var bed = new KafkaTestBed(output);
-        await using var engine = await bed.StartEngineAsync();
+        await using var engine = await bed.StartEngineAsync(rules: TestRules.EveryFallOnly);
 
         var fall = Events.Fall("wearable-17", "area-grunerlokka", 0);
         bed.ProduceEvent(Events.Traffic("road-1", "area-ring3", 0));
@@ -50,7 +50,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         var lasts = Enumerable.Range(0, 30).Select(i => Events.Fall($"road-{i}", $"area-{i % 6}", 5_000)).ToList();
         lasts.ForEach(bed.ProduceEvent);
         bed.Flush();
-        var rules = new RuleSet([new RuleBinding("sequence-recorder", new SequenceRecorder(seen)), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+        var rules = new RuleSet([new RuleBinding("sequence-recorder", new SequenceRecorder(seen)), TestRules.EveryFall]);
 
         await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = 200, rules);
         bed.ReadAlertIds([.. lasts.Select(Events.AlertId)]);
@@ -85,7 +85,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         try
         {
             // A sensor rule that wants every event, so that every sensor gets its actor.
-            var rules = new RuleSet([new RuleBinding("every-event", new NoOpRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+            var rules = new RuleSet([new RuleBinding("every-event", new NoOpRule()), TestRules.EveryFall]);
             await using var engine = await bed.StartEngineAsync(rules: rules);
             var seen = bed.ReadAlertIds(barrier);
             release.Set();
@@ -128,7 +128,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         }
 
         var barrier = bed.ProduceBarrier();
-        await using (var engine = await bed.StartEngineAsync())
+        await using (var engine = await bed.StartEngineAsync(rules: TestRules.EveryFallOnly))
         {
             var expected = falls.Select(Events.AlertId).Concat(barrier).ToList();
             var seen = bed.ReadAlertIds(expected);

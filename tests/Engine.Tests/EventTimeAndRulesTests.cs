@@ -26,7 +26,7 @@ public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
         bed.ProduceEvent(tooLate);
         bed.ProduceEvent(lateButAllowed);
         var barrier = bed.ProduceBarrier();
-        await using var engine = await bed.StartEngineAsync();
+        await using var engine = await bed.StartEngineAsync(rules: TestRules.EveryFallOnly);
 
         var alerts = bed.ReadAlertIds([Events.AlertId(first), Events.AlertId(lateButAllowed), .. barrier]);
         Assert.DoesNotContain(Events.AlertId(tooLate), alerts);
@@ -90,7 +90,7 @@ public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
         bed.Flush();
         await WaitUntil(() => engine.Statistics.Processed == 2);
 
-        engine.ApplyRules(new RuleSet([kept, new RuleBinding("changed", new CounterRule(3), fingerprint: "v2"), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]));
+        engine.ApplyRules(new RuleSet([kept, new RuleBinding("changed", new CounterRule(3), fingerprint: "v2"), TestRules.EveryFall]));
         bed.ProduceEvent(Count("c-1", 2));
         bed.ProduceEvent(Count("c-1", 3));
         bed.ProduceEvent(Count("c-1", 4));

@@ -26,7 +26,7 @@ public sealed class RestartTests(ITestOutputHelper output)
         }
 
         bed.Flush();
-        var rules = new RuleSet([gate.Binding, new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+        var rules = new RuleSet([gate.Binding, TestRules.EveryFall]);
         var first = await bed.StartEngineAsync(
             o =>
             {

@@ -19,7 +19,7 @@ public sealed class RetentionLossTests(ITestOutputHelper output)
         var early = Enumerable.Range(0, 5).Select(i => Events.Fall("s-1", "a", i)).ToList();
         early.ForEach(bed.ProduceEvent);
         bed.Flush();
-        await using (var first = await bed.StartEngineAsync())
+        await using (var first = await bed.StartEngineAsync(rules: TestRules.EveryFallOnly))
         {
             bed.ReadAlertIds([.. early.Select(Events.AlertId)]);
         }
@@ -31,7 +31,7 @@ public sealed class RetentionLossTests(ITestOutputHelper output)
         var low = bed.Watermarks(bed.Options.Topics.SensorEvents, 0).Low.Value;
         Assert.True(low > 5, $"the broker should have dropped records after offset 5, low watermark {low}");
 
-        await using var second = await bed.StartEngineAsync();
+        await using var second = await bed.StartEngineAsync(rules: TestRules.EveryFallOnly);
         bed.ReadAlertIds([Events.AlertId(last)]);
         await second.StopAsync();
 
@@ -43,7 +43,7 @@ public sealed class RetentionLossTests(ITestOutputHelper output)
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         using var gate = new Gate();
-        var rules = new RuleSet([gate.Binding, new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
+        var rules = new RuleSet([gate.Binding, TestRules.EveryFall]);
         await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = 1, rules);
         bed.ProduceEvent(Events.Fall("gate-1", "a", 0));
         bed.Flush();

@@ -27,10 +27,10 @@ public sealed class FallAlertRuleTests
     }
 
     [Fact]
-    public void Rule_is_named_fall_detection()
+    public void Rule_is_named_fall_alert()
     {
         var attribute = Assert.Single(typeof(FallAlertRule).GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>());
-        Assert.Equal("fall-detection", attribute.Name);
+        Assert.Equal("fall-alert", attribute.Name);
         Assert.Equal(FallAlertRule.RuleName, Run(Event()).Rule);
     }
 

@@ -70,7 +70,7 @@ public sealed partial class RuleLoader : IDisposable
             var file = _rulesFile is null ? DefaultRulesLabel : Path.GetFileName(_rulesFile);
             var errors = new List<string>();
             IReadOnlyList<RuleEntry> entries = _rulesFile is null
-                ? [new RuleEntry($"rule '{FallAlertRule.RuleName}'", FallAlertRule.RuleName, FallAlertRule.RuleName, null, null, null, true, null, true)]
+                ? [new RuleEntry($"rule '{FallEscalationRule.RuleName}'", FallEscalationRule.RuleName, FallEscalationRule.RuleName, null, null, null, true, null, true)]
                 : RulesFile.Read(_rulesFile, file, errors);
 
             var problems = new List<string>();

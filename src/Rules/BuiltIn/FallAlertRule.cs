@@ -4,15 +4,16 @@ using Kommune.Rules.Model;
 namespace Kommune.Rules.BuiltIn;
 
 /// <summary>
-/// Placeholder fall rule: every <c>fall</c> event raises a critical level-1 alert at once, one incident per fall
-/// (the event time in epoch milliseconds). The escalation chain with acknowledgements replaces it in the municipal
-/// rules.
+/// The simplest fall rule (<c>fall-alert</c>): every <c>fall</c> event raises a critical level-1 alert at once, one
+/// incident per fall (the event time in epoch milliseconds), with no escalation. <see cref="FallEscalationRule"/>
+/// (<c>fall-detection</c>) is the one operations centres use; this one is for a site without acknowledgements,
+/// and the engine's tests use it to get exactly one alert per fall.
 /// </summary>
 [Rule(RuleName)]
 public sealed class FallAlertRule : Rule
 {
     /// <summary>The rule's name in alerts.</summary>
-    public const string RuleName = "fall-detection";
+    public const string RuleName = "fall-alert";
 
     /// <inheritdoc />
     public override IReadOnlyCollection<string> SensorTypes { get; } = [Model.SensorTypes.Fall];

@@ -5,7 +5,7 @@ using Kommune.Rules.Model;
 namespace Kommune.Rules.BuiltIn;
 
 /// <summary>
-/// Home-care fall escalation. A <c>fall</c> raises a critical alert at level 1 at once; if nobody acknowledges it
+/// Home-care fall detection with escalation (<c>fall-detection</c>, the engine's default rule). A <c>fall</c> raises a critical alert at level 1 at once; if nobody acknowledges it
 /// within <c>t1</c> (wall clock, so it fires even when the sensor goes silent) it escalates to level 2, and
 /// <c>t2</c> after that to level 3. An ack stops the escalation, a resolve closes the alert, and a
 /// <c>resident-ok</c> from the same sensor before an ack resolves it with that reason. Further falls while the
@@ -16,7 +16,7 @@ namespace Kommune.Rules.BuiltIn;
 public sealed class FallEscalationRule : Rule
 {
     /// <summary>The name a rules file binds.</summary>
-    public const string RuleName = "fall-escalation";
+    public const string RuleName = "fall-detection";
 
     /// <summary>The event type a resident (or carer at the door) sends to say all is well.</summary>
     public const string ResidentOk = "resident-ok";

@@ -41,7 +41,7 @@ public sealed class RuleLoaderTests : IDisposable
 
         var binding = Assert.Single(first.Rules.Bindings);
         Assert.Equal("fall-detection", binding.Name);
-        Assert.IsType<FallAlertRule>(binding.Rule);
+        Assert.IsType<FallEscalationRule>(binding.Rule);
         Assert.Empty(first.Problems);
         Assert.Same(binding, Assert.Single(again.Rules.Bindings));
     }

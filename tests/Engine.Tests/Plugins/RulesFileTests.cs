@@ -97,7 +97,7 @@ public sealed class RulesFileTests : IDisposable
     {
         Assert.Equal(
             "rules.json: rule 'a': field 'rule': no built-in or plugin rule is named 'cold-rom' " +
-            "(known: cold-room, congestion, congestion-area, energy-anomaly, energy-area, fall-detection, fall-escalation, parking)",
+            "(known: cold-room, congestion, congestion-area, energy-anomaly, energy-area, fall-alert, fall-detection, parking)",
             Error("""{"rules": [{"name": "a", "rule": "cold-rom"}]}"""));
     }
 

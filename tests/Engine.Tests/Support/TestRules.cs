@@ -1,0 +1,17 @@
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Runtime;
+
+namespace Kommune.Engine.Tests.Support;
+
+/// <summary>Rule sets the engine tests use.</summary>
+internal static class TestRules
+{
+    /// <summary>
+    /// One critical alert per fall event (the simple <see cref="FallAlertRule"/>) bound as <c>fall-detection</c>, so
+    /// that <see cref="Events.AlertId"/> names each fall's alert: for tests that count events through their alerts.
+    /// </summary>
+    public static RuleBinding EveryFall => new("fall-detection", new FallAlertRule());
+
+    /// <summary>Only <see cref="EveryFall"/>.</summary>
+    public static RuleSet EveryFallOnly => new([EveryFall]);
+}

@@ -31,6 +31,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly Channel<ConsumedEvent> _channel;
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
     private readonly Dictionary<TopicPartition, long> _expectedNext = [];
+    private long _redelivered;
     private List<TopicPartition> _onePartitionPerLeader = [];
     private readonly ConcurrentDictionary<TopicPartition, byte> _offsetResets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -218,6 +219,19 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         var tp = result.TopicPartition;
         var offset = result.Offset.Value;
+        if (_expectedNext.TryGetValue(tp, out var next) && offset < next)
+        {
+            // The client handed out a record this assignment has already taken (seen after a pause, seek and resume
+            // of librdkafka): it is in flight or done, so taking it again would process it twice. Skip it.
+            var skipped = ++_redelivered;
+            if (skipped <= 10 || skipped % 1000 == 0)
+            {
+                LogRedelivered(_logger, skipped, result.Topic, tp.Partition.Value, offset, next);
+            }
+
+            return;
+        }
+
         if (Interlocked.Read(ref _inFlight) >= _options.MaxInFlightEvents && TrySeekBack(consumer, result))
         {
             return;
@@ -544,6 +558,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [GeneratedRegex(@"(?<topic>[^\s\]]+) \[(?<partition>\d+)\]: offset reset")]
     private static partial Regex OffsetResetPattern();
+
+    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Skipped a record the client delivered again ({Count} so far): {Topic}[{Partition}] offset {Offset}, already taken up to {Next}")]
+    private static partial void LogRedelivered(ILogger logger, long count, string topic, int partition, long offset, long next);
 
     [LoggerMessage(EventId = 1001, Level = LogLevel.Error,
         Message = "{Lost} records of {Topic}[{Partition}] were deleted by the broker before the engine read them (offsets {From} to {To} exclusive); continuing after them")]

@@ -382,7 +382,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     {
         _announced = _watermarks.Watermark;
         _announcedAt = now;
-        _context!.Watermark = _announced;
         router.Tell(new WatermarkAdvanced(_announced), ActorRefs.NoSender);
     }
 

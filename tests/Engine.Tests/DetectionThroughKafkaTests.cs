@@ -47,13 +47,7 @@ public sealed class DetectionThroughKafkaTests(ITestOutputHelper output)
             await using var engine = await bed.StartEngineAsync(rules: rules);
             events.ForEach(bed.ProduceEvent);
             bed.Flush();
-            using (var timeout = new CancellationTokenSource(KafkaTestBed.DefaultWait))
-            {
-                while (engine.Statistics.Processed < events.Count)
-                {
-                    await Task.Delay(20, timeout.Token);
-                }
-            }
+            await KafkaTestBed.WaitUntilAsync(() => engine.Statistics.Processed >= events.Count);
 
             await engine.StopAsync();
             var raised = RaisedTimes(bed);

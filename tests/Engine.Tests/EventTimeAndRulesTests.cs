@@ -88,7 +88,7 @@ public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
         bed.ProduceEvent(Count("c-1", 0));
         bed.ProduceEvent(Count("c-1", 1));
         bed.Flush();
-        await WaitUntil(() => engine.Statistics.Processed == 2);
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics.Processed == 2);
 
         engine.ApplyRules(new RuleSet([kept, new RuleBinding("changed", new CounterRule(3), fingerprint: "v2"), TestRules.EveryFall]));
         bed.ProduceEvent(Count("c-1", 2));
@@ -116,14 +116,6 @@ public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
     private static SensorEvent Count(string sensorId, int second) =>
         new(sensorId, "zone", "counter", Events.T0.AddSeconds(second), new Dictionary<string, SensorValue>());
 
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(KafkaTestBed.DefaultWait);
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
 
     /// <summary>Tells its area about each probe and closes a 10 s event-time window after it.</summary>
     private sealed class ProbeRule : Rule

@@ -26,11 +26,7 @@ public sealed class ReplayCommandTests(ITestOutputHelper output)
         var processed = bed.ReadAtLeast(bed.Options.Topics.SensorEvents, readings);
         Assert.Equal(readings, processed.Count);
         Assert.All(processed, r => Assert.Equal("mndot-6005", System.Text.Encoding.UTF8.GetString(r.Message.Key!)));
-        using var timeout = new CancellationTokenSource(KafkaTestBed.DefaultWait);
-        while (engine.Statistics.Processed < readings)
-        {
-            await Task.Delay(20, timeout.Token);
-        }
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics.Processed >= readings);
 
         Assert.Equal(0, engine.Statistics.DeadLettered);
     }

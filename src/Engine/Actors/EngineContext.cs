@@ -15,7 +15,6 @@ internal sealed class EngineContext(
     ILogger logger)
 {
     private RuleSet _rules = rules;
-    private long _watermarkTicks = DateTimeOffset.MinValue.UtcTicks;
 
     public IOutputSink Sink { get; } = sink;
 
@@ -34,13 +33,6 @@ internal sealed class EngineContext(
     {
         get => Volatile.Read(ref _rules);
         set => Volatile.Write(ref _rules, value);
-    }
-
-    /// <summary>The latest watermark the dispatcher announced; a new actor starts from it.</summary>
-    public DateTimeOffset Watermark
-    {
-        get => new(Interlocked.Read(ref _watermarkTicks), TimeSpan.Zero);
-        set => Interlocked.Exchange(ref _watermarkTicks, value.UtcTicks);
     }
 
     public DateTimeOffset Now => Clock.GetUtcNow();

@@ -55,8 +55,7 @@ public sealed class EnergyAreaRule : Rule
         }
 
         var size = (long)_window.TotalMilliseconds;
-        var millis = sensorEvent.Timestamp.ToUnixTimeMilliseconds();
-        var start = millis - (((millis % size) + size) % size);
+        var start = Minutes.Floor(sensorEvent.Timestamp, _window);
         if (DateTimeOffset.FromUnixTimeMilliseconds(start + size) + context.AllowedLateness <= context.Watermark)
         {
             return; // its window is already dropped

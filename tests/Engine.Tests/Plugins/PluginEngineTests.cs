@@ -69,7 +69,7 @@ public sealed class PluginEngineTests(ITestOutputHelper output)
 
         workspace.WriteRules(ColdRoomsAndFalls.Replace("""{ "name": "broken-rule", "rule": "whatever", "plugin": "Broken" }""", "", StringComparison.Ordinal)
             .Replace("""} },""", """} }""", StringComparison.Ordinal));
-        await WaitUntil(() => engine.Statistics.RuleReloads >= 1);
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics.RuleReloads >= 1);
         bed.ProduceEvent(Temperature("room-2", 15.0, 1));
         bed.ProduceEvent(Temperature("room-2", 15.0, 12));
         bed.Flush();
@@ -108,12 +108,4 @@ public sealed class PluginEngineTests(ITestOutputHelper output)
     private static SensorEvent Temperature(string room, double celsius, int minute) =>
         new(room, "skole-a", "temperature", Events.T0.AddMinutes(minute), new Dictionary<string, SensorValue> { ["temperature"] = celsius });
 
-    private static async Task WaitUntil(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(KafkaTestBed.DefaultWait);
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
 }

@@ -140,6 +140,16 @@ internal sealed class KafkaTestBed : IDisposable
         return records;
     }
 
+    /// <summary>Waits (polling every 20 ms, at most <see cref="DefaultWait"/>) until <paramref name="condition"/> holds.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var timeout = new CancellationTokenSource(DefaultWait);
+        while (!condition())
+        {
+            await Task.Delay(20, timeout.Token);
+        }
+    }
+
     /// <summary>Reads until at least <paramref name="count"/> records are there.</summary>
     public List<ConsumeResult<byte[]?, byte[]?>> ReadAtLeast(string topic, int count, TimeSpan? wait = null) =>
         ReadUntil(topic, r => r.Count >= count, wait);

@@ -75,9 +75,10 @@ public sealed class DetectionThroughKafkaTests(ITestOutputHelper output)
         output.WriteLine(DetectionScore.Table(congestionScores));
         Assert.True(congestionScores.Sum(s => s.WindowsFound) >= 7, DetectionScore.Table(congestionScores));
         Assert.True(congestionScores.Sum(s => s.AlertsOutside) <= 1, DetectionScore.Table(congestionScores));
-        // The figures measured on this data (docs/detection.md): 10 of 16 windows, 22 alerts outside in 8 files.
-        Assert.True(scores.Sum(s => s.WindowsFound) >= 10, DetectionScore.Table(scores));
-        Assert.True(scores.Sum(s => s.AlertsOutside) <= 22, DetectionScore.Table(scores));
+        // The figures measured on this data (docs/detection.md): 11 of 16 windows, 13 alerts outside in 8 files. The
+        // issue's bar: at least 60 % of the windows (10 of 16) and at most 2 alerts outside per file (16 in 8 files).
+        Assert.True(scores.Sum(s => s.WindowsFound) >= 11, DetectionScore.Table(scores));
+        Assert.True(scores.Sum(s => s.AlertsOutside) <= 13, DetectionScore.Table(scores));
     }
 
     private static List<(string Rule, DateTimeOffset Time)> RaisedTimes(KafkaTestBed bed)

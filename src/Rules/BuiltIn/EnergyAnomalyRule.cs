@@ -12,11 +12,14 @@ namespace Kommune.Rules.BuiltIn;
 /// is normal again. Handles any sensor type: the rules file names the types.
 /// </summary>
 /// <remarks>
-/// Parameters: <c>value</c> ("kw"), <c>threshold</c> (3.5, robust score), <c>minConsecutive</c> (3 readings),
+/// Parameters: <c>value</c> ("kw"), <c>threshold</c> (4, robust score), <c>minConsecutive</c> (3 readings),
 /// <c>minSpan</c> ("30m"), <c>resolveAfter</c> ("30m"), <c>stuckFor</c> ("6h"), <c>stuckTolerance</c> (0),
-/// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>smoothing</c> (0.6, EWMA weight of
+/// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>smoothing</c> (0.4, EWMA weight of
 /// the score), <c>logScale</c> (false: score log(1 + reading) for heavy-tailed series), <c>warmUp</c> (12 readings),
-/// <c>tailQuantile</c> (0.9; below 0.8 turns the heavy-tail scale off), <c>timeZone</c> ("UTC", an IANA id such as "Europe/Oslo").
+/// <c>tailQuantile</c> (0.9; below 0.8 turns the heavy-tail scale off), <c>calibratedRate</c> (0.01: the share of
+/// readings per direction a series may spend above its deviation threshold before the threshold rises; 0 turns
+/// calibration off), <c>calibrationReadings</c> (3000, the calibration's memory), <c>timeZone</c> ("UTC", an IANA
+/// id such as "Europe/Oslo").
 /// </remarks>
 [Rule(RuleName)]
 public sealed class EnergyAnomalyRule : Rule
@@ -44,7 +47,7 @@ public sealed class EnergyAnomalyRule : Rule
             throw new RuleParameterException("value", "must name a value, not be empty");
         }
 
-        var threshold = parameters.GetNumber("threshold", 3.5, min: 1, max: 100);
+        var threshold = parameters.GetNumber("threshold", 4, min: 1, max: 100);
         var minConsecutive = parameters.GetInteger("minConsecutive", 3, min: 1, max: 10_000);
         var minSpan = parameters.GetDuration("minSpan", TimeSpan.FromMinutes(30));
         var resolveAfter = parameters.GetDuration("resolveAfter", TimeSpan.FromMinutes(30));
@@ -52,10 +55,12 @@ public sealed class EnergyAnomalyRule : Rule
         var stuckTolerance = parameters.GetNumber("stuckTolerance", 0, min: 0);
         var (nightStart, nightEnd) = ParseNightHours(parameters.GetText("nightHours", "00-05"));
         var nightThreshold = parameters.GetNumber("nightThreshold", 4, min: 1, max: 100);
-        var smoothing = parameters.GetNumber("smoothing", 0.6, min: 0.05, max: 1);
+        var smoothing = parameters.GetNumber("smoothing", 0.4, min: 0.05, max: 1);
         var tailQuantile = parameters.GetNumber("tailQuantile", 0.9, min: 0, max: 0.99);
         var logScale = parameters.GetBoolean("logScale", false);
         var warmUp = parameters.GetInteger("warmUp", 12, min: 1, max: 100_000);
+        var calibratedRate = parameters.GetNumber("calibratedRate", 0.01, min: 0, max: 0.5);
+        var calibrationReadings = parameters.GetInteger("calibrationReadings", 3000, min: 100, max: 1_000_000);
         var timeZoneId = parameters.GetText("timeZone", "UTC");
         if (!TimeZoneInfo.TryFindSystemTimeZoneById(timeZoneId, out var timeZone))
         {
@@ -78,6 +83,8 @@ public sealed class EnergyAnomalyRule : Rule
             LogTransform = logScale,
             TailQuantile = tailQuantile >= 0.8 ? tailQuantile : null,
             TimeZone = timeZone,
+            CalibratedRate = calibratedRate,
+            CalibrationReadings = calibrationReadings,
         });
     }
 

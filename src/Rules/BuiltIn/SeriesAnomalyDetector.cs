@@ -47,7 +47,7 @@ public sealed record SeriesAnomalySignal(
 public sealed record SeriesAnomalyOptions
 {
     /// <summary>A reading is anomalous when its robust score (deviation over scale) is at least this.</summary>
-    public double Threshold { get; init; } = 3.5;
+    public double Threshold { get; init; } = 4;
 
     /// <summary>Anomalous readings in a row that open an episode (short blips do not).</summary>
     public int MinConsecutive { get; init; } = 3;
@@ -77,13 +77,24 @@ public sealed record SeriesAnomalyOptions
     /// The EWMA weight of a new score in the smoothed score the decision is taken on (1 = the raw score). Each score
     /// enters clipped to twice the threshold, so one wild reading cannot open an episode.
     /// </summary>
-    public double ScoreAlpha { get; init; } = 0.6;
+    public double ScoreAlpha { get; init; } = 0.4;
 
     /// <summary>
     /// When set (0.8–0.99), the noise scale is at least what this quantile of the recent absolute residuals implies
     /// for normal noise: series with heavy tails (frequent short spikes) then need larger deviations to alert.
     /// </summary>
     public double? TailQuantile { get; init; } = 0.9;
+
+    /// <summary>
+    /// When above zero, the share of readings (per direction) this series may spend at or above its deviation
+    /// threshold: once <see cref="CalibrationReadings"/>/4 readings are scored, the threshold of a direction rises to
+    /// the score this share of the recent readings reached (at most 1.9 × <see cref="Threshold"/>), so a series with
+    /// frequent excursions of one kind stops alerting on them. Zero turns calibration off.
+    /// </summary>
+    public double CalibratedRate { get; init; } = 0.01;
+
+    /// <summary>The memory of the calibration, in readings (the histogram's decay horizon).</summary>
+    public int CalibrationReadings { get; init; } = 3000;
 
     /// <summary>Whether the detector works on log(1 + max(reading, 0)): for positive, heavy-tailed series.</summary>
     public bool LogTransform { get; init; }
@@ -103,19 +114,19 @@ public sealed record SeriesAnomalyOptions
     /// <summary>The EWMA weight of a new reading in the short-term level and offset.</summary>
     public double LevelAlpha { get; init; } = 0.1;
 
-    /// <summary>Readings kept per hour-of-week bucket.</summary>
-    public int WeekReservoir { get; init; } = 8;
+    /// <summary>Past passes (the mean of each pass through the hour) kept per hour-of-week bucket.</summary>
+    public int WeekReservoir { get; init; } = 4;
 
-    /// <summary>Readings kept per hour-of-day bucket.</summary>
+    /// <summary>Past passes (the mean of each pass through the hour) kept per hour-of-day bucket.</summary>
     public int DayReservoir { get; init; } = 12;
 
     /// <summary>Readings (and residuals) kept for the global robust statistics.</summary>
-    public int RecentReservoir { get; init; } = 96;
+    public int RecentReservoir { get; init; } = 288;
 
     /// <summary>Readings kept for the night baseline.</summary>
     public int NightReservoir { get; init; } = 48;
 
-    /// <summary>Readings a bucket needs before the profile uses it.</summary>
+    /// <summary>Past passes an hour-of-week bucket needs before the profile uses it (an hour-of-day bucket needs one).</summary>
     public int MinBucketCount { get; init; } = 3;
 }
 
@@ -188,8 +199,10 @@ public sealed class SeriesAnomalyDetector
             var limit = 2 * _options.Threshold;
             state.SmoothedScore += _options.ScoreAlpha * (Math.Clamp(score, -limit, limit) - state.SmoothedScore);
             var smoothed = state.SmoothedScore;
-            var anomalous = Math.Abs(smoothed) >= _options.Threshold && Math.Sign(score) == Math.Sign(smoothed);
+            var threshold = CalibratedThreshold(state, smoothed >= 0 ? state.UpScores : state.DownScores);
+            var anomalous = Math.Abs(smoothed) >= threshold && Math.Sign(score) == Math.Sign(smoothed);
             Step(state.Deviation, SeriesAnomalyKind.Deviation, anomalous, Math.Sign(smoothed), score, Back(expected), t, _options.Threshold, signals);
+            Calibrate(state, smoothed);
         }
 
         var night = IsNight(hour);
@@ -206,14 +219,14 @@ public sealed class SeriesAnomalyDetector
             Step(state.NightUse, SeriesAnomalyKind.NightConsumption, false, 1, 0, 0, t, _options.NightThreshold, signals);
         }
 
-        // Learn. The reservoirs take the reading as it is (their medians are robust, and a lasting change of the
-        // pattern must become the new normal); the EWMA level, drift and residuals take it winsorized, so an anomaly
-        // moves them only a little. A stuck meter teaches nothing.
+        // Learn. The profile takes the mean of each finished pass through an hour, as it is (the reservoirs' medians
+        // are robust, and a lasting change of the pattern must become the new normal, over days); the EWMA level,
+        // drift and residuals take the reading winsorized, so an anomaly moves them only a little. A stuck meter
+        // teaches nothing.
         if (!state.Stuck.Open)
         {
             var clipped = first ? value : Math.Clamp(value, expected - (_options.Threshold * scale), expected + (_options.Threshold * scale));
-            Push(state.Week[weekBucket], value, _options.WeekReservoir);
-            Push(state.Day[hour], value, _options.DayReservoir);
+            Pass(state, t, weekBucket, value);
             Push(state.Recent, value, _options.RecentReservoir);
             if (!first)
             {
@@ -243,7 +256,7 @@ public sealed class SeriesAnomalyDetector
     private (double Expected, double Scale, bool FromProfile, double ProfileMedian) Expect(SeriesAnomalyState state, int weekBucket, int hour)
     {
         var bucket = state.Week[weekBucket].Count >= _options.MinBucketCount ? state.Week[weekBucket]
-            : state.Day[hour].Count >= _options.MinBucketCount ? state.Day[hour]
+            : state.Day[hour].Count >= 1 ? state.Day[hour]
             : null;
         var residualMad = state.Residuals.Count >= _options.MinBucketCount ? MedianMad(state.Residuals).Mad : double.NaN;
         if (_options.TailQuantile is { } q && state.Residuals.Count >= 20)
@@ -267,6 +280,66 @@ public sealed class SeriesAnomalyDetector
         // The drift is shared by all buckets: it may move this bucket's median by at most its own scale.
         var profileExpected = median + Math.Clamp(state.Offset, -scale, scale);
         return (profileExpected, scale, true, median);
+    }
+
+    private const int CalibrationBins = 40;
+
+    private double CalibratedThreshold(SeriesAnomalyState state, IList<double> histogram)
+    {
+        if (_options.CalibratedRate <= 0 || state.Scored < _options.CalibrationReadings / 4 || histogram.Count != CalibrationBins)
+        {
+            return _options.Threshold;
+        }
+
+        var total = 0.0;
+        for (var i = 0; i < histogram.Count; i++)
+        {
+            total += histogram[i];
+        }
+
+        // The lowest bin edge with at most the calibrated share of the readings at or above it.
+        var allowed = _options.CalibratedRate * total;
+        var above = 0.0;
+        var width = 2 * _options.Threshold / CalibrationBins;
+        var edge = 2 * _options.Threshold;
+        for (var i = histogram.Count - 1; i >= 0; i--)
+        {
+            if (above + histogram[i] > allowed)
+            {
+                break;
+            }
+
+            above += histogram[i];
+            edge = i * width;
+        }
+
+        return Math.Clamp(edge, _options.Threshold, 1.9 * _options.Threshold);
+    }
+
+    private void Calibrate(SeriesAnomalyState state, double smoothed)
+    {
+        if (_options.CalibratedRate <= 0)
+        {
+            return;
+        }
+
+        if (state.UpScores.Count != CalibrationBins || state.DownScores.Count != CalibrationBins)
+        {
+            state.UpScores = new double[CalibrationBins].ToList();
+            state.DownScores = new double[CalibrationBins].ToList();
+        }
+
+        var keep = 1 - (1.0 / _options.CalibrationReadings);
+        for (var i = 0; i < CalibrationBins; i++)
+        {
+            state.UpScores[i] *= keep;
+            state.DownScores[i] *= keep;
+        }
+
+        var bin = (int)Math.Min(CalibrationBins - 1, Math.Abs(smoothed) / (2 * _options.Threshold) * CalibrationBins);
+        (smoothed >= 0 ? state.UpScores : state.DownScores)[bin] += 1;
+        (smoothed >= 0 ? state.DownScores : state.UpScores)[0] += 1;
+        state.Scored++;
     }
 
     private double Back(double value) => _options.LogTransform ? Math.Exp(value) - 1 : value;
@@ -381,6 +454,32 @@ public sealed class SeriesAnomalyDetector
             episode.Normal = 0;
             signals.Add(new SeriesAnomalySignal(kind, SeriesSignalAction.End, episode.StartMs, episode.Severity, score, expected));
         }
+    }
+
+    /// <summary>
+    /// Adds a reading to the current pass through an hour bucket. When the hour changes (or an hour has gone by), the
+    /// pass's mean goes into its hour-of-week and hour-of-day reservoirs: the profile holds one value per past pass,
+    /// so readings of the hour under way never make themselves normal.
+    /// </summary>
+    private void Pass(SeriesAnomalyState state, long t, int weekBucket, double value)
+    {
+        if (state.PassCount > 0 && (weekBucket != state.PassBucket || t - state.PassStartMs >= 3_600_000))
+        {
+            var mean = state.PassSum / state.PassCount;
+            Push(state.Week[state.PassBucket], mean, _options.WeekReservoir);
+            Push(state.Day[state.PassBucket % 24], mean, _options.DayReservoir);
+            state.PassCount = 0;
+            state.PassSum = 0;
+        }
+
+        if (state.PassCount == 0)
+        {
+            state.PassBucket = weekBucket;
+            state.PassStartMs = t;
+        }
+
+        state.PassSum += value;
+        state.PassCount++;
     }
 
     private static void EnsureShape(SeriesAnomalyState state)

@@ -24,11 +24,23 @@ public sealed class SeriesAnomalyState
     /// <summary>Short-term EWMA of the robust score: sustained deviations build it up, single blips hardly move it.</summary>
     public double SmoothedScore { get; set; }
 
-    /// <summary>Per hour-of-week bucket (168, Monday 00 first), the newest readings (a bounded reservoir, oldest first).</summary>
+    /// <summary>Per hour-of-week bucket (168, Monday 00 first), the means of its newest past passes (bounded, oldest first).</summary>
     public IList<List<double>> Week { get; set; } = [];
 
-    /// <summary>Per hour-of-day bucket (24), the newest readings (bounded, oldest first).</summary>
+    /// <summary>Per hour-of-day bucket (24), the means of its newest past passes (bounded, oldest first).</summary>
     public IList<List<double>> Day { get; set; } = [];
+
+    /// <summary>The hour-of-week bucket of the pass under way.</summary>
+    public int PassBucket { get; set; }
+
+    /// <summary>When the pass under way started, Unix milliseconds.</summary>
+    public long PassStartMs { get; set; }
+
+    /// <summary>The sum of the readings of the pass under way.</summary>
+    public double PassSum { get; set; }
+
+    /// <summary>How many readings the pass under way has.</summary>
+    public int PassCount { get; set; }
 
     /// <summary>The newest readings regardless of time (bounded): the global robust statistics.</summary>
     public IList<double> Recent { get; set; } = [];
@@ -38,6 +50,18 @@ public sealed class SeriesAnomalyState
 
     /// <summary>The newest readings in the night hours (bounded): the night baseline.</summary>
     public IList<double> Night { get; set; } = [];
+
+    /// <summary>
+    /// Decayed histogram of the smoothed score above zero (bins over 0..2×threshold): how often this series reaches
+    /// each upward score, for the calibrated threshold. Empty until scoring starts.
+    /// </summary>
+    public IList<double> UpScores { get; set; } = [];
+
+    /// <summary>As <see cref="UpScores"/>, for the smoothed score below zero (its magnitude).</summary>
+    public IList<double> DownScores { get; set; } = [];
+
+    /// <summary>How many readings the score histograms have taken.</summary>
+    public long Scored { get; set; }
 
     /// <summary>The sustained-deviation episode (spikes up, drops down).</summary>
     public EpisodeState Deviation { get; set; } = new();

@@ -81,7 +81,9 @@ public sealed class EnergyAnomalyRuleTests
         Assert.Equal("energy", raised.Category);
         Assert.Equal("energy-anomaly", raised.SubCategory);
         Assert.Equal(Sensor, raised.SensorId);
-        Assert.Equal($"energy-anomaly:{Sensor}:energy-anomaly:{spikeStart.ToUnixTimeMilliseconds()}", raised.AlertId);
+        // The incident is named by the episode's first anomalous reading (the smoothed score crosses the threshold
+        // on the first or second reading of the spike).
+        Assert.Contains(raised.AlertId, new[] { spikeStart, spikeStart + Step }.Select(t => $"energy-anomaly:{Sensor}:energy-anomaly:{t.ToUnixTimeMilliseconds()}"));
         Assert.True(raised.EventTime <= spikeStart + (3 * Step), "raised within the first three readings");
         Assert.Contains("above", raised.Description, StringComparison.Ordinal);
         var resolved = feed.Kit.Alerts[^1];
@@ -114,7 +116,7 @@ public sealed class EnergyAnomalyRuleTests
     public void Severity_grows_with_the_deviation_and_the_alert_is_updated()
     {
         var feed = Learned().NormalFor(TimeSpan.FromHours(12));
-        feed.Readings(TimeSpan.FromHours(1), (t, n) => n + 1).Readings(TimeSpan.FromHours(1), (t, n) => n + 30);
+        feed.Readings(TimeSpan.FromHours(1), (t, n) => n + 2).Readings(TimeSpan.FromHours(1), (t, n) => n + 30);
 
         var alerts = feed.Kit.Alerts;
         Assert.Equal(AlertStatus.Raised, alerts[0].Status);
@@ -190,6 +192,8 @@ public sealed class EnergyAnomalyRuleTests
     [InlineData("""{"value": ""}""", "value")]
     [InlineData("""{"smoothing": 2}""", "smoothing")]
     [InlineData("""{"logScale": "yes"}""", "logScale")]
+    [InlineData("""{"calibratedRate": 0.9}""", "calibratedRate")]
+    [InlineData("""{"calibrationReadings": 10}""", "calibrationReadings")]
     public void Wrong_parameters_are_refused_naming_the_parameter(string json, string parameter)
     {
         var error = Assert.Throws<RuleParameterException>(() => new EnergyAnomalyRule(RuleParameters.FromJson(json)));
@@ -202,7 +206,7 @@ public sealed class EnergyAnomalyRuleTests
         var parameters = RuleParameters.FromJson("""
             {"value": "kw", "threshold": 5, "minConsecutive": 4, "minSpan": "1h", "resolveAfter": "2h", "stuckFor": "12h",
              "stuckTolerance": 0.01, "nightHours": "22-06", "nightThreshold": 6, "smoothing": 0.5, "logScale": true,
-             "tailQuantile": 0.95, "warmUp": 24, "timeZone": "Europe/Oslo"}
+             "tailQuantile": 0.95, "warmUp": 24, "timeZone": "Europe/Oslo", "calibratedRate": 0.02, "calibrationReadings": 500}
             """);
         var rule = new EnergyAnomalyRule(parameters);
         Assert.Empty(parameters.Unread);
@@ -210,6 +214,8 @@ public sealed class EnergyAnomalyRuleTests
         Assert.Equal(22, rule.Options.NightStartHour);
         Assert.Equal(6, rule.Options.NightEndHour);
         Assert.Equal("Europe/Oslo", rule.Options.TimeZone.Id);
+        Assert.Equal(0.02, rule.Options.CalibratedRate);
+        Assert.Equal(500, rule.Options.CalibrationReadings);
         var defaults = new EnergyAnomalyRule(RuleParameters.Empty).Options;
         Assert.Equal(3, defaults.MinConsecutive);
         Assert.Equal(TimeSpan.FromHours(6), defaults.StuckFor);
@@ -287,5 +293,80 @@ public sealed class EnergyAnomalyRuleTests
             Assert.InRange(state.Night.Count, 0, options.NightReservoir);
             Assert.Empty(detector.Observe(state, time, 1));
         });
+    }
+
+    /// <summary>
+    /// Runs a detector over a level series (100 ± 1) with a surge every 61 readings (7-minute steps, so the surges
+    /// wander over the hours of the week): surge n lasts <c>length(n)</c> readings of <c>height(n)</c> added. Returns, per surge,
+    /// whether a deviation episode started during it or just after it.
+    /// </summary>
+    private static List<bool> Surges(SeriesAnomalyOptions options, int count, Func<int, (int Length, double Height)> surge)
+    {
+        var detector = new SeriesAnomalyDetector(options);
+        var noise = new Random(11);
+        var state = new SeriesAnomalyState();
+        var found = new List<bool>();
+        var time = T0;
+        for (var i = 0; i < count * 61; i++, time += TimeSpan.FromMinutes(7))
+        {
+            var phase = i % 61;
+            var (length, height) = surge(i / 61);
+            var value = 100 + ((noise.NextDouble() - 0.5) * 2) + (phase >= 20 && phase < 20 + length ? height : 0);
+            var started = detector.Observe(state, time, value).Any(s => s.Kind == SeriesAnomalyKind.Deviation && s.Action == SeriesSignalAction.Start);
+            if (phase == 20)
+            {
+                found.Add(false);
+            }
+
+            if (started && phase >= 20)
+            {
+                found[^1] = true;
+            }
+        }
+
+        return found;
+    }
+
+    [Fact]
+    public void Calibration_stops_routine_excursions_from_alerting_and_still_alerts_in_the_other_direction()
+    {
+        var uncalibrated = Surges(new SeriesAnomalyOptions { CalibratedRate = 0 }, 60, _ => (4, 15));
+        var calibrated = Surges(new SeriesAnomalyOptions { CalibratedRate = 0.01, CalibrationReadings = 400 }, 60, _ => (4, 15));
+
+        // Without calibration every routine surge alerts; with it, once 100 readings are scored, they stop alerting.
+        Assert.All(uncalibrated.Skip(30), Assert.True);
+        Assert.All(calibrated.Skip(30), Assert.False);
+        Assert.InRange(calibrated.Take(30).Count(f => f), 1, 10);
+
+        // Each direction is calibrated on its own: routine surges up do not hide a drop.
+        var drop = Surges(new SeriesAnomalyOptions { CalibratedRate = 0.01, CalibrationReadings = 400 }, 60, n => n == 50 ? (4, -15) : (4, 15));
+        Assert.True(drop[50], string.Join(",", drop));
+        Assert.Single(drop.Skip(30), f => f);
+    }
+
+    [Fact]
+    public void A_level_shift_lasting_hours_in_minute_readings_stays_one_open_alert_until_it_ends()
+    {
+        // One-minute readings (more per hour than an hour's profile bucket keeps): a week of the daily pattern, then
+        // three hours at +8 kW from 10:00. The shift must not become "normal" within the hour and flap.
+        var kit = new RuleTestKit(start: T0).Bind(new EnergyAnomalyRule(RuleParameters.Empty));
+        var noise = new Random(3);
+        var shiftStart = T0.AddDays(7).AddHours(10);
+        var shiftEnd = shiftStart.AddHours(3);
+        for (var t = T0; t < shiftEnd.AddHours(3); t += TimeSpan.FromMinutes(1))
+        {
+            var value = Normal(t, noise) + (t >= shiftStart && t < shiftEnd ? 8 : 0);
+            kit.Send(Sensor, "energy", t, new Dictionary<string, SensorValue> { ["kw"] = value });
+            if (t == shiftStart.AddMinutes(-1))
+            {
+                kit.ClearOutputs();
+            }
+        }
+
+        var raised = Assert.Single(kit.Alerts, a => a.Status == AlertStatus.Raised);
+        Assert.InRange(raised.EventTime, shiftStart, shiftStart.AddMinutes(5));
+        var resolved = Assert.Single(kit.Alerts, a => a.Status == AlertStatus.Resolved);
+        Assert.Equal(raised.AlertId, resolved.AlertId);
+        Assert.True(resolved.EventTime >= shiftEnd, $"resolved at {resolved.EventTime}, before the shift ended at {shiftEnd}");
     }
 }

@@ -55,7 +55,7 @@ public sealed class EngineOptions
     /// <summary>A partition with no event for this long stops holding the watermark back.</summary>
     public TimeSpan IdlePartitionTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>The rules file (JSON) binding rules to sensor types and areas; the built-in fall rule when empty.</summary>
+    /// <summary>The rules file (JSON) binding rules to sensor types and areas; every built-in municipal rule with its defaults when empty.</summary>
     public string? RulesFile { get; set; }
 
     /// <summary>The folder of rule plugins, one subfolder per plugin; none when empty.</summary>

@@ -54,8 +54,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <param name="options">Settings; validated here.</param>
     /// <param name="loggerFactory">Where logs go.</param>
     /// <param name="rules">
-    /// The rules to run; when null, the rules file and plugins of <paramref name="options"/> (the built-in fall rule
-    /// when there is no rules file), which <see cref="ReloadRules"/> reloads.
+    /// The rules to run; when null, the rules file and plugins of <paramref name="options"/> (every built-in
+    /// municipal rule when there is no rules file), which <see cref="ReloadRules"/> reloads.
     /// </param>
     /// <exception cref="RulesFileException">The rules file has mistakes; the message lists them all.</exception>
     /// <param name="clock">The wall clock: event times are checked against it and processing-time timers follow it; the system clock when null.</param>

@@ -142,4 +142,56 @@ public sealed class SensorSimulatorTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new SensorSimulator(new SimulatorOptions { Sensors = sensors, Areas = areas }));
     }
+
+    [Fact]
+    public void Every_area_of_a_large_enough_network_has_every_kind_of_sensor()
+    {
+        var events = Generate(new SimulatorOptions { Sensors = 200, Areas = 20 }, 200);
+
+        foreach (var area in events.GroupBy(e => e.AreaId, StringComparer.Ordinal))
+        {
+            Assert.Equal(
+                [SensorTypes.Energy, SensorTypes.Fall, SensorTypes.Parking, SensorTypes.Traffic],
+                area.Select(e => e.Type == "heartbeat" ? SensorTypes.Fall : e.Type).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray());
+        }
+    }
+
+    [Fact]
+    public void Scripted_incidents_play_in_their_areas_at_their_times_and_only_when_asked()
+    {
+        // One reading per sensor every 5 s (1,000 sensors at 200 events/s), from 10:00 UTC (no rush hour).
+        var start = new DateTimeOffset(2024, 5, 1, 10, 0, 0, TimeSpan.Zero);
+        var with = new SensorSimulator(new SimulatorOptions { Incidents = true });
+        var without = new SensorSimulator(new SimulatorOptions());
+        var during = new List<(SensorEvent With, SensorEvent Without)>();
+        for (var i = 0; i < 200 * 60 * 3; i++)
+        {
+            var now = start.AddMilliseconds(i * 5);
+            var pair = (with.Next(now), without.Next(now));
+            if (now - start >= TimeSpan.FromMinutes(2))
+            {
+                during.Add(pair);
+            }
+        }
+
+        // Minute 2-3: the jam, the full car park and the energy spike are all on.
+        var jam = during.Where(p => p.With.Type == SensorTypes.Traffic && p.With.AreaId == SimulatedIncidents.JamArea).ToList();
+        Assert.NotEmpty(jam);
+        Assert.All(jam, p => Assert.True(p.With.Values["occupancy"].Number > 50, "a jammed road reports high occupancy"));
+        Assert.True(jam.Average(p => p.With.Values["speed"].Number) < 0.4 * jam.Average(p => p.Without.Values["speed"].Number));
+
+        var bays = during.Where(p => p.With.Type == SensorTypes.Parking && p.With.AreaId == SimulatedIncidents.FullParkingArea).ToList();
+        Assert.NotEmpty(bays);
+        Assert.All(bays, p => Assert.True(p.With.Values["occupied"].Boolean));
+
+        var meters = during.Where(p => p.With.Type == SensorTypes.Energy && p.With.AreaId == SimulatedIncidents.EnergySpikeArea)
+            .GroupBy(p => p.With.SensorId, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Average(p => p.With.Values["kw"].Number / p.Without.Values["kw"].Number), StringComparer.Ordinal);
+        Assert.Single(meters, m => m.Value > 2.5);
+        Assert.All(meters.Where(m => m.Value <= 2.5), m => Assert.InRange(m.Value, 0.8, 1.2));
+
+        // Elsewhere the streams are the same as without incidents.
+        var elsewhere = during.Where(p => p.With.AreaId is not (SimulatedIncidents.JamArea or SimulatedIncidents.FullParkingArea or SimulatedIncidents.EnergySpikeArea)).ToList();
+        Assert.All(elsewhere, p => Assert.Equal(SensorEventEncoder.Encode(p.Without), SensorEventEncoder.Encode(p.With)));
+    }
 }

@@ -19,12 +19,54 @@ public sealed record SimulatorOptions
 
     /// <summary>Seed of the random source: the same seed gives the same stream.</summary>
     public int Seed { get; init; } = 42;
+
+    /// <summary>
+    /// Whether to play the scripted incidents of <see cref="SimulatedIncidents"/> (a traffic jam, a full car park, an
+    /// energy spike), timed from the first event, so that a demo shows every rule family within minutes.
+    /// </summary>
+    public bool Incidents { get; init; }
+}
+
+/// <summary>
+/// The scripted incidents of a simulation with <see cref="SimulatorOptions.Incidents"/>, as offsets from its first
+/// event. They repeat every <see cref="Period"/>.
+/// </summary>
+public static class SimulatedIncidents
+{
+    /// <summary>The timeline repeats after this.</summary>
+    public static readonly TimeSpan Period = TimeSpan.FromMinutes(20);
+
+    /// <summary>The area whose road sensors report a jam (speed at a fifth of free flow, occupancy near 75 %).</summary>
+    public const string JamArea = "area-002";
+
+    /// <summary>When the jam starts and ends.</summary>
+    public static readonly (TimeSpan Start, TimeSpan End) Jam = (TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(8));
+
+    /// <summary>The area whose parking bays fill up (all but a few percent occupied).</summary>
+    public const string FullParkingArea = "area-003";
+
+    /// <summary>When the car park is full.</summary>
+    public static readonly (TimeSpan Start, TimeSpan End) FullParking = (TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(7));
+
+    /// <summary>The area whose first energy meter draws three times its usual load.</summary>
+    public const string EnergySpikeArea = "area-004";
+
+    /// <summary>When the meter's load is high.</summary>
+    public static readonly (TimeSpan Start, TimeSpan End) EnergySpike = (TimeSpan.FromSeconds(75), TimeSpan.FromMinutes(5));
+
+    internal static bool During((TimeSpan Start, TimeSpan End) incident, TimeSpan sinceStart)
+    {
+        var inPeriod = TimeSpan.FromTicks(sinceStart.Ticks % Period.Ticks);
+        return inPeriod >= incident.Start && inPeriod < incident.End;
+    }
 }
 
 /// <summary>
 /// A deterministic municipal sensor network: home-care fall wearables (10 %), road sensors (40 %), parking bays
-/// (30 %) and building energy meters (20 %) across areas, with daily rush hours, parking and consumption
-/// patterns, occasional falls and energy spikes. Each call to <see cref="Next"/> gives the next sensor's reading.
+/// (30 %) and building energy meters (20 %), each kind spread over every area (sensor i is in area i mod areas),
+/// with daily rush hours, parking and consumption patterns, occasional falls and one-reading energy blips, and
+/// optionally the scripted <see cref="SimulatedIncidents"/>. Each call to <see cref="Next"/> gives the next
+/// sensor's reading.
 /// </summary>
 public sealed class SensorSimulator
 {
@@ -32,8 +74,10 @@ public sealed class SensorSimulator
     private readonly Random _random;
     private readonly SimulatedSensor[] _sensors;
     private readonly double _fallProbability;
+    private readonly string? _spikingMeter;
     private long _index;
     private bool _firstFallDone;
+    private DateTimeOffset? _start;
 
     /// <summary>Creates the network.</summary>
     public SensorSimulator(SimulatorOptions options)
@@ -46,7 +90,8 @@ public sealed class SensorSimulator
         _sensors = new SimulatedSensor[options.Sensors];
         for (var i = 0; i < options.Sensors; i++)
         {
-            var slot = i % 10;
+            // Types cycle within each area, so that every area with at least ten sensors has every kind.
+            var slot = (i / options.Areas) % 10;
             var type = slot switch
             {
                 0 => SensorTypes.Fall,
@@ -57,6 +102,8 @@ public sealed class SensorSimulator
             var area = $"area-{(i % options.Areas) + 1:D3}";
             _sensors[i] = new SimulatedSensor($"{type}-{i + 1:D6}", area, type, 40 + _random.NextDouble() * 50, 5 + _random.NextDouble() * 95);
         }
+
+        _spikingMeter = _sensors.FirstOrDefault(x => x.Type == SensorTypes.Energy && x.Area == SimulatedIncidents.EnergySpikeArea)?.Id;
 
         var fallSensorEventsPerMinute = Math.Max(1, options.EventsPerSecond * 60 / 10);
         _fallProbability = Math.Min(1, options.FallsPerMinute / fallSensorEventsPerMinute);
@@ -70,13 +117,15 @@ public sealed class SensorSimulator
     {
         var sensor = _sensors[_index % _sensors.Length];
         _index++;
-        var hour = now.UtcDateTime.Hour + now.UtcDateTime.Minute / 60.0;
+        _start ??= now;
+        var sinceStart = now - _start.Value;
+        var hour = now.UtcDateTime.Hour + now.UtcDateTime.Minute / 60.0 + now.UtcDateTime.Second / 3600.0;
         return sensor.Type switch
         {
             SensorTypes.Fall => FallSensorEvent(sensor, now),
-            SensorTypes.Traffic => TrafficEvent(sensor, now, hour),
-            SensorTypes.Parking => ParkingEvent(sensor, now, hour),
-            _ => EnergyEvent(sensor, now, hour),
+            SensorTypes.Traffic => TrafficEvent(sensor, now, hour, Scripted(SimulatedIncidents.Jam, SimulatedIncidents.JamArea, sensor, sinceStart)),
+            SensorTypes.Parking => ParkingEvent(sensor, now, hour, Scripted(SimulatedIncidents.FullParking, SimulatedIncidents.FullParkingArea, sensor, sinceStart)),
+            _ => EnergyEvent(sensor, now, hour, sensor.Id == _spikingMeter && Scripted(SimulatedIncidents.EnergySpike, SimulatedIncidents.EnergySpikeArea, sensor, sinceStart)),
         };
     }
 
@@ -102,12 +151,15 @@ public sealed class SensorSimulator
         });
     }
 
-    private SensorEvent TrafficEvent(SimulatedSensor sensor, DateTimeOffset now, double hour)
+    private bool Scripted((TimeSpan Start, TimeSpan End) incident, string area, SimulatedSensor sensor, TimeSpan sinceStart) =>
+        _options.Incidents && sensor.Area == area && SimulatedIncidents.During(incident, sinceStart);
+
+    private SensorEvent TrafficEvent(SimulatedSensor sensor, DateTimeOffset now, double hour, bool jam)
     {
         var rush = RushHour(hour);
-        var speed = Math.Max(3, sensor.Baseline * (1 - 0.6 * rush) + Gaussian() * 4);
-        var flow = Math.Max(0, 300 + 1500 * rush + Gaussian() * 80);
-        var occupancy = Math.Clamp(8 + 60 * rush + Gaussian() * 5, 0, 100);
+        var speed = Math.Max(3, sensor.Baseline * (jam ? 0.2 : 1 - 0.6 * rush) + Gaussian() * 4);
+        var flow = Math.Max(0, (jam ? 400 : 300 + 1500 * rush) + Gaussian() * 80);
+        var occupancy = Math.Clamp((jam ? 75 : 8 + 60 * rush) + Gaussian() * 5, 0, 100);
         return new SensorEvent(sensor.Id, sensor.Area, SensorTypes.Traffic, now, new Dictionary<string, SensorValue>
         {
             ["speed"] = Math.Round(speed, 1),
@@ -116,22 +168,24 @@ public sealed class SensorSimulator
         });
     }
 
-    private SensorEvent ParkingEvent(SimulatedSensor sensor, DateTimeOffset now, double hour)
+    private SensorEvent ParkingEvent(SimulatedSensor sensor, DateTimeOffset now, double hour, bool full)
     {
-        var busy = 0.3 + 0.6 * Math.Exp(-Math.Pow((hour - 12) / 4, 2));
+        var busy = full ? 1.0 : 0.3 + 0.6 * Math.Exp(-Math.Pow((hour - 12) / 4, 2));
         return new SensorEvent(sensor.Id, sensor.Area, SensorTypes.Parking, now, new Dictionary<string, SensorValue>
         {
             ["occupied"] = _random.NextDouble() < busy,
         });
     }
 
-    private SensorEvent EnergyEvent(SimulatedSensor sensor, DateTimeOffset now, double hour)
+    private SensorEvent EnergyEvent(SimulatedSensor sensor, DateTimeOffset now, double hour, bool spike)
     {
-        var working = hour is >= 7 and < 17 ? 1.0 : 0.25;
+        // Working hours 07-17 with a ramp of about an hour at each end, a quarter of the load outside them.
+        var working = 0.25 + 0.75 * Logistic((hour - 7) * 4) * Logistic((17 - hour) * 4);
         var kw = sensor.Size * working * (1 + 0.05 * Gaussian());
-        if (_random.NextDouble() < 0.001)
+        var blip = _random.NextDouble() < 0.001; // drawn always, so that a scripted spike leaves the other sensors' streams unchanged
+        if (spike || blip)
         {
-            kw *= 3; // an occasional spike: a fault or equipment left on
+            kw *= 3; // a fault or equipment left on: sustained when scripted, otherwise a one-reading blip
         }
 
         return new SensorEvent(sensor.Id, sensor.Area, SensorTypes.Energy, now, new Dictionary<string, SensorValue>
@@ -140,6 +194,8 @@ public sealed class SensorSimulator
             ["temperature"] = Math.Round(19 + 3 * working + Gaussian(), 1),
         });
     }
+
+    private static double Logistic(double x) => 1 / (1 + Math.Exp(-x));
 
     private static double RushHour(double hour) =>
         Math.Max(Math.Exp(-Math.Pow((hour - 8) / 1.2, 2)), Math.Exp(-Math.Pow((hour - 16.5) / 1.5, 2)));

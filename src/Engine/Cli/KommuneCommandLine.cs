@@ -30,7 +30,7 @@ internal static class KommuneCommandLine
 
     private static readonly Option<string?> RulesFile = new("--rules")
     {
-        Description = "Rules file (JSON) binding rules to sensor types and areas (config key RulesFile; default: the built-in fall rule).",
+        Description = "Rules file (JSON) binding rules to sensor types and areas (config key RulesFile; default: every built-in municipal rule with its defaults, or the demo's demo-rules.json).",
     };
 
     private static readonly Option<string?> PluginsFolder = new("--plugins")
@@ -214,11 +214,17 @@ internal static class KommuneCommandLine
 
         var overrides = Overrides(parse);
         overrides["BootstrapServers"] = cluster.BootstrapServers;
+        if (!overrides.ContainsKey("RulesFile") && options.RulesFile is null)
+        {
+            overrides["RulesFile"] = DemoRulesFile;
+        }
+
+        Console.WriteLine($"Rules: {overrides.GetValueOrDefault("RulesFile") ?? options.RulesFile}");
         var builder = EngineHost.CreateBuilder(overrides);
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
         builder.Services.AddSingleton(new DemoSettings(
-            SimulatorFrom(parse), parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
+            SimulatorFrom(parse, incidents: true), parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
         builder.Services.AddHostedService<DemoService>();
         return await RunHostAsync(builder, cancellationToken);
     }
@@ -329,8 +335,12 @@ internal static class KommuneCommandLine
         }
     });
 
-    private static SimulatorOptions SimulatorFrom(ParseResult parse) => new()
+    /// <summary>The rules the demo runs without --rules: every built-in family, with demo-short times.</summary>
+    private static string DemoRulesFile => Path.Combine(AppContext.BaseDirectory, "demo-rules.json");
+
+    private static SimulatorOptions SimulatorFrom(ParseResult parse, bool incidents = false) => new()
     {
+        Incidents = incidents,
         Sensors = parse.GetValue(Sensors),
         Areas = parse.GetValue(Areas),
         EventsPerSecond = parse.GetValue(Rate),

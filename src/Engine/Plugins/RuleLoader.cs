@@ -23,7 +23,8 @@ public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problem
 /// Each subfolder of the plugins folder is one plugin: its main assembly is <c>&lt;folder&gt;/&lt;folder&gt;.dll</c>,
 /// or else the single .dll that holds [Rule] types. Each plugin loads into its own collectible context; a plugin
 /// that fails to load is reported and only the bindings naming it are skipped. Built-in rules (the [Rule] types of
-/// Kommune.Rules) need no plugin. Without a rules file the set is the built-in <c>fall-detection</c> rule.
+/// Kommune.Rules) need no plugin. Without a rules file the set is <see cref="DefaultRules"/>: every built-in
+/// municipal rule with its default parameters.
 /// </para>
 /// <para>
 /// <see cref="Load"/> is also the reload. A plugin whose .dll files are unchanged keeps its context and types; a
@@ -36,6 +37,13 @@ public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problem
 public sealed partial class RuleLoader : IDisposable
 {
     private const string DefaultRulesLabel = "(default rules)";
+
+    /// <summary>The rules run without a rules file: every built-in municipal rule with its defaults.</summary>
+    public static readonly IReadOnlyList<string> DefaultRules =
+    [
+        FallEscalationRule.RuleName, CongestionRule.RuleName, CongestionAreaRule.RuleName, ParkingRule.RuleName,
+        EnergyAreaRule.RuleName, EnergyAnomalyRule.RuleName,
+    ];
     private static readonly Lazy<Dictionary<string, Type>> BuiltIns = new(ScanBuiltIns);
     private readonly string? _rulesFile;
     private readonly string? _pluginsFolder;
@@ -70,7 +78,7 @@ public sealed partial class RuleLoader : IDisposable
             var file = _rulesFile is null ? DefaultRulesLabel : Path.GetFileName(_rulesFile);
             var errors = new List<string>();
             IReadOnlyList<RuleEntry> entries = _rulesFile is null
-                ? [new RuleEntry($"rule '{FallEscalationRule.RuleName}'", FallEscalationRule.RuleName, FallEscalationRule.RuleName, null, null, null, true, null, true)]
+                ? [.. DefaultRules.Select(name => new RuleEntry($"rule '{name}'", name, name, null, null, null, true, null, true))]
                 : RulesFile.Read(_rulesFile, file, errors);
 
             var problems = new List<string>();

@@ -31,7 +31,7 @@ public sealed class RuleLoaderTests : IDisposable
     private static RuleBinding Binding(RuleLoadResult result, string name) => Assert.Single(result.Rules.Bindings, b => b.Name == name);
 
     [Fact]
-    public void Without_a_rules_file_the_set_is_the_built_in_fall_rule()
+    public void Without_a_rules_file_the_set_is_every_built_in_municipal_rule()
     {
         _workspace.AddColdRoom();
         using var loader = _workspace.Loader(withRulesFile: false);
@@ -39,11 +39,14 @@ public sealed class RuleLoaderTests : IDisposable
         var first = loader.Load();
         var again = loader.Load();
 
-        var binding = Assert.Single(first.Rules.Bindings);
-        Assert.Equal("fall-detection", binding.Name);
-        Assert.IsType<FallEscalationRule>(binding.Rule);
+        Assert.Equal(
+            ["fall-detection", "congestion", "congestion-area", "parking", "energy-area", "energy-anomaly"],
+            first.Rules.Bindings.Select(b => b.Name));
+        Assert.Equal(
+            [typeof(FallEscalationRule), typeof(CongestionRule), typeof(CongestionAreaRule), typeof(ParkingRule), typeof(EnergyAreaRule), typeof(EnergyAnomalyRule)],
+            first.Rules.Bindings.Select(b => b.Rule.GetType()));
         Assert.Empty(first.Problems);
-        Assert.Same(binding, Assert.Single(again.Rules.Bindings));
+        Assert.Equal(first.Rules.Bindings, again.Rules.Bindings);
     }
 
     [Fact]

@@ -18,8 +18,12 @@ public sealed class AlertSchemaTests
             foreach (var sensorId in new[] { "s-1", null })
             {
                 var alert = new Alert("r:s-1:1", "r", "health", "fall", AlertSeverity.Critical, status, 2, sensorId, "a",
-                    DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "d", new Dictionary<string, SensorValue> { ["x"] = 1.0, ["y"] = "t", ["z"] = true });
+                    DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "d", new Dictionary<string, SensorValue> { ["x"] = 1.0, ["y"] = "t", ["z"] = true })
+                {
+                    Recipients = sensorId is null ? [] : ["nurse on call"],
+                };
                 using var encoded = JsonDocument.Parse(OutputCodec.Encode(alert));
+                Assert.Equal(alert.Recipients, encoded.RootElement.GetProperty("recipients").EnumerateArray().Select(e => e.GetString()));
 
                 Assert.Equal(required.Order(), encoded.RootElement.EnumerateObject().Select(p => p.Name).Order());
                 Assert.Contains(encoded.RootElement.GetProperty("status").GetString(), properties.GetProperty("status").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));

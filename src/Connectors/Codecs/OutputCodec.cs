@@ -35,6 +35,13 @@ public static class OutputCodec
             writer.WriteString("eventTime"u8, Rfc3339(alert.EventTime));
             writer.WriteString("dateIssued"u8, Rfc3339(alert.DateIssued));
             writer.WriteString("description"u8, alert.Description);
+            writer.WriteStartArray("recipients"u8);
+            foreach (var recipient in alert.Recipients)
+            {
+                writer.WriteStringValue(recipient);
+            }
+
+            writer.WriteEndArray();
             writer.WritePropertyName("evidence"u8);
             JsonValueWriter.WriteValues(writer, alert.Evidence);
             writer.WriteEndObject();

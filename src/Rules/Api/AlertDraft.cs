@@ -12,6 +12,9 @@ public sealed record AlertDraft(string Category, string SubCategory, AlertSeveri
     /// <summary>Escalation level, from 1.</summary>
     public int Level { get; init; } = 1;
 
+    /// <summary>Who should act on it now (for example the escalation level's team); empty when the consumer routes by rule and area.</summary>
+    public IReadOnlyList<string> Recipients { get; init; } = [];
+
     /// <summary>The values that support it.</summary>
     public IReadOnlyDictionary<string, SensorValue> Evidence { get; init; } = new Dictionary<string, SensorValue>();
 }

@@ -97,6 +97,68 @@ public sealed class RuleParameters
             : throw new RuleParameterException(name, $"must be a string, not {Describe(element)}");
     }
 
+    /// <summary>
+    /// A list of non-empty texts written as a JSON array of strings; <paramref name="fallback"/> when absent.
+    /// </summary>
+    public IReadOnlyList<string> GetTextList(string name, IReadOnlyList<string>? fallback = null)
+    {
+        if (!TryGet(name, out var element))
+        {
+            return fallback ?? throw Missing(name);
+        }
+
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            throw new RuleParameterException(name, $"must be an array of strings such as [\"a\", \"b\"], not {Describe(element)}");
+        }
+
+        var texts = new List<string>(element.GetArrayLength());
+        foreach (var item in element.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
+            {
+                throw new RuleParameterException(name, $"must hold only non-empty strings, not {Describe(item)} (item {texts.Count + 1})");
+            }
+
+            texts.Add(item.GetString()!);
+        }
+
+        return texts;
+    }
+
+    /// <summary>
+    /// A list of positive durations written as a JSON array of strings (each as for <see cref="GetDuration"/>);
+    /// <paramref name="fallback"/> when absent.
+    /// </summary>
+    public IReadOnlyList<TimeSpan> GetDurationList(string name, IReadOnlyList<TimeSpan>? fallback = null)
+    {
+        if (!TryGet(name, out var element))
+        {
+            return fallback ?? throw Missing(name);
+        }
+
+        if (element.ValueKind != JsonValueKind.Array)
+        {
+            throw new RuleParameterException(name, $"must be an array of durations such as [\"60s\", \"2m\"], not {Describe(element)}");
+        }
+
+        var durations = new List<TimeSpan>(element.GetArrayLength());
+        foreach (var item in element.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || !TryParseDuration(item.GetString()!, out var duration) || duration <= TimeSpan.Zero)
+            {
+                throw new RuleParameterException(name, $"must hold positive durations such as \"90s\", not {Describe(item)} (item {durations.Count + 1})");
+            }
+
+            durations.Add(duration);
+        }
+
+        return durations;
+    }
+
+    /// <summary>Whether the parameter is given (and not null); counts as read.</summary>
+    public bool Has(string name) => TryGet(name, out _);
+
     /// <summary>A true/false value; <paramref name="fallback"/> when absent.</summary>
     public bool GetBoolean(string name, bool? fallback = null)
     {

@@ -65,4 +65,8 @@ public sealed record Alert(
     DateTimeOffset EventTime,
     DateTimeOffset DateIssued,
     string Description,
-    IReadOnlyDictionary<string, SensorValue> Evidence);
+    IReadOnlyDictionary<string, SensorValue> Evidence)
+{
+    /// <summary>Who should act on it now, for example the escalation level's team; empty when consumers route by rule and area.</summary>
+    public IReadOnlyList<string> Recipients { get; init; } = [];
+}

@@ -473,6 +473,9 @@ public sealed class KeyedRuleRunner
             EventTime: EventTime,
             DateIssued: _issued,
             Description: draft.Description,
-            Evidence: draft.Evidence);
+            Evidence: draft.Evidence)
+        {
+            Recipients = draft.Recipients,
+        };
     }
 }

@@ -105,6 +105,83 @@ public sealed class FallEscalationRuleTests
     }
 
     [Fact]
+    public void A_chain_of_any_length_escalates_through_its_levels_naming_each_level_s_recipients()
+    {
+        var kit = Kit("""
+            { "levels": ["hjemmetjenesten nord", "sykepleier", "legevakt", "113"], "timeouts": ["30s", "1m", "2m"] }
+            """);
+        Fall(kit);
+        Assert.Equal(["hjemmetjenesten nord"], kit.Alerts[0].Recipients);
+
+        kit.AdvanceClock(TimeSpan.FromSeconds(30));
+        kit.AdvanceClock(TimeSpan.FromMinutes(1));
+        kit.AdvanceClock(TimeSpan.FromMinutes(2));
+        kit.AdvanceClock(TimeSpan.FromHours(1));
+
+        Assert.Equal([1, 2, 3, 4], kit.Alerts.Select(a => a.Level));
+        Assert.Equal(["hjemmetjenesten nord", "sykepleier", "legevakt", "113"], kit.Alerts.Select(a => Assert.Single(a.Recipients)));
+        Assert.Equal([T0, T0.AddSeconds(30), T0.AddSeconds(90), T0.AddSeconds(210)], kit.Alerts.Select(a => a.DateIssued));
+    }
+
+    [Fact]
+    public void A_one_level_chain_raises_and_never_escalates()
+    {
+        var kit = Kit("""{ "levels": ["vaktsentral"] }""");
+        Fall(kit);
+        kit.AdvanceClock(TimeSpan.FromHours(1));
+
+        var alert = Assert.Single(kit.Alerts);
+        Assert.Equal(["vaktsentral"], alert.Recipients);
+    }
+
+    [Fact]
+    public void Levels_without_timeouts_escalate_after_60_s_then_120_s_each()
+    {
+        var rule = new FallEscalationRule(RuleParameters.FromJson("""{ "levels": ["a", "b", "c", "d"] }"""));
+        Assert.Equal([TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), TimeSpan.FromSeconds(120)], rule.Timeouts);
+        Assert.Equal(["care team", "nurse on call", "emergency"], new FallEscalationRule().Levels);
+        var kit = Kit();
+        Fall(kit);
+        Assert.Equal(["care team"], kit.Alerts[0].Recipients);
+    }
+
+    [Fact]
+    public void Each_area_gets_the_chain_of_its_binding()
+    {
+        var kit = new RuleTestKit(start: T0)
+            .Bind(new FallEscalationRule(RuleParameters.FromJson("""{ "levels": ["nord team", "nord nurse"], "timeouts": ["20s"] }""")), "fall-nord", areas: ["nord"])
+            .Bind(new FallEscalationRule(RuleParameters.FromJson("""{ "levels": ["sør team", "sør nurse", "sør doctor"], "timeouts": ["90s", "90s"] }""")), "fall-sor", areas: ["sor"]);
+        kit.Send("w-nord", SensorTypes.Fall, T0, areaId: "nord");
+        kit.Send("w-sor", SensorTypes.Fall, T0, areaId: "sor");
+        kit.AdvanceClock(TimeSpan.FromSeconds(20));
+        kit.AdvanceClock(TimeSpan.FromSeconds(70));
+        kit.AdvanceClock(TimeSpan.FromMinutes(10));
+
+        Assert.Equal([(1, "nord team"), (2, "nord nurse")], kit.Alerts.Where(a => a.AreaId == "nord").Select(a => (a.Level, a.Recipients[0])));
+        Assert.Equal([(1, "sør team"), (2, "sør nurse"), (3, "sør doctor")], kit.Alerts.Where(a => a.AreaId == "sor").Select(a => (a.Level, a.Recipients[0])));
+        Assert.All(kit.Alerts.Where(a => a.AreaId == "nord"), a => Assert.StartsWith("fall-nord:", a.AlertId, StringComparison.Ordinal));
+        Assert.Equal(T0.AddSeconds(90), kit.Alerts.Single(a => a.AreaId == "sor" && a.Level == 2).DateIssued);
+    }
+
+    [Theory]
+    [InlineData("""{ "levels": "care team" }""", "levels")]
+    [InlineData("""{ "levels": [] }""", "levels")]
+    [InlineData("""{ "levels": ["a", ""] }""", "levels")]
+    [InlineData("""{ "levels": ["a", 3] }""", "levels")]
+    [InlineData("""{ "levels": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] }""", "levels")]
+    [InlineData("""{ "levels": ["a", "b"], "timeouts": ["30s", "60s"] }""", "timeouts")]
+    [InlineData("""{ "levels": ["a", "b"], "timeouts": ["soon"] }""", "timeouts")]
+    [InlineData("""{ "levels": ["a", "b"], "timeouts": ["-5s"] }""", "timeouts")]
+    [InlineData("""{ "levels": ["a", "b"], "t1": "30s" }""", "t1")]
+    [InlineData("""{ "levels": ["a", "b"], "level2": "b" }""", "level2")]
+    [InlineData("""{ "timeouts": ["30s", "60s"] }""", "timeouts")]
+    public void Wrong_chains_are_refused_naming_the_parameter(string json, string parameter)
+    {
+        var error = Assert.Throws<RuleParameterException>(() => new FallEscalationRule(RuleParameters.FromJson(json)));
+        Assert.Equal(parameter, error.Parameter);
+    }
+
+    [Fact]
     public void A_command_for_an_unknown_alert_is_refused()
     {
         var kit = Kit();

@@ -12,7 +12,7 @@ namespace Kommune.Rules.BuiltIn;
 /// <c>traffic.speed.mean</c> (mean of the segments' mean speeds, km/h), each with the number of segments as count.
 /// </summary>
 /// <remarks>
-/// A High <c>traffic/area-congestion</c> alert (incident <c>area-congestion</c>) is raised when the share is above
+/// A High <c>traffic/area-congestion</c> alert (incident <c>area-congestion:&lt;ms of the minute that raised it&gt;</c>) is raised when the share is above
 /// <c>sharePercent</c> (default 40) for <c>raiseAfter</c> (default 3) consecutive minutes with at least
 /// <c>minSegments</c> (default 1) segments reporting, and resolved after <c>clearAfter</c> (default 3) consecutive
 /// minutes below <c>sharePercent</c> - <c>clearMarginPercent</c> (default 10); a minute in between counts for neither,
@@ -205,13 +205,15 @@ public sealed class CongestionAreaRule : Rule
         var congested = minute.Segments >= _minSegments && share > _sharePercent;
         var clear = share < _sharePercent - _clearMarginPercent;
         var text = string.Create(CultureInfo.InvariantCulture, $"{share:F0} % of {minute.Segments} segments congested");
-        if (context.OpenAlert(Incident) is null)
+        if (run.Incident is null || context.OpenAlert(run.Incident) is null)
         {
+            run.Incident = null;
             run.Congested = congested ? run.Congested + 1 : 0;
             run.Clear = 0;
             if (run.Congested >= _raiseAfter)
             {
-                context.RaiseAlert(Incident, new AlertDraft("traffic", "area-congestion", AlertSeverity.High,
+                run.Incident = $"{Incident}:{Minutes.Format(start)}";
+                context.RaiseAlert(run.Incident, new AlertDraft("traffic", "area-congestion", AlertSeverity.High,
                     $"Area {context.AreaId} congested for {run.Congested} minutes: {text}")
                 {
                     Evidence = new Dictionary<string, SensorValue>
@@ -230,8 +232,9 @@ public sealed class CongestionAreaRule : Rule
             run.Congested = 0;
             if (run.Clear >= _clearAfter)
             {
-                context.ResolveAlert(Incident, $"Area {context.AreaId} flows again for {run.Clear} minutes: {text}");
+                context.ResolveAlert(run.Incident, $"Area {context.AreaId} flows again for {run.Clear} minutes: {text}");
                 run.Clear = 0;
+                run.Incident = null;
             }
         }
 

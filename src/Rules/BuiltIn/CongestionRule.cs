@@ -15,7 +15,7 @@ namespace Kommune.Rules.BuiltIn;
 /// <para>
 /// A window is congested when its mean speed is below <c>speedPercent</c> (default 50) % of free flow, or its mean
 /// occupancy is above <c>occupancyPercent</c> (default 30). After <c>raiseAfter</c> (default 3) consecutive congested
-/// windows a High <c>traffic/congestion</c> alert (incident <c>congestion</c>) is raised. It is resolved after
+/// windows a High <c>traffic/congestion</c> alert (incident <c>congestion:&lt;start ms of the window that raised it&gt;</c>, so each incident has its own alert id) is raised. It is resolved after
 /// <c>clearAfter</c> (default 3) consecutive clear windows, a clear window having a mean speed of at least
 /// <c>speedPercent</c> + <c>clearMarginPercent</c> (default 15) % of free flow and occupancy at or below
 /// <c>occupancyPercent</c>; a window between the two bands counts for neither, so the alert does not flap. A minute
@@ -215,13 +215,15 @@ public sealed class CongestionRule : Rule
             values["occupancy"] = o;
         }
 
-        if (context.OpenAlert(Incident) is null)
+        if (run.Incident is null || context.OpenAlert(run.Incident) is null)
         {
+            run.Incident = null;
             run.Congested = congested ? run.Congested + 1 : 0;
             run.Clear = 0;
             if (run.Congested >= _raiseAfter)
             {
-                context.RaiseAlert(Incident, new AlertDraft("traffic", "congestion", AlertSeverity.High, string.Create(
+                run.Incident = $"{Incident}:{Minutes.Format(start)}";
+                context.RaiseAlert(run.Incident, new AlertDraft("traffic", "congestion", AlertSeverity.High, string.Create(
                     CultureInfo.InvariantCulture,
                     $"Congestion on segment {context.Key} in area {context.AreaId} for {run.Congested} minutes: {Describe(speed, occupancy, freeFlow)}"))
                 {
@@ -236,10 +238,11 @@ public sealed class CongestionRule : Rule
             run.Congested = 0;
             if (run.Clear >= _clearAfter)
             {
-                context.ResolveAlert(Incident, string.Create(
+                context.ResolveAlert(run.Incident, string.Create(
                     CultureInfo.InvariantCulture,
                     $"Traffic on segment {context.Key} flows again for {run.Clear} minutes: {Describe(speed, occupancy, freeFlow)}"));
                 run.Clear = 0;
+                run.Incident = null;
             }
         }
 
@@ -279,6 +282,9 @@ internal sealed class SegmentRun
 
     /// <summary>Consecutive clear windows while the alert is open.</summary>
     public int Clear { get; set; }
+
+    /// <summary>The incident of the open alert (<c>congestion:&lt;window start ms&gt;</c>), or null.</summary>
+    public string? Incident { get; set; }
 }
 
 /// <summary>Minute arithmetic on Unix milliseconds shared by the traffic rules.</summary>

@@ -13,7 +13,7 @@ namespace Kommune.Rules.BuiltIn;
 /// each the state at the end of that minute (readings before its end), with the number of sensors as count.
 /// </summary>
 /// <remarks>
-/// A Medium <c>traffic/parking-full</c> alert (incident <c>parking-full</c>) is raised when the occupancy is above
+/// A Medium <c>traffic/parking-full</c> alert (incident <c>parking-full:&lt;ms of its first full minute end&gt;</c>, so each incident has its own alert id) is raised when the occupancy is above
 /// <c>fullPercent</c> (default 95) at every minute end for <c>for</c> (default <c>"10m"</c>) of event time, with a
 /// capacity of at least <c>minCapacity</c> (default 10); it is resolved at the first minute end below
 /// <c>clearPercent</c> (default 85). Readings newer than the last emitted minute are kept until a minute end passes
@@ -178,9 +178,15 @@ public sealed class ParkingRule : Rule
         if (occupancy > _fullPercent && capacity >= _minCapacity)
         {
             progress.FullSince ??= end;
-            if (Minutes.Time(end) - Minutes.Time(progress.FullSince.Value) >= _for)
+            if (progress.Incident is not null && context.OpenAlert(progress.Incident) is null)
             {
-                context.RaiseAlert(Incident, new AlertDraft("traffic", "parking-full", AlertSeverity.Medium,
+                progress.Incident = null; // resolved by an operator: a new run is a new incident
+            }
+
+            if (progress.Incident is null && Minutes.Time(end) - Minutes.Time(progress.FullSince.Value) >= _for)
+            {
+                progress.Incident = $"{Incident}:{Minutes.Format(progress.FullSince.Value)}";
+                context.RaiseAlert(progress.Incident, new AlertDraft("traffic", "parking-full", AlertSeverity.Medium,
                     $"Parking in area {context.AreaId} full since {Minutes.Time(progress.FullSince.Value):u}: {text}")
                 {
                     Evidence = new Dictionary<string, SensorValue>
@@ -196,9 +202,10 @@ public sealed class ParkingRule : Rule
         }
 
         progress.FullSince = null;
-        if (occupancy < _clearPercent)
+        if (occupancy < _clearPercent && progress.Incident is not null)
         {
-            context.ResolveAlert(Incident, $"Parking in area {context.AreaId} has room again: {text}");
+            context.ResolveAlert(progress.Incident, $"Parking in area {context.AreaId} has room again: {text}");
+            progress.Incident = null;
         }
     }
 
@@ -237,4 +244,7 @@ internal sealed class ParkingProgress
 
     /// <summary>The first minute end (Unix ms) of the current run above the full threshold.</summary>
     public long? FullSince { get; set; }
+
+    /// <summary>The incident of the open alert (<c>parking-full:&lt;first full minute end ms&gt;</c>), or null.</summary>
+    public string? Incident { get; set; }
 }

@@ -1,3 +1,4 @@
+using CsCheck;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Model;
@@ -61,7 +62,7 @@ public sealed class CongestionRuleTests
         Assert.Equal(AlertStatus.Raised, alert.Status);
         Assert.Equal("traffic", alert.Category);
         Assert.Equal("congestion", alert.SubCategory);
-        Assert.Equal("congestion:road-1:congestion", alert.AlertId);
+        Assert.Equal($"congestion:road-1:congestion:{T0.AddMinutes(2).ToUnixTimeMilliseconds()}", alert.AlertId);
         Assert.Equal("road-1", alert.SensorId);
         Assert.Equal(T0.AddMinutes(3), alert.EventTime);
         Assert.Empty(kit.Failures);
@@ -123,6 +124,8 @@ public sealed class CongestionRuleTests
         Minute(kit, 18, 20);
         CloseThrough(kit, 18);
         Assert.Equal([AlertStatus.Raised, AlertStatus.Resolved, AlertStatus.Raised], kit.Alerts.Select(a => a.Status));
+        Assert.Equal(kit.Alerts[0].AlertId, kit.Alerts[1].AlertId);
+        Assert.NotEqual(kit.Alerts[0].AlertId, kit.Alerts[2].AlertId); // a new incident, a new id
     }
 
     [Fact]
@@ -252,5 +255,55 @@ public sealed class CongestionRuleTests
             """);
         _ = new CongestionRule(parameters);
         Assert.Empty(parameters.Unread);
+    }
+
+    [Fact]
+    public void Any_sequence_of_minutes_raises_and_resolves_exactly_as_the_hysteresis_says()
+    {
+        // Free flow stays at the 50 km/h stand-in: a minute is congested below 25 km/h, clear from 32.5 km/h
+        // (15 % margin), neither in between. Model: 3 congested minutes in a row raise; while open, 3 clear
+        // minutes in a row resolve; anything else breaks the run.
+        Gen.Int[0, 8].Select(i => new[] { 10.0, 20, 24.9, 25, 30, 32.4, 32.5, 40, 60 }[i]).Array[1, 80].Sample(speeds =>
+        {
+            var kit = Kit("""{"freeFlowMinWindows": 100000}""");
+            Minutes(kit, 0, speeds);
+            CloseThrough(kit, speeds.Length - 1);
+
+            var expected = new List<(AlertStatus Status, DateTimeOffset At)>();
+            var (open, congested, clear) = (false, 0, 0);
+            for (var m = 0; m < speeds.Length; m++)
+            {
+                if (!open)
+                {
+                    congested = speeds[m] < 25 ? congested + 1 : 0;
+                    if (congested == 3)
+                    {
+                        (open, congested) = (true, 0);
+                        expected.Add((AlertStatus.Raised, T0.AddMinutes(m + 1)));
+                    }
+                }
+                else
+                {
+                    clear = speeds[m] >= 32.5 ? clear + 1 : 0;
+                    if (clear == 3)
+                    {
+                        (open, clear) = (false, 0);
+                        expected.Add((AlertStatus.Resolved, T0.AddMinutes(m + 1)));
+                    }
+                }
+            }
+
+            Assert.Equal(expected, kit.Alerts.Select(a => (a.Status, a.EventTime)));
+            Assert.Empty(kit.Failures);
+
+            // Each raise opens a new incident id that its resolve closes.
+            var ids = kit.Alerts.Select(a => a.AlertId).ToList();
+            for (var i = 1; i < ids.Count; i += 2)
+            {
+                Assert.Equal(ids[i - 1], ids[i]);
+            }
+
+            Assert.Equal(kit.Alerts.Count(a => a.Status == AlertStatus.Raised), ids.Distinct().Count());
+        });
     }
 }

@@ -1,3 +1,4 @@
+using CsCheck;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Model;
@@ -107,7 +108,7 @@ public sealed class ParkingRuleTests
         var alert = Assert.Single(kit.Alerts);
         Assert.Equal(AlertStatus.Raised, alert.Status);
         Assert.Equal(("traffic", "parking-full"), (alert.Category, alert.SubCategory));
-        Assert.Equal("parking:area-1:parking-full", alert.AlertId);
+        Assert.Equal($"parking:area-1:parking-full:{T0.AddMinutes(1).ToUnixTimeMilliseconds()}", alert.AlertId);
         Assert.Null(alert.SensorId);
         Assert.Equal(T0.AddMinutes(11), alert.EventTime);
         Assert.Equal(0, alert.Evidence["free"].Number);
@@ -148,6 +149,8 @@ public sealed class ParkingRuleTests
         Assert.Equal(2, kit.Alerts.Count);
         kit.AdvanceWatermarkTo(T0.AddMinutes(33));
         Assert.Equal([AlertStatus.Raised, AlertStatus.Resolved, AlertStatus.Raised], kit.Alerts.Select(a => a.Status));
+        Assert.Equal(kit.Alerts[0].AlertId, kit.Alerts[1].AlertId);
+        Assert.NotEqual(kit.Alerts[0].AlertId, kit.Alerts[2].AlertId); // a new incident, a new id
     }
 
     [Fact]
@@ -222,5 +225,52 @@ public sealed class ParkingRuleTests
         var parameters = RuleParameters.FromJson("""{"fullPercent": 90, "clearPercent": 70, "for": "15m", "minCapacity": 50}""");
         _ = new ParkingRule(parameters);
         Assert.Empty(parameters.Unread);
+    }
+
+    [Fact]
+    public void Any_sequence_of_minutes_raises_and_resolves_exactly_as_the_thresholds_say()
+    {
+        // Ten bays, the given number occupied in each minute. With "for" 3m: full (above 95 %, so all ten) at four
+        // minute ends in a row raises (the first and the one 3 minutes later); while open, the first minute end
+        // below 85 % (eight or fewer) resolves; nine (90 %) is in between and only breaks the full run.
+        Gen.Int[6, 10].Array[1, 60].Sample(occupied =>
+        {
+            var kit = Kit("""{"for": "3m"}""");
+            for (var m = 0; m < occupied.Length; m++)
+            {
+                Bays(kit, T0.AddMinutes(m).AddSeconds(5), occupied[m]);
+                kit.AdvanceWatermarkTo(T0.AddMinutes(m + 1));
+            }
+
+            var expected = new List<(AlertStatus Status, DateTimeOffset At)>();
+            var (open, full) = (false, 0);
+            for (var m = 0; m < occupied.Length; m++)
+            {
+                full = occupied[m] == 10 ? full + 1 : 0;
+                if (!open && full >= 4)
+                {
+                    open = true;
+                    expected.Add((AlertStatus.Raised, T0.AddMinutes(m + 1)));
+                }
+                else if (open && occupied[m] <= 8)
+                {
+                    open = false;
+                    expected.Add((AlertStatus.Resolved, T0.AddMinutes(m + 1)));
+                }
+            }
+
+            Assert.Equal(expected, kit.Alerts.Select(a => (a.Status, a.EventTime)));
+            Assert.Empty(kit.Failures);
+            Assert.Equal(occupied.Length, Of(kit, ParkingRule.OccupancyMetric).Count);
+            Assert.Equal(occupied.Select(o => o * 10.0), Of(kit, ParkingRule.OccupancyMetric).Select(a => Math.Round(a.Value, 9)));
+
+            var ids = kit.Alerts.Select(a => a.AlertId).ToList();
+            for (var i = 1; i < ids.Count; i += 2)
+            {
+                Assert.Equal(ids[i - 1], ids[i]);
+            }
+
+            Assert.Equal(kit.Alerts.Count(a => a.Status == AlertStatus.Raised), ids.Distinct().Count());
+        });
     }
 }

@@ -15,10 +15,12 @@ namespace Kommune.Engine.Tests;
 public sealed class AlertCommandTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_fall_escalates_on_time_an_ack_on_the_acks_topic_stops_it_and_bad_commands_are_dead_lettered()
+    public async Task A_fall_escalates_on_time_to_the_next_level_s_recipients_an_ack_on_the_acks_topic_stops_it_and_bad_commands_are_dead_lettered()
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
-        var rules = new RuleSet([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""{ "t1": "1s", "t2": "1h" }""")))]);
+        var rules = new RuleSet([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""
+            { "levels": ["hjemmetjenesten sagene", "sykepleier", "legevakt"], "timeouts": ["1s", "1h"] }
+            """)))]);
         await using var engine = await bed.StartEngineAsync(rules: rules);
         var fall = Events.Fall("wearable-7", "bydel-sagene", 0);
         bed.ProduceEvent(fall);
@@ -29,6 +31,7 @@ public sealed class AlertCommandTests(ITestOutputHelper output)
         var escalated = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Count >= 2);
         Assert.Equal(["raised", "escalated"], escalated.Select(r => Field(r.Message.Value, "status")));
         Assert.All(escalated, r => Assert.Equal(alertId, Encoding.UTF8.GetString(r.Message.Key!)));
+        Assert.Equal(["hjemmetjenesten sagene", "sykepleier"], escalated.Select(r => JsonDocument.Parse(r.Message.Value).RootElement.GetProperty("recipients")[0].GetString()));
 
         Ack(bed, alertId, $$"""{"alertId":"{{alertId}}","action":"ack","by":"nurse Kari","ts":"2026-11-27T08:00:00Z"}""");
         Ack(bed, "fall:nobody:1", """{"alertId":"fall:nobody:1","action":"ack","by":"x","ts":1795766400000}""");

@@ -34,8 +34,11 @@ public sealed class MunicipalRulesThroughKafkaTests(ITestOutputHelper output)
 
         bed.Flush();
 
-        var alerts = bed.ReadAlertIds(["parking:sentrum:parking-full"]);
-        Assert.Contains("parking:sentrum:parking-full", alerts);
+        // The incident is named by its first full minute end: the end of the minute of the first readings.
+        var firstFullMinuteEnd = (Events.T0.AddSeconds(5).ToUnixTimeMilliseconds() / 60_000 * 60_000) + 60_000;
+        var alertId = $"parking:sentrum:parking-full:{firstFullMinuteEnd}";
+        var alerts = bed.ReadAlertIds([alertId]);
+        Assert.Contains(alertId, alerts);
         var aggregates = bed.ReadUntil(bed.Options.Topics.Aggregates, r => Metrics(r).Contains("energy.kwh") && Metrics(r).Contains("parking.free"));
         var kwh = aggregates.Select(r => JsonDocument.Parse(r.Message.Value).RootElement).First(a => a.GetProperty("metric").GetString() == "energy.kwh");
         Assert.Equal(3.0, kwh.GetProperty("value").GetDouble(), 9); // 12 kW for a quarter of an hour

@@ -100,60 +100,42 @@ public sealed class RuleParameters
     /// <summary>
     /// A list of non-empty texts written as a JSON array of strings; <paramref name="fallback"/> when absent.
     /// </summary>
-    public IReadOnlyList<string> GetTextList(string name, IReadOnlyList<string>? fallback = null)
-    {
-        if (!TryGet(name, out var element))
-        {
-            return fallback ?? throw Missing(name);
-        }
-
-        if (element.ValueKind != JsonValueKind.Array)
-        {
-            throw new RuleParameterException(name, $"must be an array of strings such as [\"a\", \"b\"], not {Describe(element)}");
-        }
-
-        var texts = new List<string>(element.GetArrayLength());
-        foreach (var item in element.EnumerateArray())
-        {
-            if (item.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(item.GetString()))
-            {
-                throw new RuleParameterException(name, $"must hold only non-empty strings, not {Describe(item)} (item {texts.Count + 1})");
-            }
-
-            texts.Add(item.GetString()!);
-        }
-
-        return texts;
-    }
+    public IReadOnlyList<string> GetTextList(string name, IReadOnlyList<string>? fallback = null) =>
+        GetList(name, fallback, "strings such as [\"a\", \"b\"]", "non-empty strings", text => (!string.IsNullOrWhiteSpace(text), text));
 
     /// <summary>
     /// A list of positive durations written as a JSON array of strings (each as for <see cref="GetDuration"/>);
     /// <paramref name="fallback"/> when absent.
     /// </summary>
-    public IReadOnlyList<TimeSpan> GetDurationList(string name, IReadOnlyList<TimeSpan>? fallback = null)
+    public IReadOnlyList<TimeSpan> GetDurationList(string name, IReadOnlyList<TimeSpan>? fallback = null) =>
+        GetList(name, fallback, "durations such as [\"60s\", \"2m\"]", "positive durations such as \"90s\"",
+            text => TryParseDuration(text, out var duration) && duration > TimeSpan.Zero ? (true, duration) : (false, default));
+
+    private List<T> GetList<T>(string name, IReadOnlyList<T>? fallback, string example, string items, Func<string, (bool Ok, T Value)> parse)
     {
         if (!TryGet(name, out var element))
         {
-            return fallback ?? throw Missing(name);
+            return fallback is null ? throw Missing(name) : [.. fallback];
         }
 
         if (element.ValueKind != JsonValueKind.Array)
         {
-            throw new RuleParameterException(name, $"must be an array of durations such as [\"60s\", \"2m\"], not {Describe(element)}");
+            throw new RuleParameterException(name, $"must be an array of {example}, not {Describe(element)}");
         }
 
-        var durations = new List<TimeSpan>(element.GetArrayLength());
+        var list = new List<T>(element.GetArrayLength());
         foreach (var item in element.EnumerateArray())
         {
-            if (item.ValueKind != JsonValueKind.String || !TryParseDuration(item.GetString()!, out var duration) || duration <= TimeSpan.Zero)
+            var (ok, value) = item.ValueKind == JsonValueKind.String ? parse(item.GetString()!) : (false, default!);
+            if (!ok)
             {
-                throw new RuleParameterException(name, $"must hold positive durations such as \"90s\", not {Describe(item)} (item {durations.Count + 1})");
+                throw new RuleParameterException(name, $"must hold only {items}, not {Describe(item)} (item {list.Count + 1})");
             }
 
-            durations.Add(duration);
+            list.Add(value);
         }
 
-        return durations;
+        return list;
     }
 
     /// <summary>Whether the parameter is given (and not null); counts as read.</summary>

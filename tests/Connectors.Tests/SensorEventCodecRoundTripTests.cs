@@ -88,7 +88,7 @@ public sealed class SensorEventCodecRoundTripTests
 
         var names = doc.RootElement.EnumerateObject().Select(p => p.Name).ToArray();
         Assert.Equal(
-            ["alertId", "rule", "category", "subCategory", "severity", "status", "level", "sensorId", "areaId", "eventTime", "dateIssued", "description", "recipients", "evidence"],
+            ["alertId", "sequence", "rule", "category", "subCategory", "severity", "status", "level", "sensorId", "areaId", "eventTime", "dateIssued", "description", "recipients", "evidence"],
             names);
     }
 

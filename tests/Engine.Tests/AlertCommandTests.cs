@@ -50,6 +50,7 @@ public sealed class AlertCommandTests(ITestOutputHelper output)
         bed.Flush();
         var resolved = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Count >= 4);
         Assert.Equal("resolved", Field(resolved[3].Message.Value, "status"));
+        Assert.Equal([1, 2, 3, 4], resolved.Take(4).Select(r => JsonDocument.Parse(r.Message.Value).RootElement.GetProperty("sequence").GetInt32()));
         await engine.StopAsync();
 
         Assert.Equal(2, engine.Statistics.Commands);

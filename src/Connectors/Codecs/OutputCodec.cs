@@ -16,6 +16,7 @@ public static class OutputCodec
         {
             writer.WriteStartObject();
             writer.WriteString("alertId"u8, alert.AlertId);
+            writer.WriteNumber("sequence"u8, alert.Sequence);
             writer.WriteString("rule"u8, alert.Rule);
             writer.WriteString("category"u8, alert.Category);
             writer.WriteString("subCategory"u8, alert.SubCategory);

@@ -69,4 +69,10 @@ public sealed record Alert(
 {
     /// <summary>Who should act on it now, for example the escalation level's team; empty when consumers route by rule and area.</summary>
     public IReadOnlyList<string> Recipients { get; init; } = [];
+
+    /// <summary>
+    /// The number of this state change within the alert: 1 for the raise, then one more per record. With
+    /// <see cref="AlertId"/> it names the change, so a record written again after a crash is recognised as the same.
+    /// </summary>
+    public int Sequence { get; init; } = 1;
 }

@@ -400,12 +400,12 @@ public sealed class KeyedRuleRunner
             }
 
             var open = runner.StateOf(Binding.Name).OpenAlerts;
-            if (!open.ContainsKey(incident))
+            if (!open.TryGetValue(incident, out var last))
             {
                 return false;
             }
 
-            var alert = Build(incident, draft, status);
+            var alert = Build(incident, draft, status) with { Sequence = last.Sequence + 1 };
             open[incident] = alert;
             Outputs.Alert(alert);
             return true;
@@ -420,7 +420,7 @@ public sealed class KeyedRuleRunner
                 return false;
             }
 
-            var acknowledged = last with { Status = AlertStatus.Acknowledged, Description = description, EventTime = EventTime, DateIssued = _issued };
+            var acknowledged = last with { Status = AlertStatus.Acknowledged, Description = description, EventTime = EventTime, DateIssued = _issued, Sequence = last.Sequence + 1 };
             open[incident] = acknowledged;
             Outputs.Alert(acknowledged);
             return true;
@@ -435,7 +435,7 @@ public sealed class KeyedRuleRunner
                 return false;
             }
 
-            Outputs.Alert(last with { Status = AlertStatus.Resolved, Description = description, EventTime = EventTime, DateIssued = _issued });
+            Outputs.Alert(last with { Status = AlertStatus.Resolved, Description = description, EventTime = EventTime, DateIssued = _issued, Sequence = last.Sequence + 1 });
             return true;
         }
 

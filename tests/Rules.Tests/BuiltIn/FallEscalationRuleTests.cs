@@ -182,6 +182,24 @@ public sealed class FallEscalationRuleTests
     }
 
     [Fact]
+    public void Every_state_change_of_an_alert_has_the_next_sequence_number()
+    {
+        var kit = Kit();
+        Fall(kit);
+        Fall(kit, seconds: 5, confidence: 0.99); // an update: new evidence, same level
+        kit.AdvanceClock(TimeSpan.FromSeconds(60));
+        Assert.True(kit.Ack(kit.Alerts[0].AlertId));
+        Assert.True(kit.Resolve(kit.Alerts[0].AlertId));
+        Fall(kit, seconds: 600); // a new incident starts again at 1
+
+        Assert.Equal(
+            [(AlertStatus.Raised, 1), (AlertStatus.Raised, 2), (AlertStatus.Escalated, 3), (AlertStatus.Acknowledged, 4), (AlertStatus.Resolved, 5), (AlertStatus.Raised, 1)],
+            kit.Alerts.Select(a => (a.Status, a.Sequence)));
+        Assert.Single(kit.Alerts.Take(5).Select(a => a.AlertId).Distinct());
+        Assert.NotEqual(kit.Alerts[0].AlertId, kit.Alerts[5].AlertId);
+    }
+
+    [Fact]
     public void A_command_for_an_unknown_alert_is_refused()
     {
         var kit = Kit();

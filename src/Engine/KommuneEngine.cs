@@ -253,6 +253,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
+        LogStopping(_logger, _source!.Statistics.InFlight, _options.ShutdownTimeout.TotalSeconds);
         _commands?.Stop();
         try
         {
@@ -402,6 +403,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId}")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId);
+
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Stopping: draining {InFlight} events in flight, then committing and flushing (at most {Seconds} s; a second SIGTERM or Ctrl+C exits at once)")]
+    private static partial void LogStopping(ILogger logger, long inFlight, double seconds);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Engine stopped after {Processed} events; {Unsent} outputs unacknowledged")]
     private static partial void LogStopped(ILogger logger, long processed, int unsent);

@@ -311,6 +311,7 @@ internal static class KommuneCommandLine
         try
         {
             using var host = builder.Build();
+            using var secondSignal = new SecondStopSignal();
             await host.RunAsync(cancellationToken);
             return Environment.ExitCode;
         }

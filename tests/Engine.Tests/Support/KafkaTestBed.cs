@@ -19,15 +19,15 @@ internal sealed class KafkaTestBed : IDisposable
 
     private readonly IProducer<byte[]?, byte[]?> _producer;
 
-    public KafkaTestBed(ITestOutputHelper output, int partitions = 4)
+    public KafkaTestBed(ITestOutputHelper output, int partitions = 4, int brokers = 1)
     {
         Output = output;
         Partitions = partitions;
-        Cluster = EmbeddedKafkaCluster.Start();
+        Cluster = EmbeddedKafkaCluster.Start(brokers);
         Options = new EngineOptions { BootstrapServers = Cluster.BootstrapServers, CommitInterval = TimeSpan.FromMilliseconds(200) };
         foreach (var topic in Options.ToKafkaTopics().All)
         {
-            Cluster.CreateTopic(topic, partitions);
+            Cluster.CreateTopic(topic, partitions, replicationFactor: brokers);
         }
 
         _producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig

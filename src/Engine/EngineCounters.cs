@@ -13,6 +13,8 @@ internal sealed class EngineCounters
     private long _lateEvents;
     private long _pluginFailures;
     private long _ruleReloads;
+    private long _stateWritten;
+    private long _stateRestored;
 
     public long Processed => Interlocked.Read(ref _processed);
 
@@ -33,6 +35,14 @@ internal sealed class EngineCounters
     public long PluginFailures => Interlocked.Read(ref _pluginFailures);
 
     public long RuleReloads => Interlocked.Read(ref _ruleReloads);
+
+    public long StateWritten => Interlocked.Read(ref _stateWritten);
+
+    public long StateRestored => Interlocked.Read(ref _stateRestored);
+
+    public void StateWrittenOnce() => Interlocked.Increment(ref _stateWritten);
+
+    public void StatesRestored(int count) => Interlocked.Add(ref _stateRestored, count);
 
     public void LateEventAcknowledged() => Interlocked.Increment(ref _lateEvents);
 

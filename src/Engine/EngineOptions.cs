@@ -43,6 +43,21 @@ public sealed class EngineOptions
     /// <summary>How long a graceful stop waits for events in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether rule state (keyed state, timers, open alerts) is written to the state topic and restored from it when
+    /// partitions are assigned, so that a restart continues where the committed offsets are.
+    /// </summary>
+    public bool PersistState { get; set; } = true;
+
+    /// <summary>
+    /// How long changed state may wait before it is written (the checkpoint interval). An event that changed state is
+    /// committed only after it; while it waits it does not count against MaxInFlightEvents (up to 4 × that many).
+    /// </summary>
+    public TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long restoring the state of newly assigned partitions may take before the engine goes on without the rest.</summary>
+    public TimeSpan StateRestoreTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Producer linger: batching delay for output records.</summary>
     public TimeSpan ProducerLinger { get; set; } = TimeSpan.FromMilliseconds(5);
 
@@ -134,6 +149,11 @@ public sealed class EngineOptions
         if (CommitInterval <= TimeSpan.Zero)
         {
             errors.Add($"CommitInterval must be positive, not {CommitInterval}");
+        }
+
+        if (StateInterval <= TimeSpan.Zero || StateRestoreTimeout <= TimeSpan.Zero)
+        {
+            errors.Add("StateInterval and StateRestoreTimeout must be positive");
         }
 
         if (SensorIdleTimeout <= TimeSpan.Zero || AreaIdleTimeout <= TimeSpan.Zero)

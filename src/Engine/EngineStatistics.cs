@@ -20,6 +20,9 @@ namespace Kommune.Engine;
 /// <param name="Watermark">The engine's event-time watermark (<see cref="DateTimeOffset.MinValue"/> before the first event).</param>
 /// <param name="Commands">Operations centres' commands (ack, resolve) handled.</param>
 /// <param name="CommandsRefused">Commands dead-lettered: malformed, or for no open alert (also in <paramref name="DeadLettered"/>).</param>
+/// <param name="StateWritten">State records (snapshots and tombstones) acknowledged by the broker.</param>
+/// <param name="StateRestored">Keys whose state was restored from the state topic.</param>
+/// <param name="PeakUncommitted">The most events taken and not yet complete at once (in flight, or waiting for their state to be acknowledged).</param>
 public sealed record EngineStatistics(
     long Consumed,
     long Processed,
@@ -39,4 +42,7 @@ public sealed record EngineStatistics(
     long RuleReloads,
     DateTimeOffset Watermark,
     long Commands,
-    long CommandsRefused);
+    long CommandsRefused,
+    long StateWritten = 0,
+    long StateRestored = 0,
+    long PeakUncommitted = 0);

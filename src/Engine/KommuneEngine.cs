@@ -45,6 +45,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private DateTimeOffset _announcedAt = DateTimeOffset.MinValue;
     private KafkaOutputSink? _sink;
     private KafkaEventSource? _source;
+    private StateRestorer? _restorer;
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
@@ -122,7 +123,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _counters.RuleReloads,
                 Watermark,
                 _commands?.Handled ?? 0,
-                _commands?.Refused ?? 0);
+                _commands?.Refused ?? 0,
+                _counters.StateWritten,
+                _counters.StateRestored,
+                source.PeakUncommitted);
         }
     }
 
@@ -204,6 +208,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         // starve the very thread they wait for. Start it here, off the pool.
         _actors.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
         _context = new EngineContext(_sink, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"));
+        if (_options.PersistState)
+        {
+            _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _loggerFactory.CreateLogger<StateRestorer>());
+            _context.StatePartitions = _restorer.Partitions();
+        }
+
         var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
         _source = new KafkaEventSource(
             new KafkaSourceOptions
@@ -230,7 +240,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             topics.Acks,
             _sink,
             HandleCommandAsync,
-            _loggerFactory.CreateLogger<KafkaCommandSource>());
+            _loggerFactory.CreateLogger<KafkaCommandSource>(),
+            _options.SessionTimeout);
         _commands.Start();
         LogStarted(_logger, _options.BootstrapServers, topics.SensorEvents, _options.GroupId);
         return Task.CompletedTask;
@@ -339,6 +350,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     private void PartitionsAssigned(IReadOnlyList<int> partitions)
     {
+        // Before any event of these partitions: their state first (this blocks the consumer, as it should).
+        if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } stateRouter)
+        {
+            var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
+            var restored = _restorer.Restore(statePartitions, (snapshot, raw, partition) =>
+                stateRouter.Tell(new RestoreState(snapshot, raw, partition)));
+            _counters.StatesRestored(restored);
+        }
+
         var now = _clock.GetUtcNow();
         lock (_time)
         {

@@ -158,7 +158,7 @@ public sealed class PassivationTests : TestKit
         var tracker = new PartitionOffsetTracker(0);
         tracker.Start(offset);
         var source = new RecordSource("kommune.sensor-events", 0, offset, null, SensorEventEncoder.Encode(e));
-        var consumed = new ConsumedEvent(e, source, tracker, () => Interlocked.Increment(ref _completed));
+        var consumed = new ConsumedEvent(e, source, tracker, () => Interlocked.Increment(ref _completed), () => { });
         _router.Tell(new RoutedEvent(consumed, DateTimeOffset.MinValue, new EventCompletion(consumed, _counters)));
     }
 
@@ -190,6 +190,8 @@ public sealed class PassivationTests : TestKit
         }
 
         public void Send(Aggregate aggregate, Action onAcknowledged) => onAcknowledged();
+
+        public void Send(StateRecord state, Action onAcknowledged) => onAcknowledged();
 
         public void Send(DeadLetter deadLetter, Action onAcknowledged) => onAcknowledged();
     }

@@ -4,21 +4,34 @@ namespace Kommune.Connectors.Kafka;
 
 /// <summary>
 /// A decoded sensor event with where it was read from. The engine calls <see cref="Complete"/> exactly once, after
-/// the event was processed and every output it caused was acknowledged by the broker; only then can its offset be
-/// committed.
+/// the event was processed and every output it caused (its state included) was acknowledged by the broker; only then
+/// can its offset be committed. It may call <see cref="Release"/> before that, once the event's processing is done
+/// and only the state it changed waits to be written: the event then no longer counts against the in-flight bound.
 /// </summary>
 public sealed class ConsumedEvent
 {
     private readonly PartitionOffsetTracker _tracker;
     private readonly Action _onCompleted;
+    private readonly Action _onReleased;
     private int _completed;
+    private int _released;
 
-    internal ConsumedEvent(SensorEvent sensorEvent, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted)
+    internal ConsumedEvent(SensorEvent sensorEvent, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
     {
         Event = sensorEvent;
         Source = source;
         _tracker = tracker;
         _onCompleted = onCompleted;
+        _onReleased = onReleased;
+    }
+
+    /// <summary>Marks the event's processing done (its state may still wait to be written). Later calls do nothing.</summary>
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            _onReleased();
+        }
     }
 
     /// <summary>The event.</summary>
@@ -32,6 +45,7 @@ public sealed class ConsumedEvent
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
+            Release();
             _tracker.Complete(Source.Offset);
             _onCompleted();
         }

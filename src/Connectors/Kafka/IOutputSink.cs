@@ -13,4 +13,7 @@ public interface IOutputSink : IDeadLetterSink
 
     /// <summary>Writes one aggregate.</summary>
     void Send(Aggregate aggregate, Action onAcknowledged);
+
+    /// <summary>Writes the latest state of one key to the state topic, to its partition.</summary>
+    void Send(StateRecord state, Action onAcknowledged);
 }

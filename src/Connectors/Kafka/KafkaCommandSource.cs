@@ -20,6 +20,7 @@ public sealed partial class KafkaCommandSource : IDisposable
     private readonly IDeadLetterSink _deadLetters;
     private readonly Func<AlertCommand, CancellationToken, Task<string?>> _handle;
     private readonly ILogger _logger;
+    private readonly TimeSpan? _sessionTimeout;
     private readonly CancellationTokenSource _stop = new();
     private Thread? _thread;
     private long _handled;
@@ -35,14 +36,17 @@ public sealed partial class KafkaCommandSource : IDisposable
     /// to dead-letter it.
     /// </param>
     /// <param name="logger">Where the source logs.</param>
+    /// <param name="sessionTimeout">The group session timeout (the broker's default when null): how long a node that died holds its share of the acks.</param>
     public KafkaCommandSource(
         string bootstrapServers,
         string groupId,
         string topic,
         IDeadLetterSink deadLetters,
         Func<AlertCommand, CancellationToken, Task<string?>> handle,
-        ILogger logger)
+        ILogger logger,
+        TimeSpan? sessionTimeout = null)
     {
+        _sessionTimeout = sessionTimeout;
         _bootstrapServers = bootstrapServers;
         _groupId = groupId;
         _topic = topic;
@@ -89,6 +93,7 @@ public sealed partial class KafkaCommandSource : IDisposable
             AutoCommitIntervalMs = 1_000,
             EnableAutoOffsetStore = false,
             FetchWaitMaxMs = 100,
+            SessionTimeoutMs = _sessionTimeout is { } session ? (int)session.TotalMilliseconds : null,
         }).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe(_topic);
         try

@@ -37,6 +37,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Action _onEventCompleted;
+    private readonly Action _onEventReleased;
     private volatile bool _stopRequested;
     private TimeSpan _drainTimeout;
     private Thread? _thread;
@@ -47,6 +48,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _deadLettered;
     private long _lost;
     private long _inFlight;
+    private long _processing;
+    private long _peakProcessing;
     private long _peakInFlight;
     private long _pauses;
     private long _resumes;
@@ -72,6 +75,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
         _onEventCompleted = OnEventCompleted;
+        _onEventReleased = OnEventReleased;
     }
 
     /// <summary>Decoded events, in partition order. Completes when the source stops.</summary>
@@ -88,11 +92,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Interlocked.Read(ref _consumed),
         Interlocked.Read(ref _deadLettered),
         Interlocked.Read(ref _lost),
-        Interlocked.Read(ref _inFlight),
-        Interlocked.Read(ref _peakInFlight),
+        Interlocked.Read(ref _processing),
+        Interlocked.Read(ref _peakProcessing),
         Interlocked.Read(ref _pauses),
         Interlocked.Read(ref _resumes),
-        Volatile.Read(ref _assignedCount));
+        Volatile.Read(ref _assignedCount),
+        Interlocked.Read(ref _inFlight),
+        Interlocked.Read(ref _peakInFlight));
 
     /// <summary>Starts the consume loop on its own thread.</summary>
     public void Start()
@@ -232,7 +238,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return;
         }
 
-        if (Interlocked.Read(ref _inFlight) >= _options.MaxInFlightEvents && TrySeekBack(consumer, result))
+        if (Busy && TrySeekBack(consumer, result))
         {
             return;
         }
@@ -247,6 +253,12 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _expectedNext[tp] = offset + 1;
         Interlocked.Increment(ref _consumed);
         tracker.Start(offset);
+        var processing = Interlocked.Increment(ref _processing);
+        if (processing > Interlocked.Read(ref _peakProcessing))
+        {
+            Interlocked.Exchange(ref _peakProcessing, processing);
+        }
+
         var inFlight = Interlocked.Increment(ref _inFlight);
         if (inFlight > Interlocked.Read(ref _peakInFlight))
         {
@@ -257,7 +269,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var source = new RecordSource(result.Topic, tp.Partition.Value, offset, message.Key, message.Value);
         if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var reason))
         {
-            if (!_channel.Writer.TryWrite(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted)))
+            if (!_channel.Writer.TryWrite(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted, _onEventReleased)))
             {
                 throw new InvalidOperationException("The event channel is full although in-flight events are bounded.");
             }
@@ -276,11 +288,24 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _deadLetters.Send(deadLetter, () =>
         {
             tracker.Complete(offset);
+            OnEventReleased();
             OnEventCompleted();
         });
     }
 
     private void OnEventCompleted() => Interlocked.Decrement(ref _inFlight);
+
+    private void OnEventReleased() => Interlocked.Decrement(ref _processing);
+
+    /// <summary>
+    /// Too much in flight: events being processed at the bound, or (when state writes lag, for example while the broker
+    /// is slow) four times the bound waiting to complete.
+    /// </summary>
+    private bool Busy =>
+        Interlocked.Read(ref _processing) >= _options.MaxInFlightEvents || Interlocked.Read(ref _inFlight) >= 4L * _options.MaxInFlightEvents;
+
+    private bool Relieved =>
+        Interlocked.Read(ref _processing) <= _options.MaxInFlightEvents / 2 && Interlocked.Read(ref _inFlight) <= 2L * _options.MaxInFlightEvents;
 
     /// <summary>
     /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
@@ -304,7 +329,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
     {
         var inFlight = Interlocked.Read(ref _inFlight);
-        if (!_paused && inFlight >= _options.MaxInFlightEvents)
+        if (!_paused && Busy)
         {
             Pause(consumer);
         }
@@ -314,7 +339,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             consumer.Pause(consumer.Assignment);
             _assignmentChanged = false;
         }
-        else if (_paused && inFlight <= _options.MaxInFlightEvents / 2)
+        else if (_paused && Relieved)
         {
             consumer.Resume(consumer.Assignment);
             WakeFetchers(consumer);

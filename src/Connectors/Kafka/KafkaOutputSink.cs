@@ -100,6 +100,18 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>Keyed by the state's key, to the record's partition of the state topic.</remarks>
+    public void Send(StateRecord state, Action onAcknowledged)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        Produce(new TopicPartition(_options.Topics.State, state.Partition), new Message<byte[]?, byte[]?>
+        {
+            Key = Encoding.UTF8.GetBytes(state.Key),
+            Value = state.Value,
+        }, onAcknowledged);
+    }
+
+    /// <inheritdoc />
     public void Send(DeadLetter deadLetter, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(deadLetter);
@@ -137,8 +149,12 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
         _disposed.Dispose();
     }
 
-    private void Produce(string topic, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    private void Produce(string topic, Message<byte[]?, byte[]?> message, Action onAcknowledged) =>
+        Produce(new TopicPartition(topic, Partition.Any), message, onAcknowledged);
+
+    private void Produce(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
     {
+        var topic = destination.Topic;
         if (_disposed.IsCancellationRequested)
         {
             LogDroppedAfterDispose(_logger, topic);
@@ -147,13 +163,13 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
 
         try
         {
-            _producer.Produce(topic, message, report =>
+            _producer.Produce(destination, message, report =>
             {
                 if (report.Error.IsError)
                 {
                     Interlocked.Increment(ref _failedDeliveries);
                     LogDeliveryFailed(_logger, topic, report.Error.Code, report.Error.Reason);
-                    RetryLater(topic, message, onAcknowledged);
+                    RetryLater(destination, message, onAcknowledged);
                     return;
                 }
 
@@ -166,7 +182,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
             // Local queue full or a transient local error: never block the caller (an actor); try again shortly.
             Interlocked.Increment(ref _failedDeliveries);
             LogDeliveryFailed(_logger, topic, e.Error.Code, e.Error.Reason);
-            RetryLater(topic, message, onAcknowledged);
+            RetryLater(destination, message, onAcknowledged);
         }
         catch (ObjectDisposedException)
         {
@@ -174,11 +190,11 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
         }
     }
 
-    private void RetryLater(string topic, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    private void RetryLater(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
     {
         if (_disposed.IsCancellationRequested)
         {
-            LogDroppedAfterDispose(_logger, topic);
+            LogDroppedAfterDispose(_logger, destination.Topic);
             return;
         }
 
@@ -187,7 +203,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
             {
                 if (!t.IsCanceled)
                 {
-                    Produce(topic, message, onAcknowledged);
+                    Produce(destination, message, onAcknowledged);
                 }
             },
             CancellationToken.None,

@@ -4,11 +4,13 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="Consumed">Records read from Kafka.</param>
 /// <param name="DeadLettered">Records refused by the decoder and sent to the dead-letter topic.</param>
 /// <param name="LostRecords">Records the broker deleted (retention) before the engine could read them.</param>
-/// <param name="InFlight">Events taken and not yet done.</param>
-/// <param name="PeakInFlight">The most events ever in flight at once.</param>
+/// <param name="InFlight">Events taken and still being processed (bounded by MaxInFlightEvents).</param>
+/// <param name="PeakInFlight">The most events ever being processed at once.</param>
 /// <param name="Pauses">How often the consumer paused its partitions because the engine fell behind.</param>
 /// <param name="Resumes">How often it resumed them.</param>
 /// <param name="AssignedPartitions">Partitions currently assigned to this consumer.</param>
+/// <param name="Uncommitted">Events taken and not yet complete: in flight, or processed with their state not yet acknowledged.</param>
+/// <param name="PeakUncommitted">The most events ever taken and not yet complete at once (bounded by 4 × MaxInFlightEvents).</param>
 public sealed record SourceStatistics(
     long Consumed,
     long DeadLettered,
@@ -17,4 +19,6 @@ public sealed record SourceStatistics(
     long PeakInFlight,
     long Pauses,
     long Resumes,
-    int AssignedPartitions);
+    int AssignedPartitions,
+    long Uncommitted = 0,
+    long PeakUncommitted = 0);

@@ -62,6 +62,19 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             }
         });
         Receive<ProcessingTimerDue>(_ => _rules?.ProcessingTimerFired());
+        Receive<Checkpoint>(_ => _rules?.Checkpoint());
+        Receive<RestoreState>(r =>
+        {
+            if (r.Snapshot.Scope == RuleScope.Sensor)
+            {
+                _sensors.Deliver(r.Snapshot.Key, r, Self);
+                return;
+            }
+
+            _areaId ??= r.Snapshot.AreaId;
+            _rules ??= new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+            _rules.Restore(r);
+        });
         Receive<CommandMessage>(c =>
         {
             if (c.SensorId is not null)
@@ -98,7 +111,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         });
         Receive<ReceiveTimeout>(_ =>
         {
-            if (_sensors.Count == 0 && (_rules is null || !_rules.Runner.HasState))
+            if (_sensors.Count == 0 && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState)))
             {
                 Context.Parent.Tell(Passivate.Instance);
             }

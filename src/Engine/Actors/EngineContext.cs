@@ -37,6 +37,9 @@ internal sealed class EngineContext(
 
     public DateTimeOffset Now => Clock.GetUtcNow();
 
+    /// <summary>Partitions of the state topic; 0 when state is not persisted. Set before the first event.</summary>
+    public int StatePartitions { get; set; }
+
     /// <summary>Where each open alert lives (its sensor, or its area), so a command for it can be routed.</summary>
     public ConcurrentDictionary<string, (string? SensorId, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);
 }

@@ -4,18 +4,41 @@ namespace Kommune.Engine.Actors;
 
 /// <summary>
 /// Completes a consumed event once every part of its handling is done: the routing itself, each actor that runs
-/// rules on it (area and sensor), each fact it caused, and the broker's acknowledgement of every output. Parts are
-/// added before they start, so the count cannot reach zero early.
+/// rules on it (area and sensor), each fact it caused, the broker's acknowledgement of every output, and the
+/// acknowledgement of each state record that includes it. Parts are added before they start, so the count cannot
+/// reach zero early. When only state parts are left the event is released: it no longer counts against the
+/// in-flight bound, though its offset waits for the state.
 /// </summary>
 internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters counters)
 {
     private int _parts = 1;
+    private int _work = 1;
 
-    /// <summary>One more part must finish.</summary>
-    public void Add() => Interlocked.Increment(ref _parts);
+    /// <summary>One more part of the work must finish.</summary>
+    public void Add()
+    {
+        Interlocked.Increment(ref _parts);
+        Interlocked.Increment(ref _work);
+    }
 
-    /// <summary>A part finished; the last one completes the event.</summary>
+    /// <summary>A part of the work finished; the last one releases the event, and completes it if no state waits.</summary>
     public void Done()
+    {
+        if (Interlocked.Decrement(ref _work) == 0)
+        {
+            consumed.Release();
+        }
+
+        Finished();
+    }
+
+    /// <summary>A state record that includes the event must be acknowledged before the event completes.</summary>
+    public void AddState() => Interlocked.Increment(ref _parts);
+
+    /// <summary>That state record was acknowledged (or turned out not to be needed).</summary>
+    public void StateDone() => Finished();
+
+    private void Finished()
     {
         if (Interlocked.Decrement(ref _parts) == 0)
         {

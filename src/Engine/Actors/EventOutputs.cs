@@ -20,6 +20,9 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
     /// <summary>Facts for the area, to be delivered by the actor.</summary>
     public List<Fact> Facts { get; } = [];
 
+    /// <summary>Whether the rules emitted anything.</summary>
+    public bool Any => _alerts.Count + _aggregates.Count + _deadLetters.Count + Facts.Count > 0;
+
     public void Alert(Alert alert)
     {
         _alerts.Add(alert);

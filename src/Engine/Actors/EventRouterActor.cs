@@ -18,6 +18,7 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
         Receive<WatermarkAdvanced>(w => _areas.Broadcast(w, Self));
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
+        Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
         Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));

@@ -35,3 +35,15 @@ internal sealed record ProcessingTimerDue
 {
     public static ProcessingTimerDue Instance { get; } = new();
 }
+
+/// <summary>To itself: time to write the state changed since the last checkpoint.</summary>
+internal sealed record Checkpoint
+{
+    public static Checkpoint Instance { get; } = new();
+}
+
+/// <summary>
+/// A key's state read back from the state topic (<paramref name="Raw"/> as written, from <paramref name="Partition"/>),
+/// to restore before the key's first event.
+/// </summary>
+internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition);

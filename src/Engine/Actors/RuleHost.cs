@@ -1,21 +1,36 @@
 using Akka.Actor;
 using Kommune.Rules.Api;
+using Kommune.Connectors.Kafka;
 using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine.Actors;
 
 /// <summary>
 /// The rules of one key inside an actor: runs its <see cref="KeyedRuleRunner"/>, sends what the rules emit,
-/// delivers their facts to the area, and keeps one Akka timer for the earliest processing-time timer. Owned by
-/// one actor and used only from its message handlers.
+/// delivers their facts to the area, keeps one Akka timer for the earliest processing-time timer, and persists the
+/// key's state to the state topic.
 /// </summary>
+/// <remarks>
+/// State is written at checkpoints, at most one <see cref="EngineOptions.StateInterval"/> after it changed, as one
+/// record per key (its snapshot, or a tombstone once it holds nothing), and only when it differs from what was last
+/// written. An event whose handling changed the state completes only once that record is acknowledged, so an offset
+/// is committed only when the state that includes its event is durable: a restart restores that state and resumes
+/// after it. Owned by one actor and used only from its message handlers.
+/// </remarks>
 internal sealed class RuleHost
 {
     private const string ProcessingTimerKey = "processing-time";
+    private const string CheckpointTimerKey = "checkpoint";
     private readonly EngineContext _engine;
     private readonly ITimerScheduler _timers;
     private readonly IActorRef? _area;
+    private readonly string _stateKey;
     private DateTimeOffset? _scheduled;
+    private int? _partition;
+    private byte[]? _written;
+    private bool _dirty;
+    private bool _checkpointScheduled;
+    private List<EventCompletion>? _waiting;
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
@@ -30,9 +45,17 @@ internal sealed class RuleHost
         _area = area;
         // The watermark comes with the messages, in dispatch order: a new actor's first message says it.
         Runner = new KeyedRuleRunner(scope, key, areaId, engine.Rules, engine.EventTime);
+        _stateKey = StateKeys.Of(scope, key);
+        if (scope == RuleScope.Area && engine.StatePartitions > 0)
+        {
+            _partition = StateKeys.AreaPartition(key, engine.StatePartitions);
+        }
     }
 
     public KeyedRuleRunner Runner { get; }
+
+    /// <summary>Whether changed state waits for its checkpoint (the actor must not stop before it).</summary>
+    public bool HasUnwrittenState => _dirty;
 
     /// <summary>Whether this key has event-time timers (and so wants watermark updates).</summary>
     public bool WantsWatermark => Runner.NextEventTimeTimer is not null;
@@ -40,6 +63,11 @@ internal sealed class RuleHost
     /// <summary>Runs the rules on an event; the event's completion waits for the outputs and facts.</summary>
     public void OnEvent(RoutedEvent routed)
     {
+        if (Runner.Scope == RuleScope.Sensor && _engine.StatePartitions > 0)
+        {
+            _partition = routed.Consumed.Source.Partition % _engine.StatePartitions;
+        }
+
         var outputs = new EventOutputs(_engine, routed.Consumed);
         Runner.OnEvent(routed.Consumed.Event, routed.Watermark, _engine.Now, outputs);
         Finish(outputs, routed.Watermark, routed);
@@ -69,9 +97,68 @@ internal sealed class RuleHost
     /// <summary>Moves time forward: fires the timers the watermark and the clock have passed.</summary>
     public void Advance(DateTimeOffset watermark)
     {
+        var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
         var outputs = new EventOutputs(_engine, null);
         Runner.Advance(watermark, _engine.Now, outputs);
-        Finish(outputs, watermark, null);
+        // Only a timer that fired can have changed the state; a watermark alone is not persisted.
+        Finish(outputs, watermark, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
+    }
+
+    /// <summary>Restores the key's state read from the state topic; before its first event.</summary>
+    public void Restore(RestoreState restore)
+    {
+        Runner.Restore(restore.Snapshot);
+        _written = restore.Raw;
+        _partition = restore.Partition;
+        foreach (var rule in restore.Snapshot.Rules)
+        {
+            foreach (var alert in rule.OpenAlerts.Values)
+            {
+                _engine.OpenAlerts[alert.AlertId] = (alert.SensorId, alert.AreaId);
+            }
+        }
+
+        Schedule();
+    }
+
+    /// <summary>Writes the state if it changed since the last write; then the events that changed it complete.</summary>
+    public void Checkpoint()
+    {
+        _checkpointScheduled = false;
+        if (!_dirty)
+        {
+            return;
+        }
+
+        _dirty = false;
+        var waiting = _waiting;
+        _waiting = null;
+        var state = Runner.HasState ? (Runner.Snapshot() with { Watermark = DateTimeOffset.MinValue }).ToJson() : null;
+        if (_partition is not { } partition || (state is null ? _written is null : _written is not null && state.AsSpan().SequenceEqual(_written)))
+        {
+            Complete(waiting);
+            return;
+        }
+
+        _written = state;
+        _engine.Sink.Send(new StateRecord(_stateKey, state, partition), () =>
+        {
+            _engine.Counters.StateWrittenOnce();
+            Complete(waiting);
+        });
+    }
+
+    private static void Complete(List<EventCompletion>? waiting)
+    {
+        if (waiting is null)
+        {
+            return;
+        }
+
+        foreach (var completion in waiting)
+        {
+            completion.StateDone();
+        }
     }
 
     /// <summary>Switches to new rules, keeping the state of unchanged ones.</summary>
@@ -81,8 +168,13 @@ internal sealed class RuleHost
         Schedule();
     }
 
-    private void Finish(EventOutputs outputs, DateTimeOffset watermark, RoutedEvent? origin, Action? acknowledged = null)
+    private void Finish(EventOutputs outputs, DateTimeOffset watermark, RoutedEvent? origin, Action? acknowledged = null, bool changed = true)
     {
+        if (changed)
+        {
+            StateMayHaveChanged(origin);
+        }
+
         foreach (var fact in outputs.Facts)
         {
             origin?.Completion.Add();
@@ -100,6 +192,27 @@ internal sealed class RuleHost
         }
 
         Schedule();
+    }
+
+    private void StateMayHaveChanged(RoutedEvent? origin)
+    {
+        if (_engine.StatePartitions == 0 || (!Runner.HasState && _written is null))
+        {
+            return; // not persisting, or nothing held and nothing written: nothing to write
+        }
+
+        _dirty = true;
+        if (origin is not null)
+        {
+            origin.Completion.AddState();
+            (_waiting ??= []).Add(origin.Completion);
+        }
+
+        if (!_checkpointScheduled)
+        {
+            _checkpointScheduled = true;
+            _timers.StartSingleTimer(CheckpointTimerKey, Actors.Checkpoint.Instance, _engine.Options.StateInterval);
+        }
     }
 
     private void Schedule()

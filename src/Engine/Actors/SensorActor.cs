@@ -29,6 +29,16 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
             }
         });
         Receive<ProcessingTimerDue>(_ => After(r => r.ProcessingTimerFired()));
+        Receive<Checkpoint>(_ => _rules?.Checkpoint());
+        Receive<RestoreState>(r =>
+        {
+            _rules ??= new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent);
+            _rules.Restore(r);
+            if (_rules.WantsWatermark)
+            {
+                Context.Parent.Tell(new WatermarkInterest(true, _handled));
+            }
+        });
         Receive<RulesChanged>(c => After(r => r.Reload(c.Rules)));
         Receive<CommandMessage>(c =>
         {
@@ -42,7 +52,7 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
         });
         Receive<ReceiveTimeout>(_ =>
         {
-            if (_rules is null || !_rules.Runner.HasState)
+            if (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState))
             {
                 Context.Parent.Tell(Passivate.Instance);
             }

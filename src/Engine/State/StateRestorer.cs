@@ -1,0 +1,143 @@
+using System.Diagnostics;
+using System.Text;
+using Confluent.Kafka;
+using Kommune.Rules.Runtime;
+using Microsoft.Extensions.Logging;
+
+namespace Kommune.Engine;
+
+/// <summary>
+/// Reads rule state back from the state topic: for the given partitions, every record from the start to the end
+/// they had when reading began, keeping the newest per key (a tombstone removes the key), the way Kafka Streams
+/// restores a changelog before processing.
+/// </summary>
+internal sealed partial class StateRestorer(string bootstrapServers, string topic, TimeSpan timeout, ILogger<StateRestorer> logger)
+{
+    private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>The state topic's partition count; 0 (state not persisted, logged) when the topic cannot be found.</summary>
+    public int Partitions()
+    {
+        try
+        {
+            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers })
+                .SetLogHandler((_, _) => { }).Build();
+            var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
+            if (metadata is null || metadata.Error.IsError || metadata.Partitions.Count == 0)
+            {
+                LogNoStateTopic(logger, topic, metadata?.Error.Reason ?? "not found");
+                return 0;
+            }
+
+            return metadata.Partitions.Count;
+        }
+        catch (KafkaException e)
+        {
+            LogNoStateTopic(logger, topic, e.Error.Reason);
+            return 0;
+        }
+    }
+
+    /// <summary>Reads the partitions and hands each key's newest state to <paramref name="restore"/>; returns how many keys.</summary>
+    public int Restore(IReadOnlyList<int> partitions, Action<KeyedStateSnapshot, byte[], int> restore)
+    {
+        var started = Stopwatch.StartNew();
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = "kommune-state-restore", // never joined or committed: partitions are assigned by hand
+            EnableAutoCommit = false,
+            EnablePartitionEof = true,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+        }).SetLogHandler((_, _) => { }).Build();
+
+        var ends = new Dictionary<int, long>();
+        var starts = new List<TopicPartitionOffset>();
+        foreach (var partition in partitions)
+        {
+            var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), MetadataTimeout);
+            if (offsets.High.Value > offsets.Low.Value)
+            {
+                ends[partition] = offsets.High.Value;
+                starts.Add(new TopicPartitionOffset(topic, partition, offsets.Low));
+            }
+        }
+
+        var newest = new Dictionary<string, (byte[]? Value, int Partition)>(StringComparer.Ordinal);
+        var records = 0L;
+        if (starts.Count > 0)
+        {
+            consumer.Assign(starts);
+            while (ends.Count > 0)
+            {
+                if (started.Elapsed > timeout)
+                {
+                    var left = string.Join(", ", ends.Keys);
+                    LogRestoreTimedOut(logger, timeout.TotalSeconds, left);
+                    break;
+                }
+
+                var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
+                if (record is null)
+                {
+                    continue;
+                }
+
+                var partition = record.Partition.Value;
+                if (!record.IsPartitionEOF)
+                {
+                    records++;
+                    if (record.Message.Key is { } key)
+                    {
+                        newest[Encoding.UTF8.GetString(key)] = (record.Message.Value, partition);
+                    }
+                }
+
+                if (record.IsPartitionEOF || (ends.TryGetValue(partition, out var end) && record.Offset.Value + 1 >= end))
+                {
+                    ends.Remove(partition);
+                }
+            }
+        }
+
+        var keys = 0;
+        foreach (var (key, (value, partition)) in newest)
+        {
+            if (value is null)
+            {
+                continue;
+            }
+
+            KeyedStateSnapshot snapshot;
+            try
+            {
+                snapshot = KeyedStateSnapshot.FromJson(value);
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                LogUnreadableState(logger, key, partition, e.Message);
+                continue;
+            }
+
+            restore(snapshot, value, partition);
+            keys++;
+        }
+
+        var took = started.Elapsed.TotalMilliseconds;
+        var which = string.Join(", ", partitions);
+        LogRestored(logger, keys, records, which, took);
+        return keys;
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Restored the state of {Keys} keys from {Records} state records of partitions {Partitions} in {Milliseconds:F0} ms")]
+    private static partial void LogRestored(ILogger logger, int keys, long records, string partitions, double milliseconds);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "State topic {Topic} not available ({Reason}): rule state is not persisted and a restart starts empty")]
+    private static partial void LogNoStateTopic(ILogger logger, string topic, string reason);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Error, Message = "Restoring state took longer than {Seconds} s; going on without the rest of partitions {Partitions}")]
+    private static partial void LogRestoreTimedOut(ILogger logger, double seconds, string partitions);
+
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "State record {Key} in partition {Partition} is unreadable and was not restored: {Reason}")]
+    private static partial void LogUnreadableState(ILogger logger, string key, int partition, string reason);
+}

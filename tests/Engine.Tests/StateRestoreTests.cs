@@ -1,0 +1,114 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+using Confluent.Kafka;
+using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Model;
+using Kommune.Rules.Testing;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Runtime;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests;
+
+/// <summary>Rule state on the state topic: written with the offsets it covers, restored before processing after a restart.</summary>
+[Collection(SequentialKafkaTests.Name)]
+public sealed class StateRestoreTests(ITestOutputHelper output)
+{
+    private static RuleSet FallRules() => new([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""
+        { "levels": ["care team", "nurse on call", "emergency"], "timeouts": ["6s", "1h"] }
+        """)))]);
+
+    private static void Fast(EngineOptions options) => options.StateInterval = TimeSpan.FromMilliseconds(200);
+
+    [Fact]
+    public async Task An_open_fall_escalation_continues_on_schedule_after_a_restart_and_an_ack_reaches_it()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 2);
+        var fall = Events.Fall("wearable-9", "sagene", 0);
+        var alertId = $"fall:wearable-9:{fall.Timestamp.ToUnixTimeMilliseconds()}";
+
+        var first = await bed.StartEngineAsync(Fast, FallRules());
+        await using (first)
+        {
+            bed.ProduceEvent(fall);
+            bed.Flush();
+            bed.ReadAlertIds([alertId]);
+            // The fall's offset is committed only once the state holding its open alert is acknowledged.
+            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            Assert.True(first.Statistics.StateWritten >= 1);
+            await first.StopAsync();
+        }
+
+        // Stopped before the 6 s deadline: only the raise is on the topic.
+        Assert.Single(bed.ReadAtLeast(bed.Options.Topics.Alerts, 1));
+
+        await using var second = await bed.StartEngineAsync(Fast, FallRules());
+        var records = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Count >= 2);
+        Assert.Equal(1, second.Statistics.StateRestored);
+        var escalated = JsonDocument.Parse(records[1].Message.Value).RootElement;
+        Assert.Equal(alertId, escalated.GetProperty("alertId").GetString());
+        Assert.Equal("escalated", escalated.GetProperty("status").GetString());
+        Assert.Equal(2, escalated.GetProperty("level").GetInt32());
+        Assert.Equal(2, escalated.GetProperty("sequence").GetInt32());
+        Assert.Equal("nurse on call", escalated.GetProperty("recipients")[0].GetString());
+
+        // The restored alert is open on the new engine: an ack reaches it.
+        bed.Produce(bed.Options.Topics.Acks, Encoding.UTF8.GetBytes(alertId),
+            Encoding.UTF8.GetBytes($$"""{"alertId":"{{alertId}}","action":"ack","by":"nurse Kari","ts":1795766400000}"""));
+        bed.Flush();
+        var acked = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Count >= 3);
+        Assert.Equal("acknowledged", JsonDocument.Parse(acked[2].Message.Value).RootElement.GetProperty("status").GetString());
+        Assert.Equal(3, JsonDocument.Parse(acked[2].Message.Value).RootElement.GetProperty("sequence").GetInt32());
+        await second.StopAsync();
+        Assert.Equal(0, second.Statistics.CommandsRefused);
+    }
+
+    [Fact]
+    public async Task The_state_of_100000_sensors_is_restored_in_full_and_its_restore_time_is_reported()
+    {
+        // 100,000 fall sensors, each with an open escalation (about 0.8 KB of state), on 24 state partitions (the
+        // embedded broker keeps 5 MiB per partition). The time is reported, not asserted (docs/reliability.md).
+        const int sensors = 100_000;
+        using var bed = new KafkaTestBed(output, partitions: 24);
+        // The kit's clock is the wall clock, so the escalation deadlines (an hour on) lie ahead after the restore.
+        var kit = new RuleTestKit(start: DateTimeOffset.UtcNow).Bind(new FallEscalationRule(RuleParameters.FromJson("""{ "t1": "1h", "t2": "1h" }""")), "fall");
+        kit.Send("w-template", SensorTypes.Fall, Events.T0, new Dictionary<string, SensorValue> { ["confidence"] = 0.9 }, "area-template");
+        var template = Encoding.UTF8.GetString(kit.SensorState("w-template")!.ToJson());
+        output.WriteLine($"one sensor's state: {template.Length} bytes");
+        using (var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = bed.BootstrapServers, LingerMs = 20, BatchSize = 1_000_000 })
+            .SetLogHandler((_, _) => { }).Build())
+        {
+            for (var i = 0; i < sensors; i++)
+            {
+                var id = $"w-{i:D6}";
+                var json = template.Replace("w-template", id, StringComparison.Ordinal).Replace("area-template", $"area-{i % 100:D3}", StringComparison.Ordinal);
+                producer.Produce(new TopicPartition(bed.Options.Topics.State, i % 24), new Message<byte[], byte[]>
+                {
+                    Key = Encoding.UTF8.GetBytes("sensor:" + id),
+                    Value = Encoding.UTF8.GetBytes(json),
+                });
+            }
+
+            Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
+        }
+
+        var rules = new RuleSet([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""{ "t1": "1h", "t2": "1h" }""")))]);
+        var started = Stopwatch.StartNew();
+        await using var engine = await bed.StartEngineAsync(rules: rules);
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { StateRestored: sensors, ActiveSensors: sensors });
+        output.WriteLine($"restored {engine.Statistics.StateRestored} sensors; {started.Elapsed.TotalSeconds:F1} s from start until every sensor actor holds its state");
+        Assert.Equal(sensors, engine.Statistics.StateRestored);
+
+        // A restored alert is open: an ack for one of them reaches it.
+        var alertId = $"fall:w-042000:{Events.T0.ToUnixTimeMilliseconds()}";
+        bed.Produce(bed.Options.Topics.Acks, Encoding.UTF8.GetBytes(alertId),
+            Encoding.UTF8.GetBytes($$"""{"alertId":"{{alertId}}","action":"ack","by":"x","ts":1795766400000}"""));
+        bed.Flush();
+        var acked = bed.ReadAtLeast(bed.Options.Topics.Alerts, 1);
+        Assert.Single(acked); // no deadline had passed: nothing escalated
+        Assert.Equal("acknowledged", JsonDocument.Parse(acked[0].Message.Value).RootElement.GetProperty("status").GetString());
+        await engine.StopAsync();
+    }
+}

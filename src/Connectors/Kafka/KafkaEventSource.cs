@@ -345,7 +345,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             WakeFetchers(consumer);
             _paused = false;
             Interlocked.Increment(ref _resumes);
-            LogResumed(_logger, inFlight);
+            var processing = Interlocked.Read(ref _processing);
+            LogResumed(_logger, processing, inFlight);
         }
     }
 
@@ -404,8 +405,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             _paused = true;
             Interlocked.Increment(ref _pauses);
-            var inFlight = Interlocked.Read(ref _inFlight);
-            LogPaused(_logger, inFlight);
+            var processing = Interlocked.Read(ref _processing);
+            var uncommitted = Interlocked.Read(ref _inFlight);
+            LogPaused(_logger, processing, uncommitted);
         }
     }
 
@@ -594,11 +596,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Dead letter #{Count} from {Topic}[{Partition}]@{Offset}: {Reason}")]
     private static partial void LogDeadLettered(ILogger logger, long count, string topic, int partition, long offset, string reason);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {InFlight} events in flight")]
-    private static partial void LogPaused(ILogger logger, long inFlight);
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {InFlight} events in flight, {Uncommitted} not yet committed")]
+    private static partial void LogPaused(ILogger logger, long inFlight, long uncommitted);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {InFlight} events in flight")]
-    private static partial void LogResumed(ILogger logger, long inFlight);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {InFlight} events in flight, {Uncommitted} not yet committed")]
+    private static partial void LogResumed(ILogger logger, long inFlight, long uncommitted);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string topic, string partitions);

@@ -71,8 +71,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                 return;
             }
 
+            if (_rules is not null)
+            {
+                return; // alive on this node since before the rebalance: its state is at least as new as the record
+            }
+
             _areaId ??= r.Snapshot.AreaId;
-            _rules ??= new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+            _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null);
             _rules.Restore(r);
         });
         Receive<CommandMessage>(c =>

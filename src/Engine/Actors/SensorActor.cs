@@ -32,7 +32,12 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
         Receive<Checkpoint>(_ => _rules?.Checkpoint());
         Receive<RestoreState>(r =>
         {
-            _rules ??= new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent);
+            if (_rules is not null)
+            {
+                return; // alive on this node since before the rebalance: its state is at least as new as the record
+            }
+
+            _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent);
             _rules.Restore(r);
             if (_rules.WantsWatermark)
             {

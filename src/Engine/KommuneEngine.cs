@@ -354,8 +354,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } stateRouter)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
-            var restored = _restorer.Restore(statePartitions, (snapshot, raw, partition) =>
-                stateRouter.Tell(new RestoreState(snapshot, raw, partition)));
+            var restored = _restorer.Restore(statePartitions, (snapshot, raw, partition, covers) =>
+                stateRouter.Tell(new RestoreState(snapshot, raw, partition, covers)));
             _counters.StatesRestored(restored);
         }
 

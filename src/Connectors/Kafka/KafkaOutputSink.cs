@@ -108,6 +108,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
         {
             Key = Encoding.UTF8.GetBytes(state.Key),
             Value = state.Value,
+            Headers = state.Covers is { Count: > 0 } covers
+                ? new Headers { { StateRecord.CoversHeader, Encoding.UTF8.GetBytes(StateRecord.FormatCovers(covers)) } }
+                : null,
         }, onAcknowledged);
     }
 

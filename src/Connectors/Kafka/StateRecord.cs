@@ -7,4 +7,31 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="Key">The key, for example <c>sensor:wearable-7</c> or <c>area:sentrum</c>.</param>
 /// <param name="Value">The state snapshot (JSON), or null when the key holds no state any more.</param>
 /// <param name="Partition">The state topic's partition: a sensor's is the partition of its input events.</param>
-public sealed record StateRecord(string Key, byte[]? Value, int Partition);
+/// <param name="Covers">Per input partition, the offset of the newest event whose effects the state includes.</param>
+public sealed record StateRecord(string Key, byte[]? Value, int Partition, IReadOnlyDictionary<int, long>? Covers = null)
+{
+    /// <summary>The header that carries <see cref="Covers"/>: <c>partition:offset</c> pairs joined by commas.</summary>
+    public const string CoversHeader = "kommune-covers";
+
+    /// <summary><see cref="Covers"/> as header text.</summary>
+    public static string FormatCovers(IReadOnlyDictionary<int, long> covers) =>
+        string.Join(',', covers.OrderBy(c => c.Key).Select(c => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{c.Key}:{c.Value}")));
+
+    /// <summary>Reads header text written by <see cref="FormatCovers"/>; empty when absent or unreadable.</summary>
+    public static Dictionary<int, long> ParseCovers(string? text)
+    {
+        var covers = new Dictionary<int, long>();
+        foreach (var pair in (text ?? string.Empty).Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split(':');
+            if (parts.Length == 2
+                && int.TryParse(parts[0], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var partition)
+                && long.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var offset))
+            {
+                covers[partition] = offset;
+            }
+        }
+
+        return covers;
+    }
+}

@@ -44,6 +44,6 @@ internal sealed record Checkpoint
 
 /// <summary>
 /// A key's state read back from the state topic (<paramref name="Raw"/> as written, from <paramref name="Partition"/>),
-/// to restore before the key's first event.
+/// to restore before the key's first event; <paramref name="Covers"/> says up to which input offsets it includes.
 /// </summary>
-internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition);
+internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers);

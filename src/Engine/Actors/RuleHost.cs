@@ -31,6 +31,8 @@ internal sealed class RuleHost
     private bool _dirty;
     private bool _checkpointScheduled;
     private List<EventCompletion>? _waiting;
+    private Dictionary<int, long> _covers = [];
+    private int _unacknowledged;
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
@@ -63,9 +65,18 @@ internal sealed class RuleHost
     /// <summary>Runs the rules on an event; the event's completion waits for the outputs and facts.</summary>
     public void OnEvent(RoutedEvent routed)
     {
+        var source = routed.Consumed.Source;
         if (Runner.Scope == RuleScope.Sensor && _engine.StatePartitions > 0)
         {
-            _partition = routed.Consumed.Source.Partition % _engine.StatePartitions;
+            _partition = source.Partition % _engine.StatePartitions;
+            if (_covers.TryGetValue(source.Partition, out var covered) && source.Offset <= covered)
+            {
+                // Processed before a crash: the restored state includes its effects and its outputs were
+                // acknowledged before that state was written. Applying it again would apply it twice.
+                return;
+            }
+
+            _covers[source.Partition] = source.Offset;
         }
 
         var outputs = new EventOutputs(_engine, routed.Consumed);
@@ -110,6 +121,7 @@ internal sealed class RuleHost
         Runner.Restore(restore.Snapshot);
         _written = restore.Raw;
         _partition = restore.Partition;
+        _covers = new Dictionary<int, long>(restore.Covers);
         foreach (var rule in restore.Snapshot.Rules)
         {
             foreach (var alert in rule.OpenAlerts.Values)
@@ -130,6 +142,15 @@ internal sealed class RuleHost
             return;
         }
 
+        if (Volatile.Read(ref _unacknowledged) > 0)
+        {
+            // State is written only after the outputs of what it includes are acknowledged: a restart that restores
+            // it must never miss an output whose cause the state already holds.
+            _checkpointScheduled = true;
+            _timers.StartSingleTimer(CheckpointTimerKey, Actors.Checkpoint.Instance, TimeSpan.FromMilliseconds(20));
+            return;
+        }
+
         _dirty = false;
         var waiting = _waiting;
         _waiting = null;
@@ -141,7 +162,8 @@ internal sealed class RuleHost
         }
 
         _written = state;
-        _engine.Sink.Send(new StateRecord(_stateKey, state, partition), () =>
+        var covers = Runner.Scope == RuleScope.Sensor && _covers.Count > 0 ? new Dictionary<int, long>(_covers) : null;
+        _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers), () =>
         {
             _engine.Counters.StateWrittenOnce();
             Complete(waiting);
@@ -181,14 +203,23 @@ internal sealed class RuleHost
             _area?.Tell(new FactMessage(fact, watermark, origin));
         }
 
+        Interlocked.Increment(ref _unacknowledged);
         if (origin is null)
         {
-            outputs.Send(acknowledged);
+            outputs.Send(() =>
+            {
+                Interlocked.Decrement(ref _unacknowledged);
+                acknowledged?.Invoke();
+            });
         }
         else
         {
             origin.Completion.Add();
-            outputs.Send(origin.Completion.Done);
+            outputs.Send(() =>
+            {
+                Interlocked.Decrement(ref _unacknowledged);
+                origin.Completion.Done();
+            });
         }
 
         Schedule();

@@ -39,7 +39,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
     }
 
     /// <summary>Reads the partitions and hands each key's newest state to <paramref name="restore"/>; returns how many keys.</summary>
-    public int Restore(IReadOnlyList<int> partitions, Action<KeyedStateSnapshot, byte[], int> restore)
+    public int Restore(IReadOnlyList<int> partitions, Action<KeyedStateSnapshot, byte[], int, IReadOnlyDictionary<int, long>> restore)
     {
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
@@ -63,7 +63,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
             }
         }
 
-        var newest = new Dictionary<string, (byte[]? Value, int Partition)>(StringComparer.Ordinal);
+        var newest = new Dictionary<string, (byte[]? Value, int Partition, string? Covers)>(StringComparer.Ordinal);
         var records = 0L;
         if (starts.Count > 0)
         {
@@ -89,7 +89,8 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
                     records++;
                     if (record.Message.Key is { } key)
                     {
-                        newest[Encoding.UTF8.GetString(key)] = (record.Message.Value, partition);
+                        var covers = record.Message.Headers?.TryGetLastBytes(Kommune.Connectors.Kafka.StateRecord.CoversHeader, out var bytes) == true ? Encoding.UTF8.GetString(bytes) : null;
+                        newest[Encoding.UTF8.GetString(key)] = (record.Message.Value, partition, covers);
                     }
                 }
 
@@ -101,7 +102,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
         }
 
         var keys = 0;
-        foreach (var (key, (value, partition)) in newest)
+        foreach (var (key, (value, partition, covers)) in newest)
         {
             if (value is null)
             {
@@ -119,7 +120,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
                 continue;
             }
 
-            restore(snapshot, value, partition);
+            restore(snapshot, value, partition, Kommune.Connectors.Kafka.StateRecord.ParseCovers(covers));
             keys++;
         }
 

@@ -32,7 +32,10 @@ internal sealed class KommuneProcess : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
-    public static KommuneProcess Start(params string[] args)
+    public static KommuneProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts <c>kommune</c> with extra environment variables (configuration keys as <c>KOMMUNE_Key</c>).</summary>
+    public static KommuneProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -40,6 +43,11 @@ internal sealed class KommuneProcess : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        foreach (var (name, value) in environment)
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "kommune.dll"));
         foreach (var a in args)
         {

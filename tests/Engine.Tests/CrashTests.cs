@@ -41,6 +41,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         try
         {
             await broker.WaitForOutputAsync("Topics (4 partitions each)", Wait);
+            await KafkaTestBed.WaitUntilAsync(() => File.Exists(bootstrapFile) && new FileInfo(bootstrapFile).Length > 0);
             var bootstrap = (await File.ReadAllTextAsync(bootstrapFile)).Trim();
             engineArgs[2] = bootstrap;
 

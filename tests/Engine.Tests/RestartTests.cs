@@ -31,6 +31,9 @@ public sealed class RestartTests(ITestOutputHelper output)
             o =>
             {
                 o.MaxInFlightEvents = 5;
+                // The first engine may run for a while on a loaded machine; no partition may count as idle and let
+                // the watermark pass the others' events (they would be late, not alerted).
+                o.IdlePartitionTimeout = TimeSpan.FromMinutes(10);
                 o.ShutdownTimeout = graceful ? TimeSpan.FromSeconds(30) : TimeSpan.Zero;
             },
             rules);

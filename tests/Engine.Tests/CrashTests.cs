@@ -30,6 +30,7 @@ public sealed class CrashTests(ITestOutputHelper output)
         await File.WriteAllTextAsync(rulesFile, """{ "rules": [ { "name": "fall-detection", "rule": "fall-detection", "parameters": { "t1": "1h", "t2": "1h" } } ] }""");
         var environment = new Dictionary<string, string>
         {
+            ["KOMMUNE_PersistState"] = "true",
             ["KOMMUNE_SessionTimeout"] = "00:00:03",
             ["KOMMUNE_StateInterval"] = "00:00:00.200",
             ["KOMMUNE_CommitInterval"] = "00:00:00.200",

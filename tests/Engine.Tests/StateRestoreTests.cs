@@ -20,7 +20,11 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         { "levels": ["care team", "nurse on call", "emergency"], "timeouts": ["6s", "1h"] }
         """)))]);
 
-    private static void Fast(EngineOptions options) => options.StateInterval = TimeSpan.FromMilliseconds(200);
+    private static void Fast(EngineOptions options)
+    {
+        options.PersistState = true;
+        options.StateInterval = TimeSpan.FromMilliseconds(200);
+    }
 
     [Fact]
     public async Task An_open_fall_escalation_continues_on_schedule_after_a_restart_and_an_ack_reaches_it()
@@ -96,7 +100,7 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
 
         var rules = new RuleSet([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""{ "t1": "1h", "t2": "1h" }""")))]);
         var started = Stopwatch.StartNew();
-        await using var engine = await bed.StartEngineAsync(rules: rules);
+        await using var engine = await bed.StartEngineAsync(o => o.PersistState = true, rules);
         await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { StateRestored: sensors, ActiveSensors: sensors });
         output.WriteLine($"restored {engine.Statistics.StateRestored} sensors; {started.Elapsed.TotalSeconds:F1} s from start until every sensor actor holds its state");
         Assert.Equal(sensors, engine.Statistics.StateRestored);

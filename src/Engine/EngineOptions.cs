@@ -45,11 +45,10 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Whether rule state (keyed state, timers, open alerts) is written to the state topic and restored from it when
-    /// partitions are assigned, so that a restart continues where the committed offsets are. Off by default for now:
-    /// under a fuzzed workload with every rule, an engine with it on once stalled with events waiting for their state
-    /// (docs/reliability.md); turn it on with KOMMUNE_PersistState=true.
+    /// partitions are assigned, so that a restart continues where the committed offsets are. On by default; off
+    /// (KOMMUNE_PersistState=false) trades that for throughput: a restart then starts the rules with empty state.
     /// </summary>
-    public bool PersistState { get; set; }
+    public bool PersistState { get; set; } = true;
 
     /// <summary>
     /// How long changed state may wait before it is written (the checkpoint interval). An event that changed state is

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Kommune.Rules.Api;
 using Kommune.Connectors.Kafka;
 using Kommune.Rules.Runtime;
+using Microsoft.Extensions.Logging;
 
 namespace Kommune.Engine.Actors;
 
@@ -17,7 +18,7 @@ namespace Kommune.Engine.Actors;
 /// is committed only when the state that includes its event is durable: a restart restores that state and resumes
 /// after it. Owned by one actor and used only from its message handlers.
 /// </remarks>
-internal sealed class RuleHost
+internal sealed partial class RuleHost
 {
     private const string ProcessingTimerKey = "processing-time";
     private const string CheckpointTimerKey = "checkpoint";
@@ -154,7 +155,21 @@ internal sealed class RuleHost
         _dirty = false;
         var waiting = _waiting;
         _waiting = null;
-        var state = Runner.HasState ? (Runner.Snapshot() with { Watermark = DateTimeOffset.MinValue }).ToJson() : null;
+        byte[]? state;
+        try
+        {
+            state = Runner.HasState ? (Runner.Snapshot() with { Watermark = DateTimeOffset.MinValue }).ToJson() : null;
+        }
+        catch (Exception exception) when (exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
+        {
+            // A plugin rule keeps a value JSON cannot write. Waiting for a write that can never happen would stall
+            // the partition; the events go on, and a restart restores this key's last written state instead.
+            _engine.Counters.RuleFailed();
+            LogStateNotWritten(_engine.Logger, _stateKey, exception.Message, exception);
+            Complete(waiting);
+            return;
+        }
+
         if (_partition is not { } partition || (state is null ? _written is null : _written is not null && state.AsSpan().SequenceEqual(_written)))
         {
             Complete(waiting);
@@ -182,6 +197,10 @@ internal sealed class RuleHost
             completion.StateDone();
         }
     }
+
+    [LoggerMessage(EventId = 3203, Level = LogLevel.Error,
+        Message = "The state of {Key} could not be written to the state topic (a restart restores its last written state): {Reason}")]
+    private static partial void LogStateNotWritten(ILogger logger, string key, string reason, Exception exception);
 
     /// <summary>Switches to new rules, keeping the state of unchanged ones.</summary>
     public void Reload(RuleSet rules)

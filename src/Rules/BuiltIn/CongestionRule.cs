@@ -177,8 +177,9 @@ public sealed class CongestionRule : Rule
         var histogramState = context.State<FreeFlowHistogram>(FreeFlowState);
         var histogram = histogramState.Value ?? new FreeFlowHistogram();
         var freeFlow = histogram.Samples >= _freeFlowMinWindows ? histogram.Quantile(_freeFlowQuantile) : _freeFlowSpeed;
-        double? speed = window.SpeedCount > 0 ? window.SpeedSum / window.SpeedCount : null;
-        double? occupancy = window.OccupancyCount > 0 ? window.OccupancySum / window.OccupancyCount : null;
+        // A sum of absurd readings (1e308 km/h) overflows: such a window says nothing about the traffic.
+        double? speed = window.SpeedCount > 0 && double.IsFinite(window.SpeedSum) ? window.SpeedSum / window.SpeedCount : null;
+        double? occupancy = window.OccupancyCount > 0 && double.IsFinite(window.OccupancySum) ? window.OccupancySum / window.OccupancyCount : null;
         var slow = speed < _speedPercent / 100 * freeFlow;
         var full = occupancy > _occupancyPercent;
         var congested = slow || full;

@@ -36,6 +36,9 @@ public sealed record KeyedStateSnapshot(
     private static JsonSerializerOptions CreateOptions()
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        // Rule state may hold infinities and NaN (a sum of large readings overflows, a minimum starts at +infinity):
+        // they are written as "Infinity", "-Infinity" and "NaN" and read back as such.
+        options.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
         options.Converters.Add(new SensorValueJsonConverter());
         options.Converters.Add(new JsonStringEnumConverter());
         options.MakeReadOnly(populateMissingResolver: true);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Kommune.Rules.Api;
 using Kommune.Rules.Model;
 using Kommune.Rules.Runtime;
@@ -29,6 +30,24 @@ public sealed class KeyedRuleRunnerTests
         Assert.Equal(["count:3", "timer"], outputs.Alerts.Select(a => a.Description));
         Assert.Equal(AlertStatus.Resolved, outputs.Alerts[^1].Status);
         Assert.Equal("counter:s-1:open", outputs.Alerts[^1].AlertId);
+    }
+
+    [Fact]
+    public void State_holding_infinities_and_NaN_survives_a_snapshot_round_trip()
+    {
+        // A sum of large finite readings overflows to infinity; a rule may also start a minimum at +infinity.
+        var rules = new RuleSet([new RuleBinding("extremes", new ExtremesRule())]);
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        runner.OnEvent(Event(0, ("v", SensorValue.FromNumber(1e308))), T0, T0, new Collected());
+        runner.OnEvent(Event(1, ("v", SensorValue.FromNumber(1e308))), T0, T0, new Collected());
+
+        var json = runner.Snapshot().ToJson();
+        var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        Assert.Empty(restored.Restore(KeyedStateSnapshot.FromJson(json)));
+        var outputs = new Collected();
+        restored.OnEvent(Event(2, ("v", SensorValue.FromNumber(1))), T0, T0, outputs);
+
+        Assert.Equal(["sum:Infinity min:1 nan:NaN"], outputs.Alerts.Select(a => a.Description));
     }
 
     [Fact]
@@ -148,6 +167,23 @@ public sealed class KeyedRuleRunnerTests
         }
 
         public override void OnTimer(IRuleContext context, RuleTimer timer) => context.ResolveAlert("open", "timer");
+    }
+
+    /// <summary>Keeps a sum, a minimum that starts at +infinity and a NaN; reports them on every third event.</summary>
+    private sealed class ExtremesRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var v = sensorEvent.Values["v"].Number;
+            var stats = context.State<double[]>("stats");
+            var (sum, min, count) = stats.Value is { } s ? (s[0], s[1], s[3]) : (0d, double.PositiveInfinity, 0d);
+            stats.Update([sum + v, Math.Min(min, v), double.NaN, count + 1]);
+            if (count + 1 == 3)
+            {
+                context.RaiseAlert("x", new AlertDraft("t", "t", AlertSeverity.Low,
+                    string.Create(CultureInfo.InvariantCulture, $"sum:{stats.Value![0]} min:{stats.Value[1]} nan:{stats.Value[2]}")));
+            }
+        }
     }
 
     private sealed class ThrowingRule : Rule

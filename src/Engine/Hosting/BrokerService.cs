@@ -16,12 +16,16 @@ internal sealed class BrokerService(EngineOptions options, BrokerSettings settin
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _cluster = StartCluster(settings.Brokers, settings.Partitions, options);
-        Console.WriteLine($"Embedded Kafka broker ({settings.Brokers} broker(s)) listening on {_cluster.BootstrapServers}");
-        Console.WriteLine($"Topics ({settings.Partitions} partitions each): {string.Join(", ", options.ToKafkaTopics().All)}");
         if (settings.BootstrapFile is { } file)
         {
-            File.WriteAllText(file, _cluster.BootstrapServers);
+            // Whole before anyone can see it, and before the lines that say the broker is ready.
+            var partial = file + ".partial";
+            File.WriteAllText(partial, _cluster.BootstrapServers);
+            File.Move(partial, file, overwrite: true);
         }
+
+        Console.WriteLine($"Embedded Kafka broker ({settings.Brokers} broker(s)) listening on {_cluster.BootstrapServers}");
+        Console.WriteLine($"Topics ({settings.Partitions} partitions each): {string.Join(", ", options.ToKafkaTopics().All)}");
 
         return Task.CompletedTask;
     }

@@ -56,6 +56,23 @@ public sealed class EngineOptions
     /// </summary>
     public TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// At-least-once (the default): an offset is committed once its event's outputs and state are acknowledged; after a
+    /// crash some outputs may be written again, byte-identical (docs/alerts.md). Exactly-once (configuration value
+    /// <c>exactly-once</c>, needs <see cref="PersistState"/>): outputs, state records and offsets commit in one Kafka
+    /// transaction per epoch (<see cref="CommitInterval"/>), so read_committed consumers see each output once.
+    /// </summary>
+    public ProcessingGuarantee ProcessingGuarantee { get; set; } = ProcessingGuarantee.AtLeastOnce;
+
+    /// <summary>
+    /// Exactly-once mode: this node's transactional.id, stable across its restarts and unique among the nodes (a restarted
+    /// node fences its predecessor with it). Defaults to the group id and the machine name.
+    /// </summary>
+    public string? TransactionalId { get; set; }
+
+    /// <summary>The transactional.id this node uses in exactly-once mode.</summary>
+    public string EffectiveTransactionalId => string.IsNullOrWhiteSpace(TransactionalId) ? $"{GroupId}-{Environment.MachineName}" : TransactionalId;
+
     /// <summary>How long restoring the state of newly assigned partitions may take before the engine goes on without the rest.</summary>
     public TimeSpan StateRestoreTimeout { get; set; } = TimeSpan.FromMinutes(2);
 
@@ -177,6 +194,11 @@ public sealed class EngineOptions
             errors.Add($"MaxEventBytes must be at least 64, not {MaxEventBytes}");
         }
 
+        if (ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce && !PersistState)
+        {
+            errors.Add("ProcessingGuarantee exactly-once needs PersistState: state records commit in the same transaction as the offsets");
+        }
+
         if (Partitions < 1)
         {
             errors.Add($"Partitions must be at least 1, not {Partitions}");
@@ -197,4 +219,14 @@ public sealed class EngineOptions
             throw new ArgumentException("Invalid engine configuration: " + string.Join("; ", errors));
         }
     }
+}
+
+/// <summary>What a crash or a broker fault may do to the outputs.</summary>
+public enum ProcessingGuarantee
+{
+    /// <summary>Nothing is lost; an output may be written again (byte-identical, same alertId and sequence).</summary>
+    AtLeastOnce,
+
+    /// <summary>Outputs, state and offsets commit in one Kafka transaction per epoch: read_committed consumers see each output once.</summary>
+    ExactlyOnce,
 }

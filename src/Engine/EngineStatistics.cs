@@ -22,6 +22,8 @@ namespace Kommune.Engine;
 /// <param name="CommandsRefused">Commands dead-lettered: malformed, or for no open alert (also in <paramref name="DeadLettered"/>).</param>
 /// <param name="StateWritten">State records (snapshots and tombstones) acknowledged by the broker.</param>
 /// <param name="StateRestored">Keys whose state was restored from the state topic.</param>
+/// <param name="EpochsCommitted">Exactly-once mode: transactions committed (outputs, state and offsets of an epoch each).</param>
+/// <param name="Restarts">Exactly-once mode: times an epoch's transaction was aborted and the node restarted from the last committed one.</param>
 /// <param name="PeakUncommitted">The most events taken and not yet complete at once (in flight, or waiting for their state to be acknowledged).</param>
 public sealed record EngineStatistics(
     long Consumed,
@@ -45,4 +47,6 @@ public sealed record EngineStatistics(
     long CommandsRefused,
     long StateWritten = 0,
     long StateRestored = 0,
-    long PeakUncommitted = 0);
+    long PeakUncommitted = 0,
+    long EpochsCommitted = 0,
+    long Restarts = 0);

@@ -35,7 +35,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly EngineCounters _counters = new();
     private readonly Lock _time = new();
-    private readonly WatermarkTracker _watermarks;
+    private readonly SemaphoreSlim _pipeline = new(1, 1);
+    private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private WatermarkTracker _watermarks;
+    private SourceStatistics _earlierSources = new(0, 0, 0, 0, 0, 0, 0, 0);
+    private long _restarts;
     private readonly RuleLoader? _loader;
     private RuleSet _rules;
     private EngineContext? _context;
@@ -96,14 +100,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// Completes when the consumer has stopped and committed (during <see cref="StopAsync"/>); faults if the consume
     /// loop failed, after which the engine takes no more events and should be restarted.
     /// </summary>
-    public Task ConsumerCompletion => _source?.Completion ?? throw new InvalidOperationException("The engine has not started.");
+    public Task ConsumerCompletion => _source is null ? throw new InvalidOperationException("The engine has not started.") : _consumerEnded.Task;
 
     /// <summary>What the engine has done so far.</summary>
     public EngineStatistics Statistics
     {
         get
         {
-            var source = _source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0);
+            var source = _earlierSources.Add(_source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0));
             return new EngineStatistics(
                 source.Consumed,
                 _counters.Processed,
@@ -126,7 +130,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _commands?.Refused ?? 0,
                 _counters.StateWritten,
                 _counters.StateRestored,
-                source.PeakUncommitted);
+                source.PeakUncommitted,
+                source.EpochsCommitted,
+                Interlocked.Read(ref _restarts));
         }
     }
 
@@ -198,58 +204,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             throw new InvalidOperationException("An engine starts once.");
         }
 
-        var topics = _options.ToKafkaTopics();
-        _sink = new KafkaOutputSink(
-            new KafkaSinkOptions { BootstrapServers = _options.BootstrapServers, Topics = topics, Linger = _options.ProducerLinger },
-            _loggerFactory.CreateLogger<KafkaOutputSink>());
-        _actors = ActorSystem.Create("kommune", ConfigurationFactory.ParseString(AkkaConfig));
-        // Akka's scheduler starts its timer thread on first use and blocks the caller until it runs. If that first
-        // use is thousands of new sensor actors setting their idle timeouts at once on the thread pool, they can
-        // starve the very thread they wait for. Start it here, off the pool.
-        _actors.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
-        _context = new EngineContext(_sink, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"));
-        if (_options.PersistState)
-        {
-            _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _loggerFactory.CreateLogger<StateRestorer>());
-            _context.StatePartitions = _restorer.Partitions();
-        }
-
-        var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
-        _source = new KafkaEventSource(
-            new KafkaSourceOptions
-            {
-                BootstrapServers = _options.BootstrapServers,
-                GroupId = _options.GroupId,
-                Topics = topics,
-                MaxInFlightEvents = _options.MaxInFlightEvents,
-                CommitInterval = _options.CommitInterval,
-                SessionTimeout = _options.SessionTimeout,
-                Limits = _options.ToLimits(),
-                OnPartitionsAssigned = PartitionsAssigned,
-                OnPartitionsRevoked = PartitionsRevoked,
-            },
-            _sink,
-            _clock,
-            _loggerFactory.CreateLogger<KafkaEventSource>());
-        _dispatch = DispatchAsync(_source, router);
-        _watermarkTimer = _clock.CreateTimer(_ => RefreshWatermark(), null, WatermarkRefresh, WatermarkRefresh);
-        _source.Start();
-        _commands = new KafkaCommandSource(
-            _options.BootstrapServers,
-            _options.GroupId + "-acks",
-            topics.Acks,
-            _sink,
-            HandleCommandAsync,
-            _loggerFactory.CreateLogger<KafkaCommandSource>(),
-            _options.SessionTimeout);
-        _commands.Start();
-        LogStarted(_logger, _options.BootstrapServers, topics.SensorEvents, _options.GroupId);
+        StartPipeline();
+        LogStarted(_logger, _options.BootstrapServers, _options.Topics.SensorEvents, _options.GroupId);
         return Task.CompletedTask;
     }
 
     /// <summary>
     /// Stops gracefully: no new records, events in flight finish (up to the shutdown timeout), done offsets are
-    /// committed, outputs are flushed, then the actors stop.
+    /// committed (in exactly-once mode: the last epoch's transaction), outputs are flushed, then the actors stop.
     /// </summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -265,16 +227,115 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         LogStopping(_logger, _source!.Statistics.InFlight, _options.ShutdownTimeout.TotalSeconds);
+        await _pipeline.WaitAsync(CancellationToken.None);
+        try
+        {
+            var unsent = await StopPipelineAsync(_options.ShutdownTimeout);
+            _loader?.Dispose();
+            _consumerEnded.TrySetResult();
+            LogStopped(_logger, Statistics.Processed, unsent);
+        }
+        finally
+        {
+            _pipeline.Release();
+        }
+    }
+
+    /// <summary>Stops the engine.</summary>
+    public async ValueTask DisposeAsync() => await StopAsync();
+
+    private static readonly TimeSpan WatermarkRefresh = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan AnnounceInterval = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>Creates the producer, the actors, the state restorer and the consumers: everything one run of the node needs.</summary>
+    private void StartPipeline()
+    {
+        var topics = _options.ToKafkaTopics();
+        var exactlyOnce = _options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
+        _sink = new KafkaOutputSink(
+            new KafkaSinkOptions
+            {
+                BootstrapServers = _options.BootstrapServers,
+                Topics = topics,
+                Linger = _options.ProducerLinger,
+                TransactionalId = exactlyOnce ? _options.EffectiveTransactionalId : null,
+            },
+            _loggerFactory.CreateLogger<KafkaOutputSink>());
+        _actors = ActorSystem.Create("kommune", ConfigurationFactory.ParseString(AkkaConfig));
+        // Akka's scheduler starts its timer thread on first use and blocks the caller until it runs. If that first
+        // use is thousands of new sensor actors setting their idle timeouts at once on the thread pool, they can
+        // starve the very thread they wait for. Start it here, off the pool.
+        _actors.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
+        var context = _context = new EngineContext(_sink, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"));
+        if (_options.PersistState)
+        {
+            _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _loggerFactory.CreateLogger<StateRestorer>());
+            _context.StatePartitions = _restorer.Partitions();
+        }
+
+        var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
+        var source = _source = new KafkaEventSource(
+            new KafkaSourceOptions
+            {
+                BootstrapServers = _options.BootstrapServers,
+                GroupId = _options.GroupId,
+                Topics = topics,
+                MaxInFlightEvents = _options.MaxInFlightEvents,
+                CommitInterval = _options.CommitInterval,
+                SessionTimeout = _options.SessionTimeout,
+                Limits = _options.ToLimits(),
+                OnPartitionsAssigned = PartitionsAssigned,
+                OnPartitionsRevoked = PartitionsRevoked,
+                Transactions = exactlyOnce
+                    ? new SourceTransactions
+                    {
+                        Committer = _sink,
+                        Settled = () => context.Settled,
+                        SettleNow = () =>
+                        {
+                            foreach (var actor in context.UnwrittenActors.Keys)
+                            {
+                                actor.Tell(Checkpoint.Instance, ActorRefs.NoSender);
+                            }
+                        },
+                    }
+                    : null,
+            },
+            _sink,
+            _clock,
+            _loggerFactory.CreateLogger<KafkaEventSource>());
+        _dispatch = DispatchAsync(source, router);
+        _watermarkTimer = _clock.CreateTimer(_ => RefreshWatermark(), null, WatermarkRefresh, WatermarkRefresh);
+        source.Start();
+        _ = source.Completion.ContinueWith(SourceEnded, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _commands = new KafkaCommandSource(
+            _options.BootstrapServers,
+            _options.GroupId + "-acks",
+            topics.Acks,
+            _sink,
+            HandleCommandAsync,
+            _loggerFactory.CreateLogger<KafkaCommandSource>(),
+            _options.SessionTimeout);
+        _commands.Start();
+    }
+
+    /// <summary>Stops the consumers (draining for up to <paramref name="drain"/>), the actors and the producer.</summary>
+    /// <returns>How many outputs were still unacknowledged.</returns>
+    private async Task<int> StopPipelineAsync(TimeSpan drain)
+    {
         _commands?.Stop();
         try
         {
-            await _source!.StopAsync(_options.ShutdownTimeout);
+            await _source!.StopAsync(drain);
         }
 #pragma warning disable CA1031 // Stopping goes on whatever the consumer's end was; the failure is logged.
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LogStopFailed(_logger, e);
+            if (e is not EpochAbortedException)
+            {
+                LogStopFailed(_logger, e);
+            }
         }
 
         await _dispatch!;
@@ -283,15 +344,67 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         await _actors!.Terminate();
         _sink.Dispose();
         _commands?.Dispose();
-        _loader?.Dispose();
-        LogStopped(_logger, Statistics.Processed, unsent);
+        return unsent;
     }
 
-    /// <summary>Stops the engine.</summary>
-    public async ValueTask DisposeAsync() => await StopAsync();
+    private void SourceEnded(Task ended)
+    {
+        if (!ended.IsFaulted)
+        {
+            return; // stopped: StopAsync completes the consumer's task
+        }
 
-    private static readonly TimeSpan WatermarkRefresh = TimeSpan.FromMilliseconds(200);
-    private static readonly TimeSpan AnnounceInterval = TimeSpan.FromMilliseconds(50);
+        if (ended.Exception!.InnerException is EpochAbortedException && Volatile.Read(ref _state) == 1)
+        {
+            _ = RestartPipelineAsync();
+            return;
+        }
+
+        _consumerEnded.TrySetException(ended.Exception.InnerExceptions);
+    }
+
+    /// <summary>
+    /// After an aborted epoch: the actors' state holds effects the aborted transaction took back, so everything goes and
+    /// starts again, exactly as after a restart of the process: state restored from the state topic, consumption resumed
+    /// at the committed offsets, a new producer with the same transactional.id.
+    /// </summary>
+    private async Task RestartPipelineAsync()
+    {
+        await _pipeline.WaitAsync(CancellationToken.None);
+        try
+        {
+            if (Volatile.Read(ref _state) != 1)
+            {
+                return;
+            }
+
+            LogRestarting(_logger);
+            var before = _source!.Statistics;
+            await StopPipelineAsync(TimeSpan.Zero);
+            _earlierSources = _earlierSources.Add(before);
+            lock (_time)
+            {
+                // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
+                _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
+                _announced = DateTimeOffset.MinValue;
+                _announcedAt = DateTimeOffset.MinValue;
+            }
+
+            Interlocked.Increment(ref _restarts);
+            StartPipeline();
+        }
+#pragma warning disable CA1031 // A restart that fails leaves the node without a consumer: report it as the consumer's failure.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogRestartFailed(_logger, e);
+            _consumerEnded.TrySetException(e);
+        }
+        finally
+        {
+            _pipeline.Release();
+        }
+    }
 
     private async Task DispatchAsync(KafkaEventSource source, IActorRef router)
     {
@@ -435,6 +548,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3005, Level = LogLevel.Error, Message = "Rules not reloaded, the running rules stay: {Errors}")]
     private static partial void LogReloadRefused(ILogger logger, string errors);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Warning, Message = "An epoch's transaction was aborted: restarting the node's pipeline from the last committed state and offsets")]
+    private static partial void LogRestarting(ILogger logger);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Critical, Message = "Restarting after an aborted epoch failed; the node takes no more events")]
+    private static partial void LogRestartFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The consumer failed while stopping")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);

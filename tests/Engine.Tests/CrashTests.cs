@@ -22,8 +22,17 @@ public sealed class CrashTests(ITestOutputHelper output)
     private const int Kills = 4;
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
 
-    [Fact]
-    public async Task Killed_with_SIGKILL_again_and_again_the_engine_leaves_exactly_the_records_of_a_kill_free_run()
+    /// <remarks>
+    /// Both guarantees: a read_committed reader sees every (alertId, sequence) of the kill-free run and nothing else, any
+    /// duplicate byte-identical. Exactly-once on a real Kafka also has no duplicate for that reader: the killed node's open
+    /// transaction is aborted when its successor initialises the same transactional.id. The embedded broker does not do
+    /// that (EmbeddedKafkaTransactionTests), so here the killed epochs' records stay readable and the test can only
+    /// count them; scripts/check-exactly-once.sh checks the no-duplicate part against a real Kafka.
+    /// </remarks>
+    [Theory]
+    [InlineData("at-least-once")]
+    [InlineData("exactly-once")]
+    public async Task Killed_with_SIGKILL_again_and_again_the_engine_leaves_exactly_the_records_of_a_kill_free_run(string guarantee)
     {
         var bootstrapFile = Path.Combine(Path.GetTempPath(), $"kommune-crash-{Guid.NewGuid():N}");
         var rulesFile = Path.Combine(Path.GetTempPath(), $"kommune-crash-rules-{Guid.NewGuid():N}.json");
@@ -35,6 +44,8 @@ public sealed class CrashTests(ITestOutputHelper output)
             ["KOMMUNE_StateInterval"] = "00:00:00.200",
             ["KOMMUNE_CommitInterval"] = "00:00:00.200",
             ["KOMMUNE_MaxInFlightEvents"] = "20",
+            ["KOMMUNE_ProcessingGuarantee"] = guarantee,
+            ["KOMMUNE_TransactionalId"] = "crash-node",
         };
         var engineArgs = new[] { "run", "--bootstrap-servers", "", "--group-id", "crash", "--rules", rulesFile };
         using var broker = KommuneProcess.Start("broker", "--partitions", "4", "--bootstrap-file", bootstrapFile);
@@ -86,7 +97,7 @@ public sealed class CrashTests(ITestOutputHelper output)
             var expected = events.GroupBy(e => e.SensorId)
                 .SelectMany(g => g.Select((e, i) => ($"fall-detection:{g.Key}:{g.First().Timestamp.ToUnixTimeMilliseconds()}", i + 1)))
                 .ToHashSet();
-            var records = ReadAll(bootstrap, "kommune.alerts");
+            var records = ReadAll(bootstrap, "kommune.alerts", IsolationLevel.ReadCommitted);
             var seen = new Dictionary<(string AlertId, int Sequence), byte[]>();
             foreach (var record in records)
             {
@@ -102,7 +113,8 @@ public sealed class CrashTests(ITestOutputHelper output)
                 }
             }
 
-            output.WriteLine($"{records.Count} alert records, {seen.Count} distinct (alertId, sequence), {expected.Count} expected");
+            var uncommitted = ReadAll(bootstrap, "kommune.alerts", IsolationLevel.ReadUncommitted).Count;
+            output.WriteLine($"{guarantee}: {records.Count} alert records read committed ({uncommitted} read uncommitted), {seen.Count} distinct (alertId, sequence), {expected.Count} expected");
             Assert.Equal(expected.OrderBy(p => p), seen.Keys.OrderBy(p => p));
         }
         finally
@@ -123,30 +135,32 @@ public sealed class CrashTests(ITestOutputHelper output)
         return consumer.Committed(partitions, Wait).Sum(c => Math.Max(0, c.Offset.Value));
     }
 
-    private static List<byte[]> ReadAll(string bootstrap, string topic)
+    /// <summary>Every record of the topic as a reader with that isolation sees it (to the end of each partition).</summary>
+    private static List<byte[]> ReadAll(string bootstrap, string topic, IsolationLevel isolation)
     {
-        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = $"reader-{Guid.NewGuid():N}" })
-            .SetLogHandler((_, _) => { }).Build();
-        var records = new List<byte[]>();
-        foreach (var partition in Enumerable.Range(0, 4))
+        using var consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
-            var tp = new TopicPartition(topic, partition);
-            var end = consumer.QueryWatermarkOffsets(tp, Wait).High.Value;
-            if (end == 0)
+            BootstrapServers = bootstrap,
+            GroupId = $"reader-{Guid.NewGuid():N}",
+            IsolationLevel = isolation,
+            EnablePartitionEof = true,
+        }).SetLogHandler((_, _) => { }).Build();
+        var partitions = Enumerable.Range(0, 4).Select(p => new TopicPartition(topic, p)).ToList();
+        consumer.Assign(partitions.Select(p => new TopicPartitionOffset(p, Offset.Beginning)));
+        var records = new List<byte[]>();
+        var open = partitions.ToHashSet();
+        while (open.Count > 0)
+        {
+            // End of partition: past the last record, or (read committed) the last stable offset; control records are skipped.
+            var r = consumer.Consume(Wait);
+            Assert.NotNull(r);
+            if (r.IsPartitionEOF)
             {
-                continue;
+                open.Remove(r.TopicPartition);
             }
-
-            consumer.Assign(new TopicPartitionOffset(tp, Offset.Beginning));
-            while (true)
+            else
             {
-                var r = consumer.Consume(Wait);
-                Assert.NotNull(r);
                 records.Add(r.Message.Value);
-                if (r.Offset.Value + 1 >= end)
-                {
-                    break;
-                }
             }
         }
 

@@ -53,6 +53,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _peakInFlight;
     private long _pauses;
     private long _resumes;
+    private long _epochs;
 
     /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
     /// <param name="options">Consumer settings.</param>
@@ -98,7 +99,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Interlocked.Read(ref _resumes),
         Volatile.Read(ref _assignedCount),
         Interlocked.Read(ref _inFlight),
-        Interlocked.Read(ref _peakInFlight));
+        Interlocked.Read(ref _peakInFlight),
+        Interlocked.Read(ref _epochs));
 
     /// <summary>Starts the consume loop on its own thread.</summary>
     public void Start()
@@ -141,7 +143,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             while (!_stopRequested)
             {
                 ApplyBackpressure(consumer);
-                if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
+                if (_options.Transactions is { } transactions)
+                {
+                    if (DateTime.UtcNow - lastStore >= _options.CommitInterval)
+                    {
+                        CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+                        lastStore = DateTime.UtcNow;
+                    }
+                }
+                else if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
                 {
                     StoreCompletedOffsets(consumer);
                     lastStore = DateTime.UtcNow;
@@ -161,7 +171,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            LogLoopFailed(_logger, e);
+            if (e is EpochAbortedException)
+            {
+                LogEpochAborted(_logger, e.Message);
+            }
+            else
+            {
+                LogLoopFailed(_logger, e);
+            }
+
             _channel.Writer.TryComplete(e);
             _stopped.TrySetException(e);
             return;
@@ -178,8 +196,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             BootstrapServers = _options.BootstrapServers,
             GroupId = _options.GroupId,
             ClientId = "kommune-engine",
-            // Offsets are stored only for done events, then committed in the background and on revoke/close.
-            EnableAutoCommit = true,
+            // Offsets are stored only for done events, then committed in the background and on revoke/close; in
+            // exactly-once mode they are committed in the epoch's transaction instead.
+            EnableAutoCommit = _options.Transactions is null,
             EnableAutoOffsetStore = false,
             AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
             AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -434,6 +453,70 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             LogDrainIncomplete(_logger, left);
         }
+
+        if (_options.Transactions is { } transactions)
+        {
+            // The last epoch: what is complete commits; what is not is consumed again after the restart.
+            CommitEpoch(consumer, transactions, left > 0 ? TimeSpan.Zero : transactions.SettleTimeout);
+        }
+    }
+
+    /// <summary>
+    /// Exactly-once mode: takes no record while it waits for every taken event to complete and the engine to settle,
+    /// then commits outputs, state and offsets in one transaction. Aborts (and throws) if that takes too long.
+    /// </summary>
+    private void CommitEpoch(IConsumer<byte[]?, byte[]?> consumer, SourceTransactions transactions, TimeSpan settleTimeout)
+    {
+        var committable = _trackers.Any(t => t.Value.HasCommittable);
+        if (!committable && !transactions.Committer.HasSends && Interlocked.Read(ref _inFlight) == 0)
+        {
+            return;
+        }
+
+        var deadline = DateTime.UtcNow + settleTimeout;
+        var nextNudge = DateTime.MinValue;
+        while (!transactions.Committer.TryHold(() => Interlocked.Read(ref _inFlight) == 0 && transactions.Settled()))
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                transactions.Committer.Abort(
+                    $"the epoch did not settle within {settleTimeout.TotalSeconds:0.#} s ({Interlocked.Read(ref _inFlight)} events not complete)");
+            }
+
+            if (DateTime.UtcNow >= nextNudge)
+            {
+                // Timers may have changed state since the last nudge.
+                transactions.SettleNow?.Invoke();
+                nextNudge = DateTime.UtcNow.AddMilliseconds(100);
+            }
+
+            Thread.Sleep(1);
+        }
+
+        var offsets = new List<TopicPartitionOffset>();
+        foreach (var (tp, tracker) in _trackers)
+        {
+            if (tracker.TryTakeCommittable(out var next))
+            {
+                offsets.Add(new TopicPartitionOffset(tp, next));
+            }
+        }
+
+        transactions.Committer.Commit(offsets, consumer.ConsumerGroupMetadata);
+        Interlocked.Increment(ref _epochs);
+        if (offsets.Count > 0)
+        {
+            try
+            {
+                // The same offsets again, outside the transaction: a no-op on Kafka, where the transaction committed
+                // them; needed on the embedded broker, which accepts offsets sent in a transaction but does not store them.
+                consumer.Commit(offsets);
+            }
+            catch (KafkaException e)
+            {
+                LogStoreFailed(_logger, _options.Topics.SensorEvents, -1, e.Error.Reason);
+            }
+        }
     }
 
     private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
@@ -527,8 +610,16 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         // Store what is done so the commit on revoke carries it; events still in flight are consumed again by
-        // the next owner (at-least-once).
-        StoreCompletedOffsets(consumer);
+        // the next owner (at-least-once). In exactly-once mode the epoch so far commits before the partitions go.
+        if (_options.Transactions is { } transactions)
+        {
+            CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+        }
+        else
+        {
+            StoreCompletedOffsets(consumer);
+        }
+
         Forget(partitions);
         LogRevoked(_logger, partitions.Count);
     }
@@ -628,6 +719,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1014, Level = LogLevel.Warning, Message = "Could not seek back to {Topic}[{Partition}]@{Offset} ({Reason}); handling it over the in-flight bound")]
     private static partial void LogSeekFailed(ILogger logger, string topic, int partition, long offset, string reason);
+
+    [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "The epoch's transaction was aborted ({Reason}); the consumer stops so the engine can restore the last committed state")]
+    private static partial void LogEpochAborted(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Critical, Message = "The consume loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

@@ -22,6 +22,16 @@ public sealed record KafkaSinkOptions
     /// <summary>How long to wait before producing a record again after its delivery failed.</summary>
     public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// When set, the sink is transactional (exactly-once mode): every record goes into the open transaction, which
+    /// the source commits with its offsets once per epoch (<see cref="IEpochCommitter"/>). One id per engine node, stable
+    /// across its restarts: a restarted node fences its predecessor's producer and aborts its open transaction.
+    /// </summary>
+    public string? TransactionalId { get; init; }
+
+    /// <summary>How long a transaction may stay open before the broker aborts it; also the timeout of commit and abort calls.</summary>
+    public TimeSpan TransactionTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Extra librdkafka settings, applied last.</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
 }
@@ -30,10 +40,18 @@ public sealed record KafkaSinkOptions
 /// Writes alerts, aggregates and dead letters through one idempotent producer (acks=all, no duplicates from
 /// producer retries, order kept per partition). Each send takes a callback that runs once the broker acknowledged
 /// the record; a record whose delivery failed is produced again after a back-off, so an acknowledgement is never
-/// reported for a record the broker does not hold.
+/// reported for a record the broker does not hold. With a <see cref="KafkaSinkOptions.TransactionalId"/> the producer is
+/// transactional: records go into the open transaction, a failed delivery aborts it instead of being retried, and
+/// while an epoch commits, new records are held (never blocking the sender) and go into the next transaction.
 /// </summary>
-public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
+public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDisposable
 {
+    private readonly Lock _gate = new();
+    private readonly List<(TopicPartition Destination, Message<byte[]?, byte[]?> Message, Action OnAcknowledged)> _held = [];
+    private bool _holding;
+    private bool _aborted;
+    private long _sentInTransaction;
+    private string? _transactionError;
     private readonly KafkaSinkOptions _options;
     private readonly ILogger _logger;
     private readonly IProducer<byte[]?, byte[]?> _producer;
@@ -58,6 +76,14 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
             MessageTimeoutMs = 60_000,
             ClientId = "kommune-sink",
         };
+        if (options.TransactionalId is { } transactionalId)
+        {
+            config.TransactionalId = transactionalId;
+            config.TransactionTimeoutMs = (int)options.TransactionTimeout.TotalMilliseconds;
+            // A record's delivery must not outlive its transaction.
+            config.MessageTimeoutMs = (int)options.TransactionTimeout.TotalMilliseconds;
+        }
+
         foreach (var (key, value) in options.Extra)
         {
             config.Set(key, value);
@@ -67,6 +93,136 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
             .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
             .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
             .Build();
+        if (options.TransactionalId is not null)
+        {
+            try
+            {
+                // Fences any earlier producer with this id and aborts the transaction it left open.
+                _producer.InitTransactions(options.TransactionTimeout);
+                _producer.BeginTransaction();
+            }
+            catch
+            {
+                _producer.Dispose();
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Whether records go into Kafka transactions (exactly-once mode).</summary>
+    public bool IsTransactional => _options.TransactionalId is not null;
+
+    /// <inheritdoc />
+    public bool HasSends => Interlocked.Read(ref _sentInTransaction) > 0;
+
+    /// <inheritdoc />
+    public bool TryHold(Func<bool> settled)
+    {
+        ArgumentNullException.ThrowIfNull(settled);
+        RequireTransactional();
+        lock (_gate)
+        {
+            _holding = true;
+        }
+
+        if (Volatile.Read(ref _transactionError) is { } error)
+        {
+            Abort($"a record of the transaction was not delivered: {error}");
+        }
+
+        if (settled())
+        {
+            return true;
+        }
+
+        ReleaseHeld();
+        return false;
+    }
+
+    /// <inheritdoc />
+    public void Commit(IReadOnlyList<TopicPartitionOffset> offsets, IConsumerGroupMetadata group)
+    {
+        ArgumentNullException.ThrowIfNull(offsets);
+        RequireTransactional();
+        var timeout = _options.TransactionTimeout;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                if (offsets.Count > 0)
+                {
+                    _producer.SendOffsetsToTransaction(offsets, group, timeout);
+                }
+
+                _producer.CommitTransaction(timeout);
+                break;
+            }
+            catch (KafkaRetriableException e) when (attempt < 3)
+            {
+                // librdkafka: a retriable error means "call it again"; the transaction is still open.
+                LogCommitRetried(_logger, attempt, e.Error.Code, e.Error.Reason);
+            }
+            catch (KafkaTxnRequiresAbortException e)
+            {
+                Abort($"the commit failed ({e.Error.Code}: {e.Error.Reason})", e);
+            }
+            catch (KafkaRetriableException e)
+            {
+                Abort($"the commit kept failing ({e.Error.Code}: {e.Error.Reason})", e);
+            }
+        }
+
+        Interlocked.Exchange(ref _sentInTransaction, 0);
+        _producer.BeginTransaction();
+        ReleaseHeld();
+    }
+
+    /// <inheritdoc />
+    public void Abort(string reason) => Abort(reason, null);
+
+    private void Abort(string reason, Exception? cause)
+    {
+        lock (_gate)
+        {
+            _aborted = true;
+            _held.Clear(); // their causes are redone after the restore
+        }
+
+        LogAborting(_logger, reason);
+        try
+        {
+            _producer.AbortTransaction(_options.TransactionTimeout);
+        }
+        catch (KafkaException e)
+        {
+            // The broker aborts it by itself when the transaction times out, or when this node's next producer
+            // initialises with the same transactional.id.
+            LogAbortFailed(_logger, e.Error.Code, e.Error.Reason);
+        }
+
+        throw cause is null ? new EpochAbortedException(reason) : new EpochAbortedException(reason, cause);
+    }
+
+    private void ReleaseHeld()
+    {
+        lock (_gate)
+        {
+            _holding = false;
+            foreach (var (destination, message, onAcknowledged) in _held)
+            {
+                ProduceNow(destination, message, onAcknowledged);
+            }
+
+            _held.Clear();
+        }
+    }
+
+    private void RequireTransactional()
+    {
+        if (!IsTransactional)
+        {
+            throw new InvalidOperationException("This sink is not transactional (no TransactionalId).");
+        }
     }
 
     /// <summary>Records the broker has acknowledged.</summary>
@@ -157,6 +313,31 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
 
     private void Produce(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
     {
+        if (!IsTransactional)
+        {
+            ProduceNow(destination, message, onAcknowledged);
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_aborted)
+            {
+                return; // the engine restarts from the last committed epoch; this record's cause is redone then
+            }
+
+            if (_holding)
+            {
+                _held.Add((destination, message, onAcknowledged));
+                return;
+            }
+
+            ProduceNow(destination, message, onAcknowledged);
+        }
+    }
+
+    private void ProduceNow(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    {
         var topic = destination.Topic;
         if (_disposed.IsCancellationRequested)
         {
@@ -166,8 +347,22 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
 
         try
         {
+            if (IsTransactional)
+            {
+                Interlocked.Increment(ref _sentInTransaction);
+            }
+
             _producer.Produce(destination, message, report =>
             {
+                if (report.Error.IsError && IsTransactional)
+                {
+                    // Not retried: the transaction lost this record, so the epoch must abort.
+                    Interlocked.Increment(ref _failedDeliveries);
+                    LogTransactionalDeliveryFailed(_logger, topic, report.Error.Code, report.Error.Reason);
+                    Interlocked.CompareExchange(ref _transactionError, $"{topic}: {report.Error.Code} {report.Error.Reason}", null);
+                    return;
+                }
+
                 if (report.Error.IsError)
                 {
                     Interlocked.Increment(ref _failedDeliveries);
@@ -213,6 +408,18 @@ public sealed partial class KafkaOutputSink : IOutputSink, IDisposable
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Delivery to {Topic} failed ({Code}: {Reason}); the transaction will abort and the epoch be redone")]
+    private static partial void LogTransactionalDeliveryFailed(ILogger logger, string topic, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Warning, Message = "Aborting the transaction: {Reason}")]
+    private static partial void LogAborting(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Warning, Message = "Could not abort the transaction ({Code}: {Reason}); the broker aborts it on timeout or when this node's producer starts again")]
+    private static partial void LogAbortFailed(ILogger logger, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Warning, Message = "Committing the transaction failed (attempt {Attempt}, {Code}: {Reason}); trying again")]
+    private static partial void LogCommitRetried(ILogger logger, int attempt, ErrorCode code, string reason);
 
     [LoggerMessage(EventId = 2001, Level = LogLevel.Warning,
         Message = "Delivery to {Topic} failed ({Code}: {Reason}); producing it again")]

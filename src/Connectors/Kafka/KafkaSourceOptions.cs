@@ -41,6 +41,30 @@ public sealed record KafkaSourceOptions
     /// <summary>Called on the consume thread with the partition numbers revoked or lost.</summary>
     public Action<IReadOnlyList<int>>? OnPartitionsRevoked { get; init; }
 
+    /// <summary>Exactly-once mode: offsets are committed in the sink's transaction once per epoch; null for at-least-once.</summary>
+    public SourceTransactions? Transactions { get; init; }
+
     /// <summary>Extra librdkafka settings, applied last.</summary>
     public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>
+/// How the source commits in exactly-once mode. Every <see cref="KafkaSourceOptions.CommitInterval"/> it stops taking
+/// records, asks the engine to write its changed state (<see cref="SettleNow"/>), waits until every event taken is
+/// complete and the engine is <see cref="Settled"/>, and commits the epoch: outputs, state records and the offsets, in
+/// one transaction of <see cref="Committer"/>.
+/// </summary>
+public sealed record SourceTransactions
+{
+    /// <summary>The transactional sink.</summary>
+    public required IEpochCommitter Committer { get; init; }
+
+    /// <summary>Whether the engine has nothing unwritten: no changed state waiting for a checkpoint, no output unacknowledged.</summary>
+    public required Func<bool> Settled { get; init; }
+
+    /// <summary>Asks the engine to write its changed state now rather than at its next checkpoint.</summary>
+    public Action? SettleNow { get; init; }
+
+    /// <summary>How long an epoch may take to settle before its transaction is aborted.</summary>
+    public TimeSpan SettleTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -80,6 +80,18 @@ internal sealed class PartitionOffsetTracker
         }
     }
 
+    /// <summary>Whether the commit point moved since it was last taken.</summary>
+    public bool HasCommittable
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return IsActive && _committable != _lastTaken;
+            }
+        }
+    }
+
     /// <summary>Returns the commit point if it moved since the last call.</summary>
     public bool TryTakeCommittable(out long offset)
     {

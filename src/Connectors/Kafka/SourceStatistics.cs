@@ -11,6 +11,7 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="AssignedPartitions">Partitions currently assigned to this consumer.</param>
 /// <param name="Uncommitted">Events taken and not yet complete: in flight, or processed with their state not yet acknowledged.</param>
 /// <param name="PeakUncommitted">The most events ever taken and not yet complete at once (bounded by 4 × MaxInFlightEvents).</param>
+/// <param name="EpochsCommitted">Transactions committed (exactly-once mode).</param>
 public sealed record SourceStatistics(
     long Consumed,
     long DeadLettered,
@@ -21,4 +22,27 @@ public sealed record SourceStatistics(
     long Resumes,
     int AssignedPartitions,
     long Uncommitted = 0,
-    long PeakUncommitted = 0);
+    long PeakUncommitted = 0,
+    long EpochsCommitted = 0)
+{
+    /// <summary>
+    /// These counts followed by those of a later consumer of the same node (after a restart): totals add up, peaks take
+    /// the larger, and what is in flight or assigned now is the later one's.
+    /// </summary>
+    public SourceStatistics Add(SourceStatistics later)
+    {
+        ArgumentNullException.ThrowIfNull(later);
+        return new SourceStatistics(
+            Consumed + later.Consumed,
+            DeadLettered + later.DeadLettered,
+            LostRecords + later.LostRecords,
+            later.InFlight,
+            Math.Max(PeakInFlight, later.PeakInFlight),
+            Pauses + later.Pauses,
+            Resumes + later.Resumes,
+            later.AssignedPartitions,
+            later.Uncommitted,
+            Math.Max(PeakUncommitted, later.PeakUncommitted),
+            EpochsCommitted + later.EpochsCommitted);
+    }
+}

@@ -77,7 +77,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             }
 
             _areaId ??= r.Snapshot.AreaId;
-            _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+            _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
             _rules.Restore(r);
         });
         Receive<CommandMessage>(c =>
@@ -103,7 +103,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             }
             else if (_areaId is not null && HasAreaRules(c.Rules, _areaId))
             {
-                _rules = new RuleHost(engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+                _rules = new RuleHost(engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
             }
 
             _sensors.Broadcast(c, Self);
@@ -137,7 +137,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             _areaId = sensorEvent.AreaId;
             if (HasAreaRules(rules, _areaId))
             {
-                _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null);
+                _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
             }
         }
 

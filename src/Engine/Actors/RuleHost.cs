@@ -25,6 +25,7 @@ internal sealed partial class RuleHost
     private readonly EngineContext _engine;
     private readonly ITimerScheduler _timers;
     private readonly IActorRef? _area;
+    private readonly IActorRef _self;
     private readonly string _stateKey;
     private DateTimeOffset? _scheduled;
     private int? _partition;
@@ -41,11 +42,13 @@ internal sealed partial class RuleHost
     /// <param name="areaId">The area.</param>
     /// <param name="timers">The owning actor's timers.</param>
     /// <param name="area">Where facts go (the area actor), or null for an area's own rules.</param>
-    public RuleHost(EngineContext engine, RuleScope scope, string key, string areaId, ITimerScheduler timers, IActorRef? area)
+    /// <param name="self">The owning actor (told to checkpoint when an exactly-once epoch wants its state now).</param>
+    public RuleHost(EngineContext engine, RuleScope scope, string key, string areaId, ITimerScheduler timers, IActorRef? area, IActorRef self)
     {
         _engine = engine;
         _timers = timers;
         _area = area;
+        _self = self;
         // The watermark comes with the messages, in dispatch order: a new actor's first message says it.
         Runner = new KeyedRuleRunner(scope, key, areaId, engine.Rules, engine.EventTime);
         _stateKey = StateKeys.Of(scope, key);
@@ -153,6 +156,7 @@ internal sealed partial class RuleHost
         }
 
         _dirty = false;
+        _engine.UnwrittenActors.TryRemove(_self, out _);
         var waiting = _waiting;
         _waiting = null;
         byte[]? state;
@@ -167,12 +171,14 @@ internal sealed partial class RuleHost
             _engine.Counters.RuleFailed();
             LogStateNotWritten(_engine.Logger, _stateKey, exception.Message, exception);
             Complete(waiting);
+            _engine.StateWritten();
             return;
         }
 
         if (_partition is not { } partition || (state is null ? _written is null : _written is not null && state.AsSpan().SequenceEqual(_written)))
         {
             Complete(waiting);
+            _engine.StateWritten();
             return;
         }
 
@@ -182,6 +188,7 @@ internal sealed partial class RuleHost
         {
             _engine.Counters.StateWrittenOnce();
             Complete(waiting);
+            _engine.StateWritten();
         });
     }
 
@@ -223,11 +230,13 @@ internal sealed partial class RuleHost
         }
 
         Interlocked.Increment(ref _unacknowledged);
+        _engine.OutputsSent();
         if (origin is null)
         {
             outputs.Send(() =>
             {
                 Interlocked.Decrement(ref _unacknowledged);
+                _engine.OutputsAcknowledged();
                 acknowledged?.Invoke();
             });
         }
@@ -237,6 +246,7 @@ internal sealed partial class RuleHost
             outputs.Send(() =>
             {
                 Interlocked.Decrement(ref _unacknowledged);
+                _engine.OutputsAcknowledged();
                 origin.Completion.Done();
             });
         }
@@ -251,7 +261,13 @@ internal sealed partial class RuleHost
             return; // not persisting, or nothing held and nothing written: nothing to write
         }
 
-        _dirty = true;
+        if (!_dirty)
+        {
+            _dirty = true;
+            _engine.StateUnwritten();
+            _engine.UnwrittenActors.TryAdd(_self, 0);
+        }
+
         if (origin is not null)
         {
             origin.Completion.AddState();

@@ -37,7 +37,7 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
                 return; // alive on this node since before the rebalance: its state is at least as new as the record
             }
 
-            _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent);
+            _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent, Self);
             _rules.Restore(r);
             if (_rules.WantsWatermark)
             {
@@ -72,7 +72,7 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
     private void Handle(RoutedEvent routed)
     {
         var sensorEvent = routed.Consumed.Event;
-        _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Context.Parent);
+        _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Context.Parent, Self);
         _handled++;
         _saidUninterested = false; // the area counts this event and forwards watermarks again
         After(r => r.OnEvent(routed));

@@ -28,6 +28,16 @@ internal static class KommuneCommandLine
         Description = "Most events in flight before the consumer pauses (config key MaxInFlightEvents; default 10000).",
     };
 
+    private static readonly Option<string?> ProcessingGuarantee = new("--processing-guarantee")
+    {
+        Description = "at-least-once (default) or exactly-once: outputs, state and offsets in one Kafka transaction per commit interval (config key ProcessingGuarantee).",
+    };
+
+    private static readonly Option<string?> TransactionalId = new("--transactional-id")
+    {
+        Description = "Exactly-once mode: this node's transactional.id, stable across restarts, unique per node (config key TransactionalId; default group id and machine name).",
+    };
+
     private static readonly Option<string?> RulesFile = new("--rules")
     {
         Description = "Rules file (JSON) binding rules to sensor types and areas (config key RulesFile; default: every built-in municipal rule with its defaults, or the demo's demo-rules.json).",
@@ -167,8 +177,9 @@ internal static class KommuneCommandLine
 
         var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
         {
-            BootstrapServers, GroupId, MaxInFlight, RulesFile, PluginsFolder,
+            BootstrapServers, GroupId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder,
         };
+        ProcessingGuarantee.AcceptOnlyFromAmong("at-least-once", "exactly-once");
         run.SetAction(RunEngineAsync);
 
         var simulate = new Command("simulate", "Produce simulated sensor events into the sensor-events topic.")
@@ -360,6 +371,16 @@ internal static class KommuneCommandLine
         if (parse.GetResult(GroupId) is not null)
         {
             values["GroupId"] = parse.GetValue(GroupId);
+        }
+
+        if (parse.GetResult(ProcessingGuarantee) is not null)
+        {
+            values["ProcessingGuarantee"] = parse.GetValue(ProcessingGuarantee);
+        }
+
+        if (parse.GetResult(TransactionalId) is not null)
+        {
+            values["TransactionalId"] = parse.GetValue(TransactionalId);
         }
 
         if (parse.GetValue(MaxInFlight) is { } maxInFlight)

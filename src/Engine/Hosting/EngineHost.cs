@@ -40,6 +40,21 @@ internal static class EngineHost
     public static EngineOptions BindOptions(IConfiguration configuration)
     {
         var options = new EngineOptions();
+        // Kafka Streams spells the guarantee "exactly-once" / "at-least-once"; the enum's names work too.
+        if (configuration[nameof(EngineOptions.ProcessingGuarantee)] is { } guarantee)
+        {
+            var normalized = guarantee.Replace("-", "", StringComparison.Ordinal).Replace("_", "", StringComparison.Ordinal).ToUpperInvariant() switch
+            {
+                "EXACTLYONCE" => nameof(ProcessingGuarantee.ExactlyOnce),
+                "ATLEASTONCE" => nameof(ProcessingGuarantee.AtLeastOnce),
+                _ => throw new ArgumentException($"Invalid engine configuration: ProcessingGuarantee must be at-least-once or exactly-once, not '{guarantee}'"),
+            };
+            configuration = new ConfigurationBuilder()
+                .AddConfiguration(configuration)
+                .AddInMemoryCollection([new(nameof(EngineOptions.ProcessingGuarantee), normalized)])
+                .Build();
+        }
+
         configuration.Bind(options);
         return options;
     }

@@ -49,6 +49,8 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
             EnableAutoCommit = false,
             EnablePartitionEof = true,
             AutoOffsetReset = AutoOffsetReset.Earliest,
+            // In exactly-once mode state records of an aborted epoch must not be restored.
+            IsolationLevel = IsolationLevel.ReadCommitted,
         }).SetLogHandler((_, _) => { }).Build();
 
         var ends = new Dictionary<int, long>();

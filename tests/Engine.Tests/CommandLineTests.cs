@@ -93,4 +93,31 @@ public sealed class CommandLineTests
         Assert.Contains("MaxInFlightEvents must be at least 1", error.Message, StringComparison.Ordinal);
         Assert.Contains("topic names under Topics must differ", error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("exactly-once", ProcessingGuarantee.ExactlyOnce)]
+    [InlineData("ExactlyOnce", ProcessingGuarantee.ExactlyOnce)]
+    [InlineData("at-least-once", ProcessingGuarantee.AtLeastOnce)]
+    public void The_processing_guarantee_takes_Kafka_Streams_spelling_and_the_enum_names(string value, ProcessingGuarantee expected)
+    {
+        var options = EngineHost.BindOptions(EngineHost.CreateBuilder(new Dictionary<string, string?> { ["ProcessingGuarantee"] = value }).Configuration);
+
+        Assert.Equal(expected, options.ProcessingGuarantee);
+    }
+
+    [Fact]
+    public void An_unknown_processing_guarantee_and_exactly_once_without_state_are_refused()
+    {
+        var unknown = Assert.Throws<ArgumentException>(() =>
+            EngineHost.BindOptions(EngineHost.CreateBuilder(new Dictionary<string, string?> { ["ProcessingGuarantee"] = "at-most-once" }).Configuration));
+        var withoutState = Assert.Throws<ArgumentException>(new EngineOptions
+        {
+            BootstrapServers = "127.0.0.1:9092",
+            ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce,
+            PersistState = false,
+        }.Validate);
+
+        Assert.Contains("must be at-least-once or exactly-once, not 'at-most-once'", unknown.Message, StringComparison.Ordinal);
+        Assert.Contains("exactly-once needs PersistState", withoutState.Message, StringComparison.Ordinal);
+    }
 }

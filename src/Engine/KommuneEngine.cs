@@ -458,7 +458,22 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
         var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
         _router!.Tell(new CommandMessage(command, owner.SensorId, owner.AreaId, done), ActorRefs.NoSender);
-        return await done.Task.WaitAsync(cancellationToken);
+        var refused = await done.Task.WaitAsync(cancellationToken);
+        if (refused is null && _sink is { IsTransactional: true } sink)
+        {
+            // Exactly-once: the command is done when the transaction holding its outputs commits. If it aborts, the
+            // command waits for the restart to stop this reader, so its offset is not committed and it is read again.
+            try
+            {
+                await sink.OpenTransaction.WaitAsync(cancellationToken);
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+            }
+        }
+
+        return refused;
     }
 
     private void PartitionsAssigned(IReadOnlyList<int> partitions)

@@ -31,7 +31,7 @@ public sealed class ExactlyOnceTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Outputs_state_and_offsets_commit_in_transactions_and_a_timer_escalation_commits_without_new_events()
+    public async Task Outputs_state_offsets_and_acks_commit_in_transactions_and_a_timer_escalation_commits_without_new_events()
     {
         using var bed = new KafkaTestBed(output, partitions: 4);
         await using var engine = await bed.StartEngineAsync(ExactlyOnce, FallRules());
@@ -49,7 +49,17 @@ public sealed class ExactlyOnceTests(ITestOutputHelper output)
             .ToList();
         Assert.Equal(40, changes.Distinct().Count());
         Assert.Equal(20, changes.Count(c => c.Status == "escalated"));
+        // An operations centre's ack: its state change commits in a transaction, then its command offset.
+        var acked = changes[0].Id!;
+        bed.Produce(bed.Options.Topics.Acks, Encoding.UTF8.GetBytes(acked),
+            Encoding.UTF8.GetBytes($$"""{"alertId":"{{acked}}","action":"ack","by":"nurse Kari","ts":1795766400000}"""));
+        bed.Flush();
+        var afterAck = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Count >= 41);
+        Assert.Contains(afterAck, r => JsonDocument.Parse(r.Message.Value).RootElement.GetProperty("status").GetString() == "acknowledged");
+        await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId + "-acks", bed.Options.Topics.Acks) is var (c, e) && c == e);
+
         var statistics = engine.Statistics;
+        Assert.Equal(1, statistics.Commands);
         Assert.True(statistics.EpochsCommitted >= 2, $"{statistics.EpochsCommitted} transactions committed");
         Assert.Equal(0, statistics.Restarts);
         // Each committed transaction leaves a commit marker in every partition it wrote: offsets beyond the records.

@@ -52,6 +52,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private bool _aborted;
     private long _sentInTransaction;
     private string? _transactionError;
+    private TaskCompletionSource _transactionEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly KafkaSinkOptions _options;
     private readonly ILogger _logger;
     private readonly IProducer<byte[]?, byte[]?> _producer;
@@ -115,6 +116,12 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     /// <inheritdoc />
     public bool HasSends => Interlocked.Read(ref _sentInTransaction) > 0;
 
+    /// <summary>
+    /// Transactional: completes when the open transaction commits (every record acknowledged so far is then visible to
+    /// read_committed consumers), cancelled if it aborts.
+    /// </summary>
+    public Task OpenTransaction => Volatile.Read(ref _transactionEnd).Task;
+
     /// <inheritdoc />
     public bool TryHold(Func<bool> settled)
     {
@@ -173,6 +180,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
 
         Interlocked.Exchange(ref _sentInTransaction, 0);
+        Interlocked.Exchange(ref _transactionEnd, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         _producer.BeginTransaction();
         ReleaseHeld();
     }
@@ -187,6 +195,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             _aborted = true;
             _held.Clear(); // their causes are redone after the restore
         }
+
+        Volatile.Read(ref _transactionEnd).TrySetCanceled();
 
         LogAborting(_logger, reason);
         try

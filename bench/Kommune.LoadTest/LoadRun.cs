@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Globalization;
+using Confluent.Kafka;
+using Kommune.Connectors.Broker;
+using Kommune.Connectors.Kafka;
+using Kommune.Engine;
+using Microsoft.Extensions.Logging;
+
+namespace Kommune.LoadTest;
+
+/// <summary>
+/// One invocation: the raw pipe baseline and the engine, one after the other on the same broker and machine, each fed
+/// by the same fixed-rate generator, each measured after the same warm-up; then one table with the ratio.
+/// </summary>
+internal sealed class LoadRun(LoadSettings settings, TextWriter output)
+{
+    private const string RawIn = "bench.raw-in";
+    private const string RawOut = "bench.raw-out";
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        using var cluster = settings.BootstrapServers is null ? EmbeddedKafkaCluster.Start(groupJoinDelay: TimeSpan.Zero) : null;
+        var bootstrap = settings.BootstrapServers ?? cluster!.BootstrapServers;
+        var topics = new KafkaTopics();
+        if (cluster is not null)
+        {
+            foreach (var topic in topics.All.Append(RawIn).Append(RawOut))
+            {
+                cluster.CreateTopic(topic, settings.Partitions);
+            }
+        }
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Kafka {bootstrap} ({(cluster is null ? "given" : "embedded")}), {settings.Partitions} partitions, {settings.Sensors:N0} sensors in {settings.Areas:N0} areas, {settings.FallsPerMinute:N0} falls/min, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
+        var results = new List<PhaseResult>();
+        if (!settings.SkipBaseline)
+        {
+            using var pipe = new RawPipe(bootstrap, RawIn, RawOut);
+            pipe.Start();
+            results.Add(await MeasureAsync("raw Confluent.Kafka pipe", bootstrap, RawIn, RawOut, LatencyReader.FromHeader, () => pipe.Processed, cancellationToken));
+        }
+
+        using (var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)))
+        {
+            var options = new EngineOptions
+            {
+                BootstrapServers = bootstrap,
+                GroupId = $"bench-engine-{Guid.NewGuid():N}",
+                ProcessingGuarantee = settings.ExactlyOnce ? ProcessingGuarantee.ExactlyOnce : ProcessingGuarantee.AtLeastOnce,
+                TransactionalId = $"bench-{Guid.NewGuid():N}",
+                WatchRules = false,
+            };
+            await using var engine = new KommuneEngine(options, loggers);
+            await engine.StartAsync(cancellationToken);
+            await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
+            var name = settings.ExactlyOnce ? "engine, exactly-once" : "engine, at-least-once";
+            results.Add(await MeasureAsync(name, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => engine.Statistics.Processed, cancellationToken));
+            await engine.StopAsync(cancellationToken);
+        }
+
+        output.WriteLine();
+        output.WriteLine(PhaseResult.Header);
+        foreach (var result in results)
+        {
+            output.WriteLine(result.Row());
+        }
+
+        if (results.Count == 2 && results[0].ProcessedPerSecond > 0)
+        {
+            output.WriteLine();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"engine / raw pipe throughput: {results[1].ProcessedPerSecond / results[0].ProcessedPerSecond:P0}"));
+        }
+
+        return 0;
+    }
+
+    private async Task<PhaseResult> MeasureAsync(string name, string bootstrap, string input, string alertsOrCopies, Func<ConsumeResult<byte[], byte[]>, string?> fallId, Func<long> processed, CancellationToken cancellationToken)
+    {
+        output.WriteLine($"--- {name}");
+        using var producer = new FixedRateProducer(bootstrap, input, settings, seed: 7);
+        using var reader = new LatencyReader(bootstrap, alertsOrCopies, settings.Partitions, producer, fallId);
+        reader.Start();
+        var before = processed();
+        producer.Start();
+        var started = Stopwatch.StartNew();
+        await ProgressUntilAsync(started, settings.WarmUp, producer, processed, before, reader, cancellationToken);
+        reader.StartMeasuring();
+        var (produced0, processed0, at0) = (producer.Produced, processed(), started.Elapsed);
+        await ProgressUntilAsync(started, settings.WarmUp + settings.Duration, producer, processed, before, reader, cancellationToken);
+        var (produced1, processed1, at1) = (producer.Produced, processed(), started.Elapsed);
+        producer.Stop();
+        var total = producer.Produced;
+        var lag = total - (processed() - before);
+        var drain = Stopwatch.StartNew();
+        while (processed() - before < total && drain.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            await Task.Delay(50, cancellationToken);
+        }
+
+        await Task.Delay(500, cancellationToken); // the reader's last records
+        var seconds = (at1 - at0).TotalSeconds;
+        return new PhaseResult(name, settings.Rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lag, drain.Elapsed, reader.Snapshot());
+    }
+
+    private async Task ProgressUntilAsync(Stopwatch started, TimeSpan until, FixedRateProducer producer, Func<long> processed, long before, LatencyReader reader, CancellationToken cancellationToken)
+    {
+        var last = (Produced: producer.Produced, Processed: processed() - before);
+        while (started.Elapsed < until)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+            var now = (Produced: producer.Produced, Processed: processed() - before);
+            var latency = reader.Snapshot();
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {started.Elapsed.TotalSeconds,5:0} s  produced {now.Produced,10:N0} ({now.Produced - last.Produced,7:N0}/s)  processed {now.Processed,10:N0} ({now.Processed - last.Processed,7:N0}/s)  lag {now.Produced - now.Processed,9:N0}  p99 {(latency.TotalCount > 0 ? latency.GetValueAtPercentile(99) / 1000.0 : 0),7:0.0} ms ({latency.TotalCount:N0} falls)"));
+            last = now;
+        }
+    }
+}

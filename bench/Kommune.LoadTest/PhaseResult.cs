@@ -1,0 +1,21 @@
+using System.Globalization;
+using HdrHistogram;
+
+namespace Kommune.LoadTest;
+
+/// <summary>What one measured run gave.</summary>
+internal sealed record PhaseResult(string Name, double OfferedPerSecond, double ProducedPerSecond, double ProcessedPerSecond, long LagAtEnd, TimeSpan DrainTime, LongHistogram Latency)
+{
+    public static string Header =>
+        "| pipe | offered/s | produced/s | processed/s | lag at end | drained in | falls measured | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n" +
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+    public string Row()
+    {
+        string Ms(double percentile) => Latency.TotalCount == 0 ? "-" : (Latency.GetValueAtPercentile(percentile) / 1000.0).ToString("0.0", CultureInfo.InvariantCulture);
+        var offered = OfferedPerSecond > 0 ? OfferedPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "max";
+        var max = Latency.TotalCount == 0 ? "-" : (Latency.GetMaxValue() / 1000.0).ToString("0.0", CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture,
+            $"| {Name} | {offered} | {ProducedPerSecond:N0} | {ProcessedPerSecond:N0} | {LagAtEnd:N0} | {DrainTime.TotalSeconds:0.0} s | {Latency.TotalCount:N0} | {Ms(50)} | {Ms(90)} | {Ms(99)} | {Ms(99.9)} | {max} |");
+    }
+}

@@ -1,0 +1,51 @@
+using System.CommandLine;
+using Kommune.LoadTest;
+
+var bootstrap = new Option<string?>("--bootstrap-servers", "-b") { Description = "An existing Kafka cluster with the engine's topics and bench.raw-in/bench.raw-out; default: start the embedded broker." };
+var rate = new Option<double>("--rate") { Description = "Events per second offered by the fixed-rate generator; 0 offers as fast as it can.", DefaultValueFactory = _ => 0 };
+var duration = new Option<double>("--duration") { Description = "Measured seconds per run, after the warm-up.", DefaultValueFactory = _ => 20 };
+var warmUp = new Option<double>("--warmup") { Description = "Seconds at the rate before measuring.", DefaultValueFactory = _ => 5 };
+var sensors = new Option<int>("--sensors") { Description = "Simulated sensors (the municipal mix: falls, traffic, parking, energy).", DefaultValueFactory = _ => 100_000 };
+var areas = new Option<int>("--areas") { Description = "Areas.", DefaultValueFactory = _ => 1_000 };
+var falls = new Option<double>("--falls-per-minute") { Description = "Falls per minute in the whole network; latency is measured on their alerts.", DefaultValueFactory = _ => 3_000 };
+var partitions = new Option<int>("--partitions") { Description = "Partitions per topic on the embedded broker.", DefaultValueFactory = _ => 12 };
+var exactlyOnce = new Option<bool>("--exactly-once") { Description = "Run the engine in exactly-once mode." };
+var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
+
+var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
+{
+    bootstrap, rate, duration, warmUp, sensors, areas, falls, partitions, exactlyOnce, skipBaseline,
+};
+AtLeast(rate, 0);
+AtLeast(warmUp, 0);
+AtLeast(duration, 1);
+AtLeast(sensors, 10);
+AtLeast(areas, 1);
+AtLeast(partitions, 1);
+root.SetAction(async (parse, cancellationToken) =>
+{
+    var settings = new LoadSettings
+    {
+        BootstrapServers = parse.GetValue(bootstrap),
+        Rate = parse.GetValue(rate),
+        Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
+        WarmUp = TimeSpan.FromSeconds(parse.GetValue(warmUp)),
+        Sensors = parse.GetValue(sensors),
+        Areas = parse.GetValue(areas),
+        FallsPerMinute = parse.GetValue(falls),
+        Partitions = parse.GetValue(partitions),
+        ExactlyOnce = parse.GetValue(exactlyOnce),
+        SkipBaseline = parse.GetValue(skipBaseline),
+    };
+    return await new LoadRun(settings, Console.Out).RunAsync(cancellationToken);
+});
+return await root.Parse(args).InvokeAsync();
+
+static void AtLeast<T>(Option<T> option, double minimum) => option.Validators.Add(r =>
+{
+    var value = Convert.ToDouble(r.GetValueOrDefault<T>(), System.Globalization.CultureInfo.InvariantCulture);
+    if (double.IsNaN(value) || value < minimum)
+    {
+        r.AddError($"{option.Name} must be at least {minimum}, not {value}.");
+    }
+});

@@ -40,6 +40,7 @@ internal sealed class FixedRateProducer : IDisposable
         _producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
+            SocketNagleDisable = true,
             EnableIdempotence = true,
             LingerMs = 2,
             QueueBufferingMaxMessages = 200_000,

@@ -29,6 +29,7 @@ internal sealed class LatencyReader : IDisposable
         _consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrapServers,
+            SocketNagleDisable = true,
             GroupId = $"bench-reader-{Guid.NewGuid():N}",
             IsolationLevel = IsolationLevel.ReadCommitted,
             FetchWaitMaxMs = 5,

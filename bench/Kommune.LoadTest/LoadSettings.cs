@@ -28,6 +28,9 @@ internal sealed record LoadSettings
     /// <summary>The engine's processing guarantee for its run.</summary>
     public bool ExactlyOnce { get; init; }
 
+    /// <summary>Whether the engine writes rule state to the state topic (its default).</summary>
+    public bool PersistState { get; init; } = true;
+
     /// <summary>Skip the raw consume → produce baseline.</summary>
     public bool SkipBaseline { get; init; }
 }

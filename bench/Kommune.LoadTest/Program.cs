@@ -10,11 +10,12 @@ var areas = new Option<int>("--areas") { Description = "Areas.", DefaultValueFac
 var falls = new Option<double>("--falls-per-minute") { Description = "Falls per minute in the whole network; latency is measured on their alerts.", DefaultValueFactory = _ => 3_000 };
 var partitions = new Option<int>("--partitions") { Description = "Partitions per topic on the embedded broker.", DefaultValueFactory = _ => 12 };
 var exactlyOnce = new Option<bool>("--exactly-once") { Description = "Run the engine in exactly-once mode." };
+var noState = new Option<bool>("--no-state") { Description = "Run the engine without writing rule state (KOMMUNE_PersistState=false)." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
-    bootstrap, rate, duration, warmUp, sensors, areas, falls, partitions, exactlyOnce, skipBaseline,
+    bootstrap, rate, duration, warmUp, sensors, areas, falls, partitions, exactlyOnce, noState, skipBaseline,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -36,6 +37,7 @@ root.SetAction(async (parse, cancellationToken) =>
         Partitions = parse.GetValue(partitions),
         ExactlyOnce = parse.GetValue(exactlyOnce),
         SkipBaseline = parse.GetValue(skipBaseline),
+        PersistState = !parse.GetValue(noState),
     };
     return await new LoadRun(settings, Console.Out).RunAsync(cancellationToken);
 });

@@ -25,6 +25,7 @@ internal sealed class RawPipe : IDisposable
         _consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
         {
             BootstrapServers = bootstrapServers,
+            SocketNagleDisable = true,
             GroupId = $"bench-raw-{Guid.NewGuid():N}",
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = true,
@@ -34,6 +35,7 @@ internal sealed class RawPipe : IDisposable
         _producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
+            SocketNagleDisable = true,
             EnableIdempotence = true,
             LingerMs = 5,
             ClientId = "bench-raw",

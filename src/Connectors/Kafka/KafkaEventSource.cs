@@ -207,9 +207,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds,
             HeartbeatIntervalMs = 1_000,
             // A broker holds an empty fetch this long; a resumed partition waits for it, so keep it short.
-            FetchWaitMaxMs = 100,
+            FetchWaitMaxMs = 10,
             // librdkafka's prefetch queue is memory outside the in-flight bound: keep it modest.
             QueuedMaxMessagesKbytes = 16 * 1024,
+            // Fetch requests are small: send them at once rather than wait for the broker's ACK (Nagle).
+            SocketNagleDisable = true,
         };
         foreach (var (key, value) in _options.Extra)
         {

@@ -76,6 +76,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             // Delivery is retried by the producer until this timeout, then by this class.
             MessageTimeoutMs = 60_000,
             ClientId = "kommune-sink",
+            // Small records, latency first: without this, Nagle's algorithm holds small writes for the peer's ACK
+            // (tens of milliseconds on loopback, measured with bench/Kommune.LoadTest).
+            SocketNagleDisable = true,
         };
         if (options.TransactionalId is { } transactionalId)
         {

@@ -51,6 +51,11 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
                 WatchRules = false,
                 PersistState = settings.PersistState,
             };
+            if (settings.StateInterval is { } interval)
+            {
+                options.StateInterval = interval;
+            }
+
             await using var engine = new KommuneEngine(options, loggers);
             await engine.StartAsync(cancellationToken);
             await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);

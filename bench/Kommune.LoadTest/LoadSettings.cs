@@ -31,6 +31,9 @@ internal sealed record LoadSettings
     /// <summary>Whether the engine writes rule state to the state topic (its default).</summary>
     public bool PersistState { get; init; } = true;
 
+    /// <summary>The engine's checkpoint interval (EngineOptions.StateInterval); null for its default.</summary>
+    public TimeSpan? StateInterval { get; init; }
+
     /// <summary>Skip the raw consume → produce baseline.</summary>
     public bool SkipBaseline { get; init; }
 }

@@ -11,11 +11,12 @@ var falls = new Option<double>("--falls-per-minute") { Description = "Falls per 
 var partitions = new Option<int>("--partitions") { Description = "Partitions per topic on the embedded broker.", DefaultValueFactory = _ => 12 };
 var exactlyOnce = new Option<bool>("--exactly-once") { Description = "Run the engine in exactly-once mode." };
 var noState = new Option<bool>("--no-state") { Description = "Run the engine without writing rule state (KOMMUNE_PersistState=false)." };
+var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
-    bootstrap, rate, duration, warmUp, sensors, areas, falls, partitions, exactlyOnce, noState, skipBaseline,
+    bootstrap, rate, duration, warmUp, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, skipBaseline,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -38,6 +39,7 @@ root.SetAction(async (parse, cancellationToken) =>
         ExactlyOnce = parse.GetValue(exactlyOnce),
         SkipBaseline = parse.GetValue(skipBaseline),
         PersistState = !parse.GetValue(noState),
+        StateInterval = parse.GetValue(stateInterval) is { } interval ? TimeSpan.FromSeconds(interval) : null,
     };
     return await new LoadRun(settings, Console.Out).RunAsync(cancellationToken);
 });

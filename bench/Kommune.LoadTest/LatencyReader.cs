@@ -42,19 +42,22 @@ internal sealed class LatencyReader : IDisposable
     public static string? FromHeader(ConsumeResult<byte[], byte[]> r) =>
         r.Message.Headers.TryGetLastBytes(FixedRateProducer.IdHeader, out var id) ? Encoding.UTF8.GetString(id) : null;
 
-    /// <summary>The fall id of an engine alert: a fall-detection alert's first record names the fall in its alertId.</summary>
+    /// <summary>
+    /// The fall id of an engine alert record: a fall-detection record's sensor and event time (a raise for a new fall; an
+    /// update when the sensor falls again while its alert is open). Escalations carry an earlier event time, whose fall
+    /// was already counted.
+    /// </summary>
     public static string? FromAlert(ConsumeResult<byte[], byte[]> r)
     {
         using var alert = JsonDocument.Parse(r.Message.Value);
         var root = alert.RootElement;
-        if (root.GetProperty("sequence").GetInt32() != 1)
+        if (root.GetProperty("rule").GetString() != "fall-detection" || root.GetProperty("sensorId").GetString() is not { } sensorId)
         {
             return null;
         }
 
-        var alertId = root.GetProperty("alertId").GetString()!;
-        var first = alertId.IndexOf(':', StringComparison.Ordinal);
-        return alertId.StartsWith("fall-detection:", StringComparison.Ordinal) ? alertId[(first + 1)..] : null;
+        var eventTime = DateTimeOffset.Parse(root.GetProperty("eventTime").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        return $"{sensorId}:{eventTime.ToUnixTimeMilliseconds()}";
     }
 
     public long Recorded { get; private set; }

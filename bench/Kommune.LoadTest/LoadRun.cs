@@ -33,11 +33,26 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Kafka {bootstrap} ({(cluster is null ? "given" : "embedded")}), {settings.Partitions} partitions, {settings.Sensors:N0} sensors in {settings.Areas:N0} areas, {settings.FallsPerMinute:N0} falls/min, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
         var results = new List<PhaseResult>();
+        var maxima = new List<(string Name, double Rate)>();
+        async Task RunPipeAsync(string name, Func<double, Task<PhaseResult>> measure)
+        {
+            if (!settings.FindMax)
+            {
+                results.Add(await measure(settings.Rate));
+                return;
+            }
+
+            var (best, segments) = await FindMaxAsync(measure);
+            results.AddRange(segments);
+            maxima.Add((name, best));
+        }
+
         if (!settings.SkipBaseline)
         {
             using var pipe = new RawPipe(bootstrap, RawIn, RawOut);
             pipe.Start();
-            results.Add(await MeasureAsync("raw Confluent.Kafka pipe", bootstrap, RawIn, RawOut, LatencyReader.FromHeader, () => pipe.Processed, cancellationToken));
+            const string name = "raw Confluent.Kafka pipe";
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, RawIn, RawOut, LatencyReader.FromHeader, () => pipe.Processed, cancellationToken));
         }
 
         using (var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)))
@@ -60,7 +75,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await engine.StartAsync(cancellationToken);
             await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
             var name = (settings.ExactlyOnce ? "engine, exactly-once" : "engine, at-least-once") + (settings.PersistState ? "" : ", no state");
-            results.Add(await MeasureAsync(name, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => engine.Statistics.Processed, cancellationToken));
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => engine.Statistics.Processed, cancellationToken));
             await engine.StopAsync(cancellationToken);
         }
 
@@ -71,7 +86,17 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             output.WriteLine(result.Row());
         }
 
-        if (results.Count == 2 && results[0].ProcessedPerSecond > 0)
+        foreach (var (name, rate) in maxima)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"highest rate kept up: {name}: {rate:N0} events/s"));
+        }
+
+        if (maxima.Count == 2 && maxima[0].Rate > 0)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"engine / raw pipe sustainable throughput: {maxima[1].Rate / maxima[0].Rate:P0}"));
+        }
+
+        if (!settings.FindMax && results.Count == 2 && results[0].ProcessedPerSecond > 0)
         {
             // At a fixed rate both may simply keep up; the ratio is a capacity figure only when neither did.
             output.WriteLine();
@@ -82,10 +107,54 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         return 0;
     }
 
-    private async Task<PhaseResult> MeasureAsync(string name, string bootstrap, string input, string alertsOrCopies, Func<ConsumeResult<byte[], byte[]>, string?> fallId, Func<long> processed, CancellationToken cancellationToken)
+    /// <summary>
+    /// Raises the rate by half while the pipe keeps up, then bisects between the last rate kept up and the first not,
+    /// until they are within 15 %.
+    /// </summary>
+    private async Task<(double Best, List<PhaseResult> Segments)> FindMaxAsync(Func<double, Task<PhaseResult>> measure)
     {
-        output.WriteLine($"--- {name}");
-        using var producer = new FixedRateProducer(bootstrap, input, settings, seed: 7);
+        var segments = new List<PhaseResult>();
+        var (kept, failed) = (0d, double.PositiveInfinity);
+        var rate = settings.Rate > 0 ? settings.Rate : 1_000;
+        for (var step = 0; step < 10; step++)
+        {
+            var result = await measure(rate);
+            segments.Add(result);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {rate:N0} events/s: {(result.KeptUp ? "kept up" : "fell behind")}"));
+            if (result.KeptUp)
+            {
+                kept = rate;
+            }
+            else
+            {
+                failed = rate;
+            }
+
+            if (double.IsPositiveInfinity(failed))
+            {
+                rate *= 1.5;
+            }
+            else if (kept == 0)
+            {
+                rate /= 2;
+            }
+            else if (failed / kept < 1.15)
+            {
+                break;
+            }
+            else
+            {
+                rate = Math.Round((kept + failed) / 2);
+            }
+        }
+
+        return (kept, segments);
+    }
+
+    private async Task<PhaseResult> MeasureAsync(string name, double rate, string bootstrap, string input, string alertsOrCopies, Func<ConsumeResult<byte[], byte[]>, string?> fallId, Func<long> processed, CancellationToken cancellationToken)
+    {
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {name} at {(rate > 0 ? rate.ToString("N0", CultureInfo.InvariantCulture) : "max")} events/s"));
+        using var producer = new FixedRateProducer(bootstrap, input, settings with { Rate = rate }, seed: 7);
         using var reader = new LatencyReader(bootstrap, alertsOrCopies, settings.Partitions, producer, fallId);
         reader.Start();
         var before = processed();
@@ -94,11 +163,12 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         await ProgressUntilAsync(started, settings.WarmUp, producer, processed, before, reader, cancellationToken);
         reader.StartMeasuring();
         var (produced0, processed0, at0) = (producer.Produced, processed(), started.Elapsed);
+        var lagAtStart = produced0 - (processed0 - before);
         await ProgressUntilAsync(started, settings.WarmUp + settings.Duration, producer, processed, before, reader, cancellationToken);
         var (produced1, processed1, at1) = (producer.Produced, processed(), started.Elapsed);
+        var lagAtEnd = produced1 - (processed1 - before);
         producer.Stop();
         var total = producer.Produced;
-        var lag = total - (processed() - before);
         var drain = Stopwatch.StartNew();
         while (processed() - before < total && drain.Elapsed < TimeSpan.FromSeconds(60))
         {
@@ -107,7 +177,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 
         await Task.Delay(500, cancellationToken); // the reader's last records
         var seconds = (at1 - at0).TotalSeconds;
-        return new PhaseResult(name, settings.Rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lag, drain.Elapsed, reader.Snapshot());
+        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, reader.Snapshot());
     }
 
     private async Task ProgressUntilAsync(Stopwatch started, TimeSpan until, FixedRateProducer producer, Func<long> processed, long before, LatencyReader reader, CancellationToken cancellationToken)

@@ -34,6 +34,9 @@ internal sealed record LoadSettings
     /// <summary>The engine's checkpoint interval (EngineOptions.StateInterval); null for its default.</summary>
     public TimeSpan? StateInterval { get; init; }
 
+    /// <summary>Search each pipe's highest rate it keeps up with, starting at <see cref="Rate"/> (1,000 when 0).</summary>
+    public bool FindMax { get; init; }
+
     /// <summary>Skip the raw consume → produce baseline.</summary>
     public bool SkipBaseline { get; init; }
 }

@@ -176,26 +176,4 @@ public class RuleRuntimeBenchmarks
 
         public override void OnTimer(IRuleContext context, RuleTimer timer) => _speed.OnTimer(context, timer);
     }
-
-    /// <summary>Counts what the rules emit and keeps nothing.</summary>
-    private sealed class CountingOutputs : IRuleOutputs
-    {
-        public long Alerts { get; private set; }
-
-        public long Aggregates { get; private set; }
-
-        public long Facts { get; private set; }
-
-        public long Failures { get; private set; }
-
-        public long Total => Alerts + Aggregates + Facts;
-
-        public void Alert(Alert alert) => Alerts++;
-
-        public void Aggregate(Aggregate aggregate) => Aggregates++;
-
-        public void Fact(Fact fact) => Facts++;
-
-        public void RuleFailed(string ruleName, string handler, Exception exception) => Failures++;
-    }
 }

@@ -1,0 +1,108 @@
+using BenchmarkDotNet.Attributes;
+using Kommune.Connectors.Codecs;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+
+namespace Kommune.Benchmarks;
+
+/// <summary>
+/// The built-in rules per event, and what a checkpoint costs per key: <see cref="KeyedRuleRunner.Snapshot"/> written as
+/// JSON, for a road sensor (congestion) and an energy meter (anomaly detector) whose state has filled in, and the
+/// encoding of one alert record. Readings are one a second (road) or one a minute (energy), the watermark 5 s behind.
+/// </summary>
+[BenchmarkCategory("rules")]
+public class BuiltInRuleBenchmarks
+{
+    private static readonly DateTimeOffset Start = new(2026, 1, 5, 6, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan OutOfOrderness = TimeSpan.FromSeconds(5);
+    private readonly CountingOutputs _outputs = new();
+    private readonly EventTimeSettings _settings = new();
+    private readonly Random _random = new(5);
+    private KeyedRuleRunner _congestion = null!;
+    private KeyedRuleRunner _energy = null!;
+    private DateTimeOffset _roadTime;
+    private DateTimeOffset _meterTime;
+    private Alert _alert = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _congestion = new KeyedRuleRunner(RuleScope.Sensor, "traffic-000101", "area-001", new RuleSet([new RuleBinding("congestion", new CongestionRule())]), _settings);
+        _energy = new KeyedRuleRunner(RuleScope.Sensor, "energy-000109", "area-001", new RuleSet([new RuleBinding("energy-anomaly", new EnergyAnomalyRule(RuleParameters.Empty))]), _settings);
+        _roadTime = Start;
+        _meterTime = Start;
+        // State as a running node has it: an hour of road readings, four weeks of meter readings.
+        for (var i = 0; i < 3_600; i++)
+        {
+            RoadEvent();
+        }
+
+        for (var i = 0; i < 4 * 7 * 24 * 60; i++)
+        {
+            MeterEvent();
+        }
+
+        _alert = new Alert(
+            "fall-detection:fall-000401:1795770268638",
+            "fall-detection",
+            "health",
+            "fall",
+            AlertSeverity.Critical,
+            AlertStatus.Raised,
+            1,
+            "fall-000401",
+            "area-001",
+            Start,
+            Start,
+            "Fall detected by fall-000401 in area-001 (confidence 0.97): care team alerted",
+            new Dictionary<string, SensorValue> { ["confidence"] = 0.97, ["posture"] = SensorValue.FromText("lying") })
+        {
+            Recipients = ["care team"],
+        };
+    }
+
+    /// <summary>One road reading through the congestion rule (a minute window closes every 60th call).</summary>
+    [Benchmark]
+    public long CongestionPerEvent() => RoadEvent();
+
+    /// <summary>One meter reading through the energy anomaly detector.</summary>
+    [Benchmark]
+    public long EnergyAnomalyPerEvent() => MeterEvent();
+
+    /// <summary>A road sensor's checkpoint: its snapshot as JSON bytes.</summary>
+    [Benchmark]
+    public int CongestionSnapshot() => _congestion.Snapshot().ToJson().Length;
+
+    /// <summary>An energy meter's checkpoint: its snapshot as JSON bytes.</summary>
+    [Benchmark]
+    public int EnergySnapshot() => _energy.Snapshot().ToJson().Length;
+
+    /// <summary>One alert record's JSON.</summary>
+    [Benchmark]
+    public int AlertEncode() => OutputCodec.Encode(_alert).Length;
+
+    private long RoadEvent()
+    {
+        _roadTime = _roadTime.AddSeconds(1);
+        var e = new SensorEvent("traffic-000101", "area-001", SensorTypes.Traffic, _roadTime, new Dictionary<string, SensorValue>
+        {
+            ["speed"] = 40 + (_random.NextDouble() * 30),
+            ["occupancy"] = _random.NextDouble() * 40,
+        });
+        _congestion.OnEvent(e, _roadTime - OutOfOrderness, _roadTime, _outputs);
+        return _outputs.Total;
+    }
+
+    private long MeterEvent()
+    {
+        _meterTime = _meterTime.AddMinutes(1);
+        var e = new SensorEvent("energy-000109", "area-001", SensorTypes.Energy, _meterTime, new Dictionary<string, SensorValue>
+        {
+            ["kw"] = 50 + (_random.NextDouble() * 10),
+        });
+        _energy.OnEvent(e, _meterTime - OutOfOrderness, _meterTime, _outputs);
+        return _outputs.Total;
+    }
+}

@@ -18,9 +18,9 @@ public sealed class AlertCommandTests(ITestOutputHelper output)
     public async Task A_fall_escalates_on_time_to_the_next_level_s_recipients_an_ack_on_the_acks_topic_stops_it_and_bad_commands_are_dead_lettered()
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
-        var rules = new RuleSet([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""
+        var rules = TestRules.FallEscalation("""
             { "levels": ["hjemmetjenesten sagene", "sykepleier", "legevakt"], "timeouts": ["1s", "1h"] }
-            """)))]);
+            """);
         await using var engine = await bed.StartEngineAsync(rules: rules);
         var fall = Events.Fall("wearable-7", "bydel-sagene", 0);
         bed.ProduceEvent(fall);

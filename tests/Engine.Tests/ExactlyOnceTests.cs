@@ -19,9 +19,9 @@ namespace Kommune.Engine.Tests;
 [Collection(SequentialKafkaTests.Name)]
 public sealed class ExactlyOnceTests(ITestOutputHelper output)
 {
-    private static RuleSet FallRules() => new([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""
+    private static RuleSet FallRules() => TestRules.FallEscalation("""
         { "levels": ["care team", "nurse on call"], "timeouts": ["2s"] }
-        """)))]);
+        """);
 
     private static void ExactlyOnce(EngineOptions options)
     {

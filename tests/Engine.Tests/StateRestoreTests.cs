@@ -16,9 +16,9 @@ namespace Kommune.Engine.Tests;
 [Collection(SequentialKafkaTests.Name)]
 public sealed class StateRestoreTests(ITestOutputHelper output)
 {
-    private static RuleSet FallRules() => new([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""
+    private static RuleSet FallRules() => TestRules.FallEscalation("""
         { "levels": ["care team", "nurse on call", "emergency"], "timeouts": ["6s", "1h"] }
-        """)))]);
+        """);
 
     private static void Fast(EngineOptions options)
     {
@@ -98,7 +98,7 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
             Assert.Equal(0, producer.Flush(TimeSpan.FromSeconds(60)));
         }
 
-        var rules = new RuleSet([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson("""{ "t1": "1h", "t2": "1h" }""")))]);
+        var rules = TestRules.FallEscalation("""{ "t1": "1h", "t2": "1h" }""");
         var started = Stopwatch.StartNew();
         await using var engine = await bed.StartEngineAsync(o => o.PersistState = true, rules);
         await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { StateRestored: sensors, ActiveSensors: sensors });

@@ -516,7 +516,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
             catch (KafkaException e)
             {
-                LogStoreFailed(_logger, _options.Topics.SensorEvents, -1, e.Error.Reason);
+                LogEpochOffsetsNotCommitted(_logger, e.Error.Reason);
             }
         }
     }
@@ -724,6 +724,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "The epoch's transaction was aborted ({Reason}); the consumer stops so the engine can restore the last committed state")]
     private static partial void LogEpochAborted(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "The epoch committed, but committing its offsets with the consumer too failed ({Reason}); on Kafka the transaction holds them")]
+    private static partial void LogEpochOffsetsNotCommitted(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Critical, Message = "The consume loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

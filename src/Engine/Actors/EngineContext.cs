@@ -18,6 +18,7 @@ internal sealed class EngineContext(
     private RuleSet _rules = rules;
     private long _unwrittenKeys;
     private long _pendingOutputs;
+    private readonly bool _tracksSettling = options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
 
     public IOutputSink Sink { get; } = sink;
 
@@ -43,23 +44,60 @@ internal sealed class EngineContext(
     /// <summary>Partitions of the state topic; 0 when state is not persisted. Set before the first event.</summary>
     public int StatePartitions { get; set; }
 
-    /// <summary>Actors whose rule state changed and is not yet written: a checkpoint now settles them.</summary>
+    /// <summary>
+    /// Exactly-once mode only (at-least-once does not pay for it): actors whose rule state changed and is not yet
+    /// written, so an epoch can have them checkpoint now.
+    /// </summary>
     public ConcurrentDictionary<IActorRef, byte> UnwrittenActors { get; } = new();
 
-    /// <summary>Whether no key has unwritten state and no output waits for the broker (an epoch may commit).</summary>
+    /// <summary>Exactly-once mode: whether no key has unwritten state and no output waits for the broker (an epoch may commit).</summary>
     public bool Settled => Interlocked.Read(ref _unwrittenKeys) == 0 && Interlocked.Read(ref _pendingOutputs) == 0;
 
-    /// <summary>A key's state changed and is not yet written.</summary>
-    public void StateUnwritten() => Interlocked.Increment(ref _unwrittenKeys);
+    /// <summary>The state of <paramref name="actor"/>'s key changed and is not yet written.</summary>
+    public void StateUnwritten(IActorRef actor)
+    {
+        if (_tracksSettling)
+        {
+            Interlocked.Increment(ref _unwrittenKeys);
+            UnwrittenActors.TryAdd(actor, 0);
+        }
+    }
+
+    /// <summary><paramref name="actor"/> is writing its key's state now (no need to ask it).</summary>
+    public void StateBeingWritten(IActorRef actor)
+    {
+        if (_tracksSettling)
+        {
+            UnwrittenActors.TryRemove(actor, out _);
+        }
+    }
 
     /// <summary>A key's changed state was written (or turned out not to need writing).</summary>
-    public void StateWritten() => Interlocked.Decrement(ref _unwrittenKeys);
+    public void StateWritten()
+    {
+        if (_tracksSettling)
+        {
+            Interlocked.Decrement(ref _unwrittenKeys);
+        }
+    }
 
     /// <summary>Outputs were sent and wait for the broker.</summary>
-    public void OutputsSent() => Interlocked.Increment(ref _pendingOutputs);
+    public void OutputsSent()
+    {
+        if (_tracksSettling)
+        {
+            Interlocked.Increment(ref _pendingOutputs);
+        }
+    }
 
     /// <summary>The broker acknowledged them.</summary>
-    public void OutputsAcknowledged() => Interlocked.Decrement(ref _pendingOutputs);
+    public void OutputsAcknowledged()
+    {
+        if (_tracksSettling)
+        {
+            Interlocked.Decrement(ref _pendingOutputs);
+        }
+    }
 
     /// <summary>Where each open alert lives (its sensor, or its area), so a command for it can be routed.</summary>
     public ConcurrentDictionary<string, (string? SensorId, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);

@@ -156,7 +156,7 @@ internal sealed partial class RuleHost
         }
 
         _dirty = false;
-        _engine.UnwrittenActors.TryRemove(_self, out _);
+        _engine.StateBeingWritten(_self);
         var waiting = _waiting;
         _waiting = null;
         byte[]? state;
@@ -264,8 +264,7 @@ internal sealed partial class RuleHost
         if (!_dirty)
         {
             _dirty = true;
-            _engine.StateUnwritten();
-            _engine.UnwrittenActors.TryAdd(_self, 0);
+            _engine.StateUnwritten(_self);
         }
 
         if (origin is not null)

@@ -1,3 +1,4 @@
+using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Runtime;
 
@@ -14,4 +15,11 @@ internal static class TestRules
 
     /// <summary>Only <see cref="EveryFall"/>.</summary>
     public static RuleSet EveryFallOnly => new([EveryFall]);
+
+    /// <summary>
+    /// The escalating <see cref="FallEscalationRule"/> alone, bound as <c>fall</c> (alert ids <c>fall:&lt;sensor&gt;:&lt;ms&gt;</c>),
+    /// with its parameters as rules-file JSON.
+    /// </summary>
+    public static RuleSet FallEscalation(string parametersJson) =>
+        new([new RuleBinding("fall", new FallEscalationRule(RuleParameters.FromJson(parametersJson)))]);
 }

@@ -8,8 +8,7 @@ using Kommune.Rules.Runtime;
 namespace Kommune.Benchmarks;
 
 /// <summary>
-/// The built-in rules per event, and what a checkpoint costs per key: <see cref="KeyedRuleRunner.Snapshot"/> written as
-/// JSON, for a road sensor (congestion) and an energy meter (anomaly detector) whose state has filled in, and the
+/// The built-in rules per event, and what a checkpoint costs per key: <see cref="KeyedRuleRunner.PersistedState"/>, for a road sensor (congestion) and an energy meter (anomaly detector) whose state has filled in, and the
 /// encoding of one alert record. Readings are one a second (road) or one a minute (energy), the watermark 5 s behind.
 /// </summary>
 [BenchmarkCategory("rules")]
@@ -71,13 +70,13 @@ public class BuiltInRuleBenchmarks
     [Benchmark]
     public long EnergyAnomalyPerEvent() => MeterEvent();
 
-    /// <summary>A road sensor's checkpoint: its snapshot as JSON bytes.</summary>
+    /// <summary>A road sensor's checkpoint: its state as the engine persists it (<see cref="KeyedRuleRunner.PersistedState"/>).</summary>
     [Benchmark]
-    public int CongestionSnapshot() => _congestion.Snapshot().ToJson().Length;
+    public int CongestionSnapshot() => _congestion.PersistedState().Length;
 
-    /// <summary>An energy meter's checkpoint: its snapshot as JSON bytes.</summary>
+    /// <summary>An energy meter's checkpoint: its state as the engine persists it.</summary>
     [Benchmark]
-    public int EnergySnapshot() => _energy.Snapshot().ToJson().Length;
+    public int EnergySnapshot() => _energy.PersistedState().Length;
 
     /// <summary>One alert record's JSON.</summary>
     [Benchmark]

@@ -162,7 +162,7 @@ internal sealed partial class RuleHost
         byte[]? state;
         try
         {
-            state = Runner.HasState ? (Runner.Snapshot() with { Watermark = DateTimeOffset.MinValue }).ToJson() : null;
+            state = Runner.HasState ? Runner.PersistedState() : null;
         }
         catch (Exception exception) when (exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
         {

@@ -59,6 +59,24 @@ internal sealed class BindingState
         return values;
     }
 
+    /// <summary>Writes the named values as the properties of the open JSON object, as <see cref="SnapshotValues"/> has them.</summary>
+    public void WriteValues(Utf8JsonWriter writer)
+    {
+        foreach (var (name, cell) in _cells)
+        {
+            if (cell.Json is { } json)
+            {
+                writer.WritePropertyName(name);
+                json.WriteTo(writer);
+            }
+            else if (cell.HasValue)
+            {
+                writer.WritePropertyName(name);
+                JsonSerializer.Serialize(writer, cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+            }
+        }
+    }
+
     public void Restore(RuleStateSnapshot snapshot)
     {
         foreach (var (name, json) in snapshot.Values)

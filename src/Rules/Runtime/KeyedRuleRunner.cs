@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using Kommune.Rules.Api;
 using Kommune.Rules.Model;
 
@@ -10,6 +12,16 @@ namespace Kommune.Rules.Runtime;
 /// </summary>
 public sealed class KeyedRuleRunner
 {
+    /// <summary>The largest buffer <see cref="PersistedState"/> keeps for its thread's next call.</summary>
+    private const int MaxRetainedBuffer = 1 << 20;
+
+    // One buffer and writer per thread (not per key: a million keys would each hold one), reused by every call.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? PersistBuffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? PersistWriter;
+
     private readonly EventTimeSettings _settings;
     private readonly TimerQueue _timers = new();
     private readonly Dictionary<string, BindingState> _states = new(StringComparer.Ordinal);
@@ -208,6 +220,90 @@ public sealed class KeyedRuleRunner
         }
 
         return new KeyedStateSnapshot(Scope, Key, AreaId, Watermark, LastEventTime, rules);
+    }
+
+    /// <summary>
+    /// The key's state as the engine persists it: the JSON of <see cref="Snapshot"/> (read back with
+    /// <see cref="KeyedStateSnapshot.FromJson"/>) without the watermark, which is not persisted (a restarted engine
+    /// takes it from the partitions). Written straight to UTF-8, without building the snapshot's objects first: this
+    /// runs at every checkpoint of every key whose state changed.
+    /// </summary>
+    public byte[] PersistedState()
+    {
+        var buffer = PersistBuffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = PersistWriter;
+        if (writer is null)
+        {
+            writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { SkipValidation = true, Encoder = KeyedStateSnapshot.JsonOptions.Encoder });
+            PersistWriter = writer;
+        }
+        else
+        {
+            writer.Reset(buffer);
+        }
+
+        var options = KeyedStateSnapshot.JsonOptions;
+        writer.WriteStartObject();
+        writer.WritePropertyName("scope");
+        JsonSerializer.Serialize(writer, Scope, options);
+        writer.WriteString("key", Key);
+        writer.WriteString("areaId", AreaId);
+        writer.WritePropertyName("watermark");
+        JsonSerializer.Serialize(writer, DateTimeOffset.MinValue, options);
+        writer.WritePropertyName("lastEventTime");
+        JsonSerializer.Serialize(writer, LastEventTime, options);
+        writer.WriteStartArray("rules");
+        foreach (var binding in _bindings)
+        {
+            _states.TryGetValue(binding.Name, out var state);
+            var hasTimers = _timers.All.Any(t => t.Binding == binding.Name);
+            if (!hasTimers && (state is null || state.IsEmpty))
+            {
+                continue;
+            }
+
+            writer.WriteStartObject();
+            writer.WriteString("name", binding.Name);
+            writer.WriteString("fingerprint", binding.Fingerprint);
+            writer.WriteStartObject("values");
+            state?.WriteValues(writer);
+            writer.WriteEndObject();
+            writer.WriteStartObject("openAlerts");
+            if (state is not null)
+            {
+                foreach (var (incident, alert) in state.OpenAlerts)
+                {
+                    writer.WritePropertyName(incident);
+                    JsonSerializer.Serialize(writer, alert, options);
+                }
+            }
+
+            writer.WriteEndObject();
+            writer.WriteStartArray("timers");
+            foreach (var timer in _timers.All)
+            {
+                if (timer.Binding == binding.Name)
+                {
+                    JsonSerializer.Serialize(writer, new RuleTimer(timer.Name, timer.Time, timer.Domain), options);
+                }
+            }
+
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+        writer.Flush();
+        var json = buffer.WrittenSpan.ToArray();
+        if (buffer.Capacity > MaxRetainedBuffer)
+        {
+            PersistBuffer = null; // a rare huge state: do not keep its buffer for the thread's lifetime
+            PersistWriter = null;
+        }
+
+        return json;
     }
 
     /// <summary>

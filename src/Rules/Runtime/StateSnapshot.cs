@@ -39,7 +39,11 @@ public sealed record KeyedStateSnapshot(
         // Rule state may hold infinities and NaN (a sum of large readings overflows, a minimum starts at +infinity):
         // they are written as "Infinity", "-Infinity" and "NaN" and read back as such.
         options.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
+        // State is read by the engine, never put into HTML: escaping only what JSON requires keeps base64 ('+') and
+        // Norwegian letters as they are, smaller and the same whichever way a value reaches the writer.
+        options.Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         options.Converters.Add(new SensorValueJsonConverter());
+        options.Converters.Add(new CompactDoubleListConverter());
         options.Converters.Add(new JsonStringEnumConverter());
         options.MakeReadOnly(populateMissingResolver: true);
         return options;

@@ -230,7 +230,7 @@ public sealed class EnergyAnomalyRuleTests
         var json = snapshot.ToJson();
         var back = KeyedStateSnapshot.FromJson(json);
         var element = Assert.Single(back.Rules).Values[EnergyAnomalyRule.StateName];
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+        var options = KeyedStateSnapshot.JsonOptions; // the engine's state options: long lists of doubles as base64
         var state = element.Deserialize<SeriesAnomalyState>(options)!;
         Assert.Equal(element.GetRawText(), JsonSerializer.Serialize(state, options));
         Assert.True(state.Deviation.Open);
@@ -257,7 +257,7 @@ public sealed class EnergyAnomalyRuleTests
             detector.Observe(live, time, Normal(time, noise));
         }
 
-        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        var options = KeyedStateSnapshot.JsonOptions; // as the engine persists it
         var restored = JsonSerializer.Deserialize<SeriesAnomalyState>(JsonSerializer.Serialize(live, options), options)!;
         for (var i = 0; i < 16; i++, time += Step)
         {

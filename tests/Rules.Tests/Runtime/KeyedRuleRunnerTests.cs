@@ -51,6 +51,26 @@ public sealed class KeyedRuleRunnerTests
     }
 
     [Fact]
+    public void The_persisted_state_is_the_snapshot_json_without_the_watermark()
+    {
+        // Two bindings: one with a value, a timer and (after three events) an open alert; one with infinities.
+        var rules = new RuleSet([new RuleBinding("counter", new CountingRule()), new RuleBinding("extremes", new ExtremesRule())]);
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        for (var i = 0; i < 3; i++)
+        {
+            runner.OnEvent(Event(i, ("v", SensorValue.FromNumber(1e308))), T0, T0, new Collected());
+        }
+
+        var expected = (runner.Snapshot() with { Watermark = DateTimeOffset.MinValue }).ToJson();
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(runner.PersistedState()));
+
+        // Restored values stay JSON until a rule reads them: they are written as they were read.
+        var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        restored.Restore(KeyedStateSnapshot.FromJson(expected));
+        Assert.Equal(System.Text.Encoding.UTF8.GetString(expected), System.Text.Encoding.UTF8.GetString(restored.PersistedState()));
+    }
+
+    [Fact]
     public void A_snapshot_of_a_changed_rule_is_not_restored()
     {
         var before = new RuleSet([new RuleBinding("counter", new CountingRule(), fingerprint: "v1")]);

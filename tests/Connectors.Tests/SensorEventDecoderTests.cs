@@ -423,4 +423,60 @@ public sealed class SensorEventDecoderTests
 
         Assert.Contains("sensorId", reason, StringComparison.Ordinal);
     }
+
+    // ---- what a decoded event shares with earlier ones ----
+
+    [Fact]
+    public void Repeated_ids_and_value_names_are_the_same_strings_and_values_stay_per_event()
+    {
+        var decoder = NewDecoder();
+        const string Json = """{"sensorId":"road-7","areaId":"area-1","type":"traffic","ts":1714557600000,"values":{"speed":%S,"posture":"ok"}}""";
+
+        var first = Accept(Json.Replace("%S", "50", StringComparison.Ordinal), "road-7", decoder);
+        var second = Accept(Json.Replace("%S", "30", StringComparison.Ordinal), "road-7", decoder);
+
+        Assert.Same(first.SensorId, second.SensorId);
+        Assert.Same(first.AreaId, second.AreaId);
+        Assert.Same(first.Type, second.Type);
+        Assert.Same(first.Values.Keys.First(), second.Values.Keys.First());
+        Assert.Same(first.Values["posture"].Text, second.Values["posture"].Text);
+        Assert.Equal(50, first.Values["speed"].Number);
+        Assert.Equal(30, second.Values["speed"].Number);
+        Assert.Equal(["speed", "posture"], second.Values.Keys);
+    }
+
+    [Fact]
+    public void Values_behave_as_a_dictionary_and_a_repeated_name_takes_its_last_value()
+    {
+        var e = Accept("""{"sensorId":"s","areaId":"a","type":"t","ts":1714557600000,"values":{"a":1,"b":true,"a":3}}""");
+
+        Assert.Equal(2, e.Values.Count);
+        Assert.Equal(3, e.Values["a"].Number);
+        Assert.True(e.Values.ContainsKey("b"));
+        Assert.False(e.Values.TryGetValue("c", out _));
+        Assert.Throws<KeyNotFoundException>(() => e.Values["c"]);
+        Assert.Equal(new Dictionary<string, SensorValue> { ["a"] = 3, ["b"] = SensorValue.FromBoolean(true) }, new Dictionary<string, SensorValue>(e.Values));
+    }
+
+    [Fact]
+    public void Many_values_are_all_kept()
+    {
+        var values = string.Join(",", Enumerable.Range(0, 40).Select(i => $"\"v{i}\":{i}"));
+        var e = Accept("""{"sensorId":"s","areaId":"a","type":"t","ts":1714557600000,"values":{""" + values + ""","v3":-1}}""");
+
+        Assert.Equal(40, e.Values.Count);
+        Assert.Equal(39, e.Values["v39"].Number);
+        Assert.Equal(-1, e.Values["v3"].Number);
+    }
+
+    [Fact]
+    public void Escaped_ids_are_unescaped_and_invalid_utf8_is_refused()
+    {
+        var e = Accept("""{"sensorId":"s\u00f8r-1","areaId":"a","type":"t","ts":1714557600000}""", "s\u00f8r-1");
+        Assert.Equal("s\u00f8r-1", e.SensorId);
+
+        var value = Utf8("""{"sensorId":"s-#","areaId":"a","type":"t","ts":1714557600000}""");
+        value[Array.IndexOf(value, (byte)'#')] = 0xff;
+        Assert.Contains("JSON", Refuse(null, value), StringComparison.Ordinal);
+    }
 }

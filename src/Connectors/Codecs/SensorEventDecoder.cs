@@ -16,11 +16,29 @@ public sealed record SensorEventLimits(int MaxEventBytes, TimeSpan MaxFutureSkew
 
 /// <summary>
 /// Decodes event contract v1 (docs/events.md) with <see cref="Utf8JsonReader"/>: no reflection, one pass. Every
-/// refusal comes with a one-line reason for the dead-letter topic.
+/// refusal comes with a one-line reason for the dead-letter topic. The strings a stream repeats (ids, types, value
+/// names, short texts) are made once and reused, and an event's values are two small arrays whose names are shared
+/// by every event of the same shape: what a decoded event allocates is the event and its values. Not thread-safe:
+/// one consume loop owns a decoder.
 /// </summary>
 public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider clock)
 {
     private const int MaxIdLength = 256;
+
+    /// <summary>Ids, types and value names kept (a million sensors' ids and their areas fit).</summary>
+    private const int MaxKeptStrings = 2_000_000;
+
+    /// <summary>Values with more names than this are kept in a dictionary instead.</summary>
+    private const int MaxCompactValues = 16;
+
+    /// <summary>Value shapes (the names in order) kept.</summary>
+    private const int MaxShapes = 64;
+
+    private readonly Utf8StringCache _strings = new(MaxKeptStrings);
+    private readonly Utf8StringCache _texts = new(10_000);
+    private readonly List<string[]> _shapes = [];
+    private readonly string[] _names = new string[MaxCompactValues];
+    private readonly SensorValue[] _values = new SensorValue[MaxCompactValues];
 
     /// <summary>A decoder with <see cref="SensorEventLimits.Default"/> and the system clock.</summary>
     public SensorEventDecoder()
@@ -87,7 +105,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
         string? sensorId = null, areaId = null, type = null;
         DateTimeOffset? ts = null;
-        Dictionary<string, SensorValue>? values = null;
+        IReadOnlyDictionary<string, SensorValue>? values = null;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -170,15 +188,20 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             return $"field 'ts' ({ts.Value.UtcDateTime:O}) is more than {limits.MaxFutureSkew} after the engine's clock";
         }
 
-        sensorEvent = new SensorEvent(sensorId, areaId, type, ts.Value,
-            (IReadOnlyDictionary<string, SensorValue>?)values ?? EmptyValues);
+        sensorEvent = new SensorEvent(sensorId, areaId, type, ts.Value, values ?? EmptyValues);
         return null;
     }
 
     private static readonly IReadOnlyDictionary<string, SensorValue> EmptyValues =
         new Dictionary<string, SensorValue>(0);
 
-    private static string? ReadId(ref Utf8JsonReader reader, string field, out string? id)
+    /// <summary>The current string token's text, from <paramref name="cache"/> when it can be.</summary>
+    private static string ReadString(ref Utf8JsonReader reader, Utf8StringCache cache) =>
+        reader.ValueIsEscaped || reader.HasValueSequence || !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan)
+            ? reader.GetString()! // unescapes, or refuses invalid UTF-8 as before
+            : cache.Get(reader.ValueSpan);
+
+    private string? ReadId(ref Utf8JsonReader reader, string field, out string? id)
     {
         id = null;
         reader.Read();
@@ -187,7 +210,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             return $"field '{field}' must be a string, not {Describe(reader.TokenType)}";
         }
 
-        id = reader.GetString();
+        id = ReadString(ref reader, _strings);
         if (string.IsNullOrWhiteSpace(id))
         {
             return $"field '{field}' is empty";
@@ -198,9 +221,12 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             return $"field '{field}' is longer than {MaxIdLength} characters";
         }
 
-        if (id.Any(IsUnprintable))
+        foreach (var c in id)
         {
-            return $"field '{field}' contains control or line-break characters";
+            if (IsUnprintable(c))
+            {
+                return $"field '{field}' contains control or line-break characters";
+            }
         }
 
         return null;
@@ -253,7 +279,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.Contains('+') || time.Contains('-');
     }
 
-    private static string? ReadValues(ref Utf8JsonReader reader, out Dictionary<string, SensorValue>? values)
+    private string? ReadValues(ref Utf8JsonReader reader, out IReadOnlyDictionary<string, SensorValue>? values)
     {
         values = null;
         reader.Read();
@@ -267,11 +293,14 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             return $"field 'values' must be an object, not {Describe(reader.TokenType)}";
         }
 
-        values = new Dictionary<string, SensorValue>(StringComparer.Ordinal);
+        // Up to MaxCompactValues names are gathered in the decoder's scratch arrays; more move to a dictionary.
+        Dictionary<string, SensorValue>? many = null;
+        var count = 0;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
+            var name = ReadString(ref reader, _strings);
             reader.Read();
+            SensorValue value;
             switch (reader.TokenType)
             {
                 case JsonTokenType.Number:
@@ -280,27 +309,77 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
                         return $"value '{Truncate(name)}' is not a finite number";
                     }
 
-                    values[name] = SensorValue.FromNumber(number);
+                    value = SensorValue.FromNumber(number);
                     break;
                 case JsonTokenType.String:
-                    values[name] = SensorValue.FromText(reader.GetString()!);
+                    value = SensorValue.FromText(ReadString(ref reader, _texts));
                     break;
                 case JsonTokenType.True:
                 case JsonTokenType.False:
-                    values[name] = SensorValue.FromBoolean(reader.GetBoolean());
+                    value = SensorValue.FromBoolean(reader.GetBoolean());
                     break;
                 default:
                     return $"value '{Truncate(name)}' must be a number, string or boolean, not {Describe(reader.TokenType)}";
             }
+
+            if (many is not null)
+            {
+                many[name] = value;
+                continue;
+            }
+
+            var at = Array.IndexOf(_names, name, 0, count); // a repeated name keeps its place and takes the last value
+            if (at >= 0)
+            {
+                _values[at] = value;
+            }
+            else if (count < MaxCompactValues)
+            {
+                _names[count] = name;
+                _values[count++] = value;
+            }
+            else
+            {
+                many = new Dictionary<string, SensorValue>(StringComparer.Ordinal);
+                for (var i = 0; i < count; i++)
+                {
+                    many[_names[i]] = _values[i];
+                }
+
+                many[name] = value;
+            }
         }
 
+        values = many ?? (count == 0 ? EmptyValues : new DecodedValues(Shape(count), _values.AsSpan(0, count).ToArray()));
         return null;
+    }
+
+    /// <summary>The kept names array equal to the first <paramref name="count"/> scratch names (kept anew if new).</summary>
+    private string[] Shape(int count)
+    {
+        var names = _names.AsSpan(0, count);
+        foreach (var shape in _shapes)
+        {
+            if (shape.AsSpan().SequenceEqual(names))
+            {
+                return shape;
+            }
+        }
+
+        var made = names.ToArray();
+        if (_shapes.Count < MaxShapes)
+        {
+            _shapes.Add(made);
+        }
+
+        return made;
     }
 
     private static string? CheckKey(byte[] key, string sensorId)
     {
-        var expected = Encoding.UTF8.GetByteCount(sensorId);
-        if (key.Length == expected && Encoding.UTF8.GetString(key) == sensorId)
+        // sensorId has at most MaxIdLength characters, so at most 3 UTF-8 bytes each.
+        Span<byte> utf8 = stackalloc byte[MaxIdLength * 3];
+        if (Encoding.UTF8.TryGetBytes(sensorId, utf8, out var written) && key.AsSpan().SequenceEqual(utf8[..written]))
         {
             return null;
         }

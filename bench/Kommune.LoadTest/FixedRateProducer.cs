@@ -29,14 +29,7 @@ internal sealed class FixedRateProducer : IDisposable
     {
         _topic = topic;
         _rate = settings.Rate;
-        _simulator = new SensorSimulator(new SimulatorOptions
-        {
-            Sensors = settings.Sensors,
-            Areas = settings.Areas,
-            FallsPerMinute = settings.FallsPerMinute,
-            EventsPerSecond = settings.Rate > 0 ? settings.Rate : 50_000,
-            Seed = seed,
-        });
+        _simulator = new SensorSimulator(settings.Simulator(seed, settings.Rate));
         _producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
         {
             BootstrapServers = bootstrapServers,

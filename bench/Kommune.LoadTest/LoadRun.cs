@@ -31,7 +31,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Kafka {bootstrap} ({(cluster is null ? "given" : "embedded")}), {settings.Partitions} partitions, {settings.Sensors:N0} sensors in {settings.Areas:N0} areas, {settings.FallsPerMinute:N0} falls/min, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
+            $"Kafka {bootstrap} ({(cluster is null ? "given" : "embedded")}), {settings.Partitions} partitions, {settings.Workload}, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
         var results = new List<PhaseResult>();
         var maxima = new List<(string Name, double Rate)>();
         async Task RunPipeAsync(string name, Func<double, Task<PhaseResult>> measure)
@@ -79,6 +79,8 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await engine.StopAsync(cancellationToken);
         }
 
+        output.WriteLine();
+        output.WriteLine($"Workload: {settings.Workload}; latency is measured on the falls.");
         output.WriteLine();
         output.WriteLine(PhaseResult.Header);
         foreach (var result in results)

@@ -1,3 +1,6 @@
+using System.Globalization;
+using Kommune.Connectors.Simulation;
+
 namespace Kommune.LoadTest;
 
 /// <summary>What one load-test invocation does.</summary>
@@ -15,6 +18,10 @@ internal sealed record LoadSettings
     /// <summary>Seconds at the rate before measuring.</summary>
     public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The generator's sensors: the municipal mix, or road sensors only plus fall probes.</summary>
+    public SensorMix Mix { get; init; } = SensorMix.Municipal;
+
+    /// <summary>Simulated sensors; in the traffic mix the road sensors, the fall probes come on top.</summary>
     public int Sensors { get; init; } = 100_000;
 
     public int Areas { get; init; } = 1_000;
@@ -39,4 +46,27 @@ internal sealed record LoadSettings
 
     /// <summary>Skip the raw consume → produce baseline.</summary>
     public bool SkipBaseline { get; init; }
+
+    /// <summary>What the generator simulates, for the header and the table.</summary>
+    public string Workload
+    {
+        get
+        {
+            var simulator = Simulator(seed: 0, Rate);
+            return simulator.Mix == SensorMix.Traffic
+                ? string.Create(CultureInfo.InvariantCulture, $"traffic mix: {Sensors:N0} road sensors + {simulator.FallProbes:N0} fall probes in {Areas:N0} areas, {FallsPerMinute:N0} falls/min")
+                : string.Create(CultureInfo.InvariantCulture, $"municipal mix: {Sensors:N0} sensors (falls, traffic, parking, energy) in {Areas:N0} areas, {FallsPerMinute:N0} falls/min");
+        }
+    }
+
+    /// <summary>The simulator's settings for a generator at <paramref name="rate"/> events/s (0: as fast as it can).</summary>
+    public SimulatorOptions Simulator(int seed, double rate) => new()
+    {
+        Mix = Mix,
+        Sensors = Sensors,
+        Areas = Areas,
+        FallsPerMinute = FallsPerMinute,
+        EventsPerSecond = rate > 0 ? rate : 50_000,
+        Seed = seed,
+    };
 }

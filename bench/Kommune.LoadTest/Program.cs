@@ -1,13 +1,26 @@
 using System.CommandLine;
+using Kommune.Connectors.Simulation;
 using Kommune.LoadTest;
+
+var mixes = new Dictionary<string, SensorMix>(StringComparer.Ordinal)
+{
+    ["municipal"] = SensorMix.Municipal,
+    ["traffic"] = SensorMix.Traffic,
+};
 
 var bootstrap = new Option<string?>("--bootstrap-servers", "-b") { Description = "An existing Kafka cluster with the engine's topics and bench.raw-in/bench.raw-out; default: start the embedded broker." };
 var rate = new Option<double>("--rate") { Description = "Events per second offered by the fixed-rate generator; 0 offers as fast as it can.", DefaultValueFactory = _ => 0 };
 var duration = new Option<double>("--duration") { Description = "Measured seconds per run, after the warm-up.", DefaultValueFactory = _ => 20 };
 var warmUp = new Option<double>("--warmup") { Description = "Seconds at the rate before measuring.", DefaultValueFactory = _ => 5 };
-var sensors = new Option<int>("--sensors") { Description = "Simulated sensors (the municipal mix: falls, traffic, parking, energy).", DefaultValueFactory = _ => 100_000 };
+var mix = new Option<string>("--mix")
+{
+    Description = $"The generator's sensors: municipal (the simulator's mix: falls, traffic, parking, energy) or traffic (every sensor a road sensor, so the congestion and congestion-area rules do the work, plus {new SimulatorOptions().FallProbes} separate fall probes sending --falls-per-minute, which latency is measured on).",
+    DefaultValueFactory = _ => "municipal",
+};
+mix.AcceptOnlyFromAmong([.. mixes.Keys]);
+var sensors = new Option<int>("--sensors") { Description = "Simulated sensors: of every kind in the municipal mix, road sensors in the traffic mix (the fall probes come on top).", DefaultValueFactory = _ => 100_000 };
 var areas = new Option<int>("--areas") { Description = "Areas.", DefaultValueFactory = _ => 1_000 };
-var falls = new Option<double>("--falls-per-minute") { Description = "Falls per minute in the whole network; latency is measured on their alerts.", DefaultValueFactory = _ => 3_000 };
+var falls = new Option<double>("--falls-per-minute") { Description = "Falls per minute in the whole network (at most a tenth of the events); latency is measured on their alerts. In the traffic mix they come from the fall probes.", DefaultValueFactory = _ => 3_000 };
 var partitions = new Option<int>("--partitions") { Description = "Partitions per topic on the embedded broker.", DefaultValueFactory = _ => 12 };
 var exactlyOnce = new Option<bool>("--exactly-once") { Description = "Run the engine in exactly-once mode." };
 var noState = new Option<bool>("--no-state") { Description = "Run the engine without writing rule state (KOMMUNE_PersistState=false)." };
@@ -17,7 +30,7 @@ var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not r
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
-    bootstrap, rate, duration, warmUp, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
+    bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -33,6 +46,7 @@ root.SetAction(async (parse, cancellationToken) =>
         Rate = parse.GetValue(rate),
         Duration = TimeSpan.FromSeconds(parse.GetValue(duration)),
         WarmUp = TimeSpan.FromSeconds(parse.GetValue(warmUp)),
+        Mix = mixes[parse.GetValue(mix)!],
         Sensors = parse.GetValue(sensors),
         Areas = parse.GetValue(areas),
         FallsPerMinute = parse.GetValue(falls),

@@ -194,4 +194,60 @@ public sealed class SensorSimulatorTests
         var elsewhere = during.Where(p => p.With.AreaId is not (SimulatedIncidents.JamArea or SimulatedIncidents.FullParkingArea or SimulatedIncidents.EnergySpikeArea)).ToList();
         Assert.All(elsewhere, p => Assert.Equal(SensorEventEncoder.Encode(p.Without), SensorEventEncoder.Encode(p.With)));
     }
+
+    [Fact]
+    public void Traffic_mix_yields_only_road_readings_apart_from_the_fall_probes_deterministically()
+    {
+        // 600 falls a minute at 200 events/s: one event in 20 is a probe's fall.
+        var options = new SimulatorOptions { Mix = SensorMix.Traffic, Sensors = 200, Areas = 7, Seed = 3, FallsPerMinute = 600, EventsPerSecond = 200, FallProbes = 10 };
+
+        var events = Generate(options, 5_000);
+        var again = Generate(options, 5_000);
+
+        Assert.Equal(events.Select(SensorEventEncoder.Encode), again.Select(SensorEventEncoder.Encode));
+        var roads = events.Where(e => e.Type == SensorTypes.Traffic).ToList();
+        var falls = events.Where(e => e.Type == SensorTypes.Fall).ToList();
+        Assert.Equal(events.Count, roads.Count + falls.Count);
+        Assert.All(roads, e =>
+        {
+            Assert.StartsWith("traffic-", e.SensorId, StringComparison.Ordinal);
+            Assert.Equal(["flow", "occupancy", "speed"], e.Values.Keys.Order(StringComparer.Ordinal).ToArray());
+        });
+        Assert.Equal(200, roads.Select(e => e.SensorId).Distinct(StringComparer.Ordinal).Count());
+        Assert.Equal(7, roads.Select(e => e.AreaId).Distinct(StringComparer.Ordinal).Count());
+
+        Assert.InRange(falls.Count, 248, 250);
+        Assert.All(falls, e =>
+        {
+            Assert.StartsWith("fall-probe-", e.SensorId, StringComparison.Ordinal);
+            Assert.True(e.TryGetNumber("confidence", out var confidence));
+            Assert.InRange(confidence, 0.8, 1.0);
+        });
+        Assert.Equal(10, falls.Select(e => e.SensorId).Distinct(StringComparer.Ordinal).Count());
+        Assert.All(falls.Select(e => e.AreaId), area => Assert.Contains(area, roads.Select(e => e.AreaId)));
+    }
+
+    [Theory]
+    [InlineData(300, 20)] // 5 falls/s at 100 events/s
+    [InlineData(1_200, 10)] // 20 falls/s would be one in five events: capped at one in ten
+    public void Traffic_mix_spaces_the_falls_evenly_and_keeps_the_road_round_robin(double fallsPerMinute, int every)
+    {
+        var options = new SimulatorOptions { Mix = SensorMix.Traffic, Sensors = 50, Areas = 5, Seed = 1, FallsPerMinute = fallsPerMinute, EventsPerSecond = 100 };
+
+        var events = Generate(options, 2_000);
+
+        var falls = events.Select((e, i) => (e, i)).Where(p => p.e.Type == SensorTypes.Fall).Select(p => p.i).ToList();
+        Assert.InRange(falls.Count, (2_000 / every) - 1, 2_000 / every);
+        Assert.All(falls.Zip(falls.Skip(1)), p => Assert.InRange(p.Second - p.First, every - 1, every + 1));
+
+        // The falls take no road sensor's turn: each reports once in every 50 road readings.
+        var roads = events.Where(e => e.Type == SensorTypes.Traffic).Select(e => e.SensorId).ToList();
+        Assert.Equal(roads.Take(50), roads.Skip(50).Take(50));
+    }
+
+    [Fact]
+    public void Traffic_mix_without_fall_probes_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new SensorSimulator(new SimulatorOptions { Mix = SensorMix.Traffic, FallProbes = 0 }));
+    }
 }

@@ -2,17 +2,46 @@ using Kommune.Rules.Model;
 
 namespace Kommune.Connectors.Simulation;
 
+/// <summary>Which kinds of sensor a <see cref="SensorSimulator"/> simulates.</summary>
+public enum SensorMix
+{
+    /// <summary>
+    /// The municipal mix: home-care fall wearables (10 %), road sensors (40 %), parking bays (30 %) and building
+    /// energy meters (20 %).
+    /// </summary>
+    Municipal,
+
+    /// <summary>
+    /// Road sensors only, plus <see cref="SimulatorOptions.FallProbes"/> separate fall sensors that send nothing but
+    /// the falls (at <see cref="SimulatorOptions.FallsPerMinute"/>, evenly spaced), so that fall alerts can still be
+    /// timed while the traffic rules do all the other work.
+    /// </summary>
+    Traffic,
+}
+
 /// <summary>Settings of the simulated sensor network.</summary>
 public sealed record SimulatorOptions
 {
-    /// <summary>Number of sensors.</summary>
+    /// <summary>Which kinds of sensor: the municipal mix (the default) or road sensors only with fall probes.</summary>
+    public SensorMix Mix { get; init; } = SensorMix.Municipal;
+
+    /// <summary>Number of sensors (in the traffic mix: road sensors, not counting the fall probes).</summary>
     public int Sensors { get; init; } = 1_000;
 
     /// <summary>Number of areas the sensors are spread over.</summary>
     public int Areas { get; init; } = 20;
 
-    /// <summary>Expected falls per minute over the whole network.</summary>
+    /// <summary>
+    /// Expected falls per minute over the whole network. Falls are at most a tenth of the events in either mix.
+    /// </summary>
     public double FallsPerMinute { get; init; } = 6;
+
+    /// <summary>
+    /// Traffic mix only: how many fall sensors (<c>fall-probe-0001</c>, ...) send the falls, probe j in area
+    /// j mod <see cref="Areas"/>; they take turns. Ignored in the municipal mix, whose fall sensors are part of
+    /// <see cref="Sensors"/>.
+    /// </summary>
+    public int FallProbes { get; init; } = 100;
 
     /// <summary>Events per second the stream is meant to run at (sets the fall probability per event).</summary>
     public double EventsPerSecond { get; init; } = 200;
@@ -66,7 +95,8 @@ public static class SimulatedIncidents
 /// (30 %) and building energy meters (20 %), each kind spread over every area (sensor i is in area i mod areas),
 /// with daily rush hours, parking and consumption patterns, occasional falls and one-reading energy blips, and
 /// optionally the scripted <see cref="SimulatedIncidents"/>. Each call to <see cref="Next"/> gives the next
-/// sensor's reading.
+/// sensor's reading. With <see cref="SensorMix.Traffic"/> every sensor is a road sensor and the falls come from
+/// separate fall probes, one event in place of the next road reading whenever a fall is due.
 /// </summary>
 public sealed class SensorSimulator
 {
@@ -75,7 +105,12 @@ public sealed class SensorSimulator
     private readonly SimulatedSensor[] _sensors;
     private readonly double _fallProbability;
     private readonly string? _spikingMeter;
+    private readonly SimulatedSensor[] _fallProbes;
+    private readonly double _fallShare;
     private long _index;
+    private long _readings;
+    private double _fallsDue;
+    private long _fallsSent;
     private bool _firstFallDone;
     private DateTimeOffset? _start;
 
@@ -85,14 +120,25 @@ public sealed class SensorSimulator
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Sensors, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Areas, 1);
+        if (!Enum.IsDefined(options.Mix))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.Mix, "Unknown sensor mix.");
+        }
+
+        var traffic = options.Mix == SensorMix.Traffic;
+        if (traffic)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(options.FallProbes, 1);
+        }
+
         _options = options;
         _random = new Random(options.Seed);
         _sensors = new SimulatedSensor[options.Sensors];
         for (var i = 0; i < options.Sensors; i++)
         {
-            // Types cycle within each area, so that every area with at least ten sensors has every kind.
+            // Municipal mix: types cycle within each area, so that every area with at least ten sensors has every kind.
             var slot = (i / options.Areas) % 10;
-            var type = slot switch
+            var type = traffic ? SensorTypes.Traffic : slot switch
             {
                 0 => SensorTypes.Fall,
                 < 5 => SensorTypes.Traffic,
@@ -104,9 +150,13 @@ public sealed class SensorSimulator
         }
 
         _spikingMeter = _sensors.FirstOrDefault(x => x.Type == SensorTypes.Energy && x.Area == SimulatedIncidents.EnergySpikeArea)?.Id;
+        _fallProbes = traffic
+            ? [.. Enumerable.Range(0, options.FallProbes).Select(j => new SimulatedSensor($"fall-probe-{j + 1:D4}", $"area-{(j % options.Areas) + 1:D3}", SensorTypes.Fall, 0, 0))]
+            : [];
 
         var fallSensorEventsPerMinute = Math.Max(1, options.EventsPerSecond * 60 / 10);
         _fallProbability = Math.Min(1, options.FallsPerMinute / fallSensorEventsPerMinute);
+        _fallShare = _fallProbability / 10; // the same falls per event as the municipal mix, at most one in ten
     }
 
     /// <summary>How many events were generated.</summary>
@@ -115,9 +165,17 @@ public sealed class SensorSimulator
     /// <summary>The next event, stamped with <paramref name="now"/>.</summary>
     public SensorEvent Next(DateTimeOffset now)
     {
-        var sensor = _sensors[_index % _sensors.Length];
         _index++;
         _start ??= now;
+        if (_fallProbes.Length > 0 && FallDue())
+        {
+            // The probes take turns; the road readings go on where they left off.
+            var probe = _fallProbes[_fallsSent++ % _fallProbes.Length];
+            return FallEvent(probe, now);
+        }
+
+        var sensor = _sensors[_readings % _sensors.Length];
+        _readings++;
         var sinceStart = now - _start.Value;
         var hour = now.UtcDateTime.Hour + now.UtcDateTime.Minute / 60.0 + now.UtcDateTime.Second / 3600.0;
         return sensor.Type switch
@@ -129,25 +187,46 @@ public sealed class SensorSimulator
         };
     }
 
+    /// <summary>
+    /// Traffic mix: whether this event is a probe's fall. Falls are evenly spaced at the share the municipal mix
+    /// draws at random; the first comes early, as in <see cref="FallSensorEvent"/>.
+    /// </summary>
+    private bool FallDue()
+    {
+        _fallsDue += _fallShare;
+        if (_fallsDue >= 1 || (!_firstFallDone && _index > _options.EventsPerSecond * 2))
+        {
+            _fallsDue = Math.Max(0, _fallsDue - 1);
+            return true;
+        }
+
+        return false;
+    }
+
     private SensorEvent FallSensorEvent(SimulatedSensor sensor, DateTimeOffset now)
     {
         // The first fall comes early so that a demo shows an alert within seconds.
         var fall = _random.NextDouble() < _fallProbability || (!_firstFallDone && _index > _options.EventsPerSecond * 2);
         if (fall)
         {
-            _firstFallDone = true;
-            return new SensorEvent(sensor.Id, sensor.Area, SensorTypes.Fall, now, new Dictionary<string, SensorValue>
-            {
-                ["confidence"] = Math.Round(0.8 + _random.NextDouble() * 0.2, 3),
-                ["posture"] = "lying",
-                ["inactivitySeconds"] = _random.Next(5, 120),
-            });
+            return FallEvent(sensor, now);
         }
 
         return new SensorEvent(sensor.Id, sensor.Area, "heartbeat", now, new Dictionary<string, SensorValue>
         {
             ["battery"] = Math.Round(20 + _random.NextDouble() * 80, 1),
             ["worn"] = _random.NextDouble() > 0.05,
+        });
+    }
+
+    private SensorEvent FallEvent(SimulatedSensor sensor, DateTimeOffset now)
+    {
+        _firstFallDone = true;
+        return new SensorEvent(sensor.Id, sensor.Area, SensorTypes.Fall, now, new Dictionary<string, SensorValue>
+        {
+            ["confidence"] = Math.Round(0.8 + _random.NextDouble() * 0.2, 3),
+            ["posture"] = "lying",
+            ["inactivitySeconds"] = _random.Next(5, 120),
         });
     }
 

@@ -179,15 +179,15 @@ internal sealed class MatureState : IDisposable
     /// </summary>
     public (bool HasState, int SnapshotBytes) Replay(RuleSet rules, EventTimeSettings settings)
     {
-        const string SensorId = "traffic-000002";
+        var sensorId = SensorMix.Id(Type, 1);
         var areaId = SensorMix.Area(0, 1);
-        var runner = new KeyedRuleRunner(RuleScope.Sensor, SensorId, areaId, rules, settings);
-        if (For(SensorId, areaId) is { } snapshot)
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, sensorId, areaId, rules, settings);
+        if (For(sensorId, areaId) is { } snapshot)
         {
             runner.Restore(snapshot);
         }
 
-        runner.OnEvent(NextEvent(SensorId, areaId), NextWatermark, DateTimeOffset.UtcNow, new RunnerOutputs());
+        runner.OnEvent(NextEvent(sensorId, areaId), NextWatermark, DateTimeOffset.UtcNow, new RunnerOutputs());
         return runner.HasState
             ? (true, (runner.Snapshot() with { Watermark = DateTimeOffset.MinValue }).ToJson().Length)
             : (false, 0);

@@ -1,0 +1,323 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime;
+using Akka.Actor;
+using Akka.Configuration;
+using Kommune.Connectors.Kafka;
+using Kommune.Engine;
+using Kommune.Engine.Actors;
+using Kommune.Engine.Plugins;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kommune.MemoryTest;
+
+/// <summary>
+/// One memory measurement: the engine's actor tree (<see cref="EventRouterActor"/> → <see cref="AreaActor"/> →
+/// <see cref="SensorActor"/>) with the rules of a rules file, made the way <see cref="KommuneEngine"/> makes it, fed
+/// <see cref="RoutedEvent"/>s directly (no Kafka). Each sensor gets its type's mature state with the engine's
+/// <see cref="RestoreState"/> message and one event of its type (which turns the restored JSON into the rules'
+/// objects). The heap is read after full blocking collections once every event has completed: before the sensors,
+/// optionally after as many sensors without rule state, and after the sensors with state.
+/// </summary>
+internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
+{
+    /// <summary>The engine's Akka configuration (KommuneEngine.AkkaConfig).</summary>
+    private const string AkkaConfig = """
+        akka {
+          loglevel = WARNING
+          stdout-loglevel = WARNING
+          log-dead-letters = 10
+          log-dead-letters-during-shutdown = off
+          actor.default-dispatcher.throughput = 100
+          coordinated-shutdown.run-by-clr-shutdown-hook = off
+          coordinated-shutdown.exit-clr = off
+        }
+        """;
+
+    /// <summary>The event a fall wearable sends between falls; no rule keeps state for it.</summary>
+    private const string Heartbeat = "heartbeat";
+
+    private static readonly TimeSpan ProgressInterval = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan StallTimeout = TimeSpan.FromMinutes(2);
+    private static readonly IReadOnlyDictionary<int, long> NoCovers = new Dictionary<int, long>();
+
+    private readonly EngineCounters _counters = new();
+    private readonly Stopwatch _elapsed = Stopwatch.StartNew();
+    private TimeSpan _lastProgress;
+    private long _sent;
+    private long _offset;
+    private bool _rssLimitReached;
+
+    /// <summary>Runs the measurement and prints progress, the state's composition and the result tables.</summary>
+    /// <returns>The process exit code: 0 when every event completed without a rule failure.</returns>
+    public int Run()
+    {
+        output.WriteLine(FormattableString.Invariant(
+            $"Memory test: {settings.Sensors:N0} sensors ({settings.Type}) in {settings.Areas:N0} areas; rules {settings.RulesFile}; GC: {(GCSettings.IsServerGC ? "server" : "workstation")}, {GCSettings.LatencyMode}"));
+        RuleSet rules;
+        using (var loader = new RuleLoader(settings.RulesFile, null, NullLogger.Instance))
+        {
+            rules = loader.Load().Rules;
+        }
+
+        output.WriteLine($"Rules: {string.Join(", ", rules.Bindings.Select(b => $"{b.Name} ({b.Rule.Scope}{(b.SensorTypes.Count > 0 ? ": " + string.Join('/', b.SensorTypes) : ", any type")})"))}");
+
+        // State is not persisted (StatePartitions stays 0, nothing is written) and no actor goes idle during the test.
+        var options = new EngineOptions
+        {
+            PersistState = false,
+            SensorIdleTimeout = TimeSpan.FromDays(1),
+            AreaIdleTimeout = TimeSpan.FromDays(1),
+        };
+        var eventTime = options.ToEventTimeSettings();
+        var types = settings.Type == SensorMix.Mixed ? SensorMix.Types : [settings.Type];
+        output.WriteLine("Building one mature state per type (a KeyedRuleRunner through a simulated history)...");
+        var states = new Dictionary<string, MatureState>(StringComparer.Ordinal);
+        foreach (var type in types)
+        {
+            var started = _elapsed.Elapsed;
+            var state = states[type] = MatureState.Build(type, rules, eventTime);
+            foreach (var line in state.Describe())
+            {
+                output.WriteLine(line);
+            }
+
+            output.WriteLine(FormattableString.Invariant($"  (built in {(_elapsed.Elapsed - started).TotalSeconds:N1} s)"));
+            if (state.Outputs.Failures > 0)
+            {
+                output.WriteLine($"A rule failed while building the {type} state; the state would not be realistic.");
+                return 1;
+            }
+        }
+
+        var replayed = states.ToDictionary(s => s.Key, s => s.Value.Replay(rules, eventTime), StringComparer.Ordinal);
+        var system = ActorSystem.Create("kommune-memory", ConfigurationFactory.ParseString(AkkaConfig));
+        try
+        {
+            // As KommuneEngine does: start the scheduler's thread before thousands of actors set their timeouts.
+            system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
+            var context = new EngineContext(new AcknowledgingSink(), _counters, options, TimeProvider.System, rules, NullLogger.Instance);
+            var router = system.ActorOf(EventRouterActor.Props(context), "areas");
+            return Measure(router, states, replayed);
+        }
+        finally
+        {
+            foreach (var state in states.Values)
+            {
+                state.Dispose();
+            }
+
+            output.WriteLine("Stopping the actor system...");
+            if (!system.Terminate().Wait(TimeSpan.FromSeconds(60)))
+            {
+                output.WriteLine("The actor system did not stop within 60 s; exiting anyway.");
+            }
+        }
+    }
+
+    private int Measure(IActorRef router, Dictionary<string, MatureState> states, Dictionary<string, (bool HasState, int SnapshotBytes)> replayed)
+    {
+        var areas = settings.Areas;
+        var sensors = settings.Sensors;
+
+        // The areas first, each with one sensor that gets an event no rule keeps state for, so that the deltas
+        // measured next are the sensors' alone (area actors and their rule hosts are in the baseline).
+        Phase("areas", areas, i =>
+        {
+            var id = string.Create(CultureInfo.InvariantCulture, $"warm-{i + 1:D6}");
+            SendEvent(router, HeartbeatEvent(id, SensorMix.Area(i, areas)));
+        });
+        var baseline = HeapReading.Take();
+        Print("baseline (areas, rules, templates)", baseline);
+
+        HeapReading? bare = null;
+        long bareCount = 0;
+        if (settings.Split)
+        {
+            // Other ids (indices after the measured ones), same areas: actors whose rules hold nothing.
+            bareCount = Phase("sensors without state", sensors, i =>
+            {
+                var index = sensors + i;
+                SendEvent(router, HeartbeatEvent(SensorMix.Id(SensorMix.TypeOf(settings.Type, index, areas), index), SensorMix.Area(index, areas)));
+            });
+            bare = HeapReading.Take();
+            Print("after the sensors without state", bare.Value);
+        }
+
+        var created = new Dictionary<string, long>(StringComparer.Ordinal);
+        var withState = _rssLimitReached ? 0 : Phase("sensors with state", sensors, i =>
+        {
+            var type = SensorMix.TypeOf(settings.Type, i, areas);
+            var state = states[type];
+            var id = SensorMix.Id(type, i);
+            var area = SensorMix.Area(i, areas);
+            if (state.For(id, area) is { } snapshot)
+            {
+                // Raw: the bytes the engine read from the state topic, which RuleHost keeps as "last written". With
+                // PersistState off nothing is ever written, so none; with it on, each key keeps its last snapshot.
+                router.Tell(new RestoreState(snapshot, [], 0, NoCovers), ActorRefs.NoSender);
+            }
+
+            SendEvent(router, state.NextEvent(id, area));
+            created[type] = created.GetValueOrDefault(type) + 1;
+        });
+        var full = HeapReading.Take();
+        Print("after the sensors with state", full);
+
+        Report(baseline, bare, bareCount, full, withState, created, replayed);
+        return _counters.RuleFailures == 0 && !_rssLimitReached ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Creates <paramref name="count"/> sensors with <paramref name="sendOne"/>, at most <see cref="MemorySettings.MaxInFlight"/>
+    /// events unprocessed at a time, and waits until every event sent so far has completed.
+    /// </summary>
+    /// <returns>How many were created (fewer when the RSS limit was reached).</returns>
+    private long Phase(string name, long count, Action<long> sendOne)
+    {
+        output.WriteLine(FormattableString.Invariant($"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] {name}: creating {count:N0}"));
+        var started = _elapsed.Elapsed;
+        long created = 0;
+        for (; created < count && !_rssLimitReached; created++)
+        {
+            while (_sent - _counters.Processed >= settings.MaxInFlight)
+            {
+                Thread.Sleep(1); // flow control: the actors catch up
+                Progress(name, created, count);
+            }
+
+            if (created % 1024 == 0)
+            {
+                Progress(name, created, count);
+            }
+
+            sendOne(created);
+        }
+
+        var lastProcessed = -1L;
+        var lastChange = _elapsed.Elapsed;
+        while (_counters.Processed < _sent)
+        {
+            Thread.Sleep(10);
+            Progress(name, created, count);
+            if (_counters.Processed != lastProcessed)
+            {
+                lastProcessed = _counters.Processed;
+                lastChange = _elapsed.Elapsed;
+            }
+            else if (_elapsed.Elapsed - lastChange > StallTimeout)
+            {
+                throw new TimeoutException(FormattableString.Invariant($"No event completed for {StallTimeout.TotalSeconds} s: {_counters.Processed:N0} of {_sent:N0} processed."));
+            }
+        }
+
+        var seconds = (_elapsed.Elapsed - started).TotalSeconds;
+        output.WriteLine(FormattableString.Invariant(
+            $"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] {name}: {created:N0} created and every event processed in {seconds:N1} s; {_counters.ActiveSensors:N0} sensor actors, {_counters.ActiveAreas:N0} area actors"));
+        return created;
+    }
+
+    private void Progress(string name, long created, long count)
+    {
+        var now = _elapsed.Elapsed;
+        if (now - _lastProgress < ProgressInterval)
+        {
+            return;
+        }
+
+        _lastProgress = now;
+        var rss = Environment.WorkingSet;
+        output.WriteLine(FormattableString.Invariant(
+            $"[{now.TotalSeconds,6:N1} s] {name}: {created:N0}/{count:N0} sent, {_counters.Processed:N0}/{_sent:N0} events processed, {_counters.ActiveSensors:N0} sensor actors, heap {HeapReading.Format(GC.GetTotalMemory(false))}, RSS {HeapReading.Format(rss)}"));
+        if (rss > settings.MaxRssBytes && !_rssLimitReached)
+        {
+            _rssLimitReached = true;
+            output.WriteLine(FormattableString.Invariant($"RSS passed the limit of {HeapReading.Format(settings.MaxRssBytes)}: no more sensors; measuring what was reached."));
+        }
+    }
+
+    private void SendEvent(IActorRef router, SensorEvent sensorEvent)
+    {
+        // As the engine's consumer makes it, without Kafka: one record of partition 0, its own offset tracker; the
+        // original bytes are only used for dead letters, so there are none.
+        var offset = _offset++;
+        var tracker = new PartitionOffsetTracker(offset);
+        tracker.Start(offset);
+        var source = new RecordSource("kommune.sensor-events", 0, offset, null, null);
+        var consumed = new ConsumedEvent(sensorEvent, source, tracker, static () => { }, static () => { });
+        _sent++;
+        router.Tell(new RoutedEvent(consumed, MatureState.NextWatermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+    }
+
+    private static SensorEvent HeartbeatEvent(string sensorId, string areaId) =>
+        new(sensorId, areaId, Heartbeat, MatureState.NextEventTime, new Dictionary<string, SensorValue>(StringComparer.Ordinal)
+        {
+            ["battery"] = 87.5,
+            ["worn"] = true,
+        });
+
+    private void Print(string what, HeapReading reading) => output.WriteLine(FormattableString.Invariant(
+        $"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] heap {what}: live {HeapReading.Format(reading.Live)}, heap size {HeapReading.Format(reading.HeapSize)} ({HeapReading.Format(reading.Fragmented)} fragmented), committed {HeapReading.Format(reading.Committed)}, RSS {HeapReading.Format(reading.Rss)}"));
+
+    private void Report(
+        HeapReading baseline,
+        HeapReading? bare,
+        long bareCount,
+        HeapReading full,
+        long withState,
+        Dictionary<string, long> created,
+        Dictionary<string, (bool HasState, int SnapshotBytes)> replayed)
+    {
+        var before = bare ?? baseline;
+        var perSensor = withState > 0 ? (double)(full.Live - before.Live) / withState : double.NaN;
+        var actor = bare is { } b && bareCount > 0 ? (double)(b.Live - baseline.Live) / bareCount : double.NaN;
+        var snapshot = withState > 0 ? created.Sum(c => (double)c.Value * replayed[c.Key].SnapshotBytes) / withState : double.NaN;
+        var neverPassivate = withState > 0 ? created.Where(c => replayed[c.Key].HasState).Sum(c => c.Value) / (double)withState : double.NaN;
+
+        output.WriteLine();
+        output.WriteLine(FormattableString.Invariant($"Counters: {_counters.Processed:N0} events processed, {_counters.Alerts:N0} alert records, {_counters.Aggregates:N0} aggregates, {_counters.RuleFailures:N0} rule failures, {_counters.RuleDeadLetters:N0} dead letters; {_counters.ActiveSensors:N0} sensor actors, {_counters.ActiveAreas:N0} area actors"));
+        if (_rssLimitReached)
+        {
+            output.WriteLine(FormattableString.Invariant($"STOPPED at the RSS limit: {withState:N0} of {settings.Sensors:N0} sensors with state were created."));
+        }
+
+        output.WriteLine();
+        output.WriteLine("Bytes per sensor (live managed heap after full blocking GCs; the area actors are in the baseline; rule state");
+        output.WriteLine("includes the sensor's share of its area's rule state, e.g. a parking bay's last reading):");
+        output.WriteLine();
+        output.WriteLine("| type | sensors | actor without state | rule state | total per sensor | serialized snapshot (passivated) | passivates when idle |");
+        output.WriteLine("|---|---:|---:|---:|---:|---:|---|");
+        var mix = string.Join(", ", created.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => FormattableString.Invariant($"{c.Key} {c.Value * 100.0 / withState:0.#} %")));
+        var passivates = neverPassivate switch
+        {
+            0 => "yes (no rule state)",
+            1 => "never (its rules hold state)",
+            double.NaN => "-",
+            _ => FormattableString.Invariant($"{(1 - neverPassivate) * 100:0.#} % of sensors; never the {neverPassivate * 100:0.#} % with state"),
+        };
+        output.WriteLine(FormattableString.Invariant(
+            $"| {(settings.Type == SensorMix.Mixed ? $"mixed ({mix})" : settings.Type)} | {withState:N0} | {Bytes(actor)} | {Bytes(perSensor - actor)} | {Bytes(perSensor)} | {Bytes(snapshot)} | {passivates} |"));
+
+        // The process with only the measured sensors: the baseline plus their delta (without the extra sensors of --split).
+        var heap = baseline.HeapSize + (full.HeapSize - before.HeapSize);
+        var live = baseline.Live + (full.Live - before.Live);
+        const long Limit = 4L << 30;
+        output.WriteLine();
+        output.WriteLine(FormattableString.Invariant($"Heap for {withState:N0} sensors in {settings.Areas:N0} areas{(bare is null ? "" : " (the sensors without state of --split taken out)")}:"));
+        output.WriteLine();
+        output.WriteLine("| sensors | sensors' live heap | total live heap | total heap size | bytes per sensor | RSS | within 4 GiB of managed heap |");
+        output.WriteLine("|---:|---:|---:|---:|---:|---:|---|");
+        output.WriteLine(FormattableString.Invariant(
+            $"| {withState:N0} | {HeapReading.Format(full.Live - before.Live)} | {HeapReading.Format(live)} | {HeapReading.Format(heap)} | {Bytes(perSensor)} | {HeapReading.Format(full.Rss)}{(bare is null ? "" : " (with --split's)")} | {(heap <= Limit ? "yes" : "no")}: {heap * 100.0 / Limit:N0} % of 4 GiB |"));
+        output.WriteLine();
+        output.WriteLine("Passivation: SensorActor stops on its idle timeout only when its rules hold no state and nothing is unwritten");
+        output.WriteLine("(ReceiveTimeout: _rules is null or !Runner.HasState && !HasUnwrittenState). A sensor whose rules hold state (a");
+        output.WriteLine("road's windows and free-flow histogram, a meter's detector, a wearable's open alert) is never passivated: it");
+        output.WriteLine("costs the full in-memory figure above, not its serialized snapshot. With PersistState on, RuleHost also keeps");
+        output.WriteLine("each key's last written snapshot bytes (_written): add the snapshot column to every sensor with state.");
+    }
+
+    private static string Bytes(double bytes) => double.IsNaN(bytes) ? "-" : FormattableString.Invariant($"{bytes:N0} B");
+}

@@ -1,0 +1,26 @@
+namespace Kommune.MemoryTest;
+
+/// <summary>What one memory-test invocation does.</summary>
+internal sealed record MemorySettings
+{
+    /// <summary>Live sensors to create.</summary>
+    public int Sensors { get; init; } = 1_000_000;
+
+    /// <summary>Areas the sensors are spread over.</summary>
+    public int Areas { get; init; } = 1_000;
+
+    /// <summary><see cref="SensorMix.Mixed"/> or one of <see cref="SensorMix.Types"/>.</summary>
+    public string Type { get; init; } = SensorMix.Mixed;
+
+    /// <summary>Whether to measure as many sensors without rule state first (actor cost and rule-state cost apart).</summary>
+    public bool Split { get; init; }
+
+    /// <summary>The rules file, loaded the way the engine loads it.</summary>
+    public required string RulesFile { get; init; }
+
+    /// <summary>Stop creating sensors once RSS passes this.</summary>
+    public long MaxRssBytes { get; init; } = 12L * 1024 * 1024 * 1024;
+
+    /// <summary>Events sent and not yet processed at most.</summary>
+    public int MaxInFlight { get; init; } = 20_000;
+}

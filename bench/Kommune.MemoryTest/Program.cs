@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Kommune.MemoryTest;
+
+var sensors = new Option<int>("--sensors") { Description = "Live sensors to create, each with its actor and its type's mature rule state.", DefaultValueFactory = _ => 1_000_000 };
+var areas = new Option<int>("--areas") { Description = "Areas the sensors are spread over (sensor i is in area i mod areas).", DefaultValueFactory = _ => 1_000 };
+var type = new Option<string>("--type")
+{
+    Description = "mixed (the simulator's municipal mix: 10 % fall, 40 % traffic, 30 % parking, 20 % energy) or one type: fall, traffic, parking, energy.",
+    DefaultValueFactory = _ => SensorMix.Mixed,
+};
+type.AcceptOnlyFromAmong([SensorMix.Mixed, .. SensorMix.Types]);
+var split = new Option<bool>("--split")
+{
+    Description = "First create as many sensors again with one event no rule keeps state for (the actor without state), measure, then the sensors with state: "
+        + "splits bytes per sensor into actor and rule state (needs about twice the memory).",
+};
+var rules = new Option<string?>("--rules") { Description = "The rules file; default: the engine's demo-rules.json (every built-in rule family)." };
+var maxRss = new Option<double>("--max-rss-gib") { Description = "Stop creating sensors once the process's RSS passes this many GiB, and report what was reached.", DefaultValueFactory = _ => 12 };
+var inFlight = new Option<int>("--in-flight") { Description = "Events sent and not yet processed at most (flow control, so queued messages do not inflate the heap).", DefaultValueFactory = _ => 20_000 };
+
+var root = new RootCommand(
+    "Memory test: the managed heap of N live sensors of the engine's real actor tree (router → area → sensor) with the "
+    + "built-in rules, each sensor's rule state restored from a mature snapshot of its type, measured with full blocking GCs.")
+{
+    sensors, areas, type, split, rules, maxRss, inFlight,
+};
+AtLeast(sensors, 1);
+AtLeast(areas, 1);
+AtLeast(maxRss, 0.5);
+AtLeast(inFlight, 1);
+root.SetAction(parse =>
+{
+    var settings = new MemorySettings
+    {
+        Sensors = parse.GetValue(sensors),
+        Areas = parse.GetValue(areas),
+        Type = parse.GetValue(type)!,
+        Split = parse.GetValue(split),
+        RulesFile = parse.GetValue(rules) ?? Path.Combine(AppContext.BaseDirectory, "demo-rules.json"),
+        MaxRssBytes = (long)(parse.GetValue(maxRss) * 1024 * 1024 * 1024),
+        MaxInFlight = parse.GetValue(inFlight),
+    };
+    return new MemoryRun(settings, Console.Out).Run();
+});
+return await root.Parse(args).InvokeAsync();
+
+static void AtLeast<T>(Option<T> option, double minimum) => option.Validators.Add(r =>
+{
+    var value = Convert.ToDouble(r.GetValueOrDefault<T>(), System.Globalization.CultureInfo.InvariantCulture);
+    if (double.IsNaN(value) || value < minimum)
+    {
+        r.AddError($"{option.Name} must be at least {minimum}, not {value}.");
+    }
+});

@@ -33,7 +33,7 @@ internal sealed partial class RuleHost
     private bool _dirty;
     private bool _checkpointScheduled;
     private List<EventCompletion>? _waiting;
-    private Dictionary<int, long> _covers = [];
+    private Dictionary<int, long>? _covers; // made on first use: only a sensor whose state is persisted has one
     private int _unacknowledged;
 
     /// <param name="engine">The engine's shared context.</param>
@@ -73,6 +73,7 @@ internal sealed partial class RuleHost
         if (Runner.Scope == RuleScope.Sensor && _engine.StatePartitions > 0)
         {
             _partition = source.Partition % _engine.StatePartitions;
+            _covers ??= [];
             if (_covers.TryGetValue(source.Partition, out var covered) && source.Offset <= covered)
             {
                 // Processed before a crash: the restored state includes its effects and its outputs were
@@ -183,7 +184,7 @@ internal sealed partial class RuleHost
         }
 
         _written = state;
-        var covers = Runner.Scope == RuleScope.Sensor && _covers.Count > 0 ? new Dictionary<int, long>(_covers) : null;
+        var covers = Runner.Scope == RuleScope.Sensor && _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
         _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers), () =>
         {
             _engine.Counters.StateWrittenOnce();

@@ -8,7 +8,7 @@ namespace Kommune.Engine.Actors;
 /// its events in order, and sends their facts to its area. Never blocks: completion is signalled by the sink's
 /// callbacks. Stops when idle unless its rules still hold state or timers.
 /// </summary>
-internal sealed class SensorActor : ReceiveActor, IWithTimers
+internal sealed class SensorActor : UntypedActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private RuleHost? _rules;
@@ -18,56 +18,78 @@ internal sealed class SensorActor : ReceiveActor, IWithTimers
     public SensorActor(EngineContext engine)
     {
         _engine = engine;
-        Receive<RoutedEvent>(Handle);
-        Receive<WatermarkAdvanced>(w =>
-        {
-            After(r => r.Advance(w.Watermark));
-            if (_rules is null || !_rules.WantsWatermark)
-            {
-                _saidUninterested = true;
-                Context.Parent.Tell(new WatermarkInterest(false, _handled));
-            }
-        });
-        Receive<ProcessingTimerDue>(_ => After(r => r.ProcessingTimerFired()));
-        Receive<Checkpoint>(_ => _rules?.Checkpoint());
-        Receive<RestoreState>(r =>
-        {
-            if (_rules is not null)
-            {
-                return; // alive on this node since before the rebalance: its state is at least as new as the record
-            }
-
-            _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent, Self);
-            _rules.Restore(r);
-            if (_rules.WantsWatermark)
-            {
-                Context.Parent.Tell(new WatermarkInterest(true, _handled));
-            }
-        });
-        Receive<RulesChanged>(c => After(r => r.Reload(c.Rules)));
-        Receive<CommandMessage>(c =>
-        {
-            if (_rules is null)
-            {
-                c.Done.TrySetResult($"no open alert '{c.Command.AlertId}'");
-                return;
-            }
-
-            After(r => r.OnCommand(c));
-        });
-        Receive<ReceiveTimeout>(_ =>
-        {
-            if (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState))
-            {
-                Context.Parent.Tell(Passivate.Instance);
-            }
-        });
         Context.SetReceiveTimeout(engine.Options.SensorIdleTimeout);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new SensorActor(engine));
+
+    // One switch rather than ReceiveActor's per-instance handler table: a million sensors each carried one.
+    protected override void OnReceive(object message)
+    {
+        switch (message)
+        {
+            case RoutedEvent routed:
+                Handle(routed);
+                break;
+            case WatermarkAdvanced w:
+                After(r => r.Advance(w.Watermark));
+                if (_rules is null || !_rules.WantsWatermark)
+                {
+                    _saidUninterested = true;
+                    Context.Parent.Tell(new WatermarkInterest(false, _handled));
+                }
+
+                break;
+            case ProcessingTimerDue:
+                After(r => r.ProcessingTimerFired());
+                break;
+            case Checkpoint:
+                _rules?.Checkpoint();
+                break;
+            case RestoreState r:
+                Restore(r);
+                break;
+            case RulesChanged c:
+                After(r => r.Reload(c.Rules));
+                break;
+            case CommandMessage c:
+                if (_rules is null)
+                {
+                    c.Done.TrySetResult($"no open alert '{c.Command.AlertId}'");
+                    return;
+                }
+
+                After(r => r.OnCommand(c));
+                break;
+            case ReceiveTimeout:
+                if (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState))
+                {
+                    Context.Parent.Tell(Passivate.Instance);
+                }
+
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Restore(RestoreState r)
+    {
+        if (_rules is not null)
+        {
+            return; // alive on this node since before the rebalance: its state is at least as new as the record
+        }
+
+        _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent, Self);
+        _rules.Restore(r);
+        if (_rules.WantsWatermark)
+        {
+            Context.Parent.Tell(new WatermarkInterest(true, _handled));
+        }
+    }
 
     private void Handle(RoutedEvent routed)
     {

@@ -26,7 +26,7 @@ public sealed class KeyedRuleRunner
     private readonly TimerQueue _timers = new();
     private readonly Dictionary<string, BindingState> _states = new(StringComparer.Ordinal);
     private readonly RuleContext _context;
-    private List<RuleBinding> _bindings = [];
+    private IReadOnlyList<RuleBinding> _bindings = [];
     private DateTimeOffset _now = DateTimeOffset.MinValue;
 
     /// <summary>A runner with empty state.</summary>
@@ -184,10 +184,10 @@ public sealed class KeyedRuleRunner
     public void Reload(RuleSet rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        var next = rules.For(Scope).Where(b => b.CoversArea(AreaId)).ToList();
+        var next = rules.For(Scope, AreaId);
         foreach (var binding in _bindings)
         {
-            var kept = next.Find(b => b.Name == binding.Name);
+            var kept = Find(next, binding.Name);
             if (kept is null || kept.Fingerprint != binding.Fingerprint)
             {
                 _states.Remove(binding.Name);
@@ -323,7 +323,7 @@ public sealed class KeyedRuleRunner
         var skipped = new List<string>();
         foreach (var rule in snapshot.Rules)
         {
-            var binding = _bindings.Find(b => b.Name == rule.Name);
+            var binding = Find(_bindings, rule.Name);
             if (binding is null || binding.Fingerprint != rule.Fingerprint)
             {
                 skipped.Add(rule.Name);
@@ -353,7 +353,7 @@ public sealed class KeyedRuleRunner
 
     private void Fire(TimerQueue.Entry entry, IRuleOutputs outputs)
     {
-        var binding = _bindings.Find(b => b.Name == entry.Binding);
+        var binding = Find(_bindings, entry.Binding);
         if (binding is null)
         {
             return;
@@ -402,6 +402,19 @@ public sealed class KeyedRuleRunner
         {
             _context.Leave();
         }
+    }
+
+    private static RuleBinding? Find(IReadOnlyList<RuleBinding> bindings, string name)
+    {
+        foreach (var binding in bindings)
+        {
+            if (binding.Name == name)
+            {
+                return binding;
+            }
+        }
+
+        return null;
     }
 
     private BindingState StateOf(string binding)

@@ -62,4 +62,7 @@ public sealed class RuleBinding
 
     /// <summary>Whether it is bound to this area.</summary>
     public bool CoversArea(string areaId) => _areas is null || _areas.Contains(areaId);
+
+    /// <summary>Whether the binding runs in every area (it names none).</summary>
+    public bool CoversEveryArea => _areas is null;
 }

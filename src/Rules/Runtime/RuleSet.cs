@@ -21,6 +21,8 @@ public sealed class RuleSet
         AreaBindings = [.. Bindings.Where(b => b.Scope == RuleScope.Area)];
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(RuleScope Scope, string AreaId), RuleBinding[]> _byArea = new();
+
     /// <summary>A set with no rules.</summary>
     public static RuleSet Empty { get; } = new([]);
 
@@ -35,4 +37,19 @@ public sealed class RuleSet
 
     /// <summary>The bindings of one scope.</summary>
     public IReadOnlyList<RuleBinding> For(RuleScope scope) => scope == RuleScope.Sensor ? SensorBindings : AreaBindings;
+
+    /// <summary>
+    /// The bindings of one scope that cover <paramref name="areaId"/>: one list per area shared by all its keys (a
+    /// million sensors need not each hold a copy), and the scope's own list when every binding covers every area.
+    /// </summary>
+    public IReadOnlyList<RuleBinding> For(RuleScope scope, string areaId)
+    {
+        var all = For(scope);
+        if (all.All(b => b.CoversEveryArea))
+        {
+            return all;
+        }
+
+        return _byArea.GetOrAdd((scope, areaId), static (key, set) => [.. set.For(key.Scope).Where(b => b.CoversArea(key.AreaId))], this);
+    }
 }

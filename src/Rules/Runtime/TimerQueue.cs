@@ -5,14 +5,15 @@ namespace Kommune.Rules.Runtime;
 /// <summary>The pending timers of one key, per rule binding and name, in due order (ties in the order they were set).</summary>
 internal sealed class TimerQueue
 {
-    private readonly SortedSet<Entry> _eventTime = new(DueOrder.Instance);
-    private readonly SortedSet<Entry> _processingTime = new(DueOrder.Instance);
-    private readonly Dictionary<(string Binding, string Name), Entry> _byName = [];
+    // Made on first use: most keys of a large network hold no timer, and each of these costs a few hundred bytes.
+    private SortedSet<Entry>? _eventTime;
+    private SortedSet<Entry>? _processingTime;
+    private Dictionary<(string Binding, string Name), Entry>? _byName;
     private long _sequence;
 
-    public int Count => _byName.Count;
+    public int Count => _byName?.Count ?? 0;
 
-    public IEnumerable<Entry> All => _eventTime.Concat(_processingTime);
+    public IEnumerable<Entry> All => (_eventTime ?? Enumerable.Empty<Entry>()).Concat(_processingTime ?? Enumerable.Empty<Entry>());
 
     public DateTimeOffset? Next(TimeDomain domain) => Queue(domain) is { Count: > 0 } queue ? queue.Min!.Time : null;
 
@@ -20,18 +21,21 @@ internal sealed class TimerQueue
     {
         Cancel(binding, name);
         var entry = new Entry(binding, name, time, domain, _sequence++);
-        _byName[(binding, name)] = entry;
-        Queue(domain).Add(entry);
+        (_byName ??= [])[(binding, name)] = entry;
+        var queue = domain == TimeDomain.EventTime
+            ? _eventTime ??= new SortedSet<Entry>(DueOrder.Instance)
+            : _processingTime ??= new SortedSet<Entry>(DueOrder.Instance);
+        queue.Add(entry);
     }
 
     public bool Cancel(string binding, string name)
     {
-        if (!_byName.Remove((binding, name), out var entry))
+        if (_byName is null || !_byName.Remove((binding, name), out var entry))
         {
             return false;
         }
 
-        Queue(entry.Domain).Remove(entry);
+        Queue(entry.Domain)!.Remove(entry);
         return true;
     }
 
@@ -39,26 +43,31 @@ internal sealed class TimerQueue
     public Entry? PopDue(TimeDomain domain, DateTimeOffset upTo)
     {
         var queue = Queue(domain);
-        if (queue.Count == 0 || queue.Min!.Time > upTo)
+        if (queue is null || queue.Count == 0 || queue.Min!.Time > upTo)
         {
             return null;
         }
 
         var entry = queue.Min;
         queue.Remove(entry);
-        _byName.Remove((entry.Binding, entry.Name));
+        _byName!.Remove((entry.Binding, entry.Name));
         return entry;
     }
 
     public void RemoveBinding(string binding)
     {
+        if (_byName is null)
+        {
+            return;
+        }
+
         foreach (var entry in _byName.Values.Where(e => e.Binding == binding).ToList())
         {
             Cancel(entry.Binding, entry.Name);
         }
     }
 
-    private SortedSet<Entry> Queue(TimeDomain domain) => domain == TimeDomain.EventTime ? _eventTime : _processingTime;
+    private SortedSet<Entry>? Queue(TimeDomain domain) => domain == TimeDomain.EventTime ? _eventTime : _processingTime;
 
     internal sealed record Entry(string Binding, string Name, DateTimeOffset Time, TimeDomain Domain, long Sequence);
 

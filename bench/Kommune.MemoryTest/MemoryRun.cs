@@ -23,19 +23,6 @@ namespace Kommune.MemoryTest;
 /// </summary>
 internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
 {
-    /// <summary>The engine's Akka configuration (KommuneEngine.AkkaConfig).</summary>
-    private const string AkkaConfig = """
-        akka {
-          loglevel = WARNING
-          stdout-loglevel = WARNING
-          log-dead-letters = 10
-          log-dead-letters-during-shutdown = off
-          actor.default-dispatcher.throughput = 100
-          coordinated-shutdown.run-by-clr-shutdown-hook = off
-          coordinated-shutdown.exit-clr = off
-        }
-        """;
-
     /// <summary>The event a fall wearable sends between falls; no rule keeps state for it.</summary>
     private const string Heartbeat = "heartbeat";
 
@@ -93,7 +80,7 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         }
 
         var replayed = states.ToDictionary(s => s.Key, s => s.Value.Replay(rules, eventTime), StringComparer.Ordinal);
-        var system = ActorSystem.Create("kommune-memory", ConfigurationFactory.ParseString(AkkaConfig));
+        var system = ActorSystem.Create("kommune-memory", ConfigurationFactory.ParseString(KommuneEngine.AkkaConfig));
         try
         {
             // As KommuneEngine does: start the scheduler's thread before thousands of actors set their timeouts.

@@ -17,7 +17,8 @@ namespace Kommune.Engine;
 /// </summary>
 public sealed partial class KommuneEngine : IAsyncDisposable
 {
-    private const string AkkaConfig = """
+    /// <summary>The engine's Akka settings (also used by the benchmarks that run its actors).</summary>
+    internal static readonly string AkkaConfig = $$"""
         akka {
           loglevel = WARNING
           stdout-loglevel = WARNING
@@ -26,6 +27,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
           actor.default-dispatcher.throughput = 100
           coordinated-shutdown.run-by-clr-shutdown-hook = off
           coordinated-shutdown.exit-clr = off
+        }
+        {{CompactMailbox.ConfigPath}} {
+          mailbox-type = "{{typeof(CompactMailbox).FullName}}, {{typeof(CompactMailbox).Assembly.GetName().Name}}"
         }
         """;
 

@@ -20,7 +20,8 @@ namespace Kommune.Engine.Tests;
 /// </summary>
 public sealed class PassivationTests : TestKit
 {
-    private const string VirtualTime = """akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit" """;
+    // The engine's own Akka settings (its sensors' mailbox), on virtual time.
+    private static readonly string VirtualTime = """akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit" """ + "\n" + KommuneEngine.AkkaConfig;
 
     private readonly EngineCounters _counters = new();
     private readonly RecordingSink _sink = new();

@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using Akka.Actor;
 using Kommune.Rules.Api;
 using Kommune.Connectors.Kafka;
@@ -29,7 +30,7 @@ internal sealed partial class RuleHost
     private readonly string _stateKey;
     private DateTimeOffset? _scheduled;
     private int? _partition;
-    private byte[]? _written;
+    private UInt128? _written; // a hash of the record last written, not its bytes: a meter's state is kilobytes
     private bool _dirty;
     private bool _checkpointScheduled;
     private List<EventCompletion>? _waiting;
@@ -124,7 +125,7 @@ internal sealed partial class RuleHost
     public void Restore(RestoreState restore)
     {
         Runner.Restore(restore.Snapshot);
-        _written = restore.Raw;
+        _written = XxHash128.HashToUInt128(restore.Raw);
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
         foreach (var rule in restore.Snapshot.Rules)
@@ -176,14 +177,15 @@ internal sealed partial class RuleHost
             return;
         }
 
-        if (_partition is not { } partition || (state is null ? _written is null : _written is not null && state.AsSpan().SequenceEqual(_written)))
+        var hash = state is null ? (UInt128?)null : XxHash128.HashToUInt128(state);
+        if (_partition is not { } partition || hash == _written)
         {
             Complete(waiting);
             _engine.StateWritten();
             return;
         }
 
-        _written = state;
+        _written = hash;
         var covers = Runner.Scope == RuleScope.Sensor && _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
         _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers), () =>
         {

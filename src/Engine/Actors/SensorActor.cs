@@ -23,7 +23,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new SensorActor(engine));
+    public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new SensorActor(engine)).WithMailbox(CompactMailbox.ConfigPath);
 
     // One switch rather than ReceiveActor's per-instance handler table: a million sensors each carried one.
     protected override void OnReceive(object message)

@@ -13,19 +13,24 @@ namespace Kommune.Engine.Actors;
 /// </summary>
 internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? consumed) : IRuleOutputs
 {
-    private readonly List<Alert> _alerts = [];
-    private readonly List<Aggregate> _aggregates = [];
-    private readonly List<DeadLetter> _deadLetters = [];
+    // Made on first use: most events emit nothing, and this object is made once per event.
+    private List<Alert>? _alerts;
+    private List<Aggregate>? _aggregates;
+    private List<DeadLetter>? _deadLetters;
+    private List<Fact>? _facts;
 
     /// <summary>Facts for the area, to be delivered by the actor.</summary>
-    public List<Fact> Facts { get; } = [];
+    public IReadOnlyList<Fact> Facts => (IReadOnlyList<Fact>?)_facts ?? [];
 
     /// <summary>Whether the rules emitted anything.</summary>
-    public bool Any => _alerts.Count + _aggregates.Count + _deadLetters.Count + Facts.Count > 0;
+    public bool Any => Records > 0 || _facts is { Count: > 0 };
+
+    /// <summary>Records to send (alerts, aggregates, dead letters): none means <see cref="Send"/> completes at once.</summary>
+    public int Records => (_alerts?.Count ?? 0) + (_aggregates?.Count ?? 0) + (_deadLetters?.Count ?? 0);
 
     public void Alert(Alert alert)
     {
-        _alerts.Add(alert);
+        (_alerts ??= []).Add(alert);
         if (alert.Status == AlertStatus.Resolved)
         {
             engine.OpenAlerts.TryRemove(alert.AlertId, out _);
@@ -36,9 +41,9 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         }
     }
 
-    public void Aggregate(Aggregate aggregate) => _aggregates.Add(aggregate);
+    public void Aggregate(Aggregate aggregate) => (_aggregates ??= []).Add(aggregate);
 
-    public void Fact(Fact fact) => Facts.Add(fact);
+    public void Fact(Fact fact) => (_facts ??= []).Add(fact);
 
     public void RuleFailed(string ruleName, string handler, Exception exception)
     {
@@ -52,13 +57,13 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         }
 
         var source = consumed.Source;
-        _deadLetters.Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "rule"));
+        (_deadLetters ??= []).Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "rule"));
     }
 
     /// <summary>Sends everything collected; <paramref name="onAcknowledged"/> runs once the broker has all of it.</summary>
     public void Send(Action? onAcknowledged)
     {
-        var total = _alerts.Count + _aggregates.Count + _deadLetters.Count;
+        var total = Records;
         if (total == 0)
         {
             onAcknowledged?.Invoke();
@@ -66,17 +71,17 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         }
 
         var pending = new PendingAcknowledgements(total, engine.Counters, onAcknowledged);
-        foreach (var alert in _alerts)
+        foreach (var alert in _alerts ?? [])
         {
             engine.Sink.Send(alert, pending.AlertAcknowledged);
         }
 
-        foreach (var aggregate in _aggregates)
+        foreach (var aggregate in _aggregates ?? [])
         {
             engine.Sink.Send(aggregate, pending.AggregateAcknowledged);
         }
 
-        foreach (var deadLetter in _deadLetters)
+        foreach (var deadLetter in _deadLetters ?? [])
         {
             engine.Sink.Send(deadLetter, pending.DeadLetterAcknowledged);
         }

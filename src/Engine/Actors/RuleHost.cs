@@ -226,10 +226,19 @@ internal sealed partial class RuleHost
             StateMayHaveChanged(origin);
         }
 
-        foreach (var fact in outputs.Facts)
+        var facts = outputs.Facts;
+        for (var i = 0; i < facts.Count; i++)
         {
             origin?.Completion.Add();
-            _area?.Tell(new FactMessage(fact, watermark, origin));
+            _area?.Tell(new FactMessage(facts[i], watermark, origin));
+        }
+
+        if (outputs.Records == 0)
+        {
+            // Nothing to wait for (most events): done now, without the callbacks below.
+            acknowledged?.Invoke();
+            Schedule();
+            return;
         }
 
         Interlocked.Increment(ref _unacknowledged);

@@ -34,7 +34,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 Handle(routed);
                 break;
             case WatermarkAdvanced w:
-                After(r => r.Advance(w.Watermark));
+                _rules?.Advance(w.Watermark);
+                AfterRules();
                 if (_rules is null || !_rules.WantsWatermark)
                 {
                     _saidUninterested = true;
@@ -43,7 +44,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
                 break;
             case ProcessingTimerDue:
-                After(r => r.ProcessingTimerFired());
+                _rules?.ProcessingTimerFired();
+                AfterRules();
                 break;
             case Checkpoint:
                 _rules?.Checkpoint();
@@ -52,7 +54,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 Restore(r);
                 break;
             case RulesChanged c:
-                After(r => r.Reload(c.Rules));
+                _rules?.Reload(c.Rules);
+                AfterRules();
                 break;
             case CommandMessage c:
                 if (_rules is null)
@@ -61,7 +64,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                     return;
                 }
 
-                After(r => r.OnCommand(c));
+                _rules.OnCommand(c);
+                AfterRules();
                 break;
             case ReceiveTimeout:
                 if (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState))
@@ -97,19 +101,15 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
         _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Context.Parent, Self);
         _handled++;
         _saidUninterested = false; // the area counts this event and forwards watermarks again
-        After(r => r.OnEvent(routed));
+        _rules.OnEvent(routed);
+        AfterRules();
         routed.Completion.Done();
     }
 
-    private void After(Action<RuleHost> action)
+    // Called after the rules ran (directly, not through a lambda: this is once per event and per watermark).
+    private void AfterRules()
     {
-        if (_rules is null)
-        {
-            return;
-        }
-
-        action(_rules);
-        if (_saidUninterested && _rules.WantsWatermark)
+        if (_saidUninterested && _rules is not null && _rules.WantsWatermark)
         {
             // A timer handler set an event-time timer after this sensor told its area it needed no watermark.
             _saidUninterested = false;

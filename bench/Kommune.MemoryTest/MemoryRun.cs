@@ -300,10 +300,10 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
             $"| {withState:N0} | {HeapReading.Format(full.Live - before.Live)} | {HeapReading.Format(live)} | {HeapReading.Format(heap)} | {Bytes(perSensor)} | {HeapReading.Format(full.Rss)}{(bare is null ? "" : " (with --split's)")} | {(heap <= Limit ? "yes" : "no")}: {heap * 100.0 / Limit:N0} % of 4 GiB |"));
         output.WriteLine();
         output.WriteLine("Passivation: SensorActor stops on its idle timeout only when its rules hold no state and nothing is unwritten");
-        output.WriteLine("(ReceiveTimeout: _rules is null or !Runner.HasState && !HasUnwrittenState). A sensor whose rules hold state (a");
+        output.WriteLine("(its idle check: _rules is null or !Runner.HasState && !HasUnwrittenState). A sensor whose rules hold state (a");
         output.WriteLine("road's windows and free-flow histogram, a meter's detector, a wearable's open alert) is never passivated: it");
         output.WriteLine("costs the full in-memory figure above, not its serialized snapshot. With PersistState on, RuleHost also keeps");
-        output.WriteLine("each key's last written snapshot bytes (_written): add the snapshot column to every sensor with state.");
+        output.WriteLine("a 16-byte hash of each key's last written state.");
     }
 
     private static string Bytes(double bytes) => double.IsNaN(bytes) ? "-" : FormattableString.Invariant($"{bytes:N0} B");

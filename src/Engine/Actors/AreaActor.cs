@@ -19,6 +19,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
     private readonly Dictionary<IActorRef, long> _wantWatermark = [];
     private RuleHost? _rules;
     private string? _areaId;
+    private IdleClock _idle = null!;
+    private bool _checkingIdle;
 
     public AreaActor(EngineContext engine)
     {
@@ -114,17 +116,37 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             _wantWatermark.Remove(t.ActorRef);
             _sensors.Terminated(t.ActorRef);
         });
-        Receive<ReceiveTimeout>(_ =>
+        Receive<IdleCheck>(_ =>
         {
-            if (_sensors.Count == 0 && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState)))
+            _checkingIdle = true;
+            if (_idle.IsIdle() && _sensors.Count == 0 && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState)))
             {
                 Context.Parent.Tell(Passivate.Instance);
             }
         });
-        Context.SetReceiveTimeout(engine.Options.AreaIdleTimeout);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        _idle = new IdleClock(Context.System.Scheduler, Timers, _engine.Options.AreaIdleTimeout);
+        _idle.Start();
+    }
+
+    // Every message but the idle check counts as activity. The message seen here may still be wrapped (a timer's),
+    // so the idle check's own handler says when it was the one handled.
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        _checkingIdle = false;
+        var handled = base.AroundReceive(receive, message);
+        if (!_checkingIdle)
+        {
+            _idle.Active();
+        }
+
+        return handled;
+    }
 
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new AreaActor(engine));
 

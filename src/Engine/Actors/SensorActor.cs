@@ -14,11 +14,11 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     private RuleHost? _rules;
     private long _handled;
     private bool _saidUninterested;
+    private IdleClock _idle = null!;
 
     public SensorActor(EngineContext engine)
     {
         _engine = engine;
-        Context.SetReceiveTimeout(engine.Options.SensorIdleTimeout);
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -26,8 +26,19 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new SensorActor(engine)).WithMailbox(CompactMailbox.ConfigPath);
 
     // One switch rather than ReceiveActor's per-instance handler table: a million sensors each carried one.
+    protected override void PreStart()
+    {
+        _idle = new IdleClock(Context.System.Scheduler, Timers, _engine.Options.SensorIdleTimeout);
+        _idle.Start();
+    }
+
     protected override void OnReceive(object message)
     {
+        if (message is not IdleCheck)
+        {
+            _idle.Active();
+        }
+
         switch (message)
         {
             case RoutedEvent routed:
@@ -67,8 +78,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 _rules.OnCommand(c);
                 AfterRules();
                 break;
-            case ReceiveTimeout:
-                if (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState))
+            case IdleCheck:
+                if (_idle.IsIdle() && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState)))
                 {
                     Context.Parent.Tell(Passivate.Instance);
                 }

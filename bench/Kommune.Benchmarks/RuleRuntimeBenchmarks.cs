@@ -60,7 +60,7 @@ public class RuleRuntimeBenchmarks
     public void Setup()
     {
         _stateRunner = new KeyedRuleRunner(RuleScope.Sensor, SensorId, AreaId, new RuleSet([new RuleBinding("count", new CountingRule())]), _settings);
-        _windowRunner = new KeyedRuleRunner(RuleScope.Sensor, SensorId, AreaId, new RuleSet([new RuleBinding("speed-1m", new MeanSpeedRule())]), _settings);
+        _windowRunner = new KeyedRuleRunner(RuleScope.Sensor, SensorId, AreaId, new RuleSet([new RuleBinding("speed-1m", new SpeedWindowRule(WindowSpec.Tumbling(TimeSpan.FromMinutes(1)), withPercentile: false))]), _settings);
         _fallRules = new RuleSet([new RuleBinding(FallAlertRule.RuleName, new FallAlertRule())]);
         _fallRunner = NewFallRunner();
         _tracker = new WatermarkTracker(_settings);
@@ -153,27 +153,5 @@ public class RuleRuntimeBenchmarks
             var count = context.State<int>("count");
             count.Update(unchecked(count.Value + 1));
         }
-    }
-
-    /// <summary>The mean speed per tumbling minute, emitted as an aggregate.</summary>
-    private sealed class MeanSpeedRule : Rule
-    {
-        private readonly WindowedAggregation _speed = new(
-            "speed",
-            WindowSpec.Tumbling(TimeSpan.FromMinutes(1)),
-            (context, result) => result.EmitAggregate(context, "traffic.speed", r => r.Mean));
-
-        public override IReadOnlyCollection<string> SensorTypes { get; } = [Rules.Model.SensorTypes.Traffic];
-
-        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
-        {
-            ArgumentNullException.ThrowIfNull(sensorEvent);
-            if (sensorEvent.TryGetNumber("speed", out var speed))
-            {
-                _speed.Add(context, sensorEvent.Timestamp, speed);
-            }
-        }
-
-        public override void OnTimer(IRuleContext context, RuleTimer timer) => _speed.OnTimer(context, timer);
     }
 }

@@ -26,7 +26,7 @@ public sealed class KeyedRuleRunner
     private readonly TimerQueue _timers = new();
     private readonly Dictionary<string, BindingState> _states = new(StringComparer.Ordinal);
     private readonly RuleContext _context;
-    private IReadOnlyList<RuleBinding> _bindings = [];
+    private RuleBinding[] _bindings = [];
     private DateTimeOffset _now = DateTimeOffset.MinValue;
 
     /// <summary>A runner with empty state.</summary>

@@ -17,11 +17,13 @@ public sealed class RuleSet
             throw new ArgumentException($"Two rules are named '{duplicate.Key}'.", nameof(bindings));
         }
 
-        SensorBindings = [.. Bindings.Where(b => b.Scope == RuleScope.Sensor)];
-        AreaBindings = [.. Bindings.Where(b => b.Scope == RuleScope.Area)];
+        _sensor = [.. Bindings.Where(b => b.Scope == RuleScope.Sensor)];
+        _area = [.. Bindings.Where(b => b.Scope == RuleScope.Area)];
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(RuleScope Scope, string AreaId), RuleBinding[]> _byArea = new();
+    private readonly RuleBinding[] _sensor;
+    private readonly RuleBinding[] _area;
 
     /// <summary>A set with no rules.</summary>
     public static RuleSet Empty { get; } = new([]);
@@ -30,21 +32,22 @@ public sealed class RuleSet
     public IReadOnlyList<RuleBinding> Bindings { get; }
 
     /// <summary>The sensor-scoped bindings.</summary>
-    public IReadOnlyList<RuleBinding> SensorBindings { get; }
+    public IReadOnlyList<RuleBinding> SensorBindings => _sensor;
 
     /// <summary>The area-scoped bindings.</summary>
-    public IReadOnlyList<RuleBinding> AreaBindings { get; }
+    public IReadOnlyList<RuleBinding> AreaBindings => _area;
 
     /// <summary>The bindings of one scope.</summary>
     public IReadOnlyList<RuleBinding> For(RuleScope scope) => scope == RuleScope.Sensor ? SensorBindings : AreaBindings;
 
     /// <summary>
-    /// The bindings of one scope that cover <paramref name="areaId"/>: one list per area shared by all its keys (a
-    /// million sensors need not each hold a copy), and the scope's own list when every binding covers every area.
+    /// The bindings of one scope that cover <paramref name="areaId"/>: one array per area shared by all its keys (a
+    /// million sensors need not each hold a copy), and the scope's own when every binding covers every area. An
+    /// array, so a runner's loop over it per event allocates no enumerator; never to be changed by the caller.
     /// </summary>
-    public IReadOnlyList<RuleBinding> For(RuleScope scope, string areaId)
+    internal RuleBinding[] For(RuleScope scope, string areaId)
     {
-        var all = For(scope);
+        var all = scope == RuleScope.Sensor ? _sensor : _area;
         if (all.All(b => b.CoversEveryArea))
         {
             return all;

@@ -257,7 +257,7 @@ public sealed class KeyedRuleRunner
         foreach (var binding in _bindings)
         {
             _states.TryGetValue(binding.Name, out var state);
-            var hasTimers = _timers.All.Any(t => t.Binding == binding.Name);
+            var hasTimers = _timers.HasAny(binding.Name);
             if (!hasTimers && (state is null || state.IsEmpty))
             {
                 continue;
@@ -281,11 +281,14 @@ public sealed class KeyedRuleRunner
 
             writer.WriteEndObject();
             writer.WriteStartArray("timers");
-            foreach (var timer in _timers.All)
+            if (hasTimers)
             {
-                if (timer.Binding == binding.Name)
+                foreach (var timer in _timers.All)
                 {
-                    JsonSerializer.Serialize(writer, new RuleTimer(timer.Name, timer.Time, timer.Domain), options);
+                    if (timer.Binding == binding.Name)
+                    {
+                        JsonSerializer.Serialize(writer, new RuleTimer(timer.Name, timer.Time, timer.Domain), options);
+                    }
                 }
             }
 

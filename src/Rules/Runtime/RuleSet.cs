@@ -19,11 +19,15 @@ public sealed class RuleSet
 
         _sensor = [.. Bindings.Where(b => b.Scope == RuleScope.Sensor)];
         _area = [.. Bindings.Where(b => b.Scope == RuleScope.Area)];
+        _sensorEverywhere = _sensor.All(b => b.CoversEveryArea);
+        _areaEverywhere = _area.All(b => b.CoversEveryArea);
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(RuleScope Scope, string AreaId), RuleBinding[]> _byArea = new();
     private readonly RuleBinding[] _sensor;
     private readonly RuleBinding[] _area;
+    private readonly bool _sensorEverywhere;
+    private readonly bool _areaEverywhere;
 
     /// <summary>A set with no rules.</summary>
     public static RuleSet Empty { get; } = new([]);
@@ -47,10 +51,9 @@ public sealed class RuleSet
     /// </summary>
     internal RuleBinding[] For(RuleScope scope, string areaId)
     {
-        var all = scope == RuleScope.Sensor ? _sensor : _area;
-        if (all.All(b => b.CoversEveryArea))
+        if (scope == RuleScope.Sensor ? _sensorEverywhere : _areaEverywhere)
         {
-            return all;
+            return scope == RuleScope.Sensor ? _sensor : _area;
         }
 
         return _byArea.GetOrAdd((scope, areaId), static (key, set) => [.. set.For(key.Scope).Where(b => b.CoversArea(key.AreaId))], this);

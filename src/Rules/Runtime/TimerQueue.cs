@@ -15,6 +15,25 @@ internal sealed class TimerQueue
 
     public IEnumerable<Entry> All => (_eventTime ?? Enumerable.Empty<Entry>()).Concat(_processingTime ?? Enumerable.Empty<Entry>());
 
+    /// <summary>Whether <paramref name="binding"/> has a pending timer (no enumerator when the key has none).</summary>
+    public bool HasAny(string binding)
+    {
+        if (_byName is null)
+        {
+            return false;
+        }
+
+        foreach (var key in _byName.Keys)
+        {
+            if (key.Binding == binding)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public DateTimeOffset? Next(TimeDomain domain) => Queue(domain) is { Count: > 0 } queue ? queue.Min!.Time : null;
 
     public void Set(string binding, string name, DateTimeOffset time, TimeDomain domain)

@@ -40,6 +40,12 @@ public sealed class EngineOptions
     /// <summary>How far in the future of the engine's clock an event time may lie.</summary>
     public TimeSpan MaxFutureSkew { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Events stamped before this are dead-lettered: a sensor whose clock was reset sends 1970-01-01 (default
+    /// 2000-01-01T00:00:00Z; set it earlier to replay older history).
+    /// </summary>
+    public DateTimeOffset EarliestEventTime { get; set; } = SensorEventLimits.DefaultEarliestEventTime;
+
     /// <summary>How long a graceful stop waits for events in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -142,7 +148,7 @@ public sealed class EngineOptions
     };
 
     /// <summary>The decoder's limits.</summary>
-    public SensorEventLimits ToLimits() => new(MaxEventBytes, MaxFutureSkew);
+    public SensorEventLimits ToLimits() => new(MaxEventBytes, MaxFutureSkew) { EarliestEventTime = EarliestEventTime };
 
     /// <summary>Checks the settings and names every wrong one.</summary>
     /// <exception cref="ArgumentException">A setting is missing or out of range.</exception>
@@ -197,6 +203,11 @@ public sealed class EngineOptions
         if (ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce && !PersistState)
         {
             errors.Add("ProcessingGuarantee exactly-once needs PersistState: state records commit in the same transaction as the offsets");
+        }
+
+        if (EarliestEventTime < DateTimeOffset.UnixEpoch)
+        {
+            errors.Add($"EarliestEventTime must not be before 1970-01-01T00:00:00Z, not {EarliestEventTime:O}");
         }
 
         if (Partitions < 1)

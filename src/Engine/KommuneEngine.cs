@@ -22,6 +22,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         akka {
           loglevel = WARNING
           stdout-loglevel = WARNING
+          loggers = ["{{typeof(AkkaLogBridge).FullName}}, {{typeof(AkkaLogBridge).Assembly.GetName().Name}}"]
           log-dead-letters = 10
           log-dead-letters-during-shutdown = off
           actor.default-dispatcher.throughput = 100
@@ -265,7 +266,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 TransactionalId = exactlyOnce ? _options.EffectiveTransactionalId : null,
             },
             _loggerFactory.CreateLogger<KafkaOutputSink>());
-        _actors = ActorSystem.Create("kommune", ConfigurationFactory.ParseString(AkkaConfig));
+        _actors = ActorSystem.Create("kommune", BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(AkkaConfig)).And(new AkkaLogSetup(_loggerFactory)));
         // Akka's scheduler starts its timer thread on first use and blocks the caller until it runs. If that first
         // use is thousands of new sensor actors setting their idle timeouts at once on the thread pool, they can
         // starve the very thread they wait for. Start it here, off the pool.

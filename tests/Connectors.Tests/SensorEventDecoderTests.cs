@@ -308,6 +308,29 @@ public sealed class SensorEventDecoderTests
         Assert.Contains("clock", reason, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0)] // a sensor whose clock was reset
+    [InlineData(946_684_799_999)] // one millisecond before 2000
+    public void Ts_before_the_earliest_event_time_is_refused_with_reason(long millis)
+    {
+        var reason = Refuse($$"""{"sensorId":"s","areaId":"a","type":"t","ts":{{millis}}}""");
+
+        Assert.Contains("'ts'", reason, StringComparison.Ordinal);
+        Assert.Contains("before the earliest accepted event time 2000-01-01", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_earliest_event_time_is_accepted_and_can_be_set_earlier()
+    {
+        Accept("""{"sensorId":"s","areaId":"a","type":"t","ts":"2000-01-01T00:00:00Z"}""");
+        var json = """{"sensorId":"s","areaId":"a","type":"t","ts":"1999-06-01T00:00:00Z"}""";
+        Refuse(json);
+
+        var e = Accept(json, decoder: NewDecoder(SensorEventLimits.Default with { EarliestEventTime = DateTimeOffset.UnixEpoch }));
+
+        Assert.Equal(new DateTimeOffset(1999, 6, 1, 0, 0, 0, TimeSpan.Zero), e.Timestamp);
+    }
+
     [Fact]
     public void Future_limit_follows_the_injected_clock()
     {

@@ -75,6 +75,8 @@ public sealed class FuzzTests(ITestOutputHelper output)
         Assert.True(byStage.GetValueOrDefault("decode") >= RandomRecords * 9 / 10, "random bytes are refused at decode");
         var (committed, end) = bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents);
         Assert.Equal(end, committed);
+        // Bad input is refused with reasons, never by failing: no actor failed and nothing was logged as an error.
+        Assert.Empty(bed.Logs.Errors);
     }
 
     /// <summary>One of several mutations of a valid record, or (one time in five) the record unchanged.</summary>

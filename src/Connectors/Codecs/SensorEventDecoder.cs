@@ -10,8 +10,17 @@ namespace Kommune.Connectors.Codecs;
 /// <param name="MaxFutureSkew">How far after the engine's clock an event time may lie (sensor clocks drift).</param>
 public sealed record SensorEventLimits(int MaxEventBytes, TimeSpan MaxFutureSkew)
 {
-    /// <summary>64 KiB per event, event times at most 1 hour ahead of the engine's clock.</summary>
+    /// <summary>The default <see cref="EarliestEventTime"/>: 2000-01-01T00:00:00Z.</summary>
+    public static readonly DateTimeOffset DefaultEarliestEventTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>64 KiB per event, event times from 2000 to 1 hour ahead of the engine's clock.</summary>
     public static SensorEventLimits Default { get; } = new(64 * 1024, TimeSpan.FromHours(1));
+
+    /// <summary>
+    /// The earliest event time accepted. A sensor whose clock was reset stamps its events 1970-01-01; taken as event
+    /// time, one such reading would make a per-minute rule account for every minute since.
+    /// </summary>
+    public DateTimeOffset EarliestEventTime { get; init; } = DefaultEarliestEventTime;
 }
 
 /// <summary>
@@ -180,6 +189,11 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         if (ts is null)
         {
             return "missing field 'ts'";
+        }
+
+        if (ts.Value < limits.EarliestEventTime)
+        {
+            return $"field 'ts' ({ts.Value.UtcDateTime:O}) is before the earliest accepted event time {limits.EarliestEventTime.UtcDateTime:O} (a sensor clock that was reset?)";
         }
 
         var latest = clock.GetUtcNow() + limits.MaxFutureSkew;

@@ -19,6 +19,10 @@ namespace Kommune.Rules.BuiltIn;
 /// <c>clearPercent</c> (default 85). Readings newer than the last emitted minute are kept until a minute end passes
 /// them; older ones are dropped but the last before it, so state is bounded by the number of sensors and the
 /// watermark's delay. A reading older than an emitted minute end changes later minutes only.
+/// Once no sensor of the area has reported for <c>quietAfter</c> (default <c>"1h"</c>) of event time before a minute
+/// end, the minutes pause until the next reading, which starts them again at its own minute: a silent car park says
+/// nothing new, and a watermark that jumps far ahead (a reading from a sensor with a wrong clock, a long outage)
+/// costs at most <c>quietAfter</c> of minutes instead of one per minute of the jump.
 /// </remarks>
 [Rule(RuleName)]
 public sealed class ParkingRule : Rule
@@ -44,10 +48,12 @@ public sealed class ParkingRule : Rule
     private readonly double _clearPercent;
     private readonly TimeSpan _for;
     private readonly int _minCapacity;
+    private readonly long _quietAfterMs;
 
     /// <summary>
     /// Reads <c>fullPercent</c> (0..100, default 95), <c>clearPercent</c> (0..100 and below <c>fullPercent</c>,
-    /// default 85), <c>for</c> (a duration, default <c>"10m"</c>) and <c>minCapacity</c> (1.., default 10).
+    /// default 85), <c>for</c> (a duration, default <c>"10m"</c>), <c>minCapacity</c> (1.., default 10) and
+    /// <c>quietAfter</c> (a duration, default <c>"1h"</c>).
     /// </summary>
     /// <exception cref="RuleParameterException">A parameter is wrong; the message names it.</exception>
     public ParkingRule(RuleParameters parameters)
@@ -63,6 +69,7 @@ public sealed class ParkingRule : Rule
 
         _for = parameters.GetDuration("for", TimeSpan.FromMinutes(10));
         _minCapacity = parameters.GetInteger("minCapacity", 10, min: 1);
+        _quietAfterMs = (long)parameters.GetDuration("quietAfter", TimeSpan.FromHours(1)).TotalMilliseconds;
     }
 
     /// <summary>The rule with every parameter at its default.</summary>
@@ -119,9 +126,12 @@ public sealed class ParkingRule : Rule
         {
             Prune(readings, emitted);
         }
-        else if (progress.NextEnd is null)
+
+        if (progress.NextEnd is null)
         {
-            progress.NextEnd = Minutes.Floor(sensorEvent.Timestamp, Minute) + (long)Minute.TotalMilliseconds;
+            // The area's first reading, or the first after a pause: minutes go on from this reading's minute.
+            var next = Minutes.Floor(sensorEvent.Timestamp, Minute) + (long)Minute.TotalMilliseconds;
+            progress.NextEnd = progress.EmittedUntil is { } last && next <= last ? last + (long)Minute.TotalMilliseconds : next;
             progressState.Update(progress);
             context.SetEventTimeTimer(MinuteTimer, Minutes.Time(progress.NextEnd.Value));
         }
@@ -144,6 +154,7 @@ public sealed class ParkingRule : Rule
         var sensors = state.Value ?? [];
         double free = 0, capacity = 0;
         long known = 0;
+        var newest = long.MinValue;
         foreach (var readings in sensors.Values)
         {
             Prune(readings, end);
@@ -153,9 +164,23 @@ public sealed class ParkingRule : Rule
                 capacity += readings[0].Capacity;
                 known++;
             }
+
+            if (readings.Count > 0)
+            {
+                newest = Math.Max(newest, readings[^1].T);
+            }
         }
 
         state.Update(sensors);
+        if (newest == long.MinValue || end - newest > _quietAfterMs)
+        {
+            // Quiet for too long: pause until the next reading (a full run starts over then).
+            progress.NextEnd = null;
+            progress.FullSince = null;
+            progressState.Update(progress);
+            return;
+        }
+
         progress.EmittedUntil = end;
         progress.NextEnd = end + (long)Minute.TotalMilliseconds;
         context.SetEventTimeTimer(MinuteTimer, Minutes.Time(progress.NextEnd.Value));

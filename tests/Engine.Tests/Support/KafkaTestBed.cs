@@ -36,8 +36,9 @@ internal sealed class KafkaTestBed : IDisposable
             EnableIdempotence = true,
             LingerMs = 1,
         }).SetLogHandler((_, _) => { }).Build();
+        Logs = new TestOutputLoggerProvider(output);
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
-            .AddProvider(new TestOutputLoggerProvider(output))
+            .AddProvider(Logs)
             .SetMinimumLevel(LogLevel.Information));
     }
 
@@ -50,6 +51,9 @@ internal sealed class KafkaTestBed : IDisposable
     public ITestOutputHelper Output { get; }
 
     public ILoggerFactory LoggerFactory { get; }
+
+    /// <summary>What the engines of this bed logged (their errors kept for assertions).</summary>
+    public TestOutputLoggerProvider Logs { get; }
 
     public string BootstrapServers => Cluster.BootstrapServers;
 

@@ -204,6 +204,31 @@ public sealed class ParkingRuleTests
         Assert.Equal(5, outputs.Aggregates.Count(a => a.Metric == ParkingRule.OccupancyMetric));
     }
 
+    [Fact]
+    public void After_an_hour_without_readings_the_minutes_pause_until_the_next_reading()
+    {
+        var kit = Kit();
+        Bays(kit, T0.AddSeconds(10), occupied: 10);
+
+        // A watermark a year ahead (a reading with a wrong clock, a long outage) costs an hour of minutes, not a year's.
+        kit.AdvanceWatermarkTo(T0.AddDays(365));
+        var minutes = Of(kit, ParkingRule.FreeMetric);
+        Assert.Equal(60, minutes.Count);
+        Assert.Equal(T0.AddMinutes(60), minutes[^1].WindowEnd);
+        Assert.Equal(60, Of(kit, ParkingRule.OccupancyMetric).Count);
+        Assert.Equal(AlertStatus.Raised, Assert.Single(kit.Alerts).Status); // full for ten minutes, within the hour
+
+        // The next reading starts the minutes again at its own minute.
+        var later = T0.AddDays(365).AddMinutes(30).AddSeconds(5);
+        Bays(kit, later, occupied: 2);
+        kit.AdvanceWatermarkTo(later.AddMinutes(2));
+        var resumed = Of(kit, ParkingRule.FreeMetric).Skip(60).ToList();
+        Assert.Equal([later.AddSeconds(-5), later.AddSeconds(-5).AddMinutes(1)], resumed.Select(a => a.WindowStart));
+        Assert.Equal([8.0, 8.0], resumed.Select(a => a.Value));
+        Assert.Equal(AlertStatus.Resolved, kit.Alerts[^1].Status);
+        Assert.Empty(kit.Failures);
+    }
+
     [Theory]
     [InlineData("""{"fullPercent": 101}""", "fullPercent")]
     [InlineData("""{"fullPercent": "full"}""", "fullPercent")]
@@ -213,6 +238,7 @@ public sealed class ParkingRuleTests
     [InlineData("""{"for": "ten minutes"}""", "for")]
     [InlineData("""{"for": "-5m"}""", "for")]
     [InlineData("""{"minCapacity": 0}""", "minCapacity")]
+    [InlineData("""{"quietAfter": "-1m"}""", "quietAfter")]
     public void Wrong_parameters_are_named(string json, string parameter)
     {
         var error = Assert.Throws<RuleParameterException>(() => new ParkingRule(RuleParameters.FromJson(json)));
@@ -222,7 +248,7 @@ public sealed class ParkingRuleTests
     [Fact]
     public void Every_parameter_is_read()
     {
-        var parameters = RuleParameters.FromJson("""{"fullPercent": 90, "clearPercent": 70, "for": "15m", "minCapacity": 50}""");
+        var parameters = RuleParameters.FromJson("""{"fullPercent": 90, "clearPercent": 70, "for": "15m", "minCapacity": 50, "quietAfter": "2h"}""");
         _ = new ParkingRule(parameters);
         Assert.Empty(parameters.Unread);
     }

@@ -111,6 +111,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             _sensors.Broadcast(c, Self);
         });
         Receive<Passivate>(_ => _sensors.Passivate(Sender));
+        Receive<PassivationCancelled>(_ => _sensors.Cancelled(Sender));
         Receive<Terminated>(t =>
         {
             _wantWatermark.Remove(t.ActorRef);
@@ -119,14 +120,28 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<IdleCheck>(_ =>
         {
             _checkingIdle = true;
-            if (_idle.IsIdle() && _sensors.Count == 0 && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState)))
+            if (_idle.IsIdle() && CanStop)
             {
                 Context.Parent.Tell(Passivate.Instance);
+            }
+        });
+        Receive<ConfirmPassivation>(_ =>
+        {
+            if (CanStop)
+            {
+                Context.Stop(Self);
+            }
+            else
+            {
+                Context.Parent.Tell(PassivationCancelled.Instance);
             }
         });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Whether stopping loses nothing: no sensors, and its rules hold no state and nothing waits to be written.</summary>
+    private bool CanStop => _sensors.Count == 0 && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState));
 
     protected override void PreStart()
     {

@@ -21,6 +21,7 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
         Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
         Receive<Passivate>(_ => _areas.Passivate(Sender));
+        Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
     }
 

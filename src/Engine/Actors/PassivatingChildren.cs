@@ -5,9 +5,11 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// The children of an actor, one per id, started on first use and stopped when idle, without losing a message.
 /// A child that wants to stop says so (<see cref="Passivate"/>); from then on its messages are buffered, and it
-/// is sent a <see cref="PoisonPill"/> behind the messages already in its mailbox, so it handles them all first.
-/// When it has stopped, a buffered message starts a new incarnation that receives them in order. This is how
-/// Akka's cluster sharding passivates entities. Owned by one actor, used only from its message handlers.
+/// is sent <see cref="ConfirmPassivation"/> behind the messages already in its mailbox, so it handles them all
+/// first. If one of them left it with state, it stays and says so (<see cref="PassivationCancelled"/>): the buffered
+/// messages go to it. Otherwise it stops, and a buffered message starts a new incarnation that receives them in
+/// order. This is how Akka's cluster sharding passivates entities. Owned by one actor, used only from its message
+/// handlers.
 /// </summary>
 /// <param name="context">The owning actor's context.</param>
 /// <param name="childProps">How to make a child.</param>
@@ -65,7 +67,21 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         }
 
         _buffers[id] = [];
-        child.Tell(PoisonPill.Instance);
+        child.Tell(ConfirmPassivation.Instance);
+    }
+
+    /// <summary>A child asked to stop, then found it could not (a message it had not yet handled left it with state).</summary>
+    public void Cancelled(IActorRef child)
+    {
+        if (!_byRef.TryGetValue(child, out var id) || !_buffers.Remove(id, out var buffer))
+        {
+            return;
+        }
+
+        foreach (var (message, sender) in buffer)
+        {
+            Deliver(id, message, sender);
+        }
     }
 
     /// <summary>A child stopped: forget it, and restart it if messages arrived meanwhile.</summary>
@@ -91,8 +107,23 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
     }
 }
 
-/// <summary>Sent by an idle child to its parent: "stop me when my mailbox is empty".</summary>
+/// <summary>Sent by an idle child to its parent: "hold my messages, I want to stop".</summary>
 internal sealed record Passivate
 {
     public static Passivate Instance { get; } = new();
+}
+
+/// <summary>
+/// From the parent, behind every message it sent before: "your messages are held; stop now if you still can".
+/// The child stops itself, or answers <see cref="PassivationCancelled"/>.
+/// </summary>
+internal sealed record ConfirmPassivation
+{
+    public static ConfirmPassivation Instance { get; } = new();
+}
+
+/// <summary>To the parent: "a message I handled since asking left me with state; I stay, send me what you held".</summary>
+internal sealed record PassivationCancelled
+{
+    public static PassivationCancelled Instance { get; } = new();
 }

@@ -79,9 +79,20 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 AfterRules();
                 break;
             case IdleCheck:
-                if (_idle.IsIdle() && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState)))
+                if (_idle.IsIdle() && CanStop)
                 {
                     Context.Parent.Tell(Passivate.Instance);
+                }
+
+                break;
+            case ConfirmPassivation:
+                if (CanStop)
+                {
+                    Context.Stop(Self);
+                }
+                else
+                {
+                    Context.Parent.Tell(PassivationCancelled.Instance);
                 }
 
                 break;
@@ -90,6 +101,9 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 break;
         }
     }
+
+    /// <summary>Whether stopping loses nothing: its rules hold no state and nothing waits to be written.</summary>
+    private bool CanStop => _rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState);
 
     private void Restore(RestoreState r)
     {

@@ -1,8 +1,18 @@
+using Kommune.Engine.Observability;
+
 namespace Kommune.Engine;
 
-/// <summary>Counters the actors and output callbacks update from many threads.</summary>
-internal sealed class EngineCounters
+/// <summary>
+/// Counters the actors and output callbacks update from many threads (the engine's statistics), and through them
+/// the labelled Prometheus metrics that need a value known only at the event (its type, its consumption time, the
+/// rule that failed).
+/// </summary>
+/// <param name="metrics">The engine's metrics, or null (actor tests and benchmarks).</param>
+internal sealed class EngineCounters(EngineMetrics? metrics = null)
 {
+    private long _routed;
+    private long _takenByAreas;
+    private long _actorFailures;
     private long _processed;
     private long _alerts;
     private long _aggregates;
@@ -50,13 +60,45 @@ internal sealed class EngineCounters
 
     public void RulesReloaded() => Interlocked.Increment(ref _ruleReloads);
 
-    public void EventProcessed() => Interlocked.Increment(ref _processed);
+    /// <summary>Events handed to the actors and not yet taken by their area's actor.</summary>
+    public long MailboxBacklog => Interlocked.Read(ref _routed) - Interlocked.Read(ref _takenByAreas);
+
+    public long ActorFailures => Interlocked.Read(ref _actorFailures);
+
+    /// <summary>An event of <paramref name="type"/> completed (its outputs and state acknowledged).</summary>
+    public void EventProcessed(string type)
+    {
+        Interlocked.Increment(ref _processed);
+        metrics?.EventProcessed(type);
+    }
+
+    /// <summary>An event's work is done and its outputs acknowledged (its state may still wait).</summary>
+    public void EventReleased(long consumedAt) => metrics?.EventReleased(consumedAt);
+
+    public void EventRouted() => Interlocked.Increment(ref _routed);
+
+    public void EventTakenByArea() => Interlocked.Increment(ref _takenByAreas);
+
+    public void ActorFailed()
+    {
+        Interlocked.Increment(ref _actorFailures);
+        metrics?.ActorFailed();
+    }
 
     public void AlertAcknowledged() => Interlocked.Increment(ref _alerts);
 
     public void AggregateAcknowledged() => Interlocked.Increment(ref _aggregates);
 
-    public void RuleFailed() => Interlocked.Increment(ref _ruleFailures);
+    /// <summary>A rule (or, as <c>(state)</c>, the writing of a key's state) failed.</summary>
+    /// <returns>How many failures there have been, this one included (for sampled logs).</returns>
+    public long RuleFailed(string rule)
+    {
+        metrics?.RuleFailed(rule);
+        return Interlocked.Increment(ref _ruleFailures);
+    }
+
+    /// <summary>Whether the <paramref name="count"/>th occurrence of something frequent is logged: the first ten, then every thousandth.</summary>
+    public static bool Sampled(long count) => count <= 10 || count % 1000 == 0;
 
     public void RuleDeadLetterAcknowledged() => Interlocked.Increment(ref _ruleDeadLetters);
 

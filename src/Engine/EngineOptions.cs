@@ -106,6 +106,18 @@ public sealed class EngineOptions
     /// <summary>Partitions per topic when the embedded broker creates the topics.</summary>
     public int Partitions { get; set; } = 12;
 
+    /// <summary>
+    /// Port of the HTTP endpoint for SREs: <c>/metrics</c> (Prometheus), <c>/healthz</c> and <c>/readyz</c>. Default
+    /// 9464 (the port Prometheus exporters conventionally use); 0 takes any free port; -1 serves nothing.
+    /// </summary>
+    public int MetricsPort { get; set; } = 9464;
+
+    /// <summary>The address that endpoint listens on: 0.0.0.0 (every interface, so Prometheus can reach it), or one address.</summary>
+    public string MetricsHost { get; set; } = "0.0.0.0";
+
+    /// <summary>Log format on standard output: <c>json</c> (one JSON object per line, for log collectors) or <c>text</c>; the demo defaults to text.</summary>
+    public string? LogFormat { get; set; }
+
     /// <summary>Topic names, bindable from configuration.</summary>
     public sealed class TopicNames
     {
@@ -203,6 +215,21 @@ public sealed class EngineOptions
         if (ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce && !PersistState)
         {
             errors.Add("ProcessingGuarantee exactly-once needs PersistState: state records commit in the same transaction as the offsets");
+        }
+
+        if (MetricsPort is < -1 or > 65535)
+        {
+            errors.Add($"MetricsPort must be a port (0 for any free one, -1 for none), not {MetricsPort}");
+        }
+
+        if (MetricsHost is not ("" or "*" or "+" or "localhost") && !System.Net.IPAddress.TryParse(MetricsHost, out _))
+        {
+            errors.Add($"MetricsHost must be an IP address (0.0.0.0 for every interface), not '{MetricsHost}'");
+        }
+
+        if (LogFormat is not (null or "json" or "text"))
+        {
+            errors.Add($"LogFormat must be json or text, not '{LogFormat}'");
         }
 
         if (EarliestEventTime < DateTimeOffset.UnixEpoch)

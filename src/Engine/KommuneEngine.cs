@@ -4,6 +4,7 @@ using Akka.Configuration;
 using Kommune.Connectors.Codecs;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine.Actors;
+using Kommune.Engine.Observability;
 using Kommune.Engine.Plugins;
 using Kommune.Rules.Model;
 using Kommune.Rules.Runtime;
@@ -38,7 +39,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly ILogger _logger;
     private readonly TimeProvider _clock;
-    private readonly EngineCounters _counters = new();
+    private readonly EngineMetrics _metrics;
+    private readonly EngineCounters _counters;
     private readonly Lock _time = new();
     private readonly SemaphoreSlim _pipeline = new(1, 1);
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,6 +55,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private DateTimeOffset _announced = DateTimeOffset.MinValue;
     private DateTimeOffset _announcedAt = DateTimeOffset.MinValue;
     private KafkaOutputSink? _sink;
+    private MeteredOutputSink? _outputs;
+    private long _earlierDeliveryFailures;
     private KafkaEventSource? _source;
     private StateRestorer? _restorer;
     private KafkaCommandSource? _commands;
@@ -77,6 +81,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<KommuneEngine>();
+        _metrics = new EngineMetrics(options.ToKafkaTopics().SensorEvents, RuleSet.Empty);
+        _counters = new EngineCounters(_metrics);
+        _metrics.Registry.AddBeforeCollectCallback(CollectMetrics);
         if (rules is null)
         {
             _loader = new RuleLoader(options.RulesFile, options.PluginsFolder, loggerFactory.CreateLogger<RuleLoader>());
@@ -94,6 +101,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         _rules = rules;
+        _metrics.RulesChanged(rules);
         _clock = clock ?? TimeProvider.System;
         _watermarks = new WatermarkTracker(options.ToEventTimeSettings());
     }
@@ -170,6 +178,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         _context.Rules = rules;
+        _metrics.RulesChanged(rules);
         _counters.RulesReloaded();
         _router.Tell(new RulesChanged(rules), ActorRefs.NoSender);
         LogRulesApplied(_logger, rules.Bindings.Count);
@@ -271,7 +280,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         // use is thousands of new sensor actors setting their idle timeouts at once on the thread pool, they can
         // starve the very thread they wait for. Start it here, off the pool.
         _actors.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
-        var context = _context = new EngineContext(_sink, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"));
+        var outputs = _outputs = new MeteredOutputSink(_sink, _metrics);
+        var context = _context = new EngineContext(outputs, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"))
+        {
+            RuleTimings = _metrics,
+        };
         if (_options.PersistState)
         {
             _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _loggerFactory.CreateLogger<StateRestorer>());
@@ -295,6 +308,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     ? new SourceTransactions
                     {
                         Committer = _sink,
+                        Committed = _metrics.TransactionCommitted,
                         Settled = () => context.Settled,
                         SettleNow = () =>
                         {
@@ -306,7 +320,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     }
                     : null,
             },
-            _sink,
+            outputs,
             _clock,
             _loggerFactory.CreateLogger<KafkaEventSource>());
         _dispatch = DispatchAsync(source, router);
@@ -317,7 +331,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             _options.BootstrapServers,
             _options.GroupId + "-acks",
             topics.Acks,
-            _sink,
+            outputs,
             HandleCommandAsync,
             _loggerFactory.CreateLogger<KafkaCommandSource>(),
             _options.SessionTimeout);
@@ -387,6 +401,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             var before = _source!.Statistics;
             await StopPipelineAsync(TimeSpan.Zero);
             _earlierSources = _earlierSources.Add(before);
+            _earlierDeliveryFailures += _sink!.FailedDeliveries;
             lock (_time)
             {
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
@@ -445,6 +460,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
             var watermark = _watermarks.Watermark;
             var advanced = _watermarks.Observe(consumed.Source.Partition, eventTime, now);
+            _counters.EventRouted();
             router.Tell(new RoutedEvent(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
             if (advanced && now - _announcedAt >= AnnounceInterval)
             {
@@ -545,7 +561,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var reason = string.Create(
             CultureInfo.InvariantCulture,
             $"late: event time {consumed.Event.Timestamp:O} is more than the allowed lateness {_options.AllowedLateness} behind the watermark {watermark:O}");
-        _sink!.Send(
+        _outputs!.Send(
             new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "late"),
             () =>
             {

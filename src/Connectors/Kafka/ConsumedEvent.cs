@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Kommune.Rules.Model;
 
 namespace Kommune.Connectors.Kafka;
@@ -20,6 +21,7 @@ public sealed class ConsumedEvent
     {
         Event = sensorEvent;
         Source = source;
+        ConsumedAt = Stopwatch.GetTimestamp();
         _tracker = tracker;
         _onCompleted = onCompleted;
         _onReleased = onReleased;
@@ -33,6 +35,9 @@ public sealed class ConsumedEvent
             _onReleased();
         }
     }
+
+    /// <summary>When the record was taken from the consumer (<see cref="Stopwatch"/> ticks): where processing latency starts.</summary>
+    public long ConsumedAt { get; }
 
     /// <summary>The event.</summary>
     public SensorEvent Event { get; }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Confluent.Kafka;
@@ -54,6 +55,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _pauses;
     private long _resumes;
     private long _epochs;
+    private long _offsetCommits;
+    private long _offsetCommitFailures;
+    private volatile bool _consuming;
+    private IReadOnlyList<PartitionLag> _lag = [];
+    private DateTime _lagUpdated = DateTime.MinValue;
 
     /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
     /// <param name="options">Consumer settings.</param>
@@ -100,7 +106,23 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Volatile.Read(ref _assignedCount),
         Interlocked.Read(ref _inFlight),
         Interlocked.Read(ref _peakInFlight),
-        Interlocked.Read(ref _epochs));
+        Interlocked.Read(ref _epochs),
+        Interlocked.Read(ref _offsetCommits),
+        Interlocked.Read(ref _offsetCommitFailures));
+
+    /// <summary>
+    /// Whether the source is consuming: its partitions (possibly none, when the group has more members than
+    /// partitions) are assigned, their state restored, and the loop is taking records. False before the first
+    /// assignment, during a rebalance, and once stopping.
+    /// </summary>
+    public bool IsConsuming => _consuming && !_stopRequested;
+
+    /// <summary>
+    /// Per assigned partition, the records after the consumer's position (the partition's high watermark as last
+    /// fetched, minus the next offset to take), updated about once a second. While the partitions are paused the
+    /// high watermark is not refreshed, so the lag then shows what was known at the pause.
+    /// </summary>
+    public IReadOnlyList<PartitionLag> Lag => Volatile.Read(ref _lag);
 
     /// <summary>Starts the consume loop on its own thread.</summary>
     public void Start()
@@ -162,8 +184,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 {
                     Handle(consumer, result);
                 }
+
+                UpdateLag(consumer);
             }
 
+            _consuming = false;
             Drain(consumer);
             consumer.Close();
         }
@@ -171,6 +196,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
+            _consuming = false;
             if (e is EpochAbortedException)
             {
                 LogEpochAborted(_logger, e.Message);
@@ -220,6 +246,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
         return new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetPartitionsAssignedHandler(OnPartitionsAssigned)
+            .SetOffsetsCommittedHandler((_, committed) => OnOffsetsCommitted(committed))
             .SetPartitionsRevokedHandler(OnPartitionsRevoked)
             .SetPartitionsLostHandler(OnPartitionsLost)
             .SetLogHandler((_, m) => OnClientLog(m))
@@ -504,7 +531,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
         }
 
+        var started = Stopwatch.GetTimestamp();
         transactions.Committer.Commit(offsets, consumer.ConsumerGroupMetadata);
+        transactions.Committed?.Invoke(Stopwatch.GetElapsedTime(started));
         Interlocked.Increment(ref _epochs);
         if (offsets.Count > 0)
         {
@@ -519,6 +548,48 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 LogEpochOffsetsNotCommitted(_logger, e.Error.Reason);
             }
         }
+    }
+
+    private void OnOffsetsCommitted(CommittedOffsets committed)
+    {
+        // Called from Consume after each of the client's background commits (none in exactly-once mode).
+        if (committed.Error.IsError || committed.Offsets.Any(o => o.Error.IsError))
+        {
+            Interlocked.Increment(ref _offsetCommitFailures);
+        }
+        else if (committed.Offsets.Count > 0)
+        {
+            Interlocked.Increment(ref _offsetCommits);
+        }
+    }
+
+    /// <summary>About once a second: each assigned partition's lag from the client's cached high watermark.</summary>
+    private void UpdateLag(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        var now = DateTime.UtcNow;
+        if (now - _lagUpdated < TimeSpan.FromSeconds(1))
+        {
+            return;
+        }
+
+        _lagUpdated = now;
+        var lag = new List<PartitionLag>(_trackers.Count);
+        foreach (var tp in _trackers.Keys)
+        {
+            var high = consumer.GetWatermarkOffsets(tp).High;
+            if (high == Offset.Unset || high.Value < 0)
+            {
+                continue; // nothing fetched from this partition yet
+            }
+
+            var next = _expectedNext.TryGetValue(tp, out var expected) ? expected : consumer.Position(tp).Value;
+            if (next >= 0)
+            {
+                lag.Add(new PartitionLag(tp.Topic, tp.Partition.Value, Math.Max(0, high.Value - next)));
+            }
+        }
+
+        Volatile.Write(ref _lag, lag);
     }
 
     private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
@@ -584,6 +655,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         _options.OnPartitionsAssigned?.Invoke([.. partitions.Select(p => p.Partition.Value)]);
+        _consuming = true;
         _assigned.TrySetResult();
         return starts;
     }
@@ -611,6 +683,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
+        _consuming = false;
         // Store what is done so the commit on revoke carries it; events still in flight are consumed again by
         // the next owner (at-least-once). In exactly-once mode the epoch so far commits before the partitions go.
         if (_options.Transactions is { } transactions)
@@ -628,6 +701,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
+        _consuming = false;
         Forget(partitions);
         LogRevoked(_logger, partitions.Count);
     }

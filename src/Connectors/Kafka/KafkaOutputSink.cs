@@ -59,6 +59,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private readonly CancellationTokenSource _disposed = new();
     private long _acknowledged;
     private long _failedDeliveries;
+    private long _queued;
 
     /// <summary>Creates the producer; it connects lazily on the first send.</summary>
     public KafkaOutputSink(KafkaSinkOptions options, ILogger<KafkaOutputSink> logger)
@@ -244,6 +245,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     /// <summary>Deliveries that failed and were retried.</summary>
     public long FailedDeliveries => Interlocked.Read(ref _failedDeliveries);
 
+    /// <summary>Records handed to the producer whose delivery the broker has not reported yet (the producer's queue).</summary>
+    public long Queued => Interlocked.Read(ref _queued);
+
     /// <inheritdoc />
     /// <remarks>Keyed by alertId.</remarks>
     public void Send(Alert alert, Action onAcknowledged)
@@ -365,8 +369,10 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
                 Interlocked.Increment(ref _sentInTransaction);
             }
 
+            Interlocked.Increment(ref _queued);
             _producer.Produce(destination, message, report =>
             {
+                Interlocked.Decrement(ref _queued);
                 if (report.Error.IsError && IsTransactional)
                 {
                     // Not retried: the transaction lost this record, so the epoch must abort.
@@ -390,6 +396,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
+            Interlocked.Decrement(ref _queued);
             // Local queue full or a transient local error: never block the caller (an actor); try again shortly.
             Interlocked.Increment(ref _failedDeliveries);
             LogDeliveryFailed(_logger, topic, e.Error.Code, e.Error.Reason);
@@ -397,6 +404,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
         catch (ObjectDisposedException)
         {
+            Interlocked.Decrement(ref _queued);
             LogDroppedAfterDispose(_logger, topic);
         }
     }

@@ -67,4 +67,7 @@ public sealed record SourceTransactions
 
     /// <summary>How long an epoch may take to settle before its transaction is aborted.</summary>
     public TimeSpan SettleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Told how long each epoch's transaction commit took (for the engine's metrics), or null.</summary>
+    public Action<TimeSpan>? Committed { get; init; }
 }

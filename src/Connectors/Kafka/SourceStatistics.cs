@@ -12,6 +12,8 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="Uncommitted">Events taken and not yet complete: in flight, or processed with their state not yet acknowledged.</param>
 /// <param name="PeakUncommitted">The most events ever taken and not yet complete at once (bounded by 4 × MaxInFlightEvents).</param>
 /// <param name="EpochsCommitted">Transactions committed (exactly-once mode).</param>
+/// <param name="OffsetCommits">Offset commits the broker accepted (at-least-once mode: the consumer's own commits).</param>
+/// <param name="OffsetCommitFailures">Offset commits that failed (retried at the next commit).</param>
 public sealed record SourceStatistics(
     long Consumed,
     long DeadLettered,
@@ -23,7 +25,9 @@ public sealed record SourceStatistics(
     int AssignedPartitions,
     long Uncommitted = 0,
     long PeakUncommitted = 0,
-    long EpochsCommitted = 0)
+    long EpochsCommitted = 0,
+    long OffsetCommits = 0,
+    long OffsetCommitFailures = 0)
 {
     /// <summary>
     /// These counts followed by those of a later consumer of the same node (after a restart): totals add up, peaks take
@@ -43,6 +47,14 @@ public sealed record SourceStatistics(
             later.AssignedPartitions,
             later.Uncommitted,
             Math.Max(PeakUncommitted, later.PeakUncommitted),
-            EpochsCommitted + later.EpochsCommitted);
+            EpochsCommitted + later.EpochsCommitted,
+            OffsetCommits + later.OffsetCommits,
+            OffsetCommitFailures + later.OffsetCommitFailures);
     }
 }
+
+/// <summary>How far a consumer is behind in one partition.</summary>
+/// <param name="Topic">The topic.</param>
+/// <param name="Partition">The partition.</param>
+/// <param name="Records">Records after the consumer's position.</param>
+public sealed record PartitionLag(string Topic, int Partition, long Records);

@@ -163,10 +163,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         return handled;
     }
 
+    protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_engine.Counters);
+
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new AreaActor(engine));
 
     private void Handle(RoutedEvent routed)
     {
+        _engine.Counters.EventTakenByArea();
         var sensorEvent = routed.Consumed.Event;
         var rules = _engine.Rules;
         if (_areaId is null)

@@ -32,6 +32,9 @@ internal sealed class EngineContext(
 
     public ILogger Logger { get; } = logger;
 
+    /// <summary>Told how long each rule handler took (the engine's metrics), or null.</summary>
+    public IRuleTimings? RuleTimings { get; init; }
+
     /// <summary>The current rules; a new actor starts with these.</summary>
     public RuleSet Rules
     {

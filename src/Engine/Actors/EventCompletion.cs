@@ -26,6 +26,7 @@ internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters cou
     {
         if (Interlocked.Decrement(ref _work) == 0)
         {
+            counters.EventReleased(consumed.ConsumedAt);
             consumed.Release();
         }
 
@@ -42,7 +43,7 @@ internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters cou
     {
         if (Interlocked.Decrement(ref _parts) == 0)
         {
-            counters.EventProcessed();
+            counters.EventProcessed(consumed.Event.Type);
             consumed.Complete();
         }
     }

@@ -47,16 +47,26 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
 
     public void RuleFailed(string ruleName, string handler, Exception exception)
     {
-        engine.Counters.RuleFailed();
+        var count = engine.Counters.RuleFailed(ruleName);
+        var logged = EngineCounters.Sampled(count);
         var message = exception.Message.ReplaceLineEndings(" ");
         var reason = $"rule '{ruleName}' threw {exception.GetType().Name} in {handler}: {message}";
         if (consumed is null)
         {
-            LogTimerRuleFailed(engine.Logger, reason, exception);
+            if (logged)
+            {
+                LogTimerRuleFailed(engine.Logger, count, reason, exception);
+            }
+
             return;
         }
 
         var source = consumed.Source;
+        if (logged)
+        {
+            LogEventRuleFailed(engine.Logger, count, source.Topic, source.Partition, source.Offset, reason, exception);
+        }
+
         (_deadLetters ??= []).Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "rule"));
     }
 
@@ -87,8 +97,12 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         }
     }
 
-    [LoggerMessage(EventId = 3201, Level = LogLevel.Error, Message = "A rule failed outside an event: {Reason}")]
-    private static partial void LogTimerRuleFailed(ILogger logger, string reason, Exception exception);
+    // Sampled (the first ten, then every thousandth): a rule that fails on every event must not flood the log.
+    [LoggerMessage(EventId = 3201, Level = LogLevel.Error, Message = "Rule failure #{Count}, outside an event: {Reason}")]
+    private static partial void LogTimerRuleFailed(ILogger logger, long count, string reason, Exception exception);
+
+    [LoggerMessage(EventId = 3202, Level = LogLevel.Warning, Message = "Rule failure #{Count} on {Topic}[{Partition}]@{Offset}, dead-lettered: {Reason}")]
+    private static partial void LogEventRuleFailed(ILogger logger, long count, string topic, int partition, long offset, string reason, Exception exception);
 
     private sealed class PendingAcknowledgements(int count, EngineCounters counters, Action? onAcknowledged)
     {

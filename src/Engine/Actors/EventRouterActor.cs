@@ -10,9 +10,11 @@ namespace Kommune.Engine.Actors;
 internal sealed class EventRouterActor : ReceiveActor
 {
     private readonly PassivatingChildren _areas;
+    private readonly EngineCounters _counters;
 
     public EventRouterActor(EngineContext engine)
     {
+        _counters = engine.Counters;
         _areas = new PassivatingChildren(Context, AreaActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
         Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
@@ -24,6 +26,8 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
     }
+
+    protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_counters);
 
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new EventRouterActor(engine));
 }

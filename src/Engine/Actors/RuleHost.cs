@@ -51,7 +51,7 @@ internal sealed partial class RuleHost
         _area = area;
         _self = self;
         // The watermark comes with the messages, in dispatch order: a new actor's first message says it.
-        Runner = new KeyedRuleRunner(scope, key, areaId, engine.Rules, engine.EventTime);
+        Runner = new KeyedRuleRunner(scope, key, areaId, engine.Rules, engine.EventTime, engine.RuleTimings);
         _stateKey = StateKeys.Of(scope, key);
         if (scope == RuleScope.Area && engine.StatePartitions > 0)
         {
@@ -170,7 +170,7 @@ internal sealed partial class RuleHost
         {
             // A plugin rule keeps a value JSON cannot write. Waiting for a write that can never happen would stall
             // the partition; the events go on, and a restart restores this key's last written state instead.
-            _engine.Counters.RuleFailed();
+            _engine.Counters.RuleFailed("(state)");
             LogStateNotWritten(_engine.Logger, _stateKey, exception.Message, exception);
             Complete(waiting);
             _engine.StateWritten();

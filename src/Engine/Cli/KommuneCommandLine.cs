@@ -28,6 +28,16 @@ internal static class KommuneCommandLine
         Description = "Most events in flight before the consumer pauses (config key MaxInFlightEvents; default 10000).",
     };
 
+    private static readonly Option<int?> MetricsPort = new("--metrics-port")
+    {
+        Description = "Port of /metrics, /healthz and /readyz (config key MetricsPort; default 9464; 0 any free port; -1 none).",
+    };
+
+    private static readonly Option<string?> LogFormat = new("--log-format")
+    {
+        Description = "json (one object per line; the default of run) or text (the default of the demo) (config key LogFormat).",
+    };
+
     private static readonly Option<string?> ProcessingGuarantee = new("--processing-guarantee")
     {
         Description = "at-least-once (default) or exactly-once: outputs, state and offsets in one Kafka transaction per commit interval (config key ProcessingGuarantee).",
@@ -165,7 +175,7 @@ internal static class KommuneCommandLine
     {
         var demo = new Command("demo", "Start the embedded broker, a simulated sensor network and the engine; print alerts as they happen.")
         {
-            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         demo.SetAction(RunDemoAsync);
 
@@ -177,9 +187,10 @@ internal static class KommuneCommandLine
 
         var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
         {
-            BootstrapServers, GroupId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder,
+            BootstrapServers, GroupId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         ProcessingGuarantee.AcceptOnlyFromAmong("at-least-once", "exactly-once");
+        LogFormat.AcceptOnlyFromAmong("json", "text");
         run.SetAction(RunEngineAsync);
 
         var simulate = new Command("simulate", "Produce simulated sensor events into the sensor-events topic.")
@@ -205,7 +216,7 @@ internal static class KommuneCommandLine
             "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
         {
             demo, broker, run, simulate, replay, checkRules,
-            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         root.SetAction(RunDemoAsync);
         return root;
@@ -250,7 +261,7 @@ internal static class KommuneCommandLine
 
     private static async Task<int> RunEngineAsync(ParseResult parse, CancellationToken cancellationToken)
     {
-        var builder = EngineHost.CreateBuilder(Overrides(parse));
+        var builder = EngineHost.CreateBuilder(Overrides(parse), defaultLogFormat: "json");
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
         return await RunHostAsync(builder, cancellationToken);
@@ -336,6 +347,12 @@ internal static class KommuneCommandLine
             await Console.Error.WriteLineAsync(e.Message);
             return 2;
         }
+        catch (IOException e)
+        {
+            // The metrics endpoint's port is taken or cannot be bound: say so, rather than run unobserved.
+            await Console.Error.WriteLineAsync(e.Message);
+            return 2;
+        }
     }
 
     private static void MustBePositive<T>(Option<T> option) => option.Validators.Add(r =>
@@ -381,6 +398,16 @@ internal static class KommuneCommandLine
         if (parse.GetResult(TransactionalId) is not null)
         {
             values["TransactionalId"] = parse.GetValue(TransactionalId);
+        }
+
+        if (parse.GetValue(MetricsPort) is { } metricsPort)
+        {
+            values["MetricsPort"] = metricsPort.ToString(CultureInfo.InvariantCulture);
+        }
+
+        if (parse.GetValue(LogFormat) is { } logFormat)
+        {
+            values["LogFormat"] = logFormat;
         }
 
         if (parse.GetValue(MaxInFlight) is { } maxInFlight)

@@ -7,14 +7,16 @@ namespace Kommune.Engine.Hosting;
 
 /// <summary>
 /// Builds the generic host every command runs in: configuration from appsettings.json, KOMMUNE_ environment
-/// variables and command-line values (in rising precedence), single-line console logs, and Ctrl+C / SIGTERM
-/// handling with a graceful stop.
+/// variables and command-line values (in rising precedence), console logs (JSON lines or single-line text), and
+/// Ctrl+C / SIGTERM handling with a graceful stop.
 /// </summary>
 internal static class EngineHost
 {
     public const string EnvironmentPrefix = "KOMMUNE_";
 
-    public static HostApplicationBuilder CreateBuilder(IReadOnlyDictionary<string, string?> commandLineValues)
+    /// <param name="commandLineValues">Values given on the command line, under their configuration keys.</param>
+    /// <param name="defaultLogFormat">The log format when LogFormat is not set: json for the engine, text for the demo and tools.</param>
+    public static HostApplicationBuilder CreateBuilder(IReadOnlyDictionary<string, string?> commandLineValues, string defaultLogFormat = "text")
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -24,14 +26,32 @@ internal static class EngineHost
         });
         builder.Configuration.AddEnvironmentVariables(EnvironmentPrefix);
         builder.Configuration.AddInMemoryCollection(commandLineValues.Where(kv => kv.Value is not null));
-        builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss ";
-        });
-
         var options = BindOptions(builder.Configuration);
+        builder.Logging.ClearProviders();
+        if ((options.LogFormat ?? defaultLogFormat) == "json")
+        {
+            // One JSON object per line: timestamp, level, category, event id, message and its structured values.
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.UseUtcTimestamp = true;
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                // Names and messages as written (æøå, quotes), not as \u escapes: these lines are read by people too.
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions
+                {
+                    Indented = false,
+                    Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+                };
+            });
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+
         builder.Services.AddSingleton(options);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout + TimeSpan.FromSeconds(15));
         return builder;

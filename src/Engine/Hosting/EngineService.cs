@@ -9,13 +9,23 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
     private readonly ILogger _logger = loggerFactory.CreateLogger<EngineService>();
     private KommuneEngine? _engine;
     private RulesWatcher? _watcher;
+    private EngineHttpEndpoint? _http;
 
     public KommuneEngine Engine => _engine ?? throw new InvalidOperationException("The engine has not started.");
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>The metrics and health endpoint, or null when MetricsPort is -1.</summary>
+    public EngineHttpEndpoint? Http => _http;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         _engine = new KommuneEngine(options, loggerFactory);
-        var started = _engine.StartAsync(cancellationToken);
+        if (options.MetricsPort >= 0)
+        {
+            // Before the engine: /healthz answers and /readyz says "not started" while it connects.
+            _http = await EngineHttpEndpoint.StartAsync(_engine, options.MetricsHost, options.MetricsPort, loggerFactory, cancellationToken);
+        }
+
+        await _engine.StartAsync(cancellationToken);
         if (options.WatchRules && (options.RulesFile is not null || options.PluginsFolder is not null))
         {
             var engine = _engine;
@@ -33,19 +43,37 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
             CancellationToken.None,
             TaskContinuationOptions.OnlyOnFaulted,
             TaskScheduler.Default);
-        return started;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken)
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _watcher?.Dispose();
-        return _engine?.StopAsync(cancellationToken) ?? Task.CompletedTask;
+        if (_engine is not null)
+        {
+            await _engine.StopAsync(cancellationToken);
+        }
+
+        // Last: the final scrape sees the stopped engine's totals, and /readyz says "stopping" meanwhile.
+        if (_http is not null)
+        {
+            await _http.DisposeAsync();
+            _http = null;
+        }
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         _watcher?.Dispose();
-        return _engine?.DisposeAsync() ?? ValueTask.CompletedTask;
+        if (_engine is not null)
+        {
+            await _engine.DisposeAsync();
+        }
+
+        if (_http is not null)
+        {
+            await _http.DisposeAsync();
+            _http = null;
+        }
     }
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Critical, Message = "The Kafka consumer failed; stopping the engine")]

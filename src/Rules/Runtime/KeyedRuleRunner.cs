@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 using Kommune.Rules.Api;
 using Kommune.Rules.Model;
@@ -23,6 +24,7 @@ public sealed class KeyedRuleRunner
     private static Utf8JsonWriter? PersistWriter;
 
     private readonly EventTimeSettings _settings;
+    private readonly IRuleTimings? _timings;
     private readonly TimerQueue _timers = new();
     private readonly Dictionary<string, BindingState> _states = new(StringComparer.Ordinal);
     private readonly RuleContext _context;
@@ -35,7 +37,8 @@ public sealed class KeyedRuleRunner
     /// <param name="areaId">The key's area.</param>
     /// <param name="rules">The rules; those of <paramref name="scope"/> bound to the area run.</param>
     /// <param name="settings">Event-time settings.</param>
-    public KeyedRuleRunner(RuleScope scope, string key, string areaId, RuleSet rules, EventTimeSettings settings)
+    /// <param name="timings">Told how long each handler took, or null.</param>
+    public KeyedRuleRunner(RuleScope scope, string key, string areaId, RuleSet rules, EventTimeSettings settings, IRuleTimings? timings = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(key);
         ArgumentNullException.ThrowIfNull(areaId);
@@ -44,6 +47,7 @@ public sealed class KeyedRuleRunner
         Key = key;
         AreaId = areaId;
         _settings = settings;
+        _timings = timings;
         _context = new RuleContext(this);
         Reload(rules);
     }
@@ -373,6 +377,7 @@ public sealed class KeyedRuleRunner
     private void Invoke(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset? issued, object input)
     {
         _context.Enter(binding, outputs, eventTime, issued ?? eventTime);
+        var started = _timings is null ? 0 : Stopwatch.GetTimestamp();
         var handler = nameof(Rule.OnEvent);
         try
         {
@@ -404,6 +409,7 @@ public sealed class KeyedRuleRunner
         finally
         {
             _context.Leave();
+            _timings?.Evaluated(binding, Stopwatch.GetTimestamp() - started);
         }
     }
 

@@ -60,6 +60,14 @@ internal sealed class KafkaTestBed : IDisposable
     /// <summary>Starts an engine on this cluster with the bed's options, adjusted by <paramref name="configure"/>.</summary>
     public async Task<KommuneEngine> StartEngineAsync(Action<EngineOptions>? configure = null, RuleSet? rules = null)
     {
+        var engine = CreateEngine(configure, rules);
+        await engine.StartAsync();
+        return engine;
+    }
+
+    /// <summary>An engine on this cluster with the bed's options, adjusted by <paramref name="configure"/>; not started.</summary>
+    public KommuneEngine CreateEngine(Action<EngineOptions>? configure = null, RuleSet? rules = null)
+    {
         var options = new EngineOptions
         {
             BootstrapServers = Options.BootstrapServers,
@@ -71,9 +79,7 @@ internal sealed class KafkaTestBed : IDisposable
             SessionTimeout = TimeSpan.FromSeconds(3),
         };
         configure?.Invoke(options);
-        var engine = new KommuneEngine(options, LoggerFactory, rules);
-        await engine.StartAsync();
-        return engine;
+        return new KommuneEngine(options, LoggerFactory, rules);
     }
 
     public void Produce(string topic, byte[]? key, byte[]? value, Headers? headers = null) =>

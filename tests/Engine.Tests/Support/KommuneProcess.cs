@@ -43,6 +43,8 @@ internal sealed class KommuneProcess : IDisposable
             RedirectStandardError = true,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        // Any free port for the metrics endpoint unless a test names one: processes of a test run side by side.
+        start.Environment["KOMMUNE_MetricsPort"] = "0";
         foreach (var (name, value) in environment)
         {
             start.Environment[name] = value;

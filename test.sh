@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests use: kcat (the kcat interop test talks to the engine through Kafka with it).
+# Debian packages the tests use: kcat (the kcat interop test talks to the engine through Kafka with it) and
+# prometheus (a real Prometheus server scrapes the engine; promtool checks the scrape and the shipped rules).
 packages=()
 command -v kcat >/dev/null 2>&1 || packages+=(kcat)
+{ command -v prometheus && command -v promtool; } >/dev/null 2>&1 || packages+=(prometheus)
 
 if ((${#packages[@]} > 0)); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -32,7 +32,7 @@ public sealed partial class MetricsTests(ITestOutputHelper output)
         Assert.Equal((HttpStatusCode.OK, "alive"), await StateAsync(endpoint, "healthz"));
         Assert.Equal((HttpStatusCode.ServiceUnavailable, "not ready"), await StateAsync(endpoint, "readyz"));
         await engine.StartAsync();
-        await WaitUntilAsync(async () => await StateAsync(endpoint, "readyz") == (HttpStatusCode.OK, "ready"));
+        await KafkaTestBed.WaitUntilAsync(async () => await StateAsync(endpoint, "readyz") == (HttpStatusCode.OK, "ready"));
 
         // Valid events of every type over two and a half minutes of event time (so minute aggregates close), then bad ones.
         var simulator = new SensorSimulator(new SimulatorOptions { Sensors = 200, Areas = 4, Seed = 7, FallsPerMinute = 600 });
@@ -67,7 +67,7 @@ public sealed partial class MetricsTests(ITestOutputHelper output)
 
         // The lag is read from the consumer about once a second: wait for a scrape that shows every partition caught up.
         PrometheusText scrape = null!;
-        await WaitUntilAsync(async () =>
+        await KafkaTestBed.WaitUntilAsync(async () =>
         {
             scrape = await ScrapeAsync(endpoint);
             var lag = scrape.Samples("kommune_consumer_lag_records").ToList();
@@ -207,19 +207,6 @@ public sealed partial class MetricsTests(ITestOutputHelper output)
         return (response.StatusCode, body.RootElement.GetProperty("state").GetString()!);
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + KafkaTestBed.DefaultWait;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition did not hold within the wait.");
-            }
-
-            await Task.Delay(50);
-        }
-    }
 
     // A metric name, not a part of a recording rule's name (instance:kommune_x:rate5m).
     [GeneratedRegex(@"(?<![:\w])(kommune|dotnet|process)_[a-z0-9_]+(?![:\w])")]

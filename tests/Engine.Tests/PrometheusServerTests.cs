@@ -41,7 +41,7 @@ public sealed class PrometheusServerTests(ITestOutputHelper output)
         {
             var api = new Uri($"http://127.0.0.1:{prometheusPort}/api/v1/");
             double processed = -1;
-            await WaitUntilAsync(async () =>
+            await KafkaTestBed.WaitUntilAsync(async () =>
             {
                 processed = await QueryScalarAsync(api, "sum(kommune_events_processed_total{job=\"kommune-engine\"})") ?? -1;
                 return processed == 300;
@@ -51,7 +51,7 @@ public sealed class PrometheusServerTests(ITestOutputHelper output)
 
             // Every shipped rule loaded and, once evaluated, without error.
             List<(string Group, string Name, string Health, string? Error)> rules = [];
-            await WaitUntilAsync(async () =>
+            await KafkaTestBed.WaitUntilAsync(async () =>
             {
                 rules = await RulesAsync(api);
                 return rules.Count > 0 && rules.All(r => r.Health != "unknown");
@@ -64,7 +64,7 @@ public sealed class PrometheusServerTests(ITestOutputHelper output)
             }
 
             // The recording rules compute from the engine's series.
-            await WaitUntilAsync(
+            await KafkaTestBed.WaitUntilAsync(
                 async () => await QueryScalarAsync(api, "instance:kommune_consumer_lag_records:sum") is not null,
                 () => "no value for instance:kommune_consumer_lag_records:sum");
         }
@@ -160,19 +160,6 @@ public sealed class PrometheusServerTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string> explain)
-    {
-        var deadline = DateTime.UtcNow + KafkaTestBed.DefaultWait;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException(explain());
-            }
-
-            await Task.Delay(100);
-        }
-    }
 
     /// <summary>A Prometheus server process with its output kept for a failing test's message.</summary>
     private sealed class PrometheusProcess : IDisposable

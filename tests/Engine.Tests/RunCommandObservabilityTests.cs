@@ -27,12 +27,12 @@ public sealed partial class RunCommandObservabilityTests(ITestOutputHelper outpu
             await engine.WaitForOutputAsync("Assigned partitions", Wait);
             var endpoint = new Uri(ListeningAt().Match(engine.Output).Groups["url"].Value);
             output.WriteLine($"endpoint at {endpoint}");
-            await WaitUntilAsync(async () => (await GetAsync(new Uri(endpoint, "readyz"))).Status == HttpStatusCode.OK);
+            await KafkaTestBed.WaitUntilAsync(async () => (await GetAsync(new Uri(endpoint, "readyz"))).Status == HttpStatusCode.OK);
             Assert.Equal(HttpStatusCode.OK, (await GetAsync(new Uri(endpoint, "healthz"))).Status);
 
             bed.ProduceEvent(Events.Fall("json-fall-1", "area-1", 0));
             bed.Flush();
-            await WaitUntilAsync(async () => new PrometheusText((await GetAsync(new Uri(endpoint, "metrics"))).Body).Sum("kommune_events_processed_total") == 1);
+            await KafkaTestBed.WaitUntilAsync(async () => new PrometheusText((await GetAsync(new Uri(endpoint, "metrics"))).Body).Sum("kommune_events_processed_total") == 1);
 
             await engine.StopAsync("TERM", Wait);
             Assert.Equal(0, engine.ExitCode);
@@ -73,19 +73,6 @@ public sealed partial class RunCommandObservabilityTests(ITestOutputHelper outpu
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The condition did not hold within the wait.");
-            }
-
-            await Task.Delay(50);
-        }
-    }
 
     [GeneratedRegex("""Metrics at (?<url>http://[^/"]+/)metrics""")]
     private static partial Regex ListeningAt();

@@ -160,6 +160,24 @@ internal sealed class KafkaTestBed : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits (polling every 50 ms, at most <see cref="DefaultWait"/>) until an asynchronous <paramref name="condition"/>
+    /// holds, such as an HTTP answer; <paramref name="explain"/> says what was seen when it never did.
+    /// </summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, Func<string>? explain = null)
+    {
+        var deadline = DateTime.UtcNow + DefaultWait;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException(explain?.Invoke() ?? "The condition did not hold within the wait.");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>Reads until at least <paramref name="count"/> records are there.</summary>
     public List<ConsumeResult<byte[]?, byte[]?>> ReadAtLeast(string topic, int count, TimeSpan? wait = null) =>
         ReadUntil(topic, r => r.Count >= count, wait);

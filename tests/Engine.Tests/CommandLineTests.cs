@@ -30,6 +30,36 @@ public sealed class CommandLineTests
         Assert.Contains(parse.Errors, e => e.Message.Contains("--bootstrap-servers", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void An_unknown_log_format_is_refused_with_the_formats_there_are()
+    {
+        var parse = KommuneCommandLine.Build().Parse(["run", "-b", "b:9092", "--log-format", "xml"]);
+
+        var error = Assert.Single(parse.Errors);
+        Assert.Contains("'xml' not recognized", error.Message, StringComparison.Ordinal);
+        Assert.Contains("json", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Invalid_metrics_and_log_settings_are_refused_with_each_named()
+    {
+        var options = new EngineOptions
+        {
+            BootstrapServers = "b:9092",
+            MetricsPort = 70000,
+            MetricsHost = "every interface",
+            LogFormat = "xml",
+            EarliestEventTime = new DateTimeOffset(1969, 12, 31, 0, 0, 0, TimeSpan.Zero),
+        };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("MetricsPort must be a port", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MetricsHost must be an IP address", error.Message, StringComparison.Ordinal);
+        Assert.Contains("LogFormat must be json or text, not 'xml'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("EarliestEventTime must not be before 1970", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--rate", "0")]
     [InlineData("--rate", "-5")]

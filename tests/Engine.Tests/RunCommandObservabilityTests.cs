@@ -60,6 +60,22 @@ public sealed partial class RunCommandObservabilityTests(ITestOutputHelper outpu
         Assert.Equal("observed", started.GetProperty("State").GetProperty("GroupId").GetString());
     }
 
+    [Fact]
+    public async Task Run_on_a_metrics_port_in_use_stops_at_start_and_says_so()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        using var taken = new System.Net.Sockets.TcpListener(IPAddress.Any, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var engine = KommuneProcess.Start("run", "--bootstrap-servers", bed.BootstrapServers, "--metrics-port", port);
+
+        await engine.WaitForExitAsync(Wait);
+
+        output.WriteLine(engine.Output);
+        Assert.Equal(2, engine.ExitCode);
+        Assert.Contains($"The metrics endpoint cannot listen on 0.0.0.0:{port}", engine.Output, StringComparison.Ordinal);
+    }
+
     private static async Task<(HttpStatusCode Status, string Body)> GetAsync(Uri uri)
     {
         try

@@ -13,9 +13,6 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
 
     public KommuneEngine Engine => _engine ?? throw new InvalidOperationException("The engine has not started.");
 
-    /// <summary>The metrics and health endpoint, or null when MetricsPort is -1.</summary>
-    public EngineHttpEndpoint? Http => _http;
-
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _engine = new KommuneEngine(options, loggerFactory);

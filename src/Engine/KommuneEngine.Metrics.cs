@@ -1,4 +1,3 @@
-using Kommune.Connectors.Kafka;
 using Kommune.Engine.Observability;
 
 namespace Kommune.Engine;
@@ -42,8 +41,8 @@ public sealed partial class KommuneEngine
     /// <summary>Just before a scrape: the metrics that mirror the engine's statistics and state.</summary>
     private void CollectMetrics()
     {
-        var statistics = Statistics;
-        var source = _earlierSources.Add(_source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0));
+        var source = SourceTotals;
+        var statistics = StatisticsOf(source);
         _metrics.Consumed.IncTo(statistics.Consumed);
         _metrics.Late.IncTo(statistics.LateEvents);
         _metrics.StateWritten.IncTo(statistics.StateWritten);

@@ -116,38 +116,37 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     public Task ConsumerCompletion => _source is null ? throw new InvalidOperationException("The engine has not started.") : _consumerEnded.Task;
 
     /// <summary>What the engine has done so far.</summary>
-    public EngineStatistics Statistics
-    {
-        get
-        {
-            var source = _earlierSources.Add(_source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0));
-            return new EngineStatistics(
-                source.Consumed,
-                _counters.Processed,
-                source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
-                _counters.Alerts,
-                _counters.Aggregates,
-                _counters.RuleFailures,
-                source.LostRecords,
-                source.InFlight,
-                source.PeakInFlight,
-                source.Pauses,
-                _counters.ActiveSensors,
-                _counters.ActiveAreas,
-                source.AssignedPartitions,
-                _counters.LateEvents,
-                _counters.PluginFailures,
-                _counters.RuleReloads,
-                Watermark,
-                _commands?.Handled ?? 0,
-                _commands?.Refused ?? 0,
-                _counters.StateWritten,
-                _counters.StateRestored,
-                source.PeakUncommitted,
-                source.EpochsCommitted,
-                Interlocked.Read(ref _restarts));
-        }
-    }
+    public EngineStatistics Statistics => StatisticsOf(SourceTotals);
+
+    /// <summary>The consumer's counts over every run of the pipeline (a restart starts a new consumer).</summary>
+    private SourceStatistics SourceTotals => _earlierSources.Add(_source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0));
+
+    private EngineStatistics StatisticsOf(SourceStatistics source) =>
+        new EngineStatistics(
+            source.Consumed,
+            _counters.Processed,
+            source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
+            _counters.Alerts,
+            _counters.Aggregates,
+            _counters.RuleFailures,
+            source.LostRecords,
+            source.InFlight,
+            source.PeakInFlight,
+            source.Pauses,
+            _counters.ActiveSensors,
+            _counters.ActiveAreas,
+            source.AssignedPartitions,
+            _counters.LateEvents,
+            _counters.PluginFailures,
+            _counters.RuleReloads,
+            Watermark,
+            _commands?.Handled ?? 0,
+            _commands?.Refused ?? 0,
+            _counters.StateWritten,
+            _counters.StateRestored,
+            source.PeakUncommitted,
+            source.EpochsCommitted,
+            Interlocked.Read(ref _restarts));
 
     /// <summary>The engine's event-time watermark: the minimum over active partitions of newest event time minus the out-of-orderness bound.</summary>
     public DateTimeOffset Watermark

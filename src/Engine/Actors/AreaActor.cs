@@ -125,17 +125,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                 Context.Parent.Tell(Passivate.Instance);
             }
         });
-        Receive<ConfirmPassivation>(_ =>
-        {
-            if (CanStop)
-            {
-                Context.Stop(Self);
-            }
-            else
-            {
-                Context.Parent.Tell(PassivationCancelled.Instance);
-            }
-        });
+        Receive<ConfirmPassivation>(_ => Passivation.Confirm(Context, CanStop));
     }
 
     public ITimerScheduler Timers { get; set; } = null!;

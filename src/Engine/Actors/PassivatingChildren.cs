@@ -107,6 +107,23 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
     }
 }
 
+/// <summary>What a child does on <see cref="ConfirmPassivation"/>.</summary>
+internal static class Passivation
+{
+    /// <summary>Stops the child if it still <paramref name="canStop"/>; otherwise tells its parent it stays.</summary>
+    public static void Confirm(IActorContext context, bool canStop)
+    {
+        if (canStop)
+        {
+            context.Stop(context.Self);
+        }
+        else
+        {
+            context.Parent.Tell(PassivationCancelled.Instance);
+        }
+    }
+}
+
 /// <summary>Sent by an idle child to its parent: "hold my messages, I want to stop".</summary>
 internal sealed record Passivate
 {

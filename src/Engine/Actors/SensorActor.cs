@@ -86,15 +86,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
                 break;
             case ConfirmPassivation:
-                if (CanStop)
-                {
-                    Context.Stop(Self);
-                }
-                else
-                {
-                    Context.Parent.Tell(PassivationCancelled.Instance);
-                }
-
+                Passivation.Confirm(Context, CanStop);
                 break;
             default:
                 Unhandled(message);

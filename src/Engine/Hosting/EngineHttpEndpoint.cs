@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Kommune.Engine.Hosting;
@@ -43,6 +44,9 @@ internal sealed partial class EngineHttpEndpoint : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
+        // The command's own host handles Ctrl+C and SIGTERM and stops this endpoint after the engine, so /readyz
+        // answers "stopping" while the engine drains; this host must not stop itself on the same signal.
+        builder.Services.AddSingleton<IHostLifetime, OwnedLifetime>();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -99,6 +103,14 @@ internal sealed partial class EngineHttpEndpoint : IAsyncDisposable
     private static partial void LogListening(ILogger logger, Uri address);
 
     private sealed record Status(string State, string? Reason);
+
+    /// <summary>A host lifetime that reacts to no signal and prints nothing: the endpoint is stopped by its owner.</summary>
+    private sealed class OwnedLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 
     private static class StatusJson
     {

@@ -53,6 +53,8 @@ public sealed partial class KommuneEngine
         _metrics.CommitsFailed.IncTo(source.OffsetCommitFailures);
         _metrics.EpochsCommitted.IncTo(source.EpochsCommitted);
         _metrics.DeliveryFailures.IncTo(_earlierDeliveryFailures + (_sink?.FailedDeliveries ?? 0));
+        _metrics.RecordsRefused.IncTo(_earlierRefused + (_sink?.Refused ?? 0));
+        _metrics.RecordsUnwritten.IncTo(_earlierUnwritten + (_sink?.Unwritten ?? 0));
 
         _metrics.InFlight.Set(source.InFlight);
         _metrics.Uncommitted.Set(source.Uncommitted);

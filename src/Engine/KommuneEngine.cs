@@ -57,6 +57,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private KafkaOutputSink? _sink;
     private MeteredOutputSink? _outputs;
     private long _earlierDeliveryFailures;
+    private long _earlierRefused;
+    private long _earlierUnwritten;
+    private readonly RefusedRecords _refusals = new();
+    private readonly StateChunkLedger _stateChunks = new();
     private KafkaEventSource? _source;
     private StateRestorer? _restorer;
     private KafkaCommandSource? _commands;
@@ -272,6 +276,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 Topics = topics,
                 Linger = _options.ProducerLinger,
                 TransactionalId = exactlyOnce ? _options.EffectiveTransactionalId : null,
+                Refusals = _refusals,
+                StateChunks = _stateChunks,
             },
             _loggerFactory.CreateLogger<KafkaOutputSink>());
         _actors = ActorSystem.Create("kommune", BootstrapSetup.Create().WithConfig(ConfigurationFactory.ParseString(AkkaConfig)).And(new AkkaLogSetup(_loggerFactory)));
@@ -286,7 +292,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         };
         if (_options.PersistState)
         {
-            _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _loggerFactory.CreateLogger<StateRestorer>());
+            _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<StateRestorer>());
             _context.StatePartitions = _restorer.Partitions();
         }
 
@@ -401,6 +407,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             await StopPipelineAsync(TimeSpan.Zero);
             _earlierSources = _earlierSources.Add(before);
             _earlierDeliveryFailures += _sink!.FailedDeliveries;
+            _earlierRefused += _sink.Refused;
+            _earlierUnwritten += _sink.Unwritten;
             lock (_time)
             {
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.

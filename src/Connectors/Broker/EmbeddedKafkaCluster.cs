@@ -104,6 +104,38 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// Makes the next requests of one API for one partition fail with the given errors, one per request, in order:
+    /// for example <c>PushPartitionRequestErrors("kommune.dead-letters", 0, KafkaApi.Produce, ErrorCode.InvalidRecord)</c>
+    /// refuses the next produce to that partition only.
+    /// </summary>
+    public void PushPartitionRequestErrors(string topic, int partition, KafkaApi api, params ErrorCode[] errors)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        ArgumentNullException.ThrowIfNull(errors);
+        lock (_gate)
+        {
+            foreach (var error in errors)
+            {
+                Check(rd_kafka_mock_partition_push_request_errors(Cluster, topic, partition, (short)api, 1, (int)error),
+                    $"push an error for {topic}[{partition}]");
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes the broker report <paramref name="error"/> for a topic in its metadata answers (for example
+    /// <see cref="ErrorCode.TopicAuthorizationFailed"/>); <see cref="ErrorCode.NoError"/> clears it.
+    /// </summary>
+    public void SetTopicError(string topic, ErrorCode error)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(topic);
+        lock (_gate)
+        {
+            rd_kafka_mock_topic_set_error(Cluster, topic, (int)error);
+        }
+    }
+
     /// <summary>Forgets the errors pushed for one API that have not been returned yet.</summary>
     public void ClearRequestErrors(KafkaApi api)
     {

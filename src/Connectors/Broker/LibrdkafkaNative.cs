@@ -117,6 +117,16 @@ internal static partial class LibrdkafkaNative
     [LibraryImport(LibraryName)]
     internal static partial void rd_kafka_mock_clear_request_errors(IntPtr cluster, short apiKey);
 
+    /// <summary>
+    /// Variadic in C (<c>cnt</c> error codes follow); called with exactly one, which the x86-64 System V calling
+    /// convention passes like a fixed integer argument.
+    /// </summary>
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial int rd_kafka_mock_partition_push_request_errors(IntPtr cluster, string topic, int partition, short apiKey, UIntPtr count, int error);
+
+    [LibraryImport(LibraryName, StringMarshalling = StringMarshalling.Utf8)]
+    internal static partial void rd_kafka_mock_topic_set_error(IntPtr cluster, string topic, int error);
+
     [LibraryImport(LibraryName)]
     internal static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr cluster, int delayMs);
 

@@ -11,7 +11,7 @@ public static class DeadLetterReasons
     [
         "null_value", "too_large", "malformed_json", "not_an_object", "missing_field", "wrong_type", "bad_id",
         "bad_timestamp", "future_timestamp", "too_old_timestamp", "not_finite", "nested_value", "key_mismatch",
-        "late", "rule_failed", "command_refused", "other",
+        "late", "rule_failed", "command_refused", "output_refused", "other",
     ];
 
     /// <summary>The code of a dead letter's stage and reason (docs/events.md lists the reasons).</summary>
@@ -24,6 +24,7 @@ public static class DeadLetterReasons
             "late" => "late",
             "rule" => "rule_failed",
             "command" => "command_refused",
+            "output" => "output_refused",
             _ => DecodeCode(reason),
         };
     }

@@ -19,8 +19,24 @@ public sealed record KafkaSinkOptions
     /// <summary>How long the producer waits to fill a batch: more is higher throughput, less is lower latency.</summary>
     public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>How long to wait before producing a record again after its delivery failed.</summary>
+    /// <summary>
+    /// How long to wait before producing a record again after its delivery failed for a reason that may pass (the
+    /// broker down, a leader moving); doubled at each further failure of the same record, up to
+    /// <see cref="MaxRetryBackoff"/>.
+    /// </summary>
     public TimeSpan RetryBackoff { get; init; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>The longest wait between two attempts to deliver one record.</summary>
+    public TimeSpan MaxRetryBackoff { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The records the broker refused for good, remembered across this node's pipeline restarts (see
+    /// <see cref="RefusedRecords"/>); a sink of its own when null.
+    /// </summary>
+    public RefusedRecords? Refusals { get; init; }
+
+    /// <summary>The chunk counts of chunked state keys, shared with the state restore; a ledger of its own when null.</summary>
+    public StateChunkLedger? StateChunks { get; init; }
 
     /// <summary>
     /// When set, the sink is transactional (exactly-once mode): every record goes into the open transaction, which
@@ -37,17 +53,29 @@ public sealed record KafkaSinkOptions
 }
 
 /// <summary>
-/// Writes alerts, aggregates and dead letters through one idempotent producer (acks=all, no duplicates from
-/// producer retries, order kept per partition). Each send takes a callback that runs once the broker acknowledged
-/// the record; a record whose delivery failed is produced again after a back-off, so an acknowledgement is never
-/// reported for a record the broker does not hold. With a <see cref="KafkaSinkOptions.TransactionalId"/> the producer is
-/// transactional: records go into the open transaction, a failed delivery aborts it instead of being retried, and
-/// while an epoch commits, new records are held (never blocking the sender) and go into the next transaction.
+/// Writes alerts, aggregates, state and dead letters through one idempotent producer (acks=all, no duplicates from
+/// producer retries, order kept per partition). Each send takes a callback that runs once the record is done: the
+/// broker acknowledged it or, if the broker refused it for good, what was written in its place. Whether an error may
+/// pass decides what happens:
+/// <list type="bullet">
+/// <item>it may pass (broker down, leader moving, timeouts): the record is produced again after a back-off that doubles
+/// up to <see cref="KafkaSinkOptions.MaxRetryBackoff"/>, so a done callback never runs for a record the broker does
+/// not hold;</item>
+/// <item>the record itself is refused (too large, invalid, against a topic policy): trying again cannot help, so it
+/// never blocks its partition. A dead letter is written again in a reduced form (a prefix of its value, then none;
+/// see <see cref="DeadLetterHeaders"/>), an alert or aggregate is dead-lettered (stage <c>output</c>) in its place,
+/// and what cannot be written at all is logged and counted (<see cref="Unwritten"/>).</item>
+/// </list>
+/// A state larger than a record may be is compressed and split into chunks (<see cref="StateRecordFormat"/>).
+/// With a <see cref="KafkaSinkOptions.TransactionalId"/> the producer is transactional: records go into the open
+/// transaction, a failed delivery aborts it instead of being retried (a refused record is remembered in
+/// <see cref="KafkaSinkOptions.Refusals"/> so the redone epoch writes its reduced form), and while an epoch commits,
+/// new records are held (never blocking the sender) and go into the next transaction.
 /// </summary>
 public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDisposable
 {
     private readonly Lock _gate = new();
-    private readonly List<(TopicPartition Destination, Message<byte[]?, byte[]?> Message, Action OnAcknowledged)> _held = [];
+    private readonly List<PendingRecord> _held = [];
     private bool _holding;
     private bool _aborted;
     private long _sentInTransaction;
@@ -57,9 +85,14 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private readonly ILogger _logger;
     private readonly IProducer<byte[]?, byte[]?> _producer;
     private readonly CancellationTokenSource _disposed = new();
+    private readonly RefusedRecords _refusals;
+    private readonly StateChunkLedger _stateChunks;
+    private readonly int _maxRecordBytes;
     private long _acknowledged;
     private long _failedDeliveries;
     private long _queued;
+    private long _refused;
+    private long _unwritten;
 
     /// <summary>Creates the producer; it connects lazily on the first send.</summary>
     public KafkaOutputSink(KafkaSinkOptions options, ILogger<KafkaOutputSink> logger)
@@ -67,6 +100,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _logger = logger;
+        _refusals = options.Refusals ?? new RefusedRecords();
+        _stateChunks = options.StateChunks ?? new StateChunkLedger();
         var config = new ProducerConfig
         {
             BootstrapServers = options.BootstrapServers,
@@ -94,6 +129,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             config.Set(key, value);
         }
 
+        // The producer refuses a record over message.max.bytes (key, value and headers); a dead letter is cut to fit
+        // with room to spare for the record's framing.
+        _maxRecordBytes = (config.MessageMaxBytes ?? 1_000_000) - 1_000;
         _producer = new ProducerBuilder<byte[]?, byte[]?>(config)
             .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
             .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
@@ -222,9 +260,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         lock (_gate)
         {
             _holding = false;
-            foreach (var (destination, message, onAcknowledged) in _held)
+            foreach (var record in _held)
             {
-                ProduceNow(destination, message, onAcknowledged);
+                ProduceNow(record);
             }
 
             _held.Clear();
@@ -248,64 +286,183 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     /// <summary>Records handed to the producer whose delivery the broker has not reported yet (the producer's queue).</summary>
     public long Queued => Interlocked.Read(ref _queued);
 
+    /// <summary>
+    /// Records refused for what they hold (too large, invalid): each was written again in a reduced form or as a dead
+    /// letter in its place.
+    /// </summary>
+    public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>Records that could not be written in any form: each is in the log (error 2010 or 2011), nowhere else.</summary>
+    public long Unwritten => Interlocked.Read(ref _unwritten);
+
     /// <inheritdoc />
-    /// <remarks>Keyed by alertId.</remarks>
+    /// <remarks>Keyed by alertId. Refused for good (for example larger than a record may be), it is dead-lettered instead.</remarks>
     public void Send(Alert alert, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(alert);
-        Produce(_options.Topics.Alerts, new Message<byte[]?, byte[]?>
-        {
-            Key = Encoding.UTF8.GetBytes(alert.AlertId),
-            Value = OutputCodec.Encode(alert),
-        }, onAcknowledged);
+        SendOutput(_options.Topics.Alerts, Encoding.UTF8.GetBytes(alert.AlertId), OutputCodec.Encode(alert), onAcknowledged);
     }
 
     /// <inheritdoc />
-    /// <remarks>Keyed by area/metric/window.</remarks>
+    /// <remarks>Keyed by area/metric/window. Refused for good, it is dead-lettered instead.</remarks>
     public void Send(Aggregate aggregate, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(aggregate);
-        Produce(_options.Topics.Aggregates, new Message<byte[]?, byte[]?>
-        {
-            Key = Encoding.UTF8.GetBytes(aggregate.Key),
-            Value = OutputCodec.Encode(aggregate),
-        }, onAcknowledged);
+        SendOutput(_options.Topics.Aggregates, Encoding.UTF8.GetBytes(aggregate.Key), OutputCodec.Encode(aggregate), onAcknowledged);
     }
 
     /// <inheritdoc />
-    /// <remarks>Keyed by the state's key, to the record's partition of the state topic.</remarks>
+    /// <remarks>
+    /// Keyed by the state's key, to the record's partition of the state topic, laid out by <see cref="StateRecordFormat"/>
+    /// (compressed and chunked when large). Done when every record of it is acknowledged; a state the broker refuses
+    /// for good is logged (2011) and counted as unwritten, and a restart restores the key's last written state.
+    /// </remarks>
     public void Send(StateRecord state, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(state);
-        Produce(new TopicPartition(_options.Topics.State, state.Partition), new Message<byte[]?, byte[]?>
+        ArgumentNullException.ThrowIfNull(onAcknowledged);
+        var destination = new TopicPartition(_options.Topics.State, state.Partition);
+        var identity = _refusals.IsEmpty ? null : Identity(destination.Topic, state.Key, state.Value);
+        if (identity is not null && _refusals.TryGet(identity, out var earlier))
         {
-            Key = Encoding.UTF8.GetBytes(state.Key),
-            Value = state.Value,
-            Headers = state.Covers is { Count: > 0 } covers
-                ? new Headers { { StateRecord.CoversHeader, Encoding.UTF8.GetBytes(StateRecord.FormatCovers(covers)) } }
-                : null,
-        }, onAcknowledged);
+            StateUnwritten(state.Key, earlier.Reason, onAcknowledged);
+            return;
+        }
+
+        var messages = StateRecordFormat.Encode(state, _stateChunks.Get(state.Key), out var chunks);
+        _stateChunks.Set(state.Key, chunks);
+        var left = messages.Count;
+        var refused = 0;
+        void OneDone()
+        {
+            if (Interlocked.Decrement(ref left) == 0 && Volatile.Read(ref refused) == 0)
+            {
+                onAcknowledged();
+            }
+        }
+
+        void OneRefused(RecordRefusal refusal)
+        {
+            if (Interlocked.Exchange(ref refused, 1) != 0)
+            {
+                return;
+            }
+
+            _refusals.Remember(Identity(destination.Topic, state.Key, state.Value), new Refusal((int)DeadLetterForm.Abandoned, refusal.ToString()));
+            if (!refusal.InTransaction)
+            {
+                StateUnwritten(state.Key, refusal.ToString(), onAcknowledged);
+            }
+        }
+
+        foreach (var message in messages)
+        {
+            Produce(destination, message, OneDone, OneRefused);
+        }
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Written whole when it fits; a dead letter larger than a record may be, or refused by the broker for what it
+    /// holds, is written with a prefix of its value, then with none (<see cref="DeadLetterHeaders.ValueForm"/>), and
+    /// one refused even so is logged (2010) and counted as unwritten. Never blocks its partition for good.
+    /// </remarks>
     public void Send(DeadLetter deadLetter, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(deadLetter);
-        var headers = new Headers
+        ArgumentNullException.ThrowIfNull(onAcknowledged);
+        if (!_refusals.IsEmpty && _refusals.TryGet(Identity(deadLetter), out var earlier))
         {
-            { DeadLetterHeaders.Reason, Encoding.UTF8.GetBytes(deadLetter.Reason) },
-            { DeadLetterHeaders.Stage, Encoding.UTF8.GetBytes(deadLetter.Stage) },
-            { DeadLetterHeaders.SourceTopic, Encoding.UTF8.GetBytes(deadLetter.SourceTopic) },
-            { DeadLetterHeaders.SourcePartition, Encoding.UTF8.GetBytes(deadLetter.SourcePartition.ToString(CultureInfo.InvariantCulture)) },
-            { DeadLetterHeaders.SourceOffset, Encoding.UTF8.GetBytes(deadLetter.SourceOffset.ToString(CultureInfo.InvariantCulture)) },
-        };
-        Produce(_options.Topics.DeadLetters, new Message<byte[]?, byte[]?>
+            SendDeadLetter(deadLetter, (DeadLetterForm)earlier.Level, earlier.Reason, onAcknowledged);
+            return;
+        }
+
+        var size = DeadLetterMessages.WholeSize(deadLetter);
+        if (size > _maxRecordBytes)
         {
-            Key = deadLetter.Key,
-            Value = deadLetter.Value,
-            Headers = headers,
-        }, onAcknowledged);
+            var tooLarge = string.Create(CultureInfo.InvariantCulture, $"the whole record would be {size} bytes, over the {_maxRecordBytes} bytes a record may have");
+            Interlocked.Increment(ref _refused);
+            SendDeadLetter(deadLetter, DeadLetterForm.Prefix, tooLarge, onAcknowledged);
+            return;
+        }
+
+        SendDeadLetter(deadLetter, DeadLetterForm.Whole, null, onAcknowledged);
     }
+
+    private void SendDeadLetter(DeadLetter deadLetter, DeadLetterForm form, string? refused, Action onAcknowledged)
+    {
+        if (form == DeadLetterForm.Abandoned)
+        {
+            DeadLetterUnwritten(deadLetter, refused ?? "refused before", onAcknowledged);
+            return;
+        }
+
+        var message = DeadLetterMessages.Build(deadLetter, form, refused);
+        Produce(new TopicPartition(_options.Topics.DeadLetters, Partition.Any), message, onAcknowledged, refusal =>
+        {
+            var next = form + 1;
+            _refusals.Remember(Identity(deadLetter), new Refusal((int)next, refusal.ToString()));
+            if (refusal.InTransaction)
+            {
+                return; // the epoch aborts; its redo writes the next form
+            }
+
+            Interlocked.Increment(ref _refused);
+            LogDeadLetterReduced(_logger, deadLetter.SourceTopic, deadLetter.SourcePartition, deadLetter.SourceOffset, form, refusal.ToString(), next);
+            SendDeadLetter(deadLetter, next, refusal.ToString(), onAcknowledged);
+        });
+    }
+
+    private void DeadLetterUnwritten(DeadLetter deadLetter, string refused, Action onAcknowledged)
+    {
+        Interlocked.Increment(ref _unwritten);
+        LogDeadLetterUnwritten(
+            _logger, deadLetter.SourceTopic, deadLetter.SourcePartition, deadLetter.SourceOffset, deadLetter.Stage, deadLetter.Reason,
+            deadLetter.Value?.Length ?? -1, DeadLetterMessages.Sha256Hex(deadLetter.Value), refused);
+        onAcknowledged();
+    }
+
+    private void StateUnwritten(string key, string refused, Action onAcknowledged)
+    {
+        Interlocked.Increment(ref _unwritten);
+        LogStateUnwritten(_logger, key, refused);
+        onAcknowledged();
+    }
+
+    /// <summary>An alert or aggregate: refused for good, it is dead-lettered (stage <c>output</c>) in its place.</summary>
+    private void SendOutput(string topic, byte[] key, byte[] value, Action onAcknowledged)
+    {
+        if (!_refusals.IsEmpty && _refusals.TryGet(Identity(topic, key, value), out var earlier))
+        {
+            SendInstead(topic, key, value, earlier.Reason, onAcknowledged);
+            return;
+        }
+
+        Produce(new TopicPartition(topic, Partition.Any), new Message<byte[]?, byte[]?> { Key = key, Value = value }, onAcknowledged, refusal =>
+        {
+            _refusals.Remember(Identity(topic, key, value), new Refusal((int)DeadLetterForm.Whole, refusal.ToString()));
+            if (!refusal.InTransaction)
+            {
+                Interlocked.Increment(ref _refused);
+                SendInstead(topic, key, value, refusal.ToString(), onAcknowledged);
+            }
+        });
+    }
+
+    private void SendInstead(string topic, byte[] key, byte[] value, string refused, Action onAcknowledged)
+    {
+        LogOutputDeadLettered(_logger, topic, Encoding.UTF8.GetString(key), refused);
+        var reason = $"the broker refused this record of {topic} for good ({refused}); it is here in its place";
+        Send(new DeadLetter(key, value, topic, -1, -1, reason, "output"), onAcknowledged);
+    }
+
+    private static string Identity(DeadLetter deadLetter) =>
+        string.Create(CultureInfo.InvariantCulture, $"dead-letter/{deadLetter.Stage}/{deadLetter.SourceTopic}/{deadLetter.SourcePartition}/{deadLetter.SourceOffset}/{DeadLetterMessages.Sha256Hex(deadLetter.Value)}");
+
+    private static string Identity(string topic, string key, byte[]? value) => Identity(topic, Encoding.UTF8.GetBytes(key), value);
+
+    private static string Identity(string topic, byte[] key, byte[]? value) =>
+        $"{topic}/{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(key))}/{DeadLetterMessages.Sha256Hex(value)}";
 
     /// <summary>Waits until every record sent so far is acknowledged, or the timeout passes.</summary>
     /// <returns>How many records are still not acknowledged.</returns>
@@ -325,14 +482,14 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         _disposed.Dispose();
     }
 
-    private void Produce(string topic, Message<byte[]?, byte[]?> message, Action onAcknowledged) =>
-        Produce(new TopicPartition(topic, Partition.Any), message, onAcknowledged);
+    private void Produce(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged, Action<RecordRefusal> onRefused) =>
+        Produce(new PendingRecord(destination, message, onAcknowledged, onRefused));
 
-    private void Produce(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    private void Produce(PendingRecord record)
     {
         if (!IsTransactional)
         {
-            ProduceNow(destination, message, onAcknowledged);
+            ProduceNow(record);
             return;
         }
 
@@ -345,17 +502,17 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
 
             if (_holding)
             {
-                _held.Add((destination, message, onAcknowledged));
+                _held.Add(record);
                 return;
             }
 
-            ProduceNow(destination, message, onAcknowledged);
+            ProduceNow(record);
         }
     }
 
-    private void ProduceNow(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    private void ProduceNow(PendingRecord record)
     {
-        var topic = destination.Topic;
+        var topic = record.Destination.Topic;
         if (_disposed.IsCancellationRequested)
         {
             LogDroppedAfterDispose(_logger, topic);
@@ -370,37 +527,23 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             }
 
             Interlocked.Increment(ref _queued);
-            _producer.Produce(destination, message, report =>
-            {
-                Interlocked.Decrement(ref _queued);
-                if (report.Error.IsError && IsTransactional)
-                {
-                    // Not retried: the transaction lost this record, so the epoch must abort.
-                    Interlocked.Increment(ref _failedDeliveries);
-                    LogTransactionalDeliveryFailed(_logger, topic, report.Error.Code, report.Error.Reason);
-                    Interlocked.CompareExchange(ref _transactionError, $"{topic}: {report.Error.Code} {report.Error.Reason}", null);
-                    return;
-                }
-
-                if (report.Error.IsError)
-                {
-                    Interlocked.Increment(ref _failedDeliveries);
-                    LogDeliveryFailed(_logger, topic, report.Error.Code, report.Error.Reason);
-                    RetryLater(destination, message, onAcknowledged);
-                    return;
-                }
-
-                Interlocked.Increment(ref _acknowledged);
-                onAcknowledged();
-            });
+            _producer.Produce(record.Destination, record.Message, report => Delivered(record, report.Error));
         }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
             Interlocked.Decrement(ref _queued);
-            // Local queue full or a transient local error: never block the caller (an actor); try again shortly.
             Interlocked.Increment(ref _failedDeliveries);
+            if (RefusesTheRecord(e.Error.Code))
+            {
+                // Refused before it entered any batch or transaction (for example over message.max.bytes).
+                LogRecordRefused(_logger, topic, e.Error.Code, e.Error.Reason);
+                record.OnRefused(new RecordRefusal(e.Error.Code, e.Error.Reason, InTransaction: false));
+                return;
+            }
+
+            // Local queue full or a transient local error: never block the caller (an actor); try again shortly.
             LogDeliveryFailed(_logger, topic, e.Error.Code, e.Error.Reason);
-            RetryLater(destination, message, onAcknowledged);
+            RetryLater(record);
         }
         catch (ObjectDisposedException)
         {
@@ -409,26 +552,103 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
     }
 
-    private void RetryLater(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged)
+    private void Delivered(PendingRecord record, Error error)
     {
-        if (_disposed.IsCancellationRequested)
+        Interlocked.Decrement(ref _queued);
+        if (!error.IsError)
         {
-            LogDroppedAfterDispose(_logger, destination.Topic);
+            Interlocked.Increment(ref _acknowledged);
+            record.OnAcknowledged();
             return;
         }
 
-        _ = Task.Delay(_options.RetryBackoff, _disposed.Token).ContinueWith(
-            t =>
+        var topic = record.Destination.Topic;
+        Interlocked.Increment(ref _failedDeliveries);
+        var refusesTheRecord = RefusesTheRecord(error.Code);
+        if (IsTransactional)
+        {
+            // Not retried: the transaction lost this record, so the epoch must abort.
+            LogTransactionalDeliveryFailed(_logger, topic, error.Code, error.Reason);
+            Interlocked.CompareExchange(ref _transactionError, $"{topic}: {error.Code} {error.Reason}", null);
+            if (refusesTheRecord)
+            {
+                record.OnRefused(new RecordRefusal(error.Code, error.Reason, InTransaction: true));
+            }
+
+            return;
+        }
+
+        if (refusesTheRecord)
+        {
+            LogRecordRefused(_logger, topic, error.Code, error.Reason);
+            record.OnRefused(new RecordRefusal(error.Code, error.Reason, InTransaction: false));
+            return;
+        }
+
+        LogDeliveryFailed(_logger, topic, error.Code, error.Reason);
+        RetryLater(record);
+    }
+
+    /// <summary>Errors that say the record itself is unacceptable: producing it again can never succeed.</summary>
+    internal static bool RefusesTheRecord(ErrorCode code) => code is ErrorCode.MsgSizeTooLarge or ErrorCode.RecordListTooLarge
+        or ErrorCode.InvalidRecord or ErrorCode.InvalidMsgSize or ErrorCode.PolicyViolation or ErrorCode.UnsupportedForMessageFormat
+        or ErrorCode.InvalidTimestamp or ErrorCode.Local_BadMsg;
+
+    private void RetryLater(PendingRecord record)
+    {
+        if (_disposed.IsCancellationRequested)
+        {
+            LogDroppedAfterDispose(_logger, record.Destination.Topic);
+            return;
+        }
+
+        var attempt = ++record.Attempts;
+        var delay = TimeSpan.FromTicks(Math.Min(
+            _options.MaxRetryBackoff.Ticks,
+            _options.RetryBackoff.Ticks * (1L << Math.Min(attempt - 1, 16))));
+        _ = Task.Delay(delay, _disposed.Token).ContinueWith(
+            (t, state) =>
             {
                 if (!t.IsCanceled)
                 {
-                    Produce(destination, message, onAcknowledged);
+                    Produce((PendingRecord)state!);
                 }
             },
+            record,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
+
+    /// <summary>A record on its way, with what to do when it is done or refused for good, and how often it failed.</summary>
+    private sealed class PendingRecord(TopicPartition destination, Message<byte[]?, byte[]?> message, Action onAcknowledged, Action<RecordRefusal> onRefused)
+    {
+        public TopicPartition Destination { get; } = destination;
+
+        public Message<byte[]?, byte[]?> Message { get; } = message;
+
+        public Action OnAcknowledged { get; } = onAcknowledged;
+
+        public Action<RecordRefusal> OnRefused { get; } = onRefused;
+
+        public int Attempts { get; set; }
+    }
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "The broker refused a record of {Topic} for good ({Code}: {Reason}); it is not produced again as it is")]
+    private static partial void LogRecordRefused(ILogger logger, string topic, ErrorCode code, string reason);
+
+    [LoggerMessage(EventId = 2012, Level = LogLevel.Warning, Message = "The dead letter of {Topic}[{Partition}]@{Offset} was refused in form {Form} ({Refused}); writing it as {Next}")]
+    private static partial void LogDeadLetterReduced(ILogger logger, string topic, int partition, long offset, DeadLetterForm form, string refused, DeadLetterForm next);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Error,
+        Message = "A dead letter could not be written in any form and is only in this log: {Topic}[{Partition}]@{Offset}, stage {Stage}, reason {Reason}, value of {Length} bytes with SHA-256 {Sha256}; refused: {Refused}")]
+    private static partial void LogDeadLetterUnwritten(ILogger logger, string topic, int partition, long offset, string stage, string reason, int length, string sha256, string refused);
+
+    [LoggerMessage(EventId = 2011, Level = LogLevel.Error, Message = "The state of {Key} was refused by the broker for good ({Refused}); a restart restores its last written state")]
+    private static partial void LogStateUnwritten(ILogger logger, string key, string refused);
+
+    [LoggerMessage(EventId = 2013, Level = LogLevel.Error, Message = "A record of {Topic} with key {Key} was refused by the broker for good ({Refused}); it is dead-lettered (stage output) in its place")]
+    private static partial void LogOutputDeadLettered(ILogger logger, string topic, string key, string refused);
 
     [LoggerMessage(EventId = 2008, Level = LogLevel.Warning, Message = "Delivery to {Topic} failed ({Code}: {Reason}); the transaction will abort and the epoch be redone")]
     private static partial void LogTransactionalDeliveryFailed(ILogger logger, string topic, ErrorCode code, string reason);

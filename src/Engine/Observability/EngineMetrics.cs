@@ -57,7 +57,7 @@ internal sealed class EngineMetrics : IRuleTimings
         _processedOther = _processed.WithLabels(topic, OtherType);
         _deadLetters = factory.CreateCounter(
             "kommune_dead_letters_total",
-            "Records sent to the dead-letter topic (acknowledged), by stage (decode, late, rule, command) and reason code.",
+            "Records sent to the dead-letter topic (acknowledged), by stage (decode, late, rule, command, output) and reason code.",
             ["stage", "reason"]);
         Late = factory.CreateCounter(
             "kommune_late_events_total", "Events older than the watermark minus the allowed lateness (dead-lettered).", ["topic"]).WithLabels(topic);
@@ -68,6 +68,12 @@ internal sealed class EngineMetrics : IRuleTimings
         StateWritten = factory.CreateCounter("kommune_state_records_written_total", "Rule-state checkpoint records acknowledged by the broker.");
         StateRestored = factory.CreateCounter("kommune_state_records_restored_total", "Rule-state records read back when partitions were assigned.");
         DeliveryFailures = factory.CreateCounter("kommune_producer_delivery_failures_total", "Output deliveries that failed (retried, or in exactly-once mode aborting the epoch).");
+        RecordsRefused = factory.CreateCounter(
+            "kommune_output_records_refused_total",
+            "Output records refused for what they hold (too large, invalid): written again reduced, or dead-lettered in their place.");
+        RecordsUnwritten = factory.CreateCounter(
+            "kommune_output_records_unwritten_total",
+            "Output records that could not be written in any form (dead letters and state): only in the log (events 2010, 2011).");
         Pauses = factory.CreateCounter("kommune_consumer_pauses_total", "Times the consumer paused its partitions because too many events were in flight.");
         LostRecords = factory.CreateCounter("kommune_records_lost_total", "Records the broker deleted (retention) before the engine read them.", ["topic"]).WithLabels(topic);
         var commits = factory.CreateCounter("kommune_offset_commits_total", "Consumer offset commits, by result (at-least-once mode).", ["result"]);
@@ -117,6 +123,10 @@ internal sealed class EngineMetrics : IRuleTimings
     public Counter StateRestored { get; }
 
     public Counter DeliveryFailures { get; }
+
+    public Counter RecordsRefused { get; }
+
+    public Counter RecordsUnwritten { get; }
 
     public Counter Pauses { get; }
 
@@ -193,7 +203,7 @@ internal sealed class EngineMetrics : IRuleTimings
 
     public void DeadLettered(DeadLetter deadLetter)
     {
-        var stage = deadLetter.Stage is "decode" or "late" or "rule" or "command" ? deadLetter.Stage : "other";
+        var stage = deadLetter.Stage is "decode" or "late" or "rule" or "command" or "output" ? deadLetter.Stage : "other";
         _deadLetters.WithLabels(stage, DeadLetterReasons.Code(deadLetter.Stage, deadLetter.Reason)).Inc();
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
+using Kommune.Connectors.Kafka;
 using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
 
@@ -9,9 +10,10 @@ namespace Kommune.Engine;
 /// <summary>
 /// Reads rule state back from the state topic: for the given partitions, every record from the start to the end
 /// they had when reading began, keeping the newest per key (a tombstone removes the key), the way Kafka Streams
-/// restores a changelog before processing.
+/// restores a changelog before processing. Large states come back from their chunks (<see cref="StateRecordReader"/>),
+/// and the chunk count of each key is told to the <see cref="StateChunkLedger"/> the sink shares.
 /// </summary>
-internal sealed partial class StateRestorer(string bootstrapServers, string topic, TimeSpan timeout, ILogger<StateRestorer> logger)
+internal sealed partial class StateRestorer(string bootstrapServers, string topic, TimeSpan timeout, StateChunkLedger chunks, ILogger<StateRestorer> logger)
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
 
@@ -65,8 +67,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
             }
         }
 
-        var newest = new Dictionary<string, (byte[]? Value, int Partition, string? Covers)>(StringComparer.Ordinal);
-        var records = 0L;
+        var reader = new StateRecordReader();
         if (starts.Count > 0)
         {
             consumer.Assign(starts);
@@ -88,12 +89,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
                 var partition = record.Partition.Value;
                 if (!record.IsPartitionEOF)
                 {
-                    records++;
-                    if (record.Message.Key is { } key)
-                    {
-                        var covers = record.Message.Headers?.TryGetLastBytes(Kommune.Connectors.Kafka.StateRecord.CoversHeader, out var bytes) == true ? Encoding.UTF8.GetString(bytes) : null;
-                        newest[Encoding.UTF8.GetString(key)] = (record.Message.Value, partition, covers);
-                    }
+                    reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, partition);
                 }
 
                 if (record.IsPartitionEOF || (ends.TryGetValue(partition, out var end) && record.Offset.Value + 1 >= end))
@@ -104,28 +100,25 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
         }
 
         var keys = 0;
-        foreach (var (key, (value, partition, covers)) in newest)
+        foreach (var state in reader.States((key, partition, reason) => LogUnreadableState(logger, key, partition, reason)))
         {
-            if (value is null)
-            {
-                continue;
-            }
-
+            chunks.Restored(state.Key, state.Chunks);
             KeyedStateSnapshot snapshot;
             try
             {
-                snapshot = KeyedStateSnapshot.FromJson(value);
+                snapshot = KeyedStateSnapshot.FromJson(state.Value);
             }
             catch (System.Text.Json.JsonException e)
             {
-                LogUnreadableState(logger, key, partition, e.Message);
+                LogUnreadableState(logger, state.Key, state.Partition, e.Message);
                 continue;
             }
 
-            restore(snapshot, value, partition, Kommune.Connectors.Kafka.StateRecord.ParseCovers(covers));
+            restore(snapshot, state.Value, state.Partition, state.Covers);
             keys++;
         }
 
+        var records = reader.Records;
         var took = started.Elapsed.TotalMilliseconds;
         var which = string.Join(", ", partitions);
         LogRestored(logger, keys, records, which, took);

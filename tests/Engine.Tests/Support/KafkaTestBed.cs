@@ -35,6 +35,8 @@ internal sealed class KafkaTestBed : IDisposable
             BootstrapServers = Cluster.BootstrapServers,
             EnableIdempotence = true,
             LingerMs = 1,
+            // Large enough for the largest record the embedded broker keeps (its partitions hold about 5 MiB).
+            MessageMaxBytes = 6_000_000,
         }).SetLogHandler((_, _) => { }).Build();
         Logs = new TestOutputLoggerProvider(output);
         LoggerFactory = Microsoft.Extensions.Logging.LoggerFactory.Create(b => b
@@ -84,6 +86,9 @@ internal sealed class KafkaTestBed : IDisposable
 
     public void Produce(string topic, byte[]? key, byte[]? value, Headers? headers = null) =>
         _producer.Produce(topic, new Message<byte[]?, byte[]?> { Key = key, Value = value, Headers = headers });
+
+    public void Produce(TopicPartition destination, byte[]? key, byte[]? value) =>
+        _producer.Produce(destination, new Message<byte[]?, byte[]?> { Key = key, Value = value });
 
     public void ProduceEvent(SensorEvent e) =>
         Produce(Options.Topics.SensorEvents, Encoding.UTF8.GetBytes(e.SensorId), SensorEventEncoder.Encode(e));

@@ -17,6 +17,7 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     private long _alerts;
     private long _aggregates;
     private long _ruleFailures;
+    private long _ruleProblems;
     private long _ruleDeadLetters;
     private long _activeSensors;
     private long _activeAreas;
@@ -96,6 +97,17 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
         metrics?.RuleFailed(rule);
         return Interlocked.Increment(ref _ruleFailures);
     }
+
+    /// <summary>A rule reported a problem (or the runtime did for it).</summary>
+    /// <returns>How many problems there have been, this one included (for sampled logs).</returns>
+    public long RuleProblem(string rule, string kind)
+    {
+        metrics?.RuleProblem(rule, kind);
+        return Interlocked.Increment(ref _ruleProblems);
+    }
+
+    /// <summary>How many problems rules reported.</summary>
+    public long RuleProblems => Interlocked.Read(ref _ruleProblems);
 
     /// <summary>Whether the <paramref name="count"/>th occurrence of something frequent is logged: the first ten, then every thousandth.</summary>
     public static bool Sampled(long count) => count <= 10 || count % 1000 == 0;

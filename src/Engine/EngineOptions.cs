@@ -94,6 +94,13 @@ public sealed class EngineOptions
     /// <summary>A partition with no event for this long stops holding the watermark back.</summary>
     public TimeSpan IdlePartitionTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Most event-time timers one sensor or area may hold over all its rules (each open window has one or two). Beyond
+    /// this (a watermark held far behind a key's events), the earliest fire ahead of the watermark, closing their windows
+    /// early, and each is counted and logged as the rule problem <c>timer-limit</c>.
+    /// </summary>
+    public int MaxEventTimeTimersPerKey { get; set; } = 10_000;
+
     /// <summary>The rules file (JSON) binding rules to sensor types and areas; every built-in municipal rule with its defaults when empty.</summary>
     public string? RulesFile { get; set; }
 
@@ -157,6 +164,7 @@ public sealed class EngineOptions
         OutOfOrderness = OutOfOrderness,
         AllowedLateness = AllowedLateness,
         IdlePartitionTimeout = IdlePartitionTimeout,
+        MaxEventTimeTimersPerKey = MaxEventTimeTimersPerKey,
     };
 
     /// <summary>The decoder's limits.</summary>
@@ -205,6 +213,11 @@ public sealed class EngineOptions
         if (IdlePartitionTimeout <= TimeSpan.Zero)
         {
             errors.Add($"IdlePartitionTimeout must be positive, not {IdlePartitionTimeout}");
+        }
+
+        if (MaxEventTimeTimersPerKey < 1)
+        {
+            errors.Add($"MaxEventTimeTimersPerKey must be at least 1, not {MaxEventTimeTimersPerKey}");
         }
 
         if (MaxEventBytes < 64)

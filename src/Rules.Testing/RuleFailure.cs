@@ -5,3 +5,10 @@ namespace Kommune.Rules.Testing;
 /// <param name="Handler">OnEvent, OnTimer, OnFact or Accepts.</param>
 /// <param name="Exception">What it threw.</param>
 public sealed record RuleFailure(string RuleName, string Handler, Exception Exception);
+
+/// <summary>A problem a rule reported with <see cref="Kommune.Rules.Api.IRuleContext.ReportProblem"/> (or the runtime for it, such as <c>timer-limit</c>).</summary>
+/// <param name="RuleName">The binding.</param>
+/// <param name="Key">The sensor or area.</param>
+/// <param name="Kind">The problem's kind, such as <c>unusable-event</c>.</param>
+/// <param name="Message">What was wrong.</param>
+public sealed record RuleProblem(string RuleName, string Key, string Kind, string Message);

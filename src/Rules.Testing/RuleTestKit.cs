@@ -22,6 +22,7 @@ public sealed class RuleTestKit : IRuleOutputs
     private readonly List<Fact> _facts = [];
     private readonly List<SensorEvent> _late = [];
     private readonly List<RuleFailure> _failures = [];
+    private readonly List<RuleProblem> _problems = [];
     private RuleSet? _rules;
     private DateTimeOffset _manualWatermark = DateTimeOffset.MinValue;
 
@@ -56,6 +57,9 @@ public sealed class RuleTestKit : IRuleOutputs
 
     /// <summary>Rule handlers that threw.</summary>
     public IReadOnlyList<RuleFailure> Failures => _failures;
+
+    /// <summary>Every problem a rule reported (<see cref="IRuleContext.ReportProblem"/>) or the runtime reported for it, in order.</summary>
+    public IReadOnlyList<RuleProblem> Problems => _problems;
 
     /// <summary>Binds a rule, as a rules file would. Bind every rule before the first event.</summary>
     /// <param name="rule">The rule.</param>
@@ -187,6 +191,9 @@ public sealed class RuleTestKit : IRuleOutputs
 
     void IRuleOutputs.RuleFailed(string ruleName, string handler, Exception exception) =>
         _failures.Add(new RuleFailure(ruleName, handler, exception));
+
+    void IRuleOutputs.Problem(string ruleName, string key, string kind, string message) =>
+        _problems.Add(new RuleProblem(ruleName, key, kind, message));
 
     private void Advance()
     {

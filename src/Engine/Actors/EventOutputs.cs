@@ -70,6 +70,15 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         (_deadLetters ??= []).Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "rule"));
     }
 
+    public void Problem(string ruleName, string key, string kind, string message)
+    {
+        var count = engine.Counters.RuleProblem(ruleName, kind);
+        if (EngineCounters.Sampled(count))
+        {
+            LogRuleProblem(engine.Logger, count, ruleName, key, kind, message.ReplaceLineEndings(" "));
+        }
+    }
+
     /// <summary>Sends everything collected; <paramref name="onAcknowledged"/> runs once the broker has all of it.</summary>
     public void Send(Action? onAcknowledged)
     {
@@ -96,6 +105,9 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
             engine.Sink.Send(deadLetter, pending.DeadLetterAcknowledged);
         }
     }
+
+    [LoggerMessage(EventId = 3204, Level = LogLevel.Warning, Message = "Rule problem #{Count}: rule {Rule} on {Key}, {Kind}: {Message}")]
+    private static partial void LogRuleProblem(ILogger logger, long count, string rule, string key, string kind, string message);
 
     // Sampled (the first ten, then every thousandth): a rule that fails on every event must not flood the log.
     [LoggerMessage(EventId = 3201, Level = LogLevel.Error, Message = "Rule failure #{Count}, outside an event: {Reason}")]

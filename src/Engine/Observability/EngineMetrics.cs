@@ -33,6 +33,8 @@ internal sealed class EngineMetrics : IRuleTimings
     private readonly Counter _aggregates;
     private readonly Counter _ruleFailures;
     private readonly Counter _actorFailures;
+    private readonly Counter _ruleProblems;
+    private readonly ConcurrentDictionary<(string Rule, string Kind), Counter.Child> _ruleProblemsByKind = new();
     private readonly Histogram _eventProcessing;
     private readonly Histogram _ruleEvaluation;
     private readonly ConcurrentDictionary<string, Histogram.Child> _ruleEvaluationByRule = new(StringComparer.Ordinal);
@@ -64,6 +66,10 @@ internal sealed class EngineMetrics : IRuleTimings
         _alerts = factory.CreateCounter("kommune_alerts_emitted_total", "Alert records acknowledged by the broker.", ["rule", "severity", "status"]);
         _aggregates = factory.CreateCounter("kommune_aggregates_emitted_total", "Aggregate records acknowledged by the broker.", ["metric"]);
         _ruleFailures = factory.CreateCounter("kommune_rule_failures_total", "Rule handlers that threw (the event is dead-lettered; in a timer, logged).", ["rule"]);
+        _ruleProblems = factory.CreateCounter(
+            "kommune_rule_problems_total",
+            "Problems rules reported: input a rule could not use (unusable-event), timers fired early at the per-key limit (timer-limit), and the like.",
+            ["rule", "kind"]);
         _actorFailures = factory.CreateCounter("kommune_actor_failures_total", "Engine actors that threw (a bug: the actor resumes, see the log).");
         StateWritten = factory.CreateCounter("kommune_state_records_written_total", "Rule-state checkpoint records acknowledged by the broker.");
         StateRestored = factory.CreateCounter("kommune_state_records_restored_total", "Rule-state records read back when partitions were assigned.");
@@ -210,6 +216,22 @@ internal sealed class EngineMetrics : IRuleTimings
     public void RuleFailed(string rule) => _ruleFailures.WithLabels(rule).Inc();
 
     public void ActorFailed() => _actorFailures.Inc();
+
+    /// <summary>
+    /// A rule's problem, by rule and kind. The kind comes from rule code, not from input, but a plugin could still
+    /// pass anything: one that is not a short lowercase word, or beyond 200 distinct (rule, kind) pairs, counts as
+    /// <c>other</c>.
+    /// </summary>
+    public void RuleProblem(string rule, string kind)
+    {
+        if (!_ruleProblemsByKind.TryGetValue((rule, kind), out var child))
+        {
+            var label = kind.Length <= 40 && kind.All(c => c is (>= 'a' and <= 'z') or (>= '0' and <= '9') or '-') && _ruleProblemsByKind.Count < 200 ? kind : OtherType;
+            child = _ruleProblemsByKind.GetOrAdd((rule, kind), _ => _ruleProblems.WithLabels(rule, label));
+        }
+
+        child.Inc();
+    }
 
     public void TransactionCommitted(TimeSpan elapsed) => _transactionCommit.Observe(elapsed.TotalSeconds);
 

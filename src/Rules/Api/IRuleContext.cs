@@ -66,6 +66,17 @@ public interface IRuleContext
     /// <summary>Emits an aggregate of the key's area (the latest per area, metric and window start wins).</summary>
     void EmitAggregate(string metric, DateTimeOffset windowStart, DateTimeOffset windowEnd, double value, long count);
 
+    /// <summary>
+    /// Tells the operators that this rule could not use what it was given (a parking reading with neither
+    /// <c>free</c> nor <c>occupied</c>) or had to cut something short. The engine counts it per rule and
+    /// <paramref name="kind"/> (<c>kommune_rule_problems_total</c>) and logs it, sampled, with the key; nothing else
+    /// happens, and the other rules are not affected. The test kit lists it in <c>Problems</c>.
+    /// </summary>
+    /// <param name="kind">A short fixed word in lowercase letters, digits and hyphens, the same for every problem of its
+    /// kind (it is a metric label; anything else is counted as <c>other</c>), such as <c>unusable-event</c>.</param>
+    /// <param name="message">What was wrong, for the log: name the field, not the person.</param>
+    void ReportProblem(string kind, string message);
+
     /// <summary>Sends a fact to the area-scoped rules of this area. Only sensor-scoped rules send facts.</summary>
     void SendFact(string name, IReadOnlyDictionary<string, SensorValue> values);
 }

@@ -6,8 +6,10 @@ namespace Kommune.Rules.BuiltIn;
 
 /// <summary>
 /// Parking per area (area-scoped, type <c>parking</c>). Two kinds of sensor: a bay sensor sends <c>occupied</c>
-/// (boolean) and counts as one space; a car park counter sends <c>free</c> and <c>capacity</c> (numbers; a reading
-/// without <c>capacity</c> keeps the sensor's last one). The last reading per sensor by event time is kept in area
+/// (boolean) and counts as one space; a car park counter sends <c>capacity</c> with either <c>free</c> or
+/// <c>occupied</c> (numbers of spaces; a reading without <c>capacity</c> keeps the sensor's last one). A reading the
+/// rule cannot use (none of these, a negative count, or a count before any capacity is known) is reported as the
+/// problem <c>unusable-event</c> (counted and logged by the engine). The last reading per sensor by event time is kept in area
 /// state. For every minute from the area's first reading on, once the watermark passes the minute's end, the rule
 /// emits <c>parking.free</c> (free spaces) and <c>parking.occupancy</c> (occupied percent of the capacity, 0..100),
 /// each the state at the end of that minute (readings before its end), with the number of sensors as count.
@@ -38,6 +40,9 @@ public sealed class ParkingRule : Rule
 
     /// <summary>The metric of the occupancy in percent.</summary>
     public const string OccupancyMetric = "parking.occupancy";
+
+    /// <summary>The problem kind of a reading the rule cannot use.</summary>
+    public const string UnusableEvent = "unusable-event";
 
     private const string SensorsState = "sensors";
     private const string ProgressState = "progress";
@@ -81,6 +86,22 @@ public sealed class ParkingRule : Rule
     /// <inheritdoc />
     public override RuleScope Scope => RuleScope.Area;
 
+    /// <summary>A car park's count: free spaces, or else occupied ones (numbers, finite, not negative); null when neither.</summary>
+    private static (double? Free, double? Occupied)? CarParkCount(SensorEvent sensorEvent)
+    {
+        if (sensorEvent.TryGetNumber("free", out var free) && double.IsFinite(free) && free >= 0)
+        {
+            return (free, null);
+        }
+
+        if (sensorEvent.TryGetNumber("occupied", out var occupied) && double.IsFinite(occupied) && occupied >= 0)
+        {
+            return (null, occupied);
+        }
+
+        return null;
+    }
+
     /// <inheritdoc />
     public override IReadOnlyCollection<string> SensorTypes { get; } = [Model.SensorTypes.Parking];
 
@@ -98,20 +119,24 @@ public sealed class ParkingRule : Rule
         {
             reading = new ParkingReading { T = time, Free = occupied ? 0 : 1, Capacity = 1 };
         }
-        else if (sensorEvent.TryGetNumber("free", out var free) && double.IsFinite(free) && free >= 0)
+        else if (CarParkCount(sensorEvent) is { } count)
         {
             var capacity = sensorEvent.TryGetNumber("capacity", out var given) && double.IsFinite(given) && given > 0
                 ? given
                 : readings?.LastOrDefault(r => r.T <= time)?.Capacity ?? readings?.FirstOrDefault()?.Capacity;
             if (capacity is not { } known)
             {
-                return; // a count without a known capacity says nothing about the share
+                // A count without a known capacity says nothing about the share.
+                context.ReportProblem(UnusableEvent, "a car park count without 'capacity', and none known for this sensor yet");
+                return;
             }
 
-            reading = new ParkingReading { T = time, Free = Math.Min(free, known), Capacity = known };
+            var free = count.Free ?? known - count.Occupied!.Value;
+            reading = new ParkingReading { T = time, Free = Math.Clamp(free, 0, known), Capacity = known };
         }
         else
         {
+            context.ReportProblem(UnusableEvent, "a parking reading needs 'occupied' (true or false, a bay) or a count of 'free' or 'occupied' spaces (0 or more) with 'capacity' (a car park)");
             return;
         }
 

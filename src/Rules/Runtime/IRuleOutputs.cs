@@ -19,4 +19,16 @@ public interface IRuleOutputs
     /// <param name="handler">Which handler: OnEvent, OnTimer or OnFact.</param>
     /// <param name="exception">What it threw.</param>
     void RuleFailed(string ruleName, string handler, Exception exception);
+
+    /// <summary>
+    /// A rule could not use its input as it is, or the runtime cut something short for it (<see cref="Api.IRuleContext.ReportProblem"/>).
+    /// Ignored unless implemented.
+    /// </summary>
+    /// <param name="ruleName">The binding.</param>
+    /// <param name="key">The sensor or area.</param>
+    /// <param name="kind">A short fixed word (a metric label), such as <c>unusable-event</c> or <c>timer-limit</c>.</param>
+    /// <param name="message">What happened, for the log.</param>
+    void Problem(string ruleName, string key, string kind, string message)
+    {
+    }
 }

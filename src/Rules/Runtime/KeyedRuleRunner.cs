@@ -356,6 +356,28 @@ public sealed class KeyedRuleRunner
         {
             Fire(due, outputs);
         }
+
+        EnforceTimerLimit(outputs);
+    }
+
+    /// <summary>
+    /// Over <see cref="EventTimeSettings.MaxEventTimeTimersPerKey"/> event-time timers (a watermark held far behind
+    /// this key's events), the earliest fire now, ahead of the watermark: their windows close early instead of piling
+    /// up without bound. Each early timer is reported as the problem <c>timer-limit</c>. Bounded, so a rule that sets
+    /// two timers for each one that fires cannot keep it busy.
+    /// </summary>
+    private void EnforceTimerLimit(IRuleOutputs outputs)
+    {
+        var limit = _settings.MaxEventTimeTimersPerKey;
+        var over = _timers.EventTimeCount - limit;
+        for (var budget = over + 100; over > 0 && budget > 0; budget--, over = _timers.EventTimeCount - limit)
+        {
+            var early = _timers.PopEarliest(TimeDomain.EventTime)!;
+            outputs.Problem(early.Binding, Key, "timer-limit", string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"{limit} event-time timers were pending (the watermark {Watermark:O} is far behind this key's events); timer '{early.Name}' due {early.Time:O} fired early"));
+            Fire(early, outputs);
+        }
     }
 
     private void Fire(TimerQueue.Entry entry, IRuleOutputs outputs)
@@ -564,6 +586,13 @@ public sealed class KeyedRuleRunner
         {
             ArgumentException.ThrowIfNullOrEmpty(metric);
             Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count));
+        }
+
+        public void ReportProblem(string kind, string message)
+        {
+            ArgumentException.ThrowIfNullOrEmpty(kind);
+            ArgumentNullException.ThrowIfNull(message);
+            Outputs.Problem(Binding.Name, runner.Key, kind, message);
         }
 
         public void SendFact(string name, IReadOnlyDictionary<string, SensorValue> values)

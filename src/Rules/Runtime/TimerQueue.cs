@@ -13,6 +13,9 @@ internal sealed class TimerQueue
 
     public int Count => _byName?.Count ?? 0;
 
+    /// <summary>How many event-time timers are pending.</summary>
+    public int EventTimeCount => _eventTime?.Count ?? 0;
+
     public IEnumerable<Entry> All => (_eventTime ?? Enumerable.Empty<Entry>()).Concat(_processingTime ?? Enumerable.Empty<Entry>());
 
     /// <summary>Whether <paramref name="binding"/> has a pending timer (no enumerator when the key has none).</summary>
@@ -72,6 +75,9 @@ internal sealed class TimerQueue
         _byName!.Remove((entry.Binding, entry.Name));
         return entry;
     }
+
+    /// <summary>Removes and returns the earliest timer of the domain, due or not.</summary>
+    public Entry? PopEarliest(TimeDomain domain) => Queue(domain) is { Count: > 0 } queue ? PopDue(domain, queue.Min!.Time) : null;
 
     public void RemoveBinding(string binding)
     {

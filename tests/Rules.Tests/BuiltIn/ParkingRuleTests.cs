@@ -299,4 +299,35 @@ public sealed class ParkingRuleTests
             Assert.Equal(kit.Alerts.Count(a => a.Status == AlertStatus.Raised), ids.Distinct().Count());
         });
     }
+
+    [Fact]
+    public void A_car_park_that_counts_occupied_spaces_with_its_capacity_as_the_event_contract_documents_is_used()
+    {
+        var kit = Kit();
+        // docs/events.md: {"capacity":420,"occupied":377}
+        kit.Send("carpark-vaterland", SensorTypes.Parking, T0.AddSeconds(3), new Dictionary<string, SensorValue> { ["capacity"] = 420, ["occupied"] = 377 });
+        kit.Send("carpark-vaterland", SensorTypes.Parking, T0.AddSeconds(70), new Dictionary<string, SensorValue> { ["occupied"] = 400 });
+
+        kit.AdvanceWatermarkTo(T0.AddMinutes(2));
+
+        Assert.Equal([43.0, 20.0], Of(kit, ParkingRule.FreeMetric).Select(a => a.Value));
+        Assert.Equal(377.0 / 420 * 100, Of(kit, ParkingRule.OccupancyMetric)[0].Value, 9);
+        Assert.Empty(kit.Problems);
+    }
+
+    [Fact]
+    public void A_parking_reading_the_rule_cannot_use_is_reported_as_a_problem_not_ignored_silently()
+    {
+        var kit = Kit();
+        kit.Send("lot-9", SensorTypes.Parking, T0.AddSeconds(1), new Dictionary<string, SensorValue> { ["level"] = "B2" });
+        kit.Send("lot-9", SensorTypes.Parking, T0.AddSeconds(2), new Dictionary<string, SensorValue> { ["free"] = 12 });
+        kit.Send("lot-9", SensorTypes.Parking, T0.AddSeconds(3), new Dictionary<string, SensorValue> { ["free"] = -4, ["capacity"] = 50 });
+
+        Assert.Equal(3, kit.Problems.Count);
+        Assert.All(kit.Problems, p => Assert.Equal((ParkingRule.RuleName, "area-1", ParkingRule.UnusableEvent), (p.RuleName, p.Key, p.Kind)));
+        Assert.Contains("capacity", kit.Problems[1].Message, StringComparison.Ordinal);
+        Assert.Empty(kit.Failures);
+        kit.AdvanceWatermarkTo(T0.AddMinutes(2));
+        Assert.Empty(kit.Aggregates);
+    }
 }

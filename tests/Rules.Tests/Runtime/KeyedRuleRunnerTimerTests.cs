@@ -53,6 +53,30 @@ public sealed class KeyedRuleRunnerTimerTests
         Assert.False(runner.HasState);
     }
 
+    [Fact]
+    public void Over_the_per_key_timer_limit_the_earliest_windows_close_ahead_of_a_held_back_watermark_and_each_is_reported()
+    {
+        // A congestion segment whose watermark is held back (no watermark at all here) while an hour of minute
+        // readings arrives: without a limit, sixty open windows and their timers would pile up.
+        var settings = Settings with { MaxEventTimeTimersPerKey = 10 };
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, "road-1", "area-1", new RuleSet([new RuleBinding("congestion", new Kommune.Rules.BuiltIn.CongestionRule())]), settings);
+        var outputs = new CollectingOutputs();
+
+        for (var minute = 0; minute < 60; minute++)
+        {
+            runner.OnEvent(new SensorEvent("road-1", "area-1", SensorTypes.Traffic, T0.AddMinutes(minute), new Dictionary<string, SensorValue> { ["speed"] = 80.0 }), DateTimeOffset.MinValue, T0, outputs);
+        }
+
+        Assert.Equal(50, outputs.Problems.Count(p => p.Kind == "timer-limit"));
+        Assert.All(outputs.Problems, p => Assert.Equal(("congestion", "road-1"), (p.Rule, p.Key)));
+        Assert.Contains("fired early", outputs.Problems[0].Message, StringComparison.Ordinal);
+        // The fifty earliest minutes were closed (their windows gone from the state); ten stay open for the watermark.
+        Assert.Equal(T0.AddMinutes(50).AddMinutes(1), runner.NextEventTimeTimer);
+        Assert.Equal(50, outputs.Facts.Count(f => f.Name == Kommune.Rules.BuiltIn.CongestionRule.FactName));
+        var snapshot = System.Text.Encoding.UTF8.GetString(runner.PersistedState());
+        Assert.True(snapshot.Length < 4_000, $"the state holds the open windows only: {snapshot.Length} bytes");
+    }
+
     private sealed class TimerAtEventTimeRule : Rule
     {
         public List<DateTimeOffset> Fired { get; } = [];

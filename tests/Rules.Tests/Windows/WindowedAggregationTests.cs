@@ -439,5 +439,9 @@ public sealed class CollectingOutputs : IRuleOutputs
 
     public void Fact(Fact fact) => Facts.Add(fact);
 
+    public List<(string Rule, string Key, string Kind, string Message)> Problems { get; } = [];
+
     public void RuleFailed(string ruleName, string handler, Exception exception) => Failures.Add((ruleName, handler, exception));
+
+    public void Problem(string ruleName, string key, string kind, string message) => Problems.Add((ruleName, key, kind, message));
 }

@@ -16,6 +16,26 @@ public sealed class EngineOptions
     /// <summary>Consumer group of the engine nodes.</summary>
     public string GroupId { get; set; } = "kommune-engine";
 
+    /// <summary>
+    /// This node's identity: stable across its restarts, unique among the nodes of the group (a StatefulSet pod's name,
+    /// a host name). It is the consumer's <c>group.instance.id</c> (static membership, KIP-345: a node that restarts
+    /// within <see cref="SessionTimeout"/> gets its partitions back without a rebalance) and names its default
+    /// transactional.id. Defaults to the host name. A second node with the same id fences the first, which then stops
+    /// with an error that says so.
+    /// </summary>
+    public string? NodeId { get; set; }
+
+    /// <summary>The node id this node uses.</summary>
+    public string EffectiveNodeId => string.IsNullOrWhiteSpace(NodeId) ? Environment.MachineName : NodeId;
+
+    /// <summary>
+    /// Whether the consumer joins the group as a static member with <see cref="EffectiveNodeId"/> (default). A static
+    /// member that stops is not replaced until its session expires: its partitions wait that long for it (or for a
+    /// rebalance) rather than move at once. Turn it off for brokers older than Kafka 2.3, or where nodes come and go for
+    /// good more often than they restart.
+    /// </summary>
+    public bool StaticMembership { get; set; } = true;
+
     /// <summary>Topic names.</summary>
     public TopicNames Topics { get; set; } = new();
 
@@ -46,6 +66,18 @@ public sealed class EngineOptions
     /// </summary>
     public DateTimeOffset EarliestEventTime { get; set; } = SensorEventLimits.DefaultEarliestEventTime;
 
+    /// <summary>
+    /// A partition whose committed offset has not moved for this long while records wait beyond it is stalled:
+    /// <c>/readyz</c> fails naming it, <c>kommune_partition_stalled</c> is 1 for it, and a warning names its offset.
+    /// </summary>
+    public TimeSpan StallTimeout { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>
+    /// Exactly-once mode: after this many epochs aborted in a row (each redone from the last committed state), the node
+    /// is not ready (<c>/readyz</c>) until an epoch commits again.
+    /// </summary>
+    public int AbortedEpochsBeforeNotReady { get; set; } = 3;
+
     /// <summary>How long a graceful stop waits for events in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -72,12 +104,12 @@ public sealed class EngineOptions
 
     /// <summary>
     /// Exactly-once mode: this node's transactional.id, stable across its restarts and unique among the nodes (a restarted
-    /// node fences its predecessor with it). Defaults to the group id and the machine name.
+    /// node fences its predecessor with it). Defaults to the group id and the node id.
     /// </summary>
     public string? TransactionalId { get; set; }
 
     /// <summary>The transactional.id this node uses in exactly-once mode.</summary>
-    public string EffectiveTransactionalId => string.IsNullOrWhiteSpace(TransactionalId) ? $"{GroupId}-{Environment.MachineName}" : TransactionalId;
+    public string EffectiveTransactionalId => string.IsNullOrWhiteSpace(TransactionalId) ? $"{GroupId}-{EffectiveNodeId}" : TransactionalId;
 
     /// <summary>How long restoring the state of newly assigned partitions may take before the engine goes on without the rest.</summary>
     public TimeSpan StateRestoreTimeout { get; set; } = TimeSpan.FromMinutes(2);
@@ -185,6 +217,12 @@ public sealed class EngineOptions
             errors.Add("GroupId must not be empty");
         }
 
+        // Kafka's rule for group.instance.id: at most 249 of letters, digits, '.', '_' and '-'.
+        if (EffectiveNodeId is { Length: 0 or > 249 } || !EffectiveNodeId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        {
+            errors.Add($"NodeId must be 1 to 249 letters, digits, '.', '_' or '-' (Kafka's rule for group.instance.id), not '{EffectiveNodeId}'");
+        }
+
         if (MaxInFlightEvents < 1)
         {
             errors.Add($"MaxInFlightEvents must be at least 1, not {MaxInFlightEvents}");
@@ -193,6 +231,16 @@ public sealed class EngineOptions
         if (CommitInterval <= TimeSpan.Zero)
         {
             errors.Add($"CommitInterval must be positive, not {CommitInterval}");
+        }
+
+        if (StallTimeout <= TimeSpan.Zero)
+        {
+            errors.Add($"StallTimeout must be positive, not {StallTimeout}");
+        }
+
+        if (AbortedEpochsBeforeNotReady < 1)
+        {
+            errors.Add($"AbortedEpochsBeforeNotReady must be at least 1, not {AbortedEpochsBeforeNotReady}");
         }
 
         if (StateInterval <= TimeSpan.Zero || StateRestoreTimeout <= TimeSpan.Zero)

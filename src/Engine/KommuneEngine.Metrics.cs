@@ -32,9 +32,38 @@ public sealed partial class KommuneEngine
                 return new EngineReadiness(false, "the Kafka consumer failed");
             }
 
+            if (AbortsInARow >= _options.AbortedEpochsBeforeNotReady)
+            {
+                return new EngineReadiness(false, $"{AbortsInARow} exactly-once epochs in a row were aborted and redone; the last: {Volatile.Read(ref _lastAbort)}");
+            }
+
+            if (_source?.Progress.FirstOrDefault(p => p.Stalled) is { } stalled)
+            {
+                return new EngineReadiness(false, string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"partition {stalled.Topic}[{stalled.Partition}] is stalled: its committed offset has stayed at {stalled.Committed} for {stalled.SinceCommitMoved.TotalSeconds:F0} s while {stalled.Backlog} records wait beyond it"));
+            }
+
             return _source is { IsConsuming: true } source
                 ? new EngineReadiness(true, $"consuming {source.Statistics.AssignedPartitions} partitions")
                 : new EngineReadiness(false, "waiting for partitions to be assigned and their state restored");
+        }
+    }
+
+    /// <summary>
+    /// Exactly-once epochs aborted since the last one committed (each restarted the pipeline); 0 once an epoch of the
+    /// current pipeline commits work.
+    /// </summary>
+    private int AbortsInARow
+    {
+        get
+        {
+            if (Volatile.Read(ref _abortsInARow) > 0 && _source is { EpochsCommittedWithWork: > 0 })
+            {
+                Volatile.Write(ref _abortsInARow, 0);
+            }
+
+            return Volatile.Read(ref _abortsInARow);
         }
     }
 
@@ -52,6 +81,8 @@ public sealed partial class KommuneEngine
         _metrics.CommitsOk.IncTo(source.OffsetCommits);
         _metrics.CommitsFailed.IncTo(source.OffsetCommitFailures);
         _metrics.EpochsCommitted.IncTo(source.EpochsCommitted);
+        _metrics.EpochsAborted.IncTo(Interlocked.Read(ref _epochsAborted));
+        _metrics.EpochAbortsInARow.Set(AbortsInARow);
         _metrics.DeliveryFailures.IncTo(_earlierDeliveryFailures + (_sink?.FailedDeliveries ?? 0));
         _metrics.RecordsRefused.IncTo(_earlierRefused + (_sink?.Refused ?? 0));
         _metrics.RecordsUnwritten.IncTo(_earlierUnwritten + (_sink?.Unwritten ?? 0));
@@ -81,23 +112,31 @@ public sealed partial class KommuneEngine
         CollectLag();
     }
 
-    /// <summary>Lag per assigned partition; partitions no longer assigned lose their series.</summary>
+    /// <summary>Lag and stall per assigned partition; partitions no longer assigned lose their series.</summary>
     private void CollectLag()
     {
         lock (_lagLabels)
         {
             var current = new HashSet<(string, int)>();
-            foreach (var lag in _source?.Lag ?? [])
+            foreach (var progress in _source?.Progress ?? [])
             {
-                current.Add((lag.Topic, lag.Partition));
-                _metrics.ConsumerLag.WithLabels(lag.Topic, lag.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture)).Set(lag.Records);
+                current.Add((progress.Topic, progress.Partition));
+                var partition = progress.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (progress.Lag >= 0)
+                {
+                    _metrics.ConsumerLag.WithLabels(progress.Topic, partition).Set(progress.Lag);
+                }
+
+                _metrics.PartitionStalled.WithLabels(progress.Topic, partition).Set(progress.Stalled ? 1 : 0);
             }
 
             foreach (var (topic, partition) in _lagLabels)
             {
                 if (!current.Contains((topic, partition)))
                 {
-                    _metrics.ConsumerLag.RemoveLabelled(topic, partition.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    var label = partition.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    _metrics.ConsumerLag.RemoveLabelled(topic, label);
+                    _metrics.PartitionStalled.RemoveLabelled(topic, label);
                 }
             }
 

@@ -45,8 +45,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly SemaphoreSlim _pipeline = new(1, 1);
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
+    private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
     private SourceStatistics _earlierSources = new(0, 0, 0, 0, 0, 0, 0, 0);
     private long _restarts;
+    private int _abortsInARow;
+    private long _epochsAborted;
+    private string? _lastAbort;
     private readonly RuleLoader? _loader;
     private RuleSet _rules;
     private EngineContext? _context;
@@ -222,7 +226,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         StartPipeline();
-        LogStarted(_logger, _options.BootstrapServers, _options.Topics.SensorEvents, _options.GroupId);
+        LogStarted(_logger, _options.BootstrapServers, _options.Topics.SensorEvents, _options.GroupId, _options.EffectiveNodeId,
+            _options.StaticMembership ? "static member" : "dynamic member");
         return Task.CompletedTask;
     }
 
@@ -302,10 +307,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 BootstrapServers = _options.BootstrapServers,
                 GroupId = _options.GroupId,
+                GroupInstanceId = _options.StaticMembership ? _options.EffectiveNodeId : null,
                 Topics = topics,
                 MaxInFlightEvents = _options.MaxInFlightEvents,
                 CommitInterval = _options.CommitInterval,
                 SessionTimeout = _options.SessionTimeout,
+                StallTimeout = _options.StallTimeout,
                 Limits = _options.ToLimits(),
                 OnPartitionsAssigned = PartitionsAssigned,
                 OnPartitionsRevoked = PartitionsRevoked,
@@ -378,8 +385,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return; // stopped: StopAsync completes the consumer's task
         }
 
-        if (ended.Exception!.InnerException is EpochAbortedException && Volatile.Read(ref _state) == 1)
+        if (ended.Exception!.InnerException is EpochAbortedException aborted && Volatile.Read(ref _state) == 1)
         {
+            Interlocked.Increment(ref _epochsAborted);
+            Interlocked.Increment(ref _abortsInARow);
+            Volatile.Write(ref _lastAbort, aborted.Message);
             _ = RestartPipelineAsync();
             return;
         }
@@ -413,6 +423,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
+                _lastDispatched.Clear();
                 _announced = DateTimeOffset.MinValue;
                 _announcedAt = DateTimeOffset.MinValue;
             }
@@ -458,6 +469,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var now = _clock.GetUtcNow();
         lock (_time)
         {
+            _lastDispatched[consumed.Source.Partition] = consumed.Source.Offset;
             var eventTime = consumed.Event.Timestamp;
             if (_watermarks.IsLate(eventTime))
             {
@@ -532,6 +544,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             foreach (var partition in partitions)
             {
                 _watermarks.Remove(partition);
+                _lastDispatched.Remove(partition);
             }
         }
     }
@@ -545,8 +558,17 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         var now = _clock.GetUtcNow();
+        var progress = _source?.Progress ?? [];
         lock (_time)
         {
+            // A partition is caught up when the consumer has taken every record the broker holds and every taken one
+            // has been judged here (records in the channel still wait): only then may its silence make it idle.
+            foreach (var partition in progress)
+            {
+                var judged = _lastDispatched.TryGetValue(partition.Partition, out var last) ? last : -1;
+                _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken);
+            }
+
             _watermarks.Refresh(now);
             if (_watermarks.Watermark > _announced)
             {
@@ -577,8 +599,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             });
     }
 
-    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId}")]
-    private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId);
+    [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
+    private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Stopping: draining {InFlight} events in flight, then committing and flushing (at most {Seconds} s; a second SIGTERM or Ctrl+C exits at once)")]
     private static partial void LogStopping(ILogger logger, long inFlight, double seconds);

@@ -24,6 +24,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromMilliseconds(500);
 
     private readonly KafkaSourceOptions _options;
     private readonly IDeadLetterSink _deadLetters;
@@ -55,11 +56,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _pauses;
     private long _resumes;
     private long _epochs;
+    private long _epochsWithWork;
+    private readonly Dictionary<TopicPartition, long> _assignedAt = [];
     private long _offsetCommits;
     private long _offsetCommitFailures;
     private volatile bool _consuming;
     private IReadOnlyList<PartitionLag> _lag = [];
-    private DateTime _lagUpdated = DateTime.MinValue;
+    private IReadOnlyList<PartitionProgress> _progress = [];
+    private DateTime _progressUpdated = DateTime.MinValue;
+    private readonly PartitionMonitor _monitor;
 
     /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
     /// <param name="options">Consumer settings.</param>
@@ -83,6 +88,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         });
         _onEventCompleted = OnEventCompleted;
         _onEventReleased = OnEventReleased;
+        _monitor = new PartitionMonitor(options.StallTimeout);
     }
 
     /// <summary>Decoded events, in partition order. Completes when the source stops.</summary>
@@ -119,10 +125,23 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     /// <summary>
     /// Per assigned partition, the records after the consumer's position (the partition's high watermark as last
-    /// fetched, minus the next offset to take), updated about once a second. While the partitions are paused the
+    /// fetched, minus the next offset to take), updated five times a second. While the partitions are paused the
     /// high watermark is not refreshed, so the lag then shows what was known at the pause.
     /// </summary>
     public IReadOnlyList<PartitionLag> Lag => Volatile.Read(ref _lag);
+
+    /// <summary>
+    /// Per assigned partition, whether it is caught up (every record the broker holds taken) and whether it is stalled
+    /// (its committed offset not moving for <see cref="KafkaSourceOptions.StallTimeout"/> while records wait beyond
+    /// it), updated five times a second.
+    /// </summary>
+    public IReadOnlyList<PartitionProgress> Progress => Volatile.Read(ref _progress);
+
+    /// <summary>
+    /// Exactly-once mode: epochs committed that carried work (outputs, or offsets past where the partitions were
+    /// assigned); the first epoch of a new pipeline commits only its start offsets and does not count.
+    /// </summary>
+    public long EpochsCommittedWithWork => Interlocked.Read(ref _epochsWithWork);
 
     /// <summary>Starts the consume loop on its own thread.</summary>
     public void Start()
@@ -185,7 +204,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                     Handle(consumer, result);
                 }
 
-                UpdateLag(consumer);
+                UpdateProgress(consumer);
             }
 
             _consuming = false;
@@ -221,6 +240,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             BootstrapServers = _options.BootstrapServers,
             GroupId = _options.GroupId,
+            GroupInstanceId = _options.GroupInstanceId,
             ClientId = "kommune-engine",
             // Offsets are stored only for done events, then committed in the background and on revoke/close; in
             // exactly-once mode they are committed in the epoch's transaction instead.
@@ -238,6 +258,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             QueuedMaxMessagesKbytes = 16 * 1024,
             // Fetch requests are small: send them at once rather than wait for the broker's ACK (Nagle).
             SocketNagleDisable = true,
+            // The client says when it reaches the end of a partition: only then is the partition caught up, and may
+            // it stop holding the watermark back while silent.
+            EnablePartitionEof = true,
         };
         foreach (var (key, value) in _options.Extra)
         {
@@ -259,7 +282,20 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         try
         {
             var result = consumer.Consume(PollTimeout);
-            return result is null || result.IsPartitionEOF ? null : result;
+            if (result is { IsPartitionEOF: true })
+            {
+                _monitor.ReachedEnd(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
+                return null;
+            }
+
+            return result;
+        }
+        catch (ConsumeException e) when (e.Error.IsFatal)
+        {
+            // The client cannot go on: most often another node joined the group with this node's group.instance.id.
+            throw new KafkaException(new Error(e.Error.Code, e.Error.Code == ErrorCode.FencedInstanceId
+                ? $"another engine node joined group '{_options.GroupId}' with this node's id '{_options.GroupInstanceId}' (group.instance.id) and fenced it: give each node its own NodeId (--node-id)"
+                : $"the Kafka consumer failed for good: {e.Error.Reason}", isFatal: true));
         }
         catch (ConsumeException e)
         {
@@ -299,6 +335,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
         CountRecordsLostBefore(tp, offset);
         _expectedNext[tp] = offset + 1;
+        _monitor.Taken(tp, offset, DateTime.UtcNow);
         Interlocked.Increment(ref _consumed);
         tracker.Start(offset);
         var processing = Interlocked.Increment(ref _processing);
@@ -364,6 +401,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         try
         {
             consumer.Seek(result.TopicPartitionOffset);
+            _monitor.SoughtBack(result.TopicPartition, result.Offset.Value);
             Pause(consumer);
             return true;
         }
@@ -392,6 +430,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             consumer.Resume(consumer.Assignment);
             WakeFetchers(consumer);
             _paused = false;
+            _monitor.Paused = false;
             Interlocked.Increment(ref _resumes);
             var processing = Interlocked.Read(ref _processing);
             LogResumed(_logger, processing, inFlight);
@@ -401,11 +440,27 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// <summary>
     /// librdkafka applies a resume at its broker thread's next wake-up, which can be a second away when every
     /// partition of that broker was paused. A request to each leader wakes its thread now, so a resumed engine
-    /// gets records within milliseconds instead of idling.
+    /// gets records within milliseconds instead of idling. The answers also say where each partition's log ends now:
+    /// records that arrived during the pause are known before the first fetch brings them, so no partition counts as
+    /// caught up while they wait.
     /// </summary>
     private void WakeFetchers(IConsumer<byte[]?, byte[]?> consumer)
     {
-        foreach (var tp in _onePartitionPerLeader)
+        var leaders = new HashSet<TopicPartition>(_onePartitionPerLeader);
+        foreach (var tp in consumer.Assignment)
+        {
+            try
+            {
+                _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(1)).High.Value, DateTime.UtcNow);
+                leaders.Remove(tp);
+            }
+            catch (KafkaException)
+            {
+                // Not known: the partition stays not caught up until a fetch says more.
+            }
+        }
+
+        foreach (var tp in leaders)
         {
             try
             {
@@ -449,6 +504,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         consumer.Pause(consumer.Assignment);
         _assignmentChanged = false;
+        _monitor.Paused = true;
         if (!_paused)
         {
             _paused = true;
@@ -470,6 +526,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             if (result is not null)
             {
                 consumer.Seek(result.TopicPartitionOffset);
+                _monitor.SoughtBack(result.TopicPartition, result.Offset.Value);
                 consumer.Pause([result.TopicPartition]);
             }
 
@@ -531,10 +588,22 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
         }
 
+        var withWork = transactions.Committer.HasSends
+            || offsets.Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
         var started = Stopwatch.GetTimestamp();
         transactions.Committer.Commit(offsets, consumer.ConsumerGroupMetadata);
+        if (withWork)
+        {
+            Interlocked.Increment(ref _epochsWithWork);
+        }
+
         transactions.Committed?.Invoke(Stopwatch.GetElapsedTime(started));
         Interlocked.Increment(ref _epochs);
+        var committedAt = DateTime.UtcNow;
+        foreach (var offset in offsets)
+        {
+            _monitor.Committed(offset.TopicPartition, offset.Offset.Value, committedAt);
+        }
         if (offsets.Count > 0)
         {
             try
@@ -563,33 +632,55 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    /// <summary>About once a second: each assigned partition's lag from the client's cached high watermark.</summary>
-    private void UpdateLag(IConsumer<byte[]?, byte[]?> consumer)
+    /// <summary>
+    /// Five times a second: each assigned partition's end from the client's cached high watermark, whether it is
+    /// caught up or stalled (logged when that changes), and its lag.
+    /// </summary>
+    private void UpdateProgress(IConsumer<byte[]?, byte[]?> consumer)
     {
         var now = DateTime.UtcNow;
-        if (now - _lagUpdated < TimeSpan.FromSeconds(1))
+        if (now - _progressUpdated < TimeSpan.FromMilliseconds(200))
         {
             return;
         }
 
-        _lagUpdated = now;
-        var lag = new List<PartitionLag>(_trackers.Count);
+        _progressUpdated = now;
         foreach (var tp in _trackers.Keys)
         {
-            var high = consumer.GetWatermarkOffsets(tp).High;
-            if (high == Offset.Unset || high.Value < 0)
-            {
-                continue; // nothing fetched from this partition yet
-            }
+            _monitor.SeenEnd(tp, consumer.GetWatermarkOffsets(tp).High.Value);
+        }
 
-            var next = _expectedNext.TryGetValue(tp, out var expected) ? expected : consumer.Position(tp).Value;
-            if (next >= 0)
+        if (!_paused)
+        {
+            foreach (var tp in _monitor.ToConfirm(now).ToList())
             {
-                lag.Add(new PartitionLag(tp.Topic, tp.Partition.Value, Math.Max(0, high.Value - next)));
+                try
+                {
+                    _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, DateTime.UtcNow);
+                }
+                catch (KafkaException)
+                {
+                    // Not confirmed: once what is known grows old, the partition is no longer counted as caught up.
+                }
             }
         }
 
-        Volatile.Write(ref _lag, lag);
+        var changed = new List<PartitionProgress>();
+        var progress = _monitor.Snapshot(now, changed);
+        foreach (var change in changed)
+        {
+            if (change.Stalled)
+            {
+                LogPartitionStalled(_logger, change.Topic, change.Partition, change.Committed, change.SinceCommitMoved.TotalSeconds, change.Backlog);
+            }
+            else
+            {
+                LogPartitionRecovered(_logger, change.Topic, change.Partition, change.Committed);
+            }
+        }
+
+        Volatile.Write(ref _progress, progress);
+        Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
     }
 
     private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
@@ -601,6 +692,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 try
                 {
                     consumer.StoreOffset(new TopicPartitionOffset(tp, next));
+                    _monitor.Committed(tp, next, DateTime.UtcNow);
                 }
                 catch (KafkaException e)
                 {
@@ -625,12 +717,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             committed = [.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
         }
 
+        var now = DateTime.UtcNow;
         foreach (var c in committed)
         {
+            // Where the log begins and ends now: the start after retention, and whether there is anything to read.
+            var watermarks = QueryWatermarks(consumer, c.TopicPartition);
             var start = c.Offset;
-            if (start.Value >= 0)
+            if (start.Value >= 0 && watermarks is { } known)
             {
-                start = StartOffsetAfterRetention(consumer, c);
+                start = StartOffsetAfterRetention(c, known.Low);
             }
 
             starts.Add(new TopicPartitionOffset(c.TopicPartition, start));
@@ -640,6 +735,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
 
             _trackers[c.TopicPartition] = new PartitionOffsetTracker(start.Value >= 0 ? start.Value : 0);
+            _assignedAt[c.TopicPartition] = start.Value >= 0 ? start.Value : 0;
+            // Without a committed offset consumption starts at the log's beginning (auto.offset.reset=earliest).
+            var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? -1;
+            _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
         }
 
         _assignmentChanged = true;
@@ -660,22 +759,27 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         return starts;
     }
 
-    private Offset StartOffsetAfterRetention(IConsumer<byte[]?, byte[]?> consumer, TopicPartitionOffset committed)
+    private WatermarkOffsets? QueryWatermarks(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
     {
         try
         {
-            var watermarks = consumer.QueryWatermarkOffsets(committed.TopicPartition, MetadataTimeout);
-            if (committed.Offset.Value < watermarks.Low.Value)
-            {
-                var lost = watermarks.Low.Value - committed.Offset.Value;
-                Interlocked.Add(ref _lost, lost);
-                LogLost(_logger, lost, committed.Topic, committed.Partition.Value, committed.Offset.Value, watermarks.Low.Value);
-                return watermarks.Low;
-            }
+            return consumer.QueryWatermarkOffsets(partition, MetadataTimeout);
         }
         catch (KafkaException e)
         {
             LogCommittedLookupFailed(_logger, e.Error.Reason);
+            return null;
+        }
+    }
+
+    private Offset StartOffsetAfterRetention(TopicPartitionOffset committed, Offset low)
+    {
+        if (committed.Offset.Value < low.Value)
+        {
+            var lost = low.Value - committed.Offset.Value;
+            Interlocked.Add(ref _lost, lost);
+            LogLost(_logger, lost, committed.Topic, committed.Partition.Value, committed.Offset.Value, low.Value);
+            return low;
         }
 
         return committed.Offset;
@@ -717,6 +821,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
             _expectedNext.Remove(p.TopicPartition);
             _offsetResets.TryRemove(p.TopicPartition, out _);
+            _monitor.Revoked(p.TopicPartition);
+            _assignedAt.Remove(p.TopicPartition);
         }
 
         Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
@@ -801,6 +907,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "The epoch committed, but committing its offsets with the consumer too failed ({Reason}); on Kafka the transaction holds them")]
     private static partial void LogEpochOffsetsNotCommitted(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1017, Level = LogLevel.Warning,
+        Message = "Partition {Topic}[{Partition}] is stalled: its committed offset has stayed at {Offset} for {Seconds:F0} s while {Backlog} records wait beyond it (see kommune_partition_stalled)")]
+    private static partial void LogPartitionStalled(ILogger logger, string topic, int partition, long offset, double seconds, long backlog);
+
+    [LoggerMessage(EventId = 1018, Level = LogLevel.Information, Message = "Partition {Topic}[{Partition}] is moving again: committed up to {Offset}")]
+    private static partial void LogPartitionRecovered(ILogger logger, string topic, int partition, long offset);
 
     [LoggerMessage(EventId = 1013, Level = LogLevel.Critical, Message = "The consume loop failed")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

@@ -11,6 +11,12 @@ public sealed record KafkaSourceOptions
     /// <summary>Consumer group: engines in one group share the partitions.</summary>
     public string GroupId { get; init; } = "kommune-engine";
 
+    /// <summary>
+    /// The consumer's <c>group.instance.id</c> for static membership (KIP-345): stable across this node's restarts and
+    /// unique in the group; null for a dynamic member.
+    /// </summary>
+    public string? GroupInstanceId { get; init; }
+
     /// <summary>Topic names.</summary>
     public KafkaTopics Topics { get; init; } = new();
 
@@ -28,6 +34,12 @@ public sealed record KafkaSourceOptions
     /// means faster takeover after a crash, longer means fewer needless rebalances on a slow network.
     /// </summary>
     public TimeSpan SessionTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// A partition whose committed offset has not moved for this long while records wait beyond it is reported as
+    /// stalled (<see cref="PartitionProgress.Stalled"/>, logged once when it stalls and once when it recovers).
+    /// </summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>What an event must respect to be accepted.</summary>
     public SensorEventLimits Limits { get; init; } = SensorEventLimits.Default;

@@ -45,7 +45,12 @@ internal static class KommuneCommandLine
 
     private static readonly Option<string?> TransactionalId = new("--transactional-id")
     {
-        Description = "Exactly-once mode: this node's transactional.id, stable across restarts, unique per node (config key TransactionalId; default group id and machine name).",
+        Description = "Exactly-once mode: this node's transactional.id, stable across restarts, unique per node (config key TransactionalId; default group id and node id).",
+    };
+
+    private static readonly Option<string?> NodeId = new("--node-id")
+    {
+        Description = "This node's identity, stable across its restarts and unique among the nodes: its static group membership (group.instance.id) and transactional.id (config key NodeId; default the host name). Several nodes on one host need one each.",
     };
 
     private static readonly Option<string?> RulesFile = new("--rules")
@@ -187,7 +192,7 @@ internal static class KommuneCommandLine
 
         var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
         {
-            BootstrapServers, GroupId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat,
+            BootstrapServers, GroupId, NodeId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         ProcessingGuarantee.AcceptOnlyFromAmong("at-least-once", "exactly-once");
         LogFormat.AcceptOnlyFromAmong("json", "text");
@@ -398,6 +403,11 @@ internal static class KommuneCommandLine
         if (parse.GetResult(TransactionalId) is not null)
         {
             values["TransactionalId"] = parse.GetValue(TransactionalId);
+        }
+
+        if (parse.GetResult(NodeId) is not null)
+        {
+            values["NodeId"] = parse.GetValue(NodeId);
         }
 
         if (parse.GetValue(MetricsPort) is { } metricsPort)

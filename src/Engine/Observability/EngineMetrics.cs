@@ -86,6 +86,12 @@ internal sealed class EngineMetrics : IRuleTimings
         CommitsOk = commits.WithLabels("ok");
         CommitsFailed = commits.WithLabels("failed");
         EpochsCommitted = factory.CreateCounter("kommune_transactions_committed_total", "Epoch transactions committed (exactly-once mode).");
+        EpochsAborted = factory.CreateCounter("kommune_transactions_aborted_total", "Epoch transactions aborted, each redone from the last committed state (exactly-once mode).");
+        EpochAbortsInARow = factory.CreateGauge("kommune_transaction_aborts_in_a_row", "Epochs aborted since the last one committed (exactly-once mode); /readyz fails at AbortedEpochsBeforeNotReady.");
+        PartitionStalled = factory.CreateGauge(
+            "kommune_partition_stalled",
+            "1 when a partition's committed offset has not moved for StallTimeout while records wait beyond it (then /readyz fails), else 0.",
+            ["topic", "partition"]);
 
         _eventProcessing = factory.CreateHistogram(
             "kommune_event_processing_seconds",
@@ -143,6 +149,12 @@ internal sealed class EngineMetrics : IRuleTimings
     public Counter.Child CommitsFailed { get; }
 
     public Counter EpochsCommitted { get; }
+
+    public Counter EpochsAborted { get; }
+
+    public Gauge EpochAbortsInARow { get; }
+
+    public Gauge PartitionStalled { get; }
 
     public Gauge ConsumerLag { get; }
 

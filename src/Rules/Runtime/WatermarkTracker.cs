@@ -2,8 +2,11 @@ namespace Kommune.Rules.Runtime;
 
 /// <summary>
 /// The engine's event-time clock. Each partition's watermark is its newest event time minus the out-of-orderness
-/// bound; the engine's watermark is the minimum over the active partitions (those with an event in the last
-/// <see cref="EventTimeSettings.IdlePartitionTimeout"/>), and never goes back. Not thread-safe: one reader owns it.
+/// bound; the engine's watermark is the minimum over the partitions that are not idle, and never goes back. A
+/// partition is idle only when it is caught up (<see cref="SetCaughtUp"/>: no record of it waits to be read or
+/// handled) and has had no event for <see cref="EventTimeSettings.IdlePartitionTimeout"/>, or has never had one: a
+/// partition whose records wait, paused or not yet fetched, always holds the watermark back, so a pause in production
+/// cannot make its backlog late. Not thread-safe: one reader owns it.
 /// </summary>
 public sealed class WatermarkTracker
 {
@@ -48,7 +51,7 @@ public sealed class WatermarkTracker
 
     /// <summary>
     /// Registers a partition that has no events yet: it holds the watermark back (so its first, possibly older,
-    /// events are not judged late) until it reports an event or has been idle for the idle timeout.
+    /// events are not judged late) until it reports an event or is known to be empty (caught up).
     /// </summary>
     public void Assign(int partition, DateTimeOffset now)
     {
@@ -58,7 +61,23 @@ public sealed class WatermarkTracker
         }
     }
 
-    /// <summary>Drops partitions idle since before <paramref name="now"/> minus the idle timeout from the minimum.</summary>
+    /// <summary>
+    /// Says whether every record of <paramref name="partition"/> that the broker holds has been read and handled
+    /// (until told, it is not): only a caught-up partition can be idle. Takes effect at the next
+    /// <see cref="Refresh"/> or <see cref="Observe"/>.
+    /// </summary>
+    public void SetCaughtUp(int partition, bool caughtUp)
+    {
+        if (_partitions.TryGetValue(partition, out var known))
+        {
+            known.CaughtUp = caughtUp;
+        }
+    }
+
+    /// <summary>Whether the partition is excluded from the minimum now (idle); false for one not assigned.</summary>
+    public bool IsIdle(int partition, DateTimeOffset now) => _partitions.TryGetValue(partition, out var known) && Idle(known, now);
+
+    /// <summary>Drops idle partitions (caught up, and silent for the idle timeout or never heard from) from the minimum.</summary>
     /// <returns>true when the engine's watermark advanced.</returns>
     public bool Refresh(DateTimeOffset now) => Recompute(now);
 
@@ -70,7 +89,7 @@ public sealed class WatermarkTracker
         var minimum = DateTimeOffset.MaxValue;
         foreach (var partition in _partitions.Values)
         {
-            if (now - partition.LastSeen <= _settings.IdlePartitionTimeout && partition.Watermark < minimum)
+            if (!Idle(partition, now) && partition.Watermark < minimum)
             {
                 minimum = partition.Watermark;
             }
@@ -85,8 +104,13 @@ public sealed class WatermarkTracker
         return true;
     }
 
+    private bool Idle(PartitionTime partition, DateTimeOffset now) =>
+        partition.CaughtUp && (partition.Watermark == DateTimeOffset.MinValue || now - partition.LastSeen > _settings.IdlePartitionTimeout);
+
     private sealed class PartitionTime
     {
+        public bool CaughtUp { get; set; }
+
         public DateTimeOffset Watermark { get; set; }
 
         public DateTimeOffset LastSeen { get; set; }

@@ -11,10 +11,14 @@ namespace Kommune.Engine.Tests.Support;
 internal sealed class TestOutputLoggerProvider(ITestOutputHelper output) : ILoggerProvider
 {
     private readonly ConcurrentQueue<string> _errors = new();
+    private readonly ConcurrentQueue<string> _lines = new();
     private readonly ITestOutputHelper _output = output;
 
     /// <summary>Every line logged at error level or above, with its category.</summary>
     public IReadOnlyCollection<string> Errors => _errors;
+
+    /// <summary>Every line logged at information level or above.</summary>
+    public IReadOnlyCollection<string> Lines => _lines;
 
     public ILogger CreateLogger(string categoryName) => new TestOutputLogger(this, categoryName[(categoryName.LastIndexOf('.') + 1)..]);
 
@@ -35,6 +39,11 @@ internal sealed class TestOutputLoggerProvider(ITestOutputHelper output) : ILogg
             if (logLevel >= LogLevel.Error)
             {
                 provider._errors.Enqueue(line);
+            }
+
+            if (logLevel >= LogLevel.Information)
+            {
+                provider._lines.Enqueue(line);
             }
 
             try

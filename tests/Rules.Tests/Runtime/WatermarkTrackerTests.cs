@@ -37,7 +37,7 @@ public sealed class WatermarkTrackerTests
     }
 
     [Fact]
-    public void An_assigned_partition_without_events_holds_the_watermark_until_it_is_idle()
+    public void An_assigned_partition_without_events_holds_the_watermark_until_it_is_known_to_be_empty()
     {
         var tracker = new WatermarkTracker(Settings);
         tracker.Assign(1, T0);
@@ -46,8 +46,37 @@ public sealed class WatermarkTrackerTests
         Assert.Equal(DateTimeOffset.MinValue, tracker.Watermark);
         Assert.False(tracker.IsLate(T0));
 
-        Assert.True(tracker.Refresh(T0.AddSeconds(10.5))); // partition 1 idle for more than 10 s
+        // Silent for long, but not known to be empty (its records may not have been fetched yet): it still holds.
+        Assert.False(tracker.Refresh(T0.AddHours(1)));
+        Assert.Equal(DateTimeOffset.MinValue, tracker.Watermark);
+
+        tracker.SetCaughtUp(1, true); // the consumer reached its end: it is empty, no need to wait for the idle time
+        Assert.True(tracker.Refresh(T0.AddHours(1)));
         Assert.Equal(T0.AddSeconds(95), tracker.Watermark);
+    }
+
+    [Fact]
+    public void A_silent_partition_whose_records_wait_to_be_read_is_never_idle_and_stops_holding_once_it_is_caught_up()
+    {
+        // Production paused for longer than the idle time; partition 1 was behind: its records wait, unread.
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Observe(0, T0.AddSeconds(10), T0);
+        tracker.Observe(1, T0.AddSeconds(10), T0);
+        tracker.SetCaughtUp(0, true);
+        tracker.SetCaughtUp(1, false);
+
+        // Partition 0 resumes two hours ahead; partition 1 is silent for 35 s but not caught up.
+        tracker.Observe(0, T0.AddHours(2), T0.AddSeconds(35));
+        Assert.True(tracker.Refresh(T0.AddSeconds(35)) || tracker.Watermark == T0.AddSeconds(5));
+        Assert.Equal(T0.AddSeconds(5), tracker.Watermark);
+        Assert.False(tracker.IsLate(T0.AddSeconds(11))); // partition 1's next event is on time
+        Assert.False(tracker.IsIdle(1, T0.AddSeconds(35)));
+
+        // Once it is caught up and still silent, it is idle and the watermark moves on.
+        tracker.SetCaughtUp(1, true);
+        Assert.True(tracker.IsIdle(1, T0.AddSeconds(35)));
+        Assert.True(tracker.Refresh(T0.AddSeconds(35)));
+        Assert.Equal(T0.AddHours(2).AddSeconds(-5), tracker.Watermark);
     }
 
     [Fact]
@@ -56,6 +85,7 @@ public sealed class WatermarkTrackerTests
         var tracker = new WatermarkTracker(Settings);
         tracker.Observe(0, T0.AddSeconds(10), T0);
         tracker.Observe(1, T0.AddSeconds(100), T0);
+        tracker.SetCaughtUp(0, true);
         Assert.Equal(T0.AddSeconds(5), tracker.Watermark);
 
         tracker.Observe(1, T0.AddSeconds(120), T0.AddSeconds(11));

@@ -1,0 +1,118 @@
+using Confluent.Kafka;
+using Kommune.Connectors.Kafka;
+
+namespace Kommune.Connectors.Tests;
+
+public sealed class PartitionMonitorTests
+{
+    private static readonly DateTime T0 = new(2026, 12, 1, 8, 0, 0, DateTimeKind.Utc);
+    private static readonly TopicPartition P0 = new("kommune.sensor-events", 0);
+
+    private static PartitionProgress One(PartitionMonitor monitor, DateTime now) => Assert.Single(monitor.Snapshot(now, []));
+
+    [Fact]
+    public void A_partition_known_empty_at_assignment_is_caught_up_only_once_the_fetcher_reaches_its_end()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        monitor.Assigned(P0, start: 40, end: 40, T0);
+        Assert.False(One(monitor, T0).CaughtUp);
+
+        monitor.ReachedEnd(P0, 40, T0);
+
+        var progress = One(monitor, T0);
+        Assert.True(progress.CaughtUp);
+        Assert.Equal((0L, 0L, -1L), (progress.Lag, progress.Backlog, progress.LastTaken));
+    }
+
+    [Fact]
+    public void Records_the_broker_holds_beyond_what_was_taken_mean_not_caught_up()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        monitor.Assigned(P0, 0, 10, T0);
+        for (var offset = 0; offset < 10; offset++)
+        {
+            monitor.Taken(P0, offset, T0);
+        }
+
+        monitor.ReachedEnd(P0, 10, T0);
+        Assert.True(One(monitor, T0).CaughtUp);
+
+        monitor.SeenEnd(P0, 15); // a fetch reply: five more records, not yet taken
+        var behind = One(monitor, T0);
+        Assert.False(behind.CaughtUp);
+        Assert.Equal(5, behind.Lag);
+    }
+
+    [Fact]
+    public void While_paused_no_partition_is_caught_up()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        monitor.Assigned(P0, 0, 0, T0);
+        monitor.ReachedEnd(P0, 0, T0);
+        monitor.Paused = true;
+
+        Assert.False(One(monitor, T0).CaughtUp);
+    }
+
+    [Fact]
+    public void What_is_known_of_the_end_grows_old_unless_the_broker_confirms_it()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        monitor.Assigned(P0, 0, 0, T0);
+        monitor.ReachedEnd(P0, 0, T0);
+        var later = T0 + PartitionMonitor.EndKnowledgeLifetime + TimeSpan.FromSeconds(1);
+
+        Assert.Equal([P0], monitor.ToConfirm(later));
+        Assert.False(One(monitor, later).CaughtUp);
+
+        monitor.ConfirmedEnd(P0, 3, later); // the broker says three records arrived that no fetch brought yet
+        Assert.False(One(monitor, later).CaughtUp);
+        Assert.Equal(3, One(monitor, later).Lag);
+    }
+
+    [Fact]
+    public void A_transaction_marker_at_the_end_is_no_backlog_once_every_record_is_committed()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromSeconds(1));
+        monitor.Assigned(P0, 0, 0, T0);
+        monitor.Taken(P0, 0, T0);
+        monitor.ReachedEnd(P0, 2, T0); // record 0, then a commit marker at offset 1
+        monitor.Committed(P0, 1, T0);
+
+        var progress = One(monitor, T0.AddMinutes(5));
+        Assert.Equal(0, progress.Backlog);
+        Assert.False(progress.Stalled);
+    }
+
+    [Fact]
+    public void A_committed_offset_that_does_not_move_while_records_wait_is_stalled_after_the_timeout_and_recovers_when_it_moves()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromSeconds(30));
+        monitor.Assigned(P0, 0, 0, T0);
+        monitor.ReachedEnd(P0, 0, T0);
+        Assert.False(One(monitor, T0.AddHours(1)).Stalled); // idle for an hour with nothing waiting: not stalled
+
+        var work = T0.AddHours(1);
+        monitor.SeenEnd(P0, 4);
+        monitor.Taken(P0, 0, work);
+        var changed = new List<PartitionProgress>();
+        Assert.Equal(4, Assert.Single(monitor.Snapshot(work, changed)).Backlog); // snapshots come five times a second
+        Assert.False(Assert.Single(monitor.Snapshot(work.AddSeconds(29), changed)).Stalled); // the wait starts when work appears
+        Assert.Empty(changed);
+
+        var stalled = Assert.Single(monitor.Snapshot(work.AddSeconds(31), changed));
+        Assert.True(stalled.Stalled);
+        Assert.Equal((0L, 4L), (stalled.Committed, stalled.Backlog));
+        Assert.Same(stalled, Assert.Single(changed)); // reported once, when it stalls
+
+        changed.Clear();
+        Assert.True(Assert.Single(monitor.Snapshot(work.AddSeconds(40), changed)).Stalled);
+        Assert.Empty(changed);
+
+        monitor.Committed(P0, 1, work.AddSeconds(41));
+        var moving = Assert.Single(monitor.Snapshot(work.AddSeconds(42), changed));
+        Assert.False(moving.Stalled);
+        Assert.Equal(3, moving.Backlog);
+        Assert.Single(changed);
+    }
+}

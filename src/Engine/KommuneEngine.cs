@@ -46,6 +46,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
     private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
+    private long _appliedProgress = -1; // the consumer's progress version last applied to the watermarks; under _time
     private SourceStatistics _earlierSources = new(0, 0, 0, 0, 0, 0, 0, 0);
     private long _restarts;
     private int _abortsInARow;
@@ -424,6 +425,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
                 _lastDispatched.Clear();
+                _appliedProgress = -1;
                 _announced = DateTimeOffset.MinValue;
                 _announcedAt = DateTimeOffset.MinValue;
             }
@@ -469,6 +471,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var now = _clock.GetUtcNow();
         lock (_time)
         {
+            ApplyProgress();
             _lastDispatched[consumed.Source.Partition] = consumed.Source.Offset;
             var eventTime = consumed.Event.Timestamp;
             if (_watermarks.IsLate(eventTime))
@@ -558,22 +561,35 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         var now = _clock.GetUtcNow();
-        var progress = _source?.Progress ?? [];
         lock (_time)
         {
-            // A partition is caught up when the consumer has taken every record the broker holds and every taken one
-            // has been judged here (records in the channel still wait): only then may its silence make it idle.
-            foreach (var partition in progress)
-            {
-                var judged = _lastDispatched.TryGetValue(partition.Partition, out var last) ? last : -1;
-                _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken);
-            }
-
+            ApplyProgress(force: true);
             _watermarks.Refresh(now);
             if (_watermarks.Watermark > _announced)
             {
                 Announce(router, now);
             }
+        }
+    }
+
+    /// <summary>
+    /// Tells the watermarks which partitions are caught up: the consumer has taken every record the broker holds and
+    /// every taken one has been judged here (records still in the channel wait): only then may silence make one idle.
+    /// Under <see cref="_time"/>; reads the consumer's progress only when it was published anew (or when forced: a
+    /// judged record can make a partition caught up without a new publication).
+    /// </summary>
+    private void ApplyProgress(bool force = false)
+    {
+        if (_source is not { } source || (!force && source.ProgressVersion == _appliedProgress))
+        {
+            return;
+        }
+
+        _appliedProgress = source.ProgressVersion;
+        foreach (var partition in source.Progress)
+        {
+            var judged = _lastDispatched.TryGetValue(partition.Partition, out var last) ? last : -1;
+            _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken);
         }
     }
 

@@ -63,6 +63,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private volatile bool _consuming;
     private IReadOnlyList<PartitionLag> _lag = [];
     private IReadOnlyList<PartitionProgress> _progress = [];
+    private long _progressVersion;
     private DateTime _progressUpdated = DateTime.MinValue;
     private readonly PartitionMonitor _monitor;
 
@@ -136,6 +137,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// it), updated five times a second.
     /// </summary>
     public IReadOnlyList<PartitionProgress> Progress => Volatile.Read(ref _progress);
+
+    /// <summary>Changes whenever <see cref="Progress"/> is published anew (a cheap check before reading it).</summary>
+    public long ProgressVersion => Interlocked.Read(ref _progressVersion);
 
     /// <summary>
     /// Exactly-once mode: epochs committed that carried work (outputs, or offsets past where the partitions were
@@ -335,7 +339,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
         CountRecordsLostBefore(tp, offset);
         _expectedNext[tp] = offset + 1;
-        _monitor.Taken(tp, offset, DateTime.UtcNow);
+        if (_monitor.Taken(tp, offset, DateTime.UtcNow))
+        {
+            // New records after a silence: the same fetch reply told the client how far every other partition of that
+            // broker now goes. Publish that before this record is handed on, so no partition whose records just
+            // arrived counts as caught up (and idle) when this record moves the watermark.
+            UpdateProgress(consumer, force: true);
+        }
+
         Interlocked.Increment(ref _consumed);
         tracker.Start(offset);
         var processing = Interlocked.Increment(ref _processing);
@@ -636,10 +647,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// Five times a second: each assigned partition's end from the client's cached high watermark, whether it is
     /// caught up or stalled (logged when that changes), and its lag.
     /// </summary>
-    private void UpdateProgress(IConsumer<byte[]?, byte[]?> consumer)
+    private void UpdateProgress(IConsumer<byte[]?, byte[]?> consumer, bool force = false)
     {
         var now = DateTime.UtcNow;
-        if (now - _progressUpdated < TimeSpan.FromMilliseconds(200))
+        if (!force && now - _progressUpdated < TimeSpan.FromMilliseconds(200))
         {
             return;
         }
@@ -650,7 +661,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             _monitor.SeenEnd(tp, consumer.GetWatermarkOffsets(tp).High.Value);
         }
 
-        if (!_paused)
+        if (!_paused && !force)
         {
             foreach (var tp in _monitor.ToConfirm(now).ToList())
             {
@@ -680,6 +691,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         Volatile.Write(ref _progress, progress);
+        Interlocked.Increment(ref _progressVersion);
         Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
     }
 

@@ -29,10 +29,13 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
     public void Revoked(TopicPartition partition) => _partitions.Remove(partition);
 
     /// <summary>A record was taken (in offset order).</summary>
-    public void Taken(TopicPartition partition, long offset, DateTime now)
+    /// <returns>Whether the partition was at its end before: new records arrived after a silence.</returns>
+    public bool Taken(TopicPartition partition, long offset, DateTime now)
     {
+        var wasAtEnd = false;
         if (_partitions.TryGetValue(partition, out var state))
         {
+            wasAtEnd = state.LastTaken < 0 || state.EndReached >= 0;
             state.Next = offset + 1;
             state.LastTaken = offset;
             state.LastTakenAt = now;
@@ -42,6 +45,8 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
                 state.Committed = offset; // started where the client chose (no committed offset): nothing before it is ours
             }
         }
+
+        return wasAtEnd;
     }
 
     /// <summary>A record was given back to be read again (a seek back under backpressure).</summary>

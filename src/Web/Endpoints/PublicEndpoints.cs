@@ -79,7 +79,7 @@ internal static class PublicEndpoints
             var free = Fresh(ParkingRule.FreeMetric);
             var occupancy = Fresh(ParkingRule.OccupancyMetric);
             var parkingFull = areaAlerts.Contains((areaId, ParkingRule.Incident));
-            var parking = free is null ? null : new PublicParking((long)Math.Round(free.Value), Math.Round(occupancy?.Value ?? 0, 1), parkingFull, free.End);
+            var parking = free is null ? null : new PublicParking((long)Math.Round(free.Value, MidpointRounding.AwayFromZero), Round(occupancy?.Value ?? 0), parkingFull, free.End);
             var share = Fresh(CongestionAreaRule.ShareMetric);
             var speed = Fresh(CongestionAreaRule.SpeedMetric);
             var congested = areaAlerts.Contains((areaId, CongestionAreaRule.Incident));
@@ -95,7 +95,9 @@ internal static class PublicEndpoints
         return new PublicAreas(now, result);
     });
 
-    private static double? Round(MetricPoint? point) => point is null ? null : Math.Round(point.Value, 1);
+    private static double? Round(MetricPoint? point) => point is null ? null : Round(point.Value);
+
+    private static double Round(double value) => Math.Round(value, 1, MidpointRounding.AwayFromZero);
 
     /// <summary>Any web app may read it (no credentials are involved), and any cache may keep it briefly.</summary>
     private static void PublicHeaders(HttpContext context, ConsoleOptions options)

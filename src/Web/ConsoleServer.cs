@@ -74,6 +74,8 @@ public sealed class ConsoleServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddSingleton<IHostLifetime, StoppedByOwner>();
+        // The slim builder leaves out HTTPS from configuration; Console:Kestrel may name certificates.
+        builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;

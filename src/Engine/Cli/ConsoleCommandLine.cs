@@ -58,9 +58,13 @@ internal static class ConsoleCommandLine
         DefaultValueFactory = _ => UsersFile.OperatorRole,
     };
 
-    public static Command Build(Option<string> bootstrapServers)
+    static ConsoleCommandLine()
     {
         Role.AcceptOnlyFromAmong(UsersFile.OperatorRole, UsersFile.ViewerRole);
+    }
+
+    public static Command Build(Option<string> bootstrapServers)
+    {
         var addUser = new Command("add-user", "Add a user to the console's users file, or change one; reads the password from standard input.")
         {
             UsersFileToWrite, UserName, DisplayName, Role,

@@ -28,6 +28,16 @@ public sealed class OperatorsPageTests(ConsoleFixture fixture, ITestOutputHelper
 
         Assert.Contains("wearable-0417", await row.InnerTextAsync(), StringComparison.Ordinal);
         Assert.Contains("critical", await row.InnerTextAsync(), StringComparison.Ordinal);
+
+        // A few more, for the screenshot of a page with open alerts.
+        var more = new[] { ("wearable-1103", "bydel-sagene"), ("wearable-2210", "bydel-nordstrand"), ("wearable-0932", "bydel-alna") }
+            .Select(f => ConsoleFixture.Fall(f.Item1, f.Item2)).ToList();
+        fixture.ProduceAll(more);
+        foreach (var f in more)
+        {
+            await Row(page, ConsoleFixture.AlertId(f)).WaitForAsync();
+        }
+
         await SaveScreenshotAsync(page, "console-operators.png");
     }
 

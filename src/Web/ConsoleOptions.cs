@@ -62,6 +62,14 @@ public sealed class ConsoleOptions
             problems.Add("Console:UsersFile (--users) or Console:Oidc:Authority must be set: nobody could log in");
         }
 
+        foreach (var url in Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                problems.Add($"Console:Urls must be http:// or https:// addresses separated by ';', not '{url}'");
+            }
+        }
+
         if (LoginAttemptsPerMinute <= 0)
         {
             problems.Add($"Console:LoginAttemptsPerMinute must be greater than zero, not {LoginAttemptsPerMinute}");

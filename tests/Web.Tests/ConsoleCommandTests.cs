@@ -43,6 +43,16 @@ public sealed partial class ConsoleCommandTests(ConsoleFixture fixture)
         Assert.Contains("Console:UsersFile (--users) or Console:Oidc:Authority must be set", console.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task An_address_that_is_not_http_is_refused_at_start()
+    {
+        using var console = KommuneProcess.Start(new Dictionary<string, string>(), "console", "-b", fixture.Cluster.BootstrapServers, "--users", fixture.UsersFile, "--urls", "ftp://127.0.0.1:21");
+        await console.WaitForExitAsync(ConsoleFixture.Wait);
+
+        Assert.Equal(2, console.ExitCode);
+        Assert.Contains("Console:Urls must be http:// or https:// addresses", console.Output, StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"Operations console on (http://127\.0\.0\.1:\d+)/")]
     private static partial Regex Address();
 }

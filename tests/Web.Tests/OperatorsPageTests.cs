@@ -28,6 +28,7 @@ public sealed class OperatorsPageTests(ConsoleFixture fixture, ITestOutputHelper
 
         Assert.Contains("wearable-0417", await row.InnerTextAsync(), StringComparison.Ordinal);
         Assert.Contains("critical", await row.InnerTextAsync(), StringComparison.Ordinal);
+        await Assertions.Expect(page.Locator("#banner")).ToContainTextAsync("New critical alert: fall-detection · wearable-0417 · bydel-grunerlokka");
 
         // A few more, for the screenshot of a page with open alerts.
         var more = new[] { ("wearable-1103", "bydel-sagene"), ("wearable-2210", "bydel-nordstrand"), ("wearable-0932", "bydel-alna") }

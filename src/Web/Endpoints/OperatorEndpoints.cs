@@ -30,6 +30,8 @@ internal static class OperatorEndpoints
             ["canAct"] = Operator.CanAct(context.User) ? "true" : "false",
         }));
         app.MapGet("/api/stream", StreamAsync);
+        // Whether the session still holds: the page asks when its stream was refused.
+        app.MapGet("/api/session", (HttpContext context) => Results.Json(new { user = Operator.DisplayName(context.User), canAct = Operator.CanAct(context.User) }));
         app.MapGet("/api/alerts/details", (HttpContext context, string id, ConsoleBoard board, AuditLog audit) =>
         {
             var details = board.Details(id);

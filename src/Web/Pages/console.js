@@ -66,7 +66,7 @@
       setConnection(T.reconnecting, '');
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (an answer other than the stream): a 401 means the session ended.
-        fetch('/api/alerts/details?id=', { credentials: 'same-origin' }).then(r => {
+        fetch('/api/session', { credentials: 'same-origin' }).then(r => {
           if (r.status === 401) sessionEnded(); else setTimeout(connect, 2000);
         }, () => setTimeout(connect, 2000));
       }

@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# Debian packages the tests use: kcat (the kcat interop test talks to the engine through Kafka with it) and
-# prometheus (a real Prometheus server scrapes the engine; promtool checks the scrape and the shipped rules).
+# Debian packages the tests use: kcat (the kcat interop test talks to the engine through Kafka with it),
+# prometheus (a real Prometheus server scrapes the engine; promtool checks the scrape and the shipped rules) and
+# chromium (the console's browser tests drive it headless through Playwright; no browser is downloaded).
 packages=()
 command -v kcat >/dev/null 2>&1 || packages+=(kcat)
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || packages+=(prometheus)
+[ -x /usr/bin/chromium ] || packages+=(chromium)
 
 if ((${#packages[@]} > 0)); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -24,6 +24,8 @@ public sealed class DemoTests(ITestOutputHelper output)
 
         Assert.Equal(0, demo.ExitCode);
         Assert.Contains("Embedded Kafka broker on 127.0.0.1:", demo.Output, StringComparison.Ordinal);
+        Assert.Matches(@"Operations console on http://127\.0\.0\.1:\d+/", demo.Output);
+        Assert.Contains("Demo operator login: operator / kommune-demo", demo.Output, StringComparison.Ordinal);
         Assert.Contains("ALERT critical", demo.Output, StringComparison.Ordinal);
         Assert.Matches(@"processed [1-9]\d* \(\d+/s\)", demo.Output);
         Assert.Contains("Engine stopped after", demo.Output, StringComparison.Ordinal);

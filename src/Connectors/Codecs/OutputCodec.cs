@@ -71,7 +71,8 @@ public static class OutputCodec
         return buffer.WrittenSpan.ToArray();
     }
 
-    private static string Rfc3339(DateTimeOffset time) =>
+    /// <summary>A time as the records write it: RFC 3339 in UTC with milliseconds.</summary>
+    internal static string Rfc3339(DateTimeOffset time) =>
         time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture);
 
     private static string Lower(string text) => string.Create(text.Length, text, static (span, t) =>

@@ -220,7 +220,7 @@ internal static class KommuneCommandLine
             "Smart Kommune Engine: turns municipal sensor streams (fall sensors, road and parking sensors, energy meters) " +
             "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
         {
-            demo, broker, run, simulate, replay, checkRules,
+            demo, broker, run, simulate, replay, checkRules, ConsoleCommandLine.Build(BootstrapServers),
             Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         root.SetAction(RunDemoAsync);
@@ -253,6 +253,7 @@ internal static class KommuneCommandLine
         builder.Services.AddSingleton(new DemoSettings(
             SimulatorFrom(parse, incidents: true), parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
         builder.Services.AddHostedService<DemoService>();
+        ConsoleCommandLine.AddDemoConsole(builder);
         return await RunHostAsync(builder, cancellationToken);
     }
 
@@ -333,7 +334,7 @@ internal static class KommuneCommandLine
         }
     }
 
-    private static async Task<int> RunHostAsync(HostApplicationBuilder builder, CancellationToken cancellationToken)
+    internal static async Task<int> RunHostAsync(HostApplicationBuilder builder, CancellationToken cancellationToken)
     {
         try
         {

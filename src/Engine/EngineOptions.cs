@@ -25,8 +25,12 @@ public sealed class EngineOptions
     /// </summary>
     public string? NodeId { get; set; }
 
-    /// <summary>The node id this node uses.</summary>
-    public string EffectiveNodeId => string.IsNullOrWhiteSpace(NodeId) ? Environment.MachineName : NodeId;
+    /// <summary>The node id this node uses: <see cref="NodeId"/>, or the host name with any character Kafka refuses in a group.instance.id made '-'.</summary>
+    public string EffectiveNodeId => string.IsNullOrWhiteSpace(NodeId)
+        ? new string([.. Environment.MachineName.Take(249).Select(c => IsNodeIdCharacter(c) ? c : '-')])
+        : NodeId;
+
+    private static bool IsNodeIdCharacter(char c) => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-';
 
     /// <summary>
     /// Whether the consumer joins the group as a static member with <see cref="EffectiveNodeId"/> (default). A static
@@ -218,7 +222,7 @@ public sealed class EngineOptions
         }
 
         // Kafka's rule for group.instance.id: at most 249 of letters, digits, '.', '_' and '-'.
-        if (EffectiveNodeId is { Length: 0 or > 249 } || !EffectiveNodeId.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+        if (EffectiveNodeId is { Length: 0 or > 249 } || !EffectiveNodeId.All(IsNodeIdCharacter))
         {
             errors.Add($"NodeId must be 1 to 249 letters, digits, '.', '_' or '-' (Kafka's rule for group.instance.id), not '{EffectiveNodeId}'");
         }

@@ -314,6 +314,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 CommitInterval = _options.CommitInterval,
                 SessionTimeout = _options.SessionTimeout,
                 StallTimeout = _options.StallTimeout,
+                IdlePartitionTimeout = _options.IdlePartitionTimeout,
                 Limits = _options.ToLimits(),
                 OnPartitionsAssigned = PartitionsAssigned,
                 OnPartitionsRevoked = PartitionsRevoked,

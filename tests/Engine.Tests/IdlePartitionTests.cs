@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using Confluent.Kafka;
 using Kommune.Connectors.Broker;
@@ -18,8 +17,6 @@ namespace Kommune.Engine.Tests;
 [Collection(SequentialKafkaTests.Name)]
 public sealed class IdlePartitionTests(ITestOutputHelper output)
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
-
     [Fact]
     public async Task Events_produced_after_a_pause_longer_than_the_idle_time_on_a_partition_that_was_behind_are_processed_not_dead_lettered_as_late()
     {
@@ -81,10 +78,5 @@ public sealed class IdlePartitionTests(ITestOutputHelper output)
         return fall;
     }
 
-    private static async Task<PrometheusText> ScrapeAsync(EngineHttpEndpoint endpoint)
-    {
-        using var response = await Http.GetAsync(new Uri(endpoint.Address, "metrics"));
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        return new PrometheusText(await response.Content.ReadAsStringAsync());
-    }
+    private static Task<PrometheusText> ScrapeAsync(EngineHttpEndpoint endpoint) => EndpointClient.ScrapeAsync(endpoint);
 }

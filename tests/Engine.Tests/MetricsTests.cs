@@ -20,7 +20,6 @@ namespace Kommune.Engine.Tests;
 [Collection(SequentialKafkaTests.Name)]
 public sealed partial class MetricsTests(ITestOutputHelper output)
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     [Fact]
     public async Task Metrics_count_what_was_produced_and_emitted_pass_promtool_and_readiness_follows_the_engine()
@@ -192,21 +191,13 @@ public sealed partial class MetricsTests(ITestOutputHelper output)
         Assert.True(missing.Count == 0, $"used but not exported: {string.Join(", ", missing)}");
     }
 
-    private static async Task<PrometheusText> ScrapeAsync(EngineHttpEndpoint endpoint)
-    {
-        using var response = await Http.GetAsync(new Uri(endpoint.Address, "metrics"));
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.StartsWith("text/plain", response.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
-        return new PrometheusText(await response.Content.ReadAsStringAsync());
-    }
+    private static Task<PrometheusText> ScrapeAsync(EngineHttpEndpoint endpoint) => EndpointClient.ScrapeAsync(endpoint);
 
     private static async Task<(HttpStatusCode Status, string State)> StateAsync(EngineHttpEndpoint endpoint, string path)
     {
-        using var response = await Http.GetAsync(new Uri(endpoint.Address, path));
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return (response.StatusCode, body.RootElement.GetProperty("state").GetString()!);
+        var (status, state, _) = await EndpointClient.ProbeAsync(endpoint, path);
+        return (status, state);
     }
-
 
     // A metric name, not a part of a recording rule's name (instance:kommune_x:rate5m).
     [GeneratedRegex(@"(?<![:\w])(kommune|dotnet|process)_[a-z0-9_]+(?![:\w])")]

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 using Confluent.Kafka;
 using Kommune.Connectors.Broker;
 using Kommune.Engine.Hosting;
@@ -16,8 +15,6 @@ namespace Kommune.Engine.Tests;
 [Collection(SequentialKafkaTests.Name)]
 public sealed class StallTests(ITestOutputHelper output)
 {
-    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
-
     [Fact]
     public async Task A_partition_whose_outputs_keep_failing_is_reported_stalled_by_readyz_the_metric_and_the_log_then_recovers()
     {
@@ -106,14 +103,9 @@ public sealed class StallTests(ITestOutputHelper output)
 
     private static async Task<(HttpStatusCode Status, string Reason)> ReadyAsync(EngineHttpEndpoint endpoint)
     {
-        using var response = await Http.GetAsync(new Uri(endpoint.Address, "readyz"));
-        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
-        return (response.StatusCode, body.RootElement.TryGetProperty("reason", out var reason) ? reason.GetString()! : "");
+        var (status, _, reason) = await EndpointClient.ProbeAsync(endpoint, "readyz");
+        return (status, reason);
     }
 
-    private static async Task<PrometheusText> ScrapeAsync(EngineHttpEndpoint endpoint)
-    {
-        using var response = await Http.GetAsync(new Uri(endpoint.Address, "metrics"));
-        return new PrometheusText(await response.Content.ReadAsStringAsync());
-    }
+    private static Task<PrometheusText> ScrapeAsync(EngineHttpEndpoint endpoint) => EndpointClient.ScrapeAsync(endpoint);
 }

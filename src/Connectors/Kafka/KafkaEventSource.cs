@@ -341,9 +341,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _expectedNext[tp] = offset + 1;
         if (_monitor.Taken(tp, offset, DateTime.UtcNow))
         {
-            // New records after a silence: the same fetch reply told the client how far every other partition of that
-            // broker now goes. Publish that before this record is handed on, so no partition whose records just
-            // arrived counts as caught up (and idle) when this record moves the watermark.
+            // New records after a silence, which may move the watermark past partitions counted as idle. Ask the broker
+            // where those end now (the client's own knowledge may be a fetch reply behind) and publish it before this
+            // record is handed on, so none whose records have just arrived is taken for idle.
+            ConfirmIdleCandidates(consumer, except: tp);
             UpdateProgress(consumer, force: true);
         }
 
@@ -769,6 +770,27 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _consuming = true;
         _assigned.TrySetResult();
         return starts;
+    }
+
+    private void ConfirmIdleCandidates(IConsumer<byte[]?, byte[]?> consumer, TopicPartition except)
+    {
+        var now = DateTime.UtcNow;
+        foreach (var candidate in _monitor.IdleCandidates(now, _options.IdlePartitionTimeout).ToList())
+        {
+            if (candidate == except)
+            {
+                continue;
+            }
+
+            try
+            {
+                _monitor.ConfirmedEnd(candidate, consumer.QueryWatermarkOffsets(candidate, ConfirmTimeout).High.Value, DateTime.UtcNow);
+            }
+            catch (KafkaException)
+            {
+                // Not confirmed: it stays as it was known, and stops counting as caught up once that is old.
+            }
+        }
     }
 
     private WatermarkOffsets? QueryWatermarks(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)

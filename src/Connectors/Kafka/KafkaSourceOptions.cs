@@ -41,6 +41,13 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// The engine's idle time for the watermark: when a partition gets records after a silence, the ends of partitions
+    /// never read or silent this long are confirmed with the broker before the record is handed on, so none whose
+    /// records have just arrived is taken for idle.
+    /// </summary>
+    public TimeSpan IdlePartitionTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>What an event must respect to be accepted.</summary>
     public SensorEventLimits Limits { get; init; } = SensorEventLimits.Default;
 

@@ -128,6 +128,23 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
         }
     }
 
+    /// <summary>
+    /// Partitions that may count as idle for the watermark: at their end, and never read or silent for
+    /// <paramref name="idleAfter"/>. When another partition wakes up, what the client knows of their ends may be a
+    /// fetch reply behind; they are the ones worth asking the broker about.
+    /// </summary>
+    public IEnumerable<TopicPartition> IdleCandidates(DateTime now, TimeSpan idleAfter)
+    {
+        foreach (var (tp, state) in _partitions)
+        {
+            var atEnd = state.End >= 0 && ((state.Next >= 0 && state.Next >= state.End) || state.EndReached >= state.End);
+            if (atEnd && (state.LastTaken < 0 || now - state.LastTakenAt >= idleAfter))
+            {
+                yield return tp;
+            }
+        }
+    }
+
     /// <summary>The partitions as of <paramref name="now"/>, with those that became stalled or recovered since the last call.</summary>
     public IReadOnlyList<PartitionProgress> Snapshot(DateTime now, List<PartitionProgress> changed)
     {

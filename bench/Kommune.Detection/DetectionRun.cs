@@ -1,0 +1,46 @@
+using Kommune.Connectors.Simulation;
+using Kommune.Rules.Api;
+using Kommune.Rules.BuiltIn;
+using Kommune.Rules.Model;
+using Kommune.Rules.Testing;
+
+namespace Kommune.Detection;
+
+/// <summary>Runs the energy-anomaly rule over labelled series in the rule test kit and scores its raised alerts with NAB's scorer.</summary>
+public static class DetectionRun
+{
+    /// <summary>The times the rule raised alerts at over one series, replayed at its recorded times (as UTC).</summary>
+    public static IReadOnlyList<DateTimeOffset> Raised(RecordedSeries series, string parametersJson)
+    {
+        var kit = new RuleTestKit(start: new DateTimeOffset(series.Readings[0].Time, TimeSpan.Zero))
+            .Bind(new EnergyAnomalyRule(RuleParameters.FromJson(parametersJson)));
+        var end = new DateTimeOffset(series.Readings[^1].Time, TimeSpan.Zero);
+        foreach (var e in series.ToEvents("meter-1", "area-1", "energy", "kw", end))
+        {
+            kit.Send(e);
+        }
+
+        if (kit.Failures.Count > 0)
+        {
+            throw new InvalidOperationException("The rule failed: " + kit.Failures[0].Exception);
+        }
+
+        return [.. kit.Alerts.Where(a => a.Status == AlertStatus.Raised).Select(a => a.EventTime)];
+    }
+
+    /// <summary>Every series' detections with one parameter set (in parallel over the series).</summary>
+    public static IReadOnlyList<IReadOnlyList<DateTimeOffset>> RaisedAll(IReadOnlyList<LabelledSeries> corpus, string parametersJson)
+    {
+        var result = new IReadOnlyList<DateTimeOffset>[corpus.Count];
+        Parallel.For(0, corpus.Count, i => result[i] = Raised(corpus[i].Series, parametersJson));
+        return result;
+    }
+
+    /// <summary>Scores detections (one list per series, same order) under every profile.</summary>
+    public static IReadOnlyList<NabFileScore> Score(IReadOnlyList<LabelledSeries> corpus, IReadOnlyList<IReadOnlyList<DateTimeOffset>> detections) =>
+        [.. NabProfile.All.SelectMany(p => corpus.Select((s, i) => NabScorer.ScoreFile(s.File, s.Timestamps, s.Windows, detections[i], p)))];
+
+    /// <summary>The standard profile's normalised score of some of the series.</summary>
+    public static double Standard(IReadOnlyList<LabelledSeries> corpus, IReadOnlyList<IReadOnlyList<DateTimeOffset>> detections, Func<LabelledSeries, bool> which) =>
+        NabScorer.Normalized(corpus.Select((s, i) => (s, i)).Where(x => which(x.s)).Select(x => NabScorer.ScoreFile(x.s.File, x.s.Timestamps, x.s.Windows, detections[x.i], NabProfile.Standard)));
+}

@@ -14,18 +14,31 @@ public static class ParameterGrid
     /// <summary>The rule's parameters with only <see cref="Base"/>: the rule's defaults.</summary>
     public static string Defaults => "{ " + Base + " }";
 
-    /// <summary>Every set of the grid, as rule parameters (JSON).</summary>
-    public static IReadOnlyList<string> Sets()
+    /// <summary>
+    /// Every combination of the values given per parameter, as JSON such as <c>{"threshold": [3, 4], "quietAfter": ["0s", "1d"]}</c>.
+    /// </summary>
+    public static IReadOnlyList<string> Product(string gridJson)
     {
-        var sets = new List<string>();
-        foreach (var threshold in new[] { 3.5, 4.0, 4.5, 5.0 })
+        using var grid = System.Text.Json.JsonDocument.Parse(gridJson);
+        IEnumerable<string> sets = [Base];
+        foreach (var parameter in grid.RootElement.EnumerateObject())
         {
-            foreach (var smoothing in new[] { 0.3, 0.4, 0.5 })
-            {
-                sets.Add(string.Create(CultureInfo.InvariantCulture, $"{{ {Base}, \"threshold\": {threshold}, \"smoothing\": {smoothing} }}"));
-            }
+            var values = parameter.Value.EnumerateArray().Select(v => $"\"{parameter.Name}\": {v.GetRawText()}").ToList();
+            sets = [.. sets.SelectMany(s => values.Select(v => s + ", " + v))];
         }
 
-        return sets;
+        return [.. sets.Select(s => "{ " + s + " }")];
     }
+
+    /// <summary>
+    /// The grid leave-one-kind-out validation chooses from: 54 global sets around the generic-series parameters
+    /// (<see cref="Generic"/>): threshold, smoothing, quiet period and calibrated rate, the rest fixed.
+    /// </summary>
+    public const string Default = """
+        { "threshold": [1.75, 2, 2.5], "smoothing": [0.3, 0.4, 0.5], "quietAfter": ["6h", "12h", "1d"], "calibratedRate": [0.005, 0.01],
+          "minConsecutive": [1], "scoreClip": [4], "maxCalibration": [4] }
+        """;
+
+    /// <summary>Every set of the <see cref="Default"/> grid, as rule parameters (JSON).</summary>
+    public static IReadOnlyList<string> Sets() => Product(Default);
 }

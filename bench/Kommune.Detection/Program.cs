@@ -33,10 +33,10 @@ public static class Program
                 Score(corpus, Option(args, "--params") ?? ParameterGrid.Defaults);
                 break;
             case "loko":
-                LeaveOneKindOut(corpus);
+                LeaveOneKindOut(corpus, Grid(args));
                 break;
             default:
-                Sweep(corpus);
+                Sweep(corpus, Grid(args));
                 break;
         }
 
@@ -61,7 +61,7 @@ public static class Program
         Console.WriteLine();
         foreach (var profile in NabProfile.All)
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{profile.Name}: {NabScorer.Normalized(scores.Where(s => s.Profile == profile)):0.0}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{profile.Name}: {NabScorer.Normalized(scores.Where(s => s.Profile == profile)):0.00}"));
         }
     }
 
@@ -90,20 +90,22 @@ public static class Program
         ? NabScorer.Normalized(scores).ToString("0.0", CultureInfo.InvariantCulture)
         : "raw " + scores.Sum(s => s.Raw).ToString("0.00", CultureInfo.InvariantCulture);
 
-    private static List<(string Parameters, IReadOnlyList<IReadOnlyList<DateTimeOffset>> Detections)> RunGrid(IReadOnlyList<LabelledSeries> corpus)
+    private static IReadOnlyList<string> Grid(string[] args) => Option(args, "--grid") is { } grid ? ParameterGrid.Product(grid) : ParameterGrid.Sets();
+
+    private static List<(string Parameters, IReadOnlyList<IReadOnlyList<DateTimeOffset>> Detections)> RunGrid(IReadOnlyList<LabelledSeries> corpus, IReadOnlyList<string> sets)
     {
-        var sets = ParameterGrid.Sets();
         Console.WriteLine($"grid: {sets.Count} global parameter sets");
         return [.. sets.Select(p => (p, DetectionRun.RaisedAll(corpus, p)))];
     }
 
-    private static void Sweep(IReadOnlyList<LabelledSeries> corpus)
+    private static void Sweep(IReadOnlyList<LabelledSeries> corpus, IReadOnlyList<string> sets)
     {
         var kinds = corpus.Select(s => s.Kind).Distinct().ToList();
-        Console.WriteLine("| parameters | all | " + string.Join(" | ", kinds) + " |");
-        foreach (var (parameters, detections) in RunGrid(corpus).OrderByDescending(g => DetectionRun.Standard(corpus, g.Detections, _ => true)))
+        Console.WriteLine("| parameters | all | detected | false pos. | " + string.Join(" | ", kinds) + " |");
+        foreach (var (parameters, detections) in RunGrid(corpus, sets).OrderByDescending(g => DetectionRun.Standard(corpus, g.Detections, _ => true)))
         {
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {parameters} | {DetectionRun.Standard(corpus, detections, _ => true):0.0} | ")
+            var standard = DetectionRun.Score(corpus, detections).Where(s => s.Profile == NabProfile.Standard).ToList();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {parameters} | {DetectionRun.Standard(corpus, detections, _ => true):0.0} | {standard.Sum(s => s.WindowsDetected)} | {standard.Sum(s => s.FalsePositives)} | ")
                 + string.Join(" | ", kinds.Select(k => DetectionRun.Standard(corpus, detections, s => s.Kind == k).ToString("0.0", CultureInfo.InvariantCulture))) + " |");
         }
     }
@@ -112,9 +114,9 @@ public static class Program
     /// For each kind: the grid set with the best standard score on the other kinds' files, run on this kind's files.
     /// Then the held-out detections of every file scored together, once.
     /// </summary>
-    private static void LeaveOneKindOut(IReadOnlyList<LabelledSeries> corpus)
+    private static void LeaveOneKindOut(IReadOnlyList<LabelledSeries> corpus, IReadOnlyList<string> sets)
     {
-        var grid = RunGrid(corpus);
+        var grid = RunGrid(corpus, sets);
         var heldOut = new IReadOnlyList<DateTimeOffset>[corpus.Count];
         var rows = new List<string> { "| held-out kind | chosen on the other four (their standard score) | parameters |", "|---|---:|---|" };
         foreach (var kind in corpus.Select(s => s.Kind).Distinct())

@@ -11,6 +11,12 @@ public static class ParameterGrid
     /// <summary>What every run sets: no night watch (these series are not building consumption).</summary>
     public const string Base = "\"nightHours\": \"none\"";
 
+    /// <summary>
+    /// The generic-series parameters: the best set of the <see cref="Default"/> grid on all 31 series (reported with
+    /// leave-one-kind-out validation beside it, docs/detection.md). The rule's defaults stay those for building meters.
+    /// </summary>
+    public const string Generic = """{ "nightHours": "none", "threshold": 2, "smoothing": 0.4, "quietAfter": "12h", "calibratedRate": 0.01, "minConsecutive": 1, "scoreClip": 4, "maxCalibration": 4 }""";
+
     /// <summary>The rule's parameters with only <see cref="Base"/>: the rule's defaults.</summary>
     public static string Defaults => "{ " + Base + " }";
 

@@ -30,7 +30,7 @@ public static class Program
         switch (args[0])
         {
             case "score":
-                Score(corpus, Option(args, "--params") ?? ParameterGrid.Defaults);
+                Score(corpus, Option(args, "--params") ?? ParameterGrid.Generic);
                 break;
             case "loko":
                 LeaveOneKindOut(corpus, Grid(args));

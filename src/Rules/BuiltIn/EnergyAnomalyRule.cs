@@ -16,7 +16,8 @@ namespace Kommune.Rules.BuiltIn;
 /// <c>minSpan</c> ("30m"), <c>resolveAfter</c> ("30m"), <c>stuckFor</c> ("6h"), <c>stuckTolerance</c> (0),
 /// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>smoothing</c> (0.4, EWMA weight of
 /// the score), <c>logScale</c> (false: score log(1 + reading) for heavy-tailed series), <c>warmUp</c> (12 readings),
-/// <c>quietAfter</c> (none: after a deviation alert starts, no other starts for this long), <c>scoreClip</c> (2: each
+/// <c>quietAfter</c> (none: after a deviation alert starts, no other starts for this long), <c>adaptAfter</c> ("6h": a
+/// deviation from the hour's profile lasting longer starts to become the new normal), <c>scoreClip</c> (2: each
 /// score enters the smoothed score clipped to this × threshold), <c>maxCalibration</c> (1.9, at most <c>scoreClip</c>:
 /// how far calibration may raise the threshold), <c>scaleMemory</c> (100 readings: the noise scale's memory),
 /// <c>calibratedRate</c> (0.01: the share of
@@ -60,6 +61,7 @@ public sealed class EnergyAnomalyRule : Rule
         var nightThreshold = parameters.GetNumber("nightThreshold", 4, min: 1, max: 100);
         var smoothing = parameters.GetNumber("smoothing", 0.4, min: 0.05, max: 1);
         var quietAfter = parameters.GetDuration("quietAfter", TimeSpan.Zero);
+        var adaptAfter = parameters.GetDuration("adaptAfter", TimeSpan.FromHours(6));
         var scoreClip = parameters.GetNumber("scoreClip", 2, min: 1, max: 10);
         var maxCalibration = parameters.GetNumber("maxCalibration", 1.9, min: 1, max: scoreClip);
         var scaleMemory = parameters.GetInteger("scaleMemory", 100, min: 2, max: 1_000_000);
@@ -88,6 +90,7 @@ public sealed class EnergyAnomalyRule : Rule
             ScoreAlpha = smoothing,
             LogTransform = logScale,
             QuietAfter = quietAfter,
+            AdaptAfter = adaptAfter,
             MaxCalibration = maxCalibration,
             ScoreClip = scoreClip,
             ScaleAlpha = 1.0 / scaleMemory,

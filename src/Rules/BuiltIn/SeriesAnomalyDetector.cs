@@ -61,6 +61,12 @@ public sealed record SeriesAnomalyOptions
     /// <summary>After a deviation episode starts, no other starts for this long (one alert per incident, not a storm).</summary>
     public TimeSpan QuietAfter { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// How long an open deviation episode is kept from teaching the noise scale: a change that lasts longer starts to
+    /// become the new normal (and its episode can end); a shorter one stays one open alert until it ends.
+    /// </summary>
+    public TimeSpan AdaptAfter { get; init; } = TimeSpan.FromHours(6);
+
     /// <summary>A reading unchanged (within <see cref="StuckTolerance"/>) for this long is a stuck meter.</summary>
     public TimeSpan StuckFor { get; init; } = TimeSpan.FromHours(6);
 
@@ -130,7 +136,7 @@ public sealed record SeriesAnomalyOptions
     public double ScaleAlpha { get; init; } = 0.01;
 
     /// <summary>Past passes an hour bucket needs before its profile predicts.</summary>
-    public int MinPasses { get; init; } = 2;
+    public int MinPasses { get; init; } = 1;
 }
 
 /// <summary>
@@ -258,7 +264,7 @@ public sealed class SeriesAnomalyDetector
                 }
             }
 
-            Pass(state, t, weekBucket, value);
+            Pass(state, t, weekBucket, value, clipped);
             state.Level = first ? value : state.Level + (_options.LevelAlpha * (clipped - state.Level));
             state.Count++;
         }
@@ -275,18 +281,29 @@ public sealed class SeriesAnomalyDetector
         _ => predictor == LevelPredictor,
     };
 
-    /// <summary>The predictor with the smallest recent error among those that predict now (the level always does).</summary>
+    /// <summary>
+    /// The predictor with the smallest recent error among those that predict now (the level always does). A profile
+    /// with few errors so far is judged by its errors shrunk toward the level's (a profile that has just learned its
+    /// first pass is trusted as much as the level, and wins a tie: yesterday's same hour foresees a daily step).
+    /// </summary>
     private static int Choose(SeriesAnomalyState state, double day, double week)
     {
         var chosen = LevelPredictor;
-        if (!double.IsNaN(day) && state.ErrorCounts[DayPredictor] >= MinErrors && state.Errors[DayPredictor] < state.Errors[chosen])
+        var best = state.Errors[LevelPredictor];
+        foreach (var (predictor, prediction) in new[] { (DayPredictor, day), (WeekPredictor, week) })
         {
-            chosen = DayPredictor;
-        }
+            if (double.IsNaN(prediction))
+            {
+                continue;
+            }
 
-        if (!double.IsNaN(week) && state.ErrorCounts[WeekPredictor] >= MinErrors && state.Errors[WeekPredictor] < state.Errors[chosen])
-        {
-            chosen = WeekPredictor;
+            var n = Math.Min(state.ErrorCounts[predictor], MinErrors);
+            var error = ((n * state.Errors[predictor]) + ((MinErrors - n) * state.Errors[LevelPredictor])) / MinErrors;
+            if (error <= best && (predictor == DayPredictor || error < best))
+            {
+                chosen = predictor;
+                best = error;
+            }
         }
 
         return chosen;
@@ -294,6 +311,14 @@ public sealed class SeriesAnomalyDetector
 
     private void LearnError(SeriesAnomalyState state, int predictor, double error, double limit)
     {
+        // An episode judged by a profile is not noise: learning its errors would widen the scale until the anomaly
+        // looked normal. Only once it has lasted AdaptAfter does it start to become the new normal. (The level
+        // predictor's episodes are changes of level: they end as the level catches up.)
+        if (state.Deviation.Open && state.Predictor != LevelPredictor && state.LastTimeMs - state.Deviation.StartMs < _options.AdaptAfter.TotalMilliseconds)
+        {
+            return;
+        }
+
         var n = ++state.ErrorCounts[predictor];
         var alpha = Math.Max(_options.ScaleAlpha, 1.0 / n);
         state.Errors[predictor] += alpha * (Math.Min(error, limit) - state.Errors[predictor]);
@@ -520,9 +545,10 @@ public sealed class SeriesAnomalyDetector
     /// Adds a reading to the current pass through an hour bucket. When the hour changes (or an hour has gone by), the
     /// pass's mean goes into its hour-of-week and hour-of-day buckets, and its spread around the hour-of-day mean into
     /// that bucket's spread: the profile learns one value per past pass, so readings of the hour under way never make
-    /// themselves normal.
+    /// themselves normal. The spread takes the reading winsorized (<paramref name="clipped"/>), so excursions do not
+    /// widen the hour's scale until they look routine.
     /// </summary>
-    private void Pass(SeriesAnomalyState state, long t, int weekBucket, double value)
+    private void Pass(SeriesAnomalyState state, long t, int weekBucket, double value, double clipped)
     {
         if (state.PassCount > 0 && (weekBucket != state.PassBucket || t - state.PassStartMs >= 3_600_000))
         {
@@ -548,7 +574,7 @@ public sealed class SeriesAnomalyDetector
         }
 
         state.PassSum += value;
-        state.PassSpread += state.DayPasses[weekBucket % 24] > 0 ? Math.Abs(value - state.DayMeans[weekBucket % 24]) : 0;
+        state.PassSpread += state.DayPasses[weekBucket % 24] > 0 ? Math.Abs(clipped - state.DayMeans[weekBucket % 24]) : 0;
         state.PassCount++;
     }
 

@@ -195,6 +195,7 @@ public sealed class EnergyAnomalyRuleTests
     [InlineData("""{"calibratedRate": 0.9}""", "calibratedRate")]
     [InlineData("""{"calibrationReadings": 10}""", "calibrationReadings")]
     [InlineData("""{"quietAfter": "later"}""", "quietAfter")]
+    [InlineData("""{"adaptAfter": "-1h"}""", "adaptAfter")]
     [InlineData("""{"scoreClip": 20}""", "scoreClip")]
     [InlineData("""{"maxCalibration": 3}""", "maxCalibration")]
     [InlineData("""{"scaleMemory": 1}""", "scaleMemory")]
@@ -210,7 +211,7 @@ public sealed class EnergyAnomalyRuleTests
         var parameters = RuleParameters.FromJson("""
             {"value": "kw", "threshold": 5, "minConsecutive": 4, "minSpan": "1h", "resolveAfter": "2h", "stuckFor": "12h",
              "stuckTolerance": 0.01, "nightHours": "22-06", "nightThreshold": 6, "smoothing": 0.5, "logScale": true,
-             "quietAfter": "12h", "scoreClip": 4, "maxCalibration": 3, "scaleMemory": 200, "warmUp": 24, "timeZone": "Europe/Oslo", "calibratedRate": 0.02, "calibrationReadings": 500}
+             "quietAfter": "12h", "adaptAfter": "1d", "scoreClip": 4, "maxCalibration": 3, "scaleMemory": 200, "warmUp": 24, "timeZone": "Europe/Oslo", "calibratedRate": 0.02, "calibrationReadings": 500}
             """);
         var rule = new EnergyAnomalyRule(parameters);
         Assert.Empty(parameters.Unread);
@@ -221,6 +222,7 @@ public sealed class EnergyAnomalyRuleTests
         Assert.Equal(0.02, rule.Options.CalibratedRate);
         Assert.Equal(500, rule.Options.CalibrationReadings);
         Assert.Equal(TimeSpan.FromHours(12), rule.Options.QuietAfter);
+        Assert.Equal(TimeSpan.FromDays(1), rule.Options.AdaptAfter);
         Assert.Equal((4, 3, 0.005), (rule.Options.ScoreClip, rule.Options.MaxCalibration, rule.Options.ScaleAlpha));
         var defaults = new EnergyAnomalyRule(RuleParameters.Empty).Options;
         Assert.Equal(3, defaults.MinConsecutive);

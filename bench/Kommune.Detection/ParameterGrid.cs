@@ -15,7 +15,7 @@ public static class ParameterGrid
     /// The generic-series parameters: the best set of the <see cref="Default"/> grid on all 31 series (reported with
     /// leave-one-kind-out validation beside it, docs/detection.md). The rule's defaults stay those for building meters.
     /// </summary>
-    public const string Generic = """{ "nightHours": "none", "threshold": 2, "smoothing": 0.4, "quietAfter": "12h", "calibratedRate": 0.01, "minConsecutive": 1, "scoreClip": 4, "maxCalibration": 4 }""";
+    public const string Generic = """{ "nightHours": "none", "threshold": 2, "smoothing": 0.4, "quietAfter": "12h", "calibratedRate": 0.005, "rangeTolerance": 0.05, "minConsecutive": 1, "scoreClip": 4, "maxCalibration": 4 }""";
 
     /// <summary>The rule's parameters with only <see cref="Base"/>: the rule's defaults.</summary>
     public static string Defaults => "{ " + Base + " }";
@@ -37,12 +37,12 @@ public static class ParameterGrid
     }
 
     /// <summary>
-    /// The grid leave-one-kind-out validation chooses from: 54 global sets around the generic-series parameters
-    /// (<see cref="Generic"/>): threshold, smoothing, quiet period and calibrated rate, the rest fixed.
+    /// The grid leave-one-kind-out validation chooses from: 162 global sets around the generic-series parameters
+    /// (<see cref="Generic"/>): threshold, smoothing, quiet period, calibrated rate and range tolerance, the rest fixed.
     /// </summary>
     public const string Default = """
         { "threshold": [1.75, 2, 2.5], "smoothing": [0.3, 0.4, 0.5], "quietAfter": ["6h", "12h", "1d"], "calibratedRate": [0.005, 0.01],
-          "minConsecutive": [1], "scoreClip": [4], "maxCalibration": [4] }
+          "rangeTolerance": [0.02, 0.05, 0.1], "minConsecutive": [1], "scoreClip": [4], "maxCalibration": [4] }
         """;
 
     /// <summary>Every set of the <see cref="Default"/> grid, as rule parameters (JSON).</summary>

@@ -19,7 +19,7 @@ namespace Kommune.Engine.Tests;
 public sealed class DetectionThroughKafkaTests(ITestOutputHelper output)
 {
     /// <summary>The generic-series parameters, one global set for every file (NabOfflineCheckTests.Parameters).</summary>
-    private const string Parameters = """{ "nightHours": "none", "threshold": 2, "smoothing": 0.4, "quietAfter": "12h", "calibratedRate": 0.01, "minConsecutive": 1, "scoreClip": 4, "maxCalibration": 4 }""";
+    private const string Parameters = """{ "nightHours": "none", "threshold": 2, "smoothing": 0.4, "quietAfter": "12h", "calibratedRate": 0.005, "rangeTolerance": 0.05, "minConsecutive": 1, "scoreClip": 4, "maxCalibration": 4 }""";
 
     /// <summary>One series of each kind in nab-more: a representative subset (the full 23 take longer through Kafka).</summary>
     private static readonly string[] MoreFiles =

@@ -17,7 +17,8 @@ namespace Kommune.Rules.BuiltIn;
 /// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>smoothing</c> (0.4, EWMA weight of
 /// the score), <c>logScale</c> (false: score log(1 + reading) for heavy-tailed series), <c>warmUp</c> (12 readings),
 /// <c>quietAfter</c> (none: after a deviation alert starts, no other starts for this long), <c>adaptAfter</c> ("6h": a
-/// deviation from the hour's profile lasting longer starts to become the new normal), <c>scoreClip</c> (2: each
+/// deviation from the hour's profile lasting longer starts to become the new normal), <c>rangeTolerance</c> (0, off: a
+/// reading beyond all readings before it by more than this share of their range is anomalous), <c>scoreClip</c> (2: each
 /// score enters the smoothed score clipped to this × threshold), <c>maxCalibration</c> (1.9, at most <c>scoreClip</c>:
 /// how far calibration may raise the threshold), <c>scaleMemory</c> (100 readings: the noise scale's memory),
 /// <c>calibratedRate</c> (0.01: the share of
@@ -62,6 +63,7 @@ public sealed class EnergyAnomalyRule : Rule
         var smoothing = parameters.GetNumber("smoothing", 0.4, min: 0.05, max: 1);
         var quietAfter = parameters.GetDuration("quietAfter", TimeSpan.Zero);
         var adaptAfter = parameters.GetDuration("adaptAfter", TimeSpan.FromHours(6));
+        var rangeTolerance = parameters.GetNumber("rangeTolerance", 0, min: 0, max: 10);
         var scoreClip = parameters.GetNumber("scoreClip", 2, min: 1, max: 10);
         var maxCalibration = parameters.GetNumber("maxCalibration", 1.9, min: 1, max: scoreClip);
         var scaleMemory = parameters.GetInteger("scaleMemory", 100, min: 2, max: 1_000_000);
@@ -91,6 +93,7 @@ public sealed class EnergyAnomalyRule : Rule
             LogTransform = logScale,
             QuietAfter = quietAfter,
             AdaptAfter = adaptAfter,
+            RangeTolerance = rangeTolerance,
             MaxCalibration = maxCalibration,
             ScoreClip = scoreClip,
             ScaleAlpha = 1.0 / scaleMemory,

@@ -67,6 +67,14 @@ public sealed record SeriesAnomalyOptions
     /// </summary>
     public TimeSpan AdaptAfter { get; init; } = TimeSpan.FromHours(6);
 
+    /// <summary>
+    /// When above zero, a reading beyond the lowest or highest of all readings before it, by more than this share of
+    /// their range, is anomalous whatever was expected: a new extreme (as Numenta's HTM detector's "spatial anomaly").
+    /// It counts toward <see cref="MinConsecutive"/> like a deviation, but <see cref="QuietAfter"/> does not hold it
+    /// back; each reading widens the range, so a lasting new level is one such reading, not a run. 0 turns this off.
+    /// </summary>
+    public double RangeTolerance { get; init; }
+
     /// <summary>A reading unchanged (within <see cref="StuckTolerance"/>) for this long is a stuck meter.</summary>
     public TimeSpan StuckFor { get; init; } = TimeSpan.FromHours(6);
 
@@ -230,8 +238,11 @@ public sealed class SeriesAnomalyDetector
             var threshold = CalibratedThreshold(state, smoothed >= 0 ? 0 : CalibrationBins);
             var anomalous = Math.Abs(smoothed) >= threshold && Math.Sign(score) == Math.Sign(smoothed);
             var quiet = !state.Deviation.Open && state.LastEpisodeMs != long.MinValue && t - state.LastEpisodeMs < _options.QuietAfter.TotalMilliseconds;
-            Step(state.Deviation, SeriesAnomalyKind.Deviation, anomalous && !quiet, Math.Sign(smoothed), score, Back(expected), t, _options.Threshold, ref signals);
-            if (state.Deviation.Open && state.Deviation.StartMs > state.LastEpisodeMs)
+            var deviates = anomalous && !quiet;
+            var beyond = BeyondRange(state, value);
+            var wasOpen = state.Deviation.Open;
+            Step(state.Deviation, SeriesAnomalyKind.Deviation, deviates || beyond != 0, deviates ? Math.Sign(smoothed) : beyond, score, Back(expected), t, _options.Threshold, ref signals);
+            if (state.Deviation.Open && !wasOpen && deviates)
             {
                 state.LastEpisodeMs = state.Deviation.StartMs;
             }
@@ -240,6 +251,7 @@ public sealed class SeriesAnomalyDetector
         }
 
         Night(state, hour, warm, value, t, ref signals);
+        (state.RangeLow, state.RangeHigh) = first ? (value, value) : (Math.Min(state.RangeLow, value), Math.Max(state.RangeHigh, value));
 
         // Learn. Each predictor's error and the level, drift and profile take the reading winsorized at the threshold,
         // so an anomaly moves them only a little; the profile takes each finished pass through an hour, so the hour
@@ -272,6 +284,19 @@ public sealed class SeriesAnomalyDetector
         state.LastTimeMs = t;
         state.LastValue = reading;
         return signals ?? (IReadOnlyList<SeriesAnomalySignal>)[];
+    }
+
+    /// <summary>+1 when the reading is above the highest before it by more than the range tolerance, −1 when below the lowest, else 0.</summary>
+    private int BeyondRange(SeriesAnomalyState state, double value)
+    {
+        var tolerance = _options.RangeTolerance;
+        if (tolerance <= 0 || state.RangeHigh <= state.RangeLow)
+        {
+            return 0;
+        }
+
+        var margin = tolerance * (state.RangeHigh - state.RangeLow);
+        return value > state.RangeHigh + margin ? 1 : value < state.RangeLow - margin ? -1 : 0;
     }
 
     private static bool Available(int predictor, double day, double week) => predictor switch

@@ -16,6 +16,12 @@ public sealed class SeriesAnomalyState
     /// <summary>The newest reading.</summary>
     public double LastValue { get; set; }
 
+    /// <summary>The lowest reading learned from (after the log transform, if any).</summary>
+    public double RangeLow { get; set; }
+
+    /// <summary>The highest reading learned from.</summary>
+    public double RangeHigh { get; set; }
+
     /// <summary>Short-term EWMA of the readings: the level predictor.</summary>
     public double Level { get; set; }
 

@@ -196,6 +196,7 @@ public sealed class EnergyAnomalyRuleTests
     [InlineData("""{"calibrationReadings": 10}""", "calibrationReadings")]
     [InlineData("""{"quietAfter": "later"}""", "quietAfter")]
     [InlineData("""{"adaptAfter": "-1h"}""", "adaptAfter")]
+    [InlineData("""{"rangeTolerance": -0.1}""", "rangeTolerance")]
     [InlineData("""{"scoreClip": 20}""", "scoreClip")]
     [InlineData("""{"maxCalibration": 3}""", "maxCalibration")]
     [InlineData("""{"scaleMemory": 1}""", "scaleMemory")]
@@ -211,7 +212,7 @@ public sealed class EnergyAnomalyRuleTests
         var parameters = RuleParameters.FromJson("""
             {"value": "kw", "threshold": 5, "minConsecutive": 4, "minSpan": "1h", "resolveAfter": "2h", "stuckFor": "12h",
              "stuckTolerance": 0.01, "nightHours": "22-06", "nightThreshold": 6, "smoothing": 0.5, "logScale": true,
-             "quietAfter": "12h", "adaptAfter": "1d", "scoreClip": 4, "maxCalibration": 3, "scaleMemory": 200, "warmUp": 24, "timeZone": "Europe/Oslo", "calibratedRate": 0.02, "calibrationReadings": 500}
+             "quietAfter": "12h", "adaptAfter": "1d", "rangeTolerance": 0.05, "scoreClip": 4, "maxCalibration": 3, "scaleMemory": 200, "warmUp": 24, "timeZone": "Europe/Oslo", "calibratedRate": 0.02, "calibrationReadings": 500}
             """);
         var rule = new EnergyAnomalyRule(parameters);
         Assert.Empty(parameters.Unread);
@@ -223,8 +224,10 @@ public sealed class EnergyAnomalyRuleTests
         Assert.Equal(500, rule.Options.CalibrationReadings);
         Assert.Equal(TimeSpan.FromHours(12), rule.Options.QuietAfter);
         Assert.Equal(TimeSpan.FromDays(1), rule.Options.AdaptAfter);
+        Assert.Equal(0.05, rule.Options.RangeTolerance);
         Assert.Equal((4, 3, 0.005), (rule.Options.ScoreClip, rule.Options.MaxCalibration, rule.Options.ScaleAlpha));
         var defaults = new EnergyAnomalyRule(RuleParameters.Empty).Options;
+        Assert.Equal(0, defaults.RangeTolerance);
         Assert.Equal(3, defaults.MinConsecutive);
         Assert.Equal(TimeSpan.FromHours(6), defaults.StuckFor);
         Assert.Equal(0, defaults.NightStartHour);
@@ -298,6 +301,47 @@ public sealed class EnergyAnomalyRuleTests
             Assert.All(state.Errors, e => Assert.True(double.IsFinite(e)));
             Assert.Empty(detector.Observe(state, time, 1));
         });
+    }
+
+    [Fact]
+    public void A_reading_beyond_every_reading_before_it_is_a_new_extreme_in_either_direction()
+    {
+        // A threshold no deviation reaches, so only the range check can open an episode. The series swings daily
+        // between 2 and 10 (± 0.2); a reading beyond that range by more than 5 % of it (0.42) is a new extreme, one
+        // within it is not, however unexpected at its hour.
+        var detector = new SeriesAnomalyDetector(new SeriesAnomalyOptions { Threshold = 100, ScoreClip = 10, MinConsecutive = 1, RangeTolerance = 0.05 });
+        var state = new SeriesAnomalyState();
+        var noise = new Random(5);
+        var time = T0;
+        List<SeriesAnomalySignal> Send(double value)
+        {
+            var signals = detector.Observe(state, time, value).ToList();
+            time += Step;
+            return signals;
+        }
+
+        for (var i = 0; i < 96; i++)
+        {
+            Send(Normal(time, noise)); // the first day: its 06:00 step is a new extreme
+        }
+
+        for (var i = 0; i < 6 * 96; i++)
+        {
+            Assert.DoesNotContain(Send(Normal(time, noise)), s => s.Action == SeriesSignalAction.Start);
+        }
+
+        Assert.DoesNotContain(Send(2.5), s => s.Action == SeriesSignalAction.Start); // within the range
+        Assert.DoesNotContain(Send(10.5), s => s.Action == SeriesSignalAction.Start); // at night, but beyond 10.2 by less than 0.4
+        var above = Assert.Single(Send(11.5), s => s.Action == SeriesSignalAction.Start);
+        Assert.Equal((SeriesAnomalyKind.Deviation, true), (above.Kind, above.Score > 0));
+        for (var i = 0; i < 8; i++)
+        {
+            Send(Normal(time, noise)); // back to normal: the episode ends
+        }
+
+        var below = Assert.Single(Send(0.5), s => s.Action == SeriesSignalAction.Start);
+        Assert.True(below.Score < 0);
+        Assert.Equal((0.5, 11.5), (state.RangeLow, state.RangeHigh)); // each reading widens the range
     }
 
     /// <summary>

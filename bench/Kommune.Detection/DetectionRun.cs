@@ -1,24 +1,19 @@
 using Kommune.Connectors.Simulation;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
-using Kommune.Rules.Model;
-using Kommune.Rules.Testing;
 
 namespace Kommune.Detection;
 
 /// <summary>
-/// Runs the energy-anomaly rule's detector over labelled series and scores its raised alerts with NAB's scorer. By
-/// default the detector runs alone, as the rule runs it (one reading at a time; an alert is raised at the reading where
-/// an episode starts); with <c>kit</c> the rule itself runs in the rule test kit, which gives the same alerts, slower.
+/// Runs the energy-anomaly rule's detector over labelled series and scores its raised alerts with NAB's scorer. The
+/// detector runs as the rule runs it: with the options the rule reads from its parameters, one reading at a time, an
+/// alert raised at the reading where an episode starts (NabOfflineCheckTests runs the rule itself in the rule test
+/// kit over the same series and gets the same score).
 /// </summary>
 public static class DetectionRun
 {
-    /// <summary>The times the rule raised alerts at over one series, replayed at its recorded times (as UTC).</summary>
-    public static IReadOnlyList<DateTimeOffset> Raised(RecordedSeries series, string parametersJson, bool kit = false) =>
-        kit ? RaisedInKit(series, parametersJson) : RaisedByDetector(series, parametersJson);
-
-    /// <summary>The readings' times where the rule's detector starts an episode (the rule raises an alert there).</summary>
-    public static IReadOnlyList<DateTimeOffset> RaisedByDetector(RecordedSeries series, string parametersJson)
+    /// <summary>The readings' times where the rule's detector starts an episode (the rule raises an alert there), as UTC.</summary>
+    public static IReadOnlyList<DateTimeOffset> Raised(RecordedSeries series, string parametersJson)
     {
         var detector = new SeriesAnomalyDetector(new EnergyAnomalyRule(RuleParameters.FromJson(parametersJson)).Options);
         var state = new SeriesAnomalyState();
@@ -26,42 +21,20 @@ public static class DetectionRun
         foreach (var reading in series.Readings)
         {
             var time = new DateTimeOffset(reading.Time, TimeSpan.Zero);
-            foreach (var signal in detector.Observe(state, time, reading.Value))
+            if (detector.Observe(state, time, reading.Value).Any(s => s.Action == SeriesSignalAction.Start))
             {
-                if (signal.Action == SeriesSignalAction.Start)
-                {
-                    raised.Add(time);
-                }
+                raised.Add(time);
             }
         }
 
         return raised;
     }
 
-    /// <summary>The times the rule raised alerts at, run in the rule test kit.</summary>
-    public static IReadOnlyList<DateTimeOffset> RaisedInKit(RecordedSeries series, string parametersJson)
-    {
-        var kit = new RuleTestKit(start: new DateTimeOffset(series.Readings[0].Time, TimeSpan.Zero))
-            .Bind(new EnergyAnomalyRule(RuleParameters.FromJson(parametersJson)));
-        var end = new DateTimeOffset(series.Readings[^1].Time, TimeSpan.Zero);
-        foreach (var e in series.ToEvents("meter-1", "area-1", "energy", "kw", end))
-        {
-            kit.Send(e);
-        }
-
-        if (kit.Failures.Count > 0)
-        {
-            throw new InvalidOperationException("The rule failed: " + kit.Failures[0].Exception);
-        }
-
-        return [.. kit.Alerts.Where(a => a.Status == AlertStatus.Raised).Select(a => a.EventTime)];
-    }
-
     /// <summary>Every series' detections with one parameter set (in parallel over the series).</summary>
-    public static IReadOnlyList<IReadOnlyList<DateTimeOffset>> RaisedAll(IReadOnlyList<LabelledSeries> corpus, string parametersJson, bool kit = false)
+    public static IReadOnlyList<IReadOnlyList<DateTimeOffset>> RaisedAll(IReadOnlyList<LabelledSeries> corpus, string parametersJson)
     {
         var result = new IReadOnlyList<DateTimeOffset>[corpus.Count];
-        Parallel.For(0, corpus.Count, i => result[i] = Raised(corpus[i].Series, parametersJson, kit));
+        Parallel.For(0, corpus.Count, i => result[i] = Raised(corpus[i].Series, parametersJson));
         return result;
     }
 

@@ -7,7 +7,7 @@ namespace Kommune.Detection;
 /// <summary>
 /// Scores the energy-anomaly rule on the labelled NAB series with NAB's scorer.
 /// <code>
-/// dotnet run -c Release --project bench/Kommune.Detection -- score [--data DIR] [--params JSON] [--kit]
+/// dotnet run -c Release --project bench/Kommune.Detection -- score [--data DIR] [--params JSON]
 /// dotnet run -c Release --project bench/Kommune.Detection -- loko [--data DIR] [--grid JSON]
 /// dotnet run -c Release --project bench/Kommune.Detection -- sweep [--data DIR] [--grid JSON]
 /// </code>
@@ -18,7 +18,7 @@ public static class Program
     {
         if (args.Length == 0 || args[0] is not ("score" or "loko" or "sweep"))
         {
-            Console.Error.WriteLine("usage: Kommune.Detection score|loko|sweep [--data DIR] [--params JSON] [--grid JSON] [--kit]");
+            Console.Error.WriteLine("usage: Kommune.Detection score|loko|sweep [--data DIR] [--params JSON] [--grid JSON]");
             return 2;
         }
 
@@ -30,7 +30,7 @@ public static class Program
         switch (args[0])
         {
             case "score":
-                Score(corpus, Option(args, "--params") ?? ParameterGrid.Generic, args.Contains("--kit"));
+                Score(corpus, Option(args, "--params") ?? ParameterGrid.Generic);
                 break;
             case "loko":
                 LeaveOneKindOut(corpus, Grid(args));
@@ -44,10 +44,10 @@ public static class Program
         return 0;
     }
 
-    private static void Score(IReadOnlyList<LabelledSeries> corpus, string parameters, bool kit)
+    private static void Score(IReadOnlyList<LabelledSeries> corpus, string parameters)
     {
-        Console.WriteLine("parameters: " + parameters + (kit ? " (the rule in the rule test kit)" : " (the rule's detector)"));
-        var detections = DetectionRun.RaisedAll(corpus, parameters, kit);
+        Console.WriteLine("parameters: " + parameters);
+        var detections = DetectionRun.RaisedAll(corpus, parameters);
         Report(corpus, detections);
     }
 

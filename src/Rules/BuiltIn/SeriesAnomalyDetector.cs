@@ -153,8 +153,8 @@ public sealed record SeriesAnomalyOptions
 /// (each the EWMA of its hour's past passes plus a short-term drift); the one with the smallest recent absolute
 /// error gives the expected value, and its error the noise scale (with the hour's own spread and a floor). Each
 /// reading gets a score, deviation over scale; the score, clipped and smoothed, against a threshold that calibrates
-/// itself per direction to how often the series reaches it, opens episodes only when sustained. A stuck meter and
-/// night consumption are separate episodes.
+/// itself per direction to how often the series reaches it, opens episodes only when sustained; optionally a new
+/// extreme (a reading beyond all before it) opens one too. A stuck meter and night consumption are separate episodes.
 /// </summary>
 /// <remarks>Pure: it keeps nothing itself; every call reads and changes the <see cref="SeriesAnomalyState"/> passed in.</remarks>
 public sealed class SeriesAnomalyDetector

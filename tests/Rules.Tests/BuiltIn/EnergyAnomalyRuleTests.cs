@@ -259,7 +259,8 @@ public sealed class EnergyAnomalyRuleTests
     [Fact]
     public void Detector_continues_from_a_restored_state_as_if_never_stopped()
     {
-        var detector = new SeriesAnomalyDetector(new SeriesAnomalyOptions());
+        // Every mechanism on: the range of new extremes and the quiet period live in the state too.
+        var detector = new SeriesAnomalyDetector(new SeriesAnomalyOptions { RangeTolerance = 0.05, QuietAfter = TimeSpan.FromHours(12), NightStartHour = 0 });
         var noise = new Random(7);
         var live = new SeriesAnomalyState();
         var time = T0;
@@ -282,7 +283,7 @@ public sealed class EnergyAnomalyRuleTests
     [Fact]
     public void Detector_never_throws_keeps_its_reservoirs_bounded_and_ignores_old_readings()
     {
-        var options = new SeriesAnomalyOptions { NightStartHour = 22, NightEndHour = 6 };
+        var options = new SeriesAnomalyOptions { NightStartHour = 22, NightEndHour = 6, RangeTolerance = 0.05 };
         var detector = new SeriesAnomalyDetector(options);
         Gen.Select(Gen.Double[-1e6, 1e6], Gen.Int[-30, 3_600]).List[1, 400].Sample(readings =>
         {

@@ -16,11 +16,15 @@ public class BuiltInRuleBenchmarks
 {
     private static readonly DateTimeOffset Start = new(2026, 1, 5, 6, 0, 0, TimeSpan.Zero);
     private static readonly TimeSpan OutOfOrderness = TimeSpan.FromSeconds(5);
+    private const string GenericSeries = """{ "nightHours": "none", "threshold": 2, "smoothing": 0.4, "quietAfter": "12h", "calibratedRate": 0.005, "rangeTolerance": 0.05, "minConsecutive": 1, "scoreClip": 4, "maxCalibration": 4 }""";
     private readonly CountingOutputs _outputs = new();
     private readonly EventTimeSettings _settings = new();
     private readonly Random _random = new(5);
     private KeyedRuleRunner _congestion = null!;
     private KeyedRuleRunner _energy = null!;
+    private SeriesAnomalyDetector _detector = null!;
+    private SeriesAnomalyState _detectorState = null!;
+    private DateTimeOffset _detectorTime;
     private DateTimeOffset _roadTime;
     private DateTimeOffset _meterTime;
     private Alert _alert = null!;
@@ -41,6 +45,15 @@ public class BuiltInRuleBenchmarks
         for (var i = 0; i < 4 * 7 * 24 * 60; i++)
         {
             MeterEvent();
+        }
+
+        // The detector alone, with the generic-series parameters (bench/Kommune.Detection), four weeks of minute readings.
+        _detector = new SeriesAnomalyDetector(new EnergyAnomalyRule(RuleParameters.FromJson(GenericSeries)).Options);
+        _detectorState = new SeriesAnomalyState();
+        _detectorTime = Start;
+        for (var i = 0; i < 4 * 7 * 24 * 60; i++)
+        {
+            DetectorReading();
         }
 
         _alert = new Alert(
@@ -70,6 +83,10 @@ public class BuiltInRuleBenchmarks
     [Benchmark]
     public long EnergyAnomalyPerEvent() => MeterEvent();
 
+    /// <summary>One reading through <see cref="SeriesAnomalyDetector.Observe"/> alone (no rule runtime, no event).</summary>
+    [Benchmark]
+    public int AnomalyDetectorAlone() => DetectorReading();
+
     /// <summary>A road sensor's checkpoint: its state as the engine persists it (<see cref="KeyedRuleRunner.PersistedState"/>).</summary>
     [Benchmark]
     public int CongestionSnapshot() => _congestion.PersistedState().Length;
@@ -92,6 +109,12 @@ public class BuiltInRuleBenchmarks
         });
         _congestion.OnEvent(e, _roadTime - OutOfOrderness, _roadTime, _outputs);
         return _outputs.Total;
+    }
+
+    private int DetectorReading()
+    {
+        _detectorTime = _detectorTime.AddMinutes(1);
+        return _detector.Observe(_detectorState, _detectorTime, 50 + (_random.NextDouble() * 10)).Count;
     }
 
     private long MeterEvent()

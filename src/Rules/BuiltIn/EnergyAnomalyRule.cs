@@ -16,7 +16,12 @@ namespace Kommune.Rules.BuiltIn;
 /// <c>minSpan</c> ("30m"), <c>resolveAfter</c> ("30m"), <c>stuckFor</c> ("6h"), <c>stuckTolerance</c> (0),
 /// <c>nightHours</c> ("00-05", or "" for none), <c>nightThreshold</c> (4), <c>smoothing</c> (0.4, EWMA weight of
 /// the score), <c>logScale</c> (false: score log(1 + reading) for heavy-tailed series), <c>warmUp</c> (12 readings),
-/// <c>tailQuantile</c> (0.9; below 0.8 turns the heavy-tail scale off), <c>calibratedRate</c> (0.01: the share of
+/// <c>quietAfter</c> (none: after a deviation alert starts, no other starts for this long), <c>adaptAfter</c> ("6h": a
+/// deviation from the hour's profile lasting longer starts to become the new normal), <c>rangeTolerance</c> (0, off: a
+/// reading beyond all readings before it by more than this share of their range is anomalous), <c>scoreClip</c> (2: each
+/// score enters the smoothed score clipped to this × threshold), <c>maxCalibration</c> (1.9, at most <c>scoreClip</c>:
+/// how far calibration may raise the threshold), <c>scaleMemory</c> (100 readings: the noise scale's memory),
+/// <c>calibratedRate</c> (0.01: the share of
 /// readings per direction a series may spend above its deviation threshold before the threshold rises; 0 turns
 /// calibration off), <c>calibrationReadings</c> (3000, the calibration's memory), <c>timeZone</c> ("UTC", an IANA
 /// id such as "Europe/Oslo").
@@ -56,7 +61,12 @@ public sealed class EnergyAnomalyRule : Rule
         var (nightStart, nightEnd) = ParseNightHours(parameters.GetText("nightHours", "00-05"));
         var nightThreshold = parameters.GetNumber("nightThreshold", 4, min: 1, max: 100);
         var smoothing = parameters.GetNumber("smoothing", 0.4, min: 0.05, max: 1);
-        var tailQuantile = parameters.GetNumber("tailQuantile", 0.9, min: 0, max: 0.99);
+        var quietAfter = parameters.GetDuration("quietAfter", TimeSpan.Zero);
+        var adaptAfter = parameters.GetDuration("adaptAfter", TimeSpan.FromHours(6));
+        var rangeTolerance = parameters.GetNumber("rangeTolerance", 0, min: 0, max: 10);
+        var scoreClip = parameters.GetNumber("scoreClip", 2, min: 1, max: 10);
+        var maxCalibration = parameters.GetNumber("maxCalibration", 1.9, min: 1, max: scoreClip);
+        var scaleMemory = parameters.GetInteger("scaleMemory", 100, min: 2, max: 1_000_000);
         var logScale = parameters.GetBoolean("logScale", false);
         var warmUp = parameters.GetInteger("warmUp", 12, min: 1, max: 100_000);
         var calibratedRate = parameters.GetNumber("calibratedRate", 0.01, min: 0, max: 0.5);
@@ -81,7 +91,12 @@ public sealed class EnergyAnomalyRule : Rule
             WarmUp = warmUp,
             ScoreAlpha = smoothing,
             LogTransform = logScale,
-            TailQuantile = tailQuantile >= 0.8 ? tailQuantile : null,
+            QuietAfter = quietAfter,
+            AdaptAfter = adaptAfter,
+            RangeTolerance = rangeTolerance,
+            MaxCalibration = maxCalibration,
+            ScoreClip = scoreClip,
+            ScaleAlpha = 1.0 / scaleMemory,
             TimeZone = timeZone,
             CalibratedRate = calibratedRate,
             CalibrationReadings = calibrationReadings,

@@ -11,17 +11,31 @@ public sealed class PartitionMonitorTests
     private static PartitionProgress One(PartitionMonitor monitor, DateTime now) => Assert.Single(monitor.Snapshot(now, []));
 
     [Fact]
-    public void A_partition_known_empty_at_assignment_is_caught_up_only_once_the_fetcher_reaches_its_end()
+    public void A_partition_the_broker_says_is_empty_at_assignment_is_caught_up_at_once_and_no_longer_once_records_arrive()
     {
         var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
         monitor.Assigned(P0, start: 40, end: 40, T0);
+
+        var empty = One(monitor, T0);
+        Assert.True(empty.CaughtUp);
+        Assert.Equal((0L, 0L, -1L), (empty.Lag, empty.Backlog, empty.LastTaken));
+
+        monitor.SeenEnd(P0, 41);
+        Assert.False(One(monitor, T0).CaughtUp);
+        monitor.Taken(P0, 40, T0);
+        monitor.ReachedEnd(P0, 41, T0);
+        Assert.True(One(monitor, T0).CaughtUp);
+    }
+
+    [Fact]
+    public void A_partition_whose_end_is_not_known_is_not_caught_up_until_the_fetcher_reaches_it()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        monitor.Assigned(P0, start: -1, end: -1, T0); // the watermark query failed
         Assert.False(One(monitor, T0).CaughtUp);
 
-        monitor.ReachedEnd(P0, 40, T0);
-
-        var progress = One(monitor, T0);
-        Assert.True(progress.CaughtUp);
-        Assert.Equal((0L, 0L, -1L), (progress.Lag, progress.Backlog, progress.LastTaken));
+        monitor.ReachedEnd(P0, 7, T0);
+        Assert.True(One(monitor, T0).CaughtUp);
     }
 
     [Fact]

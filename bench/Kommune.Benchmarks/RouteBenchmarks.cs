@@ -128,7 +128,9 @@ public class RouteBenchmarks
 
         public long Records => Interlocked.Read(ref _records);
 
-        public void Send(Alert alert, Action onAcknowledged) => Acknowledge(onAcknowledged);
+        public void Send(Alert alert, AlertOwner? owner, Action onAcknowledged) => Acknowledge(onAcknowledged);
+
+        public void Send(int partition, Confluent.Kafka.Message<byte[]?, byte[]?> record, Action onAcknowledged) => Acknowledge(onAcknowledged);
 
         public void Send(Aggregate aggregate, Action onAcknowledged) => Acknowledge(onAcknowledged);
 

@@ -10,7 +10,9 @@ namespace Kommune.MemoryTest;
 /// </summary>
 internal sealed class AcknowledgingSink : IOutputSink
 {
-    public void Send(Alert alert, Action onAcknowledged) => onAcknowledged();
+    public void Send(Alert alert, AlertOwner? owner, Action onAcknowledged) => onAcknowledged();
+
+    public void Send(int partition, Confluent.Kafka.Message<byte[]?, byte[]?> record, Action onAcknowledged) => onAcknowledged();
 
     public void Send(Aggregate aggregate, Action onAcknowledged) => onAcknowledged();
 

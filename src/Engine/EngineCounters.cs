@@ -18,6 +18,9 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     private long _aggregates;
     private long _ruleFailures;
     private long _ruleProblems;
+    private long _commandsForwarded;
+    private long _commandsApplied;
+    private long _commandsRefused;
     private long _ruleDeadLetters;
     private long _activeSensors;
     private long _activeAreas;
@@ -97,6 +100,21 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
         metrics?.RuleFailed(rule);
         return Interlocked.Increment(ref _ruleFailures);
     }
+
+    /// <summary>A command was forwarded to this node, where its alert's owner lives.</summary>
+    public void CommandForwarded() => Interlocked.Increment(ref _commandsForwarded);
+
+    /// <summary>A forwarded command was applied by its alert's owner.</summary>
+    public void CommandApplied() => Interlocked.Increment(ref _commandsApplied);
+
+    /// <summary>A forwarded command was refused by its alert's owner (dead-lettered).</summary>
+    public void CommandRefused() => Interlocked.Increment(ref _commandsRefused);
+
+    /// <summary>Commands applied here (forwarded to this node by whichever node read them).</summary>
+    public long CommandsApplied => Interlocked.Read(ref _commandsApplied);
+
+    /// <summary>Commands refused here by their alert's owner.</summary>
+    public long CommandsRefused => Interlocked.Read(ref _commandsRefused);
 
     /// <summary>A rule reported a problem (or the runtime did for it).</summary>
     /// <returns>How many problems there have been, this one included (for sampled logs).</returns>

@@ -82,6 +82,12 @@ public sealed class EngineOptions
     /// </summary>
     public int AbortedEpochsBeforeNotReady { get; set; } = 3;
 
+    /// <summary>
+    /// When partitions go to another node: how long the records of them in flight may take to finish, and then how long
+    /// their actors may take to write their state and stop, before the partitions go anyway.
+    /// </summary>
+    public TimeSpan HandOverTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How long a graceful stop waits for events in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -181,6 +187,9 @@ public sealed class EngineOptions
 
         /// <summary>Rule state snapshots.</summary>
         public string State { get; set; } = new KafkaTopics().State;
+
+        /// <summary>The engine's internal topic (area work, watermarks, forwarded commands); as many partitions as SensorEvents.</summary>
+        public string Repartition { get; set; } = new KafkaTopics().Repartition;
     }
 
     /// <summary>The topic names as the connectors take them.</summary>
@@ -192,6 +201,7 @@ public sealed class EngineOptions
         Aggregates = Topics.Aggregates,
         DeadLetters = Topics.DeadLetters,
         State = Topics.State,
+        Repartition = Topics.Repartition,
     };
 
     /// <summary>The event-time settings as the rule runtime takes them.</summary>
@@ -307,7 +317,7 @@ public sealed class EngineOptions
             errors.Add($"Partitions must be at least 1, not {Partitions}");
         }
 
-        var names = new[] { Topics.SensorEvents, Topics.Acks, Topics.Alerts, Topics.Aggregates, Topics.DeadLetters, Topics.State };
+        var names = new[] { Topics.SensorEvents, Topics.Acks, Topics.Alerts, Topics.Aggregates, Topics.DeadLetters, Topics.State, Topics.Repartition };
         if (names.Any(string.IsNullOrWhiteSpace))
         {
             errors.Add("every topic name under Topics must be set");

@@ -46,6 +46,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
     private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
+    private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
+    private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
+    private DateTimeOffset _reportedAt;
+    private IActorRef? _areaRouter;
+    private AlertDirectory? _directory;
     private long _appliedProgress = -1; // the consumer's progress version last applied to the watermarks; under _time
     private SourceStatistics _earlierSources = new(0, 0, 0, 0, 0, 0, 0, 0);
     private long _restarts;
@@ -269,6 +274,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     private static readonly TimeSpan WatermarkRefresh = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan AnnounceInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan WatermarkReportInterval = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan CommandLookupTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Creates the producer, the actors, the state restorer and the consumers: everything one run of the node needs.</summary>
     private void StartPipeline()
@@ -296,6 +303,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             RuleTimings = _metrics,
         };
+        _context.TaskPartitions = TopicMetadata.PartitionCount(_options.BootstrapServers, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
+        CheckRepartitionTopic(topics, _context.TaskPartitions);
         if (_options.PersistState)
         {
             _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<StateRestorer>());
@@ -303,6 +312,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
+        _areaRouter = _actors.ActorOf(AreaRulesRouterActor.Props(_context), "area-rules");
+        _directory = new AlertDirectory(_options.BootstrapServers, topics.Alerts, _loggerFactory.CreateLogger<AlertDirectory>());
+        _directory.Start();
         var source = _source = new KafkaEventSource(
             new KafkaSourceOptions
             {
@@ -315,6 +327,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 SessionTimeout = _options.SessionTimeout,
                 StallTimeout = _options.StallTimeout,
                 IdlePartitionTimeout = _options.IdlePartitionTimeout,
+                HandOverTimeout = _options.HandOverTimeout,
                 Limits = _options.ToLimits(),
                 OnPartitionsAssigned = PartitionsAssigned,
                 OnPartitionsRevoked = PartitionsRevoked,
@@ -373,6 +386,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
         await _dispatch!;
         _watermarkTimer?.Dispose();
+        _directory?.Dispose();
         var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
         await _actors!.Terminate();
         _sink.Dispose();
@@ -426,6 +440,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
                 _lastDispatched.Clear();
+                _areaWatermarks.Clear();
+                _reported = DateTimeOffset.MinValue;
                 _appliedProgress = -1;
                 _announced = DateTimeOffset.MinValue;
                 _announcedAt = DateTimeOffset.MinValue;
@@ -453,7 +469,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             await foreach (var consumed in source.Events.ReadAllAsync())
             {
-                Dispatch(consumed, router);
+                if (consumed is ConsumedEvent sensorEvent)
+                {
+                    Dispatch(sensorEvent, router);
+                }
+                else
+                {
+                    DispatchInternal((ConsumedRepartitionRecord)consumed);
+                }
             }
         }
         catch (Exception) when (source.Events.Completion.IsFaulted)
@@ -492,21 +515,115 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>Routes an operations centre's command to the sensor or area whose rule has that alert open.</summary>
-    private async Task<string?> HandleCommandAsync(AlertCommand command, CancellationToken cancellationToken)
+    /// <summary>
+    /// A record of the repartition topic, on the area side: a watermark record moves its partition's area watermark; an
+    /// event or fact goes to its area's rules with that watermark (or, too far behind it, to the dead letters as late);
+    /// a forwarded command goes to the sensor or area here that holds its alert.
+    /// </summary>
+    private void DispatchInternal(ConsumedRepartitionRecord consumed)
     {
-        if (!_context!.OpenAlerts.TryGetValue(command.AlertId, out var owner))
+        var record = consumed.Record;
+        var partition = consumed.Source.Partition;
+        if (record.Kind == RepartitionKind.Command)
+        {
+            ApplyCommand(consumed);
+            return;
+        }
+
+        lock (_time)
+        {
+            if (!_areaWatermarks.TryGetValue(partition, out var area))
+            {
+                area = _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
+            }
+
+            if (record.Kind == RepartitionKind.Watermark)
+            {
+                if (area.Report(record.Watermarks!))
+                {
+                    _areaRouter!.Tell(new AreaWatermarkAdvanced(partition, area.Watermark), ActorRefs.NoSender);
+                }
+
+                consumed.Complete();
+                return;
+            }
+
+            var watermark = area.Watermark;
+            if (watermark != DateTimeOffset.MinValue && record.EventTime < watermark - _options.AllowedLateness)
+            {
+                SendLate(consumed, record.EventTime!.Value, watermark);
+                return;
+            }
+
+            _areaRouter!.Tell(new AreaRecord(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+        }
+    }
+
+    /// <summary>A command forwarded here, where its alert's owner lives: applied, or dead-lettered with why not.</summary>
+    private void ApplyCommand(ConsumedRepartitionRecord consumed)
+    {
+        var record = consumed.Record;
+        var owner = record.Owner!;
+        var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (owner.IsArea)
+        {
+            _areaRouter!.Tell(new CommandMessage(record.Command!, null, owner.Key, done), ActorRefs.NoSender);
+        }
+        else
+        {
+            _router!.Tell(new CommandMessage(record.Command!, owner.Key, record.OwnerArea!, done), ActorRefs.NoSender);
+        }
+
+        _counters.CommandForwarded();
+        done.Task.ContinueWith(
+            t =>
+            {
+                if (t.Result is not { } refused)
+                {
+                    _counters.CommandApplied();
+                    consumed.Complete();
+                    return;
+                }
+
+                var source = record.CommandSource!;
+                _counters.CommandRefused();
+                _outputs!.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, refused, "command"), consumed.Complete);
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// An operations centre's command, read from the acks topic by this node: forwarded to the partition of the
+    /// repartition topic where its alert's owner lives (this node or another), which applies it. An alert not open
+    /// anywhere is refused here.
+    /// </summary>
+    private async Task<string?> HandleCommandAsync(AlertCommand command, RecordSource source, CancellationToken cancellationToken)
+    {
+        var (owner, area) = await FindOpenAlertAsync(command.AlertId, cancellationToken);
+        if (owner is null)
         {
             return $"no open alert '{command.AlertId}'";
         }
 
-        var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _router!.Tell(new CommandMessage(command, owner.SensorId, owner.AreaId, done), ActorRefs.NoSender);
-        var refused = await done.Task.WaitAsync(cancellationToken);
-        if (refused is null && _sink is { IsTransactional: true } sink)
+        if (owner.Partition < 0)
         {
-            // Exactly-once: the command is done when the transaction holding its outputs commits. If it aborts, the
-            // command waits for the restart to stop this reader, so its offset is not committed and it is read again.
+            // Raised before alert records named their owner's partition: an area's is known, a sensor's is not.
+            owner = owner.IsArea ? owner with { Partition = _context!.AreaTask(owner.Key) } : null;
+            if (owner is null)
+            {
+                return $"no open alert '{command.AlertId}' that records its owner's partition (raised by an older version)";
+            }
+        }
+
+        var forwarded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _outputs!.Send(owner.Partition, RepartitionCodec.Command(source.Key, source.Value, owner, area, source), forwarded.SetResult);
+        await forwarded.Task.WaitAsync(cancellationToken);
+        if (_sink is { IsTransactional: true } sink)
+        {
+            // Exactly-once: the command is forwarded when the transaction holding it commits. If it aborts, the command
+            // waits for the restart to stop this reader, so its offset is not committed and it is read again.
             try
             {
                 await sink.OpenTransaction.WaitAsync(cancellationToken);
@@ -517,17 +634,39 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
         }
 
-        return refused;
+        return null;
     }
 
+    /// <summary>
+    /// This node now processes these partitions (tasks): their sensors and the areas whose repartition partition they
+    /// are. Before any record of them is taken (this blocks the consumer, as it should), the state of their keys is
+    /// restored: sensors to the sensor side, areas to the area side.
+    /// </summary>
     private void PartitionsAssigned(IReadOnlyList<int> partitions)
     {
-        // Before any event of these partitions: their state first (this blocks the consumer, as it should).
-        if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } stateRouter)
+        var tasks = partitions.ToHashSet();
+        if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
             var restored = _restorer.Restore(statePartitions, (snapshot, raw, partition, covers) =>
-                stateRouter.Tell(new RestoreState(snapshot, raw, partition, covers)));
+            {
+                var restore = new RestoreState(snapshot, raw, partition, covers);
+                if (snapshot.Scope == Kommune.Rules.Api.RuleScope.Area)
+                {
+                    if (tasks.Contains(context.AreaTask(snapshot.Key)))
+                    {
+                        areas.Tell(restore);
+                        return true;
+                    }
+                }
+                else if (covers.Count == 0 || covers.Keys.Any(tasks.Contains))
+                {
+                    sensors.Tell(restore);
+                    return true;
+                }
+
+                return false; // another task's key in a shared state partition
+            });
             _counters.StatesRestored(restored);
         }
 
@@ -537,19 +676,60 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             foreach (var partition in partitions)
             {
                 _watermarks.Assign(partition, now);
+                _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
             }
+        }
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var taken = string.Join(", ", partitions.Order());
+            LogTasks(_logger, taken, "taken");
         }
     }
 
-    private void PartitionsRevoked(IReadOnlyList<int> partitions)
+    /// <summary>
+    /// These partitions go to another node. Every sensor and area actor of them finishes, writes its state (unless the
+    /// partitions were lost: another node has them already) and stops, so no timer of theirs fires here afterwards;
+    /// waits for that (at most <see cref="EngineOptions.HandOverTimeout"/>).
+    /// </summary>
+    private void PartitionsRevoked(IReadOnlyList<int> partitions, bool lost)
     {
+        var released = new ManualResetEventSlim();
+        var countdown = new Countdown(released.Set);
+        var set = partitions.ToHashSet();
+        if (_router is { } sensors && _areaRouter is { } areas)
+        {
+            countdown.Add(); // one part for each router, each released by it once its children have theirs
+            sensors.Tell(new ReleasePartitions(set, lost, countdown));
+            areas.Tell(new ReleasePartitions(set, lost, countdown));
+            if (!released.Wait(_options.HandOverTimeout))
+            {
+                LogHandOverIncomplete(_logger, string.Join(", ", partitions.Order()), _options.HandOverTimeout.TotalSeconds);
+            }
+        }
+
         lock (_time)
         {
             foreach (var partition in partitions)
             {
                 _watermarks.Remove(partition);
                 _lastDispatched.Remove(partition);
+                _areaWatermarks.Remove(partition);
             }
+        }
+
+        foreach (var (alertId, owner) in _context?.OpenAlerts ?? [])
+        {
+            if (set.Contains(owner.Owner.Partition))
+            {
+                _context!.OpenAlerts.TryRemove(alertId, out _);
+            }
+        }
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var given = string.Join(", ", partitions.Order());
+            LogTasks(_logger, given, lost ? "lost" : "handed over");
         }
     }
 
@@ -570,6 +750,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 Announce(router, now);
             }
+            else
+            {
+                ReportWatermarkAgain(router, now);
+            }
         }
     }
 
@@ -587,26 +771,118 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         _appliedProgress = source.ProgressVersion;
+        var topic = _options.Topics.SensorEvents;
         foreach (var partition in source.Progress)
         {
+            if (partition.Topic != topic)
+            {
+                continue; // the repartition topic's partitions have the area side's watermarks
+            }
+
             var judged = _lastDispatched.TryGetValue(partition.Partition, out var last) ? last : -1;
             _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken);
         }
     }
 
-    private void Announce(IActorRef router, DateTimeOffset now)
+    /// <summary>
+    /// Where the directory says an open alert lives; an alert not found waits (briefly) for the directory to read the
+    /// newest alert records, since the operations centre may have seen one that this node has not read yet.
+    /// </summary>
+    private async Task<(AlertOwner? Owner, string AreaId)> FindOpenAlertAsync(string alertId, CancellationToken cancellationToken)
     {
-        _announced = _watermarks.Watermark;
-        _announcedAt = now;
-        router.Tell(new WatermarkAdvanced(_announced), ActorRefs.NoSender);
+        var directory = _directory!;
+        await directory.CaughtUp.WaitAsync(cancellationToken);
+        var deadline = DateTime.UtcNow + CommandLookupTimeout;
+        while (true)
+        {
+            // This node's own open alerts first: it knows them before their records are read back, and knows those whose
+            // records the alerts topic no longer keeps (retention) or that were raised before records named their owner.
+            if (_context!.OpenAlerts.TryGetValue(alertId, out var local) && local.Owner.Partition >= 0)
+            {
+                return (local.Owner, local.AreaId);
+            }
+
+            if (directory.TryFind(alertId, out var owner, out var area))
+            {
+                return (owner, area);
+            }
+
+            if (DateTime.UtcNow >= deadline)
+            {
+                return (null, string.Empty);
+            }
+
+            await Task.Delay(50, cancellationToken);
+        }
     }
 
-    private void SendLate(ConsumedEvent consumed, DateTimeOffset watermark)
+    private void Announce(IActorRef router, DateTimeOffset now)
+    {
+        var watermark = _announced = _watermarks.Watermark;
+        _announcedAt = now;
+        // Every event dispatched so far is handled before the barrier passes: the records it made are written before the
+        // report, so the area side can tell a record made again after a rebalance or crash (below its floor) from a new one.
+        var floors = _lastDispatched.ToDictionary(d => d.Key, d => d.Value + 1);
+        // Once every actor that may emit facts for this watermark has handled it, the area side may take it as past.
+        router.Tell(new WatermarkAdvanced(watermark, new Countdown(() => WatermarkPassed(watermark, floors))), ActorRefs.NoSender);
+    }
+
+    /// <summary>
+    /// Every fact and area event up to <paramref name="watermark"/> from this node's sensor partitions has been sent:
+    /// tells every repartition partition how far event time has come on them (or that a partition is idle), after those
+    /// records. Runs on an actor's thread.
+    /// </summary>
+    private void WatermarkPassed(DateTimeOffset watermark, Dictionary<int, long> floors)
+    {
+        Dictionary<int, DateTimeOffset?> report;
+        lock (_time)
+        {
+            if (watermark < _reported)
+            {
+                return;
+            }
+
+            _reported = watermark;
+            _reportedAt = _clock.GetUtcNow();
+            var now = _reportedAt;
+            report = _watermarks.Partitions.ToDictionary(p => p, p => _watermarks.IsIdle(p, now) ? (DateTimeOffset?)null : watermark);
+        }
+
+        if (report.Count == 0 || _outputs is not { } outputs)
+        {
+            return;
+        }
+
+        for (var partition = 0; partition < _context!.TaskPartitions; partition++)
+        {
+            outputs.Send(partition, RepartitionCodec.Watermark(report, floors), static () => { });
+        }
+    }
+
+    /// <summary>
+    /// About once a second, the watermark again (with which partitions are idle now, and newer floors), through the
+    /// actors like any: a repartition partition that moved to another node, or was restored, learns it without waiting
+    /// for event time to move. Under <see cref="_time"/>.
+    /// </summary>
+    private void ReportWatermarkAgain(IActorRef router, DateTimeOffset now)
+    {
+        if (_reported == DateTimeOffset.MinValue || now - _reportedAt < WatermarkReportInterval)
+        {
+            return;
+        }
+
+        _reportedAt = now;
+        Announce(router, now);
+    }
+
+    private void SendLate(ConsumedEvent consumed, DateTimeOffset watermark) => SendLate(consumed, consumed.Event.Timestamp, watermark);
+
+    private void SendLate(ConsumedRecord consumed, DateTimeOffset eventTime, DateTimeOffset watermark)
     {
         var source = consumed.Source;
         var reason = string.Create(
             CultureInfo.InvariantCulture,
-            $"late: event time {consumed.Event.Timestamp:O} is more than the allowed lateness {_options.AllowedLateness} behind the watermark {watermark:O}");
+            $"late: event time {eventTime:O} is more than the allowed lateness {_options.AllowedLateness} behind the watermark {watermark:O}");
         _outputs!.Send(
             new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "late"),
             () =>
@@ -636,6 +912,29 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3012, Level = LogLevel.Critical, Message = "Restarting after an aborted epoch failed; the node takes no more events")]
     private static partial void LogRestartFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "Partitions (tasks) {Partitions} {What}")]
+    private static partial void LogTasks(ILogger logger, string partitions, string what);
+
+    [LoggerMessage(EventId = 3014, Level = LogLevel.Warning, Message = "Handing over partitions {Partitions} took longer than {Seconds} s; their actors that had not finished stop anyway, and the new owner restores their last written state")]
+    private static partial void LogHandOverIncomplete(ILogger logger, string partitions, double seconds);
+
+    [LoggerMessage(EventId = 3015, Level = LogLevel.Error, Message = "The repartition topic {Topic} {Problem}: area rules and commands cannot be routed correctly across nodes; create it with {Partitions} partitions, as many as the sensor-events topic")]
+    private static partial void LogRepartitionTopicWrong(ILogger logger, string topic, string problem, int partitions);
+
+    /// <summary>Logs, at start, a repartition topic that is missing or has another partition count than the sensor-events topic.</summary>
+    private void CheckRepartitionTopic(KafkaTopics topics, int tasks)
+    {
+        var count = TopicMetadata.PartitionCount(_options.BootstrapServers, topics.Repartition);
+        if (count is null)
+        {
+            LogRepartitionTopicWrong(_logger, topics.Repartition, "does not exist", tasks);
+        }
+        else if (count != tasks)
+        {
+            LogRepartitionTopicWrong(_logger, topics.Repartition, $"has {count} partitions, not {tasks}", tasks);
+        }
+    }
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Error, Message = "The consumer failed while stopping")]
     private static partial void LogStopFailed(ILogger logger, Exception exception);

@@ -32,6 +32,27 @@ public sealed class AlertSchemaTests
         }
     }
 
+    [Theory]
+    [InlineData(false, "s-1", 5)]
+    [InlineData(true, "area-1", 0)]
+    public void The_owner_an_alert_names_has_exactly_the_schema_fields(bool isArea, string key, int partition)
+    {
+        using var schema = JsonDocument.Parse(File.ReadAllText(SchemaPath("alert.v1.schema.json")));
+        var required = schema.RootElement.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).ToHashSet();
+        var ownerSchema = schema.RootElement.GetProperty("properties").GetProperty("owner");
+        var alert = new Alert("r:s-1:1", "r", "health", "fall", AlertSeverity.Critical, AlertStatus.Raised, 1, isArea ? null : key, "a",
+            DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "d", new Dictionary<string, SensorValue>());
+
+        using var encoded = JsonDocument.Parse(OutputCodec.Encode(alert, new Kafka.AlertOwner(isArea, key, partition)));
+
+        Assert.Equal(required.Append("owner").Order(), encoded.RootElement.EnumerateObject().Select(p => p.Name).Order());
+        var owner = encoded.RootElement.GetProperty("owner");
+        Assert.Equal(ownerSchema.GetProperty("required").EnumerateArray().Select(e => e.GetString()).Order(), owner.EnumerateObject().Select(p => p.Name).Order());
+        Assert.Contains(owner.GetProperty("scope").GetString(), ownerSchema.GetProperty("properties").GetProperty("scope").GetProperty("enum").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(key, owner.GetProperty("key").GetString());
+        Assert.Equal(partition, owner.GetProperty("partition").GetInt32());
+    }
+
     private static string SchemaPath(string file)
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

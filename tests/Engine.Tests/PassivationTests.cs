@@ -217,7 +217,9 @@ public sealed class PassivationTests : TestKit
             }
         }
 
-        public void Send(Alert alert, Action onAcknowledged)
+        public void Send(int partition, Confluent.Kafka.Message<byte[]?, byte[]?> record, Action onAcknowledged) => onAcknowledged();
+
+        public void Send(Alert alert, AlertOwner? owner, Action onAcknowledged)
         {
             lock (_gate)
             {

@@ -8,7 +8,13 @@ namespace Kommune.Connectors.Codecs;
 public static class OutputCodec
 {
     /// <summary>Encodes one alert record.</summary>
-    public static byte[] Encode(Alert alert)
+    public static byte[] Encode(Alert alert) => Encode(alert, null);
+
+    /// <summary>
+    /// An alert record, with <c>owner</c> (<c>{"scope":"sensor"|"area","key":…,"partition":…}</c>) when known: who holds the
+    /// alert, so that a command for it can be forwarded to the node that does.
+    /// </summary>
+    public static byte[] Encode(Alert alert, Kafka.AlertOwner? owner)
     {
         ArgumentNullException.ThrowIfNull(alert);
         var buffer = new ArrayBufferWriter<byte>(512);
@@ -45,6 +51,15 @@ public static class OutputCodec
             writer.WriteEndArray();
             writer.WritePropertyName("evidence"u8);
             JsonValueWriter.WriteValues(writer, alert.Evidence);
+            if (owner is not null)
+            {
+                writer.WriteStartObject("owner"u8);
+                writer.WriteString("scope"u8, owner.IsArea ? "area"u8 : "sensor"u8);
+                writer.WriteString("key"u8, owner.Key);
+                writer.WriteNumber("partition"u8, owner.Partition);
+                writer.WriteEndObject();
+            }
+
             writer.WriteEndObject();
         }
 

@@ -4,12 +4,12 @@ using Kommune.Rules.Model;
 namespace Kommune.Connectors.Kafka;
 
 /// <summary>
-/// A decoded sensor event with where it was read from. The engine calls <see cref="Complete"/> exactly once, after
-/// the event was processed and every output it caused (its state included) was acknowledged by the broker; only then
-/// can its offset be committed. It may call <see cref="Release"/> before that, once the event's processing is done
-/// and only the state it changed waits to be written: the event then no longer counts against the in-flight bound.
+/// A record taken from Kafka with where it was read from. The engine calls <see cref="Complete"/> exactly once, after
+/// the record was processed and every output it caused (its state included) was acknowledged by the broker; only then
+/// can its offset be committed. It may call <see cref="Release"/> before that, once the record's processing is done
+/// and only the state it changed waits to be written: it then no longer counts against the in-flight bound.
 /// </summary>
-public sealed class ConsumedEvent
+public abstract class ConsumedRecord
 {
     private readonly PartitionOffsetTracker _tracker;
     private readonly Action _onCompleted;
@@ -17,9 +17,8 @@ public sealed class ConsumedEvent
     private int _completed;
     private int _released;
 
-    internal ConsumedEvent(SensorEvent sensorEvent, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
+    private protected ConsumedRecord(RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
     {
-        Event = sensorEvent;
         Source = source;
         ConsumedAt = Stopwatch.GetTimestamp();
         _tracker = tracker;
@@ -27,7 +26,16 @@ public sealed class ConsumedEvent
         _onReleased = onReleased;
     }
 
-    /// <summary>Marks the event's processing done (its state may still wait to be written). Later calls do nothing.</summary>
+    /// <summary>When the record was taken from the consumer (<see cref="Stopwatch"/> ticks): where processing latency starts.</summary>
+    public long ConsumedAt { get; }
+
+    /// <summary>Where it came from, with its original bytes (for dead letters).</summary>
+    public RecordSource Source { get; }
+
+    /// <summary>What the engine counts it as when done (a sensor type, or what an internal record carried).</summary>
+    public abstract string Label { get; }
+
+    /// <summary>Marks the record's processing done (its state may still wait to be written). Later calls do nothing.</summary>
     public void Release()
     {
         if (Interlocked.Exchange(ref _released, 1) == 0)
@@ -36,16 +44,7 @@ public sealed class ConsumedEvent
         }
     }
 
-    /// <summary>When the record was taken from the consumer (<see cref="Stopwatch"/> ticks): where processing latency starts.</summary>
-    public long ConsumedAt { get; }
-
-    /// <summary>The event.</summary>
-    public SensorEvent Event { get; }
-
-    /// <summary>Where it came from, with its original bytes (for dead letters).</summary>
-    public RecordSource Source { get; }
-
-    /// <summary>Marks the event done. Later calls do nothing.</summary>
+    /// <summary>Marks the record done. Later calls do nothing.</summary>
     public void Complete()
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
@@ -55,6 +54,38 @@ public sealed class ConsumedEvent
             _onCompleted();
         }
     }
+}
+
+/// <summary>A decoded sensor event from the sensor-events topic.</summary>
+public sealed class ConsumedEvent : ConsumedRecord
+{
+    internal ConsumedEvent(SensorEvent sensorEvent, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
+        : base(source, tracker, onCompleted, onReleased)
+    {
+        Event = sensorEvent;
+    }
+
+    /// <summary>The event.</summary>
+    public SensorEvent Event { get; }
+
+    /// <inheritdoc />
+    public override string Label => Event.Type;
+}
+
+/// <summary>A decoded record of the engine's repartition topic: area work, watermarks or a forwarded command.</summary>
+public sealed class ConsumedRepartitionRecord : ConsumedRecord
+{
+    internal ConsumedRepartitionRecord(RepartitionRecord record, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
+        : base(source, tracker, onCompleted, onReleased)
+    {
+        Record = record;
+    }
+
+    /// <summary>The record.</summary>
+    public RepartitionRecord Record { get; }
+
+    /// <inheritdoc />
+    public override string Label => Record.Event?.Type ?? "internal";
 }
 
 /// <summary>The coordinates and original bytes of a consumed record.</summary>

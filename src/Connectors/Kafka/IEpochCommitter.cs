@@ -19,12 +19,12 @@ public interface IEpochCommitter
     bool TryHold(Func<bool> settled);
 
     /// <summary>
-    /// Commits the open transaction with <paramref name="offsets"/> (the next offset to read per partition), begins the
-    /// next one, and lets the held sends into it.
+    /// Commits the open transaction with <paramref name="offsets"/> (the next offset to read per partition, per consumer
+    /// group), begins the next one, and lets the held sends into it.
     /// </summary>
     /// <exception cref="EpochAbortedException">The transaction could not commit and was aborted.</exception>
     /// <exception cref="KafkaException">Fatal: this producer was fenced by a newer one with its transactional.id.</exception>
-    void Commit(IReadOnlyList<TopicPartitionOffset> offsets, IConsumerGroupMetadata group);
+    void Commit(IReadOnlyList<(IReadOnlyList<TopicPartitionOffset> Offsets, IConsumerGroupMetadata Group)> offsets);
 
     /// <summary>Aborts the open transaction (the engine then restores the last committed state and offsets).</summary>
     /// <exception cref="EpochAbortedException">Always, after aborting.</exception>

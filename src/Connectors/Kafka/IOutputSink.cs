@@ -8,8 +8,11 @@ namespace Kommune.Connectors.Kafka;
 /// </summary>
 public interface IOutputSink : IDeadLetterSink
 {
-    /// <summary>Writes one alert state change.</summary>
-    void Send(Alert alert, Action onAcknowledged);
+    /// <summary>Writes one alert state change; <paramref name="owner"/> (when known) is who holds it, for forwarding commands.</summary>
+    void Send(Alert alert, AlertOwner? owner, Action onAcknowledged);
+
+    /// <summary>Writes a record of the engine's repartition topic to its <paramref name="partition"/>.</summary>
+    void Send(int partition, Confluent.Kafka.Message<byte[]?, byte[]?> record, Action onAcknowledged);
 
     /// <summary>Writes one aggregate.</summary>
     void Send(Aggregate aggregate, Action onAcknowledged);

@@ -18,7 +18,7 @@ public sealed partial class KafkaCommandSource : IDisposable
     private readonly string _groupId;
     private readonly string _topic;
     private readonly IDeadLetterSink _deadLetters;
-    private readonly Func<AlertCommand, CancellationToken, Task<string?>> _handle;
+    private readonly Func<AlertCommand, RecordSource, CancellationToken, Task<string?>> _handle;
     private readonly ILogger _logger;
     private readonly TimeSpan? _sessionTimeout;
     private readonly CancellationTokenSource _stop = new();
@@ -32,8 +32,8 @@ public sealed partial class KafkaCommandSource : IDisposable
     /// <param name="topic">The acks topic.</param>
     /// <param name="deadLetters">Where refused commands go.</param>
     /// <param name="handle">
-    /// Handles one command; completes with null once it is handled and its outputs acknowledged, or with the reason
-    /// to dead-letter it.
+    /// Handles one command (with where it was read); completes with null once it is handled (or forwarded to the node
+    /// that holds its alert) and what that wrote acknowledged, or with the reason to dead-letter it.
     /// </param>
     /// <param name="logger">Where the source logs.</param>
     /// <param name="sessionTimeout">The group session timeout (the broker's default when null): how long a node that died holds its share of the acks.</param>
@@ -42,7 +42,7 @@ public sealed partial class KafkaCommandSource : IDisposable
         string groupId,
         string topic,
         IDeadLetterSink deadLetters,
-        Func<AlertCommand, CancellationToken, Task<string?>> handle,
+        Func<AlertCommand, RecordSource, CancellationToken, Task<string?>> handle,
         ILogger logger,
         TimeSpan? sessionTimeout = null)
     {
@@ -133,7 +133,8 @@ public sealed partial class KafkaCommandSource : IDisposable
         {
             try
             {
-                reason = _handle(command!, _stop.Token).GetAwaiter().GetResult();
+                var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, result.Message.Key, result.Message.Value);
+                reason = _handle(command!, source, _stop.Token).GetAwaiter().GetResult();
             }
             catch (OperationCanceledException)
             {

@@ -9,11 +9,12 @@ using Microsoft.Extensions.Logging;
 namespace Kommune.Connectors.Kafka;
 
 /// <summary>
-/// Consumes sensor events in a consumer group and hands them on through a bounded channel. Kafka's Consume()
-/// blocks, so the loop runs on its own thread. Guarantees:
+/// Consumes sensor events in a consumer group (cooperative-sticky: a rebalance moves only what must move) and, for the
+/// same partition numbers, the engine's repartition topic (area work, watermarks, forwarded commands), and hands both
+/// on through one bounded channel. Kafka's Consume() blocks, so the loop runs on its own thread. Guarantees:
 /// <list type="bullet">
-/// <item>At-least-once: an offset is committed only after its event, and every event before it in the partition, is
-/// done (<see cref="ConsumedEvent.Complete"/>) or its dead letter is acknowledged.</item>
+/// <item>At-least-once: an offset is committed only after its record, and every record before it in the partition, is
+/// done (<see cref="ConsumedRecord.Complete"/>) or its dead letter is acknowledged.</item>
 /// <item>Bounded memory: at <see cref="KafkaSourceOptions.MaxInFlightEvents"/> events in flight the partitions are
 /// paused, and resumed once half are done; records never pile up without bound.</item>
 /// <item>Per-partition (so per-sensor) order: events are written to the channel in offset order.</item>
@@ -23,6 +24,7 @@ namespace Kommune.Connectors.Kafka;
 public sealed partial class KafkaEventSource : IAsyncDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan ShortPoll = TimeSpan.FromMilliseconds(5);
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromMilliseconds(500);
 
@@ -30,7 +32,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly IDeadLetterSink _deadLetters;
     private readonly SensorEventDecoder _decoder;
     private readonly ILogger _logger;
-    private readonly Channel<ConsumedEvent> _channel;
+    private readonly Channel<ConsumedRecord> _channel;
+    private IConsumer<byte[]?, byte[]?>? _main;
+    private IConsumer<byte[]?, byte[]?>? _internal;
+    private readonly HashSet<TopicPartition> _internalAssigned = [];
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
     private readonly Dictionary<TopicPartition, long> _expectedNext = [];
     private long _redelivered;
@@ -48,6 +53,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private int _assignedCount;
     private long _consumed;
     private long _deadLettered;
+    private long _deadLetterCount;
+    private long _internalConsumed;
     private long _lost;
     private long _inFlight;
     private long _processing;
@@ -81,7 +88,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _decoder = new SensorEventDecoder(options.Limits, clock);
         _logger = logger;
         // Every event in the channel is in flight, and in-flight events are bounded, so writes never wait.
-        _channel = Channel.CreateBounded<ConsumedEvent>(new BoundedChannelOptions(options.MaxInFlightEvents)
+        _channel = Channel.CreateBounded<ConsumedRecord>(new BoundedChannelOptions(options.MaxInFlightEvents)
         {
             SingleWriter = true,
             SingleReader = true,
@@ -92,8 +99,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _monitor = new PartitionMonitor(options.StallTimeout);
     }
 
-    /// <summary>Decoded events, in partition order. Completes when the source stops.</summary>
-    public ChannelReader<ConsumedEvent> Events => _channel.Reader;
+    /// <summary>
+    /// Decoded sensor events and records of the repartition topic, each in its partition's order. Completes when the
+    /// source stops.
+    /// </summary>
+    public ChannelReader<ConsumedRecord> Events => _channel.Reader;
 
     /// <summary>Completes when the consume loop has ended: offsets committed and the group left.</summary>
     public Task Completion => _stopped.Task;
@@ -182,7 +192,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         try
         {
-            using var consumer = BuildConsumer();
+            using var consumer = _main = BuildConsumer();
+            using var @internal = _internal = BuildInternalConsumer();
             consumer.Subscribe(_options.Topics.SensorEvents);
             var lastStore = DateTime.UtcNow;
             while (!_stopRequested)
@@ -202,10 +213,17 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                     lastStore = DateTime.UtcNow;
                 }
 
-                var result = TryConsume(consumer);
+                // Both consumers in one loop: the group's (sensor events) and the repartition topic's (manually
+                // assigned the same partition numbers), each waited on briefly when the other has nothing.
+                var result = TryConsume(consumer, _internalAssigned.Count > 0 ? ShortPoll : PollTimeout);
                 if (result is not null)
                 {
                     Handle(consumer, result);
+                }
+
+                if (_internalAssigned.Count > 0 && TryConsume(@internal, result is null ? ShortPoll : TimeSpan.Zero) is { } internalResult)
+                {
+                    HandleInternal(internalResult);
                 }
 
                 UpdateProgress(consumer);
@@ -214,6 +232,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             _consuming = false;
             Drain(consumer);
             consumer.Close();
+            @internal.Close();
         }
 #pragma warning disable CA1031 // The loop thread reports every failure instead of dying silently.
         catch (Exception e)
@@ -253,7 +272,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             IsolationLevel = IsolationLevel.ReadCommitted,
-            PartitionAssignmentStrategy = PartitionAssignmentStrategy.Range,
+            // Incremental rebalancing: a rebalance moves only the partitions that must move; the others keep running.
+            PartitionAssignmentStrategy = PartitionAssignmentStrategy.CooperativeSticky,
             SessionTimeoutMs = (int)_options.SessionTimeout.TotalMilliseconds,
             HeartbeatIntervalMs = 1_000,
             // A broker holds an empty fetch this long; a resumed partition waits for it, so keep it short.
@@ -281,11 +301,43 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             .Build();
     }
 
-    private ConsumeResult<byte[]?, byte[]?>? TryConsume(IConsumer<byte[]?, byte[]?> consumer)
+    /// <summary>
+    /// The repartition topic's consumer: never joins a group (its partitions follow the group's assignment of the
+    /// sensor-events topic, by number), and commits its offsets under a group of its own, which stays empty.
+    /// </summary>
+    private IConsumer<byte[]?, byte[]?> BuildInternalConsumer()
+    {
+        var config = new ConsumerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            GroupId = _options.RepartitionGroupId,
+            ClientId = "kommune-engine-repartition",
+            EnableAutoCommit = _options.Transactions is null,
+            EnableAutoOffsetStore = false,
+            AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            FetchWaitMaxMs = 10,
+            QueuedMaxMessagesKbytes = 16 * 1024,
+            SocketNagleDisable = true,
+            EnablePartitionEof = true,
+        };
+        foreach (var (key, value) in _options.Extra)
+        {
+            config.Set(key, value);
+        }
+
+        return new ConsumerBuilder<byte[]?, byte[]?>(config)
+            .SetLogHandler((_, m) => OnClientLog(m))
+            .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
+            .Build();
+    }
+
+    private ConsumeResult<byte[]?, byte[]?>? TryConsume(IConsumer<byte[]?, byte[]?> consumer, TimeSpan? timeout = null)
     {
         try
         {
-            var result = consumer.Consume(PollTimeout);
+            var result = consumer.Consume(timeout ?? PollTimeout);
             if (result is { IsPartitionEOF: true })
             {
                 _monitor.ReachedEnd(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
@@ -311,8 +363,63 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void Handle(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
     {
+        if (!Take(consumer, result, out var tracker))
+        {
+            return;
+        }
+
+        if (_monitor.Taken(result.TopicPartition, result.Offset.Value, DateTime.UtcNow))
+        {
+            // New records after a silence, which may move the watermark past partitions counted as idle. Ask the broker
+            // where those end now (the client's own knowledge may be a fetch reply behind) and publish it before this
+            // record is handed on, so none whose records have just arrived is taken for idle.
+            ConfirmIdleCandidates(consumer, except: result.TopicPartition);
+            UpdateProgress(consumer, force: true);
+        }
+
+        Interlocked.Increment(ref _consumed);
+        var message = result.Message;
+        var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
+        if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var reason))
+        {
+            Write(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted, _onEventReleased));
+            return;
+        }
+
+        Interlocked.Increment(ref _deadLettered);
+        DeadLetter(source, tracker, reason!);
+    }
+
+    /// <summary>A record of the repartition topic: area work, watermarks, or a command forwarded to this node.</summary>
+    private void HandleInternal(ConsumeResult<byte[]?, byte[]?> result)
+    {
+        if (!Take(_internal!, result, out var tracker))
+        {
+            return;
+        }
+
+        _monitor.Taken(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
+        Interlocked.Increment(ref _internalConsumed);
+        var message = result.Message;
+        var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
+        if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var reason))
+        {
+            Write(new ConsumedRepartitionRecord(record!, source, tracker, _onEventCompleted, _onEventReleased));
+            return;
+        }
+
+        DeadLetter(source, tracker, reason!);
+    }
+
+    /// <summary>
+    /// Takes a record into flight: skips one the client delivered again, seeks back under backpressure, and counts it.
+    /// </summary>
+    /// <returns>false when the record is not to be handled now.</returns>
+    private bool Take(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result, out PartitionOffsetTracker tracker)
+    {
         var tp = result.TopicPartition;
         var offset = result.Offset.Value;
+        tracker = null!;
         if (_expectedNext.TryGetValue(tp, out var next) && offset < next)
         {
             // The client handed out a record this assignment has already taken (seen after a pause, seek and resume
@@ -323,32 +430,23 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 LogRedelivered(_logger, skipped, result.Topic, tp.Partition.Value, offset, next);
             }
 
-            return;
+            return false;
         }
 
         if (Busy && TrySeekBack(consumer, result))
         {
-            return;
+            return false;
         }
 
-        if (!_trackers.TryGetValue(tp, out var tracker))
+        if (!_trackers.TryGetValue(tp, out var known))
         {
-            tracker = new PartitionOffsetTracker(offset);
-            _trackers[tp] = tracker;
+            known = new PartitionOffsetTracker(offset);
+            _trackers[tp] = known;
         }
 
+        tracker = known;
         CountRecordsLostBefore(tp, offset);
         _expectedNext[tp] = offset + 1;
-        if (_monitor.Taken(tp, offset, DateTime.UtcNow))
-        {
-            // New records after a silence, which may move the watermark past partitions counted as idle. Ask the broker
-            // where those end now (the client's own knowledge may be a fetch reply behind) and publish it before this
-            // record is handed on, so none whose records have just arrived is taken for idle.
-            ConfirmIdleCandidates(consumer, except: tp);
-            UpdateProgress(consumer, force: true);
-        }
-
-        Interlocked.Increment(ref _consumed);
         tracker.Start(offset);
         var processing = Interlocked.Increment(ref _processing);
         if (processing > Interlocked.Read(ref _peakProcessing))
@@ -362,29 +460,29 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             Interlocked.Exchange(ref _peakInFlight, inFlight);
         }
 
-        var message = result.Message;
-        var source = new RecordSource(result.Topic, tp.Partition.Value, offset, message.Key, message.Value);
-        if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var reason))
+        return true;
+    }
+
+    private void Write(ConsumedRecord record)
+    {
+        if (!_channel.Writer.TryWrite(record))
         {
-            if (!_channel.Writer.TryWrite(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted, _onEventReleased)))
-            {
-                throw new InvalidOperationException("The event channel is full although in-flight events are bounded.");
-            }
-
-            return;
+            throw new InvalidOperationException("The event channel is full although in-flight events are bounded.");
         }
+    }
 
-        var deadLettered = Interlocked.Increment(ref _deadLettered);
+    private void DeadLetter(RecordSource source, PartitionOffsetTracker tracker, string reason)
+    {
+        var deadLettered = Interlocked.Increment(ref _deadLetterCount);
         // Sampled: the first ten, then every thousandth, so a flood of bad input cannot flood the log.
         if (deadLettered <= 10 || deadLettered % 1000 == 0)
         {
-            LogDeadLettered(_logger, deadLettered, source.Topic, source.Partition, offset, reason!);
+            LogDeadLettered(_logger, deadLettered, source.Topic, source.Partition, source.Offset, reason);
         }
 
-        var deadLetter = new DeadLetter(message.Key, message.Value, source.Topic, source.Partition, offset, reason!, "decode");
-        _deadLetters.Send(deadLetter, () =>
+        _deadLetters.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "decode"), () =>
         {
-            tracker.Complete(offset);
+            tracker.Complete(source.Offset);
             OnEventReleased();
             OnEventCompleted();
         });
@@ -414,7 +512,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             consumer.Seek(result.TopicPartitionOffset);
             _monitor.SoughtBack(result.TopicPartition, result.Offset.Value);
-            Pause(consumer);
+            Pause(_main!);
             return true;
         }
         catch (KafkaException e)
@@ -435,11 +533,17 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             // New partitions arrive unpaused.
             consumer.Pause(consumer.Assignment);
+            PauseInternal();
             _assignmentChanged = false;
         }
         else if (_paused && Relieved)
         {
             consumer.Resume(consumer.Assignment);
+            if (_internalAssigned.Count > 0)
+            {
+                _internal!.Resume([.. _internalAssigned]);
+            }
+
             WakeFetchers(consumer);
             _paused = false;
             _monitor.Paused = false;
@@ -515,6 +619,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void Pause(IConsumer<byte[]?, byte[]?> consumer)
     {
         consumer.Pause(consumer.Assignment);
+        PauseInternal();
         _assignmentChanged = false;
         _monitor.Paused = true;
         if (!_paused)
@@ -527,9 +632,18 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
+    private void PauseInternal()
+    {
+        if (_internalAssigned.Count > 0)
+        {
+            _internal!.Pause([.. _internalAssigned]);
+        }
+    }
+
     private void Drain(IConsumer<byte[]?, byte[]?> consumer)
     {
         consumer.Pause(consumer.Assignment);
+        PauseInternal();
         var deadline = DateTime.UtcNow + _drainTimeout;
         while (Interlocked.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
         {
@@ -592,18 +706,19 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         var offsets = new List<TopicPartitionOffset>();
+        var internalOffsets = new List<TopicPartitionOffset>();
         foreach (var (tp, tracker) in _trackers)
         {
             if (tracker.TryTakeCommittable(out var next))
             {
-                offsets.Add(new TopicPartitionOffset(tp, next));
+                (tp.Topic == _options.Topics.Repartition ? internalOffsets : offsets).Add(new TopicPartitionOffset(tp, next));
             }
         }
 
         var withWork = transactions.Committer.HasSends
-            || offsets.Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
+            || offsets.Concat(internalOffsets).Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
         var started = Stopwatch.GetTimestamp();
-        transactions.Committer.Commit(offsets, consumer.ConsumerGroupMetadata);
+        transactions.Committer.Commit([(offsets, consumer.ConsumerGroupMetadata), (internalOffsets, _internal!.ConsumerGroupMetadata)]);
         if (withWork)
         {
             Interlocked.Increment(ref _epochsWithWork);
@@ -612,17 +727,22 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         transactions.Committed?.Invoke(Stopwatch.GetElapsedTime(started));
         Interlocked.Increment(ref _epochs);
         var committedAt = DateTime.UtcNow;
-        foreach (var offset in offsets)
+        foreach (var offset in offsets.Concat(internalOffsets))
         {
             _monitor.Committed(offset.TopicPartition, offset.Offset.Value, committedAt);
         }
-        if (offsets.Count > 0)
+        foreach (var (committer, committed) in new[] { (consumer, offsets), (_internal!, internalOffsets) })
         {
+            if (committed.Count == 0)
+            {
+                continue;
+            }
+
             try
             {
                 // The same offsets again, outside the transaction: a no-op on Kafka, where the transaction committed
                 // them; needed on the embedded broker, which accepts offsets sent in a transaction but does not store them.
-                consumer.Commit(offsets);
+                committer.Commit(committed);
             }
             catch (KafkaException e)
             {
@@ -659,7 +779,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _progressUpdated = now;
         foreach (var tp in _trackers.Keys)
         {
-            _monitor.SeenEnd(tp, consumer.GetWatermarkOffsets(tp).High.Value);
+            _monitor.SeenEnd(tp, ConsumerOf(tp, consumer).GetWatermarkOffsets(tp).High.Value);
         }
 
         if (!_paused && !force)
@@ -668,7 +788,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             {
                 try
                 {
-                    _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, DateTime.UtcNow);
+                    _monitor.ConfirmedEnd(tp, ConsumerOf(tp, consumer).QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, DateTime.UtcNow);
                 }
                 catch (KafkaException)
                 {
@@ -696,6 +816,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
     }
 
+    /// <summary>The consumer a partition belongs to: the repartition topic's, or the group's.</summary>
+    private IConsumer<byte[]?, byte[]?> ConsumerOf(TopicPartition tp, IConsumer<byte[]?, byte[]?> main) =>
+        tp.Topic == _options.Topics.Repartition ? _internal! : main;
+
     private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
     {
         foreach (var (tp, tracker) in _trackers)
@@ -704,7 +828,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             {
                 try
                 {
-                    consumer.StoreOffset(new TopicPartitionOffset(tp, next));
+                    ConsumerOf(tp, consumer).StoreOffset(new TopicPartitionOffset(tp, next));
                     _monitor.Committed(tp, next, DateTime.UtcNow);
                 }
                 catch (KafkaException e)
@@ -754,10 +878,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
         }
 
+        AssignInternal(partitions, now);
         _assignmentChanged = true;
-        _onePartitionPerLeader = OnePartitionPerLeader(consumer, partitions);
-        // Eager (range) assignment: every rebalance revokes all partitions first, so this is the whole assignment.
-        Volatile.Write(ref _assignedCount, partitions.Count);
+        // Incremental assignment: these come in addition to the partitions already assigned.
+        _onePartitionPerLeader = OnePartitionPerLeader(consumer, [.. consumer.Assignment.Union(partitions)]);
+        Volatile.Write(ref _assignedCount, _assignedCount + partitions.Count);
         if (_logger.IsEnabled(LogLevel.Information))
         {
             var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Unset
@@ -772,12 +897,96 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         return starts;
     }
 
+    /// <summary>
+    /// Assigns the repartition topic's partitions of the same numbers to its consumer, from the offsets committed under
+    /// its own group (or its beginning): this node now does the area work and applies the commands of those partitions.
+    /// </summary>
+    private void AssignInternal(List<TopicPartition> partitions, DateTime now)
+    {
+        var internalPartitions = partitions.Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition)).ToList();
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = _internal!.Committed(internalPartitions, MetadataTimeout);
+        }
+        catch (KafkaException e)
+        {
+            LogCommittedLookupFailed(_logger, e.Error.Reason);
+            committed = [.. internalPartitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
+        }
+
+        var starts = new List<TopicPartitionOffset>(committed.Count);
+        foreach (var c in committed)
+        {
+            var watermarks = QueryWatermarks(_main!, c.TopicPartition);
+            var start = c.Offset.Value >= 0 && watermarks is { } known ? StartOffsetAfterRetention(c, known.Low) : c.Offset;
+            var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? 0;
+            starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
+            _expectedNext[c.TopicPartition] = from;
+            _trackers[c.TopicPartition] = new PartitionOffsetTracker(from);
+            _assignedAt[c.TopicPartition] = from;
+            _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
+            _internalAssigned.Add(c.TopicPartition);
+        }
+
+        _internal!.IncrementalAssign(starts);
+        if (_paused)
+        {
+            _internal.Pause(internalPartitions);
+        }
+    }
+
+    /// <summary>Gives the repartition topic's partitions of the same numbers back, after committing what is done of them.</summary>
+    private void UnassignInternal(List<TopicPartitionOffset> partitions, bool commit)
+    {
+        var internalPartitions = partitions
+            .Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition))
+            .Where(_internalAssigned.Contains)
+            .ToList();
+        if (internalPartitions.Count == 0)
+        {
+            return;
+        }
+
+        if (commit && _options.Transactions is null)
+        {
+            var done = internalPartitions
+                .Select(tp => _trackers.TryGetValue(tp, out var tracker) ? new TopicPartitionOffset(tp, tracker.Committable) : null)
+                .OfType<TopicPartitionOffset>()
+                .ToList();
+            try
+            {
+                _internal!.Commit(done);
+            }
+            catch (KafkaException e)
+            {
+                LogStoreFailed(_logger, _options.Topics.Repartition, -1, e.Error.Reason);
+            }
+        }
+
+        _internal!.IncrementalUnassign(internalPartitions);
+        _internalAssigned.ExceptWith(internalPartitions);
+        Forget([.. internalPartitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset))], notify: false);
+    }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) until no record of these partitions, of either topic, is in flight.</summary>
+    private void WaitForInFlight(List<TopicPartitionOffset> partitions, TimeSpan timeout)
+    {
+        var numbers = partitions.Select(p => p.Partition.Value).ToHashSet();
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline
+            && _trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.InFlight > 0))
+        {
+            Thread.Sleep(5);
+        }
+    }
+
     private void ConfirmIdleCandidates(IConsumer<byte[]?, byte[]?> consumer, TopicPartition except)
     {
         var now = DateTime.UtcNow;
         foreach (var candidate in _monitor.IdleCandidates(now, _options.IdlePartitionTimeout).ToList())
         {
-            if (candidate == except)
+            if (candidate == except || candidate.Topic != _options.Topics.SensorEvents)
             {
                 continue;
             }
@@ -819,32 +1028,75 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         return committed.Offset;
     }
 
+    /// <summary>
+    /// Partitions are handed to another node. Before they go: what is in flight of them finishes (for a while), the
+    /// engine's actors of those partitions write their state and stop (<see cref="KafkaSourceOptions.OnPartitionsRevoked"/>),
+    /// and what is done is committed (in exactly-once mode the epoch so far commits first), so the new owner restores
+    /// the state the committed offsets need and no timer fires on two nodes.
+    /// </summary>
     private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         _consuming = false;
-        // Store what is done so the commit on revoke carries it; events still in flight are consumed again by
-        // the next owner (at-least-once). In exactly-once mode the epoch so far commits before the partitions go.
         if (_options.Transactions is { } transactions)
         {
             CommitEpoch(consumer, transactions, transactions.SettleTimeout);
         }
         else
         {
-            StoreCompletedOffsets(consumer);
+            WaitForInFlight(partitions, _options.HandOverTimeout);
         }
 
+        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], false);
+        if (_options.Transactions is { } afterHandOver)
+        {
+            // Whatever the actors wrote while stopping commits before the partitions go.
+            CommitEpoch(consumer, afterHandOver, afterHandOver.SettleTimeout);
+        }
+        else
+        {
+            StoreCompletedOffsets(consumer);
+            CommitRevoked(consumer, partitions);
+        }
+
+        UnassignInternal(partitions, commit: true);
         Forget(partitions);
+        _consuming = true; // the partitions left (possibly none) go on
         LogRevoked(_logger, partitions.Count);
     }
 
+    /// <summary>Commits the done offsets of partitions being revoked, synchronously, so the next owner starts after them.</summary>
+    private void CommitRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
+    {
+        var done = partitions
+            .Select(p => _trackers.TryGetValue(p.TopicPartition, out var tracker) ? new TopicPartitionOffset(p.TopicPartition, tracker.Committable) : null)
+            .OfType<TopicPartitionOffset>()
+            .ToList();
+        if (done.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            consumer.Commit(done);
+        }
+        catch (KafkaException e)
+        {
+            LogStoreFailed(_logger, _options.Topics.SensorEvents, -1, e.Error.Reason);
+        }
+    }
+
+    /// <summary>Partitions already given to another node (a session that expired): nothing of them may be written any more.</summary>
     private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         _consuming = false;
+        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], true);
+        UnassignInternal(partitions, commit: false);
         Forget(partitions);
         LogRevoked(_logger, partitions.Count);
     }
 
-    private void Forget(List<TopicPartitionOffset> partitions)
+    private void Forget(List<TopicPartitionOffset> partitions, bool notify = true)
     {
         foreach (var p in partitions)
         {
@@ -859,8 +1111,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             _assignedAt.Remove(p.TopicPartition);
         }
 
-        Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
-        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)]);
+        if (notify)
+        {
+            Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
+        }
     }
 
     private void CountRecordsLostBefore(TopicPartition tp, long offset)

@@ -189,7 +189,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     }
 
     /// <inheritdoc />
-    public void Commit(IReadOnlyList<TopicPartitionOffset> offsets, IConsumerGroupMetadata group)
+    public void Commit(IReadOnlyList<(IReadOnlyList<TopicPartitionOffset> Offsets, IConsumerGroupMetadata Group)> offsets)
     {
         ArgumentNullException.ThrowIfNull(offsets);
         RequireTransactional();
@@ -198,9 +198,12 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         {
             try
             {
-                if (offsets.Count > 0)
+                foreach (var (groupOffsets, group) in offsets)
                 {
-                    _producer.SendOffsetsToTransaction(offsets, group, timeout);
+                    if (groupOffsets.Count > 0)
+                    {
+                        _producer.SendOffsetsToTransaction(groupOffsets, group, timeout);
+                    }
                 }
 
                 _producer.CommitTransaction(timeout);
@@ -297,10 +300,28 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
 
     /// <inheritdoc />
     /// <remarks>Keyed by alertId. Refused for good (for example larger than a record may be), it is dead-lettered instead.</remarks>
-    public void Send(Alert alert, Action onAcknowledged)
+    public void Send(Alert alert, AlertOwner? owner, Action onAcknowledged)
     {
         ArgumentNullException.ThrowIfNull(alert);
-        SendOutput(_options.Topics.Alerts, Encoding.UTF8.GetBytes(alert.AlertId), OutputCodec.Encode(alert), onAcknowledged);
+        SendOutput(_options.Topics.Alerts, Encoding.UTF8.GetBytes(alert.AlertId), OutputCodec.Encode(alert, owner), onAcknowledged);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Retried like every output; one refused for what it holds is logged and counted, never blocking.</remarks>
+    public void Send(int partition, Message<byte[]?, byte[]?> record, Action onAcknowledged)
+    {
+        ArgumentNullException.ThrowIfNull(record);
+        ArgumentNullException.ThrowIfNull(onAcknowledged);
+        var destination = new TopicPartition(_options.Topics.Repartition, partition);
+        Produce(destination, record, onAcknowledged, refusal =>
+        {
+            if (!refusal.InTransaction)
+            {
+                Interlocked.Increment(ref _unwritten);
+                LogStateUnwritten(_logger, $"{_options.Topics.Repartition}[{partition}]", refusal.ToString());
+                onAcknowledged();
+            }
+        });
     }
 
     /// <inheritdoc />

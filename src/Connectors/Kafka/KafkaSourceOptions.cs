@@ -57,8 +57,26 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public Action<IReadOnlyList<int>>? OnPartitionsAssigned { get; init; }
 
-    /// <summary>Called on the consume thread with the partition numbers revoked or lost.</summary>
-    public Action<IReadOnlyList<int>>? OnPartitionsRevoked { get; init; }
+    /// <summary>
+    /// Called on the consume thread with the partition numbers revoked (false) or lost (true), before they go: the engine
+    /// hands over what it holds of them (writes their state and stops their actors; for lost partitions, only stops).
+    /// </summary>
+    public Action<IReadOnlyList<int>, bool>? OnPartitionsRevoked { get; init; }
+
+    /// <summary>How long a revocation waits for the records of the revoked partitions in flight to finish.</summary>
+    public TimeSpan HandOverTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The consumer group under which the repartition topic's offsets are committed (its consumer never joins it: its
+    /// partitions follow this node's share of the sensor-events topic). Defaults to <see cref="GroupId"/> + <c>-repartition</c>.
+    /// </summary>
+    public string RepartitionGroupId
+    {
+        get => _repartitionGroupId ?? GroupId + "-repartition";
+        init => _repartitionGroupId = value;
+    }
+
+    private readonly string? _repartitionGroupId;
 
     /// <summary>Exactly-once mode: offsets are committed in the sink's transaction once per epoch; null for at-least-once.</summary>
     public SourceTransactions? Transactions { get; init; }

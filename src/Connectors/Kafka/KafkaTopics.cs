@@ -21,6 +21,14 @@ public sealed record KafkaTopics
     /// <summary>Snapshots of rule state for recovery.</summary>
     public string State { get; init; } = "kommune.state";
 
+    /// <summary>
+    /// The engine's internal topic, with as many partitions as <see cref="SensorEvents"/>: what area rules consume
+    /// (events they want and sensor rules' facts, keyed by area), the watermarks of the sensor partitions, and
+    /// operations centres' commands forwarded to the partition of the alert's owner. Partition p is read by the node
+    /// that owns partition p of <see cref="SensorEvents"/>.
+    /// </summary>
+    public string Repartition { get; init; } = "kommune.repartition";
+
     /// <summary>All topic names, inputs first.</summary>
-    public IReadOnlyList<string> All => [SensorEvents, Acks, Alerts, Aggregates, DeadLetters, State];
+    public IReadOnlyList<string> All => [SensorEvents, Acks, Alerts, Aggregates, DeadLetters, State, Repartition];
 }

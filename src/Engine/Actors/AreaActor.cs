@@ -1,24 +1,23 @@
 using Akka.Actor;
-using Kommune.Rules.Api;
+using Kommune.Connectors.Kafka;
 using Kommune.Rules.Model;
 using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// One area: hosts the area-scoped rules of that area (fed with its events and its sensors' facts) and is the
-/// parent of its sensors' actors, started on a sensor's first event that a sensor rule may want and passivated
-/// when idle. Forwards watermark updates only to sensors that may have event-time timers: every sensor it passed
-/// an event since it last said it had none (so a timer set by an event can never miss the watermark that passes
-/// it). Asks its own parent to stop it once it has no sensors, no rule state, and has been idle.
+/// The sensors of one area on this node (those of its partitions of the sensor-events topic): the parent of their
+/// actors, started on a sensor's first event that a sensor rule may want and passivated when idle. An event that an
+/// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs
+/// the area's rules (<see cref="AreaRulesActor"/>). Forwards watermark updates only to sensors that may have
+/// event-time timers: every sensor it passed an event since it last said it had none (so a timer set by an event can
+/// never miss the watermark that passes it). Asks its own parent to stop it once it has no sensors and has been idle.
 /// </summary>
 internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
     private readonly Dictionary<IActorRef, long> _wantWatermark = [];
-    private RuleHost? _rules;
-    private string? _areaId;
     private IdleClock _idle = null!;
     private bool _checkingIdle;
 
@@ -39,18 +38,15 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             });
 
         Receive<RoutedEvent>(Handle);
-        Receive<FactMessage>(f =>
-        {
-            _rules?.OnFact(f);
-            f.Origin?.Completion.Done();
-        });
         Receive<WatermarkAdvanced>(w =>
         {
-            _rules?.Advance(w.Watermark);
             foreach (var sensor in _wantWatermark.Keys)
             {
+                w.Barrier?.Add();
                 sensor.Tell(w);
             }
+
+            w.Barrier?.Done();
         });
         Receive<WatermarkInterest>(i =>
         {
@@ -63,52 +59,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                 _wantWatermark.Remove(Sender);
             }
         });
-        Receive<ProcessingTimerDue>(_ => _rules?.ProcessingTimerFired());
-        Receive<Checkpoint>(_ => _rules?.Checkpoint());
-        Receive<RestoreState>(r =>
+        Receive<RestoreState>(r => _sensors.Deliver(r.Snapshot.Key, r, Self));
+        Receive<CommandMessage>(c => _sensors.Deliver(c.SensorId!, c, Self));
+        Receive<RulesChanged>(c => _sensors.Broadcast(c, Self));
+        Receive<ReleasePartitions>(r =>
         {
-            if (r.Snapshot.Scope == RuleScope.Sensor)
-            {
-                _sensors.Deliver(r.Snapshot.Key, r, Self);
-                return;
-            }
-
-            if (_rules is not null)
-            {
-                return; // alive on this node since before the rebalance: its state is at least as new as the record
-            }
-
-            _areaId ??= r.Snapshot.AreaId;
-            _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
-            _rules.Restore(r);
-        });
-        Receive<CommandMessage>(c =>
-        {
-            if (c.SensorId is not null)
-            {
-                _sensors.Deliver(c.SensorId, c, Self);
-            }
-            else if (_rules is not null)
-            {
-                _rules.OnCommand(c);
-            }
-            else
-            {
-                c.Done.TrySetResult($"no open alert '{c.Command.AlertId}'");
-            }
-        });
-        Receive<RulesChanged>(c =>
-        {
-            if (_rules is not null)
-            {
-                _rules.Reload(c.Rules);
-            }
-            else if (_areaId is not null && HasAreaRules(c.Rules, _areaId))
-            {
-                _rules = new RuleHost(engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
-            }
-
-            _sensors.Broadcast(c, Self);
+            _sensors.TellAll(r, Self, r.Done);
+            r.Done.Done();
         });
         Receive<Passivate>(_ => _sensors.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _sensors.Cancelled(Sender));
@@ -130,8 +87,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Whether stopping loses nothing: no sensors, and its rules hold no state and nothing waits to be written.</summary>
-    private bool CanStop => _sensors.Count == 0 && (_rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState));
+    /// <summary>Whether stopping loses nothing: it has no sensors.</summary>
+    private bool CanStop => _sensors.Count == 0;
 
     protected override void PreStart()
     {
@@ -162,16 +119,14 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         _engine.Counters.EventTakenByArea();
         var sensorEvent = routed.Consumed.Event;
         var rules = _engine.Rules;
-        if (_areaId is null)
+        if (AreaRulesWant(rules, sensorEvent))
         {
-            _areaId = sensorEvent.AreaId;
-            if (HasAreaRules(rules, _areaId))
-            {
-                _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
-            }
+            // To the area's rules, wherever its partition of the repartition topic is processed; the event completes
+            // once the broker has it there.
+            routed.Completion.Add();
+            _engine.Sink.Send(_engine.AreaTask(sensorEvent.AreaId), RepartitionCodec.Event(sensorEvent, RepartitionCodec.EventOrigin(routed.Consumed.Source.Partition, routed.Consumed.Source.Offset, -1)), routed.Completion.Done);
         }
 
-        _rules?.OnEvent(routed);
         if (SensorRulesMayWant(rules, sensorEvent))
         {
             routed.Completion.Add();
@@ -181,7 +136,18 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         routed.Completion.Done();
     }
 
-    private static bool HasAreaRules(RuleSet rules, string areaId) => rules.AreaBindings.Any(b => b.CoversArea(areaId));
+    private static bool AreaRulesWant(RuleSet rules, SensorEvent sensorEvent)
+    {
+        foreach (var binding in rules.AreaBindings)
+        {
+            if (binding.CoversArea(sensorEvent.AreaId) && (binding.SensorTypes.Count == 0 || binding.SensorTypes.Contains(sensorEvent.Type)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static bool SensorRulesMayWant(RuleSet rules, SensorEvent sensorEvent)
     {

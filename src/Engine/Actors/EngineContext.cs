@@ -48,6 +48,15 @@ internal sealed class EngineContext(
     public int StatePartitions { get; set; }
 
     /// <summary>
+    /// Partitions of the sensor-events topic, and so of the repartition topic: the engine's tasks. Partition p of both is
+    /// processed by the node the group gave partition p of sensor-events. Set before the first event.
+    /// </summary>
+    public int TaskPartitions { get; set; } = 1;
+
+    /// <summary>The task (repartition partition) of an area: a stable hash of its id, the same on every node and run.</summary>
+    public int AreaTask(string areaId) => StateKeys.AreaPartition(areaId, TaskPartitions);
+
+    /// <summary>
     /// Exactly-once mode only (at-least-once does not pay for it): actors whose rule state changed and is not yet
     /// written, so an epoch can have them checkpoint now.
     /// </summary>
@@ -102,6 +111,6 @@ internal sealed class EngineContext(
         }
     }
 
-    /// <summary>Where each open alert lives (its sensor, or its area), so a command for it can be routed.</summary>
-    public ConcurrentDictionary<string, (string? SensorId, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);
+    /// <summary>The open alerts this node holds: their sensor (or area) and task, dropped when the task goes elsewhere.</summary>
+    public ConcurrentDictionary<string, (AlertOwner Owner, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);
 }

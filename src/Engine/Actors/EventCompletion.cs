@@ -3,13 +3,13 @@ using Kommune.Connectors.Kafka;
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// Completes a consumed event once every part of its handling is done: the routing itself, each actor that runs
-/// rules on it (area and sensor), each fact it caused, the broker's acknowledgement of every output, and the
-/// acknowledgement of each state record that includes it. Parts are added before they start, so the count cannot
-/// reach zero early. When only state parts are left the event is released: it no longer counts against the
-/// in-flight bound, though its offset waits for the state.
+/// Completes a consumed record once every part of its handling is done: the routing itself, each actor that runs
+/// rules on it, each fact or area record it caused (until the broker acknowledged it), the broker's acknowledgement of
+/// every output, and the acknowledgement of each state record that includes it. Parts are added before they start, so
+/// the count cannot reach zero early. When only state parts are left the record is released: it no longer counts
+/// against the in-flight bound, though its offset waits for the state.
 /// </summary>
-internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters counters)
+internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
 {
     private int _parts = 1;
     private int _work = 1;
@@ -21,7 +21,7 @@ internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters cou
         Interlocked.Increment(ref _work);
     }
 
-    /// <summary>A part of the work finished; the last one releases the event, and completes it if no state waits.</summary>
+    /// <summary>A part of the work finished; the last one releases the record, and completes it if no state waits.</summary>
     public void Done()
     {
         if (Interlocked.Decrement(ref _work) == 0)
@@ -33,7 +33,7 @@ internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters cou
         Finished();
     }
 
-    /// <summary>A state record that includes the event must be acknowledged before the event completes.</summary>
+    /// <summary>A state record that includes the record must be acknowledged before it completes.</summary>
     public void AddState() => Interlocked.Increment(ref _parts);
 
     /// <summary>That state record was acknowledged (or turned out not to be needed).</summary>
@@ -43,7 +43,11 @@ internal sealed class EventCompletion(ConsumedEvent consumed, EngineCounters cou
     {
         if (Interlocked.Decrement(ref _parts) == 0)
         {
-            counters.EventProcessed(consumed.Event.Type);
+            if (consumed is ConsumedEvent sensorEvent)
+            {
+                counters.EventProcessed(sensorEvent.Event.Type);
+            }
+
             consumed.Complete();
         }
     }

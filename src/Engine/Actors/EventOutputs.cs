@@ -7,26 +7,25 @@ using Microsoft.Extensions.Logging;
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// Collects what rules emit during one call (an event, a fact, or timers firing), then sends it and reports when
-/// the broker has acknowledged every record. A rule that throws while handling a consumed event dead-letters that
-/// event with the exception's message; one that throws in a timer is logged and counted (there is no record).
+/// Collects what rules emit during one call (a record, or timers firing), then sends it and reports when the broker has
+/// acknowledged every record: alerts (saying their <paramref name="owner"/>), aggregates, dead letters, and facts, which
+/// go to their area's partition of the repartition topic. A rule that throws while handling a consumed record
+/// dead-letters that record with the exception's message; one that throws in a timer is logged and counted.
 /// </summary>
-internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? consumed) : IRuleOutputs
+internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord? consumed, AlertOwner? owner) : IRuleOutputs
 {
     // Made on first use: most events emit nothing, and this object is made once per event.
     private List<Alert>? _alerts;
     private List<Aggregate>? _aggregates;
     private List<DeadLetter>? _deadLetters;
     private List<Fact>? _facts;
-
-    /// <summary>Facts for the area, to be delivered by the actor.</summary>
-    public IReadOnlyList<Fact> Facts => (IReadOnlyList<Fact>?)_facts ?? [];
+    private List<int>? _fromTimers; // the indexes of facts a timer's handler sent
 
     /// <summary>Whether the rules emitted anything.</summary>
-    public bool Any => Records > 0 || _facts is { Count: > 0 };
+    public bool Any => Records > 0;
 
-    /// <summary>Records to send (alerts, aggregates, dead letters): none means <see cref="Send"/> completes at once.</summary>
-    public int Records => (_alerts?.Count ?? 0) + (_aggregates?.Count ?? 0) + (_deadLetters?.Count ?? 0);
+    /// <summary>Records to send (alerts, aggregates, dead letters, facts): none means <see cref="Send"/> completes at once.</summary>
+    public int Records => (_alerts?.Count ?? 0) + (_aggregates?.Count ?? 0) + (_deadLetters?.Count ?? 0) + (_facts?.Count ?? 0);
 
     public void Alert(Alert alert)
     {
@@ -37,13 +36,22 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         }
         else
         {
-            engine.OpenAlerts[alert.AlertId] = (alert.SensorId, alert.AreaId);
+            engine.OpenAlerts[alert.AlertId] = (owner ?? new AlertOwner(alert.SensorId is null, alert.SensorId ?? alert.AreaId, -1), alert.AreaId);
         }
     }
 
     public void Aggregate(Aggregate aggregate) => (_aggregates ??= []).Add(aggregate);
 
-    public void Fact(Fact fact) => (_facts ??= []).Add(fact);
+    public void Fact(Fact fact) => Fact(fact, fromTimer: false);
+
+    public void Fact(Fact fact, bool fromTimer)
+    {
+        (_facts ??= []).Add(fact);
+        if (fromTimer)
+        {
+            (_fromTimers ??= []).Add(_facts.Count - 1);
+        }
+    }
 
     public void RuleFailed(string ruleName, string handler, Exception exception)
     {
@@ -92,7 +100,13 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         var pending = new PendingAcknowledgements(total, engine.Counters, onAcknowledged);
         foreach (var alert in _alerts ?? [])
         {
-            engine.Sink.Send(alert, pending.AlertAcknowledged);
+            engine.Sink.Send(alert, owner, pending.AlertAcknowledged);
+        }
+
+        for (var i = 0; i < (_facts?.Count ?? 0); i++)
+        {
+            var fact = _facts![i];
+            engine.Sink.Send(engine.AreaTask(fact.AreaId), RepartitionCodec.Fact(fact, Origin(i)), pending.FactAcknowledged);
         }
 
         foreach (var aggregate in _aggregates ?? [])
@@ -104,6 +118,34 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
         {
             engine.Sink.Send(deadLetter, pending.DeadLetterAcknowledged);
         }
+    }
+
+    /// <summary>
+    /// What caused the <paramref name="index"/>th fact, the same when it is made again after a crash or rebalance (so
+    /// its area applies it once): the event's partition and offset with how many of the event's own facts came before
+    /// it; or, for a timer's, the fact's key, name and event time with how many timer facts before it had the same.
+    /// </summary>
+    private string Origin(int index)
+    {
+        var fact = _facts![index];
+        var fromTimer = _fromTimers?.Contains(index) == true;
+        var before = 0;
+        for (var i = 0; i < index; i++)
+        {
+            var other = _facts[i];
+            if (fromTimer
+                ? _fromTimers!.Contains(i) && other.SensorId == fact.SensorId && other.Name == fact.Name && other.EventTime == fact.EventTime
+                : _fromTimers?.Contains(i) != true)
+            {
+                before++;
+            }
+        }
+
+        // A timer fires while an event is handled or when time moves on, whichever comes first after a restart: its
+        // facts are named by what they are, not by when they were made.
+        return consumed is not null && !fromTimer
+            ? RepartitionCodec.EventOrigin(consumed.Source.Partition, consumed.Source.Offset, before)
+            : RepartitionCodec.TimerOrigin(fact.SensorId, fact.Name, fact.EventTime, before);
     }
 
     [LoggerMessage(EventId = 3204, Level = LogLevel.Warning, Message = "Rule problem #{Count}: rule {Rule} on {Key}, {Kind}: {Message}")]
@@ -137,6 +179,8 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedEvent? 
             counters.RuleDeadLetterAcknowledged();
             One();
         }
+
+        public void FactAcknowledged() => One();
 
         private void One()
         {

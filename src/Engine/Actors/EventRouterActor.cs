@@ -3,8 +3,9 @@ using Akka.Actor;
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// The root of the topology: routes each event to its area's actor, starting areas on first use and stopping idle
-/// ones, and passes watermark updates and rule reloads to every area. Order per sensor holds because each hop is
+/// The root of the sensor side: routes each event of this node's sensor partitions to its area's
+/// <see cref="AreaActor"/> (the parent of the area's sensors here), starting areas on first use and stopping idle ones,
+/// and passes watermark updates, rule reloads and hand-overs to every area. Order per sensor holds because each hop is
 /// one sender to one receiver.
 /// </summary>
 internal sealed class EventRouterActor : ReceiveActor
@@ -18,9 +19,18 @@ internal sealed class EventRouterActor : ReceiveActor
         _areas = new PassivatingChildren(Context, AreaActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
         Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
-        Receive<WatermarkAdvanced>(w => _areas.Broadcast(w, Self));
+        Receive<WatermarkAdvanced>(w =>
+        {
+            _areas.Broadcast(w, Self, w.Barrier);
+            w.Barrier?.Done(); // the engine's part, held until every area has its own
+        });
+        Receive<ReleasePartitions>(r =>
+        {
+            _areas.TellAll(r, Self, r.Done);
+            r.Done.Done(); // the engine's part
+        });
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
-        Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
+        Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self)); // a sensor's: to its area's sensors
         Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));

@@ -7,14 +7,32 @@ namespace Kommune.Engine.Actors;
 /// <summary>A consumed event on its way to its area and sensor, with the watermark it was dispatched under.</summary>
 internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Watermark, EventCompletion Completion);
 
-/// <summary>The engine's watermark moved forward: event-time timers it passes may fire.</summary>
-internal sealed record WatermarkAdvanced(DateTimeOffset Watermark);
+/// <summary>
+/// The engine's watermark moved forward: event-time timers it passes may fire. Every actor that gets it takes a part of
+/// <paramref name="Barrier"/> (when there is one) and gives it back once it has handled it, so the engine knows when
+/// every fact those timers emitted has been sent, and only then tells the area side how far event time has come.
+/// </summary>
+internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Barrier = null);
+
+/// <summary>A record of the repartition topic for an area's rules (an event it wants, or a fact), with the area side's watermark.</summary>
+internal sealed record AreaRecord(ConsumedRepartitionRecord Consumed, DateTimeOffset Watermark, EventCompletion Completion)
+{
+    /// <summary>The area.</summary>
+    public string AreaId => Consumed.Record.Event?.AreaId ?? Consumed.Record.Fact!.AreaId;
+}
+
+/// <summary>The area side's watermark of one repartition partition moved forward.</summary>
+internal sealed record AreaWatermarkAdvanced(int Partition, DateTimeOffset Watermark);
+
+/// <summary>
+/// Partitions go to another node: every actor of them writes its state (unless <paramref name="Lost"/>: another node
+/// already has them) and stops; each takes a part of <paramref name="Done"/> and gives it back once stopped.
+/// </summary>
+internal sealed record ReleasePartitions(IReadOnlySet<int> Partitions, bool Lost, Countdown Done);
 
 /// <summary>The rules were reloaded: unchanged bindings keep their state, changed ones start empty.</summary>
 internal sealed record RulesChanged(RuleSet Rules);
 
-/// <summary>A fact from a sensor's rules to its area's rules; <paramref name="Origin"/> is the event that caused it, if any.</summary>
-internal sealed record FactMessage(Fact Fact, DateTimeOffset Watermark, RoutedEvent? Origin);
 
 /// <summary>
 /// From a sensor to its area. <c>Wanted = false</c>: it has no event-time timers after handling its first
@@ -30,10 +48,37 @@ internal sealed record WatermarkInterest(bool Wanted, long Handled);
 /// </summary>
 internal sealed record CommandMessage(AlertCommand Command, string? SensorId, string AreaId, TaskCompletionSource<string?> Done);
 
+/// <summary>
+/// A countdown of parts (the first is the creator's own): <see cref="Add()"/> before handing a part on, <see cref="Done"/>
+/// once it is finished; the last <see cref="Done"/> runs the action, once.
+/// </summary>
+internal sealed class Countdown(Action whenDone)
+{
+    private int _parts = 1;
+
+    public void Add() => Interlocked.Increment(ref _parts);
+
+    public void Add(int parts) => Interlocked.Add(ref _parts, parts);
+
+    public void Done()
+    {
+        if (Interlocked.Decrement(ref _parts) == 0)
+        {
+            whenDone();
+        }
+    }
+}
+
 /// <summary>To itself: the earliest processing-time timer is due.</summary>
 internal sealed record ProcessingTimerDue
 {
     public static ProcessingTimerDue Instance { get; } = new();
+}
+
+/// <summary>To itself: its state is written and it may stop (it is handing its partition over).</summary>
+internal sealed record HandedOver
+{
+    public static HandedOver Instance { get; } = new();
 }
 
 /// <summary>To itself: time to write the state changed since the last checkpoint.</summary>

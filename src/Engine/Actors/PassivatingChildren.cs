@@ -46,15 +46,32 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         delivered?.Invoke(child, message);
     }
 
-    /// <summary>Tells every running child (not those stopping: their next incarnation starts from the shared state).</summary>
-    public void Broadcast(object message, IActorRef sender)
+    /// <summary>
+    /// Tells every running child (not those stopping: their next incarnation starts from the shared state), taking a part
+    /// of <paramref name="parts"/> for each before it is told.
+    /// </summary>
+    public void Broadcast(object message, IActorRef sender, Countdown? parts = null)
     {
         foreach (var (id, child) in _byId)
         {
             if (!_buffers.ContainsKey(id))
             {
+                parts?.Add();
                 child.Tell(message, sender);
             }
+        }
+    }
+
+    /// <summary>
+    /// Tells every child, also those stopping (theirs is buffered for their next incarnation, so one that cancels its stop
+    /// gets it too), taking a part of <paramref name="parts"/> for each before it is told.
+    /// </summary>
+    public void TellAll(object message, IActorRef sender, Countdown parts)
+    {
+        foreach (var id in _byId.Keys.ToList())
+        {
+            parts.Add();
+            Deliver(id, message, sender);
         }
     }
 

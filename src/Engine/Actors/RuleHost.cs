@@ -25,7 +25,6 @@ internal sealed partial class RuleHost
     private const string CheckpointTimerKey = "checkpoint";
     private readonly EngineContext _engine;
     private readonly ITimerScheduler _timers;
-    private readonly IActorRef? _area;
     private readonly IActorRef _self;
     private readonly string _stateKey;
     private DateTimeOffset? _scheduled;
@@ -36,28 +35,40 @@ internal sealed partial class RuleHost
     private List<EventCompletion>? _waiting;
     private Dictionary<int, long>? _covers; // made on first use: only a sensor whose state is persisted has one
     private int _unacknowledged;
+    private Action? _handedOver;
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
     /// <param name="key">The sensor or area id.</param>
     /// <param name="areaId">The area.</param>
     /// <param name="timers">The owning actor's timers.</param>
-    /// <param name="area">Where facts go (the area actor), or null for an area's own rules.</param>
     /// <param name="self">The owning actor (told to checkpoint when an exactly-once epoch wants its state now).</param>
-    public RuleHost(EngineContext engine, RuleScope scope, string key, string areaId, ITimerScheduler timers, IActorRef? area, IActorRef self)
+    public RuleHost(EngineContext engine, RuleScope scope, string key, string areaId, ITimerScheduler timers, IActorRef self)
     {
         _engine = engine;
         _timers = timers;
-        _area = area;
         _self = self;
         // The watermark comes with the messages, in dispatch order: a new actor's first message says it.
         Runner = new KeyedRuleRunner(scope, key, areaId, engine.Rules, engine.EventTime, engine.RuleTimings);
         _stateKey = StateKeys.Of(scope, key);
-        if (scope == RuleScope.Area && engine.StatePartitions > 0)
+        if (scope == RuleScope.Area)
         {
-            _partition = StateKeys.AreaPartition(key, engine.StatePartitions);
+            Task = engine.AreaTask(key);
+            if (engine.StatePartitions > 0)
+            {
+                _partition = Task % engine.StatePartitions;
+            }
         }
     }
+
+    /// <summary>
+    /// The partition number (task) this key lives in: a sensor's is its sensor-events partition, an area's its
+    /// repartition partition; null for a sensor before its first event or restore.
+    /// </summary>
+    public int? Task { get; private set; }
+
+    /// <summary>Who owns this key's alerts, as their records say (so a command can be forwarded to it).</summary>
+    private AlertOwner? Owner => Task is { } task ? new AlertOwner(Runner.Scope == RuleScope.Area, Runner.Key, task) : null;
 
     public KeyedRuleRunner Runner { get; }
 
@@ -71,54 +82,87 @@ internal sealed partial class RuleHost
     public void OnEvent(RoutedEvent routed)
     {
         var source = routed.Consumed.Source;
-        if (Runner.Scope == RuleScope.Sensor && _engine.StatePartitions > 0)
+        Task = source.Partition;
+        if (AlreadyApplied(source))
         {
-            _partition = source.Partition % _engine.StatePartitions;
-            _covers ??= [];
-            if (_covers.TryGetValue(source.Partition, out var covered) && source.Offset <= covered)
-            {
-                // Processed before a crash: the restored state includes its effects and its outputs were
-                // acknowledged before that state was written. Applying it again would apply it twice.
-                return;
-            }
-
-            _covers[source.Partition] = source.Offset;
+            return;
         }
 
-        var outputs = new EventOutputs(_engine, routed.Consumed);
+        var outputs = new EventOutputs(_engine, routed.Consumed, Owner);
         Runner.OnEvent(routed.Consumed.Event, routed.Watermark, _engine.Now, outputs);
-        Finish(outputs, routed.Watermark, routed);
+        Finish(outputs, routed.Completion);
     }
 
-    /// <summary>Runs the area rules on a fact.</summary>
-    public void OnFact(FactMessage message)
+    /// <summary>Runs the area rules on a record of the repartition topic: an event they want, or a sensor's fact.</summary>
+    public void OnAreaRecord(AreaRecord area)
     {
-        var outputs = new EventOutputs(_engine, message.Origin?.Consumed);
-        Runner.OnFact(message.Fact, message.Watermark, _engine.Now, outputs);
-        Finish(outputs, message.Watermark, message.Origin);
+        if (AlreadyApplied(area.Consumed.Source))
+        {
+            return;
+        }
+
+        var outputs = new EventOutputs(_engine, area.Consumed, Owner);
+        var record = area.Consumed.Record;
+        if (record.Fact is { } fact)
+        {
+            Runner.OnFact(fact, area.Watermark, _engine.Now, outputs);
+        }
+        else
+        {
+            Runner.OnEvent(record.Event!, area.Watermark, _engine.Now, outputs);
+        }
+
+        Finish(outputs, area.Completion);
+    }
+
+    /// <summary>
+    /// Whether the key's restored state already includes this record (processed before a crash: its outputs were
+    /// acknowledged before that state was written, so applying it again would apply it twice); otherwise notes it as
+    /// covered by the next state written.
+    /// </summary>
+    private bool AlreadyApplied(Connectors.Kafka.RecordSource source)
+    {
+        if (_engine.StatePartitions == 0)
+        {
+            return false;
+        }
+
+        if (Runner.Scope == RuleScope.Sensor)
+        {
+            _partition = source.Partition % _engine.StatePartitions;
+        }
+
+        _covers ??= [];
+        if (_covers.TryGetValue(source.Partition, out var covered) && source.Offset <= covered)
+        {
+            return true;
+        }
+
+        _covers[source.Partition] = source.Offset;
+        return false;
     }
 
     /// <summary>Runs the rule whose open alert a command names; completes the command when its outputs are acknowledged.</summary>
     public void OnCommand(CommandMessage message)
     {
-        var outputs = new EventOutputs(_engine, null);
+        var outputs = new EventOutputs(_engine, null, Owner);
         if (!Runner.OnAlertCommand(message.Command, Runner.Watermark, _engine.Now, outputs))
         {
             message.Done.TrySetResult($"no open alert '{message.Command.AlertId}'");
             return;
         }
 
-        Finish(outputs, Runner.Watermark, null, () => message.Done.TrySetResult(null));
+        Finish(outputs, null, () => message.Done.TrySetResult(null));
     }
 
     /// <summary>Moves time forward: fires the timers the watermark and the clock have passed.</summary>
     public void Advance(DateTimeOffset watermark)
     {
         var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
-        var outputs = new EventOutputs(_engine, null);
+        var outputs = new EventOutputs(_engine, null, Owner);
         Runner.Advance(watermark, _engine.Now, outputs);
         // Only a timer that fired can have changed the state; a watermark alone is not persisted.
-        Finish(outputs, watermark, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
+        Finish(outputs, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
     }
 
     /// <summary>Restores the key's state read from the state topic; before its first event.</summary>
@@ -128,15 +172,39 @@ internal sealed partial class RuleHost
         _written = XxHash128.HashToUInt128(restore.Raw);
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
+        if (Runner.Scope == RuleScope.Sensor && restore.Covers.Count > 0)
+        {
+            Task = restore.Covers.Keys.First();
+        }
+
         foreach (var rule in restore.Snapshot.Rules)
         {
             foreach (var alert in rule.OpenAlerts.Values)
             {
-                _engine.OpenAlerts[alert.AlertId] = (alert.SensorId, alert.AreaId);
+                _engine.OpenAlerts[alert.AlertId] = (Owner ?? new AlertOwner(Runner.Scope == RuleScope.Area, Runner.Key, -1), alert.AreaId);
             }
         }
 
         Schedule();
+    }
+
+    /// <summary>
+    /// Its partition goes to another node: no processing-time timer fires here any more, and the state is written (once
+    /// the outputs it includes are acknowledged); <paramref name="done"/> runs when it is (at once when nothing waits to be
+    /// written), possibly on another thread.
+    /// </summary>
+    public void HandOver(Action done)
+    {
+        _timers.Cancel(ProcessingTimerKey);
+        _scheduled = null;
+        if (!_dirty)
+        {
+            done();
+            return;
+        }
+
+        _handedOver = done;
+        Checkpoint();
     }
 
     /// <summary>Writes the state if it changed since the last write; then the events that changed it complete.</summary>
@@ -174,6 +242,7 @@ internal sealed partial class RuleHost
             LogStateNotWritten(_engine.Logger, _stateKey, exception.Message, exception);
             Complete(waiting);
             _engine.StateWritten();
+            _handedOver?.Invoke();
             return;
         }
 
@@ -182,16 +251,19 @@ internal sealed partial class RuleHost
         {
             Complete(waiting);
             _engine.StateWritten();
+            _handedOver?.Invoke();
             return;
         }
 
         _written = hash;
-        var covers = Runner.Scope == RuleScope.Sensor && _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
+        var handedOver = _handedOver; // read here: the callback runs on the sink's thread
+        var covers = _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
         _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers), () =>
         {
             _engine.Counters.StateWrittenOnce();
             Complete(waiting);
             _engine.StateWritten();
+            handedOver?.Invoke();
         });
     }
 
@@ -219,18 +291,16 @@ internal sealed partial class RuleHost
         Schedule();
     }
 
-    private void Finish(EventOutputs outputs, DateTimeOffset watermark, RoutedEvent? origin, Action? acknowledged = null, bool changed = true)
+    /// <summary>
+    /// After the rules ran: notes the state as changed, and sends what they emitted (alerts, aggregates, dead letters, and
+    /// facts to their area through the repartition topic); the record that caused it, if any, completes once the broker
+    /// has all of it.
+    /// </summary>
+    private void Finish(EventOutputs outputs, EventCompletion? origin, Action? acknowledged = null, bool changed = true)
     {
         if (changed)
         {
             StateMayHaveChanged(origin);
-        }
-
-        var facts = outputs.Facts;
-        for (var i = 0; i < facts.Count; i++)
-        {
-            origin?.Completion.Add();
-            _area?.Tell(new FactMessage(facts[i], watermark, origin));
         }
 
         if (outputs.Records == 0)
@@ -254,19 +324,19 @@ internal sealed partial class RuleHost
         }
         else
         {
-            origin.Completion.Add();
+            origin.Add();
             outputs.Send(() =>
             {
                 Interlocked.Decrement(ref _unacknowledged);
                 _engine.OutputsAcknowledged();
-                origin.Completion.Done();
+                origin.Done();
             });
         }
 
         Schedule();
     }
 
-    private void StateMayHaveChanged(RoutedEvent? origin)
+    private void StateMayHaveChanged(EventCompletion? origin)
     {
         if (_engine.StatePartitions == 0 || (!Runner.HasState && _written is null))
         {
@@ -281,8 +351,8 @@ internal sealed partial class RuleHost
 
         if (origin is not null)
         {
-            origin.Completion.AddState();
-            (_waiting ??= []).Add(origin.Completion);
+            origin.AddState();
+            (_waiting ??= []).Add(origin);
         }
 
         if (!_checkpointScheduled)

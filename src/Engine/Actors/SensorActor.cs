@@ -15,6 +15,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     private long _handled;
     private bool _saidUninterested;
     private IdleClock _idle = null!;
+    private ReleasePartitions? _handingOver;
 
     public SensorActor(EngineContext engine)
     {
@@ -45,18 +46,33 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 Handle(routed);
                 break;
             case WatermarkAdvanced w:
-                _rules?.Advance(w.Watermark);
-                AfterRules();
-                if (_rules is null || !_rules.WantsWatermark)
+                if (_handingOver is null)
                 {
-                    _saidUninterested = true;
-                    Context.Parent.Tell(new WatermarkInterest(false, _handled));
+                    _rules?.Advance(w.Watermark);
+                    AfterRules();
+                    if (_rules is null || !_rules.WantsWatermark)
+                    {
+                        _saidUninterested = true;
+                        Context.Parent.Tell(new WatermarkInterest(false, _handled));
+                    }
+                }
+
+                w.Barrier?.Done();
+                break;
+            case ProcessingTimerDue:
+                if (_handingOver is null)
+                {
+                    _rules?.ProcessingTimerFired();
+                    AfterRules();
                 }
 
                 break;
-            case ProcessingTimerDue:
-                _rules?.ProcessingTimerFired();
-                AfterRules();
+            case ReleasePartitions release:
+                HandOver(release);
+                break;
+            case HandedOver:
+                _handingOver?.Done.Done();
+                Context.Stop(Self);
                 break;
             case Checkpoint:
                 _rules?.Checkpoint();
@@ -94,6 +110,29 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
         }
     }
 
+    /// <summary>
+    /// Its partition goes to another node: unless it was lost (another node has it already), its state is written, and
+    /// then it stops; from now on no timer of it fires here. A sensor of another partition gives its part back at once.
+    /// </summary>
+    private void HandOver(ReleasePartitions release)
+    {
+        if (_handingOver is not null || (_rules?.Task is { } task && !release.Partitions.Contains(task)))
+        {
+            release.Done.Done();
+            return;
+        }
+
+        _handingOver = release;
+        if (_rules is null || release.Lost)
+        {
+            Self.Tell(HandedOver.Instance);
+            return;
+        }
+
+        var self = Self;
+        _rules.HandOver(() => self.Tell(HandedOver.Instance));
+    }
+
     /// <summary>Whether stopping loses nothing: its rules hold no state and nothing waits to be written.</summary>
     private bool CanStop => _rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState);
 
@@ -104,7 +143,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
             return; // alive on this node since before the rebalance: its state is at least as new as the record
         }
 
-        _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Context.Parent, Self);
+        _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Self);
         _rules.Restore(r);
         if (_rules.WantsWatermark)
         {
@@ -115,7 +154,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     private void Handle(RoutedEvent routed)
     {
         var sensorEvent = routed.Consumed.Event;
-        _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Context.Parent, Self);
+        _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Self);
         _handled++;
         _saidUninterested = false; // the area counts this event and forwards watermarks again
         _rules.OnEvent(routed);

@@ -11,11 +11,13 @@ namespace Kommune.Engine.Observability;
 /// </summary>
 internal sealed class MeteredOutputSink(IOutputSink inner, EngineMetrics metrics) : IOutputSink
 {
-    public void Send(Alert alert, Action onAcknowledged) => inner.Send(alert, () =>
+    public void Send(Alert alert, AlertOwner? owner, Action onAcknowledged) => inner.Send(alert, owner, () =>
     {
         metrics.AlertEmitted(alert);
         onAcknowledged();
     });
+
+    public void Send(int partition, Confluent.Kafka.Message<byte[]?, byte[]?> record, Action onAcknowledged) => inner.Send(partition, record, onAcknowledged);
 
     public void Send(Aggregate aggregate, Action onAcknowledged) => inner.Send(aggregate, () =>
     {

@@ -40,8 +40,11 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
         }
     }
 
-    /// <summary>Reads the partitions and hands each key's newest state to <paramref name="restore"/>; returns how many keys.</summary>
-    public int Restore(IReadOnlyList<int> partitions, Action<KeyedStateSnapshot, byte[], int, IReadOnlyDictionary<int, long>> restore)
+    /// <summary>
+    /// Reads the partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it took
+    /// it (a key of another task in a shared state partition is not); returns how many keys were taken.
+    /// </summary>
+    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, byte[], int, IReadOnlyDictionary<int, long>, bool> restore)
     {
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
@@ -114,8 +117,10 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
                 continue;
             }
 
-            restore(snapshot, state.Value, state.Partition, state.Covers);
-            keys++;
+            if (restore(snapshot, state.Value, state.Partition, state.Covers))
+            {
+                keys++;
+            }
         }
 
         var records = reader.Records;

@@ -14,6 +14,12 @@ public interface IRuleOutputs
     /// <summary>A fact for the area's area-scoped rules.</summary>
     void Fact(Fact fact);
 
+    /// <summary>
+    /// A fact for the area's area-scoped rules, saying whether a timer's handler sent it (else an event's or a fact's):
+    /// the engine names what caused each fact so that one made again after a crash is applied once.
+    /// </summary>
+    void Fact(Fact fact, bool fromTimer) => Fact(fact);
+
     /// <summary>A rule threw; the runner went on with the other rules.</summary>
     /// <param name="ruleName">The binding that threw.</param>
     /// <param name="handler">Which handler: OnEvent, OnTimer or OnFact.</param>

@@ -398,7 +398,7 @@ public sealed class KeyedRuleRunner
     /// <summary>Calls the rule's handler for <paramref name="input"/> (an event, a fact or a timer), isolating a throw.</summary>
     private void Invoke(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset? issued, object input)
     {
-        _context.Enter(binding, outputs, eventTime, issued ?? eventTime);
+        _context.Enter(binding, outputs, eventTime, issued ?? eventTime, input is RuleTimer);
         var started = _timings is null ? 0 : Stopwatch.GetTimestamp();
         var handler = nameof(Rule.OnEvent);
         try
@@ -466,6 +466,7 @@ public sealed class KeyedRuleRunner
         private RuleBinding? _binding;
         private IRuleOutputs? _outputs;
         private DateTimeOffset _issued;
+        private bool _timer;
 
         public string RuleName => Binding.Name;
 
@@ -485,12 +486,13 @@ public sealed class KeyedRuleRunner
 
         private IRuleOutputs Outputs => _outputs ?? throw new InvalidOperationException("A rule context is valid only during the call it was passed to.");
 
-        public void Enter(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset issued)
+        public void Enter(RuleBinding binding, IRuleOutputs outputs, DateTimeOffset eventTime, DateTimeOffset issued, bool timer)
         {
             _binding = binding;
             _outputs = outputs;
             EventTime = eventTime;
             _issued = issued;
+            _timer = timer;
         }
 
         public void Leave()
@@ -604,7 +606,7 @@ public sealed class KeyedRuleRunner
                 throw new InvalidOperationException("Only sensor-scoped rules send facts; an area rule emits alerts or aggregates.");
             }
 
-            Outputs.Fact(new Fact(name, runner.Key, runner.AreaId, EventTime, values));
+            Outputs.Fact(new Fact(name, runner.Key, runner.AreaId, EventTime, values), _timer);
         }
 
         private Alert Build(string incident, AlertDraft draft, AlertStatus status) => new(

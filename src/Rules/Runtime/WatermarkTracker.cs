@@ -81,6 +81,9 @@ public sealed class WatermarkTracker
     /// <returns>true when the engine's watermark advanced.</returns>
     public bool Refresh(DateTimeOffset now) => Recompute(now);
 
+    /// <summary>The partitions it tracks.</summary>
+    public IReadOnlyCollection<int> Partitions => _partitions.Keys;
+
     /// <summary>Forgets a partition (revoked from this node).</summary>
     public void Remove(int partition) => _partitions.Remove(partition);
 

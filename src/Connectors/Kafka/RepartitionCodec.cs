@@ -1,0 +1,295 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Kommune.Connectors.Codecs;
+using Kommune.Rules.Model;
+
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>What a record of the engine's repartition topic carries.</summary>
+public enum RepartitionKind
+{
+    /// <summary>A sensor event that area rules want, keyed by its area.</summary>
+    Event,
+
+    /// <summary>A fact from a sensor rule for its area's rules, keyed by the area.</summary>
+    Fact,
+
+    /// <summary>How far event time has come on sensor partitions: their watermarks, or that they are idle.</summary>
+    Watermark,
+
+    /// <summary>An operations centre's command, forwarded to the partition of the alert's owner.</summary>
+    Command,
+}
+
+/// <summary>The owner of an open alert: a sensor's rules or an area's, and the partition (task) where it lives.</summary>
+/// <param name="IsArea">Whether an area's rules own it (else a sensor's).</param>
+/// <param name="Key">The sensor id or area id.</param>
+/// <param name="Partition">The partition of the owner: its sensor-events partition, or its area's repartition partition.</param>
+public sealed record AlertOwner(bool IsArea, string Key, int Partition);
+
+/// <summary>One decoded record of the repartition topic.</summary>
+/// <param name="Kind">What it carries.</param>
+/// <param name="Event">For <see cref="RepartitionKind.Event"/>: the event.</param>
+/// <param name="Fact">For <see cref="RepartitionKind.Fact"/>: the fact.</param>
+/// <param name="Watermarks">For <see cref="RepartitionKind.Watermark"/>: per sensor partition its watermark, or null when idle.</param>
+/// <param name="Command">For <see cref="RepartitionKind.Command"/>: the command.</param>
+/// <param name="Owner">For <see cref="RepartitionKind.Command"/>: who holds the alert.</param>
+/// <param name="OwnerArea">For <see cref="RepartitionKind.Command"/>: the owner's area.</param>
+/// <param name="CommandSource">For <see cref="RepartitionKind.Command"/>: where the operations centre wrote it (for its dead letter).</param>
+/// <param name="Origin">For events and facts: what caused it (<see cref="RepartitionCodec.EventOrigin"/>,
+/// <see cref="RepartitionCodec.TimerOrigin"/>), the same when a crash or rebalance makes it be written again.</param>
+/// <param name="Floors">For <see cref="RepartitionKind.Watermark"/>: per sensor partition, the offset below which every
+/// event's records were written before this one.</param>
+public sealed record RepartitionRecord(
+    RepartitionKind Kind,
+    SensorEvent? Event = null,
+    Fact? Fact = null,
+    IReadOnlyDictionary<int, DateTimeOffset?>? Watermarks = null,
+    AlertCommand? Command = null,
+    AlertOwner? Owner = null,
+    RecordSource? CommandSource = null,
+    string? OwnerArea = null,
+    string? Origin = null,
+    IReadOnlyDictionary<int, long>? Floors = null)
+{
+    /// <summary>The event time it carries (an event's or a fact's); null for watermarks and commands.</summary>
+    public DateTimeOffset? EventTime => Event?.Timestamp ?? Fact?.EventTime;
+}
+
+/// <summary>
+/// The records of the repartition topic (docs/architecture.md, "Scale-out"). Events are their contract JSON (v1),
+/// facts the same shape (the fact's name as <c>type</c>, its sensor as <c>sensorId</c>), watermarks a line
+/// <c>partition=unixMs|idle;…</c>, commands the operations centre's bytes as they came; the header
+/// <c>kommune-kind</c> says which.
+/// </summary>
+public static class RepartitionCodec
+{
+    /// <summary>The header naming the kind.</summary>
+    public const string KindHeader = "kommune-kind";
+
+    /// <summary>On a command: <c>sensor</c> or <c>area</c>.</summary>
+    public const string OwnerScopeHeader = "kommune-owner-scope";
+
+    /// <summary>On a command: the owner's sensor or area id.</summary>
+    public const string OwnerKeyHeader = "kommune-owner-key";
+
+    /// <summary>On a command: the owner's area (a sensor's actor lives under its area's).</summary>
+    public const string OwnerAreaHeader = "kommune-owner-area";
+
+    /// <summary>On a command: <c>topic/partition/offset</c> of the operations centre's record.</summary>
+    public const string SourceHeader = "kommune-source";
+
+    /// <summary>On an event or fact: its <see cref="RepartitionRecord.Origin"/>.</summary>
+    public const string OriginHeader = "kommune-origin";
+
+    /// <summary>
+    /// The origin of the <paramref name="index"/>th repartition record written while handling the event at
+    /// <paramref name="offset"/> of sensor partition <paramref name="partition"/>: <c>e:partition:offset:index</c>.
+    /// </summary>
+    public static string EventOrigin(int partition, long offset, int index) =>
+        string.Create(CultureInfo.InvariantCulture, $"e:{partition}:{offset}:{index}");
+
+    /// <summary>
+    /// The origin of a fact a timer made: <c>t:key:name:eventTimeMs:n</c>, the <paramref name="index"/>th fact of that
+    /// name and event time from <paramref name="key"/> in one firing.
+    /// </summary>
+    public static string TimerOrigin(string key, string name, DateTimeOffset eventTime, int index) =>
+        string.Create(CultureInfo.InvariantCulture, $"t:{key}:{name}:{eventTime.ToUnixTimeMilliseconds()}:{index}");
+
+    private static readonly SensorEventDecoder Decoder = new(
+        new SensorEventLimits(int.MaxValue, TimeSpan.FromDays(365 * 100)) { EarliestEventTime = DateTimeOffset.UnixEpoch },
+        TimeProvider.System);
+
+    /// <summary>A sensor event for its area's rules, with its <paramref name="origin"/>.</summary>
+    public static Message<byte[]?, byte[]?> Event(SensorEvent sensorEvent, string origin)
+    {
+        ArgumentNullException.ThrowIfNull(sensorEvent);
+        ArgumentException.ThrowIfNullOrEmpty(origin);
+        return Message(RepartitionKind.Event, sensorEvent.AreaId, SensorEventEncoder.Encode(sensorEvent), origin);
+    }
+
+    /// <summary>A fact for its area's rules, with its <paramref name="origin"/>.</summary>
+    public static Message<byte[]?, byte[]?> Fact(Fact fact, string origin)
+    {
+        ArgumentNullException.ThrowIfNull(fact);
+        ArgumentException.ThrowIfNullOrEmpty(origin);
+        var asEvent = new SensorEvent(fact.SensorId, fact.AreaId, fact.Name, fact.EventTime, fact.Values);
+        return Message(RepartitionKind.Fact, fact.AreaId, SensorEventEncoder.Encode(asEvent), origin);
+    }
+
+    /// <summary>
+    /// The watermarks of sensor partitions (null: idle) and their floors (the offset below which every event's records
+    /// were written before this record): <c>partition=unixMs|idle@floor;…</c>.
+    /// </summary>
+    public static Message<byte[]?, byte[]?> Watermark(IReadOnlyDictionary<int, DateTimeOffset?> watermarks, IReadOnlyDictionary<int, long>? floors = null)
+    {
+        ArgumentNullException.ThrowIfNull(watermarks);
+        var text = string.Join(';', watermarks.OrderBy(w => w.Key).Select(w => string.Create(
+            CultureInfo.InvariantCulture,
+            $"{w.Key}={(w.Value is { } time ? time.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) : "idle")}{(floors is not null && floors.TryGetValue(w.Key, out var floor) ? "@" + floor.ToString(CultureInfo.InvariantCulture) : "")}")));
+        return Message(RepartitionKind.Watermark, null, Encoding.ASCII.GetBytes(text));
+    }
+
+    /// <summary>A command forwarded to the partition of its alert's owner.</summary>
+    public static Message<byte[]?, byte[]?> Command(byte[]? key, byte[]? value, AlertOwner owner, string ownerArea, RecordSource source)
+    {
+        ArgumentNullException.ThrowIfNull(ownerArea);
+        ArgumentNullException.ThrowIfNull(owner);
+        ArgumentNullException.ThrowIfNull(source);
+        var message = new Message<byte[]?, byte[]?>
+        {
+            Key = key,
+            Value = value,
+            Headers =
+            [
+                new Header(KindHeader, "command"u8.ToArray()),
+                new Header(OwnerScopeHeader, owner.IsArea ? "area"u8.ToArray() : "sensor"u8.ToArray()),
+                new Header(OwnerKeyHeader, Encoding.UTF8.GetBytes(owner.Key)),
+                new Header(OwnerAreaHeader, Encoding.UTF8.GetBytes(ownerArea)),
+                new Header(SourceHeader, Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{source.Topic}/{source.Partition}/{source.Offset}"))),
+            ],
+        };
+        return message;
+    }
+
+    /// <summary>Reads a record of the repartition topic.</summary>
+    /// <returns>false, with the reason, for a record this engine cannot read (written by another version, or damaged).</returns>
+    public static bool TryDecode(byte[]? key, byte[]? value, Headers? headers, out RepartitionRecord? record, out string? reason)
+    {
+        try
+        {
+            return Decode(key, value, headers, out record, out reason);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
+        {
+            record = null;
+            reason = $"unreadable repartition record: {e.Message}";
+            return false;
+        }
+    }
+
+    private static bool Decode(byte[]? key, byte[]? value, Headers? headers, out RepartitionRecord? record, out string? reason)
+    {
+        record = null;
+        reason = null;
+        switch (Header(headers, KindHeader))
+        {
+            case "event":
+                if (Decoder.TryDecode(null, value, out var e, out reason))
+                {
+                    record = new RepartitionRecord(RepartitionKind.Event, Event: e, Origin: Header(headers, OriginHeader));
+                }
+
+                break;
+            case "fact":
+                if (Decoder.TryDecode(null, value, out var asEvent, out reason))
+                {
+                    record = new RepartitionRecord(RepartitionKind.Fact, Fact: new Fact(asEvent!.Type, asEvent.SensorId, asEvent.AreaId, asEvent.Timestamp, asEvent.Values), Origin: Header(headers, OriginHeader));
+                }
+
+                break;
+            case "watermark":
+                var floors = new Dictionary<int, long>();
+                record = ParseWatermarks(value, floors, out reason) is { } watermarks ? new RepartitionRecord(RepartitionKind.Watermark, Watermarks: watermarks, Floors: floors) : null;
+                break;
+            case "command":
+                record = DecodeCommand(key, value, headers, out reason);
+                break;
+            default:
+                reason = $"repartition record of unknown kind '{Header(headers, KindHeader)}'";
+                break;
+        }
+
+        return record is not null;
+    }
+
+    private static RepartitionRecord? DecodeCommand(byte[]? key, byte[]? value, Headers? headers, out string? reason)
+    {
+        var scope = Header(headers, OwnerScopeHeader);
+        var owner = Header(headers, OwnerKeyHeader);
+        var area = Header(headers, OwnerAreaHeader);
+        var source = Header(headers, SourceHeader)?.Split('/') is [.. var topic, var partition, var offset]
+            && int.TryParse(partition, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p)
+            && long.TryParse(offset, NumberStyles.Integer, CultureInfo.InvariantCulture, out var o)
+                ? new RecordSource(string.Join('/', topic), p, o, key, value)
+                : null;
+        if (scope is not ("sensor" or "area") || owner is null || area is null || source is null)
+        {
+            reason = "forwarded command without its owner or source";
+            return null;
+        }
+
+        if (!AlertCommandDecoder.TryDecode(key, value, out var command, out reason))
+        {
+            return null;
+        }
+
+        return new RepartitionRecord(RepartitionKind.Command, Command: command, Owner: new AlertOwner(scope == "area", owner, -1), CommandSource: source, OwnerArea: area);
+    }
+
+    private static Dictionary<int, DateTimeOffset?>? ParseWatermarks(byte[]? value, Dictionary<int, long> floors, out string? reason)
+    {
+        reason = null;
+        var watermarks = new Dictionary<int, DateTimeOffset?>();
+        foreach (var pair in Encoding.ASCII.GetString(value ?? []).Split(';', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = pair.Split('=');
+            if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+            {
+                reason = $"unreadable watermark record '{pair}'";
+                return null;
+            }
+
+            if (parts[1].Split('@') is [var time, var floorText])
+            {
+                if (!long.TryParse(floorText, NumberStyles.None, CultureInfo.InvariantCulture, out var floor))
+                {
+                    reason = $"unreadable watermark record '{pair}'";
+                    return null;
+                }
+
+                floors[partition] = floor;
+                parts[1] = time;
+            }
+
+            if (parts[1] == "idle")
+            {
+                watermarks[partition] = null;
+            }
+            else if (long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
+            {
+                watermarks[partition] = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            }
+            else
+            {
+                reason = $"unreadable watermark record '{pair}'";
+                return null;
+            }
+        }
+
+        return watermarks;
+    }
+
+    private static Message<byte[]?, byte[]?> Message(RepartitionKind kind, string? key, byte[] value, string? origin = null)
+    {
+        var headers = new Headers
+        {
+            new Header(KindHeader, kind switch
+            {
+                RepartitionKind.Event => "event"u8.ToArray(),
+                RepartitionKind.Fact => "fact"u8.ToArray(),
+                _ => "watermark"u8.ToArray(),
+            }),
+        };
+        if (origin is not null)
+        {
+            headers.Add(OriginHeader, Encoding.UTF8.GetBytes(origin));
+        }
+
+        return new Message<byte[]?, byte[]?> { Key = key is null ? null : Encoding.UTF8.GetBytes(key), Value = value, Headers = headers };
+    }
+
+    private static string? Header(Headers? headers, string name) =>
+        headers?.TryGetLastBytes(name, out var bytes) == true ? Encoding.UTF8.GetString(bytes) : null;
+}

@@ -1,0 +1,37 @@
+using Akka.Actor;
+
+namespace Kommune.Engine.Actors;
+
+/// <summary>
+/// The root of the area side: keeps an <see cref="AreaRulesActor"/> per area whose repartition partition this node
+/// processes, starting one on first use and stopping idle ones, and passes watermarks, reloads and hand-overs to all.
+/// </summary>
+internal sealed class AreaRulesRouterActor : ReceiveActor
+{
+    private readonly PassivatingChildren _areas;
+    private readonly EngineCounters _counters;
+
+    public AreaRulesRouterActor(EngineContext engine)
+    {
+        _counters = engine.Counters;
+        _areas = new PassivatingChildren(Context, AreaRulesActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
+
+        Receive<AreaRecord>(r => _areas.Deliver(r.AreaId, r, Self));
+        Receive<AreaWatermarkAdvanced>(w => _areas.Broadcast(w, Self));
+        Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
+        Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
+        Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
+        Receive<ReleasePartitions>(r =>
+        {
+            _areas.TellAll(r, Self, r.Done);
+            r.Done.Done(); // the engine's part
+        });
+        Receive<Passivate>(_ => _areas.Passivate(Sender));
+        Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
+        Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
+    }
+
+    protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_counters);
+
+    public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new AreaRulesRouterActor(engine));
+}

@@ -11,6 +11,36 @@ namespace Kommune.Engine;
 internal sealed class AreaWatermarks(int sources)
 {
     private readonly Dictionary<int, DateTimeOffset?> _reported = [];
+    private Dictionary<int, long> _floors = [];
+
+    /// <summary>
+    /// Per sensor partition, the highest floor reported: the offset below which every event's records were written to
+    /// this partition before the report. A new object whenever one rises, so a reader can tell it changed by reference.
+    /// </summary>
+    public IReadOnlyDictionary<int, long> Floors => _floors;
+
+    /// <summary>Takes the floors of a watermark record.</summary>
+    public void RaiseFloors(IReadOnlyDictionary<int, long>? floors)
+    {
+        if (floors is null)
+        {
+            return;
+        }
+
+        Dictionary<int, long>? raised = null;
+        foreach (var (source, floor) in floors)
+        {
+            if (!_floors.TryGetValue(source, out var known) || floor > known)
+            {
+                (raised ??= new Dictionary<int, long>(_floors))[source] = floor;
+            }
+        }
+
+        if (raised is not null)
+        {
+            _floors = raised;
+        }
+    }
 
     /// <summary>The watermark; <see cref="DateTimeOffset.MinValue"/> until every sensor partition has reported.</summary>
     public DateTimeOffset Watermark { get; private set; } = DateTimeOffset.MinValue;

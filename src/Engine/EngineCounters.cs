@@ -19,6 +19,7 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     private long _ruleFailures;
     private long _ruleProblems;
     private long _commandsForwarded;
+    private long _repartitionDuplicates;
     private long _commandsApplied;
     private long _commandsRefused;
     private long _ruleDeadLetters;
@@ -101,8 +102,22 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
         return Interlocked.Increment(ref _ruleFailures);
     }
 
+    /// <summary>A record of the repartition topic was one its area had applied already (written again after a rebalance or crash).</summary>
+    public void RepartitionDuplicate()
+    {
+        metrics?.RepartitionDuplicates.Inc();
+        Interlocked.Increment(ref _repartitionDuplicates);
+    }
+
+    /// <summary>Repartition records skipped as applied already.</summary>
+    public long RepartitionDuplicates => Interlocked.Read(ref _repartitionDuplicates);
+
     /// <summary>A command was forwarded to this node, where its alert's owner lives.</summary>
-    public void CommandForwarded() => Interlocked.Increment(ref _commandsForwarded);
+    public void CommandForwarded()
+    {
+        metrics?.CommandsForwarded.Inc();
+        Interlocked.Increment(ref _commandsForwarded);
+    }
 
     /// <summary>A forwarded command was applied by its alert's owner.</summary>
     public void CommandApplied() => Interlocked.Increment(ref _commandsApplied);

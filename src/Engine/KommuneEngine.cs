@@ -539,6 +539,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
             if (record.Kind == RepartitionKind.Watermark)
             {
+                area.RaiseFloors(record.Floors);
                 if (area.Report(record.Watermarks!))
                 {
                     _areaRouter!.Tell(new AreaWatermarkAdvanced(partition, area.Watermark), ActorRefs.NoSender);
@@ -548,18 +549,20 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 return;
             }
 
-            var watermark = area.Watermark;
-            if (watermark != DateTimeOffset.MinValue && record.EventTime < watermark - _options.AllowedLateness)
-            {
-                SendLate(consumed, record.EventTime!.Value, watermark);
-                return;
-            }
-
-            _areaRouter!.Tell(new AreaRecord(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+            // The area's rules judge whether it is too late, once they know it is not one they already applied.
+            _areaRouter!.Tell(new AreaRecord(consumed, area.Watermark, new EventCompletion(consumed, _counters), area.Floors), ActorRefs.NoSender);
         }
     }
 
     /// <summary>A command forwarded here, where its alert's owner lives: applied, or dead-lettered with why not.</summary>
+    /// <summary>Applies a command to an alert this node holds, without the repartition topic; the refusal, if any.</summary>
+    private Task<string?> ApplyHereAsync(AlertCommand command, AlertOwner owner, string area)
+    {
+        var done = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _router!.Tell(new CommandMessage(command, owner.Key, area, done), ActorRefs.NoSender);
+        return done.Task;
+    }
+
     private void ApplyCommand(ConsumedRepartitionRecord consumed)
     {
         var record = consumed.Record;
@@ -609,12 +612,16 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
         if (owner.Partition < 0)
         {
-            // Raised before alert records named their owner's partition: an area's is known, a sensor's is not.
-            owner = owner.IsArea ? owner with { Partition = _context!.AreaTask(owner.Key) } : null;
-            if (owner is null)
+            // Raised before alert records named their owner's partition: an area's is known; a sensor's only when this
+            // node holds it, which then applies the command itself.
+            if (!owner.IsArea)
             {
-                return $"no open alert '{command.AlertId}' that records its owner's partition (raised by an older version)";
+                return _context!.OpenAlerts.ContainsKey(command.AlertId)
+                    ? await ApplyHereAsync(command, owner, area)
+                    : $"no open alert '{command.AlertId}' on this node, and its record (written by an older version) does not say which node holds it";
             }
+
+            owner = owner with { Partition = _context!.AreaTask(owner.Key) };
         }
 
         var forwarded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -648,9 +655,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
-            var restored = _restorer.Restore(statePartitions, (snapshot, raw, partition, covers) =>
+            var restored = _restorer.Restore(statePartitions, (snapshot, state) =>
             {
-                var restore = new RestoreState(snapshot, raw, partition, covers);
+                var covers = state.Covers;
+                var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins);
                 if (snapshot.Scope == Kommune.Rules.Api.RuleScope.Area)
                 {
                     if (tasks.Contains(context.AreaTask(snapshot.Key)))
@@ -797,7 +805,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             // This node's own open alerts first: it knows them before their records are read back, and knows those whose
             // records the alerts topic no longer keeps (retention) or that were raised before records named their owner.
-            if (_context!.OpenAlerts.TryGetValue(alertId, out var local) && local.Owner.Partition >= 0)
+            if (_context!.OpenAlerts.TryGetValue(alertId, out var local))
             {
                 return (local.Owner, local.AreaId);
             }
@@ -875,22 +883,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         Announce(router, now);
     }
 
-    private void SendLate(ConsumedEvent consumed, DateTimeOffset watermark) => SendLate(consumed, consumed.Event.Timestamp, watermark);
-
-    private void SendLate(ConsumedRecord consumed, DateTimeOffset eventTime, DateTimeOffset watermark)
-    {
-        var source = consumed.Source;
-        var reason = string.Create(
-            CultureInfo.InvariantCulture,
-            $"late: event time {eventTime:O} is more than the allowed lateness {_options.AllowedLateness} behind the watermark {watermark:O}");
-        _outputs!.Send(
-            new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "late"),
-            () =>
-            {
-                _counters.LateEventAcknowledged();
-                consumed.Complete();
-            });
-    }
+    private void SendLate(ConsumedEvent consumed, DateTimeOffset watermark) =>
+        _context!.SendLate(consumed, consumed.Event.Timestamp, watermark, consumed.Complete);
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);

@@ -8,10 +8,15 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="Value">The state snapshot (JSON), or null when the key holds no state any more.</param>
 /// <param name="Partition">The state topic's partition: a sensor's is the partition of its input events.</param>
 /// <param name="Covers">Per input partition, the offset of the newest event whose effects the state includes.</param>
-public sealed record StateRecord(string Key, byte[]? Value, int Partition, IReadOnlyDictionary<int, long>? Covers = null)
+/// <param name="Origins">An area's: which records of the repartition topic its state includes, by origin (JSON), so that
+/// one written again is applied once.</param>
+public sealed record StateRecord(string Key, byte[]? Value, int Partition, IReadOnlyDictionary<int, long>? Covers = null, byte[]? Origins = null)
 {
     /// <summary>The header that carries <see cref="Covers"/>: <c>partition:offset</c> pairs joined by commas.</summary>
     public const string CoversHeader = "kommune-covers";
+
+    /// <summary>The header that carries <see cref="Origins"/>.</summary>
+    public const string OriginsHeader = "kommune-origins";
 
     /// <summary><see cref="Covers"/> as header text.</summary>
     public static string FormatCovers(IReadOnlyDictionary<int, long> covers) =>

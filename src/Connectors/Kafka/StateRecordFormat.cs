@@ -60,6 +60,11 @@ public static class StateRecordFormat
             headers.Add(StateRecord.CoversHeader, Encoding.UTF8.GetBytes(StateRecord.FormatCovers(covers)));
         }
 
+        if (state.Origins is { } origins)
+        {
+            headers.Add(StateRecord.OriginsHeader, origins);
+        }
+
         var value = state.Value;
         chunks = 0;
         if (value is not null && value.Length > CompressAbove)

@@ -73,7 +73,8 @@ public sealed class StateRecordReader
             }
 
             var covers = StateRecord.ParseCovers(Header(headers, StateRecord.CoversHeader));
-            yield return new RestoredState(key, bytes, partition, covers, chunks);
+            var origins = headers?.TryGetLastBytes(StateRecord.OriginsHeader, out var o) == true ? o : null;
+            yield return new RestoredState(key, bytes, partition, covers, chunks) { Origins = origins };
         }
     }
 
@@ -127,4 +128,8 @@ public sealed class StateRecordReader
 /// <param name="Partition">The state topic's partition it was read from.</param>
 /// <param name="Covers">Per input partition, the newest offset whose effects it includes.</param>
 /// <param name="Chunks">How many chunk records held it (0: one record).</param>
-public sealed record RestoredState(string Key, byte[] Value, int Partition, IReadOnlyDictionary<int, long> Covers, int Chunks);
+public sealed record RestoredState(string Key, byte[] Value, int Partition, IReadOnlyDictionary<int, long> Covers, int Chunks)
+{
+    /// <summary>An area's: the origins of the repartition records its state includes (<see cref="StateRecord.Origins"/>).</summary>
+    public byte[]? Origins { get; init; }
+}

@@ -111,6 +111,25 @@ internal sealed class EngineContext(
         }
     }
 
+    /// <summary>
+    /// Dead-letters a record as too late (stage <c>late</c>, counted as a late event); <paramref name="acknowledged"/>
+    /// runs once the broker has the dead letter.
+    /// </summary>
+    public void SendLate(ConsumedRecord consumed, DateTimeOffset eventTime, DateTimeOffset watermark, Action acknowledged)
+    {
+        var source = consumed.Source;
+        var reason = string.Create(
+            System.Globalization.CultureInfo.InvariantCulture,
+            $"late: event time {eventTime:O} is more than the allowed lateness {Options.AllowedLateness} behind the watermark {watermark:O}");
+        Sink.Send(
+            new Kommune.Connectors.Codecs.DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "late"),
+            () =>
+            {
+                Counters.LateEventAcknowledged();
+                acknowledged();
+            });
+    }
+
     /// <summary>The open alerts this node holds: their sensor (or area) and task, dropped when the task goes elsewhere.</summary>
     public ConcurrentDictionary<string, (AlertOwner Owner, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);
 }

@@ -26,7 +26,12 @@ internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters co
     {
         if (Interlocked.Decrement(ref _work) == 0)
         {
-            counters.EventReleased(consumed.ConsumedAt);
+            if (consumed is ConsumedEvent)
+            {
+                // The processing time of sensor events; a repartition record's is part of its event's.
+                counters.EventReleased(consumed.ConsumedAt);
+            }
+
             consumed.Release();
         }
 

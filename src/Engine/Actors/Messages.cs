@@ -14,8 +14,11 @@ internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Waterm
 /// </summary>
 internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Barrier = null);
 
-/// <summary>A record of the repartition topic for an area's rules (an event it wants, or a fact), with the area side's watermark.</summary>
-internal sealed record AreaRecord(ConsumedRepartitionRecord Consumed, DateTimeOffset Watermark, EventCompletion Completion)
+/// <summary>
+/// A record of the repartition topic for an area's rules (an event it wants, or a fact), with the area side's watermark
+/// and the partition's floors (<see cref="OriginLedger.Raise"/>).
+/// </summary>
+internal sealed record AreaRecord(ConsumedRepartitionRecord Consumed, DateTimeOffset Watermark, EventCompletion Completion, IReadOnlyDictionary<int, long> Floors)
 {
     /// <summary>The area.</summary>
     public string AreaId => Consumed.Record.Event?.AreaId ?? Consumed.Record.Fact!.AreaId;
@@ -89,6 +92,7 @@ internal sealed record Checkpoint
 
 /// <summary>
 /// A key's state read back from the state topic (<paramref name="Raw"/> as written, from <paramref name="Partition"/>),
-/// to restore before the key's first event; <paramref name="Covers"/> says up to which input offsets it includes.
+/// to restore before the key's first event; <paramref name="Covers"/> says up to which input offsets it includes, and an
+/// area's <paramref name="Origins"/> which repartition records (<see cref="OriginLedger"/>).
 /// </summary>
-internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers);
+internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers, byte[]? Origins = null);

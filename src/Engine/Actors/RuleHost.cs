@@ -36,6 +36,7 @@ internal sealed partial class RuleHost
     private Dictionary<int, long>? _covers; // made on first use: only a sensor whose state is persisted has one
     private int _unacknowledged;
     private Action? _handedOver;
+    private OriginLedger? _origins; // an area's: which repartition records it applied
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
@@ -53,6 +54,7 @@ internal sealed partial class RuleHost
         _stateKey = StateKeys.Of(scope, key);
         if (scope == RuleScope.Area)
         {
+            _origins = new OriginLedger();
             Task = engine.AreaTask(key);
             if (engine.StatePartitions > 0)
             {
@@ -101,8 +103,24 @@ internal sealed partial class RuleHost
             return;
         }
 
-        var outputs = new EventOutputs(_engine, area.Consumed, Owner);
         var record = area.Consumed.Record;
+        _origins!.Raise(area.Floors);
+        var eventTime = record.EventTime!.Value;
+        if (!_origins.FirstTime(record.Origin, eventTime))
+        {
+            // Written again by a sensor partition's new owner (after a rebalance or a crash): applied once already.
+            _engine.Counters.RepartitionDuplicate();
+            return;
+        }
+
+        if (area.Watermark != DateTimeOffset.MinValue && eventTime < area.Watermark - _engine.Options.AllowedLateness)
+        {
+            area.Completion.Add();
+            _engine.SendLate(area.Consumed, eventTime, area.Watermark, area.Completion.Done);
+            return;
+        }
+
+        var outputs = new EventOutputs(_engine, area.Consumed, Owner);
         if (record.Fact is { } fact)
         {
             Runner.OnFact(fact, area.Watermark, _engine.Now, outputs);
@@ -160,6 +178,8 @@ internal sealed partial class RuleHost
     {
         var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
         var outputs = new EventOutputs(_engine, null, Owner);
+        // A record made again this far behind would be too late anyway.
+        _origins?.Forget(watermark, 2 * (_engine.Options.AllowedLateness + _engine.Options.OutOfOrderness));
         Runner.Advance(watermark, _engine.Now, outputs);
         // Only a timer that fired can have changed the state; a watermark alone is not persisted.
         Finish(outputs, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
@@ -172,9 +192,19 @@ internal sealed partial class RuleHost
         _written = XxHash128.HashToUInt128(restore.Raw);
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
+        if (_origins is not null)
+        {
+            _origins = OriginLedger.FromJson(restore.Origins);
+        }
+
         if (Runner.Scope == RuleScope.Sensor && restore.Covers.Count > 0)
         {
             Task = restore.Covers.Keys.First();
+        }
+        else if (Runner.Scope == RuleScope.Sensor && _engine.StatePartitions == _engine.TaskPartitions)
+        {
+            // Written without the offsets it covers: a sensor's state partition is its input partition.
+            Task = restore.Partition;
         }
 
         foreach (var rule in restore.Snapshot.Rules)
@@ -258,7 +288,7 @@ internal sealed partial class RuleHost
         _written = hash;
         var handedOver = _handedOver; // read here: the callback runs on the sink's thread
         var covers = _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
-        _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers), () =>
+        _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers, state is null ? null : _origins?.ToJson()), () =>
         {
             _engine.Counters.StateWrittenOnce();
             Complete(waiting);

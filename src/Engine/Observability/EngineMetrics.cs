@@ -106,6 +106,12 @@ internal sealed class EngineMetrics : IRuleTimings
             "One epoch's transaction commit, offsets included (exactly-once mode).",
             new HistogramConfiguration { Buckets = CommitBuckets });
 
+        RepartitionDuplicates = factory.CreateCounter(
+            "kommune_repartition_duplicates_total",
+            "Records of the repartition topic an area had applied already (written again by a sensor partition's new owner after a rebalance or crash), skipped.");
+        CommandsForwarded = factory.CreateCounter(
+            "kommune_commands_forwarded_total",
+            "Operations centres' commands read by this node and forwarded to the partition of their alert's owner.");
         ConsumerLag = factory.CreateGauge("kommune_consumer_lag_records", "Records after the consumer's position, per assigned partition.", ["topic", "partition"]);
         InFlight = factory.CreateGauge("kommune_events_in_flight", "Events taken and still being processed.");
         Uncommitted = factory.CreateGauge("kommune_events_uncommitted", "Events taken whose offsets cannot be committed yet (in flight, or waiting for their state).");
@@ -155,6 +161,10 @@ internal sealed class EngineMetrics : IRuleTimings
     public Gauge EpochAbortsInARow { get; }
 
     public Gauge PartitionStalled { get; }
+
+    public Counter RepartitionDuplicates { get; }
+
+    public Counter CommandsForwarded { get; }
 
     public Gauge ConsumerLag { get; }
 

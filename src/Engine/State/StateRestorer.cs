@@ -44,7 +44,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
     /// Reads the partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it took
     /// it (a key of another task in a shared state partition is not); returns how many keys were taken.
     /// </summary>
-    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, byte[], int, IReadOnlyDictionary<int, long>, bool> restore)
+    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore)
     {
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
@@ -117,7 +117,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
                 continue;
             }
 
-            if (restore(snapshot, state.Value, state.Partition, state.Covers))
+            if (restore(snapshot, state))
             {
                 keys++;
             }

@@ -25,6 +25,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan ShortPoll = TimeSpan.FromMilliseconds(5);
+
+    // Records taken from one consumer before the loop turns to the other (and to commits, progress and backpressure).
+    private const int ConsumeBatch = 64;
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromMilliseconds(500);
 
@@ -214,16 +217,32 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 }
 
                 // Both consumers in one loop: the group's (sensor events) and the repartition topic's (manually
-                // assigned the same partition numbers), each waited on briefly when the other has nothing.
-                var result = TryConsume(consumer, _internalAssigned.Count > 0 ? ShortPoll : PollTimeout);
-                if (result is not null)
+                // assigned the same partition numbers). Each takes what it has ready, a batch at a time, without
+                // waiting; only when neither had anything does the loop wait, briefly, on the group's.
+                var taken = 0;
+                if (_internalAssigned.Count == 0)
                 {
-                    Handle(consumer, result);
+                    if (TryConsume(consumer, PollTimeout) is { } result)
+                    {
+                        Handle(consumer, result);
+                    }
                 }
-
-                if (_internalAssigned.Count > 0 && TryConsume(@internal, result is null ? ShortPoll : TimeSpan.Zero) is { } internalResult)
+                else
                 {
-                    HandleInternal(internalResult);
+                    for (; taken < ConsumeBatch && TryConsume(consumer, TimeSpan.Zero) is { } result; taken++)
+                    {
+                        Handle(consumer, result);
+                    }
+
+                    for (var i = 0; i < ConsumeBatch && TryConsume(@internal, TimeSpan.Zero) is { } internalResult; i++, taken++)
+                    {
+                        HandleInternal(internalResult);
+                    }
+
+                    if (taken == 0 && TryConsume(consumer, ShortPoll) is { } waited)
+                    {
+                        Handle(consumer, waited);
+                    }
                 }
 
                 UpdateProgress(consumer);
@@ -393,6 +412,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// <summary>A record of the repartition topic: area work, watermarks, or a command forwarded to this node.</summary>
     private void HandleInternal(ConsumeResult<byte[]?, byte[]?> result)
     {
+
         if (!Take(_internal!, result, out var tracker))
         {
             return;

@@ -1,0 +1,153 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Kommune.Engine.Actors;
+
+/// <summary>
+/// Which records of the repartition topic an area's rules have applied, by their origin (what made them: an event at a
+/// sensor partition's offset, or a timer), so that a record written again after a rebalance or a crash of the node
+/// that wrote it is applied once. Kept with the area's state, so it matches what that state includes.
+/// </summary>
+/// <remarks>
+/// Two things keep it small. Every watermark record carries, per sensor partition, a floor: the offset below which every
+/// event's records were written before that watermark record; a record from below a floor seen earlier is one made
+/// again, and the origins below it are forgotten. Timers' origins are forgotten once the area's watermark is past their
+/// event time by more than the given horizon (such a record would be too late anyway). Owned by one actor.
+/// </remarks>
+internal sealed class OriginLedger
+{
+    private readonly Dictionary<int, long> _floors = [];
+    private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal); // origin → event time (Unix ms)
+    private IReadOnlyDictionary<int, long>? _raisedBy;
+
+    /// <summary>How many origins it holds (besides the floors).</summary>
+    public int Count => _seen.Count;
+
+    /// <summary>Whether it holds nothing.</summary>
+    public bool IsEmpty => _seen.Count == 0 && _floors.Count == 0;
+
+    /// <summary>Raises the floors to a partition's newest ones (ignored when they are the ones it took last).</summary>
+    public void Raise(IReadOnlyDictionary<int, long>? floors)
+    {
+        if (floors is null || ReferenceEquals(floors, _raisedBy))
+        {
+            return;
+        }
+
+        _raisedBy = floors;
+        var raised = false;
+        foreach (var (partition, floor) in floors)
+        {
+            if (!_floors.TryGetValue(partition, out var known) || floor > known)
+            {
+                _floors[partition] = floor;
+                raised = true;
+            }
+        }
+
+        if (raised && _seen.Count > 0)
+        {
+            foreach (var origin in _seen.Keys.Where(o => BelowFloor(o)).ToList())
+            {
+                _seen.Remove(origin);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the record with this origin is new, noting it when it is; a record without one (from an older version)
+    /// always is.
+    /// </summary>
+    public bool FirstTime(string? origin, DateTimeOffset eventTime)
+    {
+        if (origin is null)
+        {
+            return true;
+        }
+
+        if (BelowFloor(origin))
+        {
+            return false;
+        }
+
+        return _seen.TryAdd(origin, eventTime.ToUnixTimeMilliseconds());
+    }
+
+    /// <summary>Forgets origins whose event time is more than <paramref name="horizon"/> behind <paramref name="watermark"/>.</summary>
+    public void Forget(DateTimeOffset watermark, TimeSpan horizon)
+    {
+        if (_seen.Count == 0 || watermark == DateTimeOffset.MinValue)
+        {
+            return;
+        }
+
+        var before = (watermark - horizon).ToUnixTimeMilliseconds();
+        foreach (var origin in _seen.Where(s => s.Value < before).Select(s => s.Key).ToList())
+        {
+            _seen.Remove(origin);
+        }
+    }
+
+    /// <summary>As JSON, for the state record's header; null when empty.</summary>
+    public byte[]? ToJson() => IsEmpty ? null : JsonSerializer.SerializeToUtf8Bytes(new Persisted(
+        _floors.ToDictionary(f => f.Key.ToString(CultureInfo.InvariantCulture), f => f.Value),
+        _seen));
+
+    /// <summary>Reads what <see cref="ToJson"/> wrote; empty when <paramref name="json"/> is null or unreadable.</summary>
+    public static OriginLedger FromJson(byte[]? json)
+    {
+        var ledger = new OriginLedger();
+        if (json is null)
+        {
+            return ledger;
+        }
+
+        try
+        {
+            var persisted = JsonSerializer.Deserialize<Persisted>(json);
+            foreach (var (partition, floor) in persisted?.Floors ?? [])
+            {
+                if (int.TryParse(partition, NumberStyles.None, CultureInfo.InvariantCulture, out var p))
+                {
+                    ledger._floors[p] = floor;
+                }
+            }
+
+            foreach (var (origin, time) in persisted?.Seen ?? [])
+            {
+                ledger._seen[origin] = time;
+            }
+        }
+        catch (JsonException)
+        {
+            // An unreadable ledger is an empty one: at worst a record made again is applied twice.
+        }
+
+        return ledger;
+    }
+
+    /// <summary>An event's origin (<c>e:partition:offset:index</c>) whose offset is below its partition's floor.</summary>
+    private bool BelowFloor(string origin)
+    {
+        if (!origin.StartsWith("e:", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        var rest = origin.AsSpan(2);
+        var colon = rest.IndexOf(':');
+        if (colon < 0 || !int.TryParse(rest[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+        {
+            return false;
+        }
+
+        rest = rest[(colon + 1)..];
+        colon = rest.IndexOf(':');
+        return colon > 0
+            && long.TryParse(rest[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            && _floors.TryGetValue(partition, out var floor)
+            && offset < floor;
+    }
+
+    private sealed record Persisted(Dictionary<string, long> Floors, Dictionary<string, long> Seen);
+}

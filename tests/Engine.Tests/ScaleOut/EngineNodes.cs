@@ -1,0 +1,221 @@
+using System.Globalization;
+using System.Text;
+using Confluent.Kafka;
+using Kommune.Engine.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests.ScaleOut;
+
+/// <summary>
+/// Engine nodes as separate <c>kommune run</c> processes against one test bed's broker, in one consumer group, the way
+/// an operator runs several: started, stopped with SIGTERM, killed with SIGKILL and started again by name. Every wait
+/// ends on what the nodes print or on what the broker holds.
+/// </summary>
+internal sealed class EngineNodes : IDisposable
+{
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+
+    private readonly KafkaTestBed _bed;
+    private readonly string _rulesFile;
+    private readonly Dictionary<string, string> _environment;
+    private readonly Dictionary<string, KommuneProcess> _running = new(StringComparer.Ordinal);
+    private readonly List<(string Node, KommuneProcess Process)> _all = [];
+
+    /// <param name="bed">The broker.</param>
+    /// <param name="groupId">The nodes' consumer group.</param>
+    /// <param name="rulesJson">The rules file every node runs.</param>
+    /// <param name="guarantee"><c>at-least-once</c> or <c>exactly-once</c>.</param>
+    /// <param name="environment">More settings (<c>KOMMUNE_Key</c>).</param>
+    public EngineNodes(KafkaTestBed bed, string groupId, string rulesJson, string guarantee = "at-least-once", IReadOnlyDictionary<string, string>? environment = null)
+    {
+        _bed = bed;
+        GroupId = groupId;
+        _rulesFile = Path.Combine(Path.GetTempPath(), $"kommune-nodes-{Guid.NewGuid():N}.json");
+        File.WriteAllText(_rulesFile, rulesJson);
+        _environment = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["KOMMUNE_GroupId"] = groupId,
+            ["KOMMUNE_ProcessingGuarantee"] = guarantee,
+            ["KOMMUNE_LogFormat"] = "text",
+            // A killed node's partitions move once its session expires.
+            ["KOMMUNE_SessionTimeout"] = "00:00:03",
+            // The embedded broker does not implement KIP-345 (KafkaTestBed.CreateEngine says how that shows).
+            ["KOMMUNE_StaticMembership"] = "false",
+            ["KOMMUNE_CommitInterval"] = "00:00:00.200",
+            ["KOMMUNE_StateInterval"] = "00:00:00.200",
+            // Every partition gets input until the end: none may be taken as idle because its node paused (a rebalance,
+            // a restart), or the answer would depend on timing.
+            ["KOMMUNE_IdlePartitionTimeout"] = "00:10:00",
+        };
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            _environment[key] = value;
+        }
+    }
+
+    public string GroupId { get; }
+
+    /// <summary>The nodes running now.</summary>
+    public IReadOnlyCollection<string> Running => _running.Keys;
+
+    /// <summary>Starts node <paramref name="nodeId"/> (a new process, also after a kill).</summary>
+    public KommuneProcess Start(string nodeId)
+    {
+        var process = KommuneProcess.Start(_environment, "run", "--bootstrap-servers", _bed.BootstrapServers, "--node-id", nodeId, "--rules", _rulesFile);
+        _running[nodeId] = process;
+        _all.Add((nodeId, process));
+        return process;
+    }
+
+    /// <summary>Starts the nodes and waits until each has taken partitions (restored and consuming).</summary>
+    public async Task StartAllAsync(params string[] nodeIds)
+    {
+        var started = nodeIds.Select(Start).ToList();
+        await Task.WhenAll(started.Select(p => p.WaitForOutputAsync("taken", Wait)));
+    }
+
+    /// <summary>Stops a node the way a supervisor does (SIGTERM) and waits for a clean exit.</summary>
+    public async Task StopAsync(string nodeId)
+    {
+        var process = _running[nodeId];
+        _running.Remove(nodeId);
+        await process.StopAsync("TERM", Wait);
+        Assert.True(process.ExitCode == 0, $"node {nodeId} exited {process.ExitCode} after SIGTERM:\n{Tail(process.Output)}");
+    }
+
+    /// <summary>Kills a node (SIGKILL): no hand-over, no flush.</summary>
+    public async Task KillAsync(string nodeId)
+    {
+        var process = _running[nodeId];
+        _running.Remove(nodeId);
+        await process.StopAsync("KILL", Wait);
+    }
+
+    /// <summary>Stops every running node with SIGTERM.</summary>
+    public async Task StopAllAsync()
+    {
+        foreach (var node in _running.Keys.ToList())
+        {
+            await StopAsync(node);
+        }
+    }
+
+    /// <summary>Which partitions (tasks) each node said it took and handed over, in order.</summary>
+    public string Ownership() => string.Join('\n', _all.SelectMany(n => n.Process.Output.Split('\n')
+        .Where(l => l.Contains("Partitions (tasks)", StringComparison.Ordinal))
+        .Select(l => $"{n.Node}: {l.Trim()}")));
+
+    /// <summary>Everything the nodes printed, and the metrics of those still running, for a failing test's output.</summary>
+    public void WriteLogs(ITestOutputHelper output)
+    {
+        foreach (var (node, process) in _all)
+        {
+            output.WriteLine($"--- {node}\n{Tail(process.Output)}");
+            if (_running.ContainsValue(process)
+                && System.Text.RegularExpressions.Regex.Match(process.Output, @"Metrics at (http://\S+/metrics)") is { Success: true } metrics)
+            {
+                try
+                {
+                    using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                    var text = http.GetStringAsync(new Uri(metrics.Groups[1].Value)).GetAwaiter().GetResult();
+                    output.WriteLine(string.Join('\n', text.Split('\n').Where(l => l.StartsWith("kommune_", StringComparison.Ordinal)
+                        && !l.Contains("_bucket", StringComparison.Ordinal))));
+                }
+                catch (HttpRequestException e)
+                {
+                    output.WriteLine($"(metrics not read: {e.Message})");
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, process) in _all)
+        {
+            process.Dispose();
+        }
+
+        File.Delete(_rulesFile);
+    }
+
+    private static string Tail(string text) => text.Length <= 60_000 ? text : "…" + text[^60_000..];
+}
+
+/// <summary>Reading a whole topic as it is now, every partition to its end.</summary>
+internal static class TopicReader
+{
+    /// <summary>Every record of <paramref name="topic"/> (read_committed), partition by partition to the end.</summary>
+    public static List<ConsumeResult<byte[]?, byte[]?>> ReadAll(string bootstrapServers, string topic, int partitions)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = "test-reader-" + Guid.NewGuid().ToString("N"),
+            EnableAutoCommit = false,
+            EnablePartitionEof = true,
+            IsolationLevel = IsolationLevel.ReadCommitted,
+        }).SetLogHandler((_, _) => { }).Build();
+        var ends = new Dictionary<int, long>();
+        for (var p = 0; p < partitions; p++)
+        {
+            var high = consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value;
+            if (high > 0)
+            {
+                ends[p] = high;
+            }
+        }
+
+        consumer.Assign(ends.Keys.Select(p => new TopicPartitionOffset(topic, p, Offset.Beginning)));
+        var records = new List<ConsumeResult<byte[]?, byte[]?>>();
+        var deadline = DateTime.UtcNow + EngineNodes.Wait;
+        while (ends.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            var r = consumer.Consume(TimeSpan.FromMilliseconds(200));
+            if (r is null)
+            {
+                continue;
+            }
+
+            if (!r.IsPartitionEOF)
+            {
+                records.Add(r);
+            }
+
+            if (ends.TryGetValue(r.Partition.Value, out var end) && (r.IsPartitionEOF || r.Offset.Value + 1 >= end))
+            {
+                ends.Remove(r.Partition.Value);
+            }
+        }
+
+        Assert.True(ends.Count == 0, $"{topic}: partitions {string.Join(", ", ends.Keys)} not read to their end");
+        return records;
+    }
+
+    /// <summary>The values of a topic's records as text.</summary>
+    public static List<string> Values(string bootstrapServers, string topic, int partitions) =>
+        [.. ReadAll(bootstrapServers, topic, partitions).Where(r => r.Message.Value is not null).Select(r => Encoding.UTF8.GetString(r.Message.Value!))];
+
+    /// <summary>Waits until <paramref name="condition"/> holds for the topic's values, re-reading it (bounded).</summary>
+    public static async Task<List<string>> WaitForAsync(string bootstrapServers, string topic, int partitions, Func<List<string>, bool> condition, Func<List<string>, string> explain)
+    {
+        var deadline = DateTime.UtcNow + EngineNodes.Wait;
+        while (true)
+        {
+            var values = Values(bootstrapServers, topic, partitions);
+            if (condition(values))
+            {
+                return values;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException(explain(values));
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    public static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}

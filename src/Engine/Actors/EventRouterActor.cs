@@ -21,7 +21,11 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<WatermarkAdvanced>(w => _areas.Broadcast(w, Self));
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
-        Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
+        Receive<RulesChanged>(c =>
+        {
+            var told = _areas.Broadcast(c, Self);
+            c.Progress?.Forwarded(told);
+        });
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));

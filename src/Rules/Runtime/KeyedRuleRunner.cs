@@ -207,8 +207,14 @@ public sealed class KeyedRuleRunner
         foreach (var before in previous)
         {
             var after = Find(_bindings, before.Name);
-            if ((after is not null && (ReferenceEquals(before, after) || before.Fingerprint == after.Fingerprint)) || !Holds(before.Name))
+            if (after is not null && (ReferenceEquals(before, after) || before.Fingerprint == after.Fingerprint))
             {
+                continue;
+            }
+
+            if (!Holds(before.Name))
+            {
+                _states.Remove(before.Name); // nothing held, but its empty cells may know the old build's types
                 continue;
             }
 

@@ -96,7 +96,8 @@ public static class RuleReload
             return "; the binding changed while the engine was stopped";
         }
 
-        if (old.Rule.GetType() != after.Rule.GetType())
+        var (oldType, newType) = (old.Rule.GetType(), after.Rule.GetType());
+        if (oldType.FullName != newType.FullName || oldType.Assembly.ManifestModule.ModuleVersionId != newType.Assembly.ManifestModule.ModuleVersionId)
         {
             what.Add("a new build of the rule");
         }

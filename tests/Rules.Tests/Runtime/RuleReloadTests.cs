@@ -2,6 +2,7 @@ using Kommune.Rules.Api;
 using Kommune.Rules.Model;
 using Kommune.Rules.Runtime;
 using Kommune.Rules.Testing;
+using Kommune.Rules.Tests.Windows;
 using Kommune.Rules.Windows;
 
 namespace Kommune.Rules.Tests.Runtime;
@@ -17,9 +18,7 @@ public sealed class RuleReloadTests
     [Fact]
     public void New_parameters_keep_the_open_alert_and_a_later_resolve_closes_it()
     {
-        var kit = new RuleTestKit(start: T0).Bind(new NightNoiseRule(Threshold(70)));
-        kit.Send(Noise("s-1", 0, 75));
-        var raised = Assert.Single(kit.Alerts);
+        var (kit, raised) = LoudSensor(75);
 
         var changes = kit.Reload(new NightNoiseRule(Threshold(72)));
 
@@ -34,9 +33,7 @@ public sealed class RuleReloadTests
     [Fact]
     public void A_rule_told_of_new_parameters_can_close_an_episode_they_no_longer_support()
     {
-        var kit = new RuleTestKit(start: T0).Bind(new NightNoiseRule(Threshold(70)));
-        kit.Send(Noise("s-1", 0, 71));
-        var raised = Assert.Single(kit.Alerts);
+        var (kit, raised) = LoudSensor(71);
 
         kit.Reload(new NightNoiseRule(Threshold(72)));
 
@@ -73,9 +70,7 @@ public sealed class RuleReloadTests
     [Fact]
     public void A_new_state_version_with_a_migration_moves_the_state_and_keeps_the_alert()
     {
-        var kit = new RuleTestKit(start: T0).Bind(new NightNoiseRule(Threshold(70)));
-        kit.Send(Noise("s-1", 0, 75));
-        var raised = Assert.Single(kit.Alerts);
+        var (kit, raised) = LoudSensor(75);
 
         var changes = kit.Reload(new NightNoiseRuleV2(Threshold(70)));
 
@@ -91,10 +86,8 @@ public sealed class RuleReloadTests
     [Fact]
     public void A_new_state_version_without_a_migration_closes_the_open_alerts_and_the_next_incident_is_a_new_alert()
     {
-        var kit = new RuleTestKit(start: T0).Bind(new NightNoiseRule(Threshold(70)));
-        kit.Send(Noise("s-1", 0, 75));
+        var (kit, raised) = LoudSensor(75);
         kit.Send(Noise("s-2", 0, 40));
-        var raised = Assert.Single(kit.Alerts);
 
         var changes = kit.Reload(new NightNoiseRuleV2WithoutMigration(Threshold(70)));
 
@@ -114,8 +107,7 @@ public sealed class RuleReloadTests
     [Fact]
     public void A_migration_that_throws_is_reported_and_resets_the_key()
     {
-        var kit = new RuleTestKit(start: T0).Bind(new NightNoiseRule(Threshold(70)));
-        kit.Send(Noise("s-1", 0, 75));
+        var (kit, _) = LoudSensor(75);
 
         var changes = kit.Reload(new NightNoiseRuleV2(Threshold(70), migrationThrows: true));
 
@@ -199,13 +191,13 @@ public sealed class RuleReloadTests
             new RuleBinding("gone", new NightNoiseRule(Threshold(60)), fingerprint: "g"),
         ]);
         var writer = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", before, settings);
-        var written = new Collected();
+        var written = new CollectingOutputs();
         writer.OnEvent(Noise("s-1", 0, 75, "a"), T0, T0, written);
         var snapshot = KeyedStateSnapshot.FromJson(writer.PersistedState());
 
         var after = new RuleSet([new RuleBinding("night-noise", new NightNoiseRuleV2(Threshold(72)), fingerprint: "v2", parametersFingerprint: "p72")]);
         var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", after, settings);
-        var outputs = new Collected();
+        var outputs = new CollectingOutputs();
         var changes = restored.Restore(snapshot, outputs);
 
         Assert.Equal([("gone", BindingChange.Removed), ("night-noise", BindingChange.Migrated)], changes.Select(c => (c.Binding, c.Change)).Order());
@@ -213,29 +205,22 @@ public sealed class RuleReloadTests
         Assert.Throws<InvalidOperationException>(() => new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", after, settings).Restore(snapshot));
         restored.OnEvent(Noise("s-1", 5, 50, "a"), T0, T0, outputs);
         Assert.Equal(("night-noise:s-1:loud:1795734000000", AlertStatus.Resolved), (outputs.Alerts[^1].AlertId, outputs.Alerts[^1].Status));
+        Assert.Empty(written.Failures);
+        Assert.Empty(outputs.Failures);
+    }
+
+    /// <summary>A kit with night-noise at 70 dB, and the alert of sensor s-1's reading of <paramref name="db"/>.</summary>
+    private static (RuleTestKit Kit, Alert Raised) LoudSensor(double db)
+    {
+        var kit = new RuleTestKit(start: T0).Bind(new NightNoiseRule(Threshold(70)));
+        kit.Send(Noise("s-1", 0, db));
+        return (kit, Assert.Single(kit.Alerts));
     }
 
     private static RuleParameters Threshold(double db) => RuleParameters.FromJson($$"""{"threshold": {{db}}}""");
 
     private static SensorEvent Noise(string sensor, int minute, double db, string area = "area-1") =>
         new(sensor, area, "noise", T0.AddMinutes(minute), new Dictionary<string, SensorValue> { ["db"] = db });
-
-    private sealed class Collected : IRuleOutputs
-    {
-        public List<Alert> Alerts { get; } = [];
-
-        public void Alert(Alert alert) => Alerts.Add(alert);
-
-        public void Aggregate(Aggregate aggregate)
-        {
-        }
-
-        public void Fact(Fact fact)
-        {
-        }
-
-        public void RuleFailed(string ruleName, string handler, Exception exception) => throw exception;
-    }
 }
 
 /// <summary>State version 1: a loud episode is <c>loudSince</c> and <c>lastDb</c>; one alert per episode.</summary>

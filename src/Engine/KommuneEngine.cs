@@ -55,6 +55,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private string? _lastAbort;
     private readonly RuleLoader? _loader;
     private readonly RuleReloads _reloads;
+    private readonly Lock _reloading = new();
     private RuleSet _rules;
     private EngineContext? _context;
     private IActorRef? _router;
@@ -190,11 +191,16 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        var progress = _reloads.Begin(_context.Rules, rules);
-        _context.Rules = rules;
-        _metrics.RulesChanged(rules);
-        _counters.RulesReloaded();
-        _router.Tell(new RulesChanged(rules, progress), ActorRefs.NoSender);
+        lock (_reloading)
+        {
+            // The plan compares with the rules running now: reloads (the watcher's, SIGHUP's) go one at a time.
+            var progress = _reloads.Begin(_context.Rules, rules);
+            _rules = rules; // a pipeline restarted after an aborted epoch runs these too
+            _context.Rules = rules;
+            _metrics.RulesChanged(rules);
+            _counters.RulesReloaded();
+            _router.Tell(new RulesChanged(rules, progress), ActorRefs.NoSender);
+        }
         LogRulesApplied(_logger, rules.Bindings.Count);
     }
 

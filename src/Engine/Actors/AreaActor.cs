@@ -108,7 +108,9 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                 _rules = new RuleHost(engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
             }
 
-            c.Progress?.Forwarded(_sensors.Broadcast(c, Self));
+            c.Progress?.Expect(_sensors.Running);
+            _sensors.Broadcast(c, Self);
+            c.Progress?.Done();
         });
         Receive<Passivate>(_ => _sensors.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _sensors.Cancelled(Sender));

@@ -23,8 +23,9 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
         Receive<RulesChanged>(c =>
         {
-            var told = _areas.Broadcast(c, Self);
-            c.Progress?.Forwarded(told);
+            c.Progress?.Expect(_areas.Running);
+            _areas.Broadcast(c, Self);
+            c.Progress?.Done();
         });
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));

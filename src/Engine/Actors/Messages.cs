@@ -12,7 +12,7 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark);
 
 /// <summary>
 /// The rules were reloaded: every key carries its state over to the engine's current rules (<c>RuleReload</c>), and
-/// each actor tells <paramref name="Progress"/> how many children it passed this on to.
+/// each actor tells <paramref name="Progress"/> how many children it passes this on to, and when it has applied it.
 /// </summary>
 internal sealed record RulesChanged(RuleSet Rules, Reloads.RuleReloadProgress? Progress = null);
 

@@ -46,21 +46,19 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         delivered?.Invoke(child, message);
     }
 
+    /// <summary>Children running (not stopping): those <see cref="Broadcast"/> tells.</summary>
+    public int Running => _byId.Count - _buffers.Count;
+
     /// <summary>Tells every running child (not those stopping: their next incarnation starts from the shared state).</summary>
-    /// <returns>How many children were told.</returns>
-    public int Broadcast(object message, IActorRef sender)
+    public void Broadcast(object message, IActorRef sender)
     {
-        var told = 0;
         foreach (var (id, child) in _byId)
         {
             if (!_buffers.ContainsKey(id))
             {
                 child.Tell(message, sender);
-                told++;
             }
         }
-
-        return told;
     }
 
     /// <summary>A child asked to stop: buffer its messages and let it finish its mailbox.</summary>

@@ -66,7 +66,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 break;
             case RulesChanged c:
                 _rules?.Reload(c.Progress);
-                c.Progress?.Forwarded(0);
+                c.Progress?.Done();
                 AfterRules();
                 break;
             case CommandMessage c:

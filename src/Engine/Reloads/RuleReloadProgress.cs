@@ -3,9 +3,10 @@ using Kommune.Rules.Runtime;
 namespace Kommune.Engine.Reloads;
 
 /// <summary>
-/// One reload on its way through the actors: the router passes it to its areas, each area to its sensors, and each
-/// says how many it passed it to (<see cref="Forwarded"/>), so the reload knows when every actor alive has applied it;
-/// what each key did with its state is added up per binding meanwhile. Then the summary is logged. Safe from any thread.
+/// One reload on its way through the actors: the router passes it to its areas, each area to its sensors; each says
+/// how many it is about to pass it to (<see cref="Expect"/>, before telling them) and when it has applied it
+/// (<see cref="Done"/>), so the reload knows when every actor alive has applied it; what each key did with its state is
+/// added up per binding meanwhile. Then the summary is logged. Safe from any thread.
 /// </summary>
 internal sealed class RuleReloadProgress
 {
@@ -29,10 +30,13 @@ internal sealed class RuleReloadProgress
     /// <summary>Whether every actor it was passed to has applied it.</summary>
     public bool IsComplete => Volatile.Read(ref _pending) == 0;
 
-    /// <summary>One actor applied the reload and passed it on to <paramref name="children"/> others.</summary>
-    public void Forwarded(int children)
+    /// <summary>An actor is about to pass the reload on to <paramref name="children"/> others (each will say <see cref="Done"/>).</summary>
+    public void Expect(int children) => Interlocked.Add(ref _pending, children);
+
+    /// <summary>An actor has applied the reload (and passed it on).</summary>
+    public void Done()
     {
-        if (Interlocked.Add(ref _pending, children - 1) == 0)
+        if (Interlocked.Decrement(ref _pending) == 0)
         {
             Dictionary<string, Tally> tallies;
             lock (_tallies)

@@ -27,6 +27,19 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         options.StateInterval = TimeSpan.FromMilliseconds(200);
     }
 
+    /// <summary>Runs an engine with <see cref="FallRules"/> until <paramref name="fall"/>'s alert is out and its state written, then stops it.</summary>
+    private static async Task<EngineStatistics> RaiseFallAndStopAsync(KafkaTestBed bed, SensorEvent fall, string alertId)
+    {
+        await using var first = await bed.StartEngineAsync(Fast, FallRules());
+        bed.ProduceEvent(fall);
+        bed.Flush();
+        bed.ReadAlertIds([alertId]);
+        // The fall's offset is committed only once the state holding its open alert is acknowledged.
+        await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+        await first.StopAsync();
+        return first.Statistics;
+    }
+
     [Fact]
     public async Task An_open_fall_escalation_continues_on_schedule_after_a_restart_and_an_ack_reaches_it()
     {
@@ -34,17 +47,8 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         var fall = Events.Fall("wearable-9", "sagene", 0);
         var alertId = $"fall:wearable-9:{fall.Timestamp.ToUnixTimeMilliseconds()}";
 
-        var first = await bed.StartEngineAsync(Fast, FallRules());
-        await using (first)
-        {
-            bed.ProduceEvent(fall);
-            bed.Flush();
-            bed.ReadAlertIds([alertId]);
-            // The fall's offset is committed only once the state holding its open alert is acknowledged.
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
-            Assert.True(first.Statistics.StateWritten >= 1);
-            await first.StopAsync();
-        }
+        var first = await RaiseFallAndStopAsync(bed, fall, alertId);
+        Assert.True(first.StateWritten >= 1);
 
         // Stopped before the 6 s deadline: only the raise is on the topic.
         Assert.Single(bed.ReadAtLeast(bed.Options.Topics.Alerts, 1));
@@ -76,15 +80,7 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         using var bed = new KafkaTestBed(output, partitions: 1);
         var fall = Events.Fall("wearable-4", "sagene", 0);
         var alertId = $"fall:wearable-4:{fall.Timestamp.ToUnixTimeMilliseconds()}";
-        var first = await bed.StartEngineAsync(Fast, FallRules());
-        await using (first)
-        {
-            bed.ProduceEvent(fall);
-            bed.Flush();
-            bed.ReadAlertIds([alertId]);
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
-            await first.StopAsync();
-        }
+        await RaiseFallAndStopAsync(bed, fall, alertId);
 
         // Restarted without the "fall" binding: the restored state's open alert is closed, not left open forever.
         await using var second = await bed.StartEngineAsync(Fast, TestRules.EveryFallOnly);

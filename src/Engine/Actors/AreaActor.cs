@@ -101,14 +101,16 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             if (_rules is not null)
             {
-                _rules.Reload(c.Rules);
+                _rules.Reload(c.Progress);
             }
             else if (_areaId is not null && HasAreaRules(c.Rules, _areaId))
             {
                 _rules = new RuleHost(engine, RuleScope.Area, _areaId, _areaId, Timers, null, Self);
             }
 
+            c.Progress?.Expect(_sensors.Running);
             _sensors.Broadcast(c, Self);
+            c.Progress?.Done();
         });
         Receive<Passivate>(_ => _sensors.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _sensors.Cancelled(Sender));

@@ -10,8 +10,11 @@ internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Waterm
 /// <summary>The engine's watermark moved forward: event-time timers it passes may fire.</summary>
 internal sealed record WatermarkAdvanced(DateTimeOffset Watermark);
 
-/// <summary>The rules were reloaded: unchanged bindings keep their state, changed ones start empty.</summary>
-internal sealed record RulesChanged(RuleSet Rules);
+/// <summary>
+/// The rules were reloaded: every key carries its state over to the engine's current rules (<c>RuleReload</c>), and
+/// each actor tells <paramref name="Progress"/> how many children it passes this on to, and when it has applied it.
+/// </summary>
+internal sealed record RulesChanged(RuleSet Rules, Reloads.RuleReloadProgress? Progress = null);
 
 /// <summary>A fact from a sensor's rules to its area's rules; <paramref name="Origin"/> is the event that caused it, if any.</summary>
 internal sealed record FactMessage(Fact Fact, DateTimeOffset Watermark, RoutedEvent? Origin);

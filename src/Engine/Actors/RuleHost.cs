@@ -85,6 +85,7 @@ internal sealed partial class RuleHost
             _covers[source.Partition] = source.Offset;
         }
 
+        CatchUpWithRules();
         var outputs = new EventOutputs(_engine, routed.Consumed);
         Runner.OnEvent(routed.Consumed.Event, routed.Watermark, _engine.Now, outputs);
         Finish(outputs, routed.Watermark, routed);
@@ -93,6 +94,7 @@ internal sealed partial class RuleHost
     /// <summary>Runs the area rules on a fact.</summary>
     public void OnFact(FactMessage message)
     {
+        CatchUpWithRules();
         var outputs = new EventOutputs(_engine, message.Origin?.Consumed);
         Runner.OnFact(message.Fact, message.Watermark, _engine.Now, outputs);
         Finish(outputs, message.Watermark, message.Origin);
@@ -101,10 +103,11 @@ internal sealed partial class RuleHost
     /// <summary>Runs the rule whose open alert a command names; completes the command when its outputs are acknowledged.</summary>
     public void OnCommand(CommandMessage message)
     {
+        CatchUpWithRules();
         var outputs = new EventOutputs(_engine, null);
         if (!Runner.OnAlertCommand(message.Command, Runner.Watermark, _engine.Now, outputs))
         {
-            message.Done.TrySetResult($"no open alert '{message.Command.AlertId}'");
+            message.Done.TrySetResult(_engine.Reloads.Closed.NotOpen(message.Command.AlertId));
             return;
         }
 
@@ -114,6 +117,7 @@ internal sealed partial class RuleHost
     /// <summary>Moves time forward: fires the timers the watermark and the clock have passed.</summary>
     public void Advance(DateTimeOffset watermark)
     {
+        CatchUpWithRules();
         var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
         var outputs = new EventOutputs(_engine, null);
         Runner.Advance(watermark, _engine.Now, outputs);
@@ -121,10 +125,12 @@ internal sealed partial class RuleHost
         Finish(outputs, watermark, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
     }
 
-    /// <summary>Restores the key's state read from the state topic; before its first event.</summary>
+    /// <summary>
+    /// Restores the key's state read from the state topic; before its first event. State written under other rules is
+    /// carried over to the current ones as a reload would, closing the open alerts of state that cannot be.
+    /// </summary>
     public void Restore(RestoreState restore)
     {
-        Runner.Restore(restore.Snapshot);
         _written = XxHash128.HashToUInt128(restore.Raw);
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
@@ -136,7 +142,10 @@ internal sealed partial class RuleHost
             }
         }
 
-        Schedule();
+        var outputs = new EventOutputs(_engine, null);
+        var changes = Runner.Restore(restore.Snapshot, outputs);
+        _engine.Reloads.Applied(null, changes);
+        Finish(outputs, Runner.Watermark, null, changed: changes.Count > 0);
     }
 
     /// <summary>Writes the state if it changed since the last write; then the events that changed it complete.</summary>
@@ -212,11 +221,37 @@ internal sealed partial class RuleHost
         Message = "The state of {Key} could not be written to the state topic (a restart restores its last written state): {Reason}")]
     private static partial void LogStateNotWritten(ILogger logger, string key, string reason, Exception exception);
 
-    /// <summary>Switches to new rules, keeping the state of unchanged ones.</summary>
-    public void Reload(RuleSet rules)
+    /// <summary>
+    /// Switches to the engine's current rules, carrying each changed binding's state as <see cref="RuleReload"/> says and
+    /// sending the records that close the open alerts of state that cannot be carried; what it did goes to
+    /// <paramref name="progress"/>.
+    /// </summary>
+    public void Reload(Reloads.RuleReloadProgress? progress)
     {
-        Runner.Reload(rules);
-        Schedule();
+        // Always the current rules, never the message's: a key made after a later reload, or that caught up with it
+        // already, must not go back.
+        var rules = _engine.Rules;
+        if (ReferenceEquals(rules, Runner.Rules))
+        {
+            return;
+        }
+
+        var outputs = new EventOutputs(_engine, null);
+        var changes = Runner.Reload(rules, outputs);
+        _engine.Reloads.Applied(progress, changes);
+        Finish(outputs, Runner.Watermark, null, changed: changes.Count > 0 || outputs.Any);
+    }
+
+    /// <summary>
+    /// Reloads first when the engine's rules changed and this key has not heard yet (it was being passivated when the
+    /// reload was passed on, then stayed): no key runs old rules.
+    /// </summary>
+    private void CatchUpWithRules()
+    {
+        if (!ReferenceEquals(_engine.Rules, Runner.Rules))
+        {
+            Reload(null);
+        }
     }
 
     private void Finish(EventOutputs outputs, DateTimeOffset watermark, RoutedEvent? origin, Action? acknowledged = null, bool changed = true)

@@ -6,6 +6,7 @@ using Kommune.Connectors.Kafka;
 using Kommune.Engine.Actors;
 using Kommune.Engine.Observability;
 using Kommune.Engine.Plugins;
+using Kommune.Engine.Reloads;
 using Kommune.Rules.Model;
 using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
@@ -58,6 +59,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private long _epochsAborted;
     private string? _lastAbort;
     private readonly RuleLoader? _loader;
+    private readonly RuleReloads _reloads;
+    private readonly Lock _reloading = new();
     private RuleSet _rules;
     private EngineContext? _context;
     private IActorRef? _router;
@@ -117,6 +120,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _rules = rules;
         _metrics.RulesChanged(rules);
         _clock = clock ?? TimeProvider.System;
+        _reloads = new RuleReloads(loggerFactory.CreateLogger<RuleReloads>(), _metrics, _clock);
         _watermarks = new WatermarkTracker(options.ToEventTimeSettings());
     }
 
@@ -178,8 +182,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     public RuleSet Rules => _context?.Rules ?? _rules;
 
     /// <summary>
-    /// Switches to new rules without a restart. Every sensor and area keeps the state and timers of bindings whose
-    /// name and fingerprint are unchanged; changed and removed bindings start over or stop.
+    /// Switches to new rules without a restart. Every sensor and area carries each binding's state, timers and open
+    /// alerts as <see cref="RuleReload"/> says (kept, kept with new parameters, migrated); state that cannot be carried,
+    /// and that of removed bindings, is dropped and its open alerts closed with a record each. The plan, and then what
+    /// every key did, are logged.
     /// </summary>
     public void ApplyRules(RuleSet rules)
     {
@@ -190,10 +196,16 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        _context.Rules = rules;
-        _metrics.RulesChanged(rules);
-        _counters.RulesReloaded();
-        _router.Tell(new RulesChanged(rules), ActorRefs.NoSender);
+        lock (_reloading)
+        {
+            // The plan compares with the rules running now: reloads (the watcher's, SIGHUP's) go one at a time.
+            var progress = _reloads.Begin(_context.Rules, rules);
+            _rules = rules; // a pipeline restarted after an aborted epoch runs these too
+            _context.Rules = rules;
+            _metrics.RulesChanged(rules);
+            _counters.RulesReloaded();
+            _router.Tell(new RulesChanged(rules, progress), ActorRefs.NoSender);
+        }
         LogRulesApplied(_logger, rules.Bindings.Count);
     }
 
@@ -218,6 +230,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
         catch (RulesFileException e)
         {
+            _reloads.Refused();
             LogReloadRefused(_logger, e.Message);
             return false;
         }
@@ -302,6 +315,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var context = _context = new EngineContext(outputs, _counters, _options, _clock, _rules, _loggerFactory.CreateLogger("Kommune.Engine.Rules"))
         {
             RuleTimings = _metrics,
+            Reloads = _reloads,
         };
         _context.TaskPartitions = TopicMetadata.PartitionCount(_options.BootstrapServers, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
         CheckRepartitionTopic(topics, _context.TaskPartitions);
@@ -607,7 +621,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var (owner, area) = await FindOpenAlertAsync(command.AlertId, cancellationToken);
         if (owner is null)
         {
-            return $"no open alert '{command.AlertId}'";
+            return _reloads.Closed.NotOpen(command.AlertId);
         }
 
         if (owner.Partition < 0)

@@ -24,6 +24,7 @@ public sealed class RuleTestKit : IRuleOutputs
     private readonly List<RuleFailure> _failures = [];
     private readonly List<RuleProblem> _problems = [];
     private RuleSet? _rules;
+    private int _versions;
     private DateTimeOffset _manualWatermark = DateTimeOffset.MinValue;
 
     /// <summary>A kit with the given event-time settings (the engine's defaults when null), its clock at <paramref name="start"/>.</summary>
@@ -74,10 +75,60 @@ public sealed class RuleTestKit : IRuleOutputs
             throw new InvalidOperationException("Bind every rule before the first event.");
         }
 
-        name ??= rule.GetType().GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>().FirstOrDefault()?.Name
-            ?? rule.GetType().Name;
-        _bindings.Add(new RuleBinding(name, rule, sensorTypes, areas));
+        _bindings.Add(new RuleBinding(NameOf(rule, name), rule, sensorTypes, areas));
         return this;
+    }
+
+    /// <summary>
+    /// Binds a rule under a name again, as the engine does when the rules file changes that binding or its plugin is
+    /// rebuilt (or adds it, when no binding has that name), at any time: every sensor and area carries the binding's
+    /// state as the engine would (<see cref="BindingChange"/>). The kit cannot see parameters: another object of the same
+    /// type is taken as new parameters, so the rule is told (<see cref="Rule.OnParametersChanged"/>); a rule of another
+    /// type with the same <see cref="RuleAttribute"/> name is a new build of it with the same parameters (its
+    /// <see cref="Rule.StateVersion"/> decides between keeping the state and <see cref="Rule.MigrateState"/>).
+    /// </summary>
+    /// <param name="rule">The new rule object.</param>
+    /// <param name="name">The binding's name, as in <see cref="Bind"/>.</param>
+    /// <param name="sensorTypes">Narrows the rule's sensor types.</param>
+    /// <param name="areas">The areas it runs for; all when null.</param>
+    /// <returns>What happened to each sensor's and area's state of the binding (closed alerts are also in <see cref="Alerts"/>).</returns>
+    public IReadOnlyList<BindingStateChange> Reload(Rule rule, string? name = null, IEnumerable<string>? sensorTypes = null, IEnumerable<string>? areas = null)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        name = NameOf(rule, name);
+        var index = _bindings.FindIndex(b => b.Name == name);
+        var unchanged = index >= 0 && ReferenceEquals(_bindings[index].Rule, rule)
+            && _bindings[index].SensorTypes.ToHashSet().SetEquals(new RuleBinding(name, rule, sensorTypes).SensorTypes)
+            && _bindings[index].Areas.ToHashSet().SetEquals(areas ?? []);
+        if (unchanged)
+        {
+            return [];
+        }
+
+        var binding = new RuleBinding(name, rule, sensorTypes, areas, fingerprint: $"test-kit:{name}:{++_versions}");
+        if (index >= 0)
+        {
+            _bindings[index] = binding;
+        }
+        else
+        {
+            _bindings.Add(binding);
+        }
+
+        return Apply();
+    }
+
+    /// <summary>Removes a binding, as the engine does when the rules file drops it: every open alert it holds is closed (<c>rule removed</c>).</summary>
+    /// <returns>What happened to each sensor's and area's state of the binding.</returns>
+    /// <exception cref="ArgumentException">No binding has that name.</exception>
+    public IReadOnlyList<BindingStateChange> Unbind(string name)
+    {
+        if (_bindings.RemoveAll(b => b.Name == name) == 0)
+        {
+            throw new ArgumentException($"No rule is bound as '{name}'.", nameof(name));
+        }
+
+        return Apply();
     }
 
     /// <summary>Sends an event from a partition (0 unless you test several partitions' watermarks).</summary>
@@ -195,6 +246,25 @@ public sealed class RuleTestKit : IRuleOutputs
 
     void IRuleOutputs.Problem(string ruleName, string key, string kind, string message) =>
         _problems.Add(new RuleProblem(ruleName, key, kind, message));
+
+    private static string NameOf(Rule rule, string? name) =>
+        name ?? rule.GetType().GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>().FirstOrDefault()?.Name ?? rule.GetType().Name;
+
+    /// <summary>Switches every sensor and area to the kit's bindings now, as the engine's reload does.</summary>
+    private List<BindingStateChange> Apply()
+    {
+        var rules = _rules = new RuleSet(_bindings);
+        var changes = new List<BindingStateChange>();
+        var watermark = Watermark;
+        foreach (var runner in _sensors.Values.Concat(_areas.Values).ToList())
+        {
+            runner.Advance(watermark, Now, this);
+            changes.AddRange(runner.Reload(rules, this));
+        }
+
+        DeliverFacts(watermark);
+        return changes;
+    }
 
     private void Advance()
     {

@@ -79,33 +79,41 @@ public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Reloading_rules_keeps_the_state_of_unchanged_rules_and_restarts_changed_ones()
+    public async Task Reloading_rules_keeps_the_state_of_unchanged_and_reparameterised_rules_and_restarts_a_replaced_one()
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         var kept = new RuleBinding("kept", new CounterRule(3));
         var changed = new RuleBinding("changed", new CounterRule(3), fingerprint: "v1");
-        await using var engine = await bed.StartEngineAsync(rules: new RuleSet([kept, changed]));
+        var replaced = new RuleBinding("replaced", new CounterRule(3), fingerprint: "r1");
+        await using var engine = await bed.StartEngineAsync(rules: new RuleSet([kept, changed, replaced]));
         bed.ProduceEvent(Count("c-1", 0));
         bed.ProduceEvent(Count("c-1", 1));
         bed.Flush();
         await KafkaTestBed.WaitUntilAsync(() => engine.Statistics.Processed == 2);
 
-        engine.ApplyRules(new RuleSet([kept, new RuleBinding("changed", new CounterRule(3), fingerprint: "v2"), TestRules.EveryFall]));
+        engine.ApplyRules(new RuleSet([
+            kept,
+            new RuleBinding("changed", new CounterRule(3), fingerprint: "v2"),
+            new RuleBinding("replaced", new OtherCounterRule(3), fingerprint: "r2"),
+            TestRules.EveryFall,
+        ]));
         bed.ProduceEvent(Count("c-1", 2));
         bed.ProduceEvent(Count("c-1", 3));
         bed.ProduceEvent(Count("c-1", 4));
         bed.Flush();
 
-        // "kept" counted on from 2: its third event (the first after the reload) raises; "changed" started over.
-        var alerts = bed.ReadAlertIds(["kept:c-1:count-3", "changed:c-1:count-3"]);
-        Assert.Equal(2, alerts.Count);
-        var records = bed.ReadAtLeast(bed.Options.Topics.Alerts, 2);
+        // "kept" and "changed" (the same rule with other parameters) counted on from 2: their third event (the first
+        // after the reload) raises; "replaced" (another rule under the same name) started over.
+        var alerts = bed.ReadAlertIds(["kept:c-1:count-3", "changed:c-1:count-3", "replaced:c-1:count-3"]);
+        Assert.Equal(3, alerts.Count);
+        var records = bed.ReadAtLeast(bed.Options.Topics.Alerts, 3);
         var evidence = records
             .Select(r => JsonDocument.Parse(r.Message.Value).RootElement)
-            .Where(a => a.GetProperty("rule").GetString() is "kept" or "changed")
+            .Where(a => a.GetProperty("rule").GetString() is "kept" or "changed" or "replaced")
             .ToDictionary(a => a.GetProperty("rule").GetString()!, a => a.GetProperty("eventTime").GetDateTimeOffset());
         Assert.Equal(Events.T0.AddSeconds(2).ToUnixTimeMilliseconds(), evidence["kept"].ToUnixTimeMilliseconds());
-        Assert.Equal(Events.T0.AddSeconds(4).ToUnixTimeMilliseconds(), evidence["changed"].ToUnixTimeMilliseconds());
+        Assert.Equal(Events.T0.AddSeconds(2).ToUnixTimeMilliseconds(), evidence["changed"].ToUnixTimeMilliseconds());
+        Assert.Equal(Events.T0.AddSeconds(4).ToUnixTimeMilliseconds(), evidence["replaced"].ToUnixTimeMilliseconds());
         await engine.StopAsync();
         Assert.Equal(1, engine.Statistics.RuleReloads);
     }
@@ -165,7 +173,12 @@ public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
     }
 
     /// <summary>Counts a sensor's events in keyed state; raises an alert at the given count.</summary>
-    private sealed class CounterRule(int alertAt) : Rule
+    /// <summary>Another rule that counts the same way (its state is not <see cref="CounterRule"/>'s).</summary>
+    private sealed class OtherCounterRule(int alertAt) : CounterRuleBase(alertAt);
+
+    private sealed class CounterRule(int alertAt) : CounterRuleBase(alertAt);
+
+    private abstract class CounterRuleBase(int alertAt) : Rule
     {
         public override IReadOnlyCollection<string> SensorTypes { get; } = ["counter"];
 

@@ -8,6 +8,7 @@ using Kommune.Rules.Testing;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Runtime;
+using Prometheus;
 using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
@@ -26,6 +27,19 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         options.StateInterval = TimeSpan.FromMilliseconds(200);
     }
 
+    /// <summary>Runs an engine with <see cref="FallRules"/> until <paramref name="fall"/>'s alert is out and its state written, then stops it.</summary>
+    private static async Task<EngineStatistics> RaiseFallAndStopAsync(KafkaTestBed bed, SensorEvent fall, string alertId)
+    {
+        await using var first = await bed.StartEngineAsync(Fast, FallRules());
+        bed.ProduceEvent(fall);
+        bed.Flush();
+        bed.ReadAlertIds([alertId]);
+        // The fall's offset is committed only once the state holding its open alert is acknowledged.
+        await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+        await first.StopAsync();
+        return first.Statistics;
+    }
+
     [Fact]
     public async Task An_open_fall_escalation_continues_on_schedule_after_a_restart_and_an_ack_reaches_it()
     {
@@ -33,17 +47,8 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         var fall = Events.Fall("wearable-9", "sagene", 0);
         var alertId = $"fall:wearable-9:{fall.Timestamp.ToUnixTimeMilliseconds()}";
 
-        var first = await bed.StartEngineAsync(Fast, FallRules());
-        await using (first)
-        {
-            bed.ProduceEvent(fall);
-            bed.Flush();
-            bed.ReadAlertIds([alertId]);
-            // The fall's offset is committed only once the state holding its open alert is acknowledged.
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
-            Assert.True(first.Statistics.StateWritten >= 1);
-            await first.StopAsync();
-        }
+        var first = await RaiseFallAndStopAsync(bed, fall, alertId);
+        Assert.True(first.StateWritten >= 1);
 
         // Stopped before the 6 s deadline: only the raise is on the topic.
         Assert.Single(bed.ReadAtLeast(bed.Options.Topics.Alerts, 1));
@@ -67,6 +72,31 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         Assert.Equal(3, JsonDocument.Parse(acked[2].Message.Value).RootElement.GetProperty("sequence").GetInt32());
         await second.StopAsync();
         Assert.Equal(0, second.Statistics.CommandsRefused);
+    }
+
+    [Fact]
+    public async Task An_open_alert_of_a_binding_removed_while_the_engine_was_stopped_is_closed_when_its_state_is_restored()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        var fall = Events.Fall("wearable-4", "sagene", 0);
+        var alertId = $"fall:wearable-4:{fall.Timestamp.ToUnixTimeMilliseconds()}";
+        await RaiseFallAndStopAsync(bed, fall, alertId);
+
+        // Restarted without the "fall" binding: the restored state's open alert is closed, not left open forever.
+        await using var second = await bed.StartEngineAsync(Fast, TestRules.EveryFallOnly);
+        var closed = JsonDocument.Parse(bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Count >= 2)[1].Message.Value).RootElement;
+        Assert.Equal(
+            (alertId, "resolved", 2, "rule removed"),
+            (closed.GetProperty("alertId").GetString(), closed.GetProperty("status").GetString(), closed.GetProperty("sequence").GetInt32(),
+                closed.GetProperty("evidence").GetProperty("closedBy").GetString()));
+        await KafkaTestBed.WaitUntilAsync(async () =>
+        {
+            using var scrape = new MemoryStream();
+            await second.Metrics.Registry.CollectAndExportAsTextAsync(scrape);
+            return new PrometheusText(Encoding.UTF8.GetString(scrape.ToArray())).Sum("kommune_open_alerts") == 0;
+        });
+        await second.StopAsync();
+        Assert.Equal(1, second.Statistics.StateRestored);
     }
 
     [Fact]

@@ -61,7 +61,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         });
         Receive<RestoreState>(r => _sensors.Deliver(r.Snapshot.Key, r, Self));
         Receive<CommandMessage>(c => _sensors.Deliver(c.SensorId!, c, Self));
-        Receive<RulesChanged>(c => _sensors.Broadcast(c, Self));
+        Receive<RulesChanged>(c =>
+        {
+            c.Progress?.Expect(_sensors.Running);
+            _sensors.Broadcast(c, Self);
+            c.Progress?.Done();
+        });
         Receive<ReleasePartitions>(r =>
         {
             _sensors.TellAll(r, Self, r.Done);

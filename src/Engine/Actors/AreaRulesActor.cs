@@ -91,13 +91,14 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
             case RulesChanged changed:
                 if (_rules is not null)
                 {
-                    _rules.Reload(changed.Rules);
+                    _rules.Reload(changed.Progress);
                 }
                 else if (_areaId is not null && HasAreaRules(changed.Rules, _areaId))
                 {
                     _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, Self);
                 }
 
+                changed.Progress?.Done();
                 break;
             case ReleasePartitions release:
                 HandOver(release);

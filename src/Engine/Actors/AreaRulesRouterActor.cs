@@ -20,7 +20,12 @@ internal sealed class AreaRulesRouterActor : ReceiveActor
         Receive<AreaWatermarkAdvanced>(w => _areas.Broadcast(w, Self));
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
-        Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
+        Receive<RulesChanged>(c =>
+        {
+            c.Progress?.Expect(_areas.Running);
+            _areas.Broadcast(c, Self);
+            c.Progress?.Done();
+        });
         Receive<ReleasePartitions>(r =>
         {
             _areas.TellAll(r, Self, r.Done);

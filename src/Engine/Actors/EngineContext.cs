@@ -32,6 +32,9 @@ internal sealed class EngineContext(
 
     public ILogger Logger { get; } = logger;
 
+    /// <summary>The engine's reloads: what each did, and the alerts they closed.</summary>
+    public Reloads.RuleReloads Reloads { get; init; } = new(logger, null, clock);
+
     /// <summary>Told how long each rule handler took (the engine's metrics), or null.</summary>
     public IRuleTimings? RuleTimings { get; init; }
 

@@ -31,7 +31,12 @@ internal sealed class EventRouterActor : ReceiveActor
         });
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self)); // a sensor's: to its area's sensors
-        Receive<RulesChanged>(c => _areas.Broadcast(c, Self));
+        Receive<RulesChanged>(c =>
+        {
+            c.Progress?.Expect(_areas.Running);
+            _areas.Broadcast(c, Self);
+            c.Progress?.Done();
+        });
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));

@@ -33,8 +33,11 @@ internal sealed record AreaWatermarkAdvanced(int Partition, DateTimeOffset Water
 /// </summary>
 internal sealed record ReleasePartitions(IReadOnlySet<int> Partitions, bool Lost, Countdown Done);
 
-/// <summary>The rules were reloaded: unchanged bindings keep their state, changed ones start empty.</summary>
-internal sealed record RulesChanged(RuleSet Rules);
+/// <summary>
+/// The rules were reloaded: every key carries its state over to the engine's current rules (<c>RuleReload</c>), and
+/// each actor tells <paramref name="Progress"/> how many children it passes this on to, and when it has applied it.
+/// </summary>
+internal sealed record RulesChanged(RuleSet Rules, Reloads.RuleReloadProgress? Progress = null);
 
 
 /// <summary>

@@ -46,6 +46,9 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         delivered?.Invoke(child, message);
     }
 
+    /// <summary>Children running (not stopping): those <see cref="Broadcast"/> tells.</summary>
+    public int Running => _byId.Count - _buffers.Count;
+
     /// <summary>
     /// Tells every running child (not those stopping: their next incarnation starts from the shared state), taking a part
     /// of <paramref name="parts"/> for each before it is told.

@@ -90,6 +90,7 @@ internal sealed partial class RuleHost
             return;
         }
 
+        CatchUpWithRules();
         var outputs = new EventOutputs(_engine, routed.Consumed, Owner);
         Runner.OnEvent(routed.Consumed.Event, routed.Watermark, _engine.Now, outputs);
         Finish(outputs, routed.Completion);
@@ -120,6 +121,7 @@ internal sealed partial class RuleHost
             return;
         }
 
+        CatchUpWithRules();
         var outputs = new EventOutputs(_engine, area.Consumed, Owner);
         if (record.Fact is { } fact)
         {
@@ -163,10 +165,11 @@ internal sealed partial class RuleHost
     /// <summary>Runs the rule whose open alert a command names; completes the command when its outputs are acknowledged.</summary>
     public void OnCommand(CommandMessage message)
     {
+        CatchUpWithRules();
         var outputs = new EventOutputs(_engine, null, Owner);
         if (!Runner.OnAlertCommand(message.Command, Runner.Watermark, _engine.Now, outputs))
         {
-            message.Done.TrySetResult($"no open alert '{message.Command.AlertId}'");
+            message.Done.TrySetResult(_engine.Reloads.Closed.NotOpen(message.Command.AlertId));
             return;
         }
 
@@ -176,6 +179,7 @@ internal sealed partial class RuleHost
     /// <summary>Moves time forward: fires the timers the watermark and the clock have passed.</summary>
     public void Advance(DateTimeOffset watermark)
     {
+        CatchUpWithRules();
         var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
         var outputs = new EventOutputs(_engine, null, Owner);
         // A record made again this far behind would be too late anyway.
@@ -185,10 +189,12 @@ internal sealed partial class RuleHost
         Finish(outputs, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
     }
 
-    /// <summary>Restores the key's state read from the state topic; before its first event.</summary>
+    /// <summary>
+    /// Restores the key's state read from the state topic; before its first event. State written under other rules is
+    /// carried over to the current ones as a reload would, closing the open alerts of state that cannot be.
+    /// </summary>
     public void Restore(RestoreState restore)
     {
-        Runner.Restore(restore.Snapshot);
         _written = XxHash128.HashToUInt128(restore.Raw);
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
@@ -215,7 +221,10 @@ internal sealed partial class RuleHost
             }
         }
 
-        Schedule();
+        var outputs = new EventOutputs(_engine, null, Owner);
+        var changes = Runner.Restore(restore.Snapshot, outputs);
+        _engine.Reloads.Applied(null, changes);
+        Finish(outputs, null, changed: changes.Count > 0);
     }
 
     /// <summary>
@@ -314,11 +323,37 @@ internal sealed partial class RuleHost
         Message = "The state of {Key} could not be written to the state topic (a restart restores its last written state): {Reason}")]
     private static partial void LogStateNotWritten(ILogger logger, string key, string reason, Exception exception);
 
-    /// <summary>Switches to new rules, keeping the state of unchanged ones.</summary>
-    public void Reload(RuleSet rules)
+    /// <summary>
+    /// Switches to the engine's current rules, carrying each changed binding's state as <see cref="RuleReload"/> says and
+    /// sending the records that close the open alerts of state that cannot be carried; what it did goes to
+    /// <paramref name="progress"/>.
+    /// </summary>
+    public void Reload(Reloads.RuleReloadProgress? progress)
     {
-        Runner.Reload(rules);
-        Schedule();
+        // Always the current rules, never the message's: a key made after a later reload, or that caught up with it
+        // already, must not go back.
+        var rules = _engine.Rules;
+        if (ReferenceEquals(rules, Runner.Rules))
+        {
+            return;
+        }
+
+        var outputs = new EventOutputs(_engine, null, Owner);
+        var changes = Runner.Reload(rules, outputs);
+        _engine.Reloads.Applied(progress, changes);
+        Finish(outputs, null, changed: changes.Count > 0 || outputs.Any);
+    }
+
+    /// <summary>
+    /// Reloads first when the engine's rules changed and this key has not heard yet (it was being passivated when the
+    /// reload was passed on, then stayed): no key runs old rules.
+    /// </summary>
+    private void CatchUpWithRules()
+    {
+        if (!ReferenceEquals(_engine.Rules, Runner.Rules))
+        {
+            Reload(null);
+        }
     }
 
     /// <summary>

@@ -81,7 +81,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 Restore(r);
                 break;
             case RulesChanged c:
-                _rules?.Reload(c.Rules);
+                _rules?.Reload(c.Progress);
+                c.Progress?.Done();
                 AfterRules();
                 break;
             case CommandMessage c:

@@ -63,6 +63,16 @@ internal static class KommuneCommandLine
         Description = "Folder of rule plugins, one subfolder per plugin (config key PluginsFolder).",
     };
 
+    private static readonly Option<string?> AgainstRulesFile = new("--against")
+    {
+        Description = "The rules file running now: also print what reloading from it to --rules would do to each binding's state (kept, kept with new parameters, migrated, reset, removed, added).",
+    };
+
+    private static readonly Option<string?> AgainstPluginsFolder = new("--against-plugins")
+    {
+        Description = "The plugins folder running now, when it is not --plugins (to see what new plugin builds would do).",
+    };
+
     private static readonly Option<string> ReplayFile = new("--file")
     {
         Description = "CSV series to replay: a header line, then timestamp,value lines (the NAB format).",
@@ -210,9 +220,11 @@ internal static class KommuneCommandLine
         };
         replay.SetAction(RunReplayAsync);
 
-        var checkRules = new Command("check-rules", "Check a rules file and load its plugins without starting anything; print the bindings or every mistake.")
+        var checkRules = new Command(
+            "check-rules",
+            "Check a rules file and load its plugins without starting anything; print the bindings or every mistake, and with --against the reload's plan.")
         {
-            RulesFile, PluginsFolder,
+            RulesFile, PluginsFolder, AgainstRulesFile, AgainstPluginsFolder,
         };
         checkRules.SetAction(CheckRules);
 
@@ -323,6 +335,12 @@ internal static class KommuneCommandLine
             foreach (var problem in loaded.Problems)
             {
                 output.WriteLine($"problem  {problem}");
+            }
+
+            if (parse.GetValue(AgainstRulesFile) is { } running
+                && ReloadPlanText.Write(output, parse.InvocationConfiguration.Error, running, parse.GetValue(AgainstPluginsFolder) ?? parse.GetValue(PluginsFolder), loaded.Rules, loggerFactory) is { } failed)
+            {
+                return failed;
             }
 
             return loaded.Problems.Count == 0 ? 0 : 1;

@@ -39,6 +39,9 @@ internal sealed class EngineMetrics : IRuleTimings
     private readonly Histogram _ruleEvaluation;
     private readonly ConcurrentDictionary<string, Histogram.Child> _ruleEvaluationByRule = new(StringComparer.Ordinal);
     private readonly Histogram _transactionCommit;
+    private readonly Counter _ruleReloads;
+    private readonly Counter _reloadBindings;
+    private readonly Counter _reloadClosedAlerts;
     private FrozenSet<string> _knownTypes = FrozenSet<string>.Empty;
 
     /// <param name="topic">The sensor-events topic (the <c>topic</c> label).</param>
@@ -70,6 +73,18 @@ internal sealed class EngineMetrics : IRuleTimings
             "kommune_rule_problems_total",
             "Problems rules reported: input a rule could not use (unusable-event), timers fired early at the per-key limit (timer-limit), and the like.",
             ["rule", "kind"]);
+        _ruleReloads = factory.CreateCounter(
+            "kommune_rule_reloads_total", "Reloads of the rules, by outcome: applied, or refused (a rules file with mistakes: the running rules stay).", ["outcome"]);
+        _ruleReloads.WithLabels("applied");
+        _ruleReloads.WithLabels("refused");
+        _reloadBindings = factory.CreateCounter(
+            "kommune_rule_reload_bindings_total",
+            "Bindings in applied reloads, by what happened to their state: unchanged, added, kept, new_parameters, migrated, reset, removed.",
+            ["change"]);
+        _reloadClosedAlerts = factory.CreateCounter(
+            "kommune_rule_reload_closed_alerts_total",
+            "Open alerts closed by reloads (their binding removed, or its state reset), by reason: rule_removed, rule_state_reset.",
+            ["reason"]);
         _actorFailures = factory.CreateCounter("kommune_actor_failures_total", "Engine actors that threw (a bug: the actor resumes, see the log).");
         StateWritten = factory.CreateCounter("kommune_state_records_written_total", "Rule-state checkpoint records acknowledged by the broker.");
         StateRestored = factory.CreateCounter("kommune_state_records_restored_total", "Rule-state records read back when partitions were assigned.");
@@ -254,6 +269,19 @@ internal sealed class EngineMetrics : IRuleTimings
 
         child.Inc();
     }
+
+    /// <summary>A reload of the rules was applied, or refused.</summary>
+    public void RulesReloaded(bool applied) => _ruleReloads.WithLabels(applied ? "applied" : "refused").Inc();
+
+    /// <summary>One binding of an applied reload, by what happens to its state.</summary>
+    public void BindingReloaded(BindingChange change) => _reloadBindings.WithLabels(change switch
+    {
+        BindingChange.NewParameters => "new_parameters",
+        _ => Lower(change),
+    }).Inc();
+
+    /// <summary>A reload closed an open alert: <c>rule removed</c> or <c>rule state reset</c>.</summary>
+    public void AlertClosedByReload(string reason) => _reloadClosedAlerts.WithLabels(reason.Replace(' ', '_')).Inc();
 
     public void TransactionCommitted(TimeSpan elapsed) => _transactionCommit.Observe(elapsed.TotalSeconds);
 

@@ -268,7 +268,14 @@ public sealed partial class RuleLoader : IDisposable
             }
         }
 
-        return errors.Count == errorsBefore && entry.Name is not null ? new RuleBinding(entry.Name, rule, entry.SensorTypes, entry.Areas, fingerprint) : null;
+        if (StateVersionOf(rule) is { } versionProblem)
+        {
+            Error("rule", $"rule '{entry.Rule}' {versionProblem}");
+        }
+
+        return errors.Count == errorsBefore && entry.Name is not null
+            ? new RuleBinding(entry.Name, rule, entry.SensorTypes, entry.Areas, fingerprint, ParametersFingerprint(parametersJson))
+            : null;
     }
 
     /// <summary>Finds the entry's rule type: in its plugin when it names one, else built in, else in the one plugin that has it.</summary>
@@ -358,6 +365,25 @@ public sealed partial class RuleLoader : IDisposable
             parameters,
         ];
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(parts))));
+    }
+
+    /// <summary>A short hash of the canonical parameters: a reload tells new parameters from a rebuilt plugin by it.</summary>
+    private static string ParametersFingerprint(string canonicalParameters) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonicalParameters)))[..16];
+
+    /// <summary>What is wrong with the rule's <see cref="Rule.StateVersion"/>, or null.</summary>
+    private static string? StateVersionOf(Rule rule)
+    {
+        try
+        {
+            return rule.StateVersion >= 1 ? null : $"has StateVersion {rule.StateVersion}: it must be 1 or more";
+        }
+#pragma warning disable CA1031 // Plugin code: whatever it throws is reported as the binding's mistake.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            return $"threw reading its StateVersion: {Plugin.Describe(e)}";
+        }
     }
 
     private static Dictionary<string, Type> ScanBuiltIns() =>

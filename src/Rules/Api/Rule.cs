@@ -53,4 +53,36 @@ public abstract class Rule
     public virtual void OnFact(IRuleContext context, Fact fact)
     {
     }
+
+    /// <summary>
+    /// The version of the shape of this rule's keyed state: the names it uses and the types it reads them as. 1 unless
+    /// overridden. A reload that swaps in a new build of the rule (a rebuilt plugin) keeps every key's state, timers and
+    /// open alerts when the version is the same; raise it when the new build reads its state differently, and the
+    /// engine calls <see cref="MigrateState"/> for each key instead.
+    /// </summary>
+    public virtual int StateVersion => 1;
+
+    /// <summary>
+    /// Moves one key's state, written by a build of this rule whose <see cref="StateVersion"/> was
+    /// <paramref name="fromVersion"/>, to this build's shape (also called for a rollback, when
+    /// <paramref name="fromVersion"/> is the higher). Read the old values as JSON or as types of this build, write the
+    /// new ones; the key's timers and open alerts are kept as they are. Return false (the default) when the state
+    /// cannot be moved: the key's state and timers are then dropped and each of its open alerts is closed with a
+    /// <c>resolved</c> record saying <c>rule state reset</c>. A throw counts as false and is reported as a rule failure.
+    /// </summary>
+    /// <param name="fromVersion">The state version of the build that wrote the state.</param>
+    /// <param name="state">The key's state values, to read and rewrite.</param>
+    /// <returns>Whether the state now has this build's shape.</returns>
+    public virtual bool MigrateState(int fromVersion, IStateMigration state) => false;
+
+    /// <summary>
+    /// Tells the rule, once for each key that holds state of this binding (values, timers or open alerts), that a reload
+    /// kept that state while the binding's parameters changed (this object has the new ones). Re-check open episodes
+    /// under the new parameters here: resolve an alert the new threshold no longer supports, move a timer. Runs like a
+    /// processing-time timer: <see cref="IRuleContext.EventTime"/> is the key's newest event time. Does nothing by
+    /// default.
+    /// </summary>
+    public virtual void OnParametersChanged(IRuleContext context)
+    {
+    }
 }

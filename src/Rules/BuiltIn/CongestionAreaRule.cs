@@ -9,7 +9,8 @@ namespace Kommune.Rules.BuiltIn;
 /// minute (the fact's <c>windowStart</c>, or else the minute of its event time). Once the watermark passes a
 /// minute's end plus <c>grace</c> (default <c>"15s"</c>, the time the segments' facts need to arrive), it emits the
 /// aggregates <c>traffic.congested.share</c> (percent of reporting segments that were congested, 0..100) and
-/// <c>traffic.speed.mean</c> (mean of the segments' mean speeds, km/h), each with the number of segments as count.
+/// <c>traffic.speed.mean</c> (mean of the segments' mean speeds, km/h; none for a minute whose speeds overflow their sum),
+/// each with the number of segments as count.
 /// </summary>
 /// <remarks>
 /// A High <c>traffic/area-congestion</c> alert (incident <c>area-congestion:&lt;ms of the minute that raised it&gt;</c>) is raised when the share is above
@@ -179,7 +180,8 @@ public sealed class CongestionAreaRule : Rule
         var from = Minutes.Time(start);
         var to = Minutes.Time(start + MinuteMs);
         context.EmitAggregate(ShareMetric, from, to, minute.SharePercent, minute.Segments);
-        if (minute.SpeedCount > 0)
+        // Segments reporting absurd speeds (1e308 km/h each) overflow the sum: such a minute has no mean speed.
+        if (minute.SpeedCount > 0 && double.IsFinite(minute.SpeedSum))
         {
             context.EmitAggregate(SpeedMetric, from, to, minute.SpeedSum / minute.SpeedCount, minute.SpeedCount);
         }

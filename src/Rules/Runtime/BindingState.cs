@@ -77,6 +77,64 @@ internal sealed class BindingState
         }
     }
 
+    /// <summary>
+    /// Turns every value into its JSON and forgets its type and handle, as a restored value is: the next build of the
+    /// rule (other types, in another load context) reads them afresh, and nothing keeps the old build's objects alive.
+    /// </summary>
+    public void Detach()
+    {
+        foreach (var (name, cell) in _cells.ToList())
+        {
+            if (!cell.HasValue)
+            {
+                _cells.Remove(name);
+                continue;
+            }
+
+            if (cell.Json is null)
+            {
+                cell.Json = JsonSerializer.SerializeToElement(cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+            }
+
+            cell.Type = null;
+            cell.Value = null;
+            cell.Handle = null;
+        }
+    }
+
+    /// <summary>The names of the values held.</summary>
+    public IReadOnlyCollection<string> Names => [.. _cells.Where(c => c.Value.HasValue).Select(c => c.Key)];
+
+    /// <summary>Whether a value of that name is held.</summary>
+    public bool Has(string name) => _cells.TryGetValue(name, out var cell) && cell.HasValue;
+
+    /// <summary>The value read as <typeparamref name="T"/> from its JSON (or as it is, when it is one), default when none is held.</summary>
+    public T? Read<T>(string name)
+    {
+        if (!_cells.TryGetValue(name, out var cell) || !cell.HasValue)
+        {
+            return default;
+        }
+
+        if (cell.Type == typeof(T))
+        {
+            return (T?)cell.Value;
+        }
+
+        var json = cell.Json ?? JsonSerializer.SerializeToElement(cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+        return json.Deserialize<T>(KeyedStateSnapshot.JsonOptions);
+    }
+
+    /// <summary>Sets the value under <paramref name="name"/>, of type <typeparamref name="T"/> from now on.</summary>
+    public void Write<T>(string name, T value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        _cells[name] = new Cell { Type = typeof(T), Value = value, HasValue = true };
+    }
+
+    /// <summary>Removes the value; false when none was held.</summary>
+    public bool Remove(string name) => _cells.Remove(name, out var cell) && cell.HasValue;
+
     public void Restore(RuleStateSnapshot snapshot)
     {
         foreach (var (name, json) in snapshot.Values)

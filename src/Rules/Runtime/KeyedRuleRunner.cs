@@ -29,6 +29,7 @@ public sealed class KeyedRuleRunner
     private readonly Dictionary<string, BindingState> _states = new(StringComparer.Ordinal);
     private readonly RuleContext _context;
     private RuleBinding[] _bindings = [];
+    private RuleSet _rules = RuleSet.Empty;
     private DateTimeOffset _now = DateTimeOffset.MinValue;
 
     /// <summary>A runner with empty state.</summary>
@@ -49,7 +50,9 @@ public sealed class KeyedRuleRunner
         _settings = settings;
         _timings = timings;
         _context = new RuleContext(this);
-        Reload(rules);
+        ArgumentNullException.ThrowIfNull(rules);
+        _rules = rules;
+        _bindings = rules.For(scope, areaId);
     }
 
     /// <summary>Sensor or area.</summary>
@@ -69,6 +72,9 @@ public sealed class KeyedRuleRunner
 
     /// <summary>The rules that run for this key.</summary>
     public IReadOnlyList<RuleBinding> Bindings => _bindings;
+
+    /// <summary>The rule set this key runs (the one given last to the constructor or <see cref="Reload"/>).</summary>
+    public RuleSet Rules => _rules;
 
     /// <summary>Whether any rule holds state, an open alert or a timer for this key (then it must not be dropped).</summary>
     public bool HasState => _timers.Count > 0 || _states.Values.Any(s => !s.IsEmpty);
@@ -182,24 +188,41 @@ public sealed class KeyedRuleRunner
     }
 
     /// <summary>
-    /// Switches to a new rule set. A binding whose name and fingerprint are unchanged keeps its state and timers;
-    /// the state and timers of changed or removed bindings are dropped.
+    /// Switches to a new rule set, carrying each changed binding's state as <see cref="RuleReload"/> says: kept (its
+    /// values read afresh by a new build of the rule), migrated by the rule's <see cref="Rule.MigrateState"/>, or dropped;
+    /// every open alert of dropped state is closed with a <c>resolved</c> record of its own, sent to
+    /// <paramref name="outputs"/> with the next sequence number. Then each rule whose parameters changed is told
+    /// (<see cref="Rule.OnParametersChanged"/>), and timers already due fire.
     /// </summary>
-    public void Reload(RuleSet rules)
+    /// <returns>What happened to each binding that held state at this key and changed; empty when nothing did.</returns>
+    public IReadOnlyList<BindingStateChange> Reload(RuleSet rules, IRuleOutputs outputs)
     {
         ArgumentNullException.ThrowIfNull(rules);
-        var next = rules.For(Scope, AreaId);
-        foreach (var binding in _bindings)
+        ArgumentNullException.ThrowIfNull(outputs);
+        var previous = _bindings;
+        _rules = rules;
+        _bindings = rules.For(Scope, AreaId);
+        List<BindingStateChange>? changes = null;
+        List<RuleBinding>? told = null;
+        foreach (var before in previous)
         {
-            var kept = Find(next, binding.Name);
-            if (kept is null || kept.Fingerprint != binding.Fingerprint)
+            var after = Find(_bindings, before.Name);
+            if (after is not null && (ReferenceEquals(before, after) || before.Fingerprint == after.Fingerprint))
             {
-                _states.Remove(binding.Name);
-                _timers.RemoveBinding(binding.Name);
+                continue;
             }
+
+            if (!Holds(before.Name))
+            {
+                _states.Remove(before.Name); // nothing held, but its empty cells may know the old build's types
+                continue;
+            }
+
+            (changes ??= []).Add(Carry(BindingOrigin.Of(before), after, outputs, ref told));
         }
 
-        _bindings = next;
+        Tell(told, outputs);
+        return (IReadOnlyList<BindingStateChange>?)changes ?? [];
     }
 
     /// <summary>Everything this key's rules hold, to persist.</summary>
@@ -220,7 +243,10 @@ public sealed class KeyedRuleRunner
                 binding.Fingerprint,
                 state?.SnapshotValues() ?? [],
                 state is null ? new Dictionary<string, Alert>() : new Dictionary<string, Alert>(state.OpenAlerts),
-                timers));
+                timers,
+                binding.RuleId,
+                binding.StateVersion,
+                binding.ParametersFingerprint));
         }
 
         return new KeyedStateSnapshot(Scope, Key, AreaId, Watermark, LastEventTime, rules);
@@ -297,6 +323,13 @@ public sealed class KeyedRuleRunner
             }
 
             writer.WriteEndArray();
+            writer.WriteString("rule", binding.RuleId);
+            writer.WriteNumber("stateVersion", binding.StateVersion);
+            if (binding.ParametersFingerprint is { } parameters)
+            {
+                writer.WriteString("parameters", parameters);
+            }
+
             writer.WriteEndObject();
         }
 
@@ -314,10 +347,17 @@ public sealed class KeyedRuleRunner
     }
 
     /// <summary>
-    /// Restores a snapshot of this key into this (new) runner. State of a binding that no longer exists, or whose
-    /// fingerprint changed, is not restored; the names of those bindings are returned.
+    /// Restores a snapshot of this key into this (new) runner. State of a binding whose fingerprint is unchanged is
+    /// restored as it was; state written by another version of the binding (the rules changed while the engine was
+    /// stopped, or on the node that wrote it) is carried as <see cref="Reload"/> carries it, and state of a binding
+    /// that is gone is dropped, its open alerts closed through <paramref name="outputs"/>.
     /// </summary>
-    public IReadOnlyList<string> Restore(KeyedStateSnapshot snapshot)
+    /// <param name="snapshot">The key's snapshot.</param>
+    /// <param name="outputs">Where closing records and what told rules emit go; may be null only when the snapshot is of
+    /// these very bindings.</param>
+    /// <returns>What happened to each binding whose state was not restored as it was; empty when all were.</returns>
+    /// <exception cref="InvalidOperationException"><paramref name="outputs"/> is null and a binding's state had to be carried or dropped.</exception>
+    public IReadOnlyList<BindingStateChange> Restore(KeyedStateSnapshot snapshot, IRuleOutputs? outputs = null)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         if (snapshot.Key != Key || snapshot.Scope != Scope)
@@ -327,24 +367,140 @@ public sealed class KeyedRuleRunner
 
         Watermark = snapshot.Watermark;
         LastEventTime = snapshot.LastEventTime;
-        var skipped = new List<string>();
+        List<BindingStateChange>? changes = null;
+        List<RuleBinding>? told = null;
         foreach (var rule in snapshot.Rules)
         {
-            var binding = Find(_bindings, rule.Name);
-            if (binding is null || binding.Fingerprint != rule.Fingerprint)
-            {
-                skipped.Add(rule.Name);
-                continue;
-            }
-
             StateOf(rule.Name).Restore(rule);
             foreach (var timer in rule.Timers)
             {
                 _timers.Set(rule.Name, timer.Name, timer.Time, timer.Domain);
             }
+
+            var binding = Find(_bindings, rule.Name);
+            if (binding is null || binding.Fingerprint != rule.Fingerprint)
+            {
+                var carryingTo = outputs ?? throw new InvalidOperationException($"The state of binding '{rule.Name}' was written by other rules; restoring it needs outputs for what that closes.");
+                (changes ??= []).Add(Carry(BindingOrigin.Of(rule, Scope), binding, carryingTo, ref told));
+            }
         }
 
-        return skipped;
+        if (outputs is not null)
+        {
+            Tell(told, outputs);
+        }
+
+        return (IReadOnlyList<BindingStateChange>?)changes ?? [];
+    }
+
+    /// <summary>Whether a binding holds anything at this key: values, open alerts or timers.</summary>
+    private bool Holds(string binding) => (_states.TryGetValue(binding, out var state) && !state.IsEmpty) || _timers.HasAny(binding);
+
+    /// <summary>
+    /// Carries the state of the binding <paramref name="before"/> (held in <see cref="_states"/> and the timers under its
+    /// name) over to <paramref name="after"/> (null: it is gone from this key), or drops it, closing its open alerts.
+    /// </summary>
+    private BindingStateChange Carry(BindingOrigin before, RuleBinding? after, IRuleOutputs outputs, ref List<RuleBinding>? told)
+    {
+        if (after is null)
+        {
+            var elsewhere = _rules.Bindings.FirstOrDefault(b => b.Name == before.Name);
+            return elsewhere is null
+                ? Drop(before.Name, BindingChange.Removed, $"binding '{before.Name}' is no longer in the rules file", outputs)
+                : elsewhere.Scope != Scope
+                    ? Drop(before.Name, BindingChange.Reset, $"binding '{before.Name}' changed scope to {elsewhere.Scope}", outputs)
+                    : Drop(before.Name, BindingChange.Removed, $"binding '{before.Name}' no longer covers area {AreaId}", outputs);
+        }
+
+        var comparison = RuleReload.Compare(before, after);
+        var change = comparison.Change;
+        if (change == BindingChange.Reset)
+        {
+            return Drop(before.Name, change, $"binding '{before.Name}': {comparison.Reason}", outputs);
+        }
+
+        var state = _states.GetValueOrDefault(before.Name);
+        if (before.Rule is null || before.Rule.GetType() != after.Rule.GetType() || change == BindingChange.Migrated)
+        {
+            state?.Detach(); // another build's types, or about to be migrated: its values are read afresh from JSON
+        }
+
+        if (change == BindingChange.Migrated && !Migrate(before.StateVersion, after, state ?? StateOf(after.Name), outputs))
+        {
+            return Drop(before.Name, BindingChange.Reset, $"binding '{before.Name}': state version {before.StateVersion} → {after.StateVersion} and MigrateState did not move this key's state", outputs);
+        }
+
+        if (comparison.ParametersChanged)
+        {
+            (told ??= []).Add(after);
+        }
+
+        return new BindingStateChange(before.Name, Key, change, []);
+    }
+
+    /// <summary>Runs the rule's <see cref="Rule.MigrateState"/> on the key's state; a throw is reported and counts as false.</summary>
+    private bool Migrate(int fromVersion, RuleBinding binding, BindingState state, IRuleOutputs outputs)
+    {
+        try
+        {
+            return binding.Rule.MigrateState(fromVersion, new StateMigration(this, state));
+        }
+#pragma warning disable CA1031 // A failing rule is isolated and reported; its state is reset.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            outputs.RuleFailed(binding.Name, nameof(Rule.MigrateState), e);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Drops a binding's state and timers at this key and closes each of its open alerts with a <c>resolved</c> record:
+    /// the next sequence number, the key's newest event time (so a record written again after a crash is the same
+    /// change), evidence <c>closedBy</c> saying why.
+    /// </summary>
+    private BindingStateChange Drop(string binding, BindingChange change, string detail, IRuleOutputs outputs)
+    {
+        _timers.RemoveBinding(binding);
+        if (!_states.Remove(binding, out var state) || state.OpenAlerts.Count == 0)
+        {
+            return new BindingStateChange(binding, Key, change, []);
+        }
+
+        var reason = change == BindingChange.Removed ? "rule removed" : "rule state reset";
+        var closed = new List<Alert>(state.OpenAlerts.Count);
+        foreach (var (_, last) in state.OpenAlerts.OrderBy(a => a.Key, StringComparer.Ordinal))
+        {
+            var at = LastEventTime > last.EventTime ? LastEventTime : last.EventTime;
+            var evidence = new Dictionary<string, SensorValue>(last.Evidence, StringComparer.Ordinal) { ["closedBy"] = reason };
+            var record = last with
+            {
+                Status = AlertStatus.Resolved,
+                Description = $"Closed by a rules reload: {reason} ({detail}); its condition was not checked again",
+                EventTime = at,
+                DateIssued = at > last.DateIssued ? at : last.DateIssued,
+                Evidence = evidence,
+                Sequence = last.Sequence + 1,
+            };
+            outputs.Alert(record);
+            closed.Add(record);
+        }
+
+        return new BindingStateChange(binding, Key, change, closed);
+    }
+
+    /// <summary>Tells each rule whose parameters changed, then fires the timers that are due.</summary>
+    private void Tell(List<RuleBinding>? told, IRuleOutputs outputs)
+    {
+        foreach (var binding in told ?? [])
+        {
+            if (Holds(binding.Name))
+            {
+                Invoke(binding, outputs, LastEventTime, LastEventTime, ParametersChanged.Instance);
+            }
+        }
+
+        FireDue(outputs);
     }
 
     // A timer is due once the watermark (event time) or the clock (processing time) has reached it, whenever it was
@@ -416,6 +572,10 @@ public sealed class KeyedRuleRunner
                     handler = nameof(Rule.OnAlertCommand);
                     binding.Rule.OnAlertCommand(_context, command.Incident, command.Command);
                     break;
+                case ParametersChanged:
+                    handler = nameof(Rule.OnParametersChanged);
+                    binding.Rule.OnParametersChanged(_context);
+                    break;
                 default:
                     handler = nameof(Rule.OnTimer);
                     binding.Rule.OnTimer(_context, (RuleTimer)input);
@@ -460,6 +620,30 @@ public sealed class KeyedRuleRunner
     }
 
     private sealed record IncidentCommand(string Incident, AlertCommand Command);
+
+    /// <summary>The input of <see cref="Rule.OnParametersChanged"/>.</summary>
+    private sealed class ParametersChanged
+    {
+        public static ParametersChanged Instance { get; } = new();
+    }
+
+    /// <summary>A key's state of one binding, as <see cref="Rule.MigrateState"/> sees it.</summary>
+    private sealed class StateMigration(KeyedRuleRunner runner, BindingState state) : IStateMigration
+    {
+        public string Key => runner.Key;
+
+        public string AreaId => runner.AreaId;
+
+        public IReadOnlyCollection<string> Names => state.Names;
+
+        public bool Has(string name) => state.Has(name);
+
+        public T? Read<T>(string name) => state.Read<T>(name);
+
+        public void Write<T>(string name, T value) => state.Write(name, value);
+
+        public bool Remove(string name) => state.Remove(name);
+    }
 
     private sealed class RuleContext(KeyedRuleRunner runner) : IRuleContext
     {

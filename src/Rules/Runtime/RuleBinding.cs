@@ -5,7 +5,9 @@ namespace Kommune.Rules.Runtime;
 
 /// <summary>
 /// One rule bound under a name to sensor types and areas. The fingerprint identifies the rule's code and
-/// parameters: a reload keeps a binding's state only when its name and fingerprint are unchanged.
+/// parameters: a binding whose name and fingerprint are unchanged is the same binding. A reload carries the state of
+/// a changed one when its <see cref="RuleId"/>, scope and <see cref="StateVersion"/> are the same (see
+/// <see cref="BindingChange"/>).
 /// </summary>
 public sealed class RuleBinding
 {
@@ -18,7 +20,16 @@ public sealed class RuleBinding
     /// <param name="sensorTypes">Sensor types to run for; null or empty for the rule's own (<see cref="Rule.SensorTypes"/>).</param>
     /// <param name="areas">Areas to run for; null or empty for all.</param>
     /// <param name="fingerprint">Identifies code and parameters; the rule's type name when null.</param>
-    public RuleBinding(string name, Rule rule, IEnumerable<string>? sensorTypes = null, IEnumerable<string>? areas = null, string? fingerprint = null)
+    /// <param name="parametersFingerprint">Identifies the parameters alone (a hash of their canonical JSON), so a reload
+    /// tells new parameters from a rebuilt plugin; null when unknown: then another object of the same rule type counts as
+    /// new parameters, and one of another type (a new build) as the same parameters.</param>
+    public RuleBinding(
+        string name,
+        Rule rule,
+        IEnumerable<string>? sensorTypes = null,
+        IEnumerable<string>? areas = null,
+        string? fingerprint = null,
+        string? parametersFingerprint = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         ArgumentNullException.ThrowIfNull(rule);
@@ -31,6 +42,9 @@ public sealed class RuleBinding
         var areaSet = areas?.ToHashSet(StringComparer.Ordinal);
         _areas = areaSet is { Count: > 0 } ? areaSet : null;
         Fingerprint = fingerprint ?? rule.GetType().AssemblyQualifiedName ?? rule.GetType().Name;
+        ParametersFingerprint = parametersFingerprint;
+        RuleId = IdOf(rule.GetType());
+        StateVersion = rule.StateVersion;
     }
 
     /// <summary>The binding's name.</summary>
@@ -44,6 +58,18 @@ public sealed class RuleBinding
 
     /// <summary>Identifies the rule's code and parameters.</summary>
     public string Fingerprint { get; }
+
+    /// <summary>Identifies the parameters alone; null when unknown.</summary>
+    public string? ParametersFingerprint { get; }
+
+    /// <summary>
+    /// Which rule it binds: the rule type's <see cref="RuleAttribute"/> name (<c>cold-room</c>), or its full type name
+    /// when it has none. Two builds of a rule (a rebuilt plugin) have the same id.
+    /// </summary>
+    public string RuleId { get; }
+
+    /// <summary>The rule's <see cref="Rule.StateVersion"/>, read when bound.</summary>
+    public int StateVersion { get; }
 
     /// <summary>The sensor types it runs for; empty for any.</summary>
     public IReadOnlyCollection<string> SensorTypes => (IReadOnlyCollection<string>?)_sensorTypes ?? [];
@@ -65,4 +91,7 @@ public sealed class RuleBinding
 
     /// <summary>Whether the binding runs in every area (it names none).</summary>
     public bool CoversEveryArea => _areas is null;
+
+    private static string IdOf(Type type) =>
+        type.GetCustomAttributes(typeof(RuleAttribute), inherit: false) is [RuleAttribute attribute, ..] ? attribute.Name : type.FullName ?? type.Name;
 }

@@ -56,12 +56,18 @@ public sealed record KeyedStateSnapshot(
 /// <param name="Values">Named state values as JSON.</param>
 /// <param name="OpenAlerts">Open alerts by incident.</param>
 /// <param name="Timers">Pending timers.</param>
+/// <param name="Rule">The binding's <see cref="RuleBinding.RuleId"/>; null in snapshots written before it was recorded.</param>
+/// <param name="StateVersion">The rule's <see cref="Api.Rule.StateVersion"/> when the snapshot was taken (0: not recorded).</param>
+/// <param name="Parameters">The binding's <see cref="RuleBinding.ParametersFingerprint"/>, or null.</param>
 public sealed record RuleStateSnapshot(
     string Name,
     string Fingerprint,
     IReadOnlyDictionary<string, JsonElement> Values,
     IReadOnlyDictionary<string, Alert> OpenAlerts,
-    IReadOnlyList<RuleTimer> Timers);
+    IReadOnlyList<RuleTimer> Timers,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Rule = null,
+    int StateVersion = 0,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Parameters = null);
 
 /// <summary>Writes a <see cref="SensorValue"/> as its JSON number, string or boolean.</summary>
 internal sealed class SensorValueJsonConverter : JsonConverter<SensorValue>

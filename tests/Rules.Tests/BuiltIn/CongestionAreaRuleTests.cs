@@ -77,6 +77,26 @@ public sealed class CongestionAreaRuleTests
     }
 
     [Fact]
+    public void A_minute_whose_segment_speeds_overflow_their_sum_has_a_share_but_no_mean_speed()
+    {
+        // Each segment's own mean is finite (one reading of 1e308 km/h); the area's sum of two is not, and an infinite
+        // aggregate cannot be written as JSON.
+        var kit = Kit();
+        for (var s = 0; s < 2; s++)
+        {
+            kit.Send($"area-1-road-{s}", SensorTypes.Traffic, T0.AddSeconds(10),
+                new Dictionary<string, SensorValue> { ["speed"] = 1e308, ["occupancy"] = 10.0 }, "area-1");
+        }
+
+        EmitThrough(kit, 0);
+        Assert.Equal(2, kit.Facts.Count(f => f.Values["speed"].Number == 1e308));
+        var share = Assert.Single(Of(kit, CongestionAreaRule.ShareMetric));
+        Assert.Equal((0.0, 2L), (share.Value, share.Count));
+        Assert.Empty(Of(kit, CongestionAreaRule.SpeedMetric));
+        Assert.Empty(kit.Failures);
+    }
+
+    [Fact]
     public void Raises_an_area_alert_after_three_minutes_above_the_share()
     {
         var kit = Kit();

@@ -71,20 +71,6 @@ public sealed class KeyedRuleRunnerTests
     }
 
     [Fact]
-    public void A_snapshot_of_a_changed_rule_is_not_restored()
-    {
-        var before = new RuleSet([new RuleBinding("counter", new CountingRule(), fingerprint: "v1")]);
-        var after = new RuleSet([new RuleBinding("counter", new CountingRule(), fingerprint: "v2")]);
-        var runner = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", before, new EventTimeSettings());
-        runner.OnEvent(Event(0), T0, T0, new Collected());
-
-        var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", after, new EventTimeSettings());
-
-        Assert.Equal(["counter"], restored.Restore(runner.Snapshot()));
-        Assert.False(restored.HasState);
-    }
-
-    [Fact]
     public void A_throwing_rule_is_reported_and_the_others_still_run()
     {
         var kit = new RuleTestKit()

@@ -204,7 +204,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             _context.Rules = rules;
             _metrics.RulesChanged(rules);
             _counters.RulesReloaded();
+            // The sensor side's router and the area side's each take a share.
+            progress?.Expect(1);
             _router.Tell(new RulesChanged(rules, progress), ActorRefs.NoSender);
+            _areaRouter!.Tell(new RulesChanged(rules, progress), ActorRefs.NoSender);
         }
         LogRulesApplied(_logger, rules.Bindings.Count);
     }

@@ -9,7 +9,8 @@ namespace Kommune.Rules.BuiltIn;
 /// minute (the fact's <c>windowStart</c>, or else the minute of its event time). Once the watermark passes a
 /// minute's end plus <c>grace</c> (default <c>"15s"</c>, the time the segments' facts need to arrive), it emits the
 /// aggregates <c>traffic.congested.share</c> (percent of reporting segments that were congested, 0..100) and
-/// <c>traffic.speed.mean</c> (mean of the segments' mean speeds, km/h; none for a minute whose speeds overflow their sum),
+/// <c>traffic.speed.mean</c> (mean of the segments' mean speeds, km/h, summed as whole thousandths so that it does not
+/// depend on the order the facts arrive in; none for a minute with a speed beyond ±1,000,000 km/h),
 /// each with the number of segments as count.
 /// </summary>
 /// <remarks>
@@ -41,6 +42,7 @@ public sealed class CongestionAreaRule : Rule
     private const string RunState = "run";
     private const string EmitPrefix = "emit:";
     private const string PurgePrefix = "purge:";
+    private const double MaxSpeed = 1_000_000;
     private static readonly long MinuteMs = (long)TimeSpan.FromMinutes(1).TotalMilliseconds;
 
     private readonly double _sharePercent;
@@ -134,8 +136,15 @@ public sealed class CongestionAreaRule : Rule
 
         if (fact.Values.TryGetValue("speed", out var speed) && speed.Kind == SensorValueKind.Number && double.IsFinite(speed.Number))
         {
-            minute.SpeedSum += speed.Number;
-            minute.SpeedCount++;
+            if (Math.Abs(speed.Number) <= MaxSpeed)
+            {
+                minute.SpeedMilliSum += ToMilli(speed.Number);
+                minute.SpeedCount++;
+            }
+            else
+            {
+                minute.SpeedOutOfRange = true;
+            }
         }
 
         state.Update(minutes);
@@ -180,12 +189,50 @@ public sealed class CongestionAreaRule : Rule
         var from = Minutes.Time(start);
         var to = Minutes.Time(start + MinuteMs);
         context.EmitAggregate(ShareMetric, from, to, minute.SharePercent, minute.Segments);
-        // Segments reporting absurd speeds (1e308 km/h each) overflow the sum: such a minute has no mean speed.
-        if (minute.SpeedCount > 0 && double.IsFinite(minute.SpeedSum))
+        // A segment reporting an absurd speed (1e308 km/h) would make the mean meaningless, or infinite: no mean then.
+        if (minute.SpeedCount > 0 && !minute.SpeedOutOfRange)
         {
-            context.EmitAggregate(SpeedMetric, from, to, minute.SpeedSum / minute.SpeedCount, minute.SpeedCount);
+            context.EmitAggregate(SpeedMetric, from, to, minute.SpeedMilliSum / 1000.0 / minute.SpeedCount, minute.SpeedCount);
         }
     }
+
+    /// <summary>2: speeds summed as whole thousandths of km/h (1: as a floating-point sum).</summary>
+    public override int StateVersion => 2;
+
+    /// <summary>Moves the minutes of state version 1 (a floating-point speed sum) to whole thousandths.</summary>
+    /// <inheritdoc />
+    public override bool MigrateState(int fromVersion, IStateMigration state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (fromVersion != 1)
+        {
+            return false;
+        }
+
+        if (state.Read<SortedDictionary<long, AreaMinuteVersion1>>(MinutesState) is { } old)
+        {
+            var minutes = new SortedDictionary<long, AreaMinute>();
+            foreach (var (start, minute) in old)
+            {
+                var inRange = double.IsFinite(minute.SpeedSum) && Math.Abs(minute.SpeedSum) <= MaxSpeed * Math.Max(1, minute.SpeedCount);
+                minutes[start] = new AreaMinute
+                {
+                    Segments = minute.Segments,
+                    Congested = minute.Congested,
+                    SpeedMilliSum = inRange ? ToMilli(minute.SpeedSum) : 0,
+                    SpeedCount = minute.SpeedCount,
+                    SpeedOutOfRange = !inRange,
+                    Emitted = minute.Emitted,
+                };
+            }
+
+            state.Write(MinutesState, minutes);
+        }
+
+        return true;
+    }
+
+    private static long ToMilli(double speed) => (long)Math.Round(speed * 1000, MidpointRounding.AwayFromZero);
 
     private void Decide(IRuleContext context, long start, AreaMinute minute)
     {
@@ -253,15 +300,32 @@ internal sealed class AreaMinute
     /// <summary>Of them, congested.</summary>
     public int Congested { get; set; }
 
-    /// <summary>Sum of their mean speeds.</summary>
-    public double SpeedSum { get; set; }
+    /// <summary>Sum of their mean speeds in thousandths of km/h (integers: the same sum in any order).</summary>
+    public long SpeedMilliSum { get; set; }
 
-    /// <summary>How many reported a speed.</summary>
+    /// <summary>How many reported a speed (within ±1,000,000 km/h).</summary>
     public int SpeedCount { get; set; }
+
+    /// <summary>Whether one reported a speed beyond ±1,000,000 km/h (the minute has no mean speed).</summary>
+    public bool SpeedOutOfRange { get; set; }
 
     /// <summary>Whether the minute's aggregates were emitted.</summary>
     public bool Emitted { get; set; }
 
     /// <summary>Congested segments in percent of those reporting.</summary>
     public double SharePercent => Segments == 0 ? 0 : 100.0 * Congested / Segments;
+}
+
+/// <summary>The counts of one minute of an area as state version 1 kept them (read only by the migration).</summary>
+internal sealed class AreaMinuteVersion1
+{
+    public int Segments { get; set; }
+
+    public int Congested { get; set; }
+
+    public double SpeedSum { get; set; }
+
+    public int SpeedCount { get; set; }
+
+    public bool Emitted { get; set; }
 }

@@ -67,6 +67,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private ITimer? _watermarkTimer;
     private DateTimeOffset _announced = DateTimeOffset.MinValue;
     private DateTimeOffset _announcedAt = DateTimeOffset.MinValue;
+    private bool _announcePending; // a watermark moved within the interval after the last announcement
     private KafkaOutputSink? _sink;
     private MeteredOutputSink? _outputs;
     private long _earlierDeliveryFailures;
@@ -515,19 +516,27 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             ApplyProgress();
             _lastDispatched[consumed.Source.Partition] = consumed.Source.Offset;
             var eventTime = consumed.Event.Timestamp;
-            if (_watermarks.IsLate(eventTime))
+            var partition = consumed.Source.Partition;
+            if (_watermarks.IsLate(partition, eventTime, now))
             {
-                SendLate(consumed, _watermarks.Watermark);
+                SendLate(consumed, _watermarks.WatermarkOf(partition, now));
                 return;
             }
 
-            var watermark = _watermarks.Watermark;
-            var advanced = _watermarks.Observe(consumed.Source.Partition, eventTime, now);
+            var watermark = _watermarks.WatermarkOf(partition, now);
+            var advanced = _watermarks.Observe(partition, eventTime, now) | _watermarks.WatermarkOf(partition, now) > watermark;
             _counters.EventRouted();
             router.Tell(new RoutedEvent(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
-            if (advanced && now - _announcedAt >= AnnounceInterval)
+            if (advanced)
             {
-                Announce(router, now);
+                if (now - _announcedAt >= AnnounceInterval)
+                {
+                    Announce(router, now);
+                }
+                else
+                {
+                    _announcePending = true;
+                }
             }
         }
     }
@@ -771,7 +780,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             ApplyProgress(force: true);
             _watermarks.Refresh(now);
-            if (_watermarks.Watermark > _announced)
+            if (_watermarks.Watermark > _announced || _announcePending)
             {
                 Announce(router, now);
             }
@@ -845,11 +854,25 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     {
         var watermark = _announced = _watermarks.Watermark;
         _announcedAt = now;
+        _announcePending = false;
         // Every event dispatched so far is handled before the barrier passes: the records it made are written before the
         // report, so the area side can tell a record made again after a rebalance or crash (below its floor) from a new one.
         var floors = _lastDispatched.ToDictionary(d => d.Key, d => d.Value + 1);
-        // Once every actor that may emit facts for this watermark has handled it, the area side may take it as past.
-        router.Tell(new WatermarkAdvanced(watermark, new Countdown(() => WatermarkPassed(watermark, floors))), ActorRefs.NoSender);
+        // Per partition, how far event time has come for its keys (null: idle), and those behind the engine's watermark.
+        var report = new Dictionary<int, DateTimeOffset?>();
+        Dictionary<int, DateTimeOffset>? behind = null;
+        foreach (var partition in _watermarks.Partitions)
+        {
+            var own = _watermarks.WatermarkOf(partition, now);
+            report[partition] = _watermarks.IsIdle(partition, now) ? null : own;
+            if (own < watermark)
+            {
+                (behind ??= [])[partition] = own;
+            }
+        }
+
+        // Once every actor that may emit facts for these watermarks has handled them, the area side may take them as past.
+        router.Tell(new WatermarkAdvanced(watermark, new Countdown(() => WatermarkPassed(watermark, report, floors)), behind), ActorRefs.NoSender);
     }
 
     /// <summary>
@@ -857,9 +880,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// tells every repartition partition how far event time has come on them (or that a partition is idle), after those
     /// records. Runs on an actor's thread.
     /// </summary>
-    private void WatermarkPassed(DateTimeOffset watermark, Dictionary<int, long> floors)
+    private void WatermarkPassed(DateTimeOffset watermark, Dictionary<int, DateTimeOffset?> report, Dictionary<int, long> floors)
     {
-        Dictionary<int, DateTimeOffset?> report;
         lock (_time)
         {
             if (watermark < _reported)
@@ -869,8 +891,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
             _reported = watermark;
             _reportedAt = _clock.GetUtcNow();
-            var now = _reportedAt;
-            report = _watermarks.Partitions.ToDictionary(p => p, p => _watermarks.IsIdle(p, now) ? (DateTimeOffset?)null : watermark);
         }
 
         if (report.Count == 0 || _outputs is not { } outputs)

@@ -11,8 +11,15 @@ internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Waterm
 /// The engine's watermark moved forward: event-time timers it passes may fire. Every actor that gets it takes a part of
 /// <paramref name="Barrier"/> (when there is one) and gives it back once it has handled it, so the engine knows when
 /// every fact those timers emitted has been sent, and only then tells the area side how far event time has come.
+/// <paramref name="Behind"/> has the partitions whose keys go by a watermark of their own, below the engine's
+/// (<see cref="Kommune.Rules.Runtime.WatermarkTracker.WatermarkOf"/>).
 /// </summary>
-internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Barrier = null);
+internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Barrier = null, IReadOnlyDictionary<int, DateTimeOffset>? Behind = null)
+{
+    /// <summary>The watermark for the keys of a partition (the engine's when the partition is not known).</summary>
+    public DateTimeOffset For(int? partition) =>
+        partition is { } p && Behind is { } behind && behind.TryGetValue(p, out var own) ? own : Watermark;
+}
 
 /// <summary>
 /// A record of the repartition topic for an area's rules (an event it wants, or a fact), with the area side's watermark

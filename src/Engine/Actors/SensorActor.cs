@@ -48,7 +48,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
             case WatermarkAdvanced w:
                 if (_handingOver is null)
                 {
-                    _rules?.Advance(w.Watermark);
+                    _rules?.Advance(w.For(_rules.Task));
                     AfterRules();
                     if (_rules is null || !_rules.WantsWatermark)
                     {

@@ -28,6 +28,39 @@ public sealed class WatermarkTracker
     public bool IsLate(DateTimeOffset eventTime) =>
         Watermark != DateTimeOffset.MinValue && eventTime < Watermark - _settings.AllowedLateness;
 
+    /// <summary>
+    /// Whether an event of <paramref name="partition"/> with this time is too late to use: older than that partition's
+    /// watermark (<see cref="WatermarkOf"/>) minus the allowed lateness.
+    /// </summary>
+    public bool IsLate(int partition, DateTimeOffset eventTime, DateTimeOffset now)
+    {
+        var watermark = WatermarkOf(partition, now);
+        return watermark != DateTimeOffset.MinValue && eventTime < watermark - _settings.AllowedLateness;
+    }
+
+    /// <summary>
+    /// The watermark the keys of one partition go by: the engine's, except for a partition that is behind it (one that
+    /// was assigned, with its backlog, after the engine's watermark had passed where it resumes: after a rebalance or a
+    /// crash of another node), whose keys go by its own until it catches up, so that moving a partition between nodes
+    /// changes neither what is late nor when timers fire for its keys. An idle partition goes by the engine's. Never goes
+    /// back; the engine's watermark for a partition not tracked.
+    /// </summary>
+    public DateTimeOffset WatermarkOf(int partition, DateTimeOffset now)
+    {
+        if (!_partitions.TryGetValue(partition, out var known))
+        {
+            return Watermark;
+        }
+
+        var own = Idle(known, now) || known.Watermark >= Watermark ? Watermark : known.Watermark;
+        if (own > known.Effective)
+        {
+            known.Effective = own;
+        }
+
+        return known.Effective;
+    }
+
     /// <summary>Records an on-time event of a partition at wall-clock time <paramref name="now"/>.</summary>
     /// <returns>true when the engine's watermark advanced.</returns>
     public bool Observe(int partition, DateTimeOffset eventTime, DateTimeOffset now)
@@ -117,5 +150,7 @@ public sealed class WatermarkTracker
         public DateTimeOffset Watermark { get; set; }
 
         public DateTimeOffset LastSeen { get; set; }
+
+        public DateTimeOffset Effective { get; set; } = DateTimeOffset.MinValue;
     }
 }

@@ -118,4 +118,41 @@ public sealed class WatermarkTrackerTests
 
         Assert.Equal(T0.AddSeconds(95), tracker.Watermark);
     }
+
+    [Fact]
+    public void A_partition_assigned_behind_the_engine_watermark_goes_by_its_own_until_it_catches_up()
+    {
+        // A node at 10:09 takes over a partition whose backlog resumes at 10:06 (another node stopped or crashed).
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Observe(0, T0.AddMinutes(9), T0);
+        Assert.Equal(T0.AddMinutes(9).AddSeconds(-5), tracker.WatermarkOf(0, T0));
+
+        tracker.Assign(1, T0);
+        Assert.Equal(DateTimeOffset.MinValue, tracker.WatermarkOf(1, T0)); // nothing of it known yet
+        Assert.False(tracker.IsLate(1, T0.AddMinutes(6), T0));
+
+        tracker.Observe(1, T0.AddMinutes(6), T0);
+        Assert.Equal(T0.AddMinutes(6).AddSeconds(-5), tracker.WatermarkOf(1, T0));
+        Assert.Equal(T0.AddMinutes(9).AddSeconds(-5), tracker.Watermark); // the engine's never goes back
+        Assert.True(tracker.IsLate(1, T0.AddMinutes(5), T0)); // late by its own watermark
+        Assert.True(tracker.IsLate(0, T0.AddMinutes(8), T0));
+        Assert.False(tracker.IsLate(1, T0.AddMinutes(8), T0));
+
+        tracker.Observe(1, T0.AddMinutes(20), T0);
+        Assert.Equal(tracker.Watermark, tracker.WatermarkOf(1, T0)); // caught up: the engine's again
+    }
+
+    [Fact]
+    public void A_partition_watermark_never_goes_back_when_an_idle_partition_wakes_up()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(1, T0);
+        tracker.SetCaughtUp(1, true);
+        tracker.Observe(0, T0.AddMinutes(9), T0);
+        Assert.Equal(tracker.Watermark, tracker.WatermarkOf(1, T0)); // idle: the engine's
+
+        tracker.SetCaughtUp(1, false);
+        tracker.Observe(1, T0.AddMinutes(1), T0);
+        Assert.Equal(tracker.Watermark, tracker.WatermarkOf(1, T0));
+    }
 }

@@ -120,7 +120,15 @@ public sealed class EnergyAreaRule : Rule
 
     private void Emit(IRuleContext context, long start, EnergyWindow window)
     {
-        var kwh = window.Meters.Values.Sum(m => m.Sum / m.Count) * _window.TotalHours;
+        // Summed in the meters' order, not the order they first reported in: that order differs between runs on several
+        // nodes, and a floating-point sum with it in its last bits.
+        var kwh = 0.0;
+        foreach (var meter in window.Meters.OrderBy(m => m.Key, StringComparer.Ordinal))
+        {
+            kwh += meter.Value.Sum / meter.Value.Count;
+        }
+
+        kwh *= _window.TotalHours;
         var from = DateTimeOffset.FromUnixTimeMilliseconds(start);
         context.EmitAggregate(Metric, from, from + _window, kwh, window.Meters.Count);
     }

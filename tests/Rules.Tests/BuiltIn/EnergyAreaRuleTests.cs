@@ -32,6 +32,28 @@ public sealed class EnergyAreaRuleTests
     }
 
     [Fact]
+    public void The_area_kwh_is_the_same_whatever_order_the_meters_first_report_in()
+    {
+        // With several engine nodes the meters of an area reach it in another order than on one node.
+        double[] kw = [0.1, 0.2, 0.3, 1e5 / 3, 17.7, 88.8, 3.3333];
+        double Kwh(IEnumerable<int> order)
+        {
+            var kit = new RuleTestKit(start: T0).Bind(new EnergyAreaRule(RuleParameters.Empty));
+            foreach (var m in order)
+            {
+                Meter(kit, $"m-{m}", kw[m], 1);
+            }
+
+            kit.AdvanceWatermarkTo(T0.AddMinutes(15));
+            return Assert.Single(kit.Aggregates).Value;
+        }
+
+        var forward = Kwh(Enumerable.Range(0, kw.Length));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(forward), BitConverter.DoubleToInt64Bits(Kwh(Enumerable.Range(0, kw.Length).Reverse())));
+        Assert.Equal(BitConverter.DoubleToInt64Bits(forward), BitConverter.DoubleToInt64Bits(Kwh([3, 0, 6, 1, 5, 2, 4])));
+    }
+
+    [Fact]
     public void A_late_reading_within_the_lateness_emits_the_window_again_and_state_is_dropped_after()
     {
         var kit = new RuleTestKit(start: T0).Bind(new EnergyAreaRule(RuleParameters.Empty));

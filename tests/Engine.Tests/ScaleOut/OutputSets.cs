@@ -31,6 +31,12 @@ internal sealed class OutputSets
         return $"{json.RootElement.GetProperty("alertId").GetString()}#{json.RootElement.GetProperty("sequence").GetInt32()}";
     }
 
+    private IEnumerable<string> OfSameAlert(string alert)
+    {
+        var id = Pair(alert).Split('#')[0];
+        return Alerts.Where(a => Pair(a).StartsWith(id + "#", StringComparison.Ordinal));
+    }
+
     public static string Rule(string alert)
     {
         using var json = JsonDocument.Parse(alert);
@@ -44,7 +50,8 @@ internal sealed class OutputSets
         var missingAlerts = reference.Alerts.Except(Alerts).ToList();
         var extraAlerts = Alerts.Except(reference.Alerts).ToList();
         Assert.True(missingAlerts.Count == 0 && extraAlerts.Count == 0,
-            $"{what}: alerts differ from the one-node run ({reference.Alerts.Count}): {missingAlerts.Count} missing, e.g. {string.Join("\n", missingAlerts.Take(3))}; {extraAlerts.Count} extra, e.g. {string.Join("\n", extraAlerts.Take(3))}");
+            $"{what}: alerts differ from the one-node run ({reference.Alerts.Count}; {DeadLetters.Count} dead letters): {missingAlerts.Count} missing, e.g. {string.Join("\n", missingAlerts.Take(3))}; "
+            + $"{extraAlerts.Count} extra, e.g. {string.Join("\n", extraAlerts.Take(3))}; what the run has of the first missing alert: {string.Join("\n", missingAlerts.Take(1).SelectMany(OfSameAlert))}");
         var missing = reference.Aggregates.Except(Aggregates).ToList();
         var extra = Aggregates.Except(reference.Aggregates).ToList();
         Assert.True(missing.Count == 0 && extra.Count == 0,

@@ -77,6 +77,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private readonly Lock _gate = new();
     private readonly List<PendingRecord> _held = [];
     private bool _holding;
+    private readonly Lock _waitingGate = new();
+    private readonly Queue<PendingRecord> _waiting = new(); // records the producer's local queue had no room for, in order
     private bool _aborted;
     private long _sentInTransaction;
     private string? _transactionError;
@@ -239,6 +241,10 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         {
             _aborted = true;
             _held.Clear(); // their causes are redone after the restore
+            lock (_waitingGate)
+            {
+                _waiting.Clear();
+            }
         }
 
         Volatile.Read(ref _transactionEnd).TrySetCanceled();
@@ -265,7 +271,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             _holding = false;
             foreach (var record in _held)
             {
-                ProduceNow(record);
+                ProduceInOrder(record);
             }
 
             _held.Clear();
@@ -510,7 +516,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     {
         if (!IsTransactional)
         {
-            ProduceNow(record);
+            ProduceInOrder(record);
             return;
         }
 
@@ -527,17 +533,69 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
                 return;
             }
 
-            ProduceNow(record);
+            ProduceInOrder(record);
         }
     }
 
-    private void ProduceNow(PendingRecord record)
+    /// <summary>
+    /// Produces the record now, or, when the producer's local queue has no room (or records are already waiting for
+    /// room), queues it behind those waiting: records leave in the order they were sent, so a watermark record on the
+    /// repartition topic never overtakes the facts sent before it, nor an alert's later record its earlier one.
+    /// </summary>
+    private void ProduceInOrder(PendingRecord record)
+    {
+        lock (_waitingGate)
+        {
+            if (_waiting.Count > 0 || !ProduceNow(record))
+            {
+                _waiting.Enqueue(record);
+                if (_waiting.Count == 1)
+                {
+                    ProduceWaitingLater(record.Attempts);
+                }
+            }
+        }
+    }
+
+    /// <summary>After a backoff, produces the waiting records in order, until the local queue is full again.</summary>
+    private void ProduceWaitingLater(int attempts)
+    {
+        var delay = TimeSpan.FromTicks(Math.Min(_options.MaxRetryBackoff.Ticks, _options.RetryBackoff.Ticks * (1L << Math.Min(attempts, 16))));
+        _ = Task.Delay(delay, _disposed.Token).ContinueWith(
+            t =>
+            {
+                if (t.IsCanceled)
+                {
+                    return;
+                }
+
+                lock (_waitingGate)
+                {
+                    while (_waiting.TryPeek(out var head))
+                    {
+                        if (!ProduceNow(head))
+                        {
+                            ProduceWaitingLater(++head.Attempts);
+                            return;
+                        }
+
+                        _waiting.Dequeue();
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    /// <summary>Hands the record to the producer; false when its local queue has no room now (try again later).</summary>
+    private bool ProduceNow(PendingRecord record)
     {
         var topic = record.Destination.Topic;
         if (_disposed.IsCancellationRequested)
         {
             LogDroppedAfterDispose(_logger, topic);
-            return;
+            return true;
         }
 
         try
@@ -549,6 +607,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
 
             Interlocked.Increment(ref _queued);
             _producer.Produce(record.Destination, record.Message, report => Delivered(record, report.Error));
+            return true;
         }
         catch (ProduceException<byte[]?, byte[]?> e)
         {
@@ -559,17 +618,23 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
                 // Refused before it entered any batch or transaction (for example over message.max.bytes).
                 LogRecordRefused(_logger, topic, e.Error.Code, e.Error.Reason);
                 record.OnRefused(new RecordRefusal(e.Error.Code, e.Error.Reason, InTransaction: false));
-                return;
+                return true;
             }
 
             // Local queue full or a transient local error: never block the caller (an actor); try again shortly.
             LogDeliveryFailed(_logger, topic, e.Error.Code, e.Error.Reason);
-            RetryLater(record);
+            if (IsTransactional)
+            {
+                Interlocked.Decrement(ref _sentInTransaction);
+            }
+
+            return false;
         }
         catch (ObjectDisposedException)
         {
             Interlocked.Decrement(ref _queued);
             LogDroppedAfterDispose(_logger, topic);
+            return true;
         }
     }
 

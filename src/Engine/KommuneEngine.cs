@@ -48,6 +48,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private WatermarkTracker _watermarks;
     private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
     private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
+    private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
     private DateTimeOffset _reportedAt;
     private IActorRef? _areaRouter;
@@ -459,6 +460,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
                 _lastDispatched.Clear();
                 _areaWatermarks.Clear();
+                _tasks.Clear(); // the new pipeline's consumer is assigned them again
                 _reported = DateTimeOffset.MinValue;
                 _appliedProgress = -1;
                 _announced = DateTimeOffset.MinValue;
@@ -514,9 +516,17 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         lock (_time)
         {
             ApplyProgress();
-            _lastDispatched[consumed.Source.Partition] = consumed.Source.Offset;
-            var eventTime = consumed.Event.Timestamp;
             var partition = consumed.Source.Partition;
+            if (!_tasks.Contains(partition))
+            {
+                // Read before its partition was handed over, taken from the channel after: the new owner reads it again
+                // (completed only to free its place among the events in flight; its partition's offsets are gone).
+                consumed.Complete();
+                return;
+            }
+
+            _lastDispatched[partition] = consumed.Source.Offset;
+            var eventTime = consumed.Event.Timestamp;
             if (_watermarks.IsLate(partition, eventTime, now))
             {
                 SendLate(consumed, _watermarks.WatermarkOf(partition, now));
@@ -558,6 +568,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
         lock (_time)
         {
+            if (!_tasks.Contains(partition))
+            {
+                consumed.Complete(); // read before its partition was handed over: the new owner reads it again
+                return;
+            }
+
             if (!_areaWatermarks.TryGetValue(partition, out var area))
             {
                 area = _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
@@ -709,6 +725,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             foreach (var partition in partitions)
             {
+                _tasks.Add(partition);
                 _watermarks.Assign(partition, now);
                 _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
             }
@@ -746,6 +763,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             foreach (var partition in partitions)
             {
+                _tasks.Remove(partition);
                 _watermarks.Remove(partition);
                 _lastDispatched.Remove(partition);
                 _areaWatermarks.Remove(partition);
@@ -911,7 +929,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// </summary>
     private void ReportWatermarkAgain(IActorRef router, DateTimeOffset now)
     {
-        if (_reported == DateTimeOffset.MinValue || now - _reportedAt < WatermarkReportInterval)
+        // Also before any event: a node whose partitions are all empty still says so (idle), or area time would wait for them.
+        if (now - _reportedAt < WatermarkReportInterval || _watermarks.Partitions.Count == 0)
         {
             return;
         }

@@ -42,8 +42,9 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             foreach (var sensor in _wantWatermark.Keys)
             {
+                // A stopping sensor's events wait for its next incarnation: the watermark (and its barrier) goes after them.
                 w.Barrier?.Add();
-                sensor.Tell(w);
+                _sensors.TellInOrder(sensor, w, Self);
             }
 
             w.Barrier?.Done();

@@ -51,17 +51,40 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
 
     /// <summary>
     /// Tells every running child (not those stopping: their next incarnation starts from the shared state), taking a part
-    /// of <paramref name="parts"/> for each before it is told.
+    /// of <paramref name="parts"/> for each before it is told; with <paramref name="parts"/>, a stopping child that has
+    /// messages waiting for its next incarnation gets it after them.
     /// </summary>
     public void Broadcast(object message, IActorRef sender, Countdown? parts = null)
     {
         foreach (var (id, child) in _byId)
         {
-            if (!_buffers.ContainsKey(id))
+            if (!_buffers.TryGetValue(id, out var buffer))
             {
                 parts?.Add();
                 child.Tell(message, sender);
             }
+            else if (parts is not null && buffer.Count > 0)
+            {
+                // Messages wait for its next incarnation: a barrier must pass only after them.
+                parts.Add();
+                buffer.Add((message, sender));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Tells a child, or, when it is stopping, buffers the message for its next incarnation (behind what is buffered
+    /// already), so that a barrier it carries passes only after the messages sent to the child before it.
+    /// </summary>
+    public void TellInOrder(IActorRef child, object message, IActorRef sender)
+    {
+        if (_byRef.TryGetValue(child, out var id) && _buffers.TryGetValue(id, out var buffer))
+        {
+            buffer.Add((message, sender));
+        }
+        else
+        {
+            child.Tell(message, sender);
         }
     }
 

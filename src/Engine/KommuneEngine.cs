@@ -748,11 +748,29 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var released = new ManualResetEventSlim();
         var countdown = new Countdown(released.Set);
         var set = partitions.ToHashSet();
-        if (_router is { } sensors && _areaRouter is { } areas)
+        var routers = (_router, _areaRouter);
+        lock (_time)
         {
-            countdown.Add(); // one part for each router, each released by it once its children have theirs
-            sensors.Tell(new ReleasePartitions(set, lost, countdown));
-            areas.Tell(new ReleasePartitions(set, lost, countdown));
+            // From now on nothing is reported for them (their keys stop before a later watermark reaches them: a report
+            // would claim timers fired that will fire on the new owner), and records of them still coming are not routed.
+            foreach (var partition in partitions)
+            {
+                _tasks.Remove(partition);
+                _watermarks.Remove(partition);
+                _lastDispatched.Remove(partition);
+            }
+
+            // Told under the lock: no watermark announced without them (which may be ahead of theirs) overtakes it.
+            if (routers is ({ } sensors, { } areas))
+            {
+                countdown.Add(); // one part for each router, each released by it once its children have theirs
+                sensors.Tell(new ReleasePartitions(set, lost, countdown));
+                areas.Tell(new ReleasePartitions(set, lost, countdown));
+            }
+        }
+
+        if (routers is ({ }, { }))
+        {
             if (!released.Wait(_options.HandOverTimeout))
             {
                 LogHandOverIncomplete(_logger, string.Join(", ", partitions.Order()), _options.HandOverTimeout.TotalSeconds);
@@ -763,9 +781,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             foreach (var partition in partitions)
             {
-                _tasks.Remove(partition);
-                _watermarks.Remove(partition);
-                _lastDispatched.Remove(partition);
                 _areaWatermarks.Remove(partition);
             }
         }

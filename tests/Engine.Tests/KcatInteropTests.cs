@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Kommune.Connectors.Codecs;
 using Kommune.Engine.Tests.Support;
@@ -29,43 +28,5 @@ public sealed class KcatInteropTests(ITestOutputHelper output)
         Assert.Contains("\"sensorId\":\"kcat-wearable-1\"", line, StringComparison.Ordinal);
     }
 
-    private async Task<(int ExitCode, string Output)> RunKcatAsync(string[] args, string? input)
-    {
-        var start = new ProcessStartInfo("kcat")
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        foreach (var a in args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        Process process;
-        try
-        {
-            process = Process.Start(start)!;
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException("kcat is not installed: run ./test.sh as root, or apt-get install kcat", e);
-        }
-
-        using (process)
-        {
-            if (input is not null)
-            {
-                await process.StandardInput.WriteAsync(input);
-            }
-
-            process.StandardInput.Close();
-            using var timeout = new CancellationTokenSource(KafkaTestBed.DefaultWait);
-            var stdout = process.StandardOutput.ReadToEndAsync(timeout.Token);
-            var stderr = process.StandardError.ReadToEndAsync(timeout.Token);
-            await process.WaitForExitAsync(timeout.Token);
-            output.WriteLine($"kcat {string.Join(' ', args)} -> {process.ExitCode}; stderr: {await stderr}");
-            return (process.ExitCode, await stdout);
-        }
-    }
+    private Task<(int ExitCode, string Output)> RunKcatAsync(string[] args, string? input) => Kcat.RunAsync(output, args, input);
 }

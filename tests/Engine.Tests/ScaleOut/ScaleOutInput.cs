@@ -27,7 +27,8 @@ internal sealed class ScaleOutInput
     /// <param name="duration">Event time the input spans.</param>
     /// <param name="spacing">Event time between two events (the simulator's sensors take turns).</param>
     /// <param name="fallsPerMinute">Random falls per minute of event time.</param>
-    public ScaleOutInput(int partitions, int sensors, TimeSpan duration, TimeSpan spacing, double fallsPerMinute)
+    /// <param name="minuteStamps">Road sensors stamp each reading with the start of its minute (all segments the same stamp).</param>
+    public ScaleOutInput(int partitions, int sensors, TimeSpan duration, TimeSpan spacing, double fallsPerMinute, bool minuteStamps = false)
     {
         Partitions = partitions;
         var simulator = new SensorSimulator(new SimulatorOptions
@@ -43,6 +44,12 @@ internal sealed class ScaleOutInput
         for (var i = 0; i < count; i++)
         {
             var e = simulator.Next(T0 + (spacing * i));
+            if (minuteStamps && e.Type == SensorTypes.Traffic)
+            {
+                // As road gateways that report per minute do: every segment's reading stamped with the minute's start.
+                e = e with { Timestamp = new DateTimeOffset(e.Timestamp.Ticks - (e.Timestamp.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero) };
+            }
+
             _events.Add((PartitionOf(e.SensorId), e));
         }
 

@@ -64,6 +64,9 @@ public interface IRuleContext
     Alert? OpenAlert(string incident);
 
     /// <summary>Emits an aggregate of the key's area (the latest per area, metric and window start wins).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="value"/> is NaN or infinite (JSON has no such number): the handler fails, as any throw of a rule.
+    /// </exception>
     void EmitAggregate(string metric, DateTimeOffset windowStart, DateTimeOffset windowEnd, double value, long count);
 
     /// <summary>

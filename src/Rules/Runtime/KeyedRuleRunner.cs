@@ -771,6 +771,11 @@ public sealed class KeyedRuleRunner
         public void EmitAggregate(string metric, DateTimeOffset windowStart, DateTimeOffset windowEnd, double value, long count)
         {
             ArgumentException.ThrowIfNullOrEmpty(metric);
+            if (!double.IsFinite(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"The aggregate '{metric}' is not a finite number: it cannot be written.");
+            }
+
             Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count));
         }
 

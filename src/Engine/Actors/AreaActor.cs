@@ -17,7 +17,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
-    private readonly Dictionary<IActorRef, long> _wantWatermark = [];
+    private readonly HashSet<IActorRef> _wantWatermark = [];
+    private readonly Dictionary<IActorRef, long> _delivered = []; // events delivered to each sensor, ever (its handled count's peer)
     private IdleClock _idle = null!;
     private bool _checkingIdle;
 
@@ -33,14 +34,15 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             {
                 if (message is RoutedEvent)
                 {
-                    _wantWatermark[sensor] = _wantWatermark.GetValueOrDefault(sensor) + 1;
+                    _delivered[sensor] = _delivered.GetValueOrDefault(sensor) + 1;
+                    _wantWatermark.Add(sensor);
                 }
             });
 
         Receive<RoutedEvent>(Handle);
         Receive<WatermarkAdvanced>(w =>
         {
-            foreach (var sensor in _wantWatermark.Keys)
+            foreach (var sensor in _wantWatermark)
             {
                 // A stopping sensor's events wait for its next incarnation: the watermark (and its barrier) goes after them.
                 w.Barrier?.Add();
@@ -53,10 +55,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             if (i.Wanted)
             {
-                _wantWatermark.TryAdd(Sender, 0);
+                _wantWatermark.Add(Sender);
             }
-            else if (_wantWatermark.TryGetValue(Sender, out var delivered) && delivered <= i.Handled)
+            else if (_delivered.GetValueOrDefault(Sender) <= i.Handled)
             {
+                // It has handled every event delivered to it (a count kept across its coming and going from the set:
+                // an answer about fewer events arrived after a newer event and leaves it in).
                 _wantWatermark.Remove(Sender);
             }
         });
@@ -78,6 +82,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             _wantWatermark.Remove(t.ActorRef);
+            _delivered.Remove(t.ActorRef);
             _sensors.Terminated(t.ActorRef);
         });
         Receive<IdleCheck>(_ =>

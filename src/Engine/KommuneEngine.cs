@@ -596,7 +596,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>A command forwarded here, where its alert's owner lives: applied, or dead-lettered with why not.</summary>
     /// <summary>Applies a command to an alert this node holds, without the repartition topic; the refusal, if any.</summary>
     private Task<string?> ApplyHereAsync(AlertCommand command, AlertOwner owner, string area)
     {
@@ -605,6 +604,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         return done.Task;
     }
 
+    /// <summary>A command forwarded here, where its alert's owner lives: applied, or dead-lettered with why not.</summary>
     private void ApplyCommand(ConsumedRepartitionRecord consumed)
     {
         var record = consumed.Record;

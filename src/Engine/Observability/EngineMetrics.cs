@@ -126,7 +126,7 @@ internal sealed class EngineMetrics : IRuleTimings
             "Records of the repartition topic an area had applied already (written again by a sensor partition's new owner after a rebalance or crash), skipped.");
         CommandsForwarded = factory.CreateCounter(
             "kommune_commands_forwarded_total",
-            "Operations centres' commands read by this node and forwarded to the partition of their alert's owner.");
+            "Operations centres' commands that reached this node, the owner of their alert, through the repartition topic (from whichever node read them).");
         ConsumerLag = factory.CreateGauge("kommune_consumer_lag_records", "Records after the consumer's position, per assigned partition.", ["topic", "partition"]);
         InFlight = factory.CreateGauge("kommune_events_in_flight", "Events taken and still being processed.");
         Uncommitted = factory.CreateGauge("kommune_events_uncommitted", "Events taken whose offsets cannot be committed yet (in flight, or waiting for their state).");

@@ -41,9 +41,9 @@ public sealed class WatermarkTracker
     /// <summary>
     /// The watermark the keys of one partition go by: the engine's, except for a partition that is behind it (one that
     /// was assigned, with its backlog, after the engine's watermark had passed where it resumes: after a rebalance or a
-    /// crash of another node), whose keys go by its own until it catches up, so that moving a partition between nodes
-    /// changes neither what is late nor when timers fire for its keys. An idle partition goes by the engine's. Never goes
-    /// back; the engine's watermark for a partition not tracked.
+    /// crash of another node), whose keys go by its own until it catches up, so that its backlog is neither judged late
+    /// nor overtaken by its keys' timers. An idle partition goes by the engine's. Never goes back; the engine's watermark
+    /// for a partition not tracked.
     /// </summary>
     public DateTimeOffset WatermarkOf(int partition, DateTimeOffset now)
     {

@@ -897,7 +897,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         foreach (var partition in _watermarks.Partitions)
         {
             var own = _watermarks.WatermarkOf(partition, now);
-            report[partition] = _watermarks.IsIdle(partition, now) ? null : own;
+            report[partition] = _watermarks.ReportedWatermarkOf(partition, now);
             if (own < watermark)
             {
                 (behind ??= [])[partition] = own;

@@ -110,6 +110,28 @@ public sealed class WatermarkTracker
     /// <summary>Whether the partition is excluded from the minimum now (idle); false for one not assigned.</summary>
     public bool IsIdle(int partition, DateTimeOffset now) => _partitions.TryGetValue(partition, out var known) && Idle(known, now);
 
+    /// <summary>
+    /// How far event time has come on a partition, as told to other nodes (whose area rules take the minimum over every
+    /// partition): null when it is caught up and has been silent for the idle timeout (since its last event, or since it
+    /// was assigned); <see cref="DateTimeOffset.MinValue"/> while it has had no event and has not been silent that long
+    /// (another node cannot see that its first events are still to come, as this node can); otherwise
+    /// <see cref="WatermarkOf"/>.
+    /// </summary>
+    public DateTimeOffset? ReportedWatermarkOf(int partition, DateTimeOffset now)
+    {
+        if (!_partitions.TryGetValue(partition, out var known))
+        {
+            return null;
+        }
+
+        if (known.CaughtUp && now - known.LastSeen > _settings.IdlePartitionTimeout)
+        {
+            return null;
+        }
+
+        return known.Watermark == DateTimeOffset.MinValue ? DateTimeOffset.MinValue : WatermarkOf(partition, now);
+    }
+
     /// <summary>Drops idle partitions (caught up, and silent for the idle timeout or never heard from) from the minimum.</summary>
     /// <returns>true when the engine's watermark advanced.</returns>
     public bool Refresh(DateTimeOffset now) => Recompute(now);

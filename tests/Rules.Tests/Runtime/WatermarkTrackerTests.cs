@@ -155,4 +155,18 @@ public sealed class WatermarkTrackerTests
         tracker.Observe(1, T0.AddMinutes(1), T0);
         Assert.Equal(tracker.Watermark, tracker.WatermarkOf(1, T0));
     }
+
+    [Fact]
+    public void A_partition_without_events_is_told_to_other_nodes_as_holding_time_back_until_it_has_been_silent_the_idle_timeout()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(1, T0);
+        tracker.SetCaughtUp(1, true);
+        tracker.Observe(0, T0.AddMinutes(9), T0);
+
+        Assert.True(tracker.IsIdle(1, T0)); // this node takes it as idle: it sees the partition's first records coming
+        Assert.Equal(DateTimeOffset.MinValue, tracker.ReportedWatermarkOf(1, T0)); // another node cannot
+        Assert.Null(tracker.ReportedWatermarkOf(1, T0.AddSeconds(11))); // silent for the idle timeout: idle for all
+        Assert.Equal(T0.AddMinutes(9).AddSeconds(-5), tracker.ReportedWatermarkOf(0, T0.AddSeconds(1)));
+    }
 }

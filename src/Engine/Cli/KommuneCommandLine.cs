@@ -73,6 +73,11 @@ internal static class KommuneCommandLine
         Description = "The plugins folder running now, when it is not --plugins (to see what new plugin builds would do).",
     };
 
+    private static readonly Option<bool> StopWhenInputCloses = new("--stop-when-input-closes")
+    {
+        Description = "Stop gracefully, as on SIGTERM, when standard input ends: for a supervising process that runs this node through a pipe (kommune demo --nodes), so the node stops with it even when it is killed.",
+    };
+
     private static readonly Option<string> ReplayFile = new("--file")
     {
         Description = "CSV series to replay: a header line, then timestamp,value lines (the NAB format).",
@@ -202,7 +207,7 @@ internal static class KommuneCommandLine
 
         var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
         {
-            BootstrapServers, GroupId, NodeId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat,
+            BootstrapServers, GroupId, NodeId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat, StopWhenInputCloses,
         };
         ProcessingGuarantee.AcceptOnlyFromAmong("at-least-once", "exactly-once");
         LogFormat.AcceptOnlyFromAmong("json", "text");
@@ -282,6 +287,11 @@ internal static class KommuneCommandLine
         var builder = EngineHost.CreateBuilder(Overrides(parse), defaultLogFormat: "json");
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        if (parse.GetValue(StopWhenInputCloses))
+        {
+            builder.Services.AddHostedService<InputClosedStop>();
+        }
+
         return await RunHostAsync(builder, cancellationToken);
     }
 

@@ -267,6 +267,7 @@ internal static class KommuneCommandLine
         var builder = EngineHost.CreateBuilder(overrides);
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        builder.Services.AddSingleton<IDemoProgress, EngineProgress>();
         builder.Services.AddSingleton(new DemoSettings(
             SimulatorFrom(parse, incidents: true), parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
         builder.Services.AddHostedService<DemoService>();

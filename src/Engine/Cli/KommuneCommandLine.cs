@@ -175,7 +175,10 @@ internal static class KommuneCommandLine
     private const int MaxDemoNodes = 16;
 
     /// <summary>The demo nodes' session timeout (unless KOMMUNE_SessionTimeout says otherwise): rebalances on the embedded broker take about this long.</summary>
-    private const string DemoNodeSessionTimeout = "00:00:03";
+    private const string DemoNodeSessionTimeout = "00:00:06";
+
+    /// <summary>How long the embedded broker waits for the demo's nodes to join the group before it first assigns partitions: Kafka's default.</summary>
+    private static readonly TimeSpan DemoNodesJoinDelay = TimeSpan.FromSeconds(3);
 
     static KommuneCommandLine()
     {
@@ -270,9 +273,12 @@ internal static class KommuneCommandLine
     private static async Task<int> RunDemoAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var partitions = parse.GetValue(Partitions);
+        var nodes = parse.GetValue(Nodes);
         var probe = EngineHost.CreateBuilder(Overrides(parse));
         var options = EngineHost.BindOptions(probe.Configuration);
-        using var cluster = BrokerService.StartCluster(1, partitions, options);
+        // Several nodes that start together join the group's first generation together, as on Kafka (its
+        // group.initial.rebalance.delay.ms), rather than one taking every partition and handing most over at once.
+        using var cluster = BrokerService.StartCluster(1, partitions, options, nodes > 1 ? DemoNodesJoinDelay : null);
         Console.WriteLine($"Embedded Kafka broker on {cluster.BootstrapServers}");
 
         var overrides = Overrides(parse);
@@ -284,7 +290,7 @@ internal static class KommuneCommandLine
 
         Console.WriteLine($"Rules: {overrides.GetValueOrDefault("RulesFile") ?? options.RulesFile}");
         var builder = EngineHost.CreateBuilder(overrides);
-        if (parse.GetValue(Nodes) is var nodes and > 1)
+        if (nodes > 1)
         {
             AddEngineNodes(builder, nodes, partitions);
         }
@@ -327,6 +333,8 @@ internal static class KommuneCommandLine
         var environment = new Dictionary<string, string>(StringComparer.Ordinal) { [EngineHost.EnvironmentPrefix + "StaticMembership"] = "false" };
         // It also waits a session timeout less a second for the members to rejoin before it assigns partitions again,
         // in every rebalance: with the default 10 s, a node that joins or leaves leaves partitions unowned for 9 s or more.
+        // Much shorter, and a node still restoring the state of partitions it just took (seconds, on a busy machine)
+        // misses that window and loses them again.
         if (Environment.GetEnvironmentVariable(EngineHost.EnvironmentPrefix + "SessionTimeout") is null)
         {
             environment[EngineHost.EnvironmentPrefix + "SessionTimeout"] = DemoNodeSessionTimeout;

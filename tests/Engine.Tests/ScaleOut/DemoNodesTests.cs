@@ -21,8 +21,12 @@ public sealed partial class DemoNodesTests(ITestOutputHelper output)
     [Fact]
     public async Task A_node_stopped_with_SIGTERM_hands_its_partitions_to_the_others_and_the_demo_goes_on_then_stops_them_all()
     {
-        // Falls every two seconds on average: alerts keep coming. The duration only bounds a run that goes wrong.
-        using var demo = KommuneProcess.Start("demo", "--nodes", "3", "--falls-per-minute", "30", "--duration", "120");
+        // Falls every two seconds on average: alerts keep coming. The duration only bounds a run that goes wrong. The
+        // console on any free port: port 8080 is the other demo tests'.
+        using var demo = KommuneProcess.Start(
+            new Dictionary<string, string> { ["KOMMUNE_Console__Urls"] = "http://127.0.0.1:0" },
+            "demo", "--nodes", "3", "--falls-per-minute", "30", "--duration", "120");
+        var clock = Stopwatch.StartNew();
         try
         {
             var bootstrap = BrokerLine().Match(await demo.WaitForLineAsync(l => BrokerLine().IsMatch(l), Wait)).Groups[1].Value;
@@ -36,18 +40,22 @@ public sealed partial class DemoNodesTests(ITestOutputHelper output)
 
             var spread = Owners(await demo.WaitForLineAsync(l => Owners(l) is { Count: 3 } o && o.Values.All(p => p.Count > 0), Wait))!;
             var moving = spread["node-2"];
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: three nodes share the partitions");
 
             await SignalAsync(pids["node-2"], "TERM");
             await demo.WaitForOutputAsync("[node-2] exited (code 0); the other nodes take over its partitions", Wait);
             var exited = DateTimeOffset.UtcNow;
             var after = Owners(await demo.WaitForLineAsync(l => Owners(l) is { Count: 2 } o && o.ContainsKey("node-1") && o.ContainsKey("node-3"), Wait))!;
             Assert.Subset(after["node-1"].Union(after["node-3"]).ToHashSet(), moving.ToHashSet());
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: node-2 exited, the others own its partitions");
 
             // The new owners go on with its partitions: past everything that was in them when they took them over.
             await CommittedPastEndAsync(bootstrap, group, moving);
             await demo.WaitForLineAsync(l => AlertTime(l) is { } at && at > exited, Wait);
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: its partitions committed past their end, a later alert printed");
 
             await demo.StopAsync("TERM", Wait);
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: the demo stopped");
             Assert.Equal(0, demo.ExitCode);
             Assert.Contains("[node-1] stopped (code 0)", demo.Output, StringComparison.Ordinal);
             Assert.Contains("[node-3] stopped (code 0)", demo.Output, StringComparison.Ordinal);

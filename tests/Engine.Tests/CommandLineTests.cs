@@ -74,6 +74,18 @@ public sealed class CommandLineTests
         Assert.Contains(parse.Errors, e => e.Message.Contains(option, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("17")]
+    public void Demo_nodes_outside_1_to_16_are_refused_with_the_range(string nodes)
+    {
+        var parse = KommuneCommandLine.Build().Parse(["demo", "--nodes", nodes]);
+
+        // Each error of a demo option is listed twice today (System.CommandLine); what matters is what it says.
+        var error = Assert.Single(parse.Errors.Select(e => e.Message).Distinct());
+        Assert.Equal($"--nodes must be from 1 to 16, not {nodes}.", error);
+    }
+
     [Fact]
     public void Every_option_of_every_command_has_help_text()
     {

@@ -73,6 +73,11 @@ internal static class KommuneCommandLine
         Description = "The plugins folder running now, when it is not --plugins (to see what new plugin builds would do).",
     };
 
+    private static readonly Option<bool> StopWhenInputCloses = new("--stop-when-input-closes")
+    {
+        Description = "Stop gracefully, as on SIGTERM, when standard input ends: for a supervising process that runs this node through a pipe (kommune demo --nodes), so the node stops with it even when it is killed.",
+    };
+
     private static readonly Option<string> ReplayFile = new("--file")
     {
         Description = "CSV series to replay: a header line, then timestamp,value lines (the NAB format).",
@@ -143,6 +148,12 @@ internal static class KommuneCommandLine
         Description = "Stop the demo after this many seconds (default: run until Ctrl+C).",
     };
 
+    private static readonly Option<int> Nodes = new("--nodes")
+    {
+        Description = $"Engine nodes: 1 runs the engine in the demo's process; more run each as a process of its own (kommune run) in one consumer group, sharing the partitions; stop one with kill -TERM <pid> and the others take over (1 to {MaxDemoNodes}).",
+        DefaultValueFactory = _ => 1,
+    };
+
     private static readonly Option<int> Brokers = new("--brokers")
     {
         Description = "Number of brokers in the embedded cluster.",
@@ -160,8 +171,24 @@ internal static class KommuneCommandLine
         DefaultValueFactory = _ => long.MaxValue,
     };
 
+    /// <summary>The most engine nodes the demo starts: each is a process with its own runtime, on one machine.</summary>
+    private const int MaxDemoNodes = 16;
+
+    /// <summary>The demo nodes' session timeout (unless KOMMUNE_SessionTimeout says otherwise): rebalances on the embedded broker take about this long.</summary>
+    private const string DemoNodeSessionTimeout = "00:00:06";
+
+    /// <summary>How long the embedded broker waits for the demo's nodes to join the group before it first assigns partitions: Kafka's default.</summary>
+    private static readonly TimeSpan DemoNodesJoinDelay = TimeSpan.FromSeconds(3);
+
     static KommuneCommandLine()
     {
+        Nodes.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() is < 1 or > MaxDemoNodes)
+            {
+                r.AddError($"--nodes must be from 1 to {MaxDemoNodes}, not {r.GetValueOrDefault<int>()}.");
+            }
+        });
         MustBePositive(Sensors);
         MustBePositive(Areas);
         MustBePositive(Rate);
@@ -190,7 +217,7 @@ internal static class KommuneCommandLine
     {
         var demo = new Command("demo", "Start the embedded broker, a simulated sensor network and the engine; print alerts as they happen.")
         {
-            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, Nodes, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         demo.SetAction(RunDemoAsync);
 
@@ -202,7 +229,7 @@ internal static class KommuneCommandLine
 
         var run = new Command("run", "Run the engine against a Kafka cluster until stopped (Ctrl+C or SIGTERM stop it gracefully).")
         {
-            BootstrapServers, GroupId, NodeId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat,
+            BootstrapServers, GroupId, NodeId, MaxInFlight, ProcessingGuarantee, TransactionalId, RulesFile, PluginsFolder, MetricsPort, LogFormat, StopWhenInputCloses,
         };
         ProcessingGuarantee.AcceptOnlyFromAmong("at-least-once", "exactly-once");
         LogFormat.AcceptOnlyFromAmong("json", "text");
@@ -233,7 +260,7 @@ internal static class KommuneCommandLine
             "into alerts and aggregates, Kafka in and Kafka out. Without a command it runs the demo.")
         {
             demo, broker, run, simulate, replay, checkRules, ConsoleCommandLine.Build(BootstrapServers),
-            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
+            Sensors, Areas, Rate, FallsPerMinute, Partitions, Duration, Nodes, MaxInFlight, RulesFile, PluginsFolder, MetricsPort, LogFormat,
         };
         root.SetAction(RunDemoAsync);
         return root;
@@ -246,9 +273,12 @@ internal static class KommuneCommandLine
     private static async Task<int> RunDemoAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var partitions = parse.GetValue(Partitions);
+        var nodes = parse.GetValue(Nodes);
         var probe = EngineHost.CreateBuilder(Overrides(parse));
         var options = EngineHost.BindOptions(probe.Configuration);
-        using var cluster = BrokerService.StartCluster(1, partitions, options);
+        // Several nodes that start together join the group's first generation together, as on Kafka (its
+        // group.initial.rebalance.delay.ms), rather than one taking every partition and handing most over at once.
+        using var cluster = BrokerService.StartCluster(1, partitions, options, nodes > 1 ? DemoNodesJoinDelay : null);
         Console.WriteLine($"Embedded Kafka broker on {cluster.BootstrapServers}");
 
         var overrides = Overrides(parse);
@@ -260,13 +290,59 @@ internal static class KommuneCommandLine
 
         Console.WriteLine($"Rules: {overrides.GetValueOrDefault("RulesFile") ?? options.RulesFile}");
         var builder = EngineHost.CreateBuilder(overrides);
-        builder.Services.AddSingleton<EngineService>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        if (nodes > 1)
+        {
+            AddEngineNodes(builder, nodes, partitions);
+        }
+        else
+        {
+            builder.Services.AddSingleton<EngineService>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+            builder.Services.AddSingleton<IDemoProgress, EngineProgress>();
+        }
+
         builder.Services.AddSingleton(new DemoSettings(
             SimulatorFrom(parse, incidents: true), parse.GetValue(Duration) is { } seconds ? TimeSpan.FromSeconds(seconds) : null));
         builder.Services.AddHostedService<DemoService>();
         ConsoleCommandLine.AddDemoConsole(builder);
         return await RunHostAsync(builder, cancellationToken);
+    }
+
+    /// <summary>
+    /// The demo's engine as <paramref name="nodes"/> processes of <c>kommune run</c> on the embedded broker, in the
+    /// demo's consumer group, with the demo's rules, plugins and in-flight bound, each its own metrics port.
+    /// </summary>
+    private static void AddEngineNodes(HostApplicationBuilder builder, int nodes, int partitions)
+    {
+        var options = EngineHost.BindOptions(builder.Configuration);
+        var run = new List<string> { "--bootstrap-servers", options.BootstrapServers, "--group-id", options.GroupId, "--log-format", "json" };
+        run.AddRange(["--metrics-port", options.MetricsPort < 0 ? "-1" : "0"]);
+        run.AddRange(["--max-in-flight", options.MaxInFlightEvents.ToString(CultureInfo.InvariantCulture)]);
+        if (options.RulesFile is { } rules)
+        {
+            run.AddRange(["--rules", rules]);
+        }
+
+        if (options.PluginsFolder is { } plugins)
+        {
+            run.AddRange(["--plugins", plugins]);
+        }
+
+        // The embedded broker does not implement static membership (KIP-345): a node that stops would keep its
+        // partitions until its session expires, and one that restarts would not get them back.
+        var environment = new Dictionary<string, string>(StringComparer.Ordinal) { [EngineHost.EnvironmentPrefix + "StaticMembership"] = "false" };
+        // It also waits a session timeout less a second for the members to rejoin before it assigns partitions again,
+        // in every rebalance: with the default 10 s, a node that joins or leaves leaves partitions unowned for 9 s or more.
+        // Much shorter, and a node still restoring the state of partitions it just took (seconds, on a busy machine)
+        // misses that window and loses them again.
+        if (Environment.GetEnvironmentVariable(EngineHost.EnvironmentPrefix + "SessionTimeout") is null)
+        {
+            environment[EngineHost.EnvironmentPrefix + "SessionTimeout"] = DemoNodeSessionTimeout;
+        }
+
+        builder.Services.AddSingleton(new EngineNodesSettings(nodes, partitions, run, environment));
+        builder.Services.AddHostedService<EngineNodesService>();
+        builder.Services.AddSingleton<IDemoProgress>(sp => new CommittedProgress(sp.GetRequiredService<EngineOptions>(), partitions));
     }
 
     private static async Task<int> RunBrokerAsync(ParseResult parse, CancellationToken cancellationToken)
@@ -282,6 +358,11 @@ internal static class KommuneCommandLine
         var builder = EngineHost.CreateBuilder(Overrides(parse), defaultLogFormat: "json");
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
+        if (parse.GetValue(StopWhenInputCloses))
+        {
+            builder.Services.AddHostedService<InputClosedStop>();
+        }
+
         return await RunHostAsync(builder, cancellationToken);
     }
 

@@ -43,9 +43,13 @@ internal sealed class BrokerService(EngineOptions options, BrokerSettings settin
     }
 
     /// <summary>Starts a cluster and creates every topic of the engine on it.</summary>
-    public static EmbeddedKafkaCluster StartCluster(int brokers, int partitions, EngineOptions options)
+    /// <param name="brokers">How many brokers.</param>
+    /// <param name="partitions">Partitions of every topic.</param>
+    /// <param name="options">The engine's topic names.</param>
+    /// <param name="groupJoinDelay">How long a new group waits for more members before its first assignment (default none).</param>
+    public static EmbeddedKafkaCluster StartCluster(int brokers, int partitions, EngineOptions options, TimeSpan? groupJoinDelay = null)
     {
-        var cluster = EmbeddedKafkaCluster.Start(brokers);
+        var cluster = EmbeddedKafkaCluster.Start(brokers, groupJoinDelay);
         foreach (var topic in options.ToKafkaTopics().All)
         {
             cluster.CreateTopic(topic, partitions, replicationFactor: Math.Min(3, brokers));

@@ -11,9 +11,10 @@ internal sealed record DemoSettings(SimulatorOptions Simulator, TimeSpan? Durati
 
 /// <summary>
 /// The demo's side of the stream: a simulator producing sensor events, a separate consumer printing every alert
-/// the engine writes to the alerts topic, and a status line every few seconds.
+/// the engine writes to the alerts topic, and a status line every few seconds: what the simulator produced and what
+/// <see cref="IDemoProgress"/> says of the engine.
 /// </summary>
-internal sealed class DemoService(EngineOptions options, DemoSettings settings, EngineService engine, IHostApplicationLifetime lifetime) : BackgroundService
+internal sealed class DemoService(EngineOptions options, DemoSettings settings, IDemoProgress progress, IHostApplicationLifetime lifetime) : BackgroundService
 {
     private static readonly TimeSpan StatusInterval = TimeSpan.FromSeconds(5);
 
@@ -88,20 +89,13 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
 
     private async Task ReportStatusAsync(SimulatorPublisher publisher, CancellationToken cancellationToken)
     {
-        long lastProcessed = 0;
-        var lastTime = DateTime.UtcNow;
         using var timer = new PeriodicTimer(StatusInterval);
         try
         {
             while (await timer.WaitForNextTickAsync(cancellationToken))
             {
-                var s = engine.Engine.Statistics;
                 var now = DateTime.UtcNow;
-                var rate = (s.Processed - lastProcessed) / (now - lastTime).TotalSeconds;
-                lastProcessed = s.Processed;
-                lastTime = now;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{now:HH:mm:ss} produced {publisher.Produced}  processed {s.Processed} ({rate:F0}/s)  alerts {s.Alerts}  dead letters {s.DeadLettered}  lost {s.LostRecords}  in flight {s.InFlight}  sensors {s.ActiveSensors}  areas {s.ActiveAreas}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{now:HH:mm:ss} produced {publisher.Produced}  {progress.Describe(now)}"));
             }
         }
         catch (OperationCanceledException)

@@ -12,7 +12,8 @@ internal sealed class KommuneProcess : IDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _output = new();
-    private readonly List<(string Text, TaskCompletionSource Seen)> _waits = [];
+    private readonly List<string> _lines = [];
+    private readonly List<(Func<string, bool> Matches, TaskCompletionSource<string> Seen)> _waits = [];
 
     private KommuneProcess(Process process)
     {
@@ -31,6 +32,9 @@ internal sealed class KommuneProcess : IDisposable
     }
 
     public int ExitCode => _process.ExitCode;
+
+    /// <summary>The process id, for a test that looks for what the process started.</summary>
+    public int Id => _process.Id;
 
     public static KommuneProcess Start(params string[] args) => Start(new Dictionary<string, string>(), args);
 
@@ -66,17 +70,21 @@ internal sealed class KommuneProcess : IDisposable
     }
 
     /// <summary>Completes when the process has printed a line containing <paramref name="text"/>.</summary>
-    public Task WaitForOutputAsync(string text, TimeSpan timeout)
+    public Task WaitForOutputAsync(string text, TimeSpan timeout) =>
+        WaitForLineAsync(line => line.Contains(text, StringComparison.Ordinal), timeout);
+
+    /// <summary>Completes with the first line the process printed, or prints, that <paramref name="matches"/>.</summary>
+    public Task<string> WaitForLineAsync(Func<string, bool> matches, TimeSpan timeout)
     {
-        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_output)
         {
-            if (_output.ToString().Contains(text, StringComparison.Ordinal))
+            if (_lines.FirstOrDefault(matches) is { } line)
             {
-                return Task.CompletedTask;
+                return Task.FromResult(line);
             }
 
-            _waits.Add((text, seen));
+            _waits.Add((matches, seen));
         }
 
         return seen.Task.WaitAsync(timeout);
@@ -118,9 +126,10 @@ internal sealed class KommuneProcess : IDisposable
         lock (_output)
         {
             _output.AppendLine(line);
-            foreach (var wait in _waits.Where(w => line.Contains(w.Text, StringComparison.Ordinal)).ToList())
+            _lines.Add(line);
+            foreach (var wait in _waits.Where(w => w.Matches(line)).ToList())
             {
-                wait.Seen.TrySetResult();
+                wait.Seen.TrySetResult(line);
                 _waits.Remove(wait);
             }
         }

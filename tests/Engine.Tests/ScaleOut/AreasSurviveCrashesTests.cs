@@ -55,6 +55,7 @@ public sealed class AreasSurviveCrashesTests(ITestOutputHelper output)
 
                 await SameAnswerTests.FinishAsync(bed, nodes, input);
                 var crashed = LastValues(bed);
+                output.WriteLine($"dead letters: {TopicReader.DeadLetterReasons(bed.BootstrapServers, bed.Options.Topics.DeadLetters, Partitions)}");
                 AssertSameLastValues(reference.Aggregates, crashed.Aggregates, "aggregates");
                 AssertSameLastValues(areaAlerts, crashed.AreaAlerts, "area alerts");
             }

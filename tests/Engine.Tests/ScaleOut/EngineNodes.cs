@@ -244,6 +244,16 @@ internal static class TopicReader
     }
 
     /// <summary>The values of a topic's records as text.</summary>
+    /// <summary>Each dead letter's stage and reason, counted, for a failing test's message.</summary>
+    public static string DeadLetterReasons(string bootstrapServers, string topic, int partitions)
+    {
+        static string Header(Headers headers, string name) => headers.TryGetLastBytes(name, out var bytes) ? System.Text.Encoding.UTF8.GetString(bytes) : "?";
+        return string.Join("; ", ReadAll(bootstrapServers, topic, partitions)
+            .Select(r => $"{Header(r.Message.Headers, Kommune.Connectors.Codecs.DeadLetterHeaders.Stage)}: {Header(r.Message.Headers, Kommune.Connectors.Codecs.DeadLetterHeaders.Reason)}")
+            .Select(r => r.Length > 160 ? r[..160] : r)
+            .GroupBy(r => r).OrderByDescending(g => g.Count()).Take(5).Select(g => $"{g.Count()}× {g.Key}"));
+    }
+
     public static List<string> Values(string bootstrapServers, string topic, int partitions) =>
         [.. ReadAll(bootstrapServers, topic, partitions).Where(r => r.Message.Value is not null).Select(r => Encoding.UTF8.GetString(r.Message.Value!))];
 

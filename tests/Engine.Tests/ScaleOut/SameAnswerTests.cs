@@ -87,6 +87,7 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
             input.Produce(bed, 3 * quarter, total);
             var run = await FinishAsync(bed, nodes, input);
             output.WriteLine(nodes.Ownership());
+            output.WriteLine($"dead letters: {TopicReader.DeadLetterReasons(bed.BootstrapServers, bed.Options.Topics.DeadLetters, Partitions)}");
             run.AssertSameAs(reference, $"{guarantee}, {brokers} broker(s), nodes joining, stopping and crashing");
         }
         catch

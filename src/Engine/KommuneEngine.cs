@@ -406,8 +406,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         await _dispatch!;
         _watermarkTimer?.Dispose();
         _directory?.Dispose();
-        var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
+        // The actors stop first (each finishes the message it is on: an area's timers can emit a burst), then
+        // everything they sent is flushed, records still waiting for room in the producer's queue included.
         await _actors!.Terminate();
+        var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
         _sink.Dispose();
         _commands?.Dispose();
         return unsent;

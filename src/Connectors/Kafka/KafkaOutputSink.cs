@@ -493,7 +493,29 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
 
     /// <summary>Waits until every record sent so far is acknowledged, or the timeout passes.</summary>
     /// <returns>How many records are still not acknowledged.</returns>
-    public int Flush(TimeSpan timeout) => _producer.Flush(timeout);
+    /// <remarks>Records waiting for room in the producer's queue are produced first; those still waiting at the timeout count as unsent.</remarks>
+    public int Flush(TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (WaitingCount > 0 && DateTime.UtcNow < deadline)
+        {
+            _producer.Flush(TimeSpan.FromMilliseconds(100));
+            ProduceWaiting();
+        }
+
+        return _producer.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero) + WaitingCount;
+    }
+
+    private int WaitingCount
+    {
+        get
+        {
+            lock (_waitingGate)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
 
     /// <summary>Stops retrying, flushes briefly, and closes the producer.</summary>
     public void Dispose()
@@ -557,35 +579,49 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
     }
 
-    /// <summary>After a backoff, produces the waiting records in order, until the local queue is full again.</summary>
+    /// <summary>
+    /// Shortly (the producer's queue drains in milliseconds: 10 ms, doubling to 200 ms while it stays full), produces the
+    /// waiting records in order, until the local queue is full again.
+    /// </summary>
     private void ProduceWaitingLater(int attempts)
     {
-        var delay = TimeSpan.FromTicks(Math.Min(_options.MaxRetryBackoff.Ticks, _options.RetryBackoff.Ticks * (1L << Math.Min(attempts, 16))));
+        var delay = TimeSpan.FromMilliseconds(Math.Min(200, 10 << Math.Min(attempts, 5)));
         _ = Task.Delay(delay, _disposed.Token).ContinueWith(
             t =>
             {
-                if (t.IsCanceled)
+                if (!t.IsCanceled && !ProduceWaiting())
                 {
-                    return;
-                }
-
-                lock (_waitingGate)
-                {
-                    while (_waiting.TryPeek(out var head))
+                    lock (_waitingGate)
                     {
-                        if (!ProduceNow(head))
+                        if (_waiting.TryPeek(out var head))
                         {
                             ProduceWaitingLater(++head.Attempts);
-                            return;
                         }
-
-                        _waiting.Dequeue();
                     }
                 }
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+    }
+
+    /// <summary>Produces the waiting records in order; false when the local queue filled up again before the last.</summary>
+    private bool ProduceWaiting()
+    {
+        lock (_waitingGate)
+        {
+            while (_waiting.TryPeek(out var head))
+            {
+                if (!ProduceNow(head))
+                {
+                    return false;
+                }
+
+                _waiting.Dequeue();
+            }
+
+            return true;
+        }
     }
 
     /// <summary>Hands the record to the producer; false when its local queue has no room now (try again later).</summary>

@@ -179,7 +179,9 @@ public sealed class ParkingRule : Rule
         var sensors = state.Value ?? [];
         double free = 0, capacity = 0;
         long known = 0;
-        var newest = long.MinValue;
+        var newest = long.MinValue; // the newest reading before the minute end
+        var next = long.MaxValue; // the earliest reading at or after it (already here: facts and events of an area
+                                  // can arrive before the watermark that passes this minute)
         foreach (var readings in sensors.Values)
         {
             Prune(readings, end);
@@ -188,21 +190,32 @@ public sealed class ParkingRule : Rule
                 free += readings[0].Free;
                 capacity += readings[0].Capacity;
                 known++;
+                newest = Math.Max(newest, readings[0].T);
             }
 
-            if (readings.Count > 0)
+            foreach (var reading in readings)
             {
-                newest = Math.Max(newest, readings[^1].T);
+                if (reading.T >= end)
+                {
+                    next = Math.Min(next, reading.T);
+                    break;
+                }
             }
         }
 
         state.Update(sensors);
         if (newest == long.MinValue || end - newest > _quietAfterMs)
         {
-            // Quiet for too long: pause until the next reading (a full run starts over then).
-            progress.NextEnd = null;
+            // Quiet for too long: pause until the next reading (a full run starts over then), or, when it is here
+            // already, go on from its minute.
             progress.FullSince = null;
+            progress.NextEnd = next == long.MaxValue ? null : Minutes.Floor(Minutes.Time(next), Minute) + (long)Minute.TotalMilliseconds;
             progressState.Update(progress);
+            if (progress.NextEnd is { } resume)
+            {
+                context.SetEventTimeTimer(MinuteTimer, Minutes.Time(resume));
+            }
+
             return;
         }
 

@@ -36,6 +36,25 @@ public sealed class ParkingRuleTests
     private static List<Aggregate> Of(RuleTestKit kit, string metric) => [.. kit.Aggregates.Where(a => a.Metric == metric)];
 
     [Fact]
+    public void Readings_years_apart_that_both_arrive_before_the_watermark_jump_cost_at_most_the_quiet_time_of_minutes()
+    {
+        // On several nodes an area's readings reach it before the watermark record that passes them: a bay with a clock
+        // twenty years behind, then the present, then the watermark jumps. Minutes pause after an hour, and go on at the
+        // present reading's minute (not one per minute of the twenty years, nor never again).
+        var kit = Kit();
+        var past = T0.AddYears(-20);
+        Bays(kit, past, occupied: 3);
+        Bays(kit, T0.AddSeconds(10), occupied: 7);
+
+        kit.AdvanceWatermarkTo(T0.AddMinutes(2));
+
+        var occupancy = kit.Aggregates.Where(a => a.Metric == "parking.occupancy").ToList();
+        Assert.InRange(occupancy.Count, 60, 63);
+        Assert.Contains(occupancy, a => a.WindowStart == T0 && a.Value == 70);
+        Assert.Equal(T0.AddMinutes(1), occupancy.Max(a => a.WindowStart));
+    }
+
+    [Fact]
     public void Rule_is_named_parking_and_is_area_scoped()
     {
         var attribute = Assert.Single(typeof(ParkingRule).GetCustomAttributes(typeof(RuleAttribute), false).OfType<RuleAttribute>());

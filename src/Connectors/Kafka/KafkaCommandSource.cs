@@ -94,6 +94,9 @@ public sealed partial class KafkaCommandSource : IDisposable
             EnableAutoOffsetStore = false,
             FetchWaitMaxMs = 100,
             SessionTimeoutMs = _sessionTimeout is { } session ? (int)session.TotalMilliseconds : null,
+            // A third of the session (the client's default is 3 s whatever the session): with a short session the
+            // group otherwise takes the reader's partition away between heartbeats, and a command is read again.
+            HeartbeatIntervalMs = _sessionTimeout is { } beat ? Math.Max(100, (int)(beat.TotalMilliseconds / 3)) : null,
         }).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe(_topic);
         try

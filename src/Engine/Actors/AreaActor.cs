@@ -37,6 +37,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                     _delivered[sensor] = _delivered.GetValueOrDefault(sensor) + 1;
                     _wantWatermark.Add(sensor);
                 }
+                else if (message is RestoreState)
+                {
+                    // Restored state may hold timers: watermarks go to it from now, not only once it has said so (a
+                    // barrier passing in between would report time its timers have not reached).
+                    _wantWatermark.Add(sensor);
+                }
             });
 
         Receive<RoutedEvent>(Handle);

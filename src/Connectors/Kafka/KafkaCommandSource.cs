@@ -124,7 +124,16 @@ public sealed partial class KafkaCommandSource : IDisposable
         }
         finally
         {
-            consumer.Close();
+            try
+            {
+                consumer.Close();
+            }
+            catch (KafkaException e)
+            {
+                // Fenced by a node with the same id, or the broker gone: leaving the group failed, the node goes on
+                // stopping (an exception on this thread would end the process).
+                LogConsumeError(_logger, e.Error.Reason);
+            }
         }
     }
 

@@ -16,7 +16,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
-    private readonly Dictionary<IActorRef, long> _wantWatermark = [];
+    private readonly HashSet<IActorRef> _wantWatermark = [];
+    private readonly Dictionary<IActorRef, long> _delivered = []; // events delivered to each sensor, ever (its handled count's peer)
     private RuleHost? _rules;
     private string? _areaId;
     private IdleClock _idle = null!;
@@ -34,7 +35,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             {
                 if (message is RoutedEvent)
                 {
-                    _wantWatermark[sensor] = _wantWatermark.GetValueOrDefault(sensor) + 1;
+                    _delivered[sensor] = _delivered.GetValueOrDefault(sensor) + 1;
+                    _wantWatermark.Add(sensor);
+                }
+                else if (message is RestoreState)
+                {
+                    // Restored state may hold timers: watermarks go to it from now, not only once it has said so.
+                    _wantWatermark.Add(sensor);
                 }
             });
 
@@ -47,7 +54,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<WatermarkAdvanced>(w =>
         {
             _rules?.Advance(w.Watermark);
-            foreach (var sensor in _wantWatermark.Keys)
+            foreach (var sensor in _wantWatermark)
             {
                 sensor.Tell(w);
             }
@@ -56,10 +63,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             if (i.Wanted)
             {
-                _wantWatermark.TryAdd(Sender, 0);
+                _wantWatermark.Add(Sender);
             }
-            else if (_wantWatermark.TryGetValue(Sender, out var delivered) && delivered <= i.Handled)
+            else if (_delivered.GetValueOrDefault(Sender) <= i.Handled)
             {
+                // It has handled every event delivered to it. The count is kept across its leaving and rejoining the
+                // set: counted from its rejoining, a stale answer about fewer events removed a sensor that had a newer
+                // event, and its window then closed after the area had emitted the minute.
                 _wantWatermark.Remove(Sender);
             }
         });
@@ -117,6 +127,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             _wantWatermark.Remove(t.ActorRef);
+            _delivered.Remove(t.ActorRef);
             _sensors.Terminated(t.ActorRef);
         });
         Receive<IdleCheck>(_ =>

@@ -65,8 +65,9 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             }
             else if (_delivered.GetValueOrDefault(Sender) <= i.Handled)
             {
-                // It has handled every event delivered to it (a count kept across its coming and going from the set:
-                // an answer about fewer events arrived after a newer event and leaves it in).
+                // It has handled every event delivered to it. The count is kept across its leaving and rejoining the
+                // set: counted from its rejoining, a stale answer about fewer events removed a sensor that had a newer
+                // event, and its window then closed after the area had emitted the minute.
                 _wantWatermark.Remove(Sender);
             }
         });

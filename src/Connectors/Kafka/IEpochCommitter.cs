@@ -12,6 +12,12 @@ public interface IEpochCommitter
     bool HasSends { get; }
 
     /// <summary>
+    /// Whether anything but bookkeeping was sent in the open transaction: outputs, state, facts or events for areas;
+    /// not the watermark reports a node writes while nothing happens.
+    /// </summary>
+    bool HasWork { get; }
+
+    /// <summary>
     /// Holds back every send from now on, if <paramref name="settled"/> holds once they are held (so nothing can slip
     /// in between); otherwise holds nothing and returns false.
     /// </summary>

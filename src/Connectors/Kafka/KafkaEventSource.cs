@@ -155,8 +155,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     public long ProgressVersion => Interlocked.Read(ref _progressVersion);
 
     /// <summary>
-    /// Exactly-once mode: epochs committed that carried work (outputs, or offsets past where the partitions were
-    /// assigned); the first epoch of a new pipeline commits only its start offsets and does not count.
+    /// Exactly-once mode: epochs committed that carried work (outputs, or sensor-event offsets past where the partitions
+    /// were assigned); the first epoch of a new pipeline commits only its start offsets and does not count, nor does an
+    /// epoch of watermark reports alone.
     /// </summary>
     public long EpochsCommittedWithWork => Interlocked.Read(ref _epochsWithWork);
 
@@ -735,8 +736,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
         }
 
-        var withWork = transactions.Committer.HasSends
-            || offsets.Concat(internalOffsets).Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
+        // Work is input taken or anything but bookkeeping written: not an epoch of watermark reports alone, nor one that
+        // only read repartition records (on the embedded broker those include reports of aborted transactions).
+        var withWork = transactions.Committer.HasWork
+            || offsets.Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
         var started = Stopwatch.GetTimestamp();
         transactions.Committer.Commit([(offsets, consumer.ConsumerGroupMetadata), (internalOffsets, _internal!.ConsumerGroupMetadata)]);
         if (withWork)

@@ -81,6 +81,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private readonly Queue<PendingRecord> _waiting = new(); // records the producer's local queue had no room for, in order
     private bool _aborted;
     private long _sentInTransaction;
+    private long _workInTransaction; // sent in the open transaction, watermark reports (bookkeeping) not counted
     private string? _transactionError;
     private TaskCompletionSource _transactionEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly KafkaSinkOptions _options;
@@ -160,6 +161,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     /// <inheritdoc />
     public bool HasSends => Interlocked.Read(ref _sentInTransaction) > 0;
 
+    /// <inheritdoc />
+    public bool HasWork => Interlocked.Read(ref _workInTransaction) > 0;
+
     /// <summary>
     /// Transactional: completes when the open transaction commits (every record acknowledged so far is then visible to
     /// read_committed consumers), cancelled if it aborts.
@@ -227,6 +231,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
 
         Interlocked.Exchange(ref _sentInTransaction, 0);
+        Interlocked.Exchange(ref _workInTransaction, 0);
         Interlocked.Exchange(ref _transactionEnd, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         _producer.BeginTransaction();
         ReleaseHeld();
@@ -639,6 +644,10 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             if (IsTransactional)
             {
                 Interlocked.Increment(ref _sentInTransaction);
+                if (!record.IsBookkeeping)
+                {
+                    Interlocked.Increment(ref _workInTransaction);
+                }
             }
 
             Interlocked.Increment(ref _queued);
@@ -662,6 +671,10 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             if (IsTransactional)
             {
                 Interlocked.Decrement(ref _sentInTransaction);
+                if (!record.IsBookkeeping)
+                {
+                    Interlocked.Decrement(ref _workInTransaction);
+                }
             }
 
             return false;
@@ -754,6 +767,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         public Action<RecordRefusal> OnRefused { get; } = onRefused;
 
         public int Attempts { get; set; }
+
+        /// <summary>A watermark report: written with the epoch, but not progress of its own.</summary>
+        public bool IsBookkeeping { get; } = RepartitionCodec.IsWatermark(message);
     }
 
     [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "The broker refused a record of {Topic} for good ({Code}: {Reason}); it is not produced again as it is")]

@@ -131,6 +131,12 @@ public static class RepartitionCodec
         return Message(RepartitionKind.Watermark, null, Encoding.ASCII.GetBytes(text));
     }
 
+    /// <summary>Whether a record is a watermark report (bookkeeping that moves area time, not work of its own).</summary>
+    public static bool IsWatermark(Message<byte[]?, byte[]?> message) =>
+        message?.Headers is { } headers
+        && headers.TryGetLastBytes(KindHeader, out var kind)
+        && kind.AsSpan().SequenceEqual("watermark"u8);
+
     /// <summary>A command forwarded to the partition of its alert's owner.</summary>
     public static Message<byte[]?, byte[]?> Command(byte[]? key, byte[]? value, AlertOwner owner, string ownerArea, RecordSource source)
     {

@@ -20,8 +20,9 @@ public sealed class NodeIdentityTests(ITestOutputHelper output)
         });
         await engine.Assigned;
 
-        // What the group coordinator answers once another consumer joined with group.instance.id "node-7".
-        bed.Cluster.PushRequestErrors(KafkaApi.Heartbeat, ErrorCode.FencedInstanceId);
+        // What the group coordinator answers once another consumer joined with group.instance.id "node-7": to every
+        // heartbeat of this node's (the acks reader heartbeats too, and may be first to be told).
+        bed.Cluster.PushRequestErrors(KafkaApi.Heartbeat, [.. Enumerable.Repeat(ErrorCode.FencedInstanceId, 6)]);
 
         var failed = await Assert.ThrowsAnyAsync<KafkaException>(() => engine.ConsumerCompletion.WaitAsync(KafkaTestBed.DefaultWait));
         output.WriteLine(failed.Message);

@@ -521,9 +521,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             var partition = consumed.Source.Partition;
             if (!_tasks.Contains(partition))
             {
-                // Read before its partition was handed over, taken from the channel after: the new owner reads it again
-                // (completed only to free its place among the events in flight; its partition's offsets are gone).
-                consumed.Complete();
+                // Read before its partition was handed over, taken from the channel after: the new owner reads it again.
+                // Given up, not completed: a commit of the revoked partition must not move past an event not done.
+                consumed.Abandon();
                 return;
             }
 
@@ -572,7 +572,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             if (!_tasks.Contains(partition))
             {
-                consumed.Complete(); // read before its partition was handed over: the new owner reads it again
+                consumed.Abandon(); // read before its partition was handed over: the new owner reads it again
                 return;
             }
 

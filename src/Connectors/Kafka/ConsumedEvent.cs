@@ -44,6 +44,20 @@ public abstract class ConsumedRecord
         }
     }
 
+    /// <summary>
+    /// Gives the record up without doing it (its partition went to another node, which reads it again): it stops
+    /// counting as in flight, and its offset is not marked done, so no commit moves past it. Later calls, and a later
+    /// <see cref="Complete"/>, do nothing.
+    /// </summary>
+    public void Abandon()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            Release();
+            _onCompleted();
+        }
+    }
+
     /// <summary>Marks the record done. Later calls do nothing.</summary>
     public void Complete()
     {

@@ -997,9 +997,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         var numbers = partitions.Select(p => p.Partition.Value).ToHashSet();
         var deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline
-            && _trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.InFlight > 0))
+        while (_trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.InFlight > 0))
         {
+            if (DateTime.UtcNow >= deadline)
+            {
+                // What is still in flight is given up by the engine (not done, not committed): the new owner does it.
+                LogHandOverInFlight(_logger, _trackers.Where(t => numbers.Contains(t.Key.Partition.Value)).Sum(t => t.Value.InFlight), timeout.TotalSeconds);
+                return;
+            }
+
             Thread.Sleep(5);
         }
     }
@@ -1188,6 +1194,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string topic, string partitions);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "{Count} records of partitions being handed over were still in flight after {Seconds} s: they are given up here, their offsets not committed, and the new owner processes them")]
+    private static partial void LogHandOverInFlight(ILogger logger, long count, double seconds);
 
     [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Revoked {Count} partitions")]
     private static partial void LogRevoked(ILogger logger, int count);

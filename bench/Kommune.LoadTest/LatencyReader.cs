@@ -19,6 +19,7 @@ internal sealed class LatencyReader : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly LongHistogram _histogram = new(TimeStamp.Minutes(10), 3);
+    private readonly List<FallOutput> _outputs = [];
     private long _measureFrom = long.MaxValue;
     private Thread? _thread;
 
@@ -61,6 +62,18 @@ internal sealed class LatencyReader : IDisposable
     }
 
     public long Recorded { get; private set; }
+
+    /// <summary>Every fall's first output seen so far, warm-up included, in the order read.</summary>
+    public IReadOnlyList<FallOutput> Outputs
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _outputs];
+            }
+        }
+    }
 
     public void Start()
     {
@@ -108,7 +121,7 @@ internal sealed class LatencyReader : IDisposable
             }
 
             var now = Stopwatch.GetTimestamp();
-            if (_fallId(r) is not { } id || !_producer.Falls.TryRemove(id, out var intended) || intended < Interlocked.Read(ref _measureFrom))
+            if (_fallId(r) is not { } id || !_producer.Falls.TryRemove(id, out var intended))
             {
                 continue;
             }
@@ -116,9 +129,16 @@ internal sealed class LatencyReader : IDisposable
             var micros = (long)((now - intended) * 1_000_000.0 / Stopwatch.Frequency);
             lock (_gate)
             {
-                _histogram.RecordValue(Math.Max(0, micros));
-                Recorded++;
+                _outputs.Add(new FallOutput(id, intended, now));
+                if (intended >= Interlocked.Read(ref _measureFrom))
+                {
+                    _histogram.RecordValue(Math.Max(0, micros));
+                    Recorded++;
+                }
             }
         }
     }
 }
+
+/// <summary>A fall's first output: its id, its intended send time and when the output was readable (Stopwatch ticks).</summary>
+internal sealed record FallOutput(string Id, long Intended, long Readable);

@@ -56,8 +56,8 @@ internal sealed record LoadSettings
     /// <summary>Nodes only: the rebalance scenario (a node joins, one is stopped with SIGTERM, one killed with SIGKILL).</summary>
     public bool Rebalance { get; init; }
 
-    /// <summary>Rebalance scenario: how long each step is watched after its action (the kill's also gets the session timeout).</summary>
-    public TimeSpan Phase { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Rebalance scenario: how long each step is watched after the nodes own every partition again.</summary>
+    public TimeSpan Phase { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>Nodes only: their SessionTimeout; null for the engine's default.</summary>
     public TimeSpan? SessionTimeout { get; init; }

@@ -7,10 +7,10 @@ namespace Kommune.LoadTest;
 /// <summary>
 /// The rebalance scenario (<c>--rebalance --nodes N</c>): N engine nodes under a fixed load; after the warm-up a quiet
 /// step (the steady state, for comparison), then node N+1 joins, then the first node is stopped with SIGTERM, then the
-/// next is killed with SIGKILL, each watched for <see cref="LoadSettings.Phase"/> (the kill also for the session
-/// timeout). What a step costs is read from the falls' alerts, per sensor-events partition: the pause of a partition is
+/// next is killed with SIGKILL, each watched until the group has settled and then for <see cref="LoadSettings.Phase"/>. What a step costs is read from the falls' alerts, per sensor-events partition: the pause of a partition is
 /// the longest time between two consecutive fall alerts of it across the step (the last output before → the first
-/// after), falls arriving steadily on every partition; and the alert latency of the falls sent during the step.
+/// after), falls arriving steadily on every partition; and the alert latency of the falls sent during the step. A step
+/// lasts until the running nodes own every partition again, and then <see cref="LoadSettings.Phase"/>.
 /// </summary>
 internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
 {
@@ -22,7 +22,7 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
         var topics = broker.Topics;
         using var nodes = new NodeProcesses(broker.BootstrapServers, settings);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Rebalance scenario: {settings.Nodes} nodes, then a join, a SIGTERM, a SIGKILL; {settings.Partitions} partitions, {settings.Workload}, rate {settings.Rate:N0}, warm-up {settings.WarmUp.TotalSeconds} s, each step {settings.Phase.TotalSeconds} s"));
+            $"Rebalance scenario: {settings.Nodes} nodes, then a join, a SIGTERM, a SIGKILL; {settings.Partitions} partitions, {settings.Workload}, rate {settings.Rate:N0}, warm-up {settings.WarmUp.TotalSeconds} s, each step watched until the nodes own every partition again and then {settings.Phase.TotalSeconds} s"));
         output.WriteLine($"group {nodes.GroupId}, session timeout {nodes.SessionTimeout.TotalSeconds} s (heartbeat 1 s), logs in {nodes.LogDirectory}");
         foreach (var n in Enumerable.Range(1, settings.Nodes))
         {
@@ -40,21 +40,26 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
         await WatchAsync(started, settings.WarmUp, producer, reader, nodes, cancellationToken);
 
         var steps = new List<Step>();
-        async Task StepAsync(string what, Func<Task> action, TimeSpan length)
+        async Task StepAsync(string what, Func<Task> action)
         {
             var at = Stopwatch.GetTimestamp();
             output.WriteLine($"=== {what}");
             await action();
-            steps.Add(new Step(what, at, (long)(length.TotalSeconds * Stopwatch.Frequency), Stopwatch.GetTimestamp() - at));
-            await WatchAsync(at, length, producer, reader, nodes, cancellationToken);
+            var took = Stopwatch.GetTimestamp() - at;
+            // Watched until the group has settled again, and then for the phase: a slow start or a session timeout
+            // does not push the rebalance out of its step.
+            await nodes.WaitUntilBalancedAsync(settings.Partitions, TimeSpan.FromMinutes(3), cancellationToken);
+            var settled = Stopwatch.GetTimestamp() - at;
+            await WatchAsync(at + settled, settings.Phase, producer, reader, nodes, cancellationToken);
+            steps.Add(new Step(what, at, Stopwatch.GetTimestamp() - at, took, settled));
         }
 
-        await StepAsync("nothing (steady state)", () => Task.CompletedTask, settings.Phase);
-        await StepAsync($"node n{settings.Nodes + 1} joins (process started)", () => Task.FromResult(nodes.Start($"n{settings.Nodes + 1}")), settings.Phase);
+        await StepAsync("nothing (steady state)", () => Task.CompletedTask);
+        await StepAsync($"node n{settings.Nodes + 1} joins (process started)", () => Task.FromResult(nodes.Start($"n{settings.Nodes + 1}")));
         var stopped = nodes.Running[0];
-        await StepAsync($"node {stopped.Id} stopped with SIGTERM", () => NodeProcesses.StopAsync(stopped, cancellationToken), settings.Phase);
+        await StepAsync($"node {stopped.Id} stopped with SIGTERM", () => NodeProcesses.StopAsync(stopped, cancellationToken));
         var killed = nodes.Running[0];
-        await StepAsync($"node {killed.Id} killed with SIGKILL", () => NodeProcesses.KillAsync(killed, cancellationToken), settings.Phase + nodes.SessionTimeout);
+        await StepAsync($"node {killed.Id} killed with SIGKILL", () => NodeProcesses.KillAsync(killed, cancellationToken));
 
         producer.Stop();
         var drain = Stopwatch.StartNew();
@@ -68,8 +73,8 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Workload: {settings.Workload}; {settings.Rate:N0} events/s; session timeout {nodes.SessionTimeout.TotalSeconds} s. Per step: the partitions that moved (a node printed it took them within the step), and per partition the longest time between two consecutive fall alerts across the step (the last output before → the first after); the alert latency of the falls sent within the step."));
         output.WriteLine();
-        output.WriteLine("| step | partitions moved | rebalance: first hand-over → last take, s after the action | pause of moved partitions: median / max ms | longest gap of partitions not moved, ms | falls sent in the step | fall-alert p50 / p99 / max ms | falls without an alert |");
-        output.WriteLine("|---|---|---|---:|---:|---:|---:|---:|");
+        output.WriteLine("| step | the action took, s | settled after, s | partitions moved | pause of moved partitions: median / max ms | longest gap of partitions not moved, ms | falls sent in the step | fall-alert p50 / p99 / max ms | falls without an alert |");
+        output.WriteLine("|---|---:|---:|---|---:|---:|---:|---:|---:|");
         var outputs = reader.Outputs;
         var details = new List<string>();
         foreach (var step in steps)
@@ -98,11 +103,6 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
         var until = step.At + step.Length;
         var inStep = changes.Where(c => c.At >= step.At && c.At < until).ToList();
         var moved = inStep.Where(c => c.What == "taken").SelectMany(c => c.Partitions).Distinct().Order().ToList();
-        var released = inStep.Where(c => c.What != "taken").Select(c => (long?)c.At).Min();
-        var taken = inStep.Where(c => c.What == "taken").Select(c => (long?)c.At).Max();
-        string After(long? at) => at is { } t ? Seconds(t - step.At) : "-";
-        var rebalance = inStep.Count == 0 ? "-" : $"{After(released)} → {After(taken)}";
-
         // Readable times of each partition's fall alerts, in order.
         var byPartition = outputs
             .Where(o => producer.FallPartitions.ContainsKey(o.Id))
@@ -143,7 +143,7 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
         var unseen = producer.Falls.Values.Count(intended => intended >= step.At && intended < until);
         string P(double percentile) => latency.TotalCount == 0 ? "-" : (latency.GetValueAtPercentile(percentile) / 1000.0).ToString("N0", CultureInfo.InvariantCulture);
         return string.Create(CultureInfo.InvariantCulture,
-            $"| {step.What} (action took {step.ActionTook / TicksPerMs:N0} ms) | {(moved.Count == 0 ? "none" : string.Join(", ", moved))} | {rebalance} | {(movedGaps.Count == 0 ? "-" : $"{Ms(movedGaps[movedGaps.Count / 2])} / {Ms(movedGaps[^1])}")} | {(others.Count == 0 ? "-" : Ms(others[^1]))} | {latency.TotalCount + unseen:N0} | {P(50)} / {P(99)} / {(latency.TotalCount == 0 ? "-" : (latency.GetMaxValue() / 1000.0).ToString("N0", CultureInfo.InvariantCulture))} | {unseen:N0} |");
+            $"| {step.What} | {Seconds(step.ActionTook)} | {Seconds(step.Settled)} | {(moved.Count == 0 ? "none" : string.Join(", ", moved))} | {(movedGaps.Count == 0 ? "-" : $"{Ms(movedGaps[movedGaps.Count / 2])} / {Ms(movedGaps[^1])}")} | {(others.Count == 0 ? "-" : Ms(others[^1]))} | {latency.TotalCount + unseen:N0} | {P(50)} / {P(99)} / {(latency.TotalCount == 0 ? "-" : (latency.GetMaxValue() / 1000.0).ToString("N0", CultureInfo.InvariantCulture))} | {unseen:N0} |");
     }
 
     private static string Seconds(long ticks) => (ticks / (double)Stopwatch.Frequency).ToString("0.0", CultureInfo.InvariantCulture);
@@ -162,6 +162,9 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
         }
     }
 
-    /// <summary>One step: what was done, when (Stopwatch ticks), how long it is watched, how long the action itself took.</summary>
-    private sealed record Step(string What, long At, long Length, long ActionTook);
+    /// <summary>
+    /// One step: what was done, when (Stopwatch ticks), how long it was watched, how long the action itself took (a
+    /// SIGTERM: until the node exited), and when the running nodes owned every partition again (after the action).
+    /// </summary>
+    private sealed record Step(string What, long At, long Length, long ActionTook, long Settled);
 }

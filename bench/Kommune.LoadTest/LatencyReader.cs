@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -11,32 +10,19 @@ namespace Kommune.LoadTest;
 /// time from the fall's intended send time to the moment the record is readable. Only falls whose intended time lies
 /// after the warm-up count.
 /// </summary>
-internal sealed class LatencyReader : IDisposable
+internal sealed class LatencyReader : TopicTailReader
 {
-    private readonly IConsumer<byte[], byte[]> _consumer;
     private readonly Func<ConsumeResult<byte[], byte[]>, string?> _fallId;
     private readonly FixedRateProducer _producer;
-    private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly LongHistogram _histogram = new(TimeStamp.Minutes(10), 3);
     private readonly List<FallOutput> _outputs = [];
-    private long _measureFrom = long.MaxValue;
-    private Thread? _thread;
 
     public LatencyReader(string bootstrapServers, string topic, int partitions, FixedRateProducer producer, Func<ConsumeResult<byte[], byte[]>, string?> fallId)
+        : base(bootstrapServers, [topic], partitions, "bench-reader")
     {
         _producer = producer;
         _fallId = fallId;
-        _consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            SocketNagleDisable = true,
-            GroupId = $"bench-reader-{Guid.NewGuid():N}",
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            FetchWaitMaxMs = 5,
-            EnableAutoCommit = false,
-        }).SetLogHandler((_, _) => { }).Build();
-        _consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.End)));
     }
 
     /// <summary>The fall id of a raw pipe's copy: the header the generator set.</summary>
@@ -75,16 +61,8 @@ internal sealed class LatencyReader : IDisposable
         }
     }
 
-    public void Start()
+    protected override void ResetMeasurements()
     {
-        _thread = new Thread(Run) { IsBackground = true, Name = "bench-reader" };
-        _thread.Start();
-    }
-
-    /// <summary>Counts only falls intended from now on.</summary>
-    public void StartMeasuring()
-    {
-        Interlocked.Exchange(ref _measureFrom, Stopwatch.GetTimestamp());
         lock (_gate)
         {
             _histogram.Reset();
@@ -101,40 +79,20 @@ internal sealed class LatencyReader : IDisposable
         }
     }
 
-    public void Dispose()
+    protected override void OnRecord(ConsumeResult<byte[], byte[]> record, long readAt)
     {
-        _stop.Cancel();
-        _thread?.Join();
-        _consumer.Close();
-        _consumer.Dispose();
-        _stop.Dispose();
-    }
-
-    private void Run()
-    {
-        while (!_stop.IsCancellationRequested)
+        if (_fallId(record) is not { } id || !_producer.Falls.TryRemove(id, out var intended))
         {
-            var r = _consumer.Consume(TimeSpan.FromMilliseconds(100));
-            if (r is null || r.IsPartitionEOF)
-            {
-                continue;
-            }
+            return;
+        }
 
-            var now = Stopwatch.GetTimestamp();
-            if (_fallId(r) is not { } id || !_producer.Falls.TryRemove(id, out var intended))
+        lock (_gate)
+        {
+            _outputs.Add(new FallOutput(id, intended, readAt));
+            if (intended >= MeasureFrom)
             {
-                continue;
-            }
-
-            var micros = (long)((now - intended) * 1_000_000.0 / Stopwatch.Frequency);
-            lock (_gate)
-            {
-                _outputs.Add(new FallOutput(id, intended, now));
-                if (intended >= Interlocked.Read(ref _measureFrom))
-                {
-                    _histogram.RecordValue(Math.Max(0, micros));
-                    Recorded++;
-                }
+                _histogram.RecordValue(Micros(intended, readAt));
+                Recorded++;
             }
         }
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -26,53 +25,23 @@ namespace Kommune.LoadTest;
 /// </list>
 /// Only an output's first record counts (a late fact or a rebalance may write it again).
 /// </summary>
-internal sealed class TimerOutputReader : IDisposable
+internal sealed class TimerOutputReader : TopicTailReader
 {
     /// <summary>CongestionAreaRule's default grace: its minute is judged this long after its end.</summary>
     private static readonly TimeSpan CongestionAreaGrace = TimeSpan.FromSeconds(15);
 
-    private readonly IConsumer<byte[], byte[]> _consumer;
     private readonly FixedRateProducer _producer;
     private readonly KafkaTopics _topics;
     private readonly TimeSpan _outOfOrderness = new EngineOptions().OutOfOrderness;
-    private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LongHistogram> _histograms = new(StringComparer.Ordinal);
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
-    private long _measureFrom = long.MaxValue;
-    private Thread? _thread;
 
     public TimerOutputReader(string bootstrapServers, KafkaTopics topics, int partitions, FixedRateProducer producer)
+        : base(bootstrapServers, [topics.Repartition, topics.Aggregates, topics.Alerts], partitions, "bench-timer-reader")
     {
         _producer = producer;
         _topics = topics;
-        _consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            SocketNagleDisable = true,
-            GroupId = $"bench-timer-reader-{Guid.NewGuid():N}",
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            FetchWaitMaxMs = 5,
-            EnableAutoCommit = false,
-        }).SetLogHandler((_, _) => { }).Build();
-        _consumer.Assign(new[] { topics.Repartition, topics.Aggregates, topics.Alerts }
-            .SelectMany(t => Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(t, p, Offset.End))));
-    }
-
-    public void Start()
-    {
-        _thread = new Thread(Run) { IsBackground = true, Name = "bench-timer-reader" };
-        _thread.Start();
-    }
-
-    /// <summary>Counts only outputs due from now on.</summary>
-    public void StartMeasuring()
-    {
-        Interlocked.Exchange(ref _measureFrom, Stopwatch.GetTimestamp());
-        lock (_gate)
-        {
-            _histograms.Clear();
-        }
     }
 
     /// <summary>The latencies so far by kind of output, in microseconds, sensor side first.</summary>
@@ -84,46 +53,36 @@ internal sealed class TimerOutputReader : IDisposable
         }
     }
 
-    public void Dispose()
+    protected override void ResetMeasurements()
     {
-        _stop.Cancel();
-        _thread?.Join();
-        _consumer.Close();
-        _consumer.Dispose();
-        _stop.Dispose();
+        lock (_gate)
+        {
+            _histograms.Clear();
+        }
     }
 
-    private void Run()
+    /// <summary>Counts an output due after measuring began (and already due by the schedule), the first record of each.</summary>
+    protected override void OnRecord(ConsumeResult<byte[], byte[]> record, long readAt)
     {
-        while (!_stop.IsCancellationRequested)
+        if (Classify(record) is not { } output || _producer.IntendedTicks(output.Due + _outOfOrderness) is not { } due
+            || due < MeasureFrom || due > readAt)
         {
-            var r = _consumer.Consume(TimeSpan.FromMilliseconds(100));
-            if (r is null || r.IsPartitionEOF)
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_seen.Add(output.Id))
             {
-                continue;
+                return;
             }
 
-            var now = Stopwatch.GetTimestamp();
-            if (Classify(r) is not { } output || !(_producer.IntendedTicks(output.Due + _outOfOrderness) is { } due)
-                || due < Interlocked.Read(ref _measureFrom) || due > now)
+            if (!_histograms.TryGetValue(output.Kind, out var histogram))
             {
-                continue;
+                _histograms[output.Kind] = histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
             }
 
-            lock (_gate)
-            {
-                if (!_seen.Add(output.Id))
-                {
-                    continue;
-                }
-
-                if (!_histograms.TryGetValue(output.Kind, out var histogram))
-                {
-                    _histograms[output.Kind] = histogram = new LongHistogram(TimeStamp.Minutes(10), 3);
-                }
-
-                histogram.RecordValue(Math.Max(0, (long)((now - due) * 1_000_000.0 / Stopwatch.Frequency)));
-            }
+            histogram.RecordValue(Micros(due, readAt));
         }
     }
 

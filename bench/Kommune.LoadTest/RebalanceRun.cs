@@ -114,15 +114,24 @@ internal sealed class RebalanceRun(LoadSettings settings, TextWriter output)
             var longest = 0L;
             for (var i = 0; i + 1 < readable.Count; i++)
             {
-                if (readable[i + 1] >= step.At && readable[i] < until)
+                // A pause belongs to the step in which its first output after came (the last before may be older).
+                if (readable[i + 1] >= step.At && readable[i + 1] < until)
                 {
                     longest = Math.Max(longest, readable[i + 1] - readable[i]);
                 }
             }
 
-            // No output after the action at all: the pause lasts at least until the end of the run.
-            var last = readable[^1];
-            gaps[partition] = last < step.At ? ((end - last) / TicksPerMs, true) : (longest / TicksPerMs, false);
+            // No output within the step after the action: the pause lasts at least until the next output (or the run's end).
+            if (!readable.Any(r => r >= step.At && r < until))
+            {
+                var before = readable.LastOrDefault(r => r < step.At, step.At);
+                var next = readable.FirstOrDefault(r => r >= until, end);
+                gaps[partition] = ((next - before) / TicksPerMs, next == end);
+            }
+            else
+            {
+                gaps[partition] = (longest / TicksPerMs, false);
+            }
         }
 
         string Ms((double Ms, bool Open) gap) => string.Create(CultureInfo.InvariantCulture, $"{(gap.Open ? "≥ " : "")}{gap.Ms:N0}");

@@ -190,7 +190,10 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {name} at {(rate > 0 ? rate.ToString("N0", CultureInfo.InvariantCulture) : "max")} events/s"));
         using var producer = new FixedRateProducer(bootstrap, input, settings with { Rate = rate }, seed: 7);
         using var reader = new LatencyReader(bootstrap, alertsOrCopies, settings.Partitions, producer, fallId);
-        using var timers = settings.AreaLatency && engineTopics is not null ? new TimerOutputReader(bootstrap, engineTopics, settings.Partitions, producer) : null;
+        using var dump = settings.AreaLatency && engineTopics is not null && settings.TimerDump is { } path
+            ? new StreamWriter(path, append: true) { AutoFlush = true }
+            : null;
+        using var timers = settings.AreaLatency && engineTopics is not null ? new TimerOutputReader(bootstrap, engineTopics, settings.Partitions, producer, dump) : null;
         reader.Start();
         timers?.Start();
         var before = processed();

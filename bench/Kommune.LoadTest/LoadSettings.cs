@@ -65,6 +65,9 @@ internal sealed record LoadSettings
     /// <summary>Also measure the outputs that event-time timers make, on both sides of the repartition topic.</summary>
     public bool AreaLatency { get; init; }
 
+    /// <summary>With <see cref="AreaLatency"/>: a CSV file to write every timer output counted to, or null.</summary>
+    public string? TimerDump { get; init; }
+
     /// <summary>Play the simulator's scripted incidents (a jam, a full car park, an energy spike), so area rules raise alerts.</summary>
     public bool Incidents { get; init; }
 

@@ -32,12 +32,13 @@ var rebalance = new Option<bool>("--rebalance") { Description = "With --nodes N 
 var phase = new Option<double>("--phase") { Description = "Rebalance scenario: seconds each step is watched after the nodes own every partition again.", DefaultValueFactory = _ => 20 };
 var sessionTimeout = new Option<double?>("--session-timeout") { Description = "Nodes only: their SessionTimeout in seconds (default the engine's, 10)." };
 var areaLatency = new Option<bool>("--area-latency") { Description = "Also measure the outputs of event-time timers on both sides of the repartition topic: segment facts written to it, area aggregates and alerts after it (run at least a few minutes: they come once a minute)." };
+var timerDump = new Option<string?>("--timer-dump") { Description = "With --area-latency: write every timer output counted to this CSV file (kind, id, due, topic/partition, latency ms)." };
 var incidents = new Option<bool>("--incidents") { Description = "Play the simulator's scripted incidents (a jam in area-002 from 30 s to 8 min, a full car park in area-003, an energy spike), so that congestion alerts are raised." };
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
     bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
-    nodes, rebalance, phase, sessionTimeout, areaLatency, incidents,
+    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, incidents,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -70,6 +71,7 @@ root.SetAction(async (parse, cancellationToken) =>
         Phase = TimeSpan.FromSeconds(parse.GetValue(phase)),
         SessionTimeout = parse.GetValue(sessionTimeout) is { } session ? TimeSpan.FromSeconds(session) : null,
         AreaLatency = parse.GetValue(areaLatency),
+        TimerDump = parse.GetValue(timerDump),
         Incidents = parse.GetValue(incidents),
     };
     if (settings.Rebalance && settings.Nodes < 2)

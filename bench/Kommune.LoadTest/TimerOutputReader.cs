@@ -37,11 +37,15 @@ internal sealed class TimerOutputReader : TopicTailReader
     private readonly Dictionary<string, LongHistogram> _histograms = new(StringComparer.Ordinal);
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
 
-    public TimerOutputReader(string bootstrapServers, KafkaTopics topics, int partitions, FixedRateProducer producer)
+    private readonly TextWriter? _dump;
+
+    /// <param name="dump">Where to write each output counted as a CSV line (kind, id, due, partition, latency), or null.</param>
+    public TimerOutputReader(string bootstrapServers, KafkaTopics topics, int partitions, FixedRateProducer producer, TextWriter? dump = null)
         : base(bootstrapServers, [topics.Repartition, topics.Aggregates, topics.Alerts], partitions, "bench-timer-reader")
     {
         _producer = producer;
         _topics = topics;
+        _dump = dump;
     }
 
     /// <summary>The latencies so far by kind of output, in microseconds, sensor side first.</summary>
@@ -83,6 +87,8 @@ internal sealed class TimerOutputReader : TopicTailReader
             }
 
             histogram.RecordValue(Micros(due, readAt));
+            _dump?.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{output.Kind[2..]},{output.Id},{output.Due:O},{record.Topic}/{record.Partition.Value},{Micros(due, readAt) / 1000.0:0.0}"));
         }
     }
 

@@ -81,9 +81,8 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 
             await nodes.WaitUntilBalancedAsync(settings.Partitions, TimeSpan.FromMinutes(2), cancellationToken);
             output.WriteLine($"  settled: {nodes.Ownership()}");
-            using var committed = new CommittedOffsets(bootstrap, nodes.GroupId, topics.SensorEvents, settings.Partitions);
             var name = EngineName(settings.Nodes == 1 ? "engine, 1 node" : $"engine, {settings.Nodes} nodes");
-            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, committed.Total, cancellationToken, topics));
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => nodes.ProcessedAsync().GetAwaiter().GetResult(), cancellationToken, topics));
             foreach (var node in nodes.Running)
             {
                 await NodeProcesses.StopAsync(node, cancellationToken);

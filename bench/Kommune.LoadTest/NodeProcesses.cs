@@ -16,6 +16,7 @@ namespace Kommune.LoadTest;
 internal sealed partial class NodeProcesses : IDisposable
 {
     private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Started)> Spawns = StartSpawner();
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     private readonly string _bootstrapServers;
     private readonly Dictionary<string, string> _environment;
@@ -138,6 +139,22 @@ internal sealed partial class NodeProcesses : IDisposable
         }
     }
 
+    /// <summary>
+    /// Events the nodes have processed (<c>kommune_events_processed_total</c> from each node's metrics endpoint, summed;
+    /// a node that exited counts what it last reported): the same count as the in-process engine's, without the
+    /// steps of the commit interval that committed offsets would have.
+    /// </summary>
+    public async Task<long> ProcessedAsync()
+    {
+        var total = 0L;
+        foreach (var node in All)
+        {
+            total += await node.ProcessedAsync(Http);
+        }
+
+        return total;
+    }
+
     /// <summary>What each running node owns now.</summary>
     public string Ownership() => string.Join("; ", Running.Select(n => $"{n.Id}: {string.Join(",", n.Owned.Order())}"));
 
@@ -227,6 +244,8 @@ internal sealed partial class EngineNode : IDisposable
     private readonly HashSet<int> _owned = [];
     private readonly List<OwnershipChange> _changes = [];
     private readonly List<string> _problems = [];
+    private Uri? _metrics;
+    private long _processed;
 
     public EngineNode(string id, Process process, string logPath)
     {
@@ -283,6 +302,35 @@ internal sealed partial class EngineNode : IDisposable
         }
     }
 
+    /// <summary>Its <c>kommune_events_processed_total</c> now (summed over sensor types), or the last it reported once it exited.</summary>
+    public async Task<long> ProcessedAsync(HttpClient http)
+    {
+        Uri? metrics;
+        lock (_gate)
+        {
+            metrics = _metrics;
+        }
+
+        if (metrics is null || Exited)
+        {
+            return _processed;
+        }
+
+        try
+        {
+            var text = await http.GetStringAsync(metrics);
+            _processed = (long)text.Split('\n')
+                .Where(l => l.StartsWith("kommune_events_processed_total{", StringComparison.Ordinal))
+                .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture));
+        }
+        catch (HttpRequestException)
+        {
+            // Stopping or killed just now: the last value stands.
+        }
+
+        return _processed;
+    }
+
     /// <summary>Sends a signal and waits (at most a minute) for the exit.</summary>
     public async Task SignalAsync(string signal, CancellationToken cancellationToken)
     {
@@ -335,6 +383,10 @@ internal sealed partial class EngineNode : IDisposable
 
                 _changes.Add(new OwnershipChange(at, Id, partitions, what));
             }
+            else if (_metrics is null && MetricsAt().Match(line) is { Success: true } metrics)
+            {
+                _metrics = new Uri(metrics.Groups["url"].Value);
+            }
             else if (Problem().Match(line) is { Success: true } problem)
             {
                 _problems.Add(problem.Groups["line"].Value);
@@ -344,6 +396,9 @@ internal sealed partial class EngineNode : IDisposable
 
     [GeneratedRegex(@"Partitions \(tasks\) (?<p>[0-9, ]+) (?<what>taken|handed over|lost)")]
     private static partial Regex Tasks();
+
+    [GeneratedRegex(@"Metrics at (?<url>http://\S+/metrics)")]
+    private static partial Regex MetricsAt();
 
     [GeneratedRegex(@"^(?:\S+ )?(?<line>(?:warn|fail|crit): .*)$")]
     private static partial Regex Problem();

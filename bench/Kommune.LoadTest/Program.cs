@@ -27,7 +27,7 @@ var noState = new Option<bool>("--no-state") { Description = "Run the engine wit
 var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
 var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
-var nodes = new Option<int>("--nodes") { Description = "0 (default): the engine in this process. 1 or more: that many engine nodes as `kommune run` child processes in one group on the same broker (throughput then counts their committed offsets)." };
+var nodes = new Option<int>("--nodes") { Description = "0 (default): the engine in this process. 1 or more: that many engine nodes as `kommune run` child processes in one group on the same broker (throughput then sums their kommune_events_processed_total)." };
 var rebalance = new Option<bool>("--rebalance") { Description = "With --nodes N (2 or more): the rebalance scenario instead of the load test: after the warm-up a quiet step, then node N+1 joins, the first is stopped with SIGTERM, the next killed with SIGKILL; the pause of the partitions that moved, per step." };
 var phase = new Option<double>("--phase") { Description = "Rebalance scenario: seconds each step is watched after the nodes own every partition again.", DefaultValueFactory = _ => 20 };
 var sessionTimeout = new Option<double?>("--session-timeout") { Description = "Nodes only: their SessionTimeout in seconds (default the engine's, 10)." };

@@ -24,6 +24,8 @@ internal sealed class FixedRateProducer : IDisposable
     private readonly CancellationTokenSource _stop = new();
     private Thread? _thread;
     private long _produced;
+    private long _start;
+    private DateTimeOffset _wallStart;
 
     public FixedRateProducer(string bootstrapServers, string topic, LoadSettings settings, int seed)
     {
@@ -44,7 +46,21 @@ internal sealed class FixedRateProducer : IDisposable
     /// <summary>Intended send time (Stopwatch ticks) of each fall not yet seen by a reader.</summary>
     public ConcurrentDictionary<string, long> Falls { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The sensor-events partition each fall went to (from its delivery report), by id.</summary>
+    public ConcurrentDictionary<string, int> FallPartitions { get; } = new(StringComparer.Ordinal);
+
     public long Produced => Interlocked.Read(ref _produced);
+
+    /// <summary>
+    /// The intended send time (Stopwatch ticks) of an event stamped <paramref name="eventTime"/> by this generator:
+    /// its events' times follow its schedule, so any event time maps back to the moment the schedule reached it. Null
+    /// before the generator started.
+    /// </summary>
+    public long? IntendedTicks(DateTimeOffset eventTime)
+    {
+        var start = Interlocked.Read(ref _start);
+        return start == 0 ? null : start + (long)((eventTime - _wallStart).TotalSeconds * Stopwatch.Frequency);
+    }
 
     public void Start()
     {
@@ -71,6 +87,8 @@ internal sealed class FixedRateProducer : IDisposable
     {
         var start = Stopwatch.GetTimestamp();
         var wallStart = DateTimeOffset.UtcNow;
+        _wallStart = wallStart;
+        Interlocked.Exchange(ref _start, start);
         var ticksPerEvent = _rate > 0 ? Stopwatch.Frequency / _rate : 0;
         for (long i = 0; !_stop.IsCancellationRequested; i++)
         {
@@ -87,7 +105,8 @@ internal sealed class FixedRateProducer : IDisposable
             var eventTime = wallStart + Stopwatch.GetElapsedTime(start, intended);
             var sensorEvent = _simulator.Next(eventTime);
             var id = $"{sensorEvent.SensorId}:{sensorEvent.Timestamp.ToUnixTimeMilliseconds()}";
-            if (sensorEvent.Type == SensorTypes.Fall && sensorEvent.Values.ContainsKey("confidence"))
+            var fall = sensorEvent.Type == SensorTypes.Fall && sensorEvent.Values.ContainsKey("confidence");
+            if (fall)
             {
                 Falls[id] = intended;
             }
@@ -98,7 +117,7 @@ internal sealed class FixedRateProducer : IDisposable
                 Value = SensorEventEncoder.Encode(sensorEvent),
                 Headers = [new Header(IdHeader, Encoding.UTF8.GetBytes(id))],
             };
-            while (!TryProduce(message))
+            while (!TryProduce(message, fall ? id : null))
             {
                 if (_stop.IsCancellationRequested)
                 {
@@ -112,11 +131,19 @@ internal sealed class FixedRateProducer : IDisposable
         }
     }
 
-    private bool TryProduce(Message<byte[], byte[]> message)
+    private bool TryProduce(Message<byte[], byte[]> message, string? fallId)
     {
         try
         {
-            _producer.Produce(_topic, message);
+            if (fallId is null)
+            {
+                _producer.Produce(_topic, message);
+            }
+            else
+            {
+                _producer.Produce(_topic, message, report => FallPartitions[fallId] = report.Partition.Value);
+            }
+
             return true;
         }
         catch (ProduceException<byte[], byte[]> e) when (e.Error.Code == ErrorCode.Local_QueueFull)

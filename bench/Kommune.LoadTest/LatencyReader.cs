@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
@@ -11,31 +10,19 @@ namespace Kommune.LoadTest;
 /// time from the fall's intended send time to the moment the record is readable. Only falls whose intended time lies
 /// after the warm-up count.
 /// </summary>
-internal sealed class LatencyReader : IDisposable
+internal sealed class LatencyReader : TopicTailReader
 {
-    private readonly IConsumer<byte[], byte[]> _consumer;
     private readonly Func<ConsumeResult<byte[], byte[]>, string?> _fallId;
     private readonly FixedRateProducer _producer;
-    private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly LongHistogram _histogram = new(TimeStamp.Minutes(10), 3);
-    private long _measureFrom = long.MaxValue;
-    private Thread? _thread;
+    private readonly List<FallOutput> _outputs = [];
 
     public LatencyReader(string bootstrapServers, string topic, int partitions, FixedRateProducer producer, Func<ConsumeResult<byte[], byte[]>, string?> fallId)
+        : base(bootstrapServers, [topic], partitions, "bench-reader")
     {
         _producer = producer;
         _fallId = fallId;
-        _consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            SocketNagleDisable = true,
-            GroupId = $"bench-reader-{Guid.NewGuid():N}",
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            FetchWaitMaxMs = 5,
-            EnableAutoCommit = false,
-        }).SetLogHandler((_, _) => { }).Build();
-        _consumer.Assign(Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(topic, p, Offset.End)));
     }
 
     /// <summary>The fall id of a raw pipe's copy: the header the generator set.</summary>
@@ -62,16 +49,20 @@ internal sealed class LatencyReader : IDisposable
 
     public long Recorded { get; private set; }
 
-    public void Start()
+    /// <summary>Every fall's first output seen so far, warm-up included, in the order read.</summary>
+    public IReadOnlyList<FallOutput> Outputs
     {
-        _thread = new Thread(Run) { IsBackground = true, Name = "bench-reader" };
-        _thread.Start();
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _outputs];
+            }
+        }
     }
 
-    /// <summary>Counts only falls intended from now on.</summary>
-    public void StartMeasuring()
+    protected override void ResetMeasurements()
     {
-        Interlocked.Exchange(ref _measureFrom, Stopwatch.GetTimestamp());
         lock (_gate)
         {
             _histogram.Reset();
@@ -88,37 +79,24 @@ internal sealed class LatencyReader : IDisposable
         }
     }
 
-    public void Dispose()
+    protected override void OnRecord(ConsumeResult<byte[], byte[]> record, long readAt)
     {
-        _stop.Cancel();
-        _thread?.Join();
-        _consumer.Close();
-        _consumer.Dispose();
-        _stop.Dispose();
-    }
-
-    private void Run()
-    {
-        while (!_stop.IsCancellationRequested)
+        if (_fallId(record) is not { } id || !_producer.Falls.TryRemove(id, out var intended))
         {
-            var r = _consumer.Consume(TimeSpan.FromMilliseconds(100));
-            if (r is null || r.IsPartitionEOF)
-            {
-                continue;
-            }
+            return;
+        }
 
-            var now = Stopwatch.GetTimestamp();
-            if (_fallId(r) is not { } id || !_producer.Falls.TryRemove(id, out var intended) || intended < Interlocked.Read(ref _measureFrom))
+        lock (_gate)
+        {
+            _outputs.Add(new FallOutput(id, intended, readAt));
+            if (intended >= MeasureFrom)
             {
-                continue;
-            }
-
-            var micros = (long)((now - intended) * 1_000_000.0 / Stopwatch.Frequency);
-            lock (_gate)
-            {
-                _histogram.RecordValue(Math.Max(0, micros));
+                _histogram.RecordValue(Micros(intended, readAt));
                 Recorded++;
             }
         }
     }
 }
+
+/// <summary>A fall's first output: its id, its intended send time and when the output was readable (Stopwatch ticks).</summary>
+internal sealed record FallOutput(string Id, long Intended, long Readable);

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Confluent.Kafka;
-using Kommune.Connectors.Broker;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine;
 using Microsoft.Extensions.Logging;
@@ -19,19 +18,11 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        using var cluster = settings.BootstrapServers is null ? EmbeddedKafkaCluster.Start(groupJoinDelay: TimeSpan.Zero) : null;
-        var bootstrap = settings.BootstrapServers ?? cluster!.BootstrapServers;
-        var topics = new KafkaTopics();
-        if (cluster is not null)
-        {
-            foreach (var topic in topics.All.Append(RawIn).Append(RawOut))
-            {
-                cluster.CreateTopic(topic, settings.Partitions);
-            }
-        }
-
+        using var broker = new BenchBroker(settings, RawIn, RawOut);
+        var bootstrap = broker.BootstrapServers;
+        var topics = broker.Topics;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Kafka {bootstrap} ({(cluster is null ? "given" : "embedded")}), {settings.Partitions} partitions, {settings.Workload}, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
+            $"Kafka {bootstrap} ({(broker.Embedded ? "embedded" : "given")}), {settings.Partitions} partitions, {settings.Workload}, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
         var results = new List<PhaseResult>();
         var maxima = new List<(string Name, double Rate)>();
         async Task RunPipeAsync(string name, Func<double, Task<PhaseResult>> measure)
@@ -55,8 +46,9 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, RawIn, RawOut, LatencyReader.FromHeader, () => pipe.Processed, cancellationToken));
         }
 
-        using (var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)))
+        if (settings.Nodes == 0)
         {
+            using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             var options = new EngineOptions
             {
                 BootstrapServers = bootstrap,
@@ -74,9 +66,30 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await using var engine = new KommuneEngine(options, loggers);
             await engine.StartAsync(cancellationToken);
             await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
-            var name = (settings.ExactlyOnce ? "engine, exactly-once" : "engine, at-least-once") + (settings.PersistState ? "" : ", no state");
-            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => engine.Statistics.Processed, cancellationToken));
+            var name = EngineName("engine");
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => engine.Statistics.Processed, cancellationToken, topics));
             await engine.StopAsync(cancellationToken);
+        }
+        else
+        {
+            using var nodes = new NodeProcesses(bootstrap, settings);
+            output.WriteLine($"{settings.Nodes} engine nodes (kommune run), group {nodes.GroupId}, session timeout {nodes.SessionTimeout.TotalSeconds} s, logs in {nodes.LogDirectory}");
+            foreach (var n in Enumerable.Range(1, settings.Nodes))
+            {
+                nodes.Start($"n{n}");
+            }
+
+            await nodes.WaitUntilBalancedAsync(settings.Partitions, TimeSpan.FromMinutes(2), cancellationToken);
+            output.WriteLine($"  settled: {nodes.Ownership()}");
+            var name = EngineName(settings.Nodes == 1 ? "engine, 1 node" : $"engine, {settings.Nodes} nodes");
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => nodes.ProcessedAsync().GetAwaiter().GetResult(), cancellationToken, topics));
+            foreach (var node in nodes.Running)
+            {
+                await NodeProcesses.StopAsync(node, cancellationToken);
+            }
+
+            output.WriteLine("Engine nodes (warnings and errors they printed):");
+            output.WriteLine(nodes.Summary());
         }
 
         output.WriteLine();
@@ -86,6 +99,20 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         foreach (var result in results)
         {
             output.WriteLine(result.Row());
+        }
+
+        if (results.Any(r => r.TimerOutputs is not null))
+        {
+            output.WriteLine();
+            output.WriteLine("Outputs of event-time timers, on both sides of the repartition topic (--area-latency):");
+            output.WriteLine();
+            output.WriteLine(PhaseResult.TimerHeader);
+            foreach (var row in results.SelectMany(r => r.TimerRows()))
+            {
+                output.WriteLine(row);
+            }
+
+            output.WriteLine();
         }
 
         foreach (var (name, rate) in maxima)
@@ -153,17 +180,27 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         return (kept, segments);
     }
 
-    private async Task<PhaseResult> MeasureAsync(string name, double rate, string bootstrap, string input, string alertsOrCopies, Func<ConsumeResult<byte[], byte[]>, string?> fallId, Func<long> processed, CancellationToken cancellationToken)
+    private string EngineName(string engine) =>
+        engine + (settings.ExactlyOnce ? ", exactly-once" : ", at-least-once") + (settings.PersistState ? "" : ", no state");
+
+    /// <param name="engineTopics">The engine's topics, to measure its timers' outputs too (--area-latency); null for the raw pipe.</param>
+    private async Task<PhaseResult> MeasureAsync(string name, double rate, string bootstrap, string input, string alertsOrCopies, Func<ConsumeResult<byte[], byte[]>, string?> fallId, Func<long> processed, CancellationToken cancellationToken, KafkaTopics? engineTopics = null)
     {
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {name} at {(rate > 0 ? rate.ToString("N0", CultureInfo.InvariantCulture) : "max")} events/s"));
         using var producer = new FixedRateProducer(bootstrap, input, settings with { Rate = rate }, seed: 7);
         using var reader = new LatencyReader(bootstrap, alertsOrCopies, settings.Partitions, producer, fallId);
+        using var dump = settings.AreaLatency && engineTopics is not null && settings.TimerDump is { } path
+            ? new StreamWriter(path, append: true) { AutoFlush = true }
+            : null;
+        using var timers = settings.AreaLatency && engineTopics is not null ? new TimerOutputReader(bootstrap, engineTopics, settings.Partitions, producer, dump) : null;
         reader.Start();
+        timers?.Start();
         var before = processed();
         producer.Start();
         var started = Stopwatch.StartNew();
         await ProgressUntilAsync(started, settings.WarmUp, producer, processed, before, reader, cancellationToken);
         reader.StartMeasuring();
+        timers?.StartMeasuring();
         var (produced0, processed0, at0) = (producer.Produced, processed(), started.Elapsed);
         var lagAtStart = produced0 - (processed0 - before);
         await ProgressUntilAsync(started, settings.WarmUp + settings.Duration, producer, processed, before, reader, cancellationToken);
@@ -179,7 +216,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 
         await Task.Delay(500, cancellationToken); // the reader's last records
         var seconds = (at1 - at0).TotalSeconds;
-        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, reader.Snapshot());
+        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, reader.Snapshot(), timers?.Snapshot());
     }
 
     private async Task ProgressUntilAsync(Stopwatch started, TimeSpan until, FixedRateProducer producer, Func<long> processed, long before, LatencyReader reader, CancellationToken cancellationToken)

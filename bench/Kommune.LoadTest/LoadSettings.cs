@@ -47,6 +47,30 @@ internal sealed record LoadSettings
     /// <summary>Skip the raw consume → produce baseline.</summary>
     public bool SkipBaseline { get; init; }
 
+    /// <summary>
+    /// 0: the engine in this process. 1 or more: that many <c>kommune run</c> child processes (engine nodes) in one
+    /// consumer group on the same broker.
+    /// </summary>
+    public int Nodes { get; init; }
+
+    /// <summary>Nodes only: the rebalance scenario (a node joins, one is stopped with SIGTERM, one killed with SIGKILL).</summary>
+    public bool Rebalance { get; init; }
+
+    /// <summary>Rebalance scenario: how long each step is watched after the nodes own every partition again.</summary>
+    public TimeSpan Phase { get; init; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Nodes only: their SessionTimeout; null for the engine's default.</summary>
+    public TimeSpan? SessionTimeout { get; init; }
+
+    /// <summary>Also measure the outputs that event-time timers make, on both sides of the repartition topic.</summary>
+    public bool AreaLatency { get; init; }
+
+    /// <summary>With <see cref="AreaLatency"/>: a CSV file to write every timer output counted to, or null.</summary>
+    public string? TimerDump { get; init; }
+
+    /// <summary>Play the simulator's scripted incidents (a jam, a full car park, an energy spike), so area rules raise alerts.</summary>
+    public bool Incidents { get; init; }
+
     /// <summary>What the generator simulates, for the header and the table.</summary>
     public string Workload
     {
@@ -55,7 +79,7 @@ internal sealed record LoadSettings
             var simulator = Simulator(seed: 0, Rate);
             return simulator.Mix == SensorMix.Traffic
                 ? string.Create(CultureInfo.InvariantCulture, $"traffic mix: {Sensors:N0} road sensors + {simulator.FallProbes:N0} fall probes in {Areas:N0} areas, {FallsPerMinute:N0} falls/min")
-                : string.Create(CultureInfo.InvariantCulture, $"municipal mix: {Sensors:N0} sensors (falls, traffic, parking, energy) in {Areas:N0} areas, {FallsPerMinute:N0} falls/min");
+                : string.Create(CultureInfo.InvariantCulture, $"municipal mix: {Sensors:N0} sensors (falls, traffic, parking, energy) in {Areas:N0} areas, {FallsPerMinute:N0} falls/min{(Incidents ? ", scripted incidents" : "")}");
         }
     }
 
@@ -68,5 +92,6 @@ internal sealed record LoadSettings
         FallsPerMinute = FallsPerMinute,
         EventsPerSecond = rate > 0 ? rate : 50_000,
         Seed = seed,
+        Incidents = Incidents,
     };
 }

@@ -27,10 +27,18 @@ var noState = new Option<bool>("--no-state") { Description = "Run the engine wit
 var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
 var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
+var nodes = new Option<int>("--nodes") { Description = "0 (default): the engine in this process. 1 or more: that many engine nodes as `kommune run` child processes in one group on the same broker (throughput then sums their kommune_events_processed_total)." };
+var rebalance = new Option<bool>("--rebalance") { Description = "With --nodes N (2 or more): the rebalance scenario instead of the load test: after the warm-up a quiet step, then node N+1 joins, the first is stopped with SIGTERM, the next killed with SIGKILL; the pause of the partitions that moved, per step." };
+var phase = new Option<double>("--phase") { Description = "Rebalance scenario: seconds each step is watched after the nodes own every partition again.", DefaultValueFactory = _ => 20 };
+var sessionTimeout = new Option<double?>("--session-timeout") { Description = "Nodes only: their SessionTimeout in seconds (default the engine's, 10)." };
+var areaLatency = new Option<bool>("--area-latency") { Description = "Also measure the outputs of event-time timers on both sides of the repartition topic: segment facts written to it, area aggregates and alerts after it (run at least a few minutes: they come once a minute)." };
+var timerDump = new Option<string?>("--timer-dump") { Description = "With --area-latency: write every timer output counted to this CSV file (kind, id, due, topic/partition, latency ms)." };
+var incidents = new Option<bool>("--incidents") { Description = "Play the simulator's scripted incidents (a jam in area-002 from 30 s to 8 min, a full car park in area-003, an energy spike), so that congestion alerts are raised." };
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
     bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
+    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, incidents,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -38,6 +46,8 @@ AtLeast(duration, 1);
 AtLeast(sensors, 10);
 AtLeast(areas, 1);
 AtLeast(partitions, 1);
+AtLeast(nodes, 0);
+AtLeast(phase, 5);
 root.SetAction(async (parse, cancellationToken) =>
 {
     var settings = new LoadSettings
@@ -56,8 +66,29 @@ root.SetAction(async (parse, cancellationToken) =>
         FindMax = parse.GetValue(findMax),
         PersistState = !parse.GetValue(noState),
         StateInterval = parse.GetValue(stateInterval) is { } interval ? TimeSpan.FromSeconds(interval) : null,
+        Nodes = parse.GetValue(nodes),
+        Rebalance = parse.GetValue(rebalance),
+        Phase = TimeSpan.FromSeconds(parse.GetValue(phase)),
+        SessionTimeout = parse.GetValue(sessionTimeout) is { } session ? TimeSpan.FromSeconds(session) : null,
+        AreaLatency = parse.GetValue(areaLatency),
+        TimerDump = parse.GetValue(timerDump),
+        Incidents = parse.GetValue(incidents),
     };
-    return await new LoadRun(settings, Console.Out).RunAsync(cancellationToken);
+    if (settings.Rebalance && settings.Nodes < 2)
+    {
+        await Console.Error.WriteLineAsync("--rebalance needs --nodes 2 or more (one is stopped and one killed; the one that joined is left).");
+        return 1;
+    }
+
+    if (settings.Nodes > settings.Partitions)
+    {
+        await Console.Error.WriteLineAsync($"--nodes {settings.Nodes} is more than the {settings.Partitions} partitions: a node would have nothing to do.");
+        return 1;
+    }
+
+    return settings.Rebalance
+        ? await new RebalanceRun(settings, Console.Out).RunAsync(cancellationToken)
+        : await new LoadRun(settings, Console.Out).RunAsync(cancellationToken);
 });
 return await root.Parse(args).InvokeAsync();
 

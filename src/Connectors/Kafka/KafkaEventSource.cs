@@ -864,6 +864,19 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private IEnumerable<TopicPartitionOffset> OnPartitionsAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        if (_stopRequested)
+        {
+            // Given partitions while leaving (the nodes that stopped before this one left them): not taken. No state is
+            // restored and nothing is read (the drain gives back whatever is fetched); leaving the group hands them on.
+            if (_logger.IsEnabled(LogLevel.Information))
+            {
+                var given = string.Join(", ", partitions.Select(p => p.Partition.Value));
+                LogAssignedWhileStopping(_logger, given);
+            }
+
+            return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
+        }
+
         var starts = new List<TopicPartitionOffset>(partitions.Count);
         List<TopicPartitionOffset> committed;
         try
@@ -1194,6 +1207,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string topic, string partitions);
+
+    [LoggerMessage(EventId = 1022, Level = LogLevel.Information, Message = "Partitions {Partitions} of the sensor-events topic were assigned while stopping: not taken, left to the group")]
+    private static partial void LogAssignedWhileStopping(ILogger logger, string partitions);
 
     [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "{Count} records of partitions being handed over were still in flight after {Seconds} s: they are given up here, their offsets not committed, and the new owner processes them")]
     private static partial void LogHandOverInFlight(ILogger logger, long count, double seconds);

@@ -92,7 +92,68 @@ public sealed class StateRecordFormatTests
         var restored = reader.States((key, _, reason) => unreadable.Add($"{key}: {reason}")).ToList();
 
         Assert.Empty(restored);
-        Assert.Contains(unreadable, u => u.Contains("another version", StringComparison.Ordinal));
+        Assert.Contains(unreadable, u => u.Contains("chunk 1 of 3 of the version its record names is missing", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_record_that_covers_less_than_an_earlier_one_of_its_key_was_written_late_and_is_passed_over()
+    {
+        // A node that lost partition 3 wrote the key's state once more after its new owner had written a newer one.
+        var reader = new StateRecordReader();
+        Add(reader, new StateRecord("sensor:a", "{\"v\":1}"u8.ToArray(), 3, new Dictionary<int, long> { [3] = 450 }));
+        Add(reader, new StateRecord("sensor:a", "{\"v\":2}"u8.ToArray(), 3, new Dictionary<int, long> { [3] = 500 }));
+        Add(reader, new StateRecord("sensor:a", "{\"v\":1}"u8.ToArray(), 3, new Dictionary<int, long> { [3] = 450 }));
+        Add(reader, new StateRecord("sensor:b", "{\"v\":1}"u8.ToArray(), 3, new Dictionary<int, long> { [3] = 600 }));
+        Add(reader, new StateRecord("sensor:b", null, 3, new Dictionary<int, long> { [3] = 590 }));
+
+        var restored = reader.States((_, _, reason) => Assert.Fail(reason)).OrderBy(r => r.Key).ToList();
+
+        Assert.Equal(["sensor:a", "sensor:b"], restored.Select(r => r.Key));
+        Assert.Equal("{\"v\":2}"u8.ToArray(), restored[0].Value);
+        Assert.Equal(500, restored[0].Covers[3]);
+        Assert.Equal(600, restored[1].Covers[3]); // a late tombstone does not remove a state that covers more
+        Assert.Equal(2, reader.Stale);
+    }
+
+    [Fact]
+    public void Of_records_that_cover_the_same_input_the_newest_wins_and_a_tombstone_that_covers_more_removes_the_key()
+    {
+        // The same input with timers fired since (the state changes without new input), then the key deleted.
+        var reader = new StateRecordReader();
+        Add(reader, new StateRecord("area:x", "{\"v\":1}"u8.ToArray(), 0, new Dictionary<int, long> { [0] = 10 }));
+        Add(reader, new StateRecord("area:x", "{\"v\":2}"u8.ToArray(), 0, new Dictionary<int, long> { [0] = 10 }));
+        Add(reader, new StateRecord("area:y", "{\"v\":1}"u8.ToArray(), 0, new Dictionary<int, long> { [0] = 11 }));
+        Add(reader, new StateRecord("area:y", null, 0, new Dictionary<int, long> { [0] = 12 }));
+
+        var restored = Assert.Single(reader.States((_, _, reason) => Assert.Fail(reason)));
+
+        Assert.Equal("{\"v\":2}"u8.ToArray(), restored.Value);
+        Assert.Equal(0, reader.Stale);
+    }
+
+    [Fact]
+    public void A_chunked_state_written_late_leaves_the_newer_chunked_state_readable()
+    {
+        var older = StateRecordFormat.Encode(new StateRecord("sensor:m", Incompressible(1_200_000), 0, new Dictionary<int, long> { [0] = 5 }), 0, out _);
+        var newer = StateRecordFormat.Encode(new StateRecord("sensor:m", Incompressible(1_100_000, seed: 4), 0, new Dictionary<int, long> { [0] = 9 }), 3, out _);
+        var reader = new StateRecordReader();
+
+        foreach (var m in older.Concat(newer).Concat(older))
+        {
+            reader.Add(m.Key, m.Value, m.Headers, 0);
+        }
+
+        var restored = Assert.Single(reader.States((_, _, reason) => Assert.Fail(reason)));
+        Assert.Equal(Incompressible(1_100_000, seed: 4), restored.Value);
+        Assert.Equal(1, reader.Stale);
+    }
+
+    private static void Add(StateRecordReader reader, StateRecord state)
+    {
+        foreach (var m in StateRecordFormat.Encode(state, 0, out _))
+        {
+            reader.Add(m.Key, m.Value, m.Headers, state.Partition);
+        }
     }
 
     [Fact]

@@ -6,17 +6,25 @@ using Confluent.Kafka;
 namespace Kommune.Connectors.Kafka;
 
 /// <summary>
-/// Rebuilds the newest state of every key from the records of state-topic partitions read in offset order (the way
-/// Kafka Streams restores a changelog): the newest record per key wins, a tombstone removes the key, and chunked
-/// values (<see cref="StateRecordFormat"/>) are put together and checked. Not thread-safe.
+/// Rebuilds the state of every key from the records of state-topic partitions read in offset order (the way Kafka
+/// Streams restores a changelog): the newest record per key wins, a tombstone removes the key, and chunked values
+/// (<see cref="StateRecordFormat"/>) are put together and checked. One exception to "newest wins": a record that covers
+/// less input than one before it (an offset of <see cref="StateRecord.Covers"/> lower than the earlier record's) was
+/// written late by a node that had already lost the key's partition, and is passed over (<see cref="Stale"/>): the state
+/// that covers more is the checkpoint the committed offsets may already be past. Not thread-safe.
 /// </summary>
 public sealed class StateRecordReader
 {
-    private readonly Dictionary<string, (byte[]? Value, int Partition, Headers? Headers)> _newest = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (byte[] Value, string? ChunkOf)> _chunks = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Newest> _newest = new(StringComparer.Ordinal);
+    // Per key, per version (the SHA-256 its chunks are written for), its chunks by index: a late record of an older
+    // version must not make the newer version's chunks unreadable.
+    private readonly Dictionary<string, Dictionary<string, Dictionary<int, byte[]>>> _chunks = new(StringComparer.Ordinal);
 
     /// <summary>How many records were read.</summary>
     public long Records { get; private set; }
+
+    /// <summary>How many records were passed over because they cover less input than an earlier record of their key.</summary>
+    public long Stale { get; private set; }
 
     /// <summary>Takes the next record of a partition, in offset order.</summary>
     public void Add(byte[]? key, byte[]? value, Headers? headers, int partition)
@@ -28,21 +36,42 @@ public sealed class StateRecordReader
         }
 
         var text = Encoding.UTF8.GetString(key);
-        if (text.Contains(StateRecordFormat.ChunkSeparator, StringComparison.Ordinal))
+        var separator = text.IndexOf(StateRecordFormat.ChunkSeparator, StringComparison.Ordinal);
+        if (separator >= 0)
         {
-            if (value is null)
+            // A chunk's tombstone only deletes it from a compacted topic; its version is dropped here once the key's
+            // record says which version is the key's.
+            if (value is not null
+                && int.TryParse(text.AsSpan(separator + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var index))
             {
-                _chunks.Remove(text);
-            }
-            else
-            {
-                _chunks[text] = (value, Header(headers, StateRecordFormat.ChunkOfHeader));
+                var owner = text[..separator];
+                var version = Header(headers, StateRecordFormat.ChunkOfHeader) ?? string.Empty;
+                if (!_chunks.TryGetValue(owner, out var versions))
+                {
+                    _chunks[owner] = versions = new Dictionary<string, Dictionary<int, byte[]>>(StringComparer.Ordinal);
+                }
+
+                if (!versions.TryGetValue(version, out var parts))
+                {
+                    versions[version] = parts = [];
+                }
+
+                parts[index] = value;
             }
 
             return;
         }
 
-        _newest[text] = (value, partition, headers);
+        var covers = StateRecord.ParseCovers(Header(headers, StateRecord.CoversHeader));
+        if (_newest.TryGetValue(text, out var known) && CoversLess(covers, known.Covers))
+        {
+            Stale++;
+            KeepChunksOf(text, known.Headers);
+            return;
+        }
+
+        _newest[text] = new Newest(value, partition, headers, covers);
+        KeepChunksOf(text, headers);
     }
 
     /// <summary>
@@ -53,9 +82,9 @@ public sealed class StateRecordReader
     public IEnumerable<RestoredState> States(Action<string, int, string> unreadable)
     {
         ArgumentNullException.ThrowIfNull(unreadable);
-        foreach (var (key, (value, partition, headers)) in _newest)
+        foreach (var (key, newest) in _newest)
         {
-            if (value is null)
+            if (newest.Value is not { } value)
             {
                 continue;
             }
@@ -64,17 +93,50 @@ public sealed class StateRecordReader
             int chunks;
             try
             {
-                bytes = Assemble(key, value, headers, out chunks);
+                bytes = Assemble(key, value, newest.Headers, out chunks);
             }
             catch (InvalidDataException e)
             {
-                unreadable(key, partition, e.Message);
+                unreadable(key, newest.Partition, e.Message);
                 continue;
             }
 
-            var covers = StateRecord.ParseCovers(Header(headers, StateRecord.CoversHeader));
-            var origins = headers?.TryGetLastBytes(StateRecord.OriginsHeader, out var o) == true ? o : null;
-            yield return new RestoredState(key, bytes, partition, covers, chunks) { Origins = origins };
+            var origins = newest.Headers?.TryGetLastBytes(StateRecord.OriginsHeader, out var o) == true ? o : null;
+            yield return new RestoredState(key, bytes, newest.Partition, newest.Covers, chunks) { Origins = origins };
+        }
+    }
+
+    /// <summary>Whether <paramref name="candidate"/> covers a lower offset of some input partition than <paramref name="known"/>.</summary>
+    private static bool CoversLess(Dictionary<int, long> candidate, Dictionary<int, long> known)
+    {
+        foreach (var (partition, offset) in candidate)
+        {
+            if (known.TryGetValue(partition, out var before) && offset < before)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Forgets the chunks of every version of a key but the one its chosen record names.</summary>
+    private void KeepChunksOf(string key, Headers? headers)
+    {
+        if (!_chunks.TryGetValue(key, out var versions))
+        {
+            return;
+        }
+
+        var kept = Header(headers, StateRecordFormat.ChunkOfHeader);
+        foreach (var version in versions.Keys.Where(v => v != kept).ToList())
+        {
+            versions.Remove(version);
+        }
+
+        if (versions.Count == 0)
+        {
+            _chunks.Remove(key);
         }
     }
 
@@ -92,21 +154,18 @@ public sealed class StateRecordReader
             throw new InvalidDataException($"bad chunk count '{count}'");
         }
 
-        var id = Header(headers, StateRecordFormat.ChunkOfHeader);
+        var id = Header(headers, StateRecordFormat.ChunkOfHeader) ?? string.Empty;
         using var whole = new MemoryStream(chunks * StateRecordFormat.ChunkBytes);
+        var parts = _chunks.TryGetValue(key, out var versions) && versions.TryGetValue(id, out var own) ? own : null;
         for (var i = 0; i < chunks; i++)
         {
-            if (!_chunks.TryGetValue(StateRecordFormat.ChunkKey(key, i), out var chunk))
+            if (parts is null || !parts.TryGetValue(i, out var chunk))
             {
-                throw new InvalidDataException($"chunk {i} of {chunks} is missing");
+                // Chunks of other versions are never mixed in: the key's record names the version it was written with.
+                throw new InvalidDataException($"chunk {i} of {chunks} of the version its record names is missing");
             }
 
-            if (chunk.ChunkOf != id)
-            {
-                throw new InvalidDataException($"chunk {i} of {chunks} belongs to another version of the state");
-            }
-
-            whole.Write(chunk.Value);
+            whole.Write(chunk);
         }
 
         var bytes = whole.ToArray();
@@ -117,6 +176,8 @@ public sealed class StateRecordReader
 
         return StateRecordFormat.Decode(bytes, encoding);
     }
+
+    private sealed record Newest(byte[]? Value, int Partition, Headers? Headers, Dictionary<int, long> Covers);
 
     private static string? Header(Headers? headers, string name) =>
         headers?.TryGetLastBytes(name, out var bytes) == true ? Encoding.UTF8.GetString(bytes) : null;

@@ -10,7 +10,8 @@ namespace Kommune.Engine;
 /// <summary>
 /// Reads rule state back from the state topic: for the given partitions, every record from the start to the end
 /// they had when reading began, keeping the newest per key (a tombstone removes the key), the way Kafka Streams
-/// restores a changelog before processing. Large states come back from their chunks (<see cref="StateRecordReader"/>),
+/// restores a changelog before processing, except that a record covering less input than an earlier one of its key is
+/// passed over (<see cref="StateRecordReader"/>). Large states come back from their chunks (<see cref="StateRecordReader"/>),
 /// and the chunk count of each key is told to the <see cref="StateChunkLedger"/> the sink shares.
 /// </summary>
 internal sealed partial class StateRestorer(string bootstrapServers, string topic, TimeSpan timeout, StateChunkLedger chunks, ILogger<StateRestorer> logger)
@@ -123,6 +124,11 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
             }
         }
 
+        if (reader.Stale > 0)
+        {
+            LogStaleStates(logger, reader.Stale, string.Join(", ", partitions));
+        }
+
         var records = reader.Records;
         var took = started.Elapsed.TotalMilliseconds;
         var which = string.Join(", ", partitions);
@@ -132,6 +138,9 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Restored the state of {Keys} keys from {Records} state records of partitions {Partitions} in {Milliseconds:F0} ms")]
     private static partial void LogRestored(ILogger logger, int keys, long records, string partitions, double milliseconds);
+
+    [LoggerMessage(EventId = 3105, Level = LogLevel.Warning, Message = "{Records} state records of partitions {Partitions} cover less input than an earlier record of their key (written after their node had lost the partition) and were passed over")]
+    private static partial void LogStaleStates(ILogger logger, long records, string partitions);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "State topic {Topic} not available ({Reason}): rule state is not persisted and a restart starts empty")]
     private static partial void LogNoStateTopic(ILogger logger, string topic, string reason);

@@ -966,6 +966,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         _internal!.IncrementalAssign(starts);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Beginning
+                ? $"{s.Partition.Value}"
+                : $"{s.Partition.Value}@{s.Offset.Value}"));
+            LogAssigned(_logger, _options.Topics.Repartition, assigned);
+        }
+
         if (_paused)
         {
             _internal.Pause(internalPartitions);

@@ -893,21 +893,18 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         // Every event dispatched so far is handled before the barrier passes: the records it made are written before the
         // report, so the area side can tell a record made again after a rebalance or crash (below its floor) from a new one.
         var floors = _lastDispatched.ToDictionary(d => d.Key, d => d.Value + 1);
-        // Per partition, how far event time has come for its keys (null: idle), and those behind the engine's watermark.
+        // Per partition, how far event time has come for its keys: as told to them, and as reported (null: idle). Only
+        // partitions tracked now: the keys of one assigned after this (restored meanwhile) must not take it.
         var report = new Dictionary<int, DateTimeOffset?>();
-        Dictionary<int, DateTimeOffset>? behind = null;
+        var told = new Dictionary<int, DateTimeOffset>();
         foreach (var partition in _watermarks.Partitions)
         {
-            var own = _watermarks.WatermarkOf(partition, now);
+            told[partition] = _watermarks.WatermarkOf(partition, now);
             report[partition] = _watermarks.ReportedWatermarkOf(partition, now);
-            if (own < watermark)
-            {
-                (behind ??= [])[partition] = own;
-            }
         }
 
         // Once every actor that may emit facts for these watermarks has handled them, the area side may take them as past.
-        router.Tell(new WatermarkAdvanced(watermark, new Countdown(() => WatermarkPassed(watermark, report, floors)), behind), ActorRefs.NoSender);
+        router.Tell(new WatermarkAdvanced(watermark, new Countdown(() => WatermarkPassed(watermark, report, floors)), told), ActorRefs.NoSender);
     }
 
     /// <summary>

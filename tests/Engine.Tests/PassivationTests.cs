@@ -151,6 +151,25 @@ public sealed class PassivationTests : TestKit
         Assert.Equal(Events.T0.AddSeconds(1), alert.EventTime);
     }
 
+    [Fact]
+    public void A_watermark_that_does_not_cover_a_keys_partition_leaves_its_timers_alone()
+    {
+        // Announced before the key's partition was taken (its keys restored meanwhile): taking the engine's watermark
+        // would close the key's windows before its partition's backlog is read, and the rule would drop those events.
+        var timed = new SensorEvent("t-1", "a-1", "timed", Events.T0, new Dictionary<string, SensorValue>());
+        Send(timed); // partition 0
+        _router.Tell(new WatermarkAdvanced(Events.T0.AddSeconds(2), null, new Dictionary<int, DateTimeOffset> { [1] = Events.T0.AddSeconds(2) }));
+        _router.Tell(new WatermarkAdvanced(Events.T0.AddSeconds(2), null, new Dictionary<int, DateTimeOffset> { [0] = Events.T0.AddMilliseconds(500) }));
+        var handled = 0;
+        _router.Tell(new WatermarkAdvanced(Events.T0.AddSeconds(2), new Countdown(() => Interlocked.Exchange(ref handled, 1)), new Dictionary<int, DateTimeOffset> { [0] = Events.T0.AddMilliseconds(600) }));
+        AwaitCondition(() => Volatile.Read(ref handled) == 1); // every actor has handled the three
+        Assert.DoesNotContain(_sink.Alerts, a => a.Rule == "timed");
+
+        _router.Tell(new WatermarkAdvanced(Events.T0.AddSeconds(2), null, new Dictionary<int, DateTimeOffset> { [0] = Events.T0.AddSeconds(1) }));
+
+        AwaitCondition(() => _sink.Alerts.Any(a => a.Rule == "timed"));
+    }
+
     /// <summary>Sets an event-time timer a second after each "timed" event; raises an alert when it fires.</summary>
     private sealed class TimedRule : Rule
     {

@@ -11,14 +11,26 @@ internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Waterm
 /// The engine's watermark moved forward: event-time timers it passes may fire. Every actor that gets it takes a part of
 /// <paramref name="Barrier"/> (when there is one) and gives it back once it has handled it, so the engine knows when
 /// every fact those timers emitted has been sent, and only then tells the area side how far event time has come.
-/// <paramref name="Behind"/> has the partitions whose keys go by a watermark of their own, below the engine's
-/// (<see cref="Kommune.Rules.Runtime.WatermarkTracker.WatermarkOf"/>).
+/// <paramref name="Partitions"/> has, for every partition the engine tracked when it was made, the watermark its keys go
+/// by (<see cref="Kommune.Rules.Runtime.WatermarkTracker.WatermarkOf"/>: the engine's, or a lower one of its own).
 /// </summary>
-internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Barrier = null, IReadOnlyDictionary<int, DateTimeOffset>? Behind = null)
+internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Barrier = null, IReadOnlyDictionary<int, DateTimeOffset>? Partitions = null)
 {
-    /// <summary>The watermark for the keys of a partition (the engine's when the partition is not known).</summary>
-    public DateTimeOffset For(int? partition) =>
-        partition is { } p && Behind is { } behind && behind.TryGetValue(p, out var own) ? own : Watermark;
+    /// <summary>
+    /// The watermark for the keys of a partition; null when this announcement does not cover it: a partition assigned
+    /// after it was made (its keys, restored meanwhile, must not take the engine's watermark: their partition's backlog
+    /// is still to come, and a window it closes early would drop those events), or a key that has no partition yet.
+    /// Without <see cref="Partitions"/> (tests of a single actor), the engine's.
+    /// </summary>
+    public DateTimeOffset? For(int? partition)
+    {
+        if (Partitions is not { } partitions)
+        {
+            return Watermark;
+        }
+
+        return partition is { } p && partitions.TryGetValue(p, out var own) ? own : null;
+    }
 }
 
 /// <summary>

@@ -48,7 +48,11 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
             case WatermarkAdvanced w:
                 if (_handingOver is null)
                 {
-                    _rules?.Advance(w.For(_rules.Task));
+                    if (_rules is not null && w.For(_rules.Task) is { } watermark)
+                    {
+                        _rules.Advance(watermark);
+                    }
+
                     AfterRules();
                     if (_rules is null || !_rules.WantsWatermark)
                     {

@@ -51,6 +51,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
     private DateTimeOffset _reportedAt;
+    private Dictionary<int, DateTimeOffset?> _lastReport = []; // per sensor partition, what was last reported; under _time
+    private Dictionary<int, long> _lastFloors = []; // and the floors with it; under _time
     private IActorRef? _areaRouter;
     private AlertDirectory? _directory;
     private long _appliedProgress = -1; // the consumer's progress version last applied to the watermarks; under _time
@@ -464,6 +466,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _areaWatermarks.Clear();
                 _tasks.Clear(); // the new pipeline's consumer is assigned them again
                 _reported = DateTimeOffset.MinValue;
+                _lastReport = [];
+                _lastFloors = [];
                 _appliedProgress = -1;
                 _announced = DateTimeOffset.MinValue;
                 _announcedAt = DateTimeOffset.MinValue;
@@ -779,11 +783,33 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
         }
 
+        Dictionary<int, DateTimeOffset?>? final = null;
+        Dictionary<int, long>? finalFloors = null;
         lock (_time)
         {
             foreach (var partition in partitions)
             {
                 _areaWatermarks.Remove(partition);
+                if (!lost && _lastReport.TryGetValue(partition, out var last))
+                {
+                    (final ??= [])[partition] = last;
+                    if (_lastFloors.TryGetValue(partition, out var floor))
+                    {
+                        (finalFloors ??= [])[partition] = floor;
+                    }
+                }
+            }
+        }
+
+        if (final is not null && _outputs is { } outputs && _context is { } tasks)
+        {
+            // A last report of the partitions handed over, after their keys stopped: what was reported of them already,
+            // written after the offsets this node commits, so that the new owners' area sides read it. Without it a
+            // partition that gets no new event would hold area time back there (they start reading after every
+            // earlier report) until it counts as idle.
+            for (var partition = 0; partition < tasks.TaskPartitions; partition++)
+            {
+                outputs.Send(partition, RepartitionCodec.Watermark(final, finalFloors), static () => { });
             }
         }
 
@@ -923,6 +949,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
             _reported = watermark;
             _reportedAt = _clock.GetUtcNow();
+            _lastReport = report;
+            _lastFloors = floors;
         }
 
         if (report.Count == 0 || _outputs is not { } outputs)

@@ -20,6 +20,14 @@ public sealed record KafkaSinkOptions
     public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
+    /// How long the repartition topic's producer waits to fill a batch, in at-least-once mode (where that topic has a
+    /// producer of its own; in exactly-once mode one transactional producer writes everything). Its records are area
+    /// work, judged by minute and quarter-hour windows: fewer, larger batches cost the broker less, and leave the
+    /// alerts' producer its requests to itself.
+    /// </summary>
+    public TimeSpan RepartitionLinger { get; init; } = TimeSpan.FromMilliseconds(20);
+
+    /// <summary>
     /// How long to wait before producing a record again after its delivery failed for a reason that may pass (the
     /// broker down, a leader moving); doubled at each further failure of the same record, up to
     /// <see cref="MaxRetryBackoff"/>.
@@ -54,7 +62,8 @@ public sealed record KafkaSinkOptions
 
 /// <summary>
 /// Writes alerts, aggregates, state and dead letters through one idempotent producer (acks=all, no duplicates from
-/// producer retries, order kept per partition). Each send takes a callback that runs once the record is done: the
+/// producer retries, order kept per partition), and the records of the repartition topic through a second one in
+/// at-least-once mode (so area work, which is most of the records, never holds up an alert's request). Each send takes a callback that runs once the record is done: the
 /// broker acknowledged it or, if the broker refused it for good, what was written in its place. Whether an error may
 /// pass decides what happens:
 /// <list type="bullet">
@@ -87,6 +96,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private readonly KafkaSinkOptions _options;
     private readonly ILogger _logger;
     private readonly IProducer<byte[]?, byte[]?> _producer;
+    private readonly IProducer<byte[]?, byte[]?>? _repartitionProducer; // at-least-once only; else _producer writes those too
     private readonly CancellationTokenSource _disposed = new();
     private readonly RefusedRecords _refusals;
     private readonly StateChunkLedger _stateChunks;
@@ -139,7 +149,19 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
             .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
             .Build();
-        if (options.TransactionalId is not null)
+        if (options.TransactionalId is null)
+        {
+            var repartition = new ProducerConfig(new Dictionary<string, string>(config))
+            {
+                LingerMs = options.RepartitionLinger.TotalMilliseconds,
+                ClientId = "kommune-sink-repartition",
+            };
+            _repartitionProducer = new ProducerBuilder<byte[]?, byte[]?>(repartition)
+                .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
+                .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
+                .Build();
+        }
+        else
         {
             try
             {
@@ -505,10 +527,12 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         while (WaitingCount > 0 && DateTime.UtcNow < deadline)
         {
             _producer.Flush(TimeSpan.FromMilliseconds(100));
+            _repartitionProducer?.Flush(TimeSpan.FromMilliseconds(100));
             ProduceWaiting();
         }
 
-        return _producer.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero) + WaitingCount;
+        var unflushed = _repartitionProducer?.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } first ? first : TimeSpan.Zero) ?? 0;
+        return unflushed + _producer.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero) + WaitingCount;
     }
 
     private int WaitingCount
@@ -531,6 +555,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
 
         _disposed.Cancel();
+        _repartitionProducer?.Flush(TimeSpan.FromSeconds(5));
+        _repartitionProducer?.Dispose();
         _producer.Flush(TimeSpan.FromSeconds(5));
         _producer.Dispose();
         _disposed.Dispose();
@@ -651,7 +677,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             }
 
             Interlocked.Increment(ref _queued);
-            _producer.Produce(record.Destination, record.Message, report => Delivered(record, report.Error));
+            var producer = _repartitionProducer is { } own && record.Destination.Topic == _options.Topics.Repartition ? own : _producer;
+            producer.Produce(record.Destination, record.Message, report => Delivered(record, report.Error));
             return true;
         }
         catch (ProduceException<byte[]?, byte[]?> e)

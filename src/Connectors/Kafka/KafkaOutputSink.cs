@@ -88,6 +88,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private bool _holding;
     private readonly Lock _waitingGate = new();
     private readonly Queue<PendingRecord> _waiting = new(); // records the producer's local queue had no room for, in order
+    private int _waitingCount; // _waiting.Count, written under _waitingGate, read without it
     private bool _aborted;
     private long _sentInTransaction;
     private long _workInTransaction; // sent in the open transaction, watermark reports (bookkeeping) not counted
@@ -271,6 +272,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             lock (_waitingGate)
             {
                 _waiting.Clear();
+                Volatile.Write(ref _waitingCount, 0);
             }
         }
 
@@ -595,18 +597,47 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     /// room), queues it behind those waiting: records leave in the order they were sent, so a watermark record on the
     /// repartition topic never overtakes the facts sent before it, nor an alert's later record its earlier one.
     /// </summary>
+    /// <remarks>
+    /// Without a lock while nothing waits (the common case: a lock held across the native produce call made every
+    /// actor thread spin on it). Order holds where it matters, for the records of one sender: a record that found no
+    /// room is queued before its sender's call returns, so the sender's next record finds it waiting and goes behind
+    /// it; and a record sent after a barrier that the senders of earlier records passed (a watermark record after the
+    /// facts) finds their queued records too.
+    /// </remarks>
     private void ProduceInOrder(PendingRecord record)
     {
+        if (Volatile.Read(ref _waitingCount) == 0)
+        {
+            if (ProduceNow(record))
+            {
+                return;
+            }
+
+            lock (_waitingGate)
+            {
+                Enqueue(record);
+            }
+
+            return;
+        }
+
         lock (_waitingGate)
         {
             if (_waiting.Count > 0 || !ProduceNow(record))
             {
-                _waiting.Enqueue(record);
-                if (_waiting.Count == 1)
-                {
-                    ProduceWaitingLater(record.Attempts);
-                }
+                Enqueue(record);
             }
+        }
+    }
+
+    /// <summary>Queues a record behind those waiting for room (under <see cref="_waitingGate"/>).</summary>
+    private void Enqueue(PendingRecord record)
+    {
+        _waiting.Enqueue(record);
+        Volatile.Write(ref _waitingCount, _waiting.Count);
+        if (_waiting.Count == 1)
+        {
+            ProduceWaitingLater(record.Attempts);
         }
     }
 
@@ -649,6 +680,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
                 }
 
                 _waiting.Dequeue();
+                Volatile.Write(ref _waitingCount, _waiting.Count);
             }
 
             return true;

@@ -700,6 +700,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private void PartitionsAssigned(IReadOnlyList<int> partitions)
     {
         var tasks = partitions.ToHashSet();
+        var resumed = new HashSet<int>(); // partitions with restored sensor state: their events so far were processed
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
@@ -717,6 +718,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 }
                 else if (covers.Count == 0 || covers.Keys.Any(tasks.Contains))
                 {
+                    resumed.UnionWith(covers.Keys.Where(tasks.Contains));
                     sensors.Tell(restore);
                     return true;
                 }
@@ -732,7 +734,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             foreach (var partition in partitions)
             {
                 _tasks.Add(partition);
-                _watermarks.Assign(partition, now);
+                _watermarks.Assign(partition, now, resumed.Contains(partition));
                 _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
             }
         }

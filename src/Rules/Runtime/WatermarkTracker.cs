@@ -86,11 +86,18 @@ public sealed class WatermarkTracker
     /// Registers a partition that has no events yet: it holds the watermark back (so its first, possibly older,
     /// events are not judged late) until it reports an event or is known to be empty (caught up).
     /// </summary>
-    public void Assign(int partition, DateTimeOffset now)
+    /// <param name="partition">The partition.</param>
+    /// <param name="now">Wall-clock time.</param>
+    /// <param name="resumed">
+    /// Whether it had events before this assignment (processed by this node before a restart, or by another node):
+    /// caught up with no new event, it is then reported as going by the engine's watermark, not as one whose first
+    /// events are still to come (<see cref="ReportedWatermarkOf"/>).
+    /// </param>
+    public void Assign(int partition, DateTimeOffset now, bool resumed = false)
     {
         if (!_partitions.ContainsKey(partition))
         {
-            _partitions[partition] = new PartitionTime { Watermark = DateTimeOffset.MinValue, LastSeen = now };
+            _partitions[partition] = new PartitionTime { Watermark = DateTimeOffset.MinValue, LastSeen = now, Resumed = resumed };
         }
     }
 
@@ -114,8 +121,9 @@ public sealed class WatermarkTracker
     /// How far event time has come on a partition, as told to other nodes (whose area rules take the minimum over every
     /// partition): null when it is caught up and has been silent for the idle timeout (since its last event, or since it
     /// was assigned); <see cref="DateTimeOffset.MinValue"/> while it has had no event and has not been silent that long
-    /// (another node cannot see that its first events are still to come, as this node can); otherwise
-    /// <see cref="WatermarkOf"/>.
+    /// (another node cannot see that its first events are still to come, as this node can), unless it was assigned as
+    /// resumed (its events so far were processed before: a restart or a hand-over after its last event must not hold
+    /// area time back for the idle timeout); otherwise <see cref="WatermarkOf"/>.
     /// </summary>
     public DateTimeOffset? ReportedWatermarkOf(int partition, DateTimeOffset now)
     {
@@ -129,7 +137,7 @@ public sealed class WatermarkTracker
             return null;
         }
 
-        return known.Watermark == DateTimeOffset.MinValue ? DateTimeOffset.MinValue : WatermarkOf(partition, now);
+        return known.Watermark == DateTimeOffset.MinValue && !known.Resumed ? DateTimeOffset.MinValue : WatermarkOf(partition, now);
     }
 
     /// <summary>Drops idle partitions (caught up, and silent for the idle timeout or never heard from) from the minimum.</summary>
@@ -174,5 +182,7 @@ public sealed class WatermarkTracker
         public DateTimeOffset LastSeen { get; set; }
 
         public DateTimeOffset Effective { get; set; } = DateTimeOffset.MinValue;
+
+        public bool Resumed { get; init; }
     }
 }

@@ -169,4 +169,21 @@ public sealed class WatermarkTrackerTests
         Assert.Null(tracker.ReportedWatermarkOf(1, T0.AddSeconds(11))); // silent for the idle timeout: idle for all
         Assert.Equal(T0.AddMinutes(9).AddSeconds(-5), tracker.ReportedWatermarkOf(0, T0.AddSeconds(1)));
     }
+
+    [Fact]
+    public void A_resumed_partition_caught_up_without_new_events_is_told_to_other_nodes_as_going_by_the_engines_watermark()
+    {
+        // Its events so far were processed before a restart (or by the node that handed it over): nothing of it is to
+        // come that other nodes must wait for, so it does not hold their area time back for the idle timeout.
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(1, T0, resumed: true);
+        tracker.Observe(0, T0.AddMinutes(9), T0);
+
+        Assert.Equal(DateTimeOffset.MinValue, tracker.ReportedWatermarkOf(1, T0)); // its backlog is not read yet
+        tracker.SetCaughtUp(1, true);
+        tracker.Refresh(T0);
+        Assert.Equal(tracker.Watermark, tracker.WatermarkOf(1, T0)); // its keys are told the engine's watermark
+        Assert.Equal(tracker.Watermark, tracker.ReportedWatermarkOf(1, T0)); // and so it is reported
+        Assert.Null(tracker.ReportedWatermarkOf(1, T0.AddSeconds(11)));
+    }
 }

@@ -148,6 +148,25 @@ public sealed class StateRecordFormatTests
         Assert.Equal(1, reader.Stale);
     }
 
+    [Fact]
+    public void A_record_written_late_between_a_newer_versions_chunks_and_its_record_leaves_that_version_readable()
+    {
+        var older = StateRecordFormat.Encode(new StateRecord("sensor:m", Incompressible(1_200_000), 0, new Dictionary<int, long> { [0] = 5 }), 0, out _);
+        var newer = StateRecordFormat.Encode(new StateRecord("sensor:m", Incompressible(1_100_000, seed: 4), 0, new Dictionary<int, long> { [0] = 9 }), 3, out _);
+        var late = StateRecordFormat.Encode(new StateRecord("sensor:m", "{}"u8.ToArray(), 0, new Dictionary<int, long> { [0] = 4 }), 0, out _);
+        var reader = new StateRecordReader();
+
+        // The new owner's chunks, then the old owner's late record, then the new owner's record.
+        foreach (var m in older.Concat(newer.SkipLast(1)).Concat(late).Concat(newer.TakeLast(1)))
+        {
+            reader.Add(m.Key, m.Value, m.Headers, 0);
+        }
+
+        var restored = Assert.Single(reader.States((_, _, reason) => Assert.Fail(reason)));
+        Assert.Equal(Incompressible(1_100_000, seed: 4), restored.Value);
+        Assert.Equal(1, reader.Stale);
+    }
+
     private static void Add(StateRecordReader reader, StateRecord state)
     {
         foreach (var m in StateRecordFormat.Encode(state, 0, out _))

@@ -16,9 +16,11 @@ namespace Kommune.Connectors.Kafka;
 public sealed class StateRecordReader
 {
     private readonly Dictionary<string, Newest> _newest = new(StringComparer.Ordinal);
-    // Per key, per version (the SHA-256 its chunks are written for), its chunks by index: a late record of an older
-    // version must not make the newer version's chunks unreadable.
-    private readonly Dictionary<string, Dictionary<string, Dictionary<int, byte[]>>> _chunks = new(StringComparer.Ordinal);
+    // Per key, per version (the SHA-256 its chunks are written for), its chunks by index and when its first chunk came:
+    // a late record of an older version, even one between a newer version's chunks and its record, must not make the
+    // newer version's chunks unreadable.
+    private readonly Dictionary<string, Dictionary<string, ChunkVersion>> _chunks = new(StringComparer.Ordinal);
+    private long _chunkVersions;
 
     /// <summary>How many records were read.</summary>
     public long Records { get; private set; }
@@ -48,15 +50,15 @@ public sealed class StateRecordReader
                 var version = Header(headers, StateRecordFormat.ChunkOfHeader) ?? string.Empty;
                 if (!_chunks.TryGetValue(owner, out var versions))
                 {
-                    _chunks[owner] = versions = new Dictionary<string, Dictionary<int, byte[]>>(StringComparer.Ordinal);
+                    _chunks[owner] = versions = new Dictionary<string, ChunkVersion>(StringComparer.Ordinal);
                 }
 
-                if (!versions.TryGetValue(version, out var parts))
+                if (!versions.TryGetValue(version, out var chunkVersion))
                 {
-                    versions[version] = parts = [];
+                    versions[version] = chunkVersion = new ChunkVersion(++_chunkVersions);
                 }
 
-                parts[index] = value;
+                chunkVersion.Parts[index] = value;
             }
 
             return;
@@ -66,12 +68,12 @@ public sealed class StateRecordReader
         if (_newest.TryGetValue(text, out var known) && CoversLess(covers, known.Covers))
         {
             Stale++;
-            KeepChunksOf(text, known.Headers);
+            ForgetChunks(text, Header(headers, StateRecordFormat.ChunkOfHeader), keep: Header(known.Headers, StateRecordFormat.ChunkOfHeader));
             return;
         }
 
         _newest[text] = new Newest(value, partition, headers, covers);
-        KeepChunksOf(text, headers);
+        ForgetOlderChunks(text, Header(headers, StateRecordFormat.ChunkOfHeader));
     }
 
     /// <summary>
@@ -120,21 +122,34 @@ public sealed class StateRecordReader
         return false;
     }
 
-    /// <summary>Forgets the chunks of every version of a key but the one its chosen record names.</summary>
-    private void KeepChunksOf(string key, Headers? headers)
+    /// <summary>
+    /// Forgets the chunks of a key's versions that came before those of <paramref name="kept"/> (the version its chosen
+    /// record names; all of them when it has none): chunks that came after may be a newer version's, whose record is
+    /// still to come.
+    /// </summary>
+    private void ForgetOlderChunks(string key, string? kept)
     {
         if (!_chunks.TryGetValue(key, out var versions))
         {
             return;
         }
 
-        var kept = Header(headers, StateRecordFormat.ChunkOfHeader);
-        foreach (var version in versions.Keys.Where(v => v != kept).ToList())
+        var before = kept is not null && versions.TryGetValue(kept, out var own) ? own.Order : _chunkVersions + 1;
+        foreach (var version in versions.Where(v => v.Value.Order < before).Select(v => v.Key).ToList())
         {
             versions.Remove(version);
         }
 
         if (versions.Count == 0)
+        {
+            _chunks.Remove(key);
+        }
+    }
+
+    /// <summary>Forgets the chunks of a record passed over, unless they are those of the version kept.</summary>
+    private void ForgetChunks(string key, string? version, string? keep)
+    {
+        if (version is not null && version != keep && _chunks.TryGetValue(key, out var versions) && versions.Remove(version) && versions.Count == 0)
         {
             _chunks.Remove(key);
         }
@@ -156,7 +171,7 @@ public sealed class StateRecordReader
 
         var id = Header(headers, StateRecordFormat.ChunkOfHeader) ?? string.Empty;
         using var whole = new MemoryStream(chunks * StateRecordFormat.ChunkBytes);
-        var parts = _chunks.TryGetValue(key, out var versions) && versions.TryGetValue(id, out var own) ? own : null;
+        var parts = _chunks.TryGetValue(key, out var versions) && versions.TryGetValue(id, out var own) ? own.Parts : null;
         for (var i = 0; i < chunks; i++)
         {
             if (parts is null || !parts.TryGetValue(i, out var chunk))
@@ -175,6 +190,13 @@ public sealed class StateRecordReader
         }
 
         return StateRecordFormat.Decode(bytes, encoding);
+    }
+
+    private sealed class ChunkVersion(long order)
+    {
+        public long Order { get; } = order;
+
+        public Dictionary<int, byte[]> Parts { get; } = [];
     }
 
     private sealed record Newest(byte[]? Value, int Partition, Headers? Headers, Dictionary<int, long> Covers);

@@ -152,24 +152,14 @@ internal sealed class FixedRateProducer : IDisposable
         }
     }
 
+    // Sleeps, never spins: a spinning generator took about 40 % of one of the machine's two cores from the engine it
+    // measures. Events due meanwhile go out together after the sleep (about a millisecond late at most); latency is
+    // still measured from each event's intended time, so that lateness counts against the pipe, never for it.
     private void WaitUntil(long timestamp)
     {
-        while (true)
+        while (Stopwatch.GetTimestamp() < timestamp && !_stop.IsCancellationRequested)
         {
-            var left = timestamp - Stopwatch.GetTimestamp();
-            if (left <= 0 || _stop.IsCancellationRequested)
-            {
-                return;
-            }
-
-            if (left > Stopwatch.Frequency / 500)
-            {
-                Thread.Sleep(1);
-            }
-            else
-            {
-                Thread.SpinWait(20);
-            }
+            Thread.Sleep(1);
         }
     }
 }

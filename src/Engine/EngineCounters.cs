@@ -30,6 +30,7 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     private long _ruleReloads;
     private long _stateWritten;
     private long _stateRestored;
+    private long _watermarksToSensors;
 
     public long Processed => Interlocked.Read(ref _processed);
 
@@ -54,6 +55,11 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     public long StateWritten => Interlocked.Read(ref _stateWritten);
 
     public long StateRestored => Interlocked.Read(ref _stateRestored);
+
+    /// <summary>Watermark updates an area passed on to its sensors (only to those whose timers they may concern).</summary>
+    public long WatermarksToSensors => Interlocked.Read(ref _watermarksToSensors);
+
+    public void WatermarkToSensor() => Interlocked.Increment(ref _watermarksToSensors);
 
     public void StateWrittenOnce() => Interlocked.Increment(ref _stateWritten);
 

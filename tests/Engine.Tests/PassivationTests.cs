@@ -170,6 +170,42 @@ public sealed class PassivationTests : TestKit
         AwaitCondition(() => _sink.Alerts.Any(a => a.Rule == "timed"));
     }
 
+    [Fact]
+    public void A_sensor_is_told_of_the_watermark_only_once_it_passes_its_timer()
+    {
+        // Announcements come every 50 ms; a sensor whose window closes in a minute need not hear of each one.
+        var timed = new SensorEvent("t-1", "a-1", "timed", Events.T0, new Dictionary<string, SensorValue>());
+        Send(timed); // sets a timer due at T0 + 1 s
+        Announce(Events.T0.AddMilliseconds(200)); // not answered yet for that event: told, and answers when its timer is due
+        var told = _counters.WatermarksToSensors;
+
+        Announce(Events.T0.AddMilliseconds(500));
+        Announce(Events.T0.AddMilliseconds(999));
+        Assert.Equal(told, _counters.WatermarksToSensors);
+        Assert.DoesNotContain(_sink.Alerts, a => a.Rule == "timed");
+
+        Announce(Events.T0.AddSeconds(1));
+        Assert.Equal(told + 1, _counters.WatermarksToSensors);
+        AwaitCondition(() => _sink.Alerts.Any(a => a.Rule == "timed"));
+
+        // An event that sets an earlier timer than the one answered for is told of every watermark again until it answers.
+        Send(timed with { Timestamp = Events.T0.AddSeconds(2) }); // due at T0 + 3 s
+        Announce(Events.T0.AddMilliseconds(2100));
+        Assert.Equal(told + 2, _counters.WatermarksToSensors);
+        Announce(Events.T0.AddMilliseconds(2200));
+        Assert.Equal(told + 2, _counters.WatermarksToSensors);
+        Announce(Events.T0.AddSeconds(3));
+        Assert.Equal(told + 3, _counters.WatermarksToSensors);
+    }
+
+    /// <summary>Announces a watermark and waits until every actor has handled it.</summary>
+    private void Announce(DateTimeOffset watermark)
+    {
+        var handled = 0;
+        _router.Tell(new WatermarkAdvanced(watermark, new Countdown(() => Interlocked.Exchange(ref handled, 1)), new Dictionary<int, DateTimeOffset> { [0] = watermark }));
+        AwaitCondition(() => Volatile.Read(ref handled) == 1);
+    }
+
     /// <summary>Sets an event-time timer a second after each "timed" event; raises an alert when it fires.</summary>
     private sealed class TimedRule : Rule
     {

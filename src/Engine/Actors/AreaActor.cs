@@ -9,15 +9,17 @@ namespace Kommune.Engine.Actors;
 /// The sensors of one area on this node (those of its partitions of the sensor-events topic): the parent of their
 /// actors, started on a sensor's first event that a sensor rule may want and passivated when idle. An event that an
 /// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs
-/// the area's rules (<see cref="AreaRulesActor"/>). Forwards watermark updates only to sensors that may have
-/// event-time timers: every sensor it passed an event since it last said it had none (so a timer set by an event can
-/// never miss the watermark that passes it). Asks its own parent to stop it once it has no sensors and has been idle.
+/// the area's rules (<see cref="AreaRulesActor"/>). Forwards a watermark update only to the sensors it may concern:
+/// those whose earliest event-time timer it passes (as each last said), and every sensor that has not answered yet for
+/// each event passed to it or for its restored state (so a timer set by an event can never miss the watermark that
+/// passes it). Asks its own parent to stop it once it has no sensors and has been idle.
 /// </summary>
 internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
-    private readonly HashSet<IActorRef> _wantWatermark = [];
+    private readonly HashSet<IActorRef> _wantWatermark = []; // not answered yet: every watermark goes to them
+    private readonly Dictionary<IActorRef, DateTimeOffset> _due = []; // answered: a watermark goes to them once it passes this
     private readonly Dictionary<IActorRef, long> _delivered = []; // events delivered to each sensor, ever (its handled count's peer)
     private IdleClock _idle = null!;
     private bool _checkingIdle;
@@ -50,25 +52,41 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             foreach (var sensor in _wantWatermark)
             {
-                // A stopping sensor's events wait for its next incarnation: the watermark (and its barrier) goes after them.
-                w.Barrier?.Add();
-                _sensors.TellInOrder(sensor, w, Self);
+                Forward(sensor, w);
+            }
+
+            if (_due.Count > 0)
+            {
+                var highest = w.Highest;
+                foreach (var (sensor, due) in _due)
+                {
+                    if (due <= highest && !_wantWatermark.Contains(sensor))
+                    {
+                        Forward(sensor, w);
+                    }
+                }
             }
 
             w.Barrier?.Done();
         });
         Receive<WatermarkInterest>(i =>
         {
-            if (i.Wanted)
+            // Only an answer for every event delivered to it counts: an event still in its mailbox may set an earlier
+            // timer. The count is kept across its answers: counted from one, a stale answer about fewer events settled
+            // a sensor that had a newer event, and its window then closed after the area had emitted the minute.
+            if (_delivered.GetValueOrDefault(Sender) > i.Handled)
             {
-                _wantWatermark.Add(Sender);
+                return;
             }
-            else if (_delivered.GetValueOrDefault(Sender) <= i.Handled)
+
+            _wantWatermark.Remove(Sender);
+            if (i.NextDue is { } due)
             {
-                // It has handled every event delivered to it. The count is kept across its leaving and rejoining the
-                // set: counted from its rejoining, a stale answer about fewer events removed a sensor that had a newer
-                // event, and its window then closed after the area had emitted the minute.
-                _wantWatermark.Remove(Sender);
+                _due[Sender] = due;
+            }
+            else
+            {
+                _due.Remove(Sender);
             }
         });
         Receive<RestoreState>(r => _sensors.Deliver(r.Snapshot.Key, r, Self));
@@ -89,6 +107,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<Terminated>(t =>
         {
             _wantWatermark.Remove(t.ActorRef);
+            _due.Remove(t.ActorRef);
             _delivered.Remove(t.ActorRef);
             _sensors.Terminated(t.ActorRef);
         });
@@ -131,6 +150,14 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_engine.Counters);
 
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new AreaActor(engine));
+
+    private void Forward(IActorRef sensor, WatermarkAdvanced w)
+    {
+        // A stopping sensor's events wait for its next incarnation: the watermark (and its barrier) goes after them.
+        w.Barrier?.Add();
+        _engine.Counters.WatermarkToSensor();
+        _sensors.TellInOrder(sensor, w, Self);
+    }
 
     private void Handle(RoutedEvent routed)
     {

@@ -31,6 +31,30 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Ba
 
         return partition is { } p && partitions.TryGetValue(p, out var own) ? own : null;
     }
+
+    /// <summary>
+    /// The highest watermark any key of this announcement goes by: a key whose earliest event-time timer is due after it
+    /// fires nothing on it, and need not be told.
+    /// </summary>
+    public DateTimeOffset Highest
+    {
+        get
+        {
+            var highest = Watermark;
+            if (Partitions is { } partitions)
+            {
+                foreach (var own in partitions.Values)
+                {
+                    if (own > highest)
+                    {
+                        highest = own;
+                    }
+                }
+            }
+
+            return highest;
+        }
+    }
 }
 
 /// <summary>
@@ -60,11 +84,12 @@ internal sealed record RulesChanged(RuleSet Rules, Reloads.RuleReloadProgress? P
 
 
 /// <summary>
-/// From a sensor to its area. <c>Wanted = false</c>: it has no event-time timers after handling its first
-/// <paramref name="Handled"/> events, so it needs no watermark updates until its next event. <c>Wanted = true</c>:
-/// a timer handler set an event-time timer without a new event.
+/// From a sensor to its area: after handling its first <paramref name="Handled"/> events, its earliest event-time timer
+/// is due at <paramref name="NextDue"/> (null: it has none), so it needs no watermark before that one passes, unless a
+/// newer event sets an earlier timer (the area counts the events it delivers, and forwards every watermark to a sensor
+/// that has not yet answered for all of them).
 /// </summary>
-internal sealed record WatermarkInterest(bool Wanted, long Handled);
+internal sealed record WatermarkInterest(DateTimeOffset? NextDue, long Handled);
 
 /// <summary>
 /// An operations centre's command for the alert <c>Command.AlertId</c>, raised by the rules of <paramref name="SensorId"/>

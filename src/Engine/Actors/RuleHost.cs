@@ -77,9 +77,6 @@ internal sealed partial class RuleHost
     /// <summary>Whether changed state waits for its checkpoint (the actor must not stop before it).</summary>
     public bool HasUnwrittenState => _dirty;
 
-    /// <summary>Whether this key has event-time timers (and so wants watermark updates).</summary>
-    public bool WantsWatermark => Runner.NextEventTimeTimer is not null;
-
     /// <summary>Runs the rules on an event; the event's completion waits for the outputs and facts.</summary>
     public void OnEvent(RoutedEvent routed)
     {

@@ -13,7 +13,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     private readonly EngineContext _engine;
     private RuleHost? _rules;
     private long _handled;
-    private bool _saidUninterested;
+    private bool _answered; // the area knows when this sensor's next event-time timer is due (as of its last event)
+    private DateTimeOffset? _answeredDue;
     private IdleClock _idle = null!;
     private ReleasePartitions? _handingOver;
 
@@ -53,11 +54,11 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                         _rules.Advance(watermark);
                     }
 
-                    AfterRules();
-                    if (_rules is null || !_rules.WantsWatermark)
+                    // Tells the area when it next needs a watermark: until then, it is not sent one.
+                    var due = _rules?.Runner.NextEventTimeTimer;
+                    if (!_answered || due != _answeredDue)
                     {
-                        _saidUninterested = true;
-                        Context.Parent.Tell(new WatermarkInterest(false, _handled));
+                        Answer(due);
                     }
                 }
 
@@ -143,6 +144,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
     private void Restore(RestoreState r)
     {
+        _answered = false; // the area sends it every watermark again until it answers
         if (_rules is not null)
         {
             return; // alive on this node since before the rebalance: its state is at least as new as the record
@@ -150,10 +152,6 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
         _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Self);
         _rules.Restore(r);
-        if (_rules.WantsWatermark)
-        {
-            Context.Parent.Tell(new WatermarkInterest(true, _handled));
-        }
     }
 
     private void Handle(RoutedEvent routed)
@@ -161,7 +159,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
         var sensorEvent = routed.Consumed.Event;
         _rules ??= new RuleHost(_engine, RuleScope.Sensor, sensorEvent.SensorId, sensorEvent.AreaId, Timers, Self);
         _handled++;
-        _saidUninterested = false; // the area counts this event and forwards watermarks again
+        _answered = false; // the area counts this event and forwards every watermark until it answers
         _rules.OnEvent(routed);
         AfterRules();
         routed.Completion.Done();
@@ -170,11 +168,17 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     // Called after the rules ran (directly, not through a lambda: this is once per event and per watermark).
     private void AfterRules()
     {
-        if (_saidUninterested && _rules is not null && _rules.WantsWatermark)
+        if (_answered && _rules is not null && _rules.Runner.NextEventTimeTimer is var due && due != _answeredDue)
         {
-            // A timer handler set an event-time timer after this sensor told its area it needed no watermark.
-            _saidUninterested = false;
-            Context.Parent.Tell(new WatermarkInterest(true, _handled));
+            // A timer handler, a command or a reload moved its earliest event-time timer after it last answered.
+            Answer(due);
         }
+    }
+
+    private void Answer(DateTimeOffset? due)
+    {
+        _answered = true;
+        _answeredDue = due;
+        Context.Parent.Tell(new WatermarkInterest(due, _handled));
     }
 }

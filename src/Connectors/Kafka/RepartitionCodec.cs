@@ -109,6 +109,18 @@ public static class RepartitionCodec
         return Message(RepartitionKind.Event, sensorEvent.AreaId, SensorEventEncoder.Encode(sensorEvent), origin);
     }
 
+    /// <summary>
+    /// A sensor event for its area's rules as the bytes it was consumed in (<paramref name="contractJson"/>, which this
+    /// engine decoded into an event of <paramref name="areaId"/>), with its <paramref name="origin"/>: not encoded again.
+    /// </summary>
+    public static Message<byte[]?, byte[]?> Event(string areaId, byte[] contractJson, string origin)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(areaId);
+        ArgumentNullException.ThrowIfNull(contractJson);
+        ArgumentException.ThrowIfNullOrEmpty(origin);
+        return Message(RepartitionKind.Event, areaId, contractJson, origin);
+    }
+
     /// <summary>A fact for its area's rules, with its <paramref name="origin"/>.</summary>
     public static Message<byte[]?, byte[]?> Fact(Fact fact, string origin)
     {
@@ -277,15 +289,20 @@ public static class RepartitionCodec
         return watermarks;
     }
 
+    // Shared by every record: the producer copies header bytes when it takes a record, and nothing writes to them.
+    private static readonly byte[] EventKind = "event"u8.ToArray();
+    private static readonly byte[] FactKind = "fact"u8.ToArray();
+    private static readonly byte[] WatermarkKind = "watermark"u8.ToArray();
+
     private static Message<byte[]?, byte[]?> Message(RepartitionKind kind, string? key, byte[] value, string? origin = null)
     {
         var headers = new Headers
         {
             new Header(KindHeader, kind switch
             {
-                RepartitionKind.Event => "event"u8.ToArray(),
-                RepartitionKind.Fact => "fact"u8.ToArray(),
-                _ => "watermark"u8.ToArray(),
+                RepartitionKind.Event => EventKind,
+                RepartitionKind.Fact => FactKind,
+                _ => WatermarkKind,
             }),
         };
         if (origin is not null)

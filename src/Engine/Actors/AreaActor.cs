@@ -169,7 +169,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             // To the area's rules, wherever its partition of the repartition topic is processed; the event completes
             // once the broker has it there.
             routed.Completion.Add();
-            _engine.Sink.Send(_engine.AreaTask(sensorEvent.AreaId), RepartitionCodec.Event(sensorEvent, RepartitionCodec.EventOrigin(routed.Consumed.Source.Partition, routed.Consumed.Source.Offset, -1)), routed.Completion.Done);
+            var source = routed.Consumed.Source;
+            var origin = RepartitionCodec.EventOrigin(source.Partition, source.Offset, -1);
+            var record = source.Value is { } consumedBytes
+                ? RepartitionCodec.Event(sensorEvent.AreaId, consumedBytes, origin) // the bytes it came in: not encoded again
+                : RepartitionCodec.Event(sensorEvent, origin);
+            _engine.Sink.Send(_engine.AreaTask(sensorEvent.AreaId), record, routed.Completion.Done);
         }
 
         if (SensorRulesMayWant(rules, sensorEvent))

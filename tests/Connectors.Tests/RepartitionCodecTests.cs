@@ -1,0 +1,63 @@
+using System.Text;
+using Kommune.Connectors.Codecs;
+using Kommune.Connectors.Kafka;
+using Kommune.Rules.Model;
+
+namespace Kommune.Connectors.Tests;
+
+/// <summary>The records of the repartition topic read back as written.</summary>
+public sealed class RepartitionCodecTests
+{
+    private static readonly SensorEvent Parking = new(
+        "parking-æøå",
+        "område nord",
+        SensorTypes.Parking,
+        new DateTimeOffset(2024, 5, 1, 10, 0, 0, 123, TimeSpan.Zero),
+        new Dictionary<string, SensorValue> { ["occupied"] = SensorValue.FromBoolean(true), ["note"] = SensorValue.FromText("x") });
+
+    [Fact]
+    public void An_event_forwarded_as_the_bytes_it_was_consumed_in_reads_back_as_the_same_event()
+    {
+        // The producer's bytes, as a sensor wrote them (not the engine's encoding): the area side reads what was consumed.
+        var consumed = Encoding.UTF8.GetBytes("""{ "type": "parking", "ts": "2024-05-01T10:00:00.123Z",  "values": { "note": "x", "occupied": true }, "areaId": "område nord", "sensorId": "parking-æøå" }""");
+
+        var forwarded = Read(RepartitionCodec.Event(Parking.AreaId, consumed, "e:3:17:-1"));
+        var encoded = Read(RepartitionCodec.Event(Parking, "e:3:17:-1"));
+
+        foreach (var record in new[] { forwarded, encoded })
+        {
+            Assert.Equal(RepartitionKind.Event, record.Kind);
+            Assert.Equal("e:3:17:-1", record.Origin);
+            Assert.Equal(Parking.SensorId, record.Event!.SensorId);
+            Assert.Equal(Parking.AreaId, record.Event.AreaId);
+            Assert.Equal(Parking.Timestamp, record.Event.Timestamp);
+            Assert.Equal(Parking.Values.OrderBy(v => v.Key, StringComparer.Ordinal), record.Event.Values.OrderBy(v => v.Key, StringComparer.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void The_records_key_is_the_area_whichever_way_an_event_is_written()
+    {
+        var consumed = SensorEventEncoder.Encode(Parking);
+        Assert.Equal(Encoding.UTF8.GetBytes(Parking.AreaId), RepartitionCodec.Event(Parking.AreaId, consumed, "e:0:0:-1").Key);
+        Assert.Equal(Encoding.UTF8.GetBytes(Parking.AreaId), RepartitionCodec.Event(Parking, "e:0:0:-1").Key);
+    }
+
+    [Fact]
+    public void Watermarks_and_their_floors_read_back_with_idle_partitions()
+    {
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_714_557_600_000);
+        var record = Read(RepartitionCodec.Watermark(new Dictionary<int, DateTimeOffset?> { [0] = at, [1] = null }, new Dictionary<int, long> { [0] = 42 }));
+
+        Assert.Equal(RepartitionKind.Watermark, record.Kind);
+        Assert.Equal(at, record.Watermarks![0]);
+        Assert.Null(record.Watermarks[1]);
+        Assert.Equal(42, record.Floors![0]);
+    }
+
+    private static RepartitionRecord Read(Confluent.Kafka.Message<byte[]?, byte[]?> message)
+    {
+        Assert.True(RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var reason), reason);
+        return record!;
+    }
+}

@@ -16,12 +16,13 @@ public sealed class RefusedRecords
 
     private readonly ConcurrentDictionary<string, Refusal> _refused = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<string> _order = new();
+    private int _count; // _refused's count, read without the dictionary's locks (its IsEmpty takes every lock when empty)
 
     /// <summary>How many are remembered now.</summary>
-    public int Count => _refused.Count;
+    public int Count => Volatile.Read(ref _count);
 
-    /// <summary>Whether none is remembered (the hot path's check before it builds an identity).</summary>
-    internal bool IsEmpty => _refused.IsEmpty;
+    /// <summary>Whether none is remembered (the hot path's check before it builds an identity; takes no lock).</summary>
+    internal bool IsEmpty => Count == 0;
 
     /// <summary>What was remembered of the record with this identity.</summary>
     internal bool TryGet(string identity, out Refusal refusal) => _refused.TryGetValue(identity, out refusal);
@@ -36,10 +37,14 @@ public sealed class RefusedRecords
 
         if (_refused.TryAdd(identity, refusal))
         {
+            Interlocked.Increment(ref _count);
             _order.Enqueue(identity);
-            while (_refused.Count > Capacity && _order.TryDequeue(out var oldest))
+            while (Count > Capacity && _order.TryDequeue(out var oldest))
             {
-                _refused.TryRemove(oldest, out _);
+                if (_refused.TryRemove(oldest, out _))
+                {
+                    Interlocked.Decrement(ref _count);
+                }
             }
         }
         else

@@ -36,24 +36,20 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Ba
     /// The highest watermark any key of this announcement goes by: a key whose earliest event-time timer is due after it
     /// fires nothing on it, and need not be told.
     /// </summary>
-    public DateTimeOffset Highest
-    {
-        get
-        {
-            var highest = Watermark;
-            if (Partitions is { } partitions)
-            {
-                foreach (var own in partitions.Values)
-                {
-                    if (own > highest)
-                    {
-                        highest = own;
-                    }
-                }
-            }
+    public DateTimeOffset Highest { get; } = HighestOf(Watermark, Partitions); // once, not in each of the areas it reaches
 
-            return highest;
+    private static DateTimeOffset HighestOf(DateTimeOffset watermark, IReadOnlyDictionary<int, DateTimeOffset>? partitions)
+    {
+        var highest = watermark;
+        foreach (var own in partitions?.Values ?? [])
+        {
+            if (own > highest)
+            {
+                highest = own;
+            }
         }
+
+        return highest;
     }
 }
 

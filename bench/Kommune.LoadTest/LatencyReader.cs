@@ -88,7 +88,7 @@ internal sealed class LatencyReader : TopicTailReader
 
         lock (_gate)
         {
-            _outputs.Add(new FallOutput(id, intended, readAt));
+            _outputs.Add(new FallOutput(id, intended, readAt, record.Message.Timestamp.UnixTimestampMs));
             if (intended >= MeasureFrom)
             {
                 _histogram.RecordValue(Micros(intended, readAt));
@@ -98,5 +98,8 @@ internal sealed class LatencyReader : TopicTailReader
     }
 }
 
-/// <summary>A fall's first output: its id, its intended send time and when the output was readable (Stopwatch ticks).</summary>
-internal sealed record FallOutput(string Id, long Intended, long Readable);
+/// <summary>
+/// A fall's first output: its id, its intended send time and when the output was readable (Stopwatch ticks), and the
+/// output record's timestamp (Unix ms: when the engine's producer was given it, unless the engine set it).
+/// </summary>
+internal sealed record FallOutput(string Id, long Intended, long Readable, long RecordTimestampMs);

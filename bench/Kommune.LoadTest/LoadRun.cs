@@ -196,6 +196,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         reader.Start();
         timers?.Start();
         var before = processed();
+        var (startTicks, startUnixMs) = (Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         producer.Start();
         var started = Stopwatch.StartNew();
         await ProgressUntilAsync(started, settings.WarmUp, producer, processed, before, reader, cancellationToken);
@@ -215,8 +216,31 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         }
 
         await Task.Delay(500, cancellationToken); // the reader's last records
+        if (settings.FallDump is { } fallDump)
+        {
+            WriteFallDump(fallDump, name, reader, startTicks, startUnixMs);
+        }
+
         var seconds = (at1 - at0).TotalSeconds;
         return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, reader.Snapshot(), timers?.Snapshot());
+    }
+
+    /// <summary>Appends each fall's first output to a CSV file, times in ms from the generator's start.</summary>
+    private static void WriteFallDump(string path, string run, LatencyReader reader, long startTicks, long startUnixMs)
+    {
+        var header = !File.Exists(path) || new FileInfo(path).Length == 0;
+        using var writer = new StreamWriter(path, append: true);
+        if (header)
+        {
+            writer.WriteLine("run,fall,measured,intended_ms,produced_ms,readable_ms");
+        }
+
+        static long Ms(long ticks, long from) => (ticks - from) * 1000 / Stopwatch.Frequency;
+        foreach (var fall in reader.Outputs)
+        {
+            writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"\"{run}\",{fall.Id},{(fall.Intended >= reader.MeasureFrom ? 1 : 0)},{Ms(fall.Intended, startTicks)},{fall.RecordTimestampMs - startUnixMs},{Ms(fall.Readable, startTicks)}"));
+        }
     }
 
     private async Task ProgressUntilAsync(Stopwatch started, TimeSpan until, FixedRateProducer producer, Func<long> processed, long before, LatencyReader reader, CancellationToken cancellationToken)

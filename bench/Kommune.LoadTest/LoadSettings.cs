@@ -68,6 +68,9 @@ internal sealed record LoadSettings
     /// <summary>With <see cref="AreaLatency"/>: a CSV file to write every timer output counted to, or null.</summary>
     public string? TimerDump { get; init; }
 
+    /// <summary>A CSV file to write each fall's first output to (when it was due, produced and readable), or null.</summary>
+    public string? FallDump { get; init; }
+
     /// <summary>Play the simulator's scripted incidents (a jam, a full car park, an energy spike), so area rules raise alerts.</summary>
     public bool Incidents { get; init; }
 

@@ -33,12 +33,13 @@ var phase = new Option<double>("--phase") { Description = "Rebalance scenario: s
 var sessionTimeout = new Option<double?>("--session-timeout") { Description = "Nodes only: their SessionTimeout in seconds (default the engine's, 10)." };
 var areaLatency = new Option<bool>("--area-latency") { Description = "Also measure the outputs of event-time timers on both sides of the repartition topic: segment facts written to it, area aggregates and alerts after it (run at least a few minutes: they come once a minute)." };
 var timerDump = new Option<string?>("--timer-dump") { Description = "With --area-latency: write every timer output counted to this CSV file (kind, id, due, topic/partition, latency ms)." };
+var fallDump = new Option<string?>("--fall-dump") { Description = "Write each fall's first output to this CSV file: run, id, measured (0 in the warm-up), and ms from the generator's start to the fall's intended send time, to the engine producing the output and to the output being readable." };
 var incidents = new Option<bool>("--incidents") { Description = "Play the simulator's scripted incidents (a jam in area-002 from 30 s to 8 min, a full car park in area-003, an energy spike), so that congestion alerts are raised." };
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
     bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
-    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, incidents,
+    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -72,6 +73,7 @@ root.SetAction(async (parse, cancellationToken) =>
         SessionTimeout = parse.GetValue(sessionTimeout) is { } session ? TimeSpan.FromSeconds(session) : null,
         AreaLatency = parse.GetValue(areaLatency),
         TimerDump = parse.GetValue(timerDump),
+        FallDump = parse.GetValue(fallDump),
         Incidents = parse.GetValue(incidents),
     };
     if (settings.Rebalance && settings.Nodes < 2)

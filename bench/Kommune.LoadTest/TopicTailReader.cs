@@ -32,7 +32,7 @@ internal abstract class TopicTailReader : IDisposable
     private string Name { get; }
 
     /// <summary>Stopwatch ticks from which on outputs count (long.MaxValue before <see cref="StartMeasuring"/>).</summary>
-    protected long MeasureFrom => Interlocked.Read(ref _measureFrom);
+    public long MeasureFrom => Interlocked.Read(ref _measureFrom);
 
     public void Start()
     {

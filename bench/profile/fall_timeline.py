@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""Fall latency over a load-test run, from the load test's --fall-dump CSV.
+
+Usage: python3 bench/profile/fall_timeline.py falls.csv [bucket-seconds]
+
+Per bucket of intended send time (default 1 s) and per run in the file: the falls, their median and worst latency (ms),
+and the worst one's split into the engine's part (intended send time to the output's record timestamp, which the
+engine's producer stamps) and the output's part (record timestamp to readable). A run still warming up shows as a
+rising or high median in its first buckets; '*' marks buckets in the measured window.
+"""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+path = sys.argv[1]
+bucket = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+runs = defaultdict(lambda: defaultdict(list))
+with open(path, newline="") as f:
+    for row in csv.DictReader(f):
+        intended, produced, readable = (int(row[k]) for k in ("intended_ms", "produced_ms", "readable_ms"))
+        runs[row["run"]][int(intended / 1000 / bucket)].append((readable - intended, produced - intended, readable - produced, row["measured"] == "1"))
+
+for run, buckets in runs.items():
+    print(f"--- {run}")
+    print(f"{'from s':>7} {'falls':>5} {'p50 ms':>7} {'max ms':>7} {'engine':>7} {'output':>7}")
+    for key in sorted(buckets):
+        falls = buckets[key]
+        worst = max(falls)
+        measured = "*" if any(f[3] for f in falls) else ""
+        print(f"{key * bucket:7.1f} {len(falls):5d} {statistics.median(f[0] for f in falls):7.0f} {worst[0]:7d} {worst[1]:7d} {worst[2]:7d} {measured}")

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Akka.Actor;
 using System.Globalization;
 using Akka.Configuration;
@@ -47,6 +48,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
     private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
+    private readonly Dictionary<int, long> _startedAt = []; // per partition, the offset its consumption started from here; under _time
     private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
@@ -463,6 +465,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
                 _lastDispatched.Clear();
+                _startedAt.Clear();
                 _areaWatermarks.Clear();
                 _tasks.Clear(); // the new pipeline's consumer is assigned them again
                 _reported = DateTimeOffset.MinValue;
@@ -697,10 +700,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// are. Before any record of them is taken (this blocks the consumer, as it should), the state of their keys is
     /// restored: sensors to the sensor side, areas to the area side.
     /// </summary>
-    private void PartitionsAssigned(IReadOnlyList<int> partitions)
+    private void PartitionsAssigned(IReadOnlyDictionary<int, long> starts)
     {
+        var partitions = starts.Keys.ToList();
         var tasks = partitions.ToHashSet();
         var resumed = new HashSet<int>(); // partitions with restored sensor state: their events so far were processed
+        var handedOver = new Dictionary<int, (DateTimeOffset Watermark, long Next)>(); // PartitionTimeRecord, per partition
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
@@ -724,6 +729,13 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 }
 
                 return false; // another task's key in a shared state partition
+            },
+            (partition, watermark, next) =>
+            {
+                if (tasks.Contains(partition))
+                {
+                    handedOver[partition] = (watermark, next);
+                }
             });
             _counters.StatesRestored(restored);
         }
@@ -734,7 +746,13 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             foreach (var partition in partitions)
             {
                 _tasks.Add(partition);
-                _watermarks.Assign(partition, now, resumed.Contains(partition));
+                _startedAt[partition] = starts[partition];
+                // How far its previous owner had come, if it handed it over cleanly and consumption resumes where that
+                // ended (not before: events read again must not be judged by a watermark they already made).
+                DateTimeOffset? from = handedOver.TryGetValue(partition, out var time) && time.Next >= 0 && starts[partition] >= time.Next
+                    ? time.Watermark
+                    : null;
+                _watermarks.Assign(partition, now, resumed.Contains(partition), from);
                 _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
             }
         }
@@ -757,12 +775,23 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var countdown = new Countdown(released.Set);
         var set = partitions.ToHashSet();
         var routers = (_router, _areaRouter);
+        Dictionary<int, (DateTimeOffset Watermark, long Next)>? times = null; // what to hand over with them
         lock (_time)
         {
             // From now on nothing is reported for them (their keys stop before a later watermark reaches them: a report
             // would claim timers fired that will fire on the new owner), and records of them still coming are not routed.
             foreach (var partition in partitions)
             {
+                // Up to the newest event judged here, or, when none was, up to where this node started it (a partition
+                // it was handed over with a time and got no event of).
+                var next = _lastDispatched.TryGetValue(partition, out var last) ? last + 1 : _startedAt.GetValueOrDefault(partition, -1);
+                if (!lost && _watermarks.PartitionWatermarkOf(partition) is { } own && next >= 0)
+                {
+                    (times ??= [])[partition] = (own, next);
+                }
+
+                _startedAt.Remove(partition);
+
                 _tasks.Remove(partition);
                 _watermarks.Remove(partition);
                 _lastDispatched.Remove(partition);
@@ -777,13 +806,17 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
         }
 
+        var handedOver = Stopwatch.StartNew();
         if (routers is ({ }, { }))
         {
             if (!released.Wait(_options.HandOverTimeout))
             {
                 LogHandOverIncomplete(_logger, string.Join(", ", partitions.Order()), _options.HandOverTimeout.TotalSeconds);
+                times = null; // their keys may not have handled every event taken: the next owner goes without
             }
         }
+
+        WritePartitionTimes(times, _options.HandOverTimeout - handedOver.Elapsed);
 
         Dictionary<int, DateTimeOffset?>? final = null;
         Dictionary<int, long>? finalFloors = null;
@@ -827,6 +860,31 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             var given = string.Join(", ", partitions.Order());
             LogTasks(_logger, given, lost ? "lost" : "handed over");
+        }
+    }
+
+    /// <summary>
+    /// Writes, for each partition handed over, how far event time had come on it (<see cref="PartitionTimeRecord"/>) and
+    /// waits for the writes, at most <paramref name="timeout"/>: its next owner starts from it.
+    /// </summary>
+    private void WritePartitionTimes(Dictionary<int, (DateTimeOffset Watermark, long Next)>? times, TimeSpan timeout)
+    {
+        if (times is null || _outputs is not { } outputs || _context is not { StatePartitions: > 0 } context || !_options.PersistState)
+        {
+            return;
+        }
+
+        using var written = new CountdownEvent(times.Count);
+        foreach (var (partition, time) in times)
+        {
+            var record = new StateRecord(PartitionTimeRecord.Key(partition), PartitionTimeRecord.Encode(partition, time.Watermark),
+                partition % context.StatePartitions, new Dictionary<int, long> { [partition] = time.Next });
+            outputs.Send(record, () => written.Signal());
+        }
+
+        if (!written.Wait(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero))
+        {
+            LogPartitionTimesNotWritten(_logger, string.Join(", ", times.Keys.Order()));
         }
     }
 
@@ -988,6 +1046,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);
+
+    [LoggerMessage(EventId = 3016, Level = LogLevel.Warning, Message = "How far event time had come on partitions {Partitions} was not written in time at their hand-over: their next owner's area time waits for their next events (or for them to count as idle)")]
+    private static partial void LogPartitionTimesNotWritten(ILogger logger, string partitions);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Stopping: draining {InFlight} events in flight, then committing and flushing (at most {Seconds} s; a second SIGTERM or Ctrl+C exits at once)")]
     private static partial void LogStopping(ILogger logger, long inFlight, double seconds);

@@ -927,7 +927,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             LogAssigned(_logger, _options.Topics.SensorEvents, assigned);
         }
 
-        _options.OnPartitionsAssigned?.Invoke([.. partitions.Select(p => p.Partition.Value)]);
+        _options.OnPartitionsAssigned?.Invoke(starts.ToDictionary(s => s.Partition.Value, s => s.Offset.Value));
         _consuming = true;
         _assigned.TrySetResult();
         return starts;

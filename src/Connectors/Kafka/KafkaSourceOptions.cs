@@ -52,10 +52,11 @@ public sealed record KafkaSourceOptions
     public SensorEventLimits Limits { get; init; } = SensorEventLimits.Default;
 
     /// <summary>
-    /// Called on the consume thread with the partition numbers just assigned, before any of their records is
-    /// taken (the engine's watermark waits for a new partition until it reports events or goes idle).
+    /// Called on the consume thread with the partitions just assigned, each with the offset its consumption starts
+    /// from (the committed one; negative when none is committed), before any of their records is taken (the engine's
+    /// watermark waits for a new partition until it reports events or goes idle).
     /// </summary>
-    public Action<IReadOnlyList<int>>? OnPartitionsAssigned { get; init; }
+    public Action<IReadOnlyDictionary<int, long>>? OnPartitionsAssigned { get; init; }
 
     /// <summary>
     /// Called on the consume thread with the partition numbers revoked (false) or lost (true), before they go: the engine

@@ -43,9 +43,11 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
 
     /// <summary>
     /// Reads the partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it took
-    /// it (a key of another task in a shared state partition is not); returns how many keys were taken.
+    /// it (a key of another task in a shared state partition is not); returns how many keys were taken. The newest
+    /// <see cref="PartitionTimeRecord"/> of each sensor partition goes to <paramref name="partitionTime"/>: the partition,
+    /// its watermark, and the offset after the last event it includes (−1 when the record does not say).
     /// </summary>
-    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore)
+    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, DateTimeOffset, long>? partitionTime = null)
     {
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
@@ -107,6 +109,20 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
         foreach (var state in reader.States((key, partition, reason) => LogUnreadableState(logger, key, partition, reason)))
         {
             chunks.Restored(state.Key, state.Chunks);
+            if (PartitionTimeRecord.IsKey(state.Key))
+            {
+                if (PartitionTimeRecord.TryDecode(state.Value, out var sensorPartition, out var watermark, out var reason))
+                {
+                    partitionTime?.Invoke(sensorPartition, watermark, state.Covers.TryGetValue(sensorPartition, out var next) ? next : -1);
+                }
+                else
+                {
+                    LogUnreadableState(logger, state.Key, state.Partition, reason!);
+                }
+
+                continue;
+            }
+
             KeyedStateSnapshot snapshot;
             try
             {

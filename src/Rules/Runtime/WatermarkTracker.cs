@@ -93,13 +93,31 @@ public sealed class WatermarkTracker
     /// caught up with no new event, it is then reported as going by the engine's watermark, not as one whose first
     /// events are still to come (<see cref="ReportedWatermarkOf"/>).
     /// </param>
-    public void Assign(int partition, DateTimeOffset now, bool resumed = false)
+    /// <param name="handedOver">
+    /// The partition's own watermark as its previous owner left it at a clean hand-over (<see cref="PartitionWatermarkOf"/>
+    /// there, once every event it had taken was handled), or null: the partition starts from it as if its events so far
+    /// had been seen here, so a partition that gets no new event neither holds time back nor leaves the timers of its
+    /// restored keys waiting.
+    /// </param>
+    public void Assign(int partition, DateTimeOffset now, bool resumed = false, DateTimeOffset? handedOver = null)
     {
         if (!_partitions.ContainsKey(partition))
         {
-            _partitions[partition] = new PartitionTime { Watermark = DateTimeOffset.MinValue, LastSeen = now, Resumed = resumed };
+            _partitions[partition] = new PartitionTime
+            {
+                Watermark = handedOver ?? DateTimeOffset.MinValue,
+                LastSeen = now,
+                Resumed = resumed || handedOver is not null,
+            };
         }
     }
+
+    /// <summary>
+    /// The partition's own watermark (its newest event time minus the out-of-orderness bound, or what it was handed
+    /// over with), not the engine's; null when it has had none or is not assigned.
+    /// </summary>
+    public DateTimeOffset? PartitionWatermarkOf(int partition) =>
+        _partitions.TryGetValue(partition, out var known) && known.Watermark != DateTimeOffset.MinValue ? known.Watermark : null;
 
     /// <summary>
     /// Says whether every record of <paramref name="partition"/> that the broker holds has been read and handled

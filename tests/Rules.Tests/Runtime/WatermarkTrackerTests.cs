@@ -171,6 +171,31 @@ public sealed class WatermarkTrackerTests
     }
 
     [Fact]
+    public void A_partition_handed_over_with_its_watermark_starts_from_it_on_a_node_that_gets_no_event()
+    {
+        // Its previous owner had taken all of its events (its own watermark 10:20) while that node's watermark was held
+        // back by others; here nothing new comes. Without what it was handed over with this node's time would never
+        // move, and neither the partition's restored timers nor the other nodes' area time would.
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(3, T0, resumed: true, handedOver: T0.AddMinutes(20));
+        tracker.Assign(4, T0, resumed: true, handedOver: T0.AddMinutes(25));
+        tracker.SetCaughtUp(3, true);
+        tracker.SetCaughtUp(4, true);
+
+        Assert.True(tracker.Refresh(T0));
+        Assert.Equal(T0.AddMinutes(20), tracker.Watermark); // the minimum of the two, as if their events were seen here
+        Assert.Equal(T0.AddMinutes(20), tracker.WatermarkOf(4, T0));
+        Assert.Equal(T0.AddMinutes(20), tracker.ReportedWatermarkOf(3, T0.AddSeconds(1)));
+        Assert.Equal(T0.AddMinutes(25), tracker.PartitionWatermarkOf(4));
+        Assert.False(tracker.IsLate(3, T0.AddMinutes(20), T0)); // its next events are judged by it, as they were there
+        Assert.True(tracker.IsLate(3, T0.AddMinutes(19), T0));
+
+        tracker.Observe(3, T0.AddMinutes(30), T0.AddSeconds(2));
+        Assert.Equal(T0.AddMinutes(25), tracker.Watermark);
+        Assert.Null(tracker.PartitionWatermarkOf(5));
+    }
+
+    [Fact]
     public void A_resumed_partition_caught_up_without_new_events_is_told_to_other_nodes_as_going_by_the_engines_watermark()
     {
         // Its events so far were processed before a restart (or by the node that handed it over): nothing of it is to

@@ -1,0 +1,54 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Kommune.Engine;
+
+/// <summary>
+/// A state-topic record of how far event time had come on one sensor partition when its node handed it over cleanly
+/// (every event it had taken handled, its keys' state written): its own watermark, and in the record's covers the next
+/// offset. The next owner starts the partition from it (as Kafka Streams resumes a task's stream time from its commit),
+/// so a partition that gets no new event there neither holds area time back nor leaves its restored keys' event-time
+/// timers waiting. Key <c>partition-time:&lt;partition&gt;</c>, in the state partition of the partition's keys.
+/// </summary>
+internal static class PartitionTimeRecord
+{
+    private const string Prefix = "partition-time:";
+
+    /// <summary>The record's key for a sensor partition.</summary>
+    public static string Key(int partition) => Prefix + partition.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Whether a state-topic key is one of these records' (no rule state).</summary>
+    public static bool IsKey(string key) => key.StartsWith(Prefix, StringComparison.Ordinal);
+
+    /// <summary>The record's value: <c>{"partition":3,"watermark":"…"}</c>.</summary>
+    public static byte[] Encode(int partition, DateTimeOffset watermark) =>
+        JsonSerializer.SerializeToUtf8Bytes(new Value(partition, watermark.ToUniversalTime()));
+
+    /// <summary>Reads a value written by <see cref="Encode"/>; false (with the reason) when it is not one.</summary>
+    public static bool TryDecode(ReadOnlySpan<byte> json, out int partition, out DateTimeOffset watermark, out string? reason)
+    {
+        (partition, watermark, reason) = (-1, default, null);
+        try
+        {
+            var value = JsonSerializer.Deserialize<Value>(json);
+            if (value is null || value.Partition < 0)
+            {
+                reason = "a partition time record needs a partition (0 or more) and a watermark";
+                return false;
+            }
+
+            (partition, watermark) = (value.Partition, value.Watermark);
+            return true;
+        }
+        catch (JsonException e)
+        {
+            reason = e.Message;
+            return false;
+        }
+    }
+
+    private sealed record Value(
+        [property: JsonRequired, JsonPropertyName("partition")] int Partition,
+        [property: JsonRequired, JsonPropertyName("watermark")] DateTimeOffset Watermark);
+}

@@ -1,0 +1,78 @@
+using System.Text;
+using Confluent.Kafka;
+using Kommune.Connectors.Codecs;
+using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Model;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests;
+
+/// <summary>
+/// A partition handed over after its last event keeps its event time: the node that takes it, and gets no new event
+/// of it, starts from how far event time had come on it (docs/architecture.md, "Scale-out"). Without that, a node holding
+/// only such partitions never moves its watermark: its restored keys' event-time timers wait, and the area time of every
+/// node waits for its report.
+/// </summary>
+[Collection(SequentialKafkaTests.Name)]
+public sealed class PartitionTimeHandOverTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task A_node_that_takes_partitions_over_after_their_last_event_starts_from_how_far_event_time_had_come_on_them()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 2);
+        var t = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddHours(-3).ToUnixTimeMilliseconds());
+        // Partition 0 gets readings up to t + 5 min, partition 1 up to t + 3 min: the engine's watermark is partition 1's.
+        var falls = new List<SensorEvent>();
+        for (var s = 0; s <= 300; s += 30)
+        {
+            falls.Add(Produce(bed, 0, new SensorEvent($"wearable-0-{s}", "sagene", SensorTypes.Fall, t.AddSeconds(s), Values)));
+            if (s <= 180)
+            {
+                falls.Add(Produce(bed, 1, new SensorEvent($"wearable-1-{s}", "sagene", SensorTypes.Fall, t.AddSeconds(s), Values)));
+            }
+        }
+
+        bed.Flush();
+        static void Quiet(EngineOptions o) => o.IdlePartitionTimeout = TimeSpan.FromMinutes(10); // no partition goes idle in the test
+        var first = await bed.StartEngineAsync(Quiet, TestRules.EveryFallOnly);
+        bed.ReadAlertIds([.. falls.Select(Events.AlertId)]);
+        await KafkaTestBed.WaitUntilAsync(() => first.Statistics.Watermark > DateTimeOffset.MinValue);
+        await first.StopAsync(); // a clean stop hands every partition over
+        var handedOver = first.Statistics.Watermark;
+        var outOfOrderness = new EngineOptions().OutOfOrderness;
+        Assert.Equal(t.AddMinutes(3) - outOfOrderness, handedOver);
+        await first.DisposeAsync();
+
+        var times = bed.ReadUntil(bed.Options.Topics.State, r => r.Count(IsPartitionTime) >= 2)
+            .Where(IsPartitionTime)
+            .Select(r => Encoding.UTF8.GetString(r.Message.Value!))
+            .ToList();
+        output.WriteLine(string.Join(Environment.NewLine, times));
+        Assert.Contains(times, v => v.Contains("\"partition\":0", StringComparison.Ordinal));
+        Assert.Contains(times, v => v.Contains("\"partition\":1", StringComparison.Ordinal));
+
+        // The next node gets no event at all, and starts where the first left off.
+        await using var second = await bed.StartEngineAsync(Quiet, TestRules.EveryFallOnly);
+        await second.Assigned;
+        await KafkaTestBed.WaitUntilAsync(() => second.Statistics.Watermark >= handedOver);
+        Assert.Equal(handedOver, second.Statistics.Watermark);
+        Assert.Equal(0, second.Statistics.Consumed);
+
+        // Its partitions' next events are judged as they would have been on the first node: on time from where it left off.
+        var next = Produce(bed, 1, new SensorEvent("wearable-1-next", "sagene", SensorTypes.Fall, t.AddMinutes(3), Values));
+        bed.Flush();
+        bed.ReadAlertIds([Events.AlertId(next)]);
+        Assert.Equal(0, second.Statistics.LateEvents);
+    }
+
+    private static readonly Dictionary<string, SensorValue> Values = new() { ["confidence"] = 0.97, ["posture"] = "lying" };
+
+    private static bool IsPartitionTime(ConsumeResult<byte[]?, byte[]?> record) =>
+        record.Message.Key is { } key && Encoding.UTF8.GetString(key).StartsWith("partition-time:", StringComparison.Ordinal);
+
+    private static SensorEvent Produce(KafkaTestBed bed, int partition, SensorEvent fall)
+    {
+        bed.Produce(new TopicPartition(bed.Options.Topics.SensorEvents, partition), Encoding.UTF8.GetBytes(fall.SensorId), SensorEventEncoder.Encode(fall));
+        return fall;
+    }
+}

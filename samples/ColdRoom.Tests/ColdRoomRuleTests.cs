@@ -29,7 +29,7 @@ public sealed class ColdRoomRuleTests
         Assert.Equal(AlertStatus.Raised, alert.Status);
         Assert.Equal(AlertSeverity.Medium, alert.Severity);
         Assert.Equal("environment", alert.Category);
-        Assert.Equal("temperature", alert.SubCategory);
+        Assert.Equal("lowTemperature", alert.SubCategory);
         Assert.Equal("cold-room", alert.Rule);
         Assert.Equal("room-1", alert.SensorId);
         Assert.EndsWith(":cold", alert.AlertId, StringComparison.Ordinal);

@@ -75,7 +75,7 @@ public sealed class ColdRoomRule : Rule
         {
             context.RaiseAlert(Incident, new AlertDraft(
                 "environment",
-                "temperature",
+                "lowTemperature",
                 AlertSeverity.Medium,
                 $"Room {context.Key} in area {context.AreaId} below {_threshold} °C since {since.Value:u}"));
         }

@@ -38,7 +38,7 @@ public sealed class ParkingFullRuleTests
         Assert.Equal(AlertStatus.Raised, alert.Status);
         Assert.Equal(AlertSeverity.Medium, alert.Severity);
         Assert.Equal("traffic", alert.Category);
-        Assert.Equal("parking", alert.SubCategory);
+        Assert.Equal("parking-full", alert.SubCategory);
         Assert.Null(alert.SensorId);
         Assert.Equal("area-1", alert.AreaId);
         Assert.EndsWith(":full", alert.AlertId, StringComparison.Ordinal);

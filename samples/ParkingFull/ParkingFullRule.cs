@@ -58,7 +58,7 @@ public sealed class ParkingFullRule : Rule
 
         if (known >= _minBays && share >= _threshold)
         {
-            context.RaiseAlert(Incident, new AlertDraft("traffic", "parking", AlertSeverity.Medium,
+            context.RaiseAlert(Incident, new AlertDraft("traffic", "parking-full", AlertSeverity.Medium,
                 $"Parking in area {context.AreaId} is {share:P0} full ({known} bays known)"));
         }
         else if (share < _threshold - 0.1)

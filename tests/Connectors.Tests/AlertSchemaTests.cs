@@ -17,7 +17,7 @@ public sealed class AlertSchemaTests
         {
             foreach (var sensorId in new[] { "s-1", null })
             {
-                var alert = new Alert("r:s-1:1", "r", "health", "fall", AlertSeverity.Critical, status, 2, sensorId, "a",
+                var alert = new Alert("r:s-1:1", "r", "health", "fallenPatient", AlertSeverity.Critical, status, 2, sensorId, "a",
                     DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "d", new Dictionary<string, SensorValue> { ["x"] = 1.0, ["y"] = "t", ["z"] = true })
                 {
                     Recipients = sensorId is null ? [] : ["nurse on call"],
@@ -40,7 +40,7 @@ public sealed class AlertSchemaTests
         using var schema = JsonDocument.Parse(File.ReadAllText(SchemaPath("alert.v1.schema.json")));
         var required = schema.RootElement.GetProperty("required").EnumerateArray().Select(e => e.GetString()!).ToHashSet();
         var ownerSchema = schema.RootElement.GetProperty("properties").GetProperty("owner");
-        var alert = new Alert("r:s-1:1", "r", "health", "fall", AlertSeverity.Critical, AlertStatus.Raised, 1, isArea ? null : key, "a",
+        var alert = new Alert("r:s-1:1", "r", "health", "fallenPatient", AlertSeverity.Critical, AlertStatus.Raised, 1, isArea ? null : key, "a",
             DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch, "d", new Dictionary<string, SensorValue>());
 
         using var encoded = JsonDocument.Parse(OutputCodec.Encode(alert, new Kafka.AlertOwner(isArea, key, partition)));

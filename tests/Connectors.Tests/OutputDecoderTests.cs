@@ -10,7 +10,7 @@ public sealed class OutputDecoderTests
     [Fact]
     public void An_encoded_alert_decodes_to_the_same_alert()
     {
-        var alert = new Alert("fall-detection:w-1:1795681263120", "fall-detection", "health", "fall", AlertSeverity.Critical, AlertStatus.Escalated, 2,
+        var alert = new Alert("fall-detection:w-1:1795681263120", "fall-detection", "health", "fallenPatient", AlertSeverity.Critical, AlertStatus.Escalated, 2,
             "w-1", "bydel-sagene", DateTimeOffset.FromUnixTimeMilliseconds(1_795_681_263_120), DateTimeOffset.FromUnixTimeMilliseconds(1_795_681_283_120),
             "Fall detected: level 2", new Dictionary<string, SensorValue> { ["confidence"] = 0.94, ["posture"] = "<b>lying</b>", ["alone"] = true })
         {

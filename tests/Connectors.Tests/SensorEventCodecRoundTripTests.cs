@@ -71,7 +71,7 @@ public sealed class SensorEventCodecRoundTripTests
         AlertId: "fall-detection:fall-000001:1714557600123",
         Rule: "fall-detection",
         Category: "health",
-        SubCategory: "fall",
+        SubCategory: "fallenPatient",
         Severity: AlertSeverity.Critical,
         Status: AlertStatus.Raised,
         Level: 1,
@@ -102,7 +102,7 @@ public sealed class SensorEventCodecRoundTripTests
         Assert.Equal("fall-detection:fall-000001:1714557600123", root.GetProperty("alertId").GetString());
         Assert.Equal("fall-detection", root.GetProperty("rule").GetString());
         Assert.Equal("health", root.GetProperty("category").GetString());
-        Assert.Equal("fall", root.GetProperty("subCategory").GetString());
+        Assert.Equal("fallenPatient", root.GetProperty("subCategory").GetString());
         Assert.Equal("critical", root.GetProperty("severity").GetString());
         Assert.Equal("raised", root.GetProperty("status").GetString());
         Assert.Equal(1, root.GetProperty("level").GetInt32());

@@ -61,7 +61,7 @@ public sealed class FallAlertRuleTests
         Assert.Equal(1, alert.Level);
         Assert.Equal(FallAlertRule.RuleName, alert.Rule);
         Assert.Equal("health", alert.Category);
-        Assert.Equal("fall", alert.SubCategory);
+        Assert.Equal("fallenPatient", alert.SubCategory);
         Assert.Equal("fall-000001", alert.SensorId);
         Assert.Equal("area-001", alert.AreaId);
         Assert.Equal(Time, alert.EventTime);

@@ -66,7 +66,7 @@ public sealed class AlertBookTests
         Assert.False(book.IsOpen("nobody"));
     }
 
-    internal static Alert Record(string id, int sequence, AlertStatus status, int level, string? sensorId = "w-1", string areaId = "sentrum", string category = "health", string subCategory = "fall") =>
+    internal static Alert Record(string id, int sequence, AlertStatus status, int level, string? sensorId = "w-1", string areaId = "sentrum", string category = "health", string subCategory = "fallenPatient") =>
         new(id, "fall-detection", category, subCategory, AlertSeverity.Critical, status, level, sensorId, areaId, T0, T0.AddSeconds(sequence), $"{status} {level}",
             new Dictionary<string, SensorValue> { ["confidence"] = 0.9 })
         {

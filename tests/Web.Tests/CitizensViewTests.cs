@@ -17,10 +17,10 @@ public sealed class CitizensViewTests
         board.ApplyAggregate(new Aggregate("sentrum", "parking.occupancy", Now.AddMinutes(-2), Now.AddMinutes(-1), 89.96, 3));
         board.ApplyAggregate(new Aggregate("sentrum", "traffic.speed.mean", Now.AddMinutes(-2), Now.AddMinutes(-1), 48.25, 4));
         board.ApplyAggregate(new Aggregate("sentrum", "energy.kwh", Now.AddMinutes(-15), Now, 100, 4));
-        board.ApplyAlert(AlertBookTests.Record("congestion-area:ring3:1", 1, AlertStatus.Raised, 1, sensorId: null, areaId: "ring3", category: "traffic", subCategory: "area-congestion"), Now);
+        board.ApplyAlert(AlertBookTests.Record("congestion-area:ring3:1", 1, AlertStatus.Raised, 1, sensorId: null, areaId: "ring3", category: "traffic", subCategory: "trafficJam"), Now);
         board.ApplyAlert(AlertBookTests.Record("parking:sentrum:1", 1, AlertStatus.Raised, 1, sensorId: null, areaId: "sentrum", category: "traffic", subCategory: "parking-full"), Now);
         board.ApplyAlert(AlertBookTests.Record("fall-detection:wearable-1:1", 1, AlertStatus.Raised, 1, sensorId: "wearable-1", areaId: "home-care-nord"), Now);
-        board.ApplyAlert(AlertBookTests.Record("congestion:road-1:1", 1, AlertStatus.Raised, 1, sensorId: "road-1", areaId: "ring3", category: "traffic", subCategory: "congestion"), Now);
+        board.ApplyAlert(AlertBookTests.Record("congestion:road-1:1", 1, AlertStatus.Raised, 1, sensorId: "road-1", areaId: "ring3", category: "traffic", subCategory: "trafficJam"), Now);
 
         var view = PublicEndpoints.Build(board, Now, TimeSpan.FromMinutes(15));
 

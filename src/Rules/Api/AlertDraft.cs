@@ -4,7 +4,7 @@ namespace Kommune.Rules.Api;
 
 /// <summary>What a rule says about an alert; the engine adds its id, rule, sensor, area and times.</summary>
 /// <param name="Category">FIWARE category, for example <c>health</c>.</param>
-/// <param name="SubCategory">FIWARE subCategory, for example <c>fall</c>.</param>
+/// <param name="SubCategory">FIWARE subCategory where one fits, for example <c>fallenPatient</c> or <c>trafficJam</c>; a value of our own where none does (docs/alerts.md).</param>
 /// <param name="Severity">How serious it is.</param>
 /// <param name="Description">A one-line text for people.</param>
 public sealed record AlertDraft(string Category, string SubCategory, AlertSeverity Severity, string Description)

@@ -14,7 +14,7 @@ namespace Kommune.Rules.BuiltIn;
 /// each with the number of segments as count.
 /// </summary>
 /// <remarks>
-/// A High <c>traffic/area-congestion</c> alert (incident <c>area-congestion:&lt;ms of the minute that raised it&gt;</c>) is raised when the share is above
+/// A High <c>traffic/trafficJam</c> alert (FIWARE's values; incident <c>area-congestion:&lt;ms of the minute that raised it&gt;</c>, so the alert id names the area rule) is raised when the share is above
 /// <c>sharePercent</c> (default 40) for <c>raiseAfter</c> (default 3) consecutive minutes with at least
 /// <c>minSegments</c> (default 1) segments reporting, and resolved after <c>clearAfter</c> (default 3) consecutive
 /// minutes below <c>sharePercent</c> - <c>clearMarginPercent</c> (default 10); a minute in between counts for neither,
@@ -29,8 +29,14 @@ public sealed class CongestionAreaRule : Rule
     /// <summary>The name a rules file binds: <c>congestion-area</c>.</summary>
     public const string RuleName = "congestion-area";
 
-    /// <summary>The alert's incident.</summary>
+    /// <summary>The alert's incident: the start of its alert id's last part.</summary>
     public const string Incident = "area-congestion";
+
+    /// <summary>
+    /// The alert's subCategory, FIWARE's <c>trafficJam</c> (the same as <see cref="CongestionRule"/>'s: an area alert is
+    /// told apart by its <c>sensorId</c>, null, and its rule).
+    /// </summary>
+    public const string SubCategory = "trafficJam";
 
     /// <summary>The metric of the congested share (percent).</summary>
     public const string ShareMetric = "traffic.congested.share";
@@ -262,7 +268,7 @@ public sealed class CongestionAreaRule : Rule
             if (run.Congested >= _raiseAfter)
             {
                 run.Incident = $"{Incident}:{Minutes.Format(start)}";
-                context.RaiseAlert(run.Incident, new AlertDraft("traffic", "area-congestion", AlertSeverity.High,
+                context.RaiseAlert(run.Incident, new AlertDraft("traffic", SubCategory, AlertSeverity.High,
                     $"Area {context.AreaId} congested for {run.Congested} minutes: {text}")
                 {
                     Evidence = new Dictionary<string, SensorValue>

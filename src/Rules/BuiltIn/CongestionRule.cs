@@ -15,7 +15,7 @@ namespace Kommune.Rules.BuiltIn;
 /// <para>
 /// A window is congested when its mean speed is below <c>speedPercent</c> (default 50) % of free flow, or its mean
 /// occupancy is above <c>occupancyPercent</c> (default 30). After <c>raiseAfter</c> (default 3) consecutive congested
-/// windows a High <c>traffic/congestion</c> alert (incident <c>congestion:&lt;start ms of the window that raised it&gt;</c>, so each incident has its own alert id) is raised. It is resolved after
+/// windows a High <c>traffic/trafficJam</c> alert (FIWARE's values; incident <c>congestion:&lt;start ms of the window that raised it&gt;</c>, so each incident has its own alert id) is raised. It is resolved after
 /// <c>clearAfter</c> (default 3) consecutive clear windows, a clear window having a mean speed of at least
 /// <c>speedPercent</c> + <c>clearMarginPercent</c> (default 15) % of free flow and occupancy at or below
 /// <c>occupancyPercent</c>; a window between the two bands counts for neither, so the alert does not flap. A minute
@@ -37,7 +37,7 @@ public sealed class CongestionRule : Rule
     /// <summary>The name of the fact sent to the area for each closed window.</summary>
     public const string FactName = "segment-minute";
 
-    /// <summary>The alert's incident.</summary>
+    /// <summary>The alert's incident: the start of its alert id's last part.</summary>
     public const string Incident = "congestion";
 
     private readonly TimeSpan _window;
@@ -224,7 +224,7 @@ public sealed class CongestionRule : Rule
             if (run.Congested >= _raiseAfter)
             {
                 run.Incident = $"{Incident}:{Minutes.Format(start)}";
-                context.RaiseAlert(run.Incident, new AlertDraft("traffic", "congestion", AlertSeverity.High, string.Create(
+                context.RaiseAlert(run.Incident, new AlertDraft("traffic", "trafficJam", AlertSeverity.High, string.Create(
                     CultureInfo.InvariantCulture,
                     $"Congestion on segment {context.Key} in area {context.AreaId} for {run.Congested} minutes: {Describe(speed, occupancy, freeFlow)}"))
                 {

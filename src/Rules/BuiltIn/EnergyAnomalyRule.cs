@@ -32,7 +32,10 @@ public sealed class EnergyAnomalyRule : Rule
     /// <summary>The rule's name in rules files.</summary>
     public const string RuleName = "energy-anomaly";
 
-    /// <summary>The alerts' category.</summary>
+    /// <summary>
+    /// The alerts' category, our own: FIWARE's Alert categories (traffic, naturalDisaster, weather, environment, health,
+    /// security, agriculture) have none for a utility's meters.
+    /// </summary>
     public const string Category = "energy";
 
     /// <summary>The state name of the detector's state.</summary>
@@ -126,7 +129,10 @@ public sealed class EnergyAnomalyRule : Rule
         }
     }
 
-    /// <summary>The alert subCategory of a kind of anomaly.</summary>
+    /// <summary>
+    /// The alert subCategory of a kind of anomaly, our own (FIWARE's Alert has no subCategory for meters or
+    /// consumption); also the start of the incident, so changing one would change alert ids.
+    /// </summary>
     public static string SubCategory(SeriesAnomalyKind kind) => kind switch
     {
         SeriesAnomalyKind.Stuck => "stuck-meter",

@@ -5,7 +5,7 @@ using Kommune.Rules.Model;
 namespace Kommune.Rules.BuiltIn;
 
 /// <summary>
-/// Home-care fall detection with escalation (<c>fall-detection</c>, the engine's default rule). A <c>fall</c> raises a critical alert at level 1 at once; if nobody acknowledges it
+/// Home-care fall detection with escalation (<c>fall-detection</c>, the engine's default rule). A <c>fall</c> raises a critical <c>health/fallenPatient</c> alert (FIWARE's values) at level 1 at once; if nobody acknowledges it
 /// within <c>t1</c> (wall clock, so it fires even when the sensor goes silent) it escalates to level 2, and
 /// <c>t2</c> after that to level 3. An ack stops the escalation, a resolve closes the alert, and a
 /// <c>resident-ok</c> from the same sensor before an ack resolves it with that reason. Further falls while the
@@ -166,7 +166,7 @@ public sealed class FallEscalationRule : Rule
     }
 
     private AlertDraft Draft(string sensorId, int level, IReadOnlyDictionary<string, SensorValue> evidence) =>
-        new("health", "fall", AlertSeverity.Critical, $"Fall detected by sensor {sensorId}: level {level}, {_levels[level - 1]}")
+        new("health", "fallenPatient", AlertSeverity.Critical, $"Fall detected by sensor {sensorId}: level {level}, {_levels[level - 1]}")
         {
             Level = level,
             Recipients = [_levels[level - 1]],

@@ -15,7 +15,7 @@ namespace Kommune.Rules.BuiltIn;
 /// each the state at the end of that minute (readings before its end), with the number of sensors as count.
 /// </summary>
 /// <remarks>
-/// A Medium <c>traffic/parking-full</c> alert (incident <c>parking-full:&lt;ms of its first full minute end&gt;</c>, so each incident has its own alert id) is raised when the occupancy is above
+/// A Medium <c>traffic/parking-full</c> alert (FIWARE's Alert has no parking value: <c>parking-full</c> is ours; incident <c>parking-full:&lt;ms of its first full minute end&gt;</c>, so each incident has its own alert id) is raised when the occupancy is above
 /// <c>fullPercent</c> (default 95) at every minute end for <c>for</c> (default <c>"10m"</c>) of event time, with a
 /// capacity of at least <c>minCapacity</c> (default 10); it is resolved at the first minute end below
 /// <c>clearPercent</c> (default 85). Readings newer than the last emitted minute are kept until a minute end passes
@@ -32,8 +32,11 @@ public sealed class ParkingRule : Rule
     /// <summary>The name a rules file binds: <c>parking</c>.</summary>
     public const string RuleName = "parking";
 
-    /// <summary>The alert's incident.</summary>
+    /// <summary>The alert's incident: the start of its alert id's last part.</summary>
     public const string Incident = "parking-full";
+
+    /// <summary>The alert's subCategory, our own: none of FIWARE's Alert subCategory values is about parking.</summary>
+    public const string SubCategory = "parking-full";
 
     /// <summary>The metric of free spaces.</summary>
     public const string FreeMetric = "parking.free";
@@ -249,7 +252,7 @@ public sealed class ParkingRule : Rule
             if (progress.Incident is null && Minutes.Time(end) - Minutes.Time(progress.FullSince.Value) >= _for)
             {
                 progress.Incident = $"{Incident}:{Minutes.Format(progress.FullSince.Value)}";
-                context.RaiseAlert(progress.Incident, new AlertDraft("traffic", "parking-full", AlertSeverity.Medium,
+                context.RaiseAlert(progress.Incident, new AlertDraft("traffic", SubCategory, AlertSeverity.Medium,
                     $"Parking in area {context.AreaId} full since {Minutes.Time(progress.FullSince.Value):u}: {text}")
                 {
                     Evidence = new Dictionary<string, SensorValue>

@@ -42,7 +42,7 @@ public enum AlertStatus
 /// <param name="AlertId">Stable for one incident: every state change of it carries the same id.</param>
 /// <param name="Rule">The rule that raised it.</param>
 /// <param name="Category">FIWARE category, for example <c>health</c>, <c>traffic</c>, <c>environment</c>.</param>
-/// <param name="SubCategory">FIWARE subCategory, for example <c>fall</c>.</param>
+/// <param name="SubCategory">FIWARE subCategory where one fits, for example <c>fallenPatient</c> or <c>trafficJam</c>; a value of our own where none does (docs/alerts.md).</param>
 /// <param name="Severity">How serious it is.</param>
 /// <param name="Status">Its lifecycle state after this change.</param>
 /// <param name="Level">Escalation level, starting at 1.</param>

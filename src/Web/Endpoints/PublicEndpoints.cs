@@ -17,7 +17,7 @@ namespace Kommune.Web.Endpoints;
 internal sealed record PublicParking(long FreeSpaces, double OccupancyPercent, bool Full, DateTimeOffset AsOf);
 
 /// <summary>The citizens' traffic now in one area.</summary>
-/// <param name="State"><c>congested</c> while the engine's area-congestion alert is open, otherwise <c>normal</c>.</param>
+/// <param name="State"><c>congested</c> while an area <c>trafficJam</c> alert (the engine's <c>congestion-area</c> rule's) is open, otherwise <c>normal</c>.</param>
 /// <param name="CongestedSharePercent">Share of the area's road segments congested in the last complete minute.</param>
 /// <param name="MeanSpeedKmh">Mean speed over the area's road sensors in that minute.</param>
 /// <param name="AsOf">The end of that minute.</param>
@@ -68,7 +68,7 @@ internal static class PublicEndpoints
     internal static PublicAreas Build(ConsoleBoard board, DateTimeOffset now, TimeSpan staleAfter) => board.Read((openAlerts, areas) =>
     {
         var areaAlerts = openAlerts
-            .Where(a => a.SensorId is null && a.SubCategory is CongestionAreaRule.Incident or ParkingRule.Incident)
+            .Where(a => a.SensorId is null && a.SubCategory is CongestionAreaRule.SubCategory or ParkingRule.SubCategory)
             .Select(a => (a.AreaId, a.SubCategory))
             .ToHashSet();
         var ids = areas.AreaIds.Concat(areaAlerts.Select(a => a.AreaId)).Distinct().Order(StringComparer.Ordinal);
@@ -78,11 +78,11 @@ internal static class PublicEndpoints
             MetricPoint? Fresh(string metric) => areas.Latest(areaId, metric) is { } p && now - p.End <= staleAfter ? p : null;
             var free = Fresh(ParkingRule.FreeMetric);
             var occupancy = Fresh(ParkingRule.OccupancyMetric);
-            var parkingFull = areaAlerts.Contains((areaId, ParkingRule.Incident));
+            var parkingFull = areaAlerts.Contains((areaId, ParkingRule.SubCategory));
             var parking = free is null ? null : new PublicParking((long)Math.Round(free.Value, MidpointRounding.AwayFromZero), Round(occupancy?.Value ?? 0), parkingFull, free.End);
             var share = Fresh(CongestionAreaRule.ShareMetric);
             var speed = Fresh(CongestionAreaRule.SpeedMetric);
-            var congested = areaAlerts.Contains((areaId, CongestionAreaRule.Incident));
+            var congested = areaAlerts.Contains((areaId, CongestionAreaRule.SubCategory));
             var traffic = share is null && speed is null && !congested
                 ? null
                 : new PublicTraffic(congested ? "congested" : "normal", Round(share), Round(speed), (share ?? speed)?.End);

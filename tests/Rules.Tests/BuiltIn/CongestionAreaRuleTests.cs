@@ -134,7 +134,7 @@ public sealed class CongestionAreaRuleTests
         EmitThrough(kit, 2);
         var alert = Assert.Single(kit.Alerts, a => a.Rule == "congestion-area");
         Assert.Equal(AlertStatus.Raised, alert.Status);
-        Assert.Equal(("traffic", "area-congestion"), (alert.Category, alert.SubCategory));
+        Assert.Equal(("traffic", "trafficJam"), (alert.Category, alert.SubCategory));
         Assert.Equal($"congestion-area:area-1:area-congestion:{T0.AddMinutes(2).ToUnixTimeMilliseconds()}", alert.AlertId);
         Assert.Null(alert.SensorId);
         Assert.Equal("area-1", alert.AreaId);

@@ -61,7 +61,7 @@ public sealed class CongestionRuleTests
         var alert = Assert.Single(kit.Alerts);
         Assert.Equal(AlertStatus.Raised, alert.Status);
         Assert.Equal("traffic", alert.Category);
-        Assert.Equal("congestion", alert.SubCategory);
+        Assert.Equal("trafficJam", alert.SubCategory);
         Assert.Equal($"congestion:road-1:congestion:{T0.AddMinutes(2).ToUnixTimeMilliseconds()}", alert.AlertId);
         Assert.Equal("road-1", alert.SensorId);
         Assert.Equal(T0.AddMinutes(3), alert.EventTime);

@@ -41,6 +41,18 @@ public sealed class FallEscalationRuleTests
     }
 
     [Fact]
+    public void Every_record_of_a_fall_alert_is_FIWARE_health_fallenPatient_and_its_id_is_the_rule_sensor_and_fall_time()
+    {
+        var kit = Kit();
+        Fall(kit, seconds: 1.5);
+        kit.AdvanceClock(TimeSpan.FromSeconds(200));
+
+        Assert.Equal(3, kit.Alerts.Count);
+        Assert.All(kit.Alerts, a => Assert.Equal(("health", "fallenPatient", AlertSeverity.Critical), (a.Category, a.SubCategory, a.Severity)));
+        Assert.All(kit.Alerts, a => Assert.Equal($"fall-detection:wearable-1:{T0.AddSeconds(1.5).ToUnixTimeMilliseconds()}", a.AlertId));
+    }
+
+    [Fact]
     public void An_ack_stops_the_escalation_and_a_resolve_closes_the_alert()
     {
         var kit = Kit();

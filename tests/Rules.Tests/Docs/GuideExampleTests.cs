@@ -73,7 +73,7 @@ public sealed class GuideExampleTests
         }
 
         public override void OnTimer(IRuleContext context, RuleTimer timer) =>
-            context.RaiseAlert("cold", new AlertDraft("environment", "temperature", AlertSeverity.Medium,
+            context.RaiseAlert("cold", new AlertDraft("environment", "lowTemperature", AlertSeverity.Medium,
                 $"Room {context.Key} below {_threshold} °C since {context.State<DateTimeOffset>("coldSince").Value:u}"));
     }
 

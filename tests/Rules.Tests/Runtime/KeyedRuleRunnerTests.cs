@@ -200,7 +200,7 @@ public sealed class KeyedRuleRunnerTests
     /// <summary>Raises on an event, escalates after a minute of wall clock, resolves on an "ok" reading.</summary>
     private sealed class EscalatingRule : Rule
     {
-        private static readonly AlertDraft Draft = new("health", "fall", AlertSeverity.Critical, "fall");
+        private static readonly AlertDraft Draft = new("health", "fallenPatient", AlertSeverity.Critical, "fall");
 
         public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
         {

@@ -140,6 +140,25 @@ public sealed class KafkaClientSettingsTests(ITestOutputHelper output)
         Assert.Contains("Kafka:Common:transactional.id is set by the engine and cannot be configured: use TransactionalId", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_readme_names_every_key_the_engine_refuses_and_every_part_of_a_secret_key()
+    {
+        var readme = File.ReadAllText(RepositoryFiles.Path("README.md"));
+        var section = readme[readme.IndexOf("### Kafka security (TLS and SASL)", StringComparison.Ordinal)..];
+        section = section[..section.IndexOf("\n## ", StringComparison.Ordinal)];
+
+        foreach (var key in KafkaClientSettings.EngineControlledKeys.Keys.Except(["metadata.broker.list", "request.required.acks", "queue.buffering.max.ms"]))
+        {
+            Assert.Contains($"`{key}`", section, StringComparison.Ordinal);
+        }
+
+        foreach (var part in new[] { "password", "passphrase", "secret", "private.key", "ssl.key", "sasl.oauthbearer.config", "jaas" })
+        {
+            Assert.True(KafkaClientSettings.IsSecret("x." + part), part);
+            Assert.Contains($"`{part}`", section, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData("KOMMUNE_Kafka__Common__sasl.mechanism", "SCRAM-SHA-999",
         "Invalid Kafka client settings: librdkafka refused Kafka:Common with Kafka:Consumer (sasl.mechanism=SCRAM-SHA-999, sasl.password=***, sasl.username=kommune, security.protocol=SASL_SSL): Unsupported hash function: SCRAM-SHA-999")]

@@ -35,7 +35,7 @@ var users = Path.Combine(folder, "users.json");
 UsersFile.AddOrReplace(users, "bench", "bench operator", [UsersFile.OperatorRole], "bench password");
 await using var console = await ConsoleServer.StartAsync(
     new ConsoleOptions { Urls = "http://127.0.0.1:0", UsersFile = users, AuditLog = Path.Combine(folder, "audit.jsonl"), EphemeralKeys = true },
-    new ConsoleKafka(cluster.BootstrapServers, topics),
+    new ConsoleKafka(cluster.BootstrapServers, topics, KafkaClientSettings.None),
     NullLoggerFactory.Instance);
 using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers, LingerMs = 0, SocketNagleDisable = true })
     .SetLogHandler((_, _) => { }).Build();

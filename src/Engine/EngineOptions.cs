@@ -43,6 +43,14 @@ public sealed class EngineOptions
     /// <summary>Topic names.</summary>
     public TopicNames Topics { get; set; } = new();
 
+    /// <summary>
+    /// librdkafka properties for the engine's Kafka clients (TLS, SASL and the like): <c>Kafka:Common</c> for every
+    /// client, <c>Kafka:Consumer</c> and <c>Kafka:Producer</c> over it, for example
+    /// <c>KOMMUNE_Kafka__Common__security.protocol=SASL_SSL</c> or <c>KOMMUNE_Kafka__Common__SASL_PASSWORD</c>
+    /// (an underscore in a key is read as a dot). See <see cref="KafkaClientSettings"/>.
+    /// </summary>
+    public KafkaSections Kafka { get; set; } = new();
+
     /// <summary>Most events in flight before the consumer pauses (bounds memory).</summary>
     public int MaxInFlightEvents { get; set; } = 10_000;
 
@@ -192,6 +200,22 @@ public sealed class EngineOptions
         public string Repartition { get; set; } = new KafkaTopics().Repartition;
     }
 
+    /// <summary>librdkafka properties by section, bindable from configuration; keys are librdkafka's property names.</summary>
+    public sealed class KafkaSections
+    {
+        /// <summary>For every Kafka client the engine makes.</summary>
+        public Dictionary<string, string?> Common { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>For its consumers, over <see cref="Common"/>.</summary>
+        public Dictionary<string, string?> Consumer { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+        /// <summary>For its producers, over <see cref="Common"/>.</summary>
+        public Dictionary<string, string?> Producer { get; } = new(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>The librdkafka settings as every Kafka client of the engine takes them.</summary>
+    public KafkaClientSettings ToKafkaClientSettings() => new(Kafka.Common, Kafka.Consumer, Kafka.Producer);
+
     /// <summary>The topic names as the connectors take them.</summary>
     public KafkaTopics ToKafkaTopics() => new()
     {
@@ -326,6 +350,8 @@ public sealed class EngineOptions
         {
             errors.Add("topic names under Topics must differ from each other");
         }
+
+        errors.AddRange(ToKafkaClientSettings().Problems());
 
         if (errors.Count > 0)
         {

@@ -128,7 +128,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _clock = clock ?? TimeProvider.System;
         _reloads = new RuleReloads(loggerFactory.CreateLogger<RuleReloads>(), _metrics, _clock);
         _watermarks = new WatermarkTracker(options.ToEventTimeSettings());
+        KafkaClients = options.ToKafkaClientSettings();
     }
+
+    /// <summary>
+    /// The librdkafka settings from the options, which every Kafka client of the engine is made with (tests replace
+    /// them before the start with ones that record each client's configuration).
+    /// </summary>
+    internal KafkaClientSettings KafkaClients { get; set; }
 
     /// <summary>Completes once this node has been assigned its first partitions.</summary>
     public Task Assigned => _source?.Assigned ?? throw new InvalidOperationException("The engine has not started.");
@@ -253,6 +260,23 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             throw new InvalidOperationException("An engine starts once.");
         }
 
+        if (!KafkaClients.IsEmpty)
+        {
+            LogKafkaClientSettings(_logger, KafkaClients);
+            try
+            {
+                // librdkafka checks its settings when a client is built: a mistake stops the start here, with its
+                // message, rather than later on a consumer's thread.
+                KafkaClients.ThrowIfRefusedByClient(_options.BootstrapServers);
+            }
+            catch (ArgumentException)
+            {
+                _loader?.Dispose();
+                Volatile.Write(ref _state, 2); // nothing was started: a stop has nothing to do
+                throw;
+            }
+        }
+
         StartPipeline();
         LogStarted(_logger, _options.BootstrapServers, _options.Topics.SensorEvents, _options.GroupId, _options.EffectiveNodeId,
             _options.StaticMembership ? "static member" : "dynamic member");
@@ -308,6 +332,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             new KafkaSinkOptions
             {
                 BootstrapServers = _options.BootstrapServers,
+                ClientSettings = KafkaClients,
                 Topics = topics,
                 Linger = _options.ProducerLinger,
                 TransactionalId = exactlyOnce ? _options.EffectiveTransactionalId : null,
@@ -326,22 +351,23 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             RuleTimings = _metrics,
             Reloads = _reloads,
         };
-        _context.TaskPartitions = TopicMetadata.PartitionCount(_options.BootstrapServers, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
+        _context.TaskPartitions = TopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
         CheckRepartitionTopic(topics, _context.TaskPartitions);
         if (_options.PersistState)
         {
-            _restorer = new StateRestorer(_options.BootstrapServers, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<StateRestorer>());
+            _restorer = new StateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<StateRestorer>());
             _context.StatePartitions = _restorer.Partitions();
         }
 
         var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
         _areaRouter = _actors.ActorOf(AreaRulesRouterActor.Props(_context), "area-rules");
-        _directory = new AlertDirectory(_options.BootstrapServers, topics.Alerts, _loggerFactory.CreateLogger<AlertDirectory>());
+        _directory = new AlertDirectory(_options.BootstrapServers, KafkaClients, topics.Alerts, _loggerFactory.CreateLogger<AlertDirectory>());
         _directory.Start();
         var source = _source = new KafkaEventSource(
             new KafkaSourceOptions
             {
                 BootstrapServers = _options.BootstrapServers,
+                ClientSettings = KafkaClients,
                 GroupId = _options.GroupId,
                 GroupInstanceId = _options.StaticMembership ? _options.EffectiveNodeId : null,
                 Topics = topics,
@@ -379,6 +405,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _ = source.Completion.ContinueWith(SourceEnded, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _commands = new KafkaCommandSource(
             _options.BootstrapServers,
+            KafkaClients,
             _options.GroupId + "-acks",
             topics.Acks,
             outputs,
@@ -1053,6 +1080,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Stopping: draining {InFlight} events in flight, then committing and flushing (at most {Seconds} s; a second SIGTERM or Ctrl+C exits at once)")]
     private static partial void LogStopping(ILogger logger, long inFlight, double seconds);
 
+    [LoggerMessage(EventId = 3016, Level = LogLevel.Information, Message = "Kafka client settings from configuration (secrets masked): {Settings}")]
+    private static partial void LogKafkaClientSettings(ILogger logger, KafkaClientSettings settings);
+
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Engine stopped after {Processed} events; {Unsent} outputs unacknowledged")]
     private static partial void LogStopped(ILogger logger, long processed, int unsent);
 
@@ -1080,7 +1110,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Logs, at start, a repartition topic that is missing or has another partition count than the sensor-events topic.</summary>
     private void CheckRepartitionTopic(KafkaTopics topics, int tasks)
     {
-        var count = TopicMetadata.PartitionCount(_options.BootstrapServers, topics.Repartition);
+        var count = TopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.Repartition);
         if (count is null)
         {
             LogRepartitionTopicWrong(_logger, topics.Repartition, "does not exist", tasks);

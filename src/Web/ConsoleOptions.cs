@@ -128,4 +128,5 @@ public sealed class OidcOptions
 /// <summary>Where the console reads and writes Kafka.</summary>
 /// <param name="BootstrapServers">The cluster.</param>
 /// <param name="Topics">The engine's topic names.</param>
-public sealed record ConsoleKafka(string BootstrapServers, KafkaTopics Topics);
+/// <param name="ClientSettings">The librdkafka settings from configuration (TLS, SASL), the engine's own keys <c>Kafka:Common</c>, <c>Kafka:Consumer</c> and <c>Kafka:Producer</c>.</param>
+public sealed record ConsoleKafka(string BootstrapServers, KafkaTopics Topics, KafkaClientSettings ClientSettings);

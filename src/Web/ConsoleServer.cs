@@ -123,7 +123,7 @@ public sealed class ConsoleServer : IAsyncDisposable
         services.AddSingleton(new ConsoleBoard(options.ResolvedAlertsKept));
         services.AddSingleton<ConsoleFeed>();
         services.AddHostedService(sp => sp.GetRequiredService<ConsoleFeed>());
-        services.AddSingleton(_ => new KafkaCommandSink(kafka.BootstrapServers, kafka.Topics.Acks));
+        services.AddSingleton(_ => new KafkaCommandSink(kafka.BootstrapServers, kafka.ClientSettings, kafka.Topics.Acks));
         services.AddSingleton(sp => new AuditLog(options.AuditLog, sp.GetRequiredService<TimeProvider>()));
 
         if (options.EphemeralKeys)

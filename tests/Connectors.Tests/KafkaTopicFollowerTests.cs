@@ -27,7 +27,7 @@ public sealed class KafkaTopicFollowerTests
 
         producer.Flush(Wait);
         var seen = new ConcurrentQueue<TopicRecord>();
-        using var follower = new KafkaTopicFollower(cluster.BootstrapServers, ["alerts", "later"], seen.Enqueue, NullLogger.Instance);
+        using var follower = new KafkaTopicFollower(cluster.BootstrapServers, KafkaClientSettings.None, ["alerts", "later"], seen.Enqueue, NullLogger.Instance);
         follower.Start();
 
         await follower.CaughtUp.WaitAsync(Wait);
@@ -52,13 +52,13 @@ public sealed class KafkaTopicFollowerTests
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);
         cluster.CreateTopic("acks", partitions: 2);
-        using var sink = new KafkaCommandSink(cluster.BootstrapServers, "acks");
+        using var sink = new KafkaCommandSink(cluster.BootstrapServers, KafkaClientSettings.None, "acks");
         var command = new AlertCommand("fall:w-1:1", AlertAction.Ack, "nurse Kari", DateTimeOffset.UtcNow);
 
         await sink.SendAsync(command);
 
         var seen = new ConcurrentQueue<TopicRecord>();
-        using var follower = new KafkaTopicFollower(cluster.BootstrapServers, ["acks"], seen.Enqueue, NullLogger.Instance);
+        using var follower = new KafkaTopicFollower(cluster.BootstrapServers, KafkaClientSettings.None, ["acks"], seen.Enqueue, NullLogger.Instance);
         follower.Start();
         await follower.CaughtUp.WaitAsync(Wait);
         var record = Assert.Single(seen);

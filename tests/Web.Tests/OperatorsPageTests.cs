@@ -125,7 +125,7 @@ public sealed class OperatorsPageTests(ConsoleFixture fixture, ITestOutputHelper
         Assert.Equal(0, await Row(viewer, alertId).Locator("button").CountAsync());
 
         // Each refusal answered after the point where a command would have been written: nothing is on the topic.
-        using var reader = new Connectors.Kafka.KafkaTopicFollower(fixture.Cluster.BootstrapServers, [fixture.Topics.Acks], _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        using var reader = new Connectors.Kafka.KafkaTopicFollower(fixture.Cluster.BootstrapServers, Connectors.Kafka.KafkaClientSettings.None, [fixture.Topics.Acks], _ => { }, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         reader.Start();
         await reader.CaughtUp.WaitAsync(ConsoleFixture.Wait);
         Assert.DoesNotContain(fixture.Acks, r => Key(r) == alertId);

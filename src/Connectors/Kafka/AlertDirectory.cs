@@ -17,9 +17,13 @@ public sealed class AlertDirectory : IDisposable
     private readonly KafkaTopicFollower _follower;
 
     /// <summary>A directory that is not yet reading.</summary>
-    public AlertDirectory(string bootstrapServers, string alertsTopic, ILogger logger)
+    /// <param name="bootstrapServers">The cluster.</param>
+    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the consumer's own.</param>
+    /// <param name="alertsTopic">The alerts topic.</param>
+    /// <param name="logger">Where the directory's reader logs.</param>
+    public AlertDirectory(string bootstrapServers, KafkaClientSettings clientSettings, string alertsTopic, ILogger logger)
     {
-        _follower = new KafkaTopicFollower(bootstrapServers, [alertsTopic], Read, logger);
+        _follower = new KafkaTopicFollower(bootstrapServers, clientSettings, [alertsTopic], Read, logger);
     }
 
     /// <summary>Completes once the alerts topic was read to the end it had at start.</summary>

@@ -15,12 +15,16 @@ public sealed class KafkaCommandSink : IDisposable
     private readonly string _topic;
 
     /// <summary>A sink writing to <paramref name="topic"/> on the cluster at <paramref name="bootstrapServers"/>.</summary>
-    public KafkaCommandSink(string bootstrapServers, string topic)
+    /// <param name="bootstrapServers">The cluster.</param>
+    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the producer's own.</param>
+    /// <param name="topic">The acks topic.</param>
+    public KafkaCommandSink(string bootstrapServers, KafkaClientSettings clientSettings, string topic)
     {
         ArgumentException.ThrowIfNullOrEmpty(bootstrapServers);
+        ArgumentNullException.ThrowIfNull(clientSettings);
         ArgumentException.ThrowIfNullOrEmpty(topic);
         _topic = topic;
-        _producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+        _producer = new ProducerBuilder<byte[], byte[]>(clientSettings.ApplyTo(new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
             EnableIdempotence = true,
@@ -29,7 +33,7 @@ public sealed class KafkaCommandSink : IDisposable
             MessageTimeoutMs = 10_000,
             SocketNagleDisable = true,
             ClientId = "kommune-commands",
-        }).SetLogHandler((_, _) => { }).Build();
+        })).SetLogHandler((_, _) => { }).Build();
     }
 
     /// <summary>Writes one command and completes when the broker acknowledged it.</summary>

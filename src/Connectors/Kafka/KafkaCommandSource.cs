@@ -15,6 +15,7 @@ public sealed partial class KafkaCommandSource : IDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
     private readonly string _bootstrapServers;
+    private readonly KafkaClientSettings _clientSettings;
     private readonly string _groupId;
     private readonly string _topic;
     private readonly IDeadLetterSink _deadLetters;
@@ -28,6 +29,7 @@ public sealed partial class KafkaCommandSource : IDisposable
 
     /// <summary>A source that is not yet reading.</summary>
     /// <param name="bootstrapServers">The cluster.</param>
+    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the consumer's own.</param>
     /// <param name="groupId">Its consumer group.</param>
     /// <param name="topic">The acks topic.</param>
     /// <param name="deadLetters">Where refused commands go.</param>
@@ -39,6 +41,7 @@ public sealed partial class KafkaCommandSource : IDisposable
     /// <param name="sessionTimeout">The group session timeout (the broker's default when null): how long a node that died holds its share of the acks.</param>
     public KafkaCommandSource(
         string bootstrapServers,
+        KafkaClientSettings clientSettings,
         string groupId,
         string topic,
         IDeadLetterSink deadLetters,
@@ -47,7 +50,9 @@ public sealed partial class KafkaCommandSource : IDisposable
         TimeSpan? sessionTimeout = null)
     {
         _sessionTimeout = sessionTimeout;
+        ArgumentNullException.ThrowIfNull(clientSettings);
         _bootstrapServers = bootstrapServers;
+        _clientSettings = clientSettings;
         _groupId = groupId;
         _topic = topic;
         _deadLetters = deadLetters;
@@ -84,10 +89,11 @@ public sealed partial class KafkaCommandSource : IDisposable
 
     private void Run()
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(_clientSettings.ApplyTo(new ConsumerConfig
         {
             BootstrapServers = _bootstrapServers,
             GroupId = _groupId,
+            ClientId = "kommune-command-reader",
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = true,
             AutoCommitIntervalMs = 1_000,
@@ -97,7 +103,7 @@ public sealed partial class KafkaCommandSource : IDisposable
             // A third of the session (the client's default is 3 s whatever the session): with a short session the
             // group otherwise takes the reader's partition away between heartbeats, and a command is read again.
             HeartbeatIntervalMs = _sessionTimeout is { } beat ? Math.Max(100, (int)(beat.TotalMilliseconds / 3)) : null,
-        }).SetLogHandler((_, _) => { }).Build();
+        })).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe(_topic);
         try
         {

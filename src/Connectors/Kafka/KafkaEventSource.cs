@@ -306,12 +306,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             // it stop holding the watermark back while silent.
             EnablePartitionEof = true,
         };
-        foreach (var (key, value) in _options.Extra)
-        {
-            config.Set(key, value);
-        }
-
-        return new ConsumerBuilder<byte[]?, byte[]?>(config)
+        return new ConsumerBuilder<byte[]?, byte[]?>(_options.ClientSettings.ApplyTo(config))
             .SetPartitionsAssignedHandler(OnPartitionsAssigned)
             .SetOffsetsCommittedHandler((_, committed) => OnOffsetsCommitted(committed))
             .SetPartitionsRevokedHandler(OnPartitionsRevoked)
@@ -342,12 +337,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             SocketNagleDisable = true,
             EnablePartitionEof = true,
         };
-        foreach (var (key, value) in _options.Extra)
-        {
-            config.Set(key, value);
-        }
-
-        return new ConsumerBuilder<byte[]?, byte[]?>(config)
+        return new ConsumerBuilder<byte[]?, byte[]?>(_options.ClientSettings.ApplyTo(config))
             .SetLogHandler((_, m) => OnClientLog(m))
             .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
             .Build();

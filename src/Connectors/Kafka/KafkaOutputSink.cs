@@ -56,8 +56,8 @@ public sealed record KafkaSinkOptions
     /// <summary>How long a transaction may stay open before the broker aborts it; also the timeout of commit and abort calls.</summary>
     public TimeSpan TransactionTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Extra librdkafka settings, applied last.</summary>
-    public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+    /// <summary>The librdkafka settings from configuration (TLS, SASL and the like), applied over the producers' own.</summary>
+    public required KafkaClientSettings ClientSettings { get; init; }
 }
 
 /// <summary>
@@ -138,11 +138,12 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             config.MessageTimeoutMs = (int)options.TransactionTimeout.TotalMilliseconds;
         }
 
-        foreach (var (key, value) in options.Extra)
+        var repartition = new ProducerConfig(new Dictionary<string, string>(config))
         {
-            config.Set(key, value);
-        }
-
+            LingerMs = options.RepartitionLinger.TotalMilliseconds,
+            ClientId = "kommune-sink-repartition",
+        };
+        options.ClientSettings.ApplyTo(config);
         // The producer refuses a record over message.max.bytes (key, value and headers); a dead letter is cut to fit
         // with room to spare for the record's framing.
         _maxRecordBytes = (config.MessageMaxBytes ?? 1_000_000) - 1_000;
@@ -152,12 +153,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             .Build();
         if (options.TransactionalId is null)
         {
-            var repartition = new ProducerConfig(new Dictionary<string, string>(config))
-            {
-                LingerMs = options.RepartitionLinger.TotalMilliseconds,
-                ClientId = "kommune-sink-repartition",
-            };
-            _repartitionProducer = new ProducerBuilder<byte[]?, byte[]?>(repartition)
+            _repartitionProducer = new ProducerBuilder<byte[]?, byte[]?>(options.ClientSettings.ApplyTo(repartition))
                 .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
                 .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
                 .Build();

@@ -82,8 +82,8 @@ public sealed record KafkaSourceOptions
     /// <summary>Exactly-once mode: offsets are committed in the sink's transaction once per epoch; null for at-least-once.</summary>
     public SourceTransactions? Transactions { get; init; }
 
-    /// <summary>Extra librdkafka settings, applied last.</summary>
-    public IReadOnlyDictionary<string, string> Extra { get; init; } = new Dictionary<string, string>();
+    /// <summary>The librdkafka settings from configuration (TLS, SASL and the like), applied over the consumers' own.</summary>
+    public required KafkaClientSettings ClientSettings { get; init; }
 }
 
 /// <summary>

@@ -17,6 +17,7 @@ public sealed partial class KafkaTopicFollower : IDisposable
 
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
     private readonly string _bootstrapServers;
+    private readonly KafkaClientSettings _clientSettings;
     private readonly IReadOnlyList<string> _topics;
     private readonly Action<TopicRecord> _onRecord;
     private readonly ILogger _logger;
@@ -30,16 +31,19 @@ public sealed partial class KafkaTopicFollower : IDisposable
 
     /// <summary>A follower that is not yet reading.</summary>
     /// <param name="bootstrapServers">The cluster.</param>
+    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the consumer's own.</param>
     /// <param name="topics">The topics to read.</param>
     /// <param name="onRecord">Called for every record, in order within a partition, on the follower's thread; it must not block for long.</param>
     /// <param name="logger">Where the follower logs.</param>
-    public KafkaTopicFollower(string bootstrapServers, IReadOnlyList<string> topics, Action<TopicRecord> onRecord, ILogger logger)
+    public KafkaTopicFollower(string bootstrapServers, KafkaClientSettings clientSettings, IReadOnlyList<string> topics, Action<TopicRecord> onRecord, ILogger logger)
     {
         ArgumentException.ThrowIfNullOrEmpty(bootstrapServers);
+        ArgumentNullException.ThrowIfNull(clientSettings);
         ArgumentNullException.ThrowIfNull(topics);
         ArgumentNullException.ThrowIfNull(onRecord);
         ArgumentNullException.ThrowIfNull(logger);
         _bootstrapServers = bootstrapServers;
+        _clientSettings = clientSettings;
         _topics = topics;
         _onRecord = onRecord;
         _logger = logger;
@@ -89,7 +93,7 @@ public sealed partial class KafkaTopicFollower : IDisposable
     {
         try
         {
-            using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+            using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(_clientSettings.ApplyTo(new ConsumerConfig
             {
                 BootstrapServers = _bootstrapServers,
                 // Required by the client even though no group is joined (Assign, no commits).
@@ -101,7 +105,7 @@ public sealed partial class KafkaTopicFollower : IDisposable
                 FetchWaitMaxMs = 10,
                 SocketNagleDisable = true,
                 ClientId = "kommune-follower",
-            }).SetLogHandler((_, _) => { }).Build();
+            })).SetLogHandler((_, _) => { }).Build();
             using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
             var nextLookup = DateTime.MinValue;
             var first = true;

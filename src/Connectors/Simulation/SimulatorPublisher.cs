@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using Confluent.Kafka;
 using Kommune.Connectors.Codecs;
+using Kommune.Connectors.Kafka;
 
 namespace Kommune.Connectors.Simulation;
 
@@ -14,16 +15,20 @@ public sealed class SimulatorPublisher : IDisposable
     private long _failed;
 
     /// <summary>Creates the producer (idempotent, keyed by sensorId).</summary>
-    public SimulatorPublisher(string bootstrapServers, string topic)
+    /// <param name="bootstrapServers">The cluster.</param>
+    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the producer's own.</param>
+    /// <param name="topic">The sensor-events topic.</param>
+    public SimulatorPublisher(string bootstrapServers, KafkaClientSettings clientSettings, string topic)
     {
+        ArgumentNullException.ThrowIfNull(clientSettings);
         _topic = topic;
-        _producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig
+        _producer = new ProducerBuilder<byte[], byte[]>(clientSettings.ApplyTo(new ProducerConfig
         {
             BootstrapServers = bootstrapServers,
             EnableIdempotence = true,
             LingerMs = 5,
             ClientId = "kommune-simulator",
-        }).SetLogHandler((_, _) => { }).Build();
+        })).SetLogHandler((_, _) => { }).Build();
     }
 
     /// <summary>Events the broker acknowledged.</summary>

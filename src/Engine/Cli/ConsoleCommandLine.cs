@@ -126,7 +126,7 @@ internal static class ConsoleCommandLine
         builder.Configuration.GetSection(ConsoleOptions.Section).Bind(options);
         builder.Services.AddSingleton(new ConsoleSettings(
             options,
-            new ConsoleKafka(engine.BootstrapServers, engine.ToKafkaTopics()),
+            new ConsoleKafka(engine.BootstrapServers, engine.ToKafkaTopics(), engine.ToKafkaClientSettings()),
             builder.Configuration.GetSection(ConsoleOptions.Section + ":Kestrel"),
             banner,
             fallBackToFreePort));

@@ -356,6 +356,12 @@ internal static class KommuneCommandLine
     private static async Task<int> RunEngineAsync(ParseResult parse, CancellationToken cancellationToken)
     {
         var builder = EngineHost.CreateBuilder(Overrides(parse), defaultLogFormat: "json");
+        if (ProblemsOf(EngineHost.BindOptions(builder.Configuration)) is { } problems)
+        {
+            await parse.InvocationConfiguration.Error.WriteLineAsync(problems);
+            return 2;
+        }
+
         builder.Services.AddSingleton<EngineService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineService>());
         if (parse.GetValue(StopWhenInputCloses))
@@ -364,6 +370,25 @@ internal static class KommuneCommandLine
         }
 
         return await RunHostAsync(builder, cancellationToken);
+    }
+
+    /// <summary>
+    /// What is wrong with the engine's settings, including what librdkafka refuses of the Kafka client settings (an
+    /// unknown SASL mechanism, SASL without credentials); null when nothing is. Checked before the host starts, so a
+    /// mistake is one message and exit code 2, not the host's start-up failure with its stack trace.
+    /// </summary>
+    private static string? ProblemsOf(EngineOptions options)
+    {
+        try
+        {
+            options.Validate();
+            options.ToKafkaClientSettings().ThrowIfRefusedByClient(options.BootstrapServers);
+            return null;
+        }
+        catch (ArgumentException e)
+        {
+            return e.Message;
+        }
     }
 
     private static async Task<int> RunSimulatorAsync(ParseResult parse, CancellationToken cancellationToken)

@@ -19,12 +19,13 @@ internal sealed class CommittedProgress : IDemoProgress, IDisposable
     public CommittedProgress(EngineOptions options, int partitions)
     {
         // Never subscribes: it reads the group's committed offsets without joining the group.
-        _consumer = new ConsumerBuilder<byte[], byte[]>(new ConsumerConfig
+        _consumer = new ConsumerBuilder<byte[], byte[]>(options.ToKafkaClientSettings().ApplyTo(new ConsumerConfig
         {
             BootstrapServers = options.BootstrapServers,
             GroupId = options.GroupId,
             EnableAutoCommit = false,
-        }).SetLogHandler((_, _) => { }).Build();
+            ClientId = "kommune-demo-progress",
+        })).SetLogHandler((_, _) => { }).Build();
         _partitions = [.. Enumerable.Range(0, partitions).Select(p => new TopicPartition(options.Topics.SensorEvents, p))];
     }
 

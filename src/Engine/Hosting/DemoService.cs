@@ -20,7 +20,7 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.Topics.SensorEvents);
+        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.ToKafkaClientSettings(), options.Topics.SensorEvents);
         var sim = settings.Simulator;
         Console.WriteLine($"Demo: {sim.Sensors} sensors in {sim.Areas} areas at {sim.EventsPerSecond} events/s. Ctrl+C stops.");
 
@@ -43,13 +43,14 @@ internal sealed class DemoService(EngineOptions options, DemoSettings settings, 
 
     private void PrintAlerts(CancellationToken cancellationToken)
     {
-        using var consumer = new ConsumerBuilder<string, string>(new ConsumerConfig
+        using var consumer = new ConsumerBuilder<string, string>(options.ToKafkaClientSettings().ApplyTo(new ConsumerConfig
         {
             BootstrapServers = options.BootstrapServers,
             GroupId = $"kommune-demo-printer-{Guid.NewGuid():N}",
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = false,
-        }).SetLogHandler((_, _) => { }).Build();
+            ClientId = "kommune-demo-printer",
+        })).SetLogHandler((_, _) => { }).Build();
         consumer.Subscribe(options.Topics.Alerts);
         while (!cancellationToken.IsCancellationRequested)
         {

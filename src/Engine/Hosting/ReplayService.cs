@@ -13,7 +13,7 @@ internal sealed class ReplayService(EngineOptions options, ReplaySettings settin
     {
         var series = RecordedSeries.Load(settings.File);
         var events = series.ToEvents(settings.SensorId, settings.AreaId, settings.Type, settings.ValueName, DateTimeOffset.UtcNow);
-        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.Topics.SensorEvents);
+        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.ToKafkaClientSettings(), options.Topics.SensorEvents);
         var pace = settings.Speedup > 0 ? $"{settings.Speedup}x" : "as fast as possible";
         Console.WriteLine($"Replaying {series.Readings.Count} readings of {settings.File} as {settings.Type} sensor {settings.SensorId} in {settings.AreaId}, {pace}");
         try

@@ -11,7 +11,7 @@ internal sealed class SimulateService(EngineOptions options, SimulateSettings se
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.Topics.SensorEvents);
+        using var publisher = new SimulatorPublisher(options.BootstrapServers, options.ToKafkaClientSettings(), options.Topics.SensorEvents);
         var sim = settings.Simulator;
         Console.WriteLine($"Simulating {sim.Sensors} sensors in {sim.Areas} areas at {sim.EventsPerSecond} events/s into {options.Topics.SensorEvents} on {options.BootstrapServers}");
         await Task.Run(() => publisher.RunAsync(new SensorSimulator(sim), sim.EventsPerSecond, TimeProvider.System, settings.Count, stoppingToken), CancellationToken.None);

@@ -14,7 +14,7 @@ namespace Kommune.Engine;
 /// passed over (<see cref="StateRecordReader"/>). Large states come back from their chunks (<see cref="StateRecordReader"/>),
 /// and the chunk count of each key is told to the <see cref="StateChunkLedger"/> the sink shares.
 /// </summary>
-internal sealed partial class StateRestorer(string bootstrapServers, string topic, TimeSpan timeout, StateChunkLedger chunks, ILogger<StateRestorer> logger)
+internal sealed partial class StateRestorer(string bootstrapServers, KafkaClientSettings clientSettings, string topic, TimeSpan timeout, StateChunkLedger chunks, ILogger<StateRestorer> logger)
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
 
@@ -23,7 +23,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
     {
         try
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers })
+            using var admin = new AdminClientBuilder(clientSettings.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "kommune-state-metadata" }))
                 .SetLogHandler((_, _) => { }).Build();
             var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
             if (metadata is null || metadata.Error.IsError || metadata.Partitions.Count == 0)
@@ -50,16 +50,17 @@ internal sealed partial class StateRestorer(string bootstrapServers, string topi
     public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, DateTimeOffset, long>? partitionTime = null)
     {
         var started = Stopwatch.StartNew();
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig
         {
             BootstrapServers = bootstrapServers,
             GroupId = "kommune-state-restore", // never joined or committed: partitions are assigned by hand
+            ClientId = "kommune-state-restore",
             EnableAutoCommit = false,
             EnablePartitionEof = true,
             AutoOffsetReset = AutoOffsetReset.Earliest,
             // In exactly-once mode state records of an aborted epoch must not be restored.
             IsolationLevel = IsolationLevel.ReadCommitted,
-        }).SetLogHandler((_, _) => { }).Build();
+        })).SetLogHandler((_, _) => { }).Build();
 
         var ends = new Dictionary<int, long>();
         var starts = new List<TopicPartitionOffset>();

@@ -1,4 +1,5 @@
 using Confluent.Kafka;
+using Kommune.Connectors.Kafka;
 
 namespace Kommune.Engine;
 
@@ -8,11 +9,11 @@ internal static class TopicMetadata
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The topic's partition count, or null when it does not exist or the cluster cannot be asked.</summary>
-    public static int? PartitionCount(string bootstrapServers, string topic)
+    public static int? PartitionCount(string bootstrapServers, KafkaClientSettings clientSettings, string topic)
     {
         try
         {
-            using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrapServers })
+            using var admin = new AdminClientBuilder(clientSettings.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "kommune-metadata" }))
                 .SetLogHandler((_, _) => { }).Build();
             var metadata = admin.GetMetadata(topic, Timeout).Topics.SingleOrDefault(t => t.Topic == topic);
             return metadata is null || metadata.Error.IsError || metadata.Partitions.Count == 0 ? null : metadata.Partitions.Count;

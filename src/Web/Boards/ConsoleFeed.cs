@@ -22,7 +22,7 @@ internal sealed partial class ConsoleFeed(ConsoleBoard board, ConsoleKafka kafka
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         var topics = kafka.Topics;
-        _follower = new KafkaTopicFollower(kafka.BootstrapServers, [topics.Alerts, topics.Aggregates, topics.DeadLetters, topics.Acks], Route, logger);
+        _follower = new KafkaTopicFollower(kafka.BootstrapServers, kafka.ClientSettings, [topics.Alerts, topics.Aggregates, topics.DeadLetters, topics.Acks], Route, logger);
         _follower.Start();
         return base.StartAsync(cancellationToken);
     }

@@ -86,7 +86,7 @@ public sealed class ConsoleFixture : IAsyncLifetime
             "run", "-b", Cluster.BootstrapServers, "--rules", rules);
         _producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = Cluster.BootstrapServers, LingerMs = 0, SocketNagleDisable = true })
             .SetLogHandler((_, _) => { }).Build();
-        _follower = new KafkaTopicFollower(Cluster.BootstrapServers, [Topics.Acks, Topics.Alerts], r => (r.Topic == Topics.Acks ? _acks : _alerts).Enqueue(r), NullLogger.Instance);
+        _follower = new KafkaTopicFollower(Cluster.BootstrapServers, KafkaClientSettings.None, [Topics.Acks, Topics.Alerts], r => (r.Topic == Topics.Acks ? _acks : _alerts).Enqueue(r), NullLogger.Instance);
         _follower.Start();
         Console = await StartConsoleAsync(o =>
         {
@@ -139,7 +139,7 @@ public sealed class ConsoleFixture : IAsyncLifetime
     {
         var options = new ConsoleOptions { Urls = "http://127.0.0.1:0", UsersFile = UsersFile, AuditLog = AuditLogPath, EphemeralKeys = true };
         configure?.Invoke(options);
-        return ConsoleServer.StartAsync(options, new ConsoleKafka(Cluster.BootstrapServers, Topics), NullLoggerFactory.Instance, kestrel);
+        return ConsoleServer.StartAsync(options, new ConsoleKafka(Cluster.BootstrapServers, Topics, KafkaClientSettings.None), NullLoggerFactory.Instance, kestrel);
     }
 
     /// <summary>A fall event stamped now (or at <paramref name="at"/>), with values the page must show as text.</summary>

@@ -1074,7 +1074,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);
 
-    [LoggerMessage(EventId = 3016, Level = LogLevel.Warning, Message = "How far event time had come on partitions {Partitions} was not written in time at their hand-over: their next owner's area time waits for their next events (or for them to count as idle)")]
+    [LoggerMessage(EventId = 3017, Level = LogLevel.Warning, Message = "How far event time had come on partitions {Partitions} was not written in time at their hand-over: their next owner's area time waits for their next events (or for them to count as idle)")]
     private static partial void LogPartitionTimesNotWritten(ILogger logger, string partitions);
 
     [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Stopping: draining {InFlight} events in flight, then committing and flushing (at most {Seconds} s; a second SIGTERM or Ctrl+C exits at once)")]

@@ -59,7 +59,7 @@ public sealed partial class DocumentationTests
 
         foreach (var json in examples)
         {
-            Assert.True(decoder.TryDecode(null, Encoding.UTF8.GetBytes(json), out var e, out var reason), reason);
+            Assert.True(decoder.TryDecode(null, Encoding.UTF8.GetBytes(json), out var e, out var failure), failure.Text);
             kit.Send(e!);
         }
 

@@ -141,7 +141,7 @@ public sealed partial class KafkaCommandSource : IDisposable
     private bool Handle(ConsumeResult<byte[]?, byte[]?> result)
     {
         string? reason;
-        if (AlertCommandDecoder.TryDecode(result.Message.Key, result.Message.Value, out var command, out reason))
+        if (AlertCommandDecoder.TryDecode(result.Message.Key, result.Message.Value, out var command, out var failure))
         {
             try
             {
@@ -152,6 +152,10 @@ public sealed partial class KafkaCommandSource : IDisposable
             {
                 return false;
             }
+        }
+        else
+        {
+            reason = failure.Text;
         }
 
         if (reason is null)
@@ -164,7 +168,7 @@ public sealed partial class KafkaCommandSource : IDisposable
         LogRefused(_logger, result.Partition.Value, result.Offset.Value, reason);
         var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deadLetters.Send(
-            new DeadLetter(result.Message.Key, result.Message.Value, result.Topic, result.Partition.Value, result.Offset.Value, reason, "command"),
+            new DeadLetter(result.Message.Key, result.Message.Value, result.Topic, result.Partition.Value, result.Offset.Value, reason, DeadLetterCode.CommandRefused),
             acknowledged.SetResult);
         try
         {

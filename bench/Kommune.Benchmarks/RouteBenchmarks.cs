@@ -98,9 +98,9 @@ public class RouteBenchmarks
         for (var i = 0; i < Events; i++)
         {
             var sensor = i % Sensors;
-            if (!_decoder.TryDecode(_keys[sensor], _values[sensor], out var sensorEvent, out var reason))
+            if (!_decoder.TryDecode(_keys[sensor], _values[sensor], out var sensorEvent, out var failure))
             {
-                throw new InvalidOperationException(reason);
+                throw new InvalidOperationException(failure.Text);
             }
 
             var partition = sensor % Partitions;

@@ -668,7 +668,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
                 var source = record.CommandSource!;
                 _counters.CommandRefused();
-                _outputs!.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, refused, "command"), consumed.Complete);
+                _outputs!.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, refused, DeadLetterCode.CommandRefused), consumed.Complete);
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,

@@ -11,7 +11,7 @@ public sealed class DeadLetterMessagesTests
 {
     private static readonly DeadLetter Large = new(
         Encoding.UTF8.GetBytes(new string('k', 3000)), Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray(),
-        "kommune.sensor-events", 3, 42, "record value is 5000 bytes, over the limit of 4096 bytes", "decode");
+        "kommune.sensor-events", 3, 42, "record value is 5000 bytes, over the limit of 4096 bytes", DeadLetterCode.TooLarge);
 
     [Fact]
     public void The_whole_form_keeps_key_and_value_unchanged_and_adds_no_reduction_headers()

@@ -65,7 +65,7 @@ public sealed class OutputDecoderTests
     {
         var command = new AlertCommand("fall-detection:w-1:1", AlertAction.Resolve, "nurse \"Kari\" <Nordmann>", DateTimeOffset.FromUnixTimeMilliseconds(1_795_681_263_120));
 
-        Assert.True(AlertCommandDecoder.TryDecode(Encoding.UTF8.GetBytes(command.AlertId), AlertCommandEncoder.Encode(command), out var decoded, out var reason), reason);
+        Assert.True(AlertCommandDecoder.TryDecode(Encoding.UTF8.GetBytes(command.AlertId), AlertCommandEncoder.Encode(command), out var decoded, out var failure), failure.Text);
         Assert.Equal(command, decoded);
         Assert.Equal("""{"alertId":"fall-detection:w-1:1","action":"ack","by":"x","ts":"2026-11-26T08:21:03.120Z"}""",
             Encoding.UTF8.GetString(AlertCommandEncoder.Encode(command with { Action = AlertAction.Ack, By = "x" })));

@@ -57,7 +57,7 @@ public sealed class RepartitionCodecTests
 
     private static RepartitionRecord Read(Confluent.Kafka.Message<byte[]?, byte[]?> message)
     {
-        Assert.True(RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var reason), reason);
+        Assert.True(RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure), failure.Text);
         return record!;
     }
 }

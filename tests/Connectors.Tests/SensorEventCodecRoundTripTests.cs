@@ -14,7 +14,7 @@ public sealed class SensorEventCodecRoundTripTests
     {
         // The whole range the contract can carry (from epoch 0): the earliest-event-time limit has tests of its own.
         var decoder = new SensorEventDecoder(SensorEventLimits.Default with { EarliestEventTime = DateTimeOffset.UnixEpoch }, new FakeTimeProvider(Now));
-        Assert.True(decoder.TryDecode(Encoding.UTF8.GetBytes(key), value, out var decoded, out var reason), reason);
+        Assert.True(decoder.TryDecode(Encoding.UTF8.GetBytes(key), value, out var decoded, out var failure), failure.Text);
         Assert.NotNull(decoded);
         return decoded;
     }

@@ -16,18 +16,20 @@ public sealed class SensorEventDecoderTests
 
     private static SensorEvent Accept(string json, string? key = null, SensorEventDecoder? decoder = null)
     {
-        var ok = (decoder ?? NewDecoder()).TryDecode(key is null ? null : Utf8(key), Utf8(json), out var sensorEvent, out var reason);
-        Assert.True(ok, $"expected the record to be accepted, but it was refused: {reason}");
-        Assert.Null(reason);
+        var ok = (decoder ?? NewDecoder()).TryDecode(key is null ? null : Utf8(key), Utf8(json), out var sensorEvent, out var failure);
+        Assert.True(ok, $"expected the record to be accepted, but it was refused: {failure.Text}");
+        Assert.Equal(default, failure);
         Assert.NotNull(sensorEvent);
         return sensorEvent;
     }
 
     private static string Refuse(byte[]? key, byte[]? value, SensorEventDecoder? decoder = null)
     {
-        var ok = (decoder ?? NewDecoder()).TryDecode(key, value, out var sensorEvent, out var reason);
+        var ok = (decoder ?? NewDecoder()).TryDecode(key, value, out var sensorEvent, out var failure);
         Assert.False(ok);
         Assert.Null(sensorEvent);
+        Assert.NotNull(failure.Code);
+        var reason = failure.Text;
         Assert.NotNull(reason);
         Assert.False(string.IsNullOrWhiteSpace(reason));
         Assert.DoesNotContain('\n', reason);

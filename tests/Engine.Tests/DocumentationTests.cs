@@ -49,6 +49,17 @@ public sealed partial class DocumentationTests
     }
 
     [Fact]
+    public void The_event_contract_lists_every_dead_letter_code_with_its_stage_in_one_table()
+    {
+        var rows = Read("docs", "events.md").Split('\n').Where(l => l.StartsWith("| `", StringComparison.Ordinal)).ToList();
+
+        foreach (var code in DeadLetterCode.All)
+        {
+            Assert.Single(rows, r => r.StartsWith($"| `{code.Label}` | `{code.Stage.Label}` |", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
     public void The_car_park_examples_of_the_event_contract_are_used_by_the_parking_rule()
     {
         var events = Read("docs", "events.md");
@@ -59,7 +70,7 @@ public sealed partial class DocumentationTests
 
         foreach (var json in examples)
         {
-            Assert.True(decoder.TryDecode(null, Encoding.UTF8.GetBytes(json), out var e, out var reason), reason);
+            Assert.True(decoder.TryDecode(null, Encoding.UTF8.GetBytes(json), out var e, out var failure), failure.Text);
             kit.Send(e!);
         }
 

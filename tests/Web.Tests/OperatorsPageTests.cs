@@ -57,7 +57,7 @@ public sealed class OperatorsPageTests(ConsoleFixture fixture, ITestOutputHelper
         // The command, with the operator's display name as "by", keyed by the alert id.
         await ConsoleFixture.WaitUntilAsync(() => fixture.Acks.Any(r => Key(r) == alertId));
         var record = fixture.Acks.Single(r => Key(r) == alertId);
-        Assert.True(AlertCommandDecoder.TryDecode(record.Key, record.Value, out var command, out var reason), reason);
+        Assert.True(AlertCommandDecoder.TryDecode(record.Key, record.Value, out var command, out var failure), failure.Text);
         Assert.Equal(AlertAction.Ack, command!.Action);
         Assert.Equal(ConsoleFixture.OperatorName, command.By);
 

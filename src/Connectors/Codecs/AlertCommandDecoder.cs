@@ -8,31 +8,33 @@ namespace Kommune.Connectors.Codecs;
 /// <summary>
 /// Decodes an operations centre's command from the acks topic (docs/alerts.md):
 /// <c>{"alertId": "...", "action": "ack" | "resolve", "by": "...", "ts": RFC 3339 or epoch ms}</c>, key = alertId.
-/// Every refusal has a one-line reason for the dead-letter topic. Commands are few, so this reads a JsonDocument.
+/// Every refusal has its <see cref="DeadLetterCode"/> and a one-line reason for the dead-letter topic. Commands are few,
+/// so this reads a JsonDocument.
 /// </summary>
 public static class AlertCommandDecoder
 {
     private const int MaxBytes = 16 * 1024;
     private static readonly HashSet<string> Known = new(StringComparer.Ordinal) { "alertId", "action", "by", "ts" };
 
-    /// <summary>Decodes one record; false with a reason when it is not a valid command.</summary>
-    public static bool TryDecode(byte[]? key, byte[]? value, out AlertCommand? command, out string? reason)
+    /// <summary>Decodes one record; false with why (its code and text) when it is not a valid command.</summary>
+    public static bool TryDecode(byte[]? key, byte[]? value, out AlertCommand? command, out DecodeFailure failure)
     {
         command = null;
-        reason = Decode(key, value, ref command);
-        return reason is null;
+        var refused = Decode(key, value, ref command);
+        failure = refused.GetValueOrDefault();
+        return refused is null;
     }
 
-    private static string? Decode(byte[]? key, byte[]? value, ref AlertCommand? command)
+    private static DecodeFailure? Decode(byte[]? key, byte[]? value, ref AlertCommand? command)
     {
         if (value is null)
         {
-            return "record value is null";
+            return new(DeadLetterCode.NullValue, "record value is null");
         }
 
         if (value.Length > MaxBytes)
         {
-            return $"record value is {value.Length} bytes, over the limit of {MaxBytes} bytes";
+            return new(DeadLetterCode.TooLarge, $"record value is {value.Length} bytes, over the limit of {MaxBytes} bytes");
         }
 
         JsonDocument document;
@@ -42,7 +44,7 @@ public static class AlertCommandDecoder
         }
         catch (JsonException e)
         {
-            return $"malformed JSON: {e.Message.ReplaceLineEndings(" ")}";
+            return new(DeadLetterCode.MalformedJson, $"malformed JSON: {e.Message.ReplaceLineEndings(" ")}");
         }
 
         using (document)
@@ -50,25 +52,25 @@ public static class AlertCommandDecoder
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return $"a command must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}";
+                return new(DeadLetterCode.NotAnObject, $"a command must be a JSON object, not {root.ValueKind.ToString().ToLowerInvariant()}");
             }
 
             foreach (var property in root.EnumerateObject())
             {
                 if (!Known.Contains(property.Name))
                 {
-                    return $"unknown field '{property.Name}' (a command has alertId, action, by, ts)";
+                    return new(DeadLetterCode.Other, $"unknown field '{property.Name}' (a command has alertId, action, by, ts)");
                 }
             }
 
             if (!TryText(root, "alertId", out var alertId) || alertId.Length == 0)
             {
-                return "field 'alertId' is missing or not a non-empty string";
+                return new(DeadLetterCode.BadId, "field 'alertId' is missing or not a non-empty string");
             }
 
             if (!TryText(root, "action", out var actionText))
             {
-                return "field 'action' is missing or not a string";
+                return new(DeadLetterCode.WrongType, "field 'action' is missing or not a string");
             }
 
             AlertAction action;
@@ -81,17 +83,17 @@ public static class AlertCommandDecoder
                     action = AlertAction.Resolve;
                     break;
                 default:
-                    return $"field 'action' must be \"ack\" or \"resolve\", not \"{actionText}\"";
+                    return new(DeadLetterCode.WrongType, $"field 'action' must be \"ack\" or \"resolve\", not \"{actionText}\"");
             }
 
             if (!TryText(root, "by", out var by) || by.Length == 0)
             {
-                return "field 'by' is missing or not a non-empty string (who acknowledges)";
+                return new(DeadLetterCode.BadId, "field 'by' is missing or not a non-empty string (who acknowledges)");
             }
 
             if (!root.TryGetProperty("ts", out var tsElement))
             {
-                return "field 'ts' is missing";
+                return new(DeadLetterCode.MissingField, "field 'ts' is missing");
             }
 
             DateTimeOffset ts;
@@ -103,12 +105,12 @@ public static class AlertCommandDecoder
                 || !DateTimeOffset.TryParse(tsElement.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.None, out ts)
                 || !HasOffset(tsElement.GetString()!))
             {
-                return "field 'ts' must be an RFC 3339 time with an offset or whole epoch milliseconds";
+                return new(DeadLetterCode.BadTimestamp, "field 'ts' must be an RFC 3339 time with an offset or whole epoch milliseconds");
             }
 
             if (key is not null && Encoding.UTF8.GetString(key) != alertId)
             {
-                return $"record key '{Encoding.UTF8.GetString(key)}' differs from alertId '{alertId}'";
+                return new(DeadLetterCode.KeyMismatch, $"record key '{Encoding.UTF8.GetString(key)}' differs from alertId '{alertId}'");
             }
 
             command = new AlertCommand(alertId, action, by, ts);

@@ -11,11 +11,10 @@ namespace Kommune.Connectors.Codecs;
 /// <param name="SourceTopic">The topic it was read from.</param>
 /// <param name="SourcePartition">The partition it was read from.</param>
 /// <param name="SourceOffset">Its offset there.</param>
-/// <param name="Reason">One line saying what was wrong.</param>
-/// <param name="Stage">
-/// Where it failed: <c>decode</c> (bad input), <c>late</c> (behind the watermark), <c>rule</c> (a rule threw),
-/// <c>command</c> (an operations centre's command that could not be applied) or <c>output</c> (an output record the
-/// broker refused for good, written here in its place).
+/// <param name="Reason">One line saying what was wrong, for people (never read back into a code).</param>
+/// <param name="Code">
+/// What kind of refusal it is, chosen where the dead letter is made: the metric label and the
+/// <see cref="DeadLetterHeaders.Code"/> header. It also says the <see cref="Stage"/>.
 /// </param>
 public sealed record DeadLetter(
     byte[]? Key,
@@ -24,7 +23,15 @@ public sealed record DeadLetter(
     int SourcePartition,
     long SourceOffset,
     string Reason,
-    string Stage);
+    DeadLetterCode Code)
+{
+    /// <summary>
+    /// Where it failed (its code's stage): <c>decode</c> (bad input), <c>late</c> (behind the watermark), <c>rule</c>
+    /// (a rule threw), <c>command</c> (an operations centre's command that could not be applied) or <c>output</c> (an
+    /// output record the broker refused for good, written here in its place).
+    /// </summary>
+    public DeadLetterStage Stage => Code.Stage;
+}
 
 /// <summary>The names of the headers a dead-letter record carries.</summary>
 public static class DeadLetterHeaders
@@ -34,6 +41,9 @@ public static class DeadLetterHeaders
 
     /// <summary>Where it failed: decode, late, rule, command or output.</summary>
     public const string Stage = "kommune.dlq.stage";
+
+    /// <summary>What kind of refusal it is: a <see cref="DeadLetterCode.Label"/>, such as <c>malformed_json</c>.</summary>
+    public const string Code = "kommune.dlq.code";
 
     /// <summary>The source topic.</summary>
     public const string SourceTopic = "kommune.dlq.source.topic";

@@ -25,7 +25,7 @@ public sealed record SensorEventLimits(int MaxEventBytes, TimeSpan MaxFutureSkew
 
 /// <summary>
 /// Decodes event contract v1 (docs/events.md) with <see cref="Utf8JsonReader"/>: no reflection, one pass. Every
-/// refusal comes with a one-line reason for the dead-letter topic. The strings a stream repeats (ids, types, value
+/// refusal comes with its <see cref="DeadLetterCode"/> and a one-line reason for the dead-letter topic. The strings a stream repeats (ids, types, value
 /// names, short texts) are made once and reused, and an event's values are two small arrays whose names are shared
 /// by every event of the same shape: what a decoded event allocates is the event and its values. Not thread-safe:
 /// one consume loop owns a decoder.
@@ -59,57 +59,60 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
     /// <param name="key">The record key (should be the sensorId), or null.</param>
     /// <param name="value">The record value, or null for a tombstone.</param>
     /// <param name="sensorEvent">The event, when decoding succeeded.</param>
-    /// <param name="reason">Why the record was refused, when it failed.</param>
+    /// <param name="failure">Why the record was refused, when it failed (its code and text); <c>default</c> when it did not.</param>
     /// <returns>true when the record is a valid event.</returns>
-    public bool TryDecode(byte[]? key, byte[]? value, out SensorEvent? sensorEvent, out string? reason)
+    public bool TryDecode(byte[]? key, byte[]? value, out SensorEvent? sensorEvent, out DecodeFailure failure)
     {
         sensorEvent = null;
         if (value is null)
         {
-            reason = "record value is null";
+            failure = new(DeadLetterCode.NullValue, "record value is null");
             return false;
         }
 
         if (value.Length > limits.MaxEventBytes)
         {
-            reason = $"record value is {value.Length} bytes, over the limit of {limits.MaxEventBytes} bytes";
+            failure = new(DeadLetterCode.TooLarge, $"record value is {value.Length} bytes, over the limit of {limits.MaxEventBytes} bytes");
             return false;
         }
 
+        DecodeFailure? refused;
         try
         {
-            reason = Parse(value, out sensorEvent);
+            refused = Parse(value, out sensorEvent);
         }
         catch (JsonException e)
         {
-            reason = $"malformed JSON: {OneLine(e.Message)}";
+            refused = new(DeadLetterCode.MalformedJson, $"malformed JSON: {OneLine(e.Message)}");
         }
         catch (InvalidOperationException e)
         {
-            reason = $"malformed JSON: {OneLine(e.Message)}";
+            refused = new(DeadLetterCode.MalformedJson, $"malformed JSON: {OneLine(e.Message)}");
         }
 
-        if (reason is null && key is not null && sensorEvent is not null)
+        if (refused is null && key is not null && sensorEvent is not null)
         {
-            reason = CheckKey(key, sensorEvent.SensorId);
+            refused = CheckKey(key, sensorEvent.SensorId);
         }
 
-        if (reason is not null)
+        if (refused is { } why)
         {
             sensorEvent = null;
+            failure = why;
             return false;
         }
 
+        failure = default;
         return true;
     }
 
-    private string? Parse(ReadOnlySpan<byte> json, out SensorEvent? sensorEvent)
+    private DecodeFailure? Parse(ReadOnlySpan<byte> json, out SensorEvent? sensorEvent)
     {
         sensorEvent = null;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 8 });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
-            return "record value is not a JSON object";
+            return new(DeadLetterCode.NotAnObject, "record value is not a JSON object");
         }
 
         string? sensorId = null, areaId = null, type = null;
@@ -163,43 +166,43 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
         if (reader.TokenType != JsonTokenType.EndObject)
         {
-            return "malformed JSON: the object is not closed";
+            return new(DeadLetterCode.MalformedJson, "malformed JSON: the object is not closed");
         }
 
         if (reader.Read())
         {
-            return "malformed JSON: data after the end of the object";
+            return new(DeadLetterCode.MalformedJson, "malformed JSON: data after the end of the object");
         }
 
         if (sensorId is null)
         {
-            return "missing field 'sensorId'";
+            return new(DeadLetterCode.MissingField, "missing field 'sensorId'");
         }
 
         if (areaId is null)
         {
-            return "missing field 'areaId'";
+            return new(DeadLetterCode.MissingField, "missing field 'areaId'");
         }
 
         if (type is null)
         {
-            return "missing field 'type'";
+            return new(DeadLetterCode.MissingField, "missing field 'type'");
         }
 
         if (ts is null)
         {
-            return "missing field 'ts'";
+            return new(DeadLetterCode.MissingField, "missing field 'ts'");
         }
 
         if (ts.Value < limits.EarliestEventTime)
         {
-            return $"field 'ts' ({ts.Value.UtcDateTime:O}) is before the earliest accepted event time {limits.EarliestEventTime.UtcDateTime:O} (a sensor clock that was reset?)";
+            return new(DeadLetterCode.TooOldTimestamp, $"field 'ts' ({ts.Value.UtcDateTime:O}) is before the earliest accepted event time {limits.EarliestEventTime.UtcDateTime:O} (a sensor clock that was reset?)");
         }
 
         var latest = clock.GetUtcNow() + limits.MaxFutureSkew;
         if (ts.Value > latest)
         {
-            return $"field 'ts' ({ts.Value.UtcDateTime:O}) is more than {limits.MaxFutureSkew} after the engine's clock";
+            return new(DeadLetterCode.FutureTimestamp, $"field 'ts' ({ts.Value.UtcDateTime:O}) is more than {limits.MaxFutureSkew} after the engine's clock");
         }
 
         sensorEvent = new SensorEvent(sensorId, areaId, type, ts.Value, values ?? EmptyValues);
@@ -215,38 +218,38 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             ? reader.GetString()! // unescapes, or refuses invalid UTF-8 as before
             : cache.Get(reader.ValueSpan);
 
-    private string? ReadId(ref Utf8JsonReader reader, string field, out string? id)
+    private DecodeFailure? ReadId(ref Utf8JsonReader reader, string field, out string? id)
     {
         id = null;
         reader.Read();
         if (reader.TokenType != JsonTokenType.String)
         {
-            return $"field '{field}' must be a string, not {Describe(reader.TokenType)}";
+            return new(DeadLetterCode.WrongType, $"field '{field}' must be a string, not {Describe(reader.TokenType)}");
         }
 
         id = ReadString(ref reader, _strings);
         if (string.IsNullOrWhiteSpace(id))
         {
-            return $"field '{field}' is empty";
+            return new(DeadLetterCode.BadId, $"field '{field}' is empty");
         }
 
         if (id.Length > MaxIdLength)
         {
-            return $"field '{field}' is longer than {MaxIdLength} characters";
+            return new(DeadLetterCode.BadId, $"field '{field}' is longer than {MaxIdLength} characters");
         }
 
         foreach (var c in id)
         {
             if (IsUnprintable(c))
             {
-                return $"field '{field}' contains control or line-break characters";
+                return new(DeadLetterCode.BadId, $"field '{field}' contains control or line-break characters");
             }
         }
 
         return null;
     }
 
-    private static string? ReadTimestamp(ref Utf8JsonReader reader, out DateTimeOffset? ts)
+    private static DecodeFailure? ReadTimestamp(ref Utf8JsonReader reader, out DateTimeOffset? ts)
     {
         ts = null;
         reader.Read();
@@ -255,12 +258,12 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             case JsonTokenType.Number:
                 if (!reader.TryGetInt64(out var millis))
                 {
-                    return "field 'ts' must be whole epoch milliseconds";
+                    return new(DeadLetterCode.BadTimestamp, "field 'ts' must be whole epoch milliseconds");
                 }
 
                 if (millis < 0 || millis > 253_402_300_799_999)
                 {
-                    return $"field 'ts' ({millis}) is outside the range of dates";
+                    return new(DeadLetterCode.BadTimestamp, $"field 'ts' ({millis}) is outside the range of dates");
                 }
 
                 ts = DateTimeOffset.FromUnixTimeMilliseconds(millis);
@@ -271,13 +274,13 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
                 if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed)
                     || !HasOffset(text))
                 {
-                    return $"field 'ts' ('{Truncate(text)}') is not an RFC 3339 time with an offset";
+                    return new(DeadLetterCode.BadTimestamp, $"field 'ts' ('{Truncate(text)}') is not an RFC 3339 time with an offset");
                 }
 
                 ts = parsed;
                 return null;
             default:
-                return $"field 'ts' must be an RFC 3339 string or epoch milliseconds, not {Describe(reader.TokenType)}";
+                return new(DeadLetterCode.BadTimestamp, $"field 'ts' must be an RFC 3339 string or epoch milliseconds, not {Describe(reader.TokenType)}");
         }
     }
 
@@ -293,7 +296,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.Contains('+') || time.Contains('-');
     }
 
-    private string? ReadValues(ref Utf8JsonReader reader, out IReadOnlyDictionary<string, SensorValue>? values)
+    private DecodeFailure? ReadValues(ref Utf8JsonReader reader, out IReadOnlyDictionary<string, SensorValue>? values)
     {
         values = null;
         reader.Read();
@@ -304,7 +307,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
         if (reader.TokenType != JsonTokenType.StartObject)
         {
-            return $"field 'values' must be an object, not {Describe(reader.TokenType)}";
+            return new(DeadLetterCode.WrongType, $"field 'values' must be an object, not {Describe(reader.TokenType)}");
         }
 
         // Up to MaxCompactValues names are gathered in the decoder's scratch arrays; more move to a dictionary.
@@ -320,7 +323,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
                 case JsonTokenType.Number:
                     if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
                     {
-                        return $"value '{Truncate(name)}' is not a finite number";
+                        return new(DeadLetterCode.NotFinite, $"value '{Truncate(name)}' is not a finite number");
                     }
 
                     value = SensorValue.FromNumber(number);
@@ -333,7 +336,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
                     value = SensorValue.FromBoolean(reader.GetBoolean());
                     break;
                 default:
-                    return $"value '{Truncate(name)}' must be a number, string or boolean, not {Describe(reader.TokenType)}";
+                    return new(DeadLetterCode.NestedValue, $"value '{Truncate(name)}' must be a number, string or boolean, not {Describe(reader.TokenType)}");
             }
 
             if (many is not null)
@@ -389,7 +392,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         return made;
     }
 
-    private static string? CheckKey(byte[] key, string sensorId)
+    private static DecodeFailure? CheckKey(byte[] key, string sensorId)
     {
         // sensorId has at most MaxIdLength characters, so at most 3 UTF-8 bytes each.
         Span<byte> utf8 = stackalloc byte[MaxIdLength * 3];
@@ -400,7 +403,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
         // A key that differs from sensorId would send one sensor's events to several partitions, out of order.
         var shown = System.Text.Unicode.Utf8.IsValid(key) ? Truncate(Encoding.UTF8.GetString(key)) : Convert.ToBase64String(key.AsSpan(0, Math.Min(key.Length, 48)));
-        return $"record key '{shown}' is not the sensorId '{Truncate(sensorId)}'";
+        return new(DeadLetterCode.KeyMismatch, $"record key '{shown}' is not the sensorId '{Truncate(sensorId)}'");
     }
 
     private static string Describe(JsonTokenType token) => token switch

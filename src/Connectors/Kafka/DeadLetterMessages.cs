@@ -47,7 +47,8 @@ internal static class DeadLetterMessages
         var headers = new Headers
         {
             { DeadLetterHeaders.Reason, Encoding.UTF8.GetBytes(reason) },
-            { DeadLetterHeaders.Stage, Encoding.UTF8.GetBytes(deadLetter.Stage) },
+            { DeadLetterHeaders.Stage, Encoding.UTF8.GetBytes(deadLetter.Stage.Label) },
+            { DeadLetterHeaders.Code, Encoding.UTF8.GetBytes(deadLetter.Code.Label) },
             { DeadLetterHeaders.SourceTopic, Encoding.UTF8.GetBytes(deadLetter.SourceTopic) },
             { DeadLetterHeaders.SourcePartition, Decimal(deadLetter.SourcePartition) },
             { DeadLetterHeaders.SourceOffset, Decimal(deadLetter.SourceOffset) },

@@ -147,7 +147,7 @@ public sealed partial class KafkaCommandSource : IDisposable
     private bool Handle(ConsumeResult<byte[]?, byte[]?> result)
     {
         string? reason;
-        if (AlertCommandDecoder.TryDecode(result.Message.Key, result.Message.Value, out var command, out reason))
+        if (AlertCommandDecoder.TryDecode(result.Message.Key, result.Message.Value, out var command, out var failure))
         {
             try
             {
@@ -158,6 +158,10 @@ public sealed partial class KafkaCommandSource : IDisposable
             {
                 return false;
             }
+        }
+        else
+        {
+            reason = failure.Text;
         }
 
         if (reason is null)
@@ -170,7 +174,7 @@ public sealed partial class KafkaCommandSource : IDisposable
         LogRefused(_logger, result.Partition.Value, result.Offset.Value, reason);
         var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deadLetters.Send(
-            new DeadLetter(result.Message.Key, result.Message.Value, result.Topic, result.Partition.Value, result.Offset.Value, reason, "command"),
+            new DeadLetter(result.Message.Key, result.Message.Value, result.Topic, result.Partition.Value, result.Offset.Value, reason, DeadLetterCode.CommandRefused),
             acknowledged.SetResult);
         try
         {

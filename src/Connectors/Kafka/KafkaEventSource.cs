@@ -390,14 +390,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Interlocked.Increment(ref _consumed);
         var message = result.Message;
         var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
-        if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var reason))
+        if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var failure))
         {
             Write(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted, _onEventReleased));
             return;
         }
 
         Interlocked.Increment(ref _deadLettered);
-        DeadLetter(source, tracker, reason!);
+        DeadLetter(source, tracker, failure);
     }
 
     /// <summary>A record of the repartition topic: area work, watermarks, or a command forwarded to this node.</summary>
@@ -413,13 +413,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Interlocked.Increment(ref _internalConsumed);
         var message = result.Message;
         var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
-        if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var reason))
+        if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure))
         {
             Write(new ConsumedRepartitionRecord(record!, source, tracker, _onEventCompleted, _onEventReleased));
             return;
         }
 
-        DeadLetter(source, tracker, reason!);
+        DeadLetter(source, tracker, failure);
     }
 
     /// <summary>
@@ -482,16 +482,16 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private void DeadLetter(RecordSource source, PartitionOffsetTracker tracker, string reason)
+    private void DeadLetter(RecordSource source, PartitionOffsetTracker tracker, DecodeFailure failure)
     {
         var deadLettered = Interlocked.Increment(ref _deadLetterCount);
         // Sampled: the first ten, then every thousandth, so a flood of bad input cannot flood the log.
         if (deadLettered <= 10 || deadLettered % 1000 == 0)
         {
-            LogDeadLettered(_logger, deadLettered, source.Topic, source.Partition, source.Offset, reason);
+            LogDeadLettered(_logger, deadLettered, source.Topic, source.Partition, source.Offset, failure.Text);
         }
 
-        _deadLetters.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "decode"), () =>
+        _deadLetters.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, failure.Text, failure.Code), () =>
         {
             tracker.Complete(source.Offset);
             OnEventReleased();

@@ -469,7 +469,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     {
         Interlocked.Increment(ref _unwritten);
         LogDeadLetterUnwritten(
-            _logger, deadLetter.SourceTopic, deadLetter.SourcePartition, deadLetter.SourceOffset, deadLetter.Stage, deadLetter.Reason,
+            _logger, deadLetter.SourceTopic, deadLetter.SourcePartition, deadLetter.SourceOffset, deadLetter.Stage.Label, deadLetter.Reason,
             deadLetter.Value?.Length ?? -1, DeadLetterMessages.Sha256Hex(deadLetter.Value), refused);
         onAcknowledged();
     }
@@ -505,11 +505,11 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     {
         LogOutputDeadLettered(_logger, topic, Encoding.UTF8.GetString(key), refused);
         var reason = $"the broker refused this record of {topic} for good ({refused}); it is here in its place";
-        Send(new DeadLetter(key, value, topic, -1, -1, reason, "output"), onAcknowledged);
+        Send(new DeadLetter(key, value, topic, -1, -1, reason, DeadLetterCode.OutputRefused), onAcknowledged);
     }
 
     private static string Identity(DeadLetter deadLetter) =>
-        string.Create(CultureInfo.InvariantCulture, $"dead-letter/{deadLetter.Stage}/{deadLetter.SourceTopic}/{deadLetter.SourcePartition}/{deadLetter.SourceOffset}/{DeadLetterMessages.Sha256Hex(deadLetter.Value)}");
+        string.Create(CultureInfo.InvariantCulture, $"dead-letter/{deadLetter.Stage.Label}/{deadLetter.SourceTopic}/{deadLetter.SourcePartition}/{deadLetter.SourceOffset}/{DeadLetterMessages.Sha256Hex(deadLetter.Value)}");
 
     private static string Identity(string topic, string key, byte[]? value) => Identity(topic, Encoding.UTF8.GetBytes(key), value);
 

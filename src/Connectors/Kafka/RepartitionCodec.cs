@@ -172,36 +172,40 @@ public static class RepartitionCodec
     }
 
     /// <summary>Reads a record of the repartition topic.</summary>
-    /// <returns>false, with the reason, for a record this engine cannot read (written by another version, or damaged).</returns>
-    public static bool TryDecode(byte[]? key, byte[]? value, Headers? headers, out RepartitionRecord? record, out string? reason)
+    /// <returns>
+    /// false, with why, for a record this engine cannot read (written by another version, or damaged): an event's or a
+    /// command's own decoder's code, or <see cref="DeadLetterCode.Other"/> for what only this topic has (its kind, its
+    /// headers, a watermark record).
+    /// </returns>
+    public static bool TryDecode(byte[]? key, byte[]? value, Headers? headers, out RepartitionRecord? record, out DecodeFailure failure)
     {
         try
         {
-            return Decode(key, value, headers, out record, out reason);
+            return Decode(key, value, headers, out record, out failure);
         }
         catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
         {
             record = null;
-            reason = $"unreadable repartition record: {e.Message}";
+            failure = new(DeadLetterCode.Other, $"unreadable repartition record: {e.Message}");
             return false;
         }
     }
 
-    private static bool Decode(byte[]? key, byte[]? value, Headers? headers, out RepartitionRecord? record, out string? reason)
+    private static bool Decode(byte[]? key, byte[]? value, Headers? headers, out RepartitionRecord? record, out DecodeFailure failure)
     {
         record = null;
-        reason = null;
+        failure = default;
         switch (Header(headers, KindHeader))
         {
             case "event":
-                if (Decoder.TryDecode(null, value, out var e, out reason))
+                if (Decoder.TryDecode(null, value, out var e, out failure))
                 {
                     record = new RepartitionRecord(RepartitionKind.Event, Event: e, Origin: Header(headers, OriginHeader));
                 }
 
                 break;
             case "fact":
-                if (Decoder.TryDecode(null, value, out var asEvent, out reason))
+                if (Decoder.TryDecode(null, value, out var asEvent, out failure))
                 {
                     record = new RepartitionRecord(RepartitionKind.Fact, Fact: new Fact(asEvent!.Type, asEvent.SensorId, asEvent.AreaId, asEvent.Timestamp, asEvent.Values), Origin: Header(headers, OriginHeader));
                 }
@@ -209,20 +213,20 @@ public static class RepartitionCodec
                 break;
             case "watermark":
                 var floors = new Dictionary<int, long>();
-                record = ParseWatermarks(value, floors, out reason) is { } watermarks ? new RepartitionRecord(RepartitionKind.Watermark, Watermarks: watermarks, Floors: floors) : null;
+                record = ParseWatermarks(value, floors, out failure) is { } watermarks ? new RepartitionRecord(RepartitionKind.Watermark, Watermarks: watermarks, Floors: floors) : null;
                 break;
             case "command":
-                record = DecodeCommand(key, value, headers, out reason);
+                record = DecodeCommand(key, value, headers, out failure);
                 break;
             default:
-                reason = $"repartition record of unknown kind '{Header(headers, KindHeader)}'";
+                failure = new(DeadLetterCode.Other, $"repartition record of unknown kind '{Header(headers, KindHeader)}'");
                 break;
         }
 
         return record is not null;
     }
 
-    private static RepartitionRecord? DecodeCommand(byte[]? key, byte[]? value, Headers? headers, out string? reason)
+    private static RepartitionRecord? DecodeCommand(byte[]? key, byte[]? value, Headers? headers, out DecodeFailure failure)
     {
         var scope = Header(headers, OwnerScopeHeader);
         var owner = Header(headers, OwnerKeyHeader);
@@ -234,11 +238,11 @@ public static class RepartitionCodec
                 : null;
         if (scope is not ("sensor" or "area") || owner is null || area is null || source is null)
         {
-            reason = "forwarded command without its owner or source";
+            failure = new(DeadLetterCode.Other, "forwarded command without its owner or source");
             return null;
         }
 
-        if (!AlertCommandDecoder.TryDecode(key, value, out var command, out reason))
+        if (!AlertCommandDecoder.TryDecode(key, value, out var command, out failure))
         {
             return null;
         }
@@ -246,16 +250,16 @@ public static class RepartitionCodec
         return new RepartitionRecord(RepartitionKind.Command, Command: command, Owner: new AlertOwner(scope == "area", owner, -1), CommandSource: source, OwnerArea: area);
     }
 
-    private static Dictionary<int, DateTimeOffset?>? ParseWatermarks(byte[]? value, Dictionary<int, long> floors, out string? reason)
+    private static Dictionary<int, DateTimeOffset?>? ParseWatermarks(byte[]? value, Dictionary<int, long> floors, out DecodeFailure failure)
     {
-        reason = null;
+        failure = default;
         var watermarks = new Dictionary<int, DateTimeOffset?>();
         foreach (var pair in Encoding.ASCII.GetString(value ?? []).Split(';', StringSplitOptions.RemoveEmptyEntries))
         {
             var parts = pair.Split('=');
             if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
             {
-                reason = $"unreadable watermark record '{pair}'";
+                failure = new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
                 return null;
             }
 
@@ -263,7 +267,7 @@ public static class RepartitionCodec
             {
                 if (!long.TryParse(floorText, NumberStyles.None, CultureInfo.InvariantCulture, out var floor))
                 {
-                    reason = $"unreadable watermark record '{pair}'";
+                    failure = new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
                     return null;
                 }
 
@@ -281,7 +285,7 @@ public static class RepartitionCodec
             }
             else
             {
-                reason = $"unreadable watermark record '{pair}'";
+                failure = new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
                 return null;
             }
         }

@@ -125,7 +125,7 @@ internal sealed class EngineContext(
             System.Globalization.CultureInfo.InvariantCulture,
             $"late: event time {eventTime:O} is more than the allowed lateness {Options.AllowedLateness} behind the watermark {watermark:O}");
         Sink.Send(
-            new Kommune.Connectors.Codecs.DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "late"),
+            new Kommune.Connectors.Codecs.DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, Kommune.Connectors.Codecs.DeadLetterCode.Late),
             () =>
             {
                 Counters.LateEventAcknowledged();

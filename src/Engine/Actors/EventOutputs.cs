@@ -75,7 +75,7 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord?
             LogEventRuleFailed(engine.Logger, count, source.Topic, source.Partition, source.Offset, reason, exception);
         }
 
-        (_deadLetters ??= []).Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, "rule"));
+        (_deadLetters ??= []).Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, DeadLetterCode.RuleFailed));
     }
 
     public void Problem(string ruleName, string key, string kind, string message)

@@ -244,11 +244,9 @@ internal sealed class EngineMetrics : IRuleTimings
 
     public void AggregateEmitted(Aggregate aggregate) => _aggregates.WithLabels(aggregate.Metric).Inc();
 
-    public void DeadLettered(DeadLetter deadLetter)
-    {
-        var stage = deadLetter.Stage is "decode" or "late" or "rule" or "command" or "output" ? deadLetter.Stage : "other";
-        _deadLetters.WithLabels(stage, DeadLetterReasons.Code(deadLetter.Stage, deadLetter.Reason)).Inc();
-    }
+    /// <summary>A dead letter the broker acknowledged, counted by its stage and code (chosen where it was made; never its reason text).</summary>
+    public void DeadLettered(DeadLetter deadLetter) =>
+        _deadLetters.WithLabels(deadLetter.Stage.Label, deadLetter.Code.Label).Inc();
 
     public void RuleFailed(string rule) => _ruleFailures.WithLabels(rule).Inc();
 

@@ -73,12 +73,12 @@ internal sealed class ConsoleBoard
         }
     }
 
-    /// <summary>Applies a dead letter; one of a refused command also goes to its alert's timeline.</summary>
-    public void ApplyDeadLetter(string stage, string reason, string? sourceTopic, string? sourcePartition, string? sourceOffset, byte[]? key, byte[]? value, DateTimeOffset at, AlertCommand? refusedCommand, string? refusedAlertId)
+    /// <summary>Applies a dead letter (its code from its code header, null when it has none); one of a refused command also goes to its alert's timeline.</summary>
+    public void ApplyDeadLetter(string stage, string? code, string reason, string? sourceTopic, string? sourcePartition, string? sourceOffset, byte[]? key, byte[]? value, DateTimeOffset at, AlertCommand? refusedCommand, string? refusedAlertId)
     {
         lock (_gate)
         {
-            _deadLetters.Apply(stage, reason, sourceTopic, sourcePartition, sourceOffset, key, value, at);
+            _deadLetters.Apply(stage, code, reason, sourceTopic, sourcePartition, sourceOffset, key, value, at);
             _deadLettersChanged = true;
             if (refusedAlertId is not null && _alerts.ApplyRefusal(refusedAlertId, refusedCommand, reason, at) is { } view)
             {

@@ -112,6 +112,7 @@ internal sealed partial class ConsoleFeed(ConsoleBoard board, ConsoleKafka kafka
 
             board.ApplyDeadLetter(
                 stage,
+                record.Header(DeadLetterHeaders.Code),
                 reason,
                 record.Header(DeadLetterHeaders.SourceTopic),
                 record.Header(DeadLetterHeaders.SourcePartition),

@@ -17,10 +17,10 @@ internal sealed class DeadLetterBook
     private readonly Queue<DeadLetterView> _latest = new();
     private long _total;
 
-    /// <summary>Applies one dead letter.</summary>
-    public void Apply(string stage, string reason, string? sourceTopic, string? sourcePartition, string? sourceOffset, byte[]? key, byte[]? value, DateTimeOffset at)
+    /// <summary>Applies one dead letter, counted by its stage and its code header (<paramref name="code"/>; see <see cref="CodeOf"/>).</summary>
+    public void Apply(string stage, string? code, string reason, string? sourceTopic, string? sourcePartition, string? sourceOffset, byte[]? key, byte[]? value, DateTimeOffset at)
     {
-        var code = DeadLetterReasons.Code(stage, reason);
+        code = CodeOf(stage, code);
         _counts[(stage, code)] = _counts.GetValueOrDefault((stage, code)) + 1;
         _total++;
         _latest.Enqueue(new DeadLetterView(at, stage, code, Cut(reason), sourceTopic, sourcePartition, sourceOffset, Text(key), Text(value)));
@@ -28,6 +28,22 @@ internal sealed class DeadLetterBook
         {
             _latest.Dequeue();
         }
+    }
+
+    /// <summary>
+    /// A dead letter's code as counted: its code header when it names a known code; for one without (written before
+    /// the header existed, or by something else), the code of its stage when the stage has only one, else <c>other</c>.
+    /// The reason text is never read for a code.
+    /// </summary>
+    public static string CodeOf(string stage, string? header)
+    {
+        if (DeadLetterCode.FromLabel(header) is { } known)
+        {
+            return known.Label;
+        }
+
+        var ofStage = DeadLetterCode.All.Where(c => c.Stage.Label == stage).ToList();
+        return ofStage.Count == 1 ? ofStage[0].Label : DeadLetterCode.Other.Label;
     }
 
     /// <summary>The counts (most first) and the latest dead letters (newest first).</summary>

@@ -732,7 +732,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var partitions = starts.Keys.ToList();
         var tasks = partitions.ToHashSet();
         var resumed = new HashSet<int>(); // partitions with restored sensor state: their events so far were processed
-        var handedOver = new Dictionary<int, (DateTimeOffset Watermark, long Next)>(); // PartitionTimeRecord, per partition
+        var handedOver = new Dictionary<int, PartitionTime>(); // PartitionTimeRecord, per partition
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
@@ -757,11 +757,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
                 return false; // another task's key in a shared state partition
             },
-            (partition, watermark, next) =>
+            (partition, time) =>
             {
                 if (tasks.Contains(partition))
                 {
-                    handedOver[partition] = (watermark, next);
+                    handedOver[partition] = time;
                 }
             });
             _counters.StatesRestored(restored);
@@ -802,7 +802,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var countdown = new Countdown(released.Set);
         var set = partitions.ToHashSet();
         var routers = (_router, _areaRouter);
-        Dictionary<int, (DateTimeOffset Watermark, long Next)>? times = null; // what to hand over with them
+        Dictionary<int, PartitionTime>? times = null; // what to hand over with them
         lock (_time)
         {
             // From now on nothing is reported for them (their keys stop before a later watermark reaches them: a report
@@ -814,7 +814,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 var next = _lastDispatched.TryGetValue(partition, out var last) ? last + 1 : _startedAt.GetValueOrDefault(partition, -1);
                 if (!lost && _watermarks.PartitionWatermarkOf(partition) is { } own && next >= 0)
                 {
-                    (times ??= [])[partition] = (own, next);
+                    (times ??= [])[partition] = new PartitionTime(own, next);
                 }
 
                 _startedAt.Remove(partition);
@@ -894,9 +894,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// Writes, for each partition handed over, how far event time had come on it (<see cref="PartitionTimeRecord"/>) and
     /// waits for the writes, at most <paramref name="timeout"/>: its next owner starts from it.
     /// </summary>
-    private void WritePartitionTimes(Dictionary<int, (DateTimeOffset Watermark, long Next)>? times, TimeSpan timeout)
+    private void WritePartitionTimes(Dictionary<int, PartitionTime>? times, TimeSpan timeout)
     {
-        if (times is null || _outputs is not { } outputs || _context is not { StatePartitions: > 0 } context || !_options.PersistState)
+        if (times is null || _outputs is not { } outputs || _context is not { StatePartitions: > 0 } context) // StatePartitions: only with PersistState
         {
             return;
         }

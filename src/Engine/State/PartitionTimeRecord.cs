@@ -52,3 +52,8 @@ internal static class PartitionTimeRecord
         [property: JsonRequired, JsonPropertyName("partition")] int Partition,
         [property: JsonRequired, JsonPropertyName("watermark")] DateTimeOffset Watermark);
 }
+
+/// <summary>How far event time had come on a sensor partition at its hand-over, and the offset after the events that includes.</summary>
+/// <param name="Watermark">The partition's own watermark.</param>
+/// <param name="Next">The offset after the newest event it includes (−1 when not known).</param>
+internal readonly record struct PartitionTime(DateTimeOffset Watermark, long Next);

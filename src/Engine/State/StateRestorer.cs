@@ -44,10 +44,9 @@ internal sealed partial class StateRestorer(string bootstrapServers, KafkaClient
     /// <summary>
     /// Reads the partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it took
     /// it (a key of another task in a shared state partition is not); returns how many keys were taken. The newest
-    /// <see cref="PartitionTimeRecord"/> of each sensor partition goes to <paramref name="partitionTime"/>: the partition,
-    /// its watermark, and the offset after the last event it includes (−1 when the record does not say).
+    /// <see cref="PartitionTimeRecord"/> of each sensor partition goes to <paramref name="partitionTime"/>.
     /// </summary>
-    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, DateTimeOffset, long>? partitionTime = null)
+    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, PartitionTime>? partitionTime = null)
     {
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig
@@ -114,7 +113,7 @@ internal sealed partial class StateRestorer(string bootstrapServers, KafkaClient
             {
                 if (PartitionTimeRecord.TryDecode(state.Value, out var sensorPartition, out var watermark, out var reason))
                 {
-                    partitionTime?.Invoke(sensorPartition, watermark, state.Covers.TryGetValue(sensorPartition, out var next) ? next : -1);
+                    partitionTime?.Invoke(sensorPartition, new PartitionTime(watermark, state.Covers.TryGetValue(sensorPartition, out var next) ? next : -1));
                 }
                 else
                 {

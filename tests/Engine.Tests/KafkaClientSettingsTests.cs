@@ -22,8 +22,8 @@ public sealed class KafkaClientSettingsTests(ITestOutputHelper output)
     /// <summary>Every Kafka client of one engine node, by the client.id the engine gives it, and what kind it is.</summary>
     private static readonly Dictionary<string, Type> EngineClients = new(StringComparer.Ordinal)
     {
-        ["kommune-sink"] = typeof(ProducerConfig), // alerts, aggregates, state, dead letters
-        ["kommune-sink-repartition"] = typeof(ProducerConfig),
+        ["kommune-sink"] = typeof(ProducerConfig), // alerts, aggregates, dead letters
+        ["kommune-sink-bulk"] = typeof(ProducerConfig), // repartition and state records
         ["kommune-engine"] = typeof(ConsumerConfig), // sensor events
         ["kommune-engine-repartition"] = typeof(ConsumerConfig),
         ["kommune-command-reader"] = typeof(ConsumerConfig), // operations centres' commands

@@ -20,12 +20,13 @@ public sealed record KafkaSinkOptions
     public TimeSpan Linger { get; init; } = TimeSpan.FromMilliseconds(5);
 
     /// <summary>
-    /// How long the repartition topic's producer waits to fill a batch, in at-least-once mode (where that topic has a
-    /// producer of its own; in exactly-once mode one transactional producer writes everything). Its records are area
-    /// work, judged by minute and quarter-hour windows: fewer, larger batches cost the broker less, and leave the
+    /// How long the bulk producer waits to fill a batch, in at-least-once mode, where the repartition topic's and the
+    /// state topic's records have a producer of their own (in exactly-once mode one transactional producer writes
+    /// everything). Its records are area work, judged by minute and quarter-hour windows, and state records of
+    /// kilobytes that only an offset commit waits for: fewer, larger batches cost the broker less, and leave the
     /// alerts' producer its requests to itself.
     /// </summary>
-    public TimeSpan RepartitionLinger { get; init; } = TimeSpan.FromMilliseconds(20);
+    public TimeSpan BulkLinger { get; init; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
     /// How long to wait before producing a record again after its delivery failed for a reason that may pass (the
@@ -97,7 +98,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
     private readonly KafkaSinkOptions _options;
     private readonly ILogger _logger;
     private readonly IProducer<byte[]?, byte[]?> _producer;
-    private readonly IProducer<byte[]?, byte[]?>? _repartitionProducer; // at-least-once only; else _producer writes those too
+    private readonly IProducer<byte[]?, byte[]?>? _bulkProducer; // repartition and state records, at-least-once only; else _producer writes those too
     private readonly CancellationTokenSource _disposed = new();
     private readonly RefusedRecords _refusals;
     private readonly StateChunkLedger _stateChunks;
@@ -138,10 +139,10 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             config.MessageTimeoutMs = (int)options.TransactionTimeout.TotalMilliseconds;
         }
 
-        var repartition = new ProducerConfig(new Dictionary<string, string>(config))
+        var bulk = new ProducerConfig(new Dictionary<string, string>(config))
         {
-            LingerMs = options.RepartitionLinger.TotalMilliseconds,
-            ClientId = "kommune-sink-repartition",
+            LingerMs = options.BulkLinger.TotalMilliseconds,
+            ClientId = "kommune-sink-bulk",
         };
         options.ClientSettings.ApplyTo(config);
         // The producer refuses a record over message.max.bytes (key, value and headers); a dead letter is cut to fit
@@ -153,7 +154,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             .Build();
         if (options.TransactionalId is null)
         {
-            _repartitionProducer = new ProducerBuilder<byte[]?, byte[]?>(options.ClientSettings.ApplyTo(repartition))
+            _bulkProducer = new ProducerBuilder<byte[]?, byte[]?>(options.ClientSettings.ApplyTo(bulk))
                 .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
                 .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
                 .Build();
@@ -525,11 +526,11 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         while (WaitingCount > 0 && DateTime.UtcNow < deadline)
         {
             _producer.Flush(TimeSpan.FromMilliseconds(100));
-            _repartitionProducer?.Flush(TimeSpan.FromMilliseconds(100));
+            _bulkProducer?.Flush(TimeSpan.FromMilliseconds(100));
             ProduceWaiting();
         }
 
-        var unflushed = _repartitionProducer?.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } first ? first : TimeSpan.Zero) ?? 0;
+        var unflushed = _bulkProducer?.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } first ? first : TimeSpan.Zero) ?? 0;
         return unflushed + _producer.Flush(deadline - DateTime.UtcNow is { Ticks: > 0 } left ? left : TimeSpan.Zero) + WaitingCount;
     }
 
@@ -553,8 +554,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         }
 
         _disposed.Cancel();
-        _repartitionProducer?.Flush(TimeSpan.FromSeconds(5));
-        _repartitionProducer?.Dispose();
+        _bulkProducer?.Flush(TimeSpan.FromSeconds(5));
+        _bulkProducer?.Dispose();
         _producer.Flush(TimeSpan.FromSeconds(5));
         _producer.Dispose();
         _disposed.Dispose();
@@ -705,7 +706,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             }
 
             Interlocked.Increment(ref _queued);
-            var producer = _repartitionProducer is { } own && record.Destination.Topic == _options.Topics.Repartition ? own : _producer;
+            var producer = _bulkProducer is { } bulk && (record.Destination.Topic == _options.Topics.Repartition || record.Destination.Topic == _options.Topics.State) ? bulk : _producer;
             producer.Produce(record.Destination, record.Message, report => Delivered(record, report.Error));
             return true;
         }

@@ -8,18 +8,73 @@ namespace Kommune.Engine.Actors;
 
 /// <summary>
 /// Collects what rules emit during one call (a record, or timers firing), then sends it and reports when the broker has
-/// acknowledged every record: alerts (saying their <paramref name="owner"/>), aggregates, dead letters, and facts, which
+/// acknowledged every record: alerts (saying their key's owner), aggregates, dead letters, and facts, which
 /// go to their area's partition of the repartition topic. A rule that throws while handling a consumed record
 /// dead-letters that record with the exception's message; one that throws in a timer is logged and counted.
+/// Most calls emit nothing: such an instance goes back to its thread's spare (<see cref="Recycle"/>) and serves the next
+/// call there, so an event that emits nothing allocates none.
 /// </summary>
-internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord? consumed, AlertOwner? owner) : IRuleOutputs
+internal sealed partial class EventOutputs : IRuleOutputs
 {
-    // Made on first use: most events emit nothing, and this object is made once per event.
+    [ThreadStatic]
+    private static EventOutputs? Spare;
+
+    private readonly EngineContext _engine;
+    private ConsumedRecord? _consumed;
+    private RuleHost? _host;
+    private AlertOwner? _owner;
+    private bool _ownerKnown;
+
+    // Made on first use: most events emit nothing.
     private List<Alert>? _alerts;
     private List<Aggregate>? _aggregates;
     private List<DeadLetter>? _deadLetters;
     private List<Fact>? _facts;
     private List<int>? _fromTimers; // the indexes of facts a timer's handler sent
+
+    private EventOutputs(EngineContext engine) => _engine = engine;
+
+    /// <summary>
+    /// Outputs for one call of <paramref name="host"/>: of <paramref name="consumed"/> (null for timers, commands, restores
+    /// and reloads); alerts say the host's owner (asked only when one is emitted).
+    /// </summary>
+    public static EventOutputs For(EngineContext engine, ConsumedRecord? consumed, RuleHost host)
+    {
+        var outputs = Spare is { } spare && ReferenceEquals(spare._engine, engine) ? spare : new EventOutputs(engine);
+        Spare = null;
+        outputs._consumed = consumed;
+        outputs._host = host;
+        return outputs;
+    }
+
+    /// <summary>After a call that emitted nothing: this instance becomes its thread's spare. One that emitted is left alone (it is being sent).</summary>
+    public void Recycle()
+    {
+        if (Records > 0)
+        {
+            return;
+        }
+
+        _consumed = null;
+        _host = null;
+        _owner = null;
+        _ownerKnown = false;
+        Spare = this;
+    }
+
+    private AlertOwner? Owner
+    {
+        get
+        {
+            if (!_ownerKnown)
+            {
+                _owner = _host?.Owner;
+                _ownerKnown = true;
+            }
+
+            return _owner;
+        }
+    }
 
     /// <summary>Whether the rules emitted anything.</summary>
     public bool Any => Records > 0;
@@ -32,11 +87,11 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord?
         (_alerts ??= []).Add(alert);
         if (alert.Status == AlertStatus.Resolved)
         {
-            engine.OpenAlerts.TryRemove(alert.AlertId, out _);
+            _engine.OpenAlerts.TryRemove(alert.AlertId, out _);
         }
         else
         {
-            engine.OpenAlerts[alert.AlertId] = (owner ?? new AlertOwner(alert.SensorId is null, alert.SensorId ?? alert.AreaId, -1), alert.AreaId);
+            _engine.OpenAlerts[alert.AlertId] = (Owner ?? new AlertOwner(alert.SensorId is null, alert.SensorId ?? alert.AreaId, -1), alert.AreaId);
         }
     }
 
@@ -55,24 +110,24 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord?
 
     public void RuleFailed(string ruleName, string handler, Exception exception)
     {
-        var count = engine.Counters.RuleFailed(ruleName);
+        var count = _engine.Counters.RuleFailed(ruleName);
         var logged = EngineCounters.Sampled(count);
         var message = exception.Message.ReplaceLineEndings(" ");
         var reason = $"rule '{ruleName}' threw {exception.GetType().Name} in {handler}: {message}";
-        if (consumed is null)
+        if (_consumed is null)
         {
             if (logged)
             {
-                LogTimerRuleFailed(engine.Logger, count, reason, exception);
+                LogTimerRuleFailed(_engine.Logger, count, reason, exception);
             }
 
             return;
         }
 
-        var source = consumed.Source;
+        var source = _consumed.Source;
         if (logged)
         {
-            LogEventRuleFailed(engine.Logger, count, source.Topic, source.Partition, source.Offset, reason, exception);
+            LogEventRuleFailed(_engine.Logger, count, source.Topic, source.Partition, source.Offset, reason, exception);
         }
 
         (_deadLetters ??= []).Add(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, reason, DeadLetterCode.RuleFailed));
@@ -80,10 +135,10 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord?
 
     public void Problem(string ruleName, string key, string kind, string message)
     {
-        var count = engine.Counters.RuleProblem(ruleName, kind);
+        var count = _engine.Counters.RuleProblem(ruleName, kind);
         if (EngineCounters.Sampled(count))
         {
-            LogRuleProblem(engine.Logger, count, ruleName, key, kind, message.ReplaceLineEndings(" "));
+            LogRuleProblem(_engine.Logger, count, ruleName, key, kind, message.ReplaceLineEndings(" "));
         }
     }
 
@@ -97,26 +152,27 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord?
             return;
         }
 
-        var pending = new PendingAcknowledgements(total, engine.Counters, onAcknowledged);
+        var pending = new PendingAcknowledgements(total, _engine.Counters, onAcknowledged);
+        var owner = Owner;
         foreach (var alert in _alerts ?? [])
         {
-            engine.Sink.Send(alert, owner, pending.AlertAcknowledged);
+            _engine.Sink.Send(alert, owner, pending.AlertAcknowledged);
         }
 
         for (var i = 0; i < (_facts?.Count ?? 0); i++)
         {
             var fact = _facts![i];
-            engine.Sink.Send(engine.AreaTask(fact.AreaId), RepartitionCodec.Fact(fact, Origin(i)), pending.FactAcknowledged);
+            _engine.Sink.Send(_engine.AreaTask(fact.AreaId), RepartitionCodec.Fact(fact, Origin(i)), pending.FactAcknowledged);
         }
 
         foreach (var aggregate in _aggregates ?? [])
         {
-            engine.Sink.Send(aggregate, pending.AggregateAcknowledged);
+            _engine.Sink.Send(aggregate, pending.AggregateAcknowledged);
         }
 
         foreach (var deadLetter in _deadLetters ?? [])
         {
-            engine.Sink.Send(deadLetter, pending.DeadLetterAcknowledged);
+            _engine.Sink.Send(deadLetter, pending.DeadLetterAcknowledged);
         }
     }
 
@@ -143,8 +199,8 @@ internal sealed partial class EventOutputs(EngineContext engine, ConsumedRecord?
 
         // A timer fires while an event is handled or when time moves on, whichever comes first after a restart: its
         // facts are named by what they are, not by when they were made.
-        return consumed is not null && !fromTimer
-            ? RepartitionCodec.EventOrigin(consumed.Source.Partition, consumed.Source.Offset, before)
+        return _consumed is not null && !fromTimer
+            ? RepartitionCodec.EventOrigin(_consumed.Source.Partition, _consumed.Source.Offset, before)
             : RepartitionCodec.TimerOrigin(fact.SensorId, fact.Name, fact.EventTime, before);
     }
 

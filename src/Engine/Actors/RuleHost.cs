@@ -70,7 +70,7 @@ internal sealed partial class RuleHost
     public int? Task { get; private set; }
 
     /// <summary>Who owns this key's alerts, as their records say (so a command can be forwarded to it).</summary>
-    private AlertOwner? Owner => Task is { } task ? new AlertOwner(Runner.Scope == RuleScope.Area, Runner.Key, task) : null;
+    public AlertOwner? Owner => Task is { } task ? new AlertOwner(Runner.Scope == RuleScope.Area, Runner.Key, task) : null;
 
     public KeyedRuleRunner Runner { get; }
 
@@ -88,7 +88,7 @@ internal sealed partial class RuleHost
         }
 
         CatchUpWithRules();
-        var outputs = new EventOutputs(_engine, routed.Consumed, Owner);
+        var outputs = EventOutputs.For(_engine, routed.Consumed, this);
         Runner.OnEvent(routed.Consumed.Event, routed.Watermark, _engine.Now, outputs);
         Finish(outputs, routed.Completion);
     }
@@ -119,7 +119,7 @@ internal sealed partial class RuleHost
         }
 
         CatchUpWithRules();
-        var outputs = new EventOutputs(_engine, area.Consumed, Owner);
+        var outputs = EventOutputs.For(_engine, area.Consumed, this);
         if (record.Fact is { } fact)
         {
             Runner.OnFact(fact, area.Watermark, _engine.Now, outputs);
@@ -163,7 +163,7 @@ internal sealed partial class RuleHost
     public void OnCommand(CommandMessage message)
     {
         CatchUpWithRules();
-        var outputs = new EventOutputs(_engine, null, Owner);
+        var outputs = EventOutputs.For(_engine, null, this);
         if (!Runner.OnAlertCommand(message.Command, Runner.Watermark, _engine.Now, outputs))
         {
             message.Done.TrySetResult(_engine.Reloads.Closed.NotOpen(message.Command.AlertId));
@@ -178,7 +178,7 @@ internal sealed partial class RuleHost
     {
         CatchUpWithRules();
         var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
-        var outputs = new EventOutputs(_engine, null, Owner);
+        var outputs = EventOutputs.For(_engine, null, this);
         // A record made again this far behind would be too late anyway.
         _origins?.Forget(watermark, 2 * (_engine.Options.AllowedLateness + _engine.Options.OutOfOrderness));
         Runner.Advance(watermark, _engine.Now, outputs);
@@ -218,7 +218,7 @@ internal sealed partial class RuleHost
             }
         }
 
-        var outputs = new EventOutputs(_engine, null, Owner);
+        var outputs = EventOutputs.For(_engine, null, this);
         var changes = Runner.Restore(restore.Snapshot, outputs);
         _engine.Reloads.Applied(null, changes);
         Finish(outputs, null, changed: changes.Count > 0);
@@ -335,7 +335,7 @@ internal sealed partial class RuleHost
             return;
         }
 
-        var outputs = new EventOutputs(_engine, null, Owner);
+        var outputs = EventOutputs.For(_engine, null, this);
         var changes = Runner.Reload(rules, outputs);
         _engine.Reloads.Applied(progress, changes);
         Finish(outputs, null, changed: changes.Count > 0 || outputs.Any);
@@ -368,6 +368,7 @@ internal sealed partial class RuleHost
         if (outputs.Records == 0)
         {
             // Nothing to wait for (most events): done now, without the callbacks below.
+            outputs.Recycle();
             acknowledged?.Invoke();
             Schedule();
             return;

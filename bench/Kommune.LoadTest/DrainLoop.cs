@@ -28,6 +28,7 @@ internal sealed class DrainLoop : IDisposable
     private long _acknowledged;
     private long _failed;
     private long _assignedAt;
+    private long _readAt;
 
     /// <param name="start">The Stopwatch timestamp the run is timed from (taken before this is made).</param>
     public DrainLoop(string bootstrapServers, string input, string output, long events, long start)
@@ -73,6 +74,9 @@ internal sealed class DrainLoop : IDisposable
 
     /// <summary>When the group gave the consumer its partitions (Stopwatch timestamp), 0 before.</summary>
     public long AssignedAt => Interlocked.Read(ref _assignedAt);
+
+    /// <summary>When the last input record was consumed (Stopwatch timestamp), 0 before.</summary>
+    public long ReadAt => Interlocked.Read(ref _readAt);
 
     /// <summary>
     /// Runs on the calling thread until every input record is consumed and every fall acknowledged, and returns the
@@ -120,6 +124,7 @@ internal sealed class DrainLoop : IDisposable
             }
         }
 
+        Interlocked.Exchange(ref _readAt, Stopwatch.GetTimestamp());
         var left = deadline - Stopwatch.GetTimestamp();
         if (left <= 0 || _producer.Flush(TimeSpan.FromSeconds(left / (double)Stopwatch.Frequency)) > 0)
         {

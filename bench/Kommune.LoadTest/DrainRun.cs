@@ -292,25 +292,25 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
         output.WriteLine();
         output.WriteLine(Invariant($"Drain of {settings.Events:N0} pre-filled events ({falls:N0} falls), {settings.Partitions} partitions, {settings.Sensors:N0} sensors; load {LoadAverage()} at the end"));
         output.WriteLine();
-        output.WriteLine("| round | order | pipe | events | outputs | start-up s | all read s | seconds | events/s | engine / loop |");
-        output.WriteLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|");
-        var ratios = new List<(int Round, bool EngineFirst, double Ratio)>();
+        output.WriteLine("| round | order | pipe | events | outputs | start-up s | all read s | seconds | events/s | after start-up, events/s | engine / loop | after start-up |");
+        output.WriteLine("|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        var ratios = new List<(int Round, bool EngineFirst, double Ratio, double AfterStartUp)>();
         foreach (var r in results)
         {
             var loop = results.Single(x => x.Round == r.Round && x.IsLoop);
-            var ratio = r.IsLoop ? "" : Invariant($"{r.EventsPerSecond / loop.EventsPerSecond:P0}");
+            var (ratio, after) = (r.EventsPerSecond / loop.EventsPerSecond, r.AfterStartUp / loop.AfterStartUp);
             if (!r.IsLoop)
             {
-                ratios.Add((r.Round, r.Position == "1st", r.EventsPerSecond / loop.EventsPerSecond));
+                ratios.Add((r.Round, r.Position == "1st", ratio, after));
             }
 
-            output.WriteLine(Invariant($"| {r.Round} | {r.Position} | {r.Pipe} | {r.Events:N0} | {r.Outputs:N0} | {r.StartUp:N2} | {r.AllRead:N2} | {r.Seconds:N2} | {r.EventsPerSecond:N0} | {ratio} |"));
+            output.WriteLine(Invariant($"| {r.Round} | {r.Position} | {r.Pipe} | {r.Events:N0} | {r.Outputs:N0} | {r.StartUp:N2} | {r.AllRead:N2} | {r.Seconds:N2} | {r.EventsPerSecond:N0} | {r.AfterStartUp:N0} | {(r.IsLoop ? "" : $"{ratio:P0}")} | {(r.IsLoop ? "" : $"{after:P0}")} |"));
         }
 
         output.WriteLine();
         var warm = ratios.Where(x => x.Round > 1).ToList();
-        output.WriteLine(Invariant($"engine / loop: {string.Join(", ", ratios.Select(x => $"{x.Ratio:P0} (round {x.Round}, engine {(x.EngineFirst ? "first" : "second")})"))}; mean {ratios.Average(x => x.Ratio):P0}{(warm.Count > 0 ? $", {warm.Average(x => x.Ratio):P0} without round 1 (both pipes' first run in this process)" : "")}"));
-        output.WriteLine("seconds: from before the pipe's clients are made to its last input record done: consumed, and its outputs (the engine: and state) acknowledged. start-up: to its first partition assignment; all read: to its last input record consumed. events/s = events / seconds.");
+        output.WriteLine(Invariant($"engine / loop: {string.Join(", ", ratios.Select(x => $"{x.Ratio:P0} (round {x.Round}, engine {(x.EngineFirst ? "first" : "second")})"))}; mean {ratios.Average(x => x.Ratio):P0}{(warm.Count > 0 ? $", {warm.Average(x => x.Ratio):P0} without round 1 (both pipes' first run in this process)" : "")}; after start-up: mean {ratios.Average(x => x.AfterStartUp):P0}{(warm.Count > 0 ? $", {warm.Average(x => x.AfterStartUp):P0} without round 1" : "")}"));
+        output.WriteLine("seconds: from before the pipe's clients are made to its last input record done: consumed, and its outputs (the engine: and state) acknowledged. start-up: to its first partition assignment; all read: to its last input record consumed. events/s = events / seconds; after start-up = events / (seconds - start-up).");
     }
 
     /// <summary>A full blocking collection between runs, outside the timing, so no run pays for the garbage of the one before.</summary>
@@ -332,6 +332,8 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
         public bool IsLoop => Pipe == "hand-written loop";
 
         public double EventsPerSecond => Events / Seconds;
+
+        public double AfterStartUp => Events / (Seconds - StartUp);
     }
 
     private sealed class DrainFailedException(string message) : Exception(message);

@@ -74,6 +74,15 @@ internal sealed record LoadSettings
     /// <summary>Play the simulator's scripted incidents (a jam, a full car park, an energy spike), so area rules raise alerts.</summary>
     public bool Incidents { get; init; }
 
+    /// <summary>The drain benchmark instead of the load test: pre-fill <see cref="Events"/>, then drain them with a hand-written loop and the engine (fall-alert only).</summary>
+    public bool Drain { get; init; }
+
+    /// <summary>Drain benchmark: events pre-filled.</summary>
+    public long Events { get; init; } = 1_000_000;
+
+    /// <summary>Drain benchmark: rounds of loop and engine, the order alternating (odd rounds the loop first).</summary>
+    public int Rounds { get; init; } = 2;
+
     /// <summary>What the generator simulates, for the header and the table.</summary>
     public string Workload
     {

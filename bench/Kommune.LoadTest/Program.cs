@@ -34,12 +34,15 @@ var sessionTimeout = new Option<double?>("--session-timeout") { Description = "N
 var areaLatency = new Option<bool>("--area-latency") { Description = "Also measure the outputs of event-time timers on both sides of the repartition topic: segment facts written to it, area aggregates and alerts after it (run at least a few minutes: they come once a minute)." };
 var timerDump = new Option<string?>("--timer-dump") { Description = "With --area-latency: write every timer output counted to this CSV file (kind, id, due, topic/partition, latency ms)." };
 var fallDump = new Option<string?>("--fall-dump") { Description = "Write each fall's first output to this CSV file: run, id, measured (0 in the warm-up), and ms from the generator's start to the fall's intended send time, to the engine producing the output and to the output being readable." };
+var drain = new Option<bool>("--drain") { Description = "The drain benchmark instead of the load test: pre-fill --events simulator events (--sensors, default partitions 64), then drain them from the start with a hand-written consume → filter falls → produce loop and with the engine (fall-alert rule only), --rounds times, the order alternating; one table with the ratio." };
+var events = new Option<long>("--events") { Description = "Drain benchmark: events pre-filled.", DefaultValueFactory = _ => 1_000_000 };
+var rounds = new Option<int>("--rounds") { Description = "Drain benchmark: rounds of loop and engine (odd rounds the loop first, even the engine).", DefaultValueFactory = _ => 2 };
 var incidents = new Option<bool>("--incidents") { Description = "Play the simulator's scripted incidents (a jam in area-002 from 30 s to 8 min, a full car park in area-003, an energy spike), so that congestion alerts are raised." };
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
     bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
-    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents,
+    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents, drain, events, rounds,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -49,6 +52,8 @@ AtLeast(areas, 1);
 AtLeast(partitions, 1);
 AtLeast(nodes, 0);
 AtLeast(phase, 5);
+AtLeast(events, 1);
+AtLeast(rounds, 1);
 root.SetAction(async (parse, cancellationToken) =>
 {
     var settings = new LoadSettings
@@ -61,7 +66,7 @@ root.SetAction(async (parse, cancellationToken) =>
         Sensors = parse.GetValue(sensors),
         Areas = parse.GetValue(areas),
         FallsPerMinute = parse.GetValue(falls),
-        Partitions = parse.GetValue(partitions),
+        Partitions = parse.GetValue(drain) && parse.GetResult(partitions) is null or { Implicit: true } ? 64 : parse.GetValue(partitions),
         ExactlyOnce = parse.GetValue(exactlyOnce),
         SkipBaseline = parse.GetValue(skipBaseline),
         FindMax = parse.GetValue(findMax),
@@ -75,7 +80,21 @@ root.SetAction(async (parse, cancellationToken) =>
         TimerDump = parse.GetValue(timerDump),
         FallDump = parse.GetValue(fallDump),
         Incidents = parse.GetValue(incidents),
+        Drain = parse.GetValue(drain),
+        Events = parse.GetValue(events),
+        Rounds = parse.GetValue(rounds),
     };
+    if (settings.Drain)
+    {
+        if (settings.Nodes > 0 || settings.Rebalance || settings.FindMax)
+        {
+            await Console.Error.WriteLineAsync("--drain runs the engine in this process: not with --nodes, --rebalance or --find-max.");
+            return 1;
+        }
+
+        return await new DrainRun(settings, Console.Out).RunAsync(cancellationToken);
+    }
+
     if (settings.Rebalance && settings.Nodes < 2)
     {
         await Console.Error.WriteLineAsync("--rebalance needs --nodes 2 or more (one is stopped and one killed; the one that joined is left).");

@@ -571,8 +571,17 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
             var watermark = _watermarks.WatermarkOf(partition, now);
             var advanced = _watermarks.Observe(partition, eventTime, now) | _watermarks.WatermarkOf(partition, now) > watermark;
-            _counters.EventRouted();
-            router.Tell(new RoutedEvent(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+            if (RuleInterest.AnyRuleWants(Rules, consumed.Event))
+            {
+                _counters.EventRouted();
+                router.Tell(new RoutedEvent(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+            }
+            else
+            {
+                // No rule takes this type in this area (the area's actor would drop it): done here, without two actor messages.
+                new EventCompletion(consumed, _counters).Done();
+            }
+
             if (advanced)
             {
                 if (now - _announcedAt >= AnnounceInterval)

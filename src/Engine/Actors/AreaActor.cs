@@ -164,7 +164,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         _engine.Counters.EventTakenByArea();
         var sensorEvent = routed.Consumed.Event;
         var rules = _engine.Rules;
-        if (AreaRulesWant(rules, sensorEvent))
+        if (RuleInterest.AreaRulesWant(rules, sensorEvent))
         {
             // To the area's rules, wherever its partition of the repartition topic is processed; the event completes
             // once the broker has it there.
@@ -177,38 +177,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             _engine.Sink.Send(_engine.AreaTask(sensorEvent.AreaId), record, routed.Completion.Done);
         }
 
-        if (SensorRulesMayWant(rules, sensorEvent))
+        if (RuleInterest.SensorRulesMayWant(rules, sensorEvent))
         {
             routed.Completion.Add();
             _sensors.Deliver(sensorEvent.SensorId, routed, Self);
         }
 
         routed.Completion.Done();
-    }
-
-    private static bool AreaRulesWant(RuleSet rules, SensorEvent sensorEvent)
-    {
-        foreach (var binding in rules.AreaBindings)
-        {
-            if (binding.CoversArea(sensorEvent.AreaId) && (binding.SensorTypes.Count == 0 || binding.SensorTypes.Contains(sensorEvent.Type)))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    private static bool SensorRulesMayWant(RuleSet rules, SensorEvent sensorEvent)
-    {
-        foreach (var binding in rules.SensorBindings)
-        {
-            if (binding.CoversArea(sensorEvent.AreaId) && (binding.SensorTypes.Count == 0 || binding.SensorTypes.Contains(sensorEvent.Type)))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 }

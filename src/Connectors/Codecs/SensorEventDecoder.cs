@@ -49,6 +49,14 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
     private readonly string[] _names = new string[MaxCompactValues];
     private readonly SensorValue[] _values = new SensorValue[MaxCompactValues];
 
+    /// <summary>
+    /// Whether the values of an event of an area (first argument) and type (second) will be read, or null (always). When
+    /// it says no, the values are checked as always (a bad one refuses the record) but kept as their JSON, read on first
+    /// use: an event no rule takes costs no value objects. Asked only when the record has its area and type before its
+    /// values (as the engine's producers write them).
+    /// </summary>
+    public Func<string, string, bool>? ValuesWanted { get; init; }
+
     /// <summary>A decoder with <see cref="SensorEventLimits.Default"/> and the system clock.</summary>
     public SensorEventDecoder()
         : this(SensorEventLimits.Default, TimeProvider.System)
@@ -151,9 +159,17 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             }
             else if (reader.ValueTextEquals("values"u8))
             {
-                if (ReadValues(ref reader, out values) is { } error)
+                var keep = areaId is null || type is null || ValuesWanted is not { } wanted || wanted(areaId, type);
+                var start = (int)reader.BytesConsumed;
+                if (ReadValues(ref reader, out values, keep) is { } error)
                 {
                     return error;
+                }
+
+                if (!keep && values is null && reader.TokenType == JsonTokenType.EndObject)
+                {
+                    var slice = json[start..(int)reader.BytesConsumed];
+                    values = new DeferredValues(slice[slice.IndexOf((byte)'{')..].ToArray());
                 }
             }
             else
@@ -296,7 +312,11 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         return time.EndsWith("Z", StringComparison.OrdinalIgnoreCase) || time.Contains('+') || time.Contains('-');
     }
 
-    private DecodeFailure? ReadValues(ref Utf8JsonReader reader, out IReadOnlyDictionary<string, SensorValue>? values)
+    /// <summary>
+    /// Reads and checks the values object; with <paramref name="keep"/> false it only checks them (no value objects, no
+    /// strings but for a refusal's text) and leaves <paramref name="values"/> null.
+    /// </summary>
+    private DecodeFailure? ReadValues(ref Utf8JsonReader reader, out IReadOnlyDictionary<string, SensorValue>? values, bool keep = true)
     {
         values = null;
         reader.Read();
@@ -313,6 +333,11 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         // Up to MaxCompactValues names are gathered in the decoder's scratch arrays; more move to a dictionary.
         Dictionary<string, SensorValue>? many = null;
         var count = 0;
+        if (!keep)
+        {
+            return CheckValues(ref reader);
+        }
+
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = ReadString(ref reader, _strings);
@@ -368,6 +393,45 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
         }
 
         values = many ?? (count == 0 ? EmptyValues : new DecodedValues(Shape(count), _values.AsSpan(0, count).ToArray()));
+        return null;
+    }
+
+    /// <summary>Checks a values object as <see cref="ReadValues"/> does, from just after its start, without keeping anything.</summary>
+    private static DecodeFailure? CheckValues(ref Utf8JsonReader reader)
+    {
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueIsEscaped || !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
+            {
+                _ = reader.GetString(); // unescapes, or refuses invalid UTF-8 as ReadString does
+            }
+
+            var nameAt = reader;
+            reader.Read();
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.Number:
+                    if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
+                    {
+                        return new(DeadLetterCode.NotFinite, $"value '{Truncate(nameAt.GetString()!)}' is not a finite number");
+                    }
+
+                    break;
+                case JsonTokenType.String:
+                    if (reader.ValueIsEscaped || !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan))
+                    {
+                        _ = reader.GetString();
+                    }
+
+                    break;
+                case JsonTokenType.True:
+                case JsonTokenType.False:
+                    break;
+                default:
+                    return new(DeadLetterCode.NestedValue, $"value '{Truncate(nameAt.GetString()!)}' must be a number, string or boolean, not {Describe(reader.TokenType)}");
+            }
+        }
+
         return null;
     }
 

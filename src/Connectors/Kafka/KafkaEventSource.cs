@@ -88,7 +88,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxInFlightEvents, 1);
         _options = options;
         _deadLetters = deadLetters;
-        _decoder = new SensorEventDecoder(options.Limits, clock);
+        _decoder = new SensorEventDecoder(options.Limits, clock) { ValuesWanted = options.ValuesWanted };
         _logger = logger;
         // Every event in the channel is in flight, and in-flight events are bounded, so writes never wait.
         _channel = Channel.CreateBounded<ConsumedRecord>(new BoundedChannelOptions(options.MaxInFlightEvents)

@@ -26,6 +26,13 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public int MaxInFlightEvents { get; init; } = 10_000;
 
+    /// <summary>
+    /// Whether some rule reads the values of events of an area (first argument) and type (second), or null (always
+    /// read them): the values of other events are checked but not made into objects (see
+    /// <see cref="Codecs.SensorEventDecoder.ValuesWanted"/>).
+    /// </summary>
+    public Func<string, string, bool>? ValuesWanted { get; init; }
+
     /// <summary>How often completed offsets are committed.</summary>
     public TimeSpan CommitInterval { get; init; } = TimeSpan.FromSeconds(1);
 

@@ -13,15 +13,20 @@ internal static class RuleInterest
     public static bool SensorRulesMayWant(RuleSet rules, SensorEvent sensorEvent) => AnyCovers(rules.SensorBindings, sensorEvent);
 
     /// <summary>Whether any rule, of either scope, takes the event: one no rule takes needs no actor at all.</summary>
-    public static bool AnyRuleWants(RuleSet rules, SensorEvent sensorEvent) =>
-        AreaRulesWant(rules, sensorEvent) || SensorRulesMayWant(rules, sensorEvent);
+    public static bool AnyRuleWants(RuleSet rules, SensorEvent sensorEvent) => AnyRuleWants(rules, sensorEvent.AreaId, sensorEvent.Type);
 
-    private static bool AnyCovers(IReadOnlyList<RuleBinding> bindings, SensorEvent sensorEvent)
+    /// <summary>Whether any rule, of either scope, takes events of <paramref name="type"/> in <paramref name="areaId"/>.</summary>
+    public static bool AnyRuleWants(RuleSet rules, string areaId, string type) =>
+        AnyCovers(rules.AreaBindings, areaId, type) || AnyCovers(rules.SensorBindings, areaId, type);
+
+    private static bool AnyCovers(IReadOnlyList<RuleBinding> bindings, SensorEvent sensorEvent) => AnyCovers(bindings, sensorEvent.AreaId, sensorEvent.Type);
+
+    private static bool AnyCovers(IReadOnlyList<RuleBinding> bindings, string areaId, string type)
     {
         for (var i = 0; i < bindings.Count; i++)
         {
             var binding = bindings[i];
-            if (binding.CoversArea(sensorEvent.AreaId) && (binding.SensorTypes.Count == 0 || binding.SensorTypes.Contains(sensorEvent.Type)))
+            if (binding.CoversArea(areaId) && (binding.SensorTypes.Count == 0 || binding.SensorTypes.Contains(type)))
             {
                 return true;
             }

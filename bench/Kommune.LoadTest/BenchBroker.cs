@@ -46,6 +46,9 @@ internal sealed class BenchBroker : IDisposable
 
     public KafkaTopics Topics { get; } = new();
 
+    /// <summary>CPU time the broker's own process has used so far; null when it is not a child of ours.</summary>
+    public TimeSpan? ProcessorTime => _process?.ProcessorTime;
+
     public void Dispose()
     {
         _cluster?.Dispose();

@@ -30,6 +30,16 @@ internal sealed partial class BrokerProcess : IDisposable
     /// <summary>Where it listens, once it does.</summary>
     public string BootstrapServers => _listening.Task.Result;
 
+    /// <summary>CPU time it has used so far.</summary>
+    public TimeSpan ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
     /// <summary>Starts it with <paramref name="moreTopics"/> besides the engine's, and waits (at most a minute) until it listens.</summary>
     public static BrokerProcess Start(int partitions, IEnumerable<string> moreTopics)
     {

@@ -16,6 +16,9 @@ internal sealed class InProcessLoadClient : ILoadClient
 
     private LatencyReader Reader { get; }
 
+    /// <summary>Null: its threads' time is this process's.</summary>
+    public TimeSpan? ProcessorTime => null;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         Generator.Start();

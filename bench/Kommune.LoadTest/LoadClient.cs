@@ -21,6 +21,9 @@ internal interface ILoadClient : IAsyncDisposable
     /// <summary>Stops the generator and waits until what it produced is acknowledged; the reader goes on reading.</summary>
     Task StopAsync(CancellationToken cancellationToken);
 
+    /// <summary>CPU time used so far by the process the client runs in, when that is a process of its own; null in this one.</summary>
+    TimeSpan? ProcessorTime { get; }
+
     /// <summary>Every fall's first output read so far, and from when on they count.</summary>
     Task<LoadOutcome> OutcomeAsync(CancellationToken cancellationToken);
 }

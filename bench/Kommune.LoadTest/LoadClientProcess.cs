@@ -55,6 +55,15 @@ internal sealed class LoadClientProcess : ILoadClient
         }
     }
 
+    public TimeSpan? ProcessorTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.HasExited ? null : _process.TotalProcessorTime;
+        }
+    }
+
     public Task StartAsync(CancellationToken cancellationToken) => AskAsync("start", "started", AnswerTimeout, cancellationToken);
 
     public async Task<LoadProgress> ProgressAsync(CancellationToken cancellationToken)

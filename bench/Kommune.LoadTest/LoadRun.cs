@@ -14,6 +14,8 @@ namespace Kommune.LoadTest;
 /// </summary>
 internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 {
+    private BenchBroker? _broker;
+
     private const string RawIn = "bench.raw-in";
     private const string RawOut = "bench.raw-out";
     private const string Hop = "bench.hop";
@@ -22,6 +24,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         using var broker = new BenchBroker(settings, RawIn, RawOut, Hop);
+        _broker = broker;
         var bootstrap = broker.BootstrapServers;
         var topics = broker.Topics;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -117,6 +120,15 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         foreach (var result in hops.Concat(results))
         {
             output.WriteLine(result.Row());
+        }
+
+        output.WriteLine();
+        output.WriteLine($"Where the CPU went in each measured window ({Environment.ProcessorCount} cores; \"this process\" is the pipe under test and whatever else runs here: {Layout()}):");
+        output.WriteLine();
+        output.WriteLine(ProcessorUse.Header);
+        foreach (var result in hops.Concat(results))
+        {
+            output.WriteLine(result.Processors?.Row(result));
         }
 
         if (results.Any(r => r.TimerOutputs is not null))
@@ -235,9 +247,11 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         await client.StartMeasuringAsync(cancellationToken);
         timers?.StartMeasuring();
         var (produced0, processed0, at0) = ((await client.ProgressAsync(cancellationToken)).Produced, await processed(), started.Elapsed);
+        var cpu0 = ProcessorSample.Take(_broker?.ProcessorTime, client.ProcessorTime);
         var lagAtStart = produced0 - (processed0 - before);
         await ProgressUntilAsync(started, settings.WarmUp + settings.Duration, client, processed, before, cancellationToken);
         var (produced1, processed1, at1) = ((await client.ProgressAsync(cancellationToken)).Produced, await processed(), started.Elapsed);
+        var cpu = ProcessorSample.Take(_broker?.ProcessorTime, client.ProcessorTime).Since(cpu0);
         var lagAtEnd = produced1 - (processed1 - before);
         await client.StopAsync(cancellationToken);
         var total = (await client.ProgressAsync(cancellationToken)).Produced;
@@ -255,7 +269,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         }
 
         var seconds = (at1 - at0).TotalSeconds;
-        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, outcome.Latency(), timers?.Snapshot());
+        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, outcome.Latency(), timers?.Snapshot(), cpu);
     }
 
     /// <summary>Appends each fall's first output to a CSV file, times in ms from the generator's start.</summary>

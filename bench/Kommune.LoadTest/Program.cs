@@ -8,7 +8,7 @@ var mixes = new Dictionary<string, SensorMix>(StringComparer.Ordinal)
     ["traffic"] = SensorMix.Traffic,
 };
 
-var bootstrap = new Option<string?>("--bootstrap-servers", "-b") { Description = "An existing Kafka cluster with the engine's topics and bench.raw-in/bench.raw-out; default: start the embedded broker." };
+var bootstrap = new Option<string?>("--bootstrap-servers", "-b") { Description = "An existing Kafka cluster with the engine's topics and bench.raw-in, bench.raw-out and bench.hop; default: start the embedded broker." };
 var rate = new Option<double>("--rate") { Description = "Events per second offered by the fixed-rate generator; 0 offers as fast as it can.", DefaultValueFactory = _ => 0 };
 var duration = new Option<double>("--duration") { Description = "Measured seconds per run, after the warm-up.", DefaultValueFactory = _ => 20 };
 var warmUp = new Option<double>("--warmup") { Description = "Seconds at the rate before measuring.", DefaultValueFactory = _ => 5 };

@@ -39,8 +39,8 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
         await File.WriteAllTextAsync(rulesFile, RulesJson, cancellationToken);
         try
         {
-            output.WriteLine(Invariant($"Drain: Kafka {bootstrap} ({(broker.Embedded ? "embedded" : "given")}), {settings.Partitions} partitions, {settings.Events:N0} events, {settings.Workload}; {settings.Rounds} rounds, the order alternating; {Environment.ProcessorCount} cores, load {LoadAverage()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC"));
-            if (!broker.Embedded)
+            output.WriteLine(Invariant($"Drain: Kafka {bootstrap} ({broker.Where}), {settings.Partitions} partitions, {settings.Events:N0} events, {settings.Workload}; {settings.Rounds} rounds, the order alternating; {Environment.ProcessorCount} cores, load {LoadAverage()}, {DateTime.UtcNow:yyyy-MM-dd HH:mm:ss} UTC"));
+            if (settings.BootstrapServers is not null)
             {
                 // The embedded broker made them (it has no controller to ask).
                 await CreateTopicsAsync(bootstrap, topics);

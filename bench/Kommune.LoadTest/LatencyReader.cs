@@ -25,6 +25,14 @@ internal sealed class LatencyReader : TopicTailReader
         _fallId = fallId;
     }
 
+    /// <summary>How to find a record's fall id, by where it is.</summary>
+    public static Func<ConsumeResult<byte[], byte[]>, string?> FallId(FallIdSource source) => source switch
+    {
+        FallIdSource.Header => FromHeader,
+        FallIdSource.Alert => FromAlert,
+        _ => throw new ArgumentOutOfRangeException(nameof(source), source, null),
+    };
+
     /// <summary>The fall id of a raw pipe's copy: the header the generator set.</summary>
     public static string? FromHeader(ConsumeResult<byte[], byte[]> r) =>
         r.Message.Headers.TryGetLastBytes(FixedRateProducer.IdHeader, out var id) ? Encoding.UTF8.GetString(id) : null;

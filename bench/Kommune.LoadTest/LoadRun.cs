@@ -9,22 +9,30 @@ namespace Kommune.LoadTest;
 
 /// <summary>
 /// One invocation: the raw pipe baseline and the engine, one after the other on the same broker and machine, each fed
-/// by the same fixed-rate generator, each measured after the same warm-up; then one table with the ratio.
+/// by the same fixed-rate generator, each measured after the same warm-up; then the broker hop alone (the generator
+/// and the reader on one topic, no pipe) at the same rate, the floor of both; then one table with the ratio.
 /// </summary>
 internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 {
+    private BenchBroker? _broker;
+
     private const string RawIn = "bench.raw-in";
     private const string RawOut = "bench.raw-out";
+    private const string Hop = "bench.hop";
+    private const string HopName = "broker hop (no pipe)";
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        using var broker = new BenchBroker(settings, RawIn, RawOut);
+        using var broker = new BenchBroker(settings, RawIn, RawOut, Hop);
+        _broker = broker;
         var bootstrap = broker.BootstrapServers;
         var topics = broker.Topics;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Kafka {bootstrap} ({(broker.Embedded ? "embedded" : "given")}), {settings.Partitions} partitions, {settings.Workload}, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
+            $"Kafka {bootstrap} ({broker.Where}), {settings.Partitions} partitions, {settings.Workload}, rate {(settings.Rate > 0 ? settings.Rate.ToString("N0", CultureInfo.InvariantCulture) : "max")}, warm-up {settings.WarmUp.TotalSeconds} s, measured {settings.Duration.TotalSeconds} s"));
+        output.WriteLine($"Processes: {Layout()}");
         var results = new List<PhaseResult>();
         var maxima = new List<(string Name, double Rate)>();
+        var hops = new List<PhaseResult>();
         async Task RunPipeAsync(string name, Func<double, Task<PhaseResult>> measure)
         {
             if (!settings.FindMax)
@@ -43,10 +51,14 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             using var pipe = new RawPipe(bootstrap, RawIn, RawOut);
             pipe.Start();
             const string name = "raw Confluent.Kafka pipe";
-            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, RawIn, RawOut, LatencyReader.FromHeader, () => pipe.Processed, cancellationToken));
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, RawIn, RawOut, FallIdSource.Header, () => Task.FromResult(pipe.Processed), cancellationToken));
         }
 
-        if (settings.Nodes == 0)
+        if (settings.SkipEngine)
+        {
+            output.WriteLine("--- engine skipped (--skip-engine)");
+        }
+        else if (settings.Nodes == 0)
         {
             using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
             var options = new EngineOptions
@@ -67,7 +79,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await engine.StartAsync(cancellationToken);
             await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
             var name = EngineName("engine");
-            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => engine.Statistics.Processed, cancellationToken, topics));
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, FallIdSource.Alert, () => Task.FromResult(engine.Statistics.Processed), cancellationToken, topics));
             await engine.StopAsync(cancellationToken);
         }
         else
@@ -82,7 +94,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await nodes.WaitUntilBalancedAsync(settings.Partitions, TimeSpan.FromMinutes(2), cancellationToken);
             output.WriteLine($"  settled: {nodes.Ownership()}");
             var name = EngineName(settings.Nodes == 1 ? "engine, 1 node" : $"engine, {settings.Nodes} nodes");
-            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, LatencyReader.FromAlert, () => nodes.ProcessedAsync().GetAwaiter().GetResult(), cancellationToken, topics));
+            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, FallIdSource.Alert, nodes.ProcessedAsync, cancellationToken, topics));
             foreach (var node in nodes.Running)
             {
                 await NodeProcesses.StopAsync(node, cancellationToken);
@@ -92,13 +104,31 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             output.WriteLine(nodes.Summary());
         }
 
+        // The floor under every row: one produce → consume hop on the same broker, at each rate a row is for (with
+        // --find-max, each pipe's highest rate kept up), measured the same way.
+        var hopRates = settings.FindMax ? maxima.Select(m => m.Rate).Where(r => r > 0) : [settings.Rate];
+        foreach (var rate in hopRates.Distinct())
+        {
+            hops.Add(await MeasureAsync(HopName, rate, bootstrap, Hop, Hop, FallIdSource.Header, processed: null, cancellationToken));
+        }
+
         output.WriteLine();
-        output.WriteLine($"Workload: {settings.Workload}; latency is measured on the falls.");
+        output.WriteLine($"Workload: {settings.Workload}; latency is measured on the falls. Processes: {Layout()}.");
+        output.WriteLine($"The {HopName} row is the floor: the generator's events produced to one topic and read back from it by the latency reader, nothing between.");
         output.WriteLine();
         output.WriteLine(PhaseResult.Header);
-        foreach (var result in results)
+        foreach (var result in hops.Concat(results))
         {
             output.WriteLine(result.Row());
+        }
+
+        output.WriteLine();
+        output.WriteLine($"Where the CPU went in each measured window ({Environment.ProcessorCount} cores; \"this process\" is the pipe under test and whatever else runs here: {Layout()}):");
+        output.WriteLine();
+        output.WriteLine(ProcessorUse.Header);
+        foreach (var result in hops.Concat(results))
+        {
+            output.WriteLine(result.Processors?.Row(result));
         }
 
         if (results.Any(r => r.TimerOutputs is not null))
@@ -183,50 +213,67 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
     private string EngineName(string engine) =>
         engine + (settings.ExactlyOnce ? ", exactly-once" : ", at-least-once") + (settings.PersistState ? "" : ", no state");
 
+    /// <summary>Where the broker, the generator with the latency reader, and the pipe under test run.</summary>
+    private string Layout()
+    {
+        var broker = settings.BootstrapServers is not null ? "broker given" : settings.SeparateBroker ? "broker in a child process" : "broker in this process";
+        var generator = settings.SeparateGenerator ? "generator and latency reader in a child process per run" : "generator and latency reader in this process";
+        var pipe = settings.Nodes > 0 ? "raw pipe in this process, engine nodes in child processes" : "pipe under test in this process";
+        return $"{broker}; {generator}; {pipe}";
+    }
+
+    /// <param name="processed">Records the pipe processed so far; null for the broker hop (no pipe): records read.</param>
     /// <param name="engineTopics">The engine's topics, to measure its timers' outputs too (--area-latency); null for the raw pipe.</param>
-    private async Task<PhaseResult> MeasureAsync(string name, double rate, string bootstrap, string input, string alertsOrCopies, Func<ConsumeResult<byte[], byte[]>, string?> fallId, Func<long> processed, CancellationToken cancellationToken, KafkaTopics? engineTopics = null)
+    private async Task<PhaseResult> MeasureAsync(string name, double rate, string bootstrap, string input, string alertsOrCopies, FallIdSource fallIds, Func<Task<long>>? processed, CancellationToken cancellationToken, KafkaTopics? engineTopics = null)
     {
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"--- {name} at {(rate > 0 ? rate.ToString("N0", CultureInfo.InvariantCulture) : "max")} events/s"));
-        using var producer = new FixedRateProducer(bootstrap, input, settings with { Rate = rate }, seed: 7);
-        using var reader = new LatencyReader(bootstrap, alertsOrCopies, settings.Partitions, producer, fallId);
+        var run = settings with { Rate = rate };
+        await using ILoadClient client = settings.SeparateGenerator
+            ? await LoadClientProcess.StartAsync(bootstrap, input, alertsOrCopies, fallIds, run, cancellationToken)
+            : new InProcessLoadClient(bootstrap, input, alertsOrCopies, fallIds, run);
+        processed ??= async () => (await client.ProgressAsync(cancellationToken)).Read;
         using var dump = settings.AreaLatency && engineTopics is not null && settings.TimerDump is { } path
             ? new StreamWriter(path, append: true) { AutoFlush = true }
             : null;
-        using var timers = settings.AreaLatency && engineTopics is not null ? new TimerOutputReader(bootstrap, engineTopics, settings.Partitions, producer, dump) : null;
-        reader.Start();
+        using var timers = settings.AreaLatency && engineTopics is not null && client is InProcessLoadClient local
+            ? new TimerOutputReader(bootstrap, engineTopics, settings.Partitions, local.Generator, dump)
+            : null;
         timers?.Start();
-        var before = processed();
+        var before = await processed();
         var (startTicks, startUnixMs) = (Stopwatch.GetTimestamp(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        producer.Start();
+        await client.StartAsync(cancellationToken);
         var started = Stopwatch.StartNew();
-        await ProgressUntilAsync(started, settings.WarmUp, producer, processed, before, reader, cancellationToken);
-        reader.StartMeasuring();
+        await ProgressUntilAsync(started, settings.WarmUp, client, processed, before, cancellationToken);
+        await client.StartMeasuringAsync(cancellationToken);
         timers?.StartMeasuring();
-        var (produced0, processed0, at0) = (producer.Produced, processed(), started.Elapsed);
+        var (produced0, processed0, at0) = ((await client.ProgressAsync(cancellationToken)).Produced, await processed(), started.Elapsed);
+        var cpu0 = ProcessorSample.Take(_broker?.ProcessorTime, client.ProcessorTime);
         var lagAtStart = produced0 - (processed0 - before);
-        await ProgressUntilAsync(started, settings.WarmUp + settings.Duration, producer, processed, before, reader, cancellationToken);
-        var (produced1, processed1, at1) = (producer.Produced, processed(), started.Elapsed);
+        await ProgressUntilAsync(started, settings.WarmUp + settings.Duration, client, processed, before, cancellationToken);
+        var (produced1, processed1, at1) = ((await client.ProgressAsync(cancellationToken)).Produced, await processed(), started.Elapsed);
+        var cpu = ProcessorSample.Take(_broker?.ProcessorTime, client.ProcessorTime).Since(cpu0);
         var lagAtEnd = produced1 - (processed1 - before);
-        producer.Stop();
-        var total = producer.Produced;
+        await client.StopAsync(cancellationToken);
+        var total = (await client.ProgressAsync(cancellationToken)).Produced;
         var drain = Stopwatch.StartNew();
-        while (processed() - before < total && drain.Elapsed < TimeSpan.FromSeconds(60))
+        while (await processed() - before < total && drain.Elapsed < TimeSpan.FromSeconds(60))
         {
             await Task.Delay(50, cancellationToken);
         }
 
         await Task.Delay(500, cancellationToken); // the reader's last records
+        var outcome = await client.OutcomeAsync(cancellationToken);
         if (settings.FallDump is { } fallDump)
         {
-            WriteFallDump(fallDump, name, reader, startTicks, startUnixMs);
+            WriteFallDump(fallDump, name, outcome, startTicks, startUnixMs);
         }
 
         var seconds = (at1 - at0).TotalSeconds;
-        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, reader.Snapshot(), timers?.Snapshot());
+        return new PhaseResult(name, rate, (produced1 - produced0) / seconds, (processed1 - processed0) / seconds, lagAtStart, lagAtEnd, drain.Elapsed, outcome.Latency(), timers?.Snapshot(), cpu);
     }
 
     /// <summary>Appends each fall's first output to a CSV file, times in ms from the generator's start.</summary>
-    private static void WriteFallDump(string path, string run, LatencyReader reader, long startTicks, long startUnixMs)
+    private static void WriteFallDump(string path, string run, LoadOutcome outcome, long startTicks, long startUnixMs)
     {
         var header = !File.Exists(path) || new FileInfo(path).Length == 0;
         using var writer = new StreamWriter(path, append: true);
@@ -236,23 +283,23 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         }
 
         static long Ms(long ticks, long from) => (ticks - from) * 1000 / Stopwatch.Frequency;
-        foreach (var fall in reader.Outputs)
+        foreach (var fall in outcome.Outputs)
         {
             writer.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"\"{run}\",{fall.Id},{(fall.Intended >= reader.MeasureFrom ? 1 : 0)},{Ms(fall.Intended, startTicks)},{fall.RecordTimestampMs - startUnixMs},{Ms(fall.Readable, startTicks)}"));
+                $"\"{run}\",{fall.Id},{(fall.Intended >= outcome.MeasureFrom ? 1 : 0)},{Ms(fall.Intended, startTicks)},{fall.RecordTimestampMs - startUnixMs},{Ms(fall.Readable, startTicks)}"));
         }
     }
 
-    private async Task ProgressUntilAsync(Stopwatch started, TimeSpan until, FixedRateProducer producer, Func<long> processed, long before, LatencyReader reader, CancellationToken cancellationToken)
+    private async Task ProgressUntilAsync(Stopwatch started, TimeSpan until, ILoadClient client, Func<Task<long>> processed, long before, CancellationToken cancellationToken)
     {
-        var last = (Produced: producer.Produced, Processed: processed() - before);
+        var last = (Produced: (await client.ProgressAsync(cancellationToken)).Produced, Processed: await processed() - before);
         while (started.Elapsed < until)
         {
             await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
-            var now = (Produced: producer.Produced, Processed: processed() - before);
-            var latency = reader.Snapshot();
+            var progress = await client.ProgressAsync(cancellationToken);
+            var now = (progress.Produced, Processed: await processed() - before);
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {started.Elapsed.TotalSeconds,5:0} s  produced {now.Produced,10:N0} ({now.Produced - last.Produced,7:N0}/s)  processed {now.Processed,10:N0} ({now.Processed - last.Processed,7:N0}/s)  lag {now.Produced - now.Processed,9:N0}  p99 {(latency.TotalCount > 0 ? latency.GetValueAtPercentile(99) / 1000.0 : 0),7:0.0} ms ({latency.TotalCount:N0} falls)"));
+                $"  {started.Elapsed.TotalSeconds,5:0} s  produced {now.Produced,10:N0} ({now.Produced - last.Produced,7:N0}/s)  processed {now.Processed,10:N0} ({now.Processed - last.Processed,7:N0}/s)  lag {now.Produced - now.Processed,9:N0}  p99 {progress.P99Ms,7:0.0} ms ({progress.FallsMeasured:N0} falls)"));
             last = now;
         }
     }

@@ -47,6 +47,19 @@ internal sealed record LoadSettings
     /// <summary>Skip the raw consume → produce baseline.</summary>
     public bool SkipBaseline { get; init; }
 
+    /// <summary>Skip the engine: the raw pipe (and the broker hop) only.</summary>
+    public bool SkipEngine { get; init; }
+
+    /// <summary>
+    /// Run each measured run's generator and latency reader in a child process of their own instead of this one, so
+    /// that they do not share a process (its garbage collector, thread pool and librdkafka threads) with the broker and
+    /// the pipe under test.
+    /// </summary>
+    public bool SeparateGenerator { get; init; }
+
+    /// <summary>Run the embedded broker as a <c>kommune broker</c> child process instead of in this one.</summary>
+    public bool SeparateBroker { get; init; }
+
     /// <summary>
     /// 0: the engine in this process. 1 or more: that many <c>kommune run</c> child processes (engine nodes) in one
     /// consumer group on the same broker.

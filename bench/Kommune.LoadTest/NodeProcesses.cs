@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
@@ -10,12 +9,11 @@ namespace Kommune.LoadTest;
 /// Engine nodes as <c>kommune run</c> child processes (the kommune.dll built next to this program), in one consumer
 /// group on one broker, as an operator runs several: started, stopped with SIGTERM, killed with SIGKILL. Each node's
 /// output goes to a log file; the partitions it says it took and handed over are followed as they are printed.
-/// Children get SIGKILL when this program ends, however it ends (<c>setpriv --pdeathsig</c>, from one thread that lives
-/// as long as the program), and <see cref="Dispose"/> kills those still running.
+/// Children get SIGKILL when this program ends, however it ends (<see cref="ChildProcesses"/>), and <see cref="Dispose"/>
+/// kills those still running.
 /// </summary>
 internal sealed partial class NodeProcesses : IDisposable
 {
-    private static readonly BlockingCollection<(ProcessStartInfo Start, TaskCompletionSource<Process> Started)> Spawns = StartSpawner();
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };
 
     private readonly string _bootstrapServers;
@@ -80,34 +78,8 @@ internal sealed partial class NodeProcesses : IDisposable
     /// <summary>Starts node <paramref name="nodeId"/>.</summary>
     public EngineNode Start(string nodeId)
     {
-        var directory = AppContext.BaseDirectory;
-        var start = new ProcessStartInfo(File.Exists("/usr/bin/setpriv") ? "/usr/bin/setpriv" : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            WorkingDirectory = directory,
-        };
-        if (start.FileName != "dotnet")
-        {
-            foreach (var a in (string[])["--pdeathsig", "KILL", "dotnet"])
-            {
-                start.ArgumentList.Add(a);
-            }
-        }
-
-        foreach (var a in (string[])[Path.Combine(directory, "kommune.dll"), "run", "--bootstrap-servers", _bootstrapServers, "--node-id", nodeId])
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        foreach (var (name, value) in _environment)
-        {
-            start.Environment[name] = value;
-        }
-
-        var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Spawns.Add((start, started));
-        var node = new EngineNode(nodeId, started.Task.GetAwaiter().GetResult(), Path.Combine(LogDirectory, nodeId + ".log"));
+        var process = ChildProcesses.Start("kommune.dll", ["run", "--bootstrap-servers", _bootstrapServers, "--node-id", nodeId], _environment);
+        var node = new EngineNode(nodeId, process, Path.Combine(LogDirectory, nodeId + ".log"));
         lock (_gate)
         {
             _all.Add(node);
@@ -204,32 +176,6 @@ internal sealed partial class NodeProcesses : IDisposable
 
     [GeneratedRegex("[0-9]+")]
     private static partial Regex Digits();
-
-    /// <summary>
-    /// Children are forked from this one thread, which lives as long as the program: <c>--pdeathsig</c> fires when the
-    /// thread that forked a child ends, so it must not be a pool thread that may retire.
-    /// </summary>
-    private static BlockingCollection<(ProcessStartInfo, TaskCompletionSource<Process>)> StartSpawner()
-    {
-        var spawns = new BlockingCollection<(ProcessStartInfo, TaskCompletionSource<Process>)>();
-        var thread = new Thread(() =>
-        {
-            foreach (var (start, started) in spawns.GetConsumingEnumerable())
-            {
-                try
-                {
-                    started.SetResult(Process.Start(start) ?? throw new InvalidOperationException($"{start.FileName} did not start"));
-                }
-                catch (Exception e)
-                {
-                    started.SetException(e);
-                }
-            }
-        })
-        { IsBackground = true, Name = "bench-node-spawner" };
-        thread.Start();
-        return spawns;
-    }
 }
 
 /// <summary>A node took (or handed over, or lost) partitions, at <see cref="At"/> (Stopwatch ticks when it was printed).</summary>

@@ -7,7 +7,8 @@ namespace Kommune.LoadTest;
 /// <param name="LagAtStart">Produced and not yet processed when the measured window began.</param>
 /// <param name="LagAtEnd">The same when it ended (the load still running).</param>
 /// <param name="TimerOutputs">With --area-latency: the latency of the outputs event-time timers made, by kind.</param>
-internal sealed record PhaseResult(string Name, double OfferedPerSecond, double ProducedPerSecond, double ProcessedPerSecond, long LagAtStart, long LagAtEnd, TimeSpan DrainTime, LongHistogram Latency, IReadOnlyList<(string Output, LongHistogram Latency)>? TimerOutputs = null)
+/// <param name="Processors">Where the CPU went over the measured window.</param>
+internal sealed record PhaseResult(string Name, double OfferedPerSecond, double ProducedPerSecond, double ProcessedPerSecond, long LagAtStart, long LagAtEnd, TimeSpan DrainTime, LongHistogram Latency, IReadOnlyList<(string Output, LongHistogram Latency)>? TimerOutputs = null, ProcessorUse? Processors = null)
 {
     public static string TimerHeader =>
         "| pipe | offered/s | output (latency from the moment it was due: its event time + the out-of-orderness on the schedule) | count | p50 ms | p90 ms | p99 ms | max ms |\n" +

@@ -8,7 +8,7 @@ var mixes = new Dictionary<string, SensorMix>(StringComparer.Ordinal)
     ["traffic"] = SensorMix.Traffic,
 };
 
-var bootstrap = new Option<string?>("--bootstrap-servers", "-b") { Description = "An existing Kafka cluster with the engine's topics and bench.raw-in/bench.raw-out; default: start the embedded broker." };
+var bootstrap = new Option<string?>("--bootstrap-servers", "-b") { Description = "An existing Kafka cluster with the engine's topics and bench.raw-in, bench.raw-out and bench.hop; default: start the embedded broker." };
 var rate = new Option<double>("--rate") { Description = "Events per second offered by the fixed-rate generator; 0 offers as fast as it can.", DefaultValueFactory = _ => 0 };
 var duration = new Option<double>("--duration") { Description = "Measured seconds per run, after the warm-up.", DefaultValueFactory = _ => 20 };
 var warmUp = new Option<double>("--warmup") { Description = "Seconds at the rate before measuring.", DefaultValueFactory = _ => 5 };
@@ -27,6 +27,12 @@ var noState = new Option<bool>("--no-state") { Description = "Run the engine wit
 var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
 var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
+var skipEngine = new Option<bool>("--skip-engine") { Description = "Do not run the engine: the raw pipe and the broker hop only." };
+var separateGenerator = new Option<bool>("--separate-generator")
+{
+    Description = "Run each measured run's fixed-rate generator and latency reader in a child process of their own (this program's load-client command) instead of this process, so that their garbage collector, thread pool and librdkafka threads are not those of the pipe under test and the broker; they report their falls back, so the table stays one table. Not with --area-latency or --rebalance. The broker hop is measured the same way.",
+};
+var separateBroker = new Option<bool>("--separate-broker") { Description = "Run the embedded broker in a child process of its own (this program's broker command) instead of this process." };
 var nodes = new Option<int>("--nodes") { Description = "0 (default): the engine in this process. 1 or more: that many engine nodes as `kommune run` child processes in one group on the same broker (throughput then sums their kommune_events_processed_total)." };
 var rebalance = new Option<bool>("--rebalance") { Description = "With --nodes N (2 or more): the rebalance scenario instead of the load test: after the warm-up a quiet step, then node N+1 joins, the first is stopped with SIGTERM, the next killed with SIGKILL; the pause of the partitions that moved, per step." };
 var phase = new Option<double>("--phase") { Description = "Rebalance scenario: seconds each step is watched after the nodes own every partition again.", DefaultValueFactory = _ => 20 };
@@ -42,7 +48,8 @@ var incidents = new Option<bool>("--incidents") { Description = "Play the simula
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
     bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateInterval, findMax, skipBaseline,
-    nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents, drain, events, rounds,
+    skipEngine, separateGenerator, separateBroker, nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents,
+    drain, events, rounds,
 };
 AtLeast(rate, 0);
 AtLeast(warmUp, 0);
@@ -69,6 +76,9 @@ root.SetAction(async (parse, cancellationToken) =>
         Partitions = parse.GetValue(drain) && parse.GetResult(partitions) is null or { Implicit: true } ? 64 : parse.GetValue(partitions),
         ExactlyOnce = parse.GetValue(exactlyOnce),
         SkipBaseline = parse.GetValue(skipBaseline),
+        SkipEngine = parse.GetValue(skipEngine),
+        SeparateGenerator = parse.GetValue(separateGenerator),
+        SeparateBroker = parse.GetValue(separateBroker),
         FindMax = parse.GetValue(findMax),
         PersistState = !parse.GetValue(noState),
         StateInterval = parse.GetValue(stateInterval) is { } interval ? TimeSpan.FromSeconds(interval) : null,
@@ -101,6 +111,12 @@ root.SetAction(async (parse, cancellationToken) =>
         return 1;
     }
 
+    if (settings.SeparateGenerator && (settings.Rebalance || settings.AreaLatency))
+    {
+        await Console.Error.WriteLineAsync("--separate-generator does not work with --rebalance or --area-latency yet: their readers need the generator in this process.");
+        return 1;
+    }
+
     if (settings.Nodes > settings.Partitions)
     {
         await Console.Error.WriteLineAsync($"--nodes {settings.Nodes} is more than the {settings.Partitions} partitions: a node would have nothing to do.");
@@ -111,6 +127,8 @@ root.SetAction(async (parse, cancellationToken) =>
         ? await new RebalanceRun(settings, Console.Out).RunAsync(cancellationToken)
         : await new LoadRun(settings, Console.Out).RunAsync(cancellationToken);
 });
+root.Subcommands.Add(LoadClientCommand.Build());
+root.Subcommands.Add(BrokerCommand.Build());
 return await root.Parse(args).InvokeAsync();
 
 static void AtLeast<T>(Option<T> option, double minimum) => option.Validators.Add(r =>

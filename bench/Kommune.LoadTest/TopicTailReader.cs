@@ -4,7 +4,7 @@ using Confluent.Kafka;
 namespace Kommune.LoadTest;
 
 /// <summary>
-/// Reads topics from their end, every partition, as a read_committed consumer on its own thread, and hands each record
+/// Reads topics from their end when it is made, every partition, as a read_committed consumer on its own thread, and hands each record
 /// to <see cref="OnRecord"/> with the moment it was read (Stopwatch ticks): what the latency readers share.
 /// </summary>
 internal abstract class TopicTailReader : IDisposable
@@ -12,6 +12,7 @@ internal abstract class TopicTailReader : IDisposable
     private readonly IConsumer<byte[], byte[]> _consumer;
     private readonly CancellationTokenSource _stop = new();
     private long _measureFrom = long.MaxValue;
+    private long _read;
     private Thread? _thread;
 
     protected TopicTailReader(string bootstrapServers, IEnumerable<string> topics, int partitions, string name)
@@ -26,13 +27,19 @@ internal abstract class TopicTailReader : IDisposable
             FetchWaitMaxMs = 5,
             EnableAutoCommit = false,
         }).SetLogHandler((_, _) => { }).Build();
-        _consumer.Assign(topics.SelectMany(t => Enumerable.Range(0, partitions).Select(p => new TopicPartitionOffset(t, p, Offset.End))));
+        // Each partition's end as it is now, not as it is when the first fetch resolves Offset.End: what is produced
+        // after the reader was made is all read (the broker hop counts the records it reads).
+        _consumer.Assign(topics.SelectMany(t => Enumerable.Range(0, partitions).Select(p => new TopicPartition(t, p)))
+            .Select(tp => new TopicPartitionOffset(tp, _consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(10)).High)));
     }
 
     private string Name { get; }
 
     /// <summary>Stopwatch ticks from which on outputs count (long.MaxValue before <see cref="StartMeasuring"/>).</summary>
     public long MeasureFrom => Interlocked.Read(ref _measureFrom);
+
+    /// <summary>Records read so far, of every kind.</summary>
+    public long Read => Interlocked.Read(ref _read);
 
     public void Start()
     {
@@ -72,7 +79,9 @@ internal abstract class TopicTailReader : IDisposable
             var r = _consumer.Consume(TimeSpan.FromMilliseconds(100));
             if (r is not null && !r.IsPartitionEOF)
             {
-                OnRecord(r, Stopwatch.GetTimestamp());
+                var readAt = Stopwatch.GetTimestamp();
+                Interlocked.Increment(ref _read);
+                OnRecord(r, readAt);
             }
         }
     }

@@ -149,6 +149,7 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
         _handingOver = release;
         if (_rules is null || release.Lost)
         {
+            _rules?.GiveUp();
             Self.Tell(HandedOver.Instance);
             return;
         }

@@ -38,6 +38,12 @@ internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters co
         Finished();
     }
 
+    /// <summary>
+    /// Gives the record up without completing it (its partition was lost): it stops counting as in flight and its offset
+    /// is not marked done. Parts that finish later change nothing.
+    /// </summary>
+    public void Abandon() => consumed.Abandon();
+
     /// <summary>A state record that includes the record must be acknowledged before it completes.</summary>
     public void AddState() => Interlocked.Increment(ref _parts);
 

@@ -243,6 +243,33 @@ internal sealed partial class RuleHost
         Checkpoint();
     }
 
+    /// <summary>
+    /// Its partition was lost (another node has it already): no timer fires here any more, nothing is written, and the
+    /// events whose state waited to be written are given up, not completed (their offsets are not committed here; the new
+    /// owner does them again). Without this they would count as in flight for ever, and an exactly-once epoch would
+    /// wait for them until it timed out.
+    /// </summary>
+    public void GiveUp()
+    {
+        _timers.Cancel(ProcessingTimerKey);
+        _timers.Cancel(CheckpointTimerKey);
+        _scheduled = null;
+        _checkpointScheduled = false;
+        if (_dirty)
+        {
+            _dirty = false;
+            _engine.StateBeingWritten(_self);
+            _engine.StateWritten();
+        }
+
+        var waiting = _waiting;
+        _waiting = null;
+        foreach (var completion in waiting ?? [])
+        {
+            completion.Abandon();
+        }
+    }
+
     /// <summary>Writes the state if it changed since the last write; then the events that changed it complete.</summary>
     public void Checkpoint()
     {

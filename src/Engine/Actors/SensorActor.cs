@@ -131,6 +131,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
         _handingOver = release;
         if (_rules is null || release.Lost)
         {
+            _rules?.GiveUp();
             Self.Tell(HandedOver.Instance);
             return;
         }

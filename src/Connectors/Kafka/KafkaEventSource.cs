@@ -71,6 +71,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _offsetCommits;
     private long _offsetCommitFailures;
     private volatile bool _consuming;
+    private volatile string? _lostInEpoch; // exactly-once: partitions lost since the epoch began, so it must abort
     private IReadOnlyList<PartitionLag> _lag = [];
     private IReadOnlyList<PartitionProgress> _progress = [];
     private long _progressVersion;
@@ -202,6 +203,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             var lastStore = DateTime.UtcNow;
             while (!_stopRequested)
             {
+                AbortIfPartitionsLost();
                 ApplyBackpressure(consumer);
                 if (_options.Transactions is { } transactions)
                 {
@@ -690,6 +692,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// </summary>
     private void CommitEpoch(IConsumer<byte[]?, byte[]?> consumer, SourceTransactions transactions, TimeSpan settleTimeout)
     {
+        AbortIfPartitionsLost();
         var committable = _trackers.Any(t => t.Value.HasCommittable);
         if (!committable && !transactions.Committer.HasSends && Interlocked.Read(ref _inFlight) == 0)
         {
@@ -1126,14 +1129,35 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    /// <summary>Partitions already given to another node (a session that expired): nothing of them may be written any more.</summary>
+    /// <summary>
+    /// Partitions already given to another node (a session that expired, or the broker forgot this member): nothing of them
+    /// may be written any more. Their actors stop without writing state, and give up the events they held. In
+    /// exactly-once mode the open epoch holds outputs and state of those events, which the new owner makes again from the
+    /// committed offsets: the epoch aborts (<see cref="AbortIfPartitionsLost"/>, right after this callback) and the
+    /// engine starts again from the committed state, as Kafka Streams closes its tasks dirty.
+    /// </summary>
     private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         _consuming = false;
+        if (_options.Transactions is not null)
+        {
+            _lostInEpoch = $"partitions {string.Join(", ", partitions.Select(p => p.Partition.Value).Distinct().Order())} were lost; the epoch holds work of them";
+        }
+
         _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], true);
         UnassignInternal(partitions, commit: false);
         Forget(partitions);
         LogRevoked(_logger, partitions.Count);
+    }
+
+    /// <summary>Aborts the open epoch (throwing <see cref="EpochAbortedException"/>) if partitions were lost during it.</summary>
+    private void AbortIfPartitionsLost()
+    {
+        if (_lostInEpoch is { } reason && _options.Transactions is { } transactions)
+        {
+            _lostInEpoch = null;
+            transactions.Committer.Abort(reason);
+        }
     }
 
     private void Forget(List<TopicPartitionOffset> partitions, bool notify = true)

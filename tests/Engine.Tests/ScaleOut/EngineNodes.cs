@@ -67,6 +67,9 @@ internal sealed class EngineNodes : IDisposable
         return process;
     }
 
+    /// <summary>The process of running node <paramref name="nodeId"/>.</summary>
+    public KommuneProcess this[string nodeId] => _running[nodeId];
+
     /// <summary>Starts the nodes and waits until each has taken partitions (restored and consuming).</summary>
     public async Task StartAllAsync(params string[] nodeIds)
     {

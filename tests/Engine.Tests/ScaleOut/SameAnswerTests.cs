@@ -1,3 +1,5 @@
+using Confluent.Kafka;
+using Kommune.Connectors.Broker;
 using Kommune.Engine.Tests.Support;
 using Xunit.Abstractions;
 
@@ -95,6 +97,133 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
             nodes.WriteLogs(output);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Three nodes; one freezes (SIGSTOP, as in a long GC pause or a stalled VM) until the others have taken its partitions,
+    /// then goes on (SIGCONT) with events of them still in its actors, finds its partitions lost and rejoins.
+    /// </summary>
+    [Theory]
+    [InlineData("at-least-once")]
+    [InlineData("exactly-once")]
+    public async Task A_node_frozen_past_its_session_loses_its_partitions_and_changes_nothing(string guarantee)
+    {
+        var (input, reference) = await ReferenceAsync();
+        using var bed = new KafkaTestBed(output, Partitions);
+        using var nodes = new EngineNodes(bed, "frozen", Rules, guarantee);
+        try
+        {
+            await nodes.StartAllAsync("node-1", "node-2", "node-3");
+            var total = input.Events.Count;
+            var quarter = total / 4;
+
+            input.Produce(bed, 0, 2 * quarter);
+            await WaitProcessedAsync(bed, nodes, quarter);
+            var others = new[] { nodes["node-1"], nodes["node-3"] };
+            var printed = others.Select(p => p.LineCount).ToList();
+            await nodes["node-2"].SignalAsync("STOP");
+            try
+            {
+                // Its session expires and the others take its partitions.
+                await await Task.WhenAny(others.Select((p, i) => p.WaitForLineAsync(TookPartitions, EngineNodes.Wait, printed[i])));
+                input.Produce(bed, 2 * quarter, 3 * quarter);
+            }
+            finally
+            {
+                await nodes["node-2"].SignalAsync("CONT");
+            }
+
+            await nodes["node-2"].WaitForLineAsync(l => l.Contains("lost", StringComparison.Ordinal), EngineNodes.Wait);
+            if (guarantee == "exactly-once")
+            {
+                await nodes["node-2"].WaitForOutputAsync("were lost; the epoch holds work of them", EngineNodes.Wait);
+            }
+
+            input.Produce(bed, 3 * quarter, total);
+            var run = await FinishAsync(bed, nodes, input);
+            output.WriteLine(nodes.Ownership());
+            run.AssertSameAs(reference, $"{guarantee}, a node frozen past its session");
+        }
+        catch
+        {
+            nodes.WriteLogs(output);
+            throw;
+        }
+
+        static bool TookPartitions(string line) =>
+            line.Contains("Partitions (tasks) ", StringComparison.Ordinal) && line.EndsWith(" taken", StringComparison.Ordinal)
+            && !line.Contains("(tasks)  taken", StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Three nodes whose group memberships the broker forgets during the stream (heartbeats answered with
+    /// UNKNOWN_MEMBER_ID): they find their partitions lost, with events of them still in their actors, rejoin and get
+    /// partitions back, often the same ones.
+    /// </summary>
+    [Theory]
+    [InlineData("at-least-once")]
+    [InlineData("exactly-once")]
+    public async Task Nodes_whose_partitions_are_lost_and_given_back_change_nothing(string guarantee)
+    {
+        var (input, reference) = await ReferenceAsync();
+        using var bed = new KafkaTestBed(output, Partitions);
+        using var nodes = new EngineNodes(bed, "lost-and-back", Rules, guarantee);
+        try
+        {
+            await nodes.StartAllAsync("node-1", "node-2", "node-3");
+            var total = input.Events.Count;
+            var quarter = total / 4;
+
+            input.Produce(bed, 0, 2 * quarter);
+            await WaitProcessedAsync(bed, nodes, quarter);
+            var first = await LosePartitionsAsync(bed, nodes, guarantee);
+            input.Produce(bed, 2 * quarter, 3 * quarter);
+            await WaitProcessedAsync(bed, nodes, 2 * quarter);
+            var second = await LosePartitionsAsync(bed, nodes, guarantee);
+            input.Produce(bed, 3 * quarter, total);
+            output.WriteLine($"partitions lost by {first}, then by {second}");
+            var run = await FinishAsync(bed, nodes, input);
+            output.WriteLine(nodes.Ownership());
+            run.AssertSameAs(reference, $"{guarantee}, partitions lost and given back");
+        }
+        catch
+        {
+            nodes.WriteLogs(output);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Answers heartbeats with UNKNOWN_MEMBER_ID until a node that owns partitions finds them lost (a node without
+    /// partitions just rejoins); in exactly-once mode that node's epoch must then abort at once, not after its settle
+    /// timeout. Returns the node.
+    /// </summary>
+    private static async Task<string> LosePartitionsAsync(KafkaTestBed bed, EngineNodes nodes, string guarantee)
+    {
+        string[] names = ["node-1", "node-2", "node-3"];
+        var printed = names.Select(n => nodes[n].LineCount).ToArray();
+        for (var attempt = 0; attempt < 10; attempt++)
+        {
+            bed.Cluster.PushRequestErrors(KafkaApi.Heartbeat, [.. Enumerable.Repeat(ErrorCode.UnknownMemberId, names.Length)]);
+            var seen = names.Select((n, i) => nodes[n].WaitForLineAsync(IsLost, TimeSpan.FromSeconds(5), printed[i])).ToArray();
+            var first = await Task.WhenAny(seen);
+            if (first.IsCompletedSuccessfully)
+            {
+                var index = Array.IndexOf(seen, first);
+                var node = names[index];
+                if (guarantee == "exactly-once")
+                {
+                    await nodes[node].WaitForLineAsync(
+                        l => l.Contains("were lost; the epoch holds work of them", StringComparison.Ordinal), EngineNodes.Wait, printed[index]);
+                }
+
+                return node;
+            }
+        }
+
+        throw new TimeoutException("no node found partitions lost after ten rounds of heartbeat errors");
+
+        static bool IsLost(string line) => line.Contains("Partitions (tasks) ", StringComparison.Ordinal) && line.EndsWith(" lost", StringComparison.Ordinal);
     }
 
     /// <summary>The one-node run of the input, made once for the tests of this class.</summary>

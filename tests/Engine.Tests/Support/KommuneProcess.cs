@@ -73,13 +73,28 @@ internal sealed class KommuneProcess : IDisposable
     public Task WaitForOutputAsync(string text, TimeSpan timeout) =>
         WaitForLineAsync(line => line.Contains(text, StringComparison.Ordinal), timeout);
 
-    /// <summary>Completes with the first line the process printed, or prints, that <paramref name="matches"/>.</summary>
-    public Task<string> WaitForLineAsync(Func<string, bool> matches, TimeSpan timeout)
+    /// <summary>How many lines the process has printed so far (for <see cref="WaitForLineAsync"/>'s <c>after</c>).</summary>
+    public int LineCount
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _lines.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes with the first line the process printed, or prints, that <paramref name="matches"/>; with
+    /// <paramref name="after"/>, only lines after the first that many count.
+    /// </summary>
+    public Task<string> WaitForLineAsync(Func<string, bool> matches, TimeSpan timeout, int after = 0)
     {
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_output)
         {
-            if (_lines.FirstOrDefault(matches) is { } line)
+            if (_lines.Skip(after).FirstOrDefault(matches) is { } line)
             {
                 return Task.FromResult(line);
             }

@@ -21,7 +21,7 @@ public interface IEpochCommitter
     /// Holds back every send from now on, if <paramref name="settled"/> holds once they are held (so nothing can slip
     /// in between); otherwise holds nothing and returns false.
     /// </summary>
-    /// <exception cref="EpochAbortedException">A send of the open transaction failed: it was aborted.</exception>
+    /// <exception cref="EpochAbortedException">A send of the open transaction failed, or it was aborted already: it is aborted.</exception>
     bool TryHold(Func<bool> settled);
 
     /// <summary>

@@ -72,6 +72,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _offsetCommitFailures;
     private volatile bool _consuming;
     private volatile string? _lostInEpoch; // exactly-once: partitions lost since the epoch began, so it must abort
+    private volatile bool _epochAborted; // exactly-once: the loop ends because the epoch aborted; nothing commits any more
     private IReadOnlyList<PartitionLag> _lag = [];
     private IReadOnlyList<PartitionProgress> _progress = [];
     private long _progressVersion;
@@ -199,62 +200,71 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             using var consumer = _main = BuildConsumer();
             using var @internal = _internal = BuildInternalConsumer();
-            consumer.Subscribe(_options.Topics.SensorEvents);
-            var lastStore = DateTime.UtcNow;
-            while (!_stopRequested)
+            try
             {
-                AbortIfPartitionsLost();
-                ApplyBackpressure(consumer);
-                if (_options.Transactions is { } transactions)
+                consumer.Subscribe(_options.Topics.SensorEvents);
+                var lastStore = DateTime.UtcNow;
+                while (!_stopRequested)
                 {
-                    if (DateTime.UtcNow - lastStore >= _options.CommitInterval)
+                    AbortIfPartitionsLost();
+                    ApplyBackpressure(consumer);
+                    if (_options.Transactions is { } transactions)
                     {
-                        CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+                        if (DateTime.UtcNow - lastStore >= _options.CommitInterval)
+                        {
+                            CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+                            lastStore = DateTime.UtcNow;
+                        }
+                    }
+                    else if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
+                    {
+                        StoreCompletedOffsets(consumer);
                         lastStore = DateTime.UtcNow;
                     }
-                }
-                else if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
-                {
-                    StoreCompletedOffsets(consumer);
-                    lastStore = DateTime.UtcNow;
-                }
 
-                // Both consumers in one loop: the group's (sensor events) and the repartition topic's (manually
-                // assigned the same partition numbers). Each takes what it has ready, a batch at a time, without
-                // waiting; only when neither had anything does the loop wait, briefly, on the group's.
-                var taken = 0;
-                if (_internalAssigned.Count == 0)
-                {
-                    if (TryConsume(consumer, PollTimeout) is { } result)
+                    // Both consumers in one loop: the group's (sensor events) and the repartition topic's (manually
+                    // assigned the same partition numbers). Each takes what it has ready, a batch at a time, without
+                    // waiting; only when neither had anything does the loop wait, briefly, on the group's.
+                    var taken = 0;
+                    if (_internalAssigned.Count == 0)
                     {
-                        Handle(consumer, result);
+                        if (TryConsume(consumer, PollTimeout) is { } result)
+                        {
+                            Handle(consumer, result);
+                        }
                     }
-                }
-                else
-                {
-                    for (; taken < ConsumeBatch && TryConsume(consumer, TimeSpan.Zero) is { } result; taken++)
+                    else
                     {
-                        Handle(consumer, result);
+                        for (; taken < ConsumeBatch && TryConsume(consumer, TimeSpan.Zero) is { } result; taken++)
+                        {
+                            Handle(consumer, result);
+                        }
+
+                        for (var i = 0; i < ConsumeBatch && TryConsume(@internal, TimeSpan.Zero) is { } internalResult; i++, taken++)
+                        {
+                            HandleInternal(internalResult);
+                        }
+
+                        if (taken == 0 && TryConsume(consumer, ShortPoll) is { } waited)
+                        {
+                            Handle(consumer, waited);
+                        }
                     }
 
-                    for (var i = 0; i < ConsumeBatch && TryConsume(@internal, TimeSpan.Zero) is { } internalResult; i++, taken++)
-                    {
-                        HandleInternal(internalResult);
-                    }
-
-                    if (taken == 0 && TryConsume(consumer, ShortPoll) is { } waited)
-                    {
-                        Handle(consumer, waited);
-                    }
+                    UpdateProgress(consumer);
                 }
 
-                UpdateProgress(consumer);
+                _consuming = false;
+                Drain(consumer);
+                consumer.Close();
+                @internal.Close();
             }
-
-            _consuming = false;
-            Drain(consumer);
-            consumer.Close();
-            @internal.Close();
+            catch (EpochAbortedException)
+            {
+                // Set before the consumers are disposed: their last revoke must not try to commit the aborted epoch.
+                _epochAborted = true;
+                throw;
+            }
         }
 #pragma warning disable CA1031 // The loop thread reports every failure instead of dying silently.
         catch (Exception e)
@@ -1080,6 +1090,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         _consuming = false;
+        if (_epochAborted)
+        {
+            // The consumer is being disposed after an aborted epoch: the engine starts again from the committed state,
+            // so nothing of these partitions is done, written or committed here.
+            OnPartitionsLost(consumer, partitions);
+            return;
+        }
+
         if (_options.Transactions is { } transactions)
         {
             CommitEpoch(consumer, transactions, transactions.SettleTimeout);
@@ -1139,7 +1157,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         _consuming = false;
-        if (_options.Transactions is not null)
+        if (_options.Transactions is not null && !_epochAborted)
         {
             _lostInEpoch = $"partitions {string.Join(", ", partitions.Select(p => p.Partition.Value).Distinct().Order())} were lost; the epoch holds work of them";
         }

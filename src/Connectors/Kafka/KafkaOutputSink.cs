@@ -197,6 +197,12 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         RequireTransactional();
         lock (_gate)
         {
+            if (_aborted)
+            {
+                // Records sent since were dropped (their causes are redone after the restore): this epoch can never settle.
+                throw new EpochAbortedException("the epoch was already aborted");
+            }
+
             _holding = true;
         }
 

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Restore benchmark: how long a restarted `kommune run` takes from its start to its keys' state restored and to its
+first output, with realistic state for many sensors.
+
+Broker, simulator and engine run as three processes (as in bench/profile/run.sh). One engine builds up state while
+`kommune simulate` sends events until every sensor has had --passes events; it is stopped cleanly (SIGTERM); then a new
+`kommune run` in the same group starts while the simulator keeps sending, and is measured. With --restarts N that stop
+and start is repeated N times on the same state (each restart's engine is the next one stopped).
+
+Measured, per restart, from the engine's own JSON log (EventIds 1005 partitions assigned, 3101 state restored,
+3013 partitions taken), its /metrics (first processed event, polled every 50 ms) and the output topics (the first
+alert or aggregate with a broker timestamp after the new process started, read with kcat -o s@<ms>). The state
+topic's records (sum of its end offsets, kcat -Q) are checked against the records the engine says it restored: when
+they are equal the broker dropped none (its mock keeps at most 5 MiB or 100,000 batches per partition).
+
+Needs kcat. Usage:
+  bench/profile/restore.py [--sensors 100000] [--areas 1000] [--rate 2000] [--passes 3] [--partitions 512]
+                           [--restarts 2] [--out restore-out] [--metrics-port 9481] [--no-build]
+"""
+import argparse
+import datetime
+import glob
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sensors", type=int, default=100_000)
+    p.add_argument("--areas", type=int, default=1_000)
+    p.add_argument("--rate", type=float, default=2_000)
+    p.add_argument("--passes", type=int, default=3, help="events per sensor before the first stop")
+    p.add_argument("--partitions", type=int, default=512, help="of every topic (the state topic's count is the engine's state partitions)")
+    p.add_argument("--restarts", type=int, default=2)
+    p.add_argument("--after", type=float, default=20, help="seconds a restarted engine runs after its first output before it is stopped")
+    p.add_argument("--out", default="restore-out")
+    p.add_argument("--metrics-port", type=int, default=9481)
+    p.add_argument("--trace", type=int, default=0, help="profile restart N from its start (dotnet-trace sampled thread time, 45 s) into <out>/restart-N.speedscope.json")
+    p.add_argument("--no-build", action="store_true")
+    return p.parse_args()
+
+
+def log(message):
+    print(f"[{datetime.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def wait_for(what, condition, timeout, interval=0.05):
+    """Bounded polling: the condition's first truthy value, or an error after timeout seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"{what}: not within {timeout} s")
+
+
+def metrics(port):
+    try:
+        with urllib.request.urlopen(f"http://localhost:{port}/metrics", timeout=2) as r:
+            return r.read().decode()
+    except OSError:
+        return None
+
+
+def metric_sum(text, name):
+    if text is None:
+        return None
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def log_events(path):
+    events = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            if line.startswith("{"):
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError:
+                    pass
+    return events
+
+
+def at(event):
+    return datetime.datetime.fromisoformat(event["Timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def kcat(bootstrap, *args):
+    return subprocess.run(["kcat", "-b", bootstrap, *args], capture_output=True, text=True, timeout=300).stdout
+
+
+def end_offsets(bootstrap, topic, partitions):
+    """Sum of the end offsets of a topic's partitions (records ever written, as nothing is compacted)."""
+    args = []
+    for p in range(partitions):
+        args += ["-t", f"{topic}:{p}:-1"]
+    out = kcat(bootstrap, "-Q", *args)
+    return sum(int(m) for m in re.findall(r"offset (\d+)", out))
+
+
+def first_output_after(bootstrap, topic, since):
+    """Broker timestamp (s) of the earliest record of topic written at or after `since` (s), or None."""
+    out = kcat(bootstrap, "-C", "-t", topic, "-o", f"s@{int(since * 1000)}", "-e", "-q", "-f", "%T\n")
+    stamps = [int(x) for x in out.split() if x.isdigit() and int(x) >= since * 1000]
+    return min(stamps) / 1000 if stamps else None
+
+
+class Engine:
+    def __init__(self, dll, bootstrap, out, name, port):
+        self.log = os.path.join(out, f"{name}.log")
+        self.port = port
+        self.started = time.time()
+        self.proc = subprocess.Popen(
+            ["dotnet", dll, "run", "-b", bootstrap, "--rules", os.path.join(REPO, "src/Engine/demo-rules.json"),
+             "--metrics-port", str(port)],
+            stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+
+    def processed(self):
+        return metric_sum(metrics(self.port), "kommune_events_processed_total")
+
+    def stop(self, timeout=180):
+        started = time.time()
+        self.proc.send_signal(signal.SIGTERM)  # a background process ignores SIGINT
+        self.proc.wait(timeout)
+        return time.time() - started
+
+
+def main():
+    a = parse_args()
+    out = os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    if not a.no_build:
+        subprocess.run(["dotnet", "build", "-c", "Release", os.path.join(REPO, "src/Engine")], check=True, stdout=subprocess.DEVNULL)
+    dll = os.path.join(REPO, "src/Engine/bin/Release/net10.0/kommune.dll")
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    log(f"commit {commit}; uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+
+    bsfile = os.path.join(out, "bs")
+    if os.path.exists(bsfile):
+        os.remove(bsfile)
+    broker = subprocess.Popen(["dotnet", dll, "broker", "--partitions", str(a.partitions), "--bootstrap-file", bsfile],
+                              stdout=open(os.path.join(out, "broker.log"), "w"), stderr=subprocess.STDOUT)
+    sim = None
+    engine = None
+    results = []
+    try:
+        wait_for("broker", lambda: os.path.exists(bsfile) and os.path.getsize(bsfile) > 0, 60)
+        bootstrap = open(bsfile).read().strip()
+        engine = Engine(dll, bootstrap, out, "engine-0", a.metrics_port)
+        wait_for("first engine's /metrics", lambda: engine.processed() is not None, 120)
+        wait_for("first engine's partitions", lambda: any(e.get("EventId") == 3013 for e in log_events(engine.log)), 120)
+        sim = subprocess.Popen(["dotnet", dll, "simulate", "-b", bootstrap, "--sensors", str(a.sensors), "--areas", str(a.areas),
+                                "--rate", str(a.rate), "--count", str(10**12)],
+                               stdout=open(os.path.join(out, "sim.log"), "w"), stderr=subprocess.STDOUT)
+        target = a.passes * a.sensors
+        build_started = time.time()
+        log(f"building state: {a.passes} events per sensor ({target:,} events) at {a.rate:,.0f}/s")
+        last = 0
+
+        def built():
+            nonlocal last
+            n = engine.processed() or 0
+            if n - last >= 50_000:
+                last = n
+                lag = metric_sum(metrics(a.metrics_port), "kommune_consumer_lag_records")
+                log(f"  processed {n:,.0f}, consumer lag {lag:,.0f} records")
+            return n >= target
+
+        wait_for("state build-up", built, 3600, interval=1)
+        log(f"built in {time.time() - build_started:.0f} s")
+
+        for restart in range(1, a.restarts + 1):
+            took = engine.stop()
+            log(f"engine-{restart - 1} stopped (SIGTERM) in {took:.1f} s")
+            state_records = end_offsets(bootstrap, "kommune.state", a.partitions)
+            engine = Engine(dll, bootstrap, out, f"engine-{restart}", a.metrics_port)
+            t0 = engine.started
+            tracer = None
+            if restart == a.trace:
+                # Attached as soon as the runtime's diagnostics socket exists: well before the group assigns partitions.
+                wait_for("diagnostics socket", lambda: glob.glob(f"/tmp/dotnet-diagnostic-{engine.proc.pid}-*"), 30, interval=0.02)
+                trace = os.path.join(out, f"restart-{restart}.nettrace")
+                tracer = subprocess.Popen([os.environ.get("DOTNET_TRACE", os.path.expanduser("~/.dotnet/tools/dotnet-trace")), "collect", "-p", str(engine.proc.pid),
+                                           "--profile", "dotnet-sampled-thread-time", "--duration", "00:00:00:45", "-o", trace],
+                                          stdout=open(os.path.join(out, "trace.log"), "w"), stderr=subprocess.STDOUT)
+            first_processed = wait_for("first processed event", lambda: (engine.processed() or 0) > 0 and time.time(), 600)
+            first_output = wait_for("first output", lambda: min(
+                [t for t in (first_output_after(bootstrap, topic, t0) for topic in ("kommune.alerts", "kommune.aggregates")) if t] or [0]), 600, interval=1)
+            time.sleep(a.after)  # keeps the restarted engine running (and writing state) before it is stopped in turn
+            if tracer is not None:
+                tracer.wait(120)
+                subprocess.run([os.environ.get("DOTNET_TRACE", os.path.expanduser("~/.dotnet/tools/dotnet-trace")), "convert", trace, "--format", "speedscope",
+                                "-o", trace.replace(".nettrace", "")], stdout=subprocess.DEVNULL, check=False)
+            events = log_events(engine.log)
+            assigned = [at(e) for e in events if e.get("EventId") == 1005 and e["State"].get("Topic") == "kommune.sensor-events"]
+            restored = [e for e in events if e.get("EventId") == 3101]
+            taken = [at(e) for e in events if e.get("EventId") == 3013 and e["State"].get("What") == "taken"]
+            r = {
+                "restart": restart,
+                "state_records_in_topic": state_records,
+                "records_restored": sum(e["State"]["Records"] for e in restored),
+                "keys_restored": sum(e["State"]["Keys"] for e in restored),
+                "restore_ms_logged": round(sum(e["State"]["Milliseconds"] for e in restored)),
+                "start_to_assigned_s": round(assigned[0] - t0, 2) if assigned else None,
+                "start_to_restored_s": round(at(restored[-1]) - t0, 2) if restored else None,
+                "start_to_taken_s": round(taken[-1] - t0, 2) if taken else None,
+                "start_to_first_processed_s": round(first_processed - t0, 2),
+                "start_to_first_output_s": round(first_output - t0, 2),
+                "assigned_to_restored_s": round(at(restored[-1]) - assigned[0], 2) if assigned and restored else None,
+                "assigned_to_first_output_s": round(first_output - assigned[0], 2) if assigned else None,
+            }
+            r["dropped_by_broker"] = r["state_records_in_topic"] - r["records_restored"]
+            results.append(r)
+            log(json.dumps(r))
+    finally:
+        if engine is not None and engine.proc.poll() is None:
+            engine.stop()
+        if sim is not None:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(60)
+        broker.send_signal(signal.SIGTERM)
+        broker.wait(60)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"commit": commit, "args": vars(a), "results": results}, f, indent=1)
+    log(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1159,7 +1159,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _consuming = false;
         if (_options.Transactions is not null && !_epochAborted)
         {
-            _lostInEpoch = $"partitions {string.Join(", ", partitions.Select(p => p.Partition.Value).Distinct().Order())} were lost; the epoch holds work of them";
+            _lostInEpoch = $"partitions {string.Join(", ", partitions.Select(p => p.Partition.Value).Order())} were lost; the epoch holds work of them";
         }
 
         _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], true);

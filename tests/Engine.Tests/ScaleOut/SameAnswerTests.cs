@@ -106,19 +106,9 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
     [Theory]
     [InlineData("at-least-once")]
     [InlineData("exactly-once")]
-    public async Task A_node_frozen_past_its_session_loses_its_partitions_and_changes_nothing(string guarantee)
-    {
-        var (input, reference) = await ReferenceAsync();
-        using var bed = new KafkaTestBed(output, Partitions);
-        using var nodes = new EngineNodes(bed, "frozen", Rules, guarantee);
-        try
+    public Task A_node_frozen_past_its_session_loses_its_partitions_and_changes_nothing(string guarantee) =>
+        ThreeNodesWithAFaultAsync("frozen", guarantee, "a node frozen past its session", async (bed, nodes, input, quarter) =>
         {
-            await nodes.StartAllAsync("node-1", "node-2", "node-3");
-            var total = input.Events.Count;
-            var quarter = total / 4;
-
-            input.Produce(bed, 0, 2 * quarter);
-            await WaitProcessedAsync(bed, nodes, quarter);
             var others = new[] { nodes["node-1"], nodes["node-3"] };
             var printed = others.Select(p => p.LineCount).ToList();
             await nodes["node-2"].SignalAsync("STOP");
@@ -139,21 +129,12 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
                 await nodes["node-2"].WaitForOutputAsync("were lost; the epoch holds work of them", EngineNodes.Wait);
             }
 
-            input.Produce(bed, 3 * quarter, total);
-            var run = await FinishAsync(bed, nodes, input);
-            output.WriteLine(nodes.Ownership());
-            run.AssertSameAs(reference, $"{guarantee}, a node frozen past its session");
-        }
-        catch
-        {
-            nodes.WriteLogs(output);
-            throw;
-        }
+            return "node-2 froze";
+        });
 
-        static bool TookPartitions(string line) =>
-            line.Contains("Partitions (tasks) ", StringComparison.Ordinal) && line.EndsWith(" taken", StringComparison.Ordinal)
-            && !line.Contains("(tasks)  taken", StringComparison.Ordinal);
-    }
+    private static bool TookPartitions(string line) =>
+        line.Contains("Partitions (tasks) ", StringComparison.Ordinal) && line.EndsWith(" taken", StringComparison.Ordinal)
+        && !line.Contains("(tasks)  taken", StringComparison.Ordinal);
 
     /// <summary>
     /// Three nodes whose group memberships the broker forgets during the stream (heartbeats answered with
@@ -175,28 +156,39 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
     public Task At_least_once_nodes_whose_partitions_are_lost_and_given_back_change_nothing() =>
         LostAndGivenBackAsync("at-least-once");
 
-    private async Task LostAndGivenBackAsync(string guarantee)
+    private Task LostAndGivenBackAsync(string guarantee) =>
+        ThreeNodesWithAFaultAsync("lost-and-back", guarantee, "partitions lost and given back", async (bed, nodes, input, quarter) =>
+        {
+            var first = await LosePartitionsAsync(bed, nodes, guarantee);
+            input.Produce(bed, 2 * quarter, 3 * quarter);
+            await WaitProcessedAsync(bed, nodes, 2 * quarter);
+            var second = await LosePartitionsAsync(bed, nodes, guarantee);
+            return $"partitions lost by {first}, then by {second}";
+        });
+
+    /// <summary>
+    /// Three nodes take the input: the first half is produced and a quarter processed, then <paramref name="fault"/>
+    /// runs (it produces the third quarter, and says what it did), then the rest is produced; the outputs must be the
+    /// one-node run's. On failure the nodes' logs are written.
+    /// </summary>
+    private async Task ThreeNodesWithAFaultAsync(
+        string group, string guarantee, string what, Func<KafkaTestBed, EngineNodes, ScaleOutInput, int, Task<string>> fault)
     {
         var (input, reference) = await ReferenceAsync();
         using var bed = new KafkaTestBed(output, Partitions);
-        using var nodes = new EngineNodes(bed, "lost-and-back", Rules, guarantee);
+        using var nodes = new EngineNodes(bed, group, Rules, guarantee);
         try
         {
             await nodes.StartAllAsync("node-1", "node-2", "node-3");
             var total = input.Events.Count;
             var quarter = total / 4;
-
             input.Produce(bed, 0, 2 * quarter);
             await WaitProcessedAsync(bed, nodes, quarter);
-            var first = await LosePartitionsAsync(bed, nodes, guarantee);
-            input.Produce(bed, 2 * quarter, 3 * quarter);
-            await WaitProcessedAsync(bed, nodes, 2 * quarter);
-            var second = await LosePartitionsAsync(bed, nodes, guarantee);
+            output.WriteLine(await fault(bed, nodes, input, quarter));
             input.Produce(bed, 3 * quarter, total);
-            output.WriteLine($"partitions lost by {first}, then by {second}");
             var run = await FinishAsync(bed, nodes, input);
             output.WriteLine(nodes.Ownership());
-            run.AssertSameAs(reference, $"{guarantee}, partitions lost and given back");
+            run.AssertSameAs(reference, $"{guarantee}, {what}");
         }
         catch
         {

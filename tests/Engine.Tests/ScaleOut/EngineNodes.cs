@@ -82,6 +82,10 @@ internal sealed class EngineNodes : IDisposable
     {
         var process = _running[nodeId];
         _running.Remove(nodeId);
+        // A supervisor stops a node that is up: before its host has started, SIGTERM meets no handler and ends the
+        // process as the signal's default does (exit 143), which a test that restarts a node and stops it at once
+        // would otherwise see. The host registers its handler before the engine says it started.
+        await process.WaitForOutputAsync("Engine started", Wait);
         await process.StopAsync("TERM", Wait);
         Assert.True(process.ExitCode == 0, $"node {nodeId} exited {process.ExitCode} after SIGTERM:\n{Tail(process.Output)}");
     }

@@ -11,20 +11,23 @@ namespace Kommune.Engine.Actors;
 /// <remarks>
 /// Two things keep it small. Every watermark record carries, per sensor partition, a floor: the offset below which every
 /// event's records were written before that watermark record; a record from below a floor seen earlier is one made
-/// again, and the origins below it are forgotten. Timers' origins are forgotten once the area's watermark is past their
-/// event time by more than the given horizon (such a record would be too late anyway). Owned by one actor.
+/// again, and the origins below it are forgotten. Origins are also forgotten once the area's watermark is past their
+/// event time by more than the given horizon; the ledger keeps that line, so a record made again from before it (its
+/// origin forgotten) is known as one applied already, also on a node that restored the ledger and does not yet know
+/// the area's watermark. Owned by one actor.
 /// </remarks>
 internal sealed class OriginLedger
 {
     private readonly Dictionary<int, long> _floors = [];
     private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal); // origin → event time (Unix ms)
+    private long _forgottenBefore = long.MinValue; // event time (Unix ms) before which origins were forgotten
     private IReadOnlyDictionary<int, long>? _raisedBy;
 
     /// <summary>How many origins it holds (besides the floors).</summary>
     public int Count => _seen.Count;
 
     /// <summary>Whether it holds nothing.</summary>
-    public bool IsEmpty => _seen.Count == 0 && _floors.Count == 0;
+    public bool IsEmpty => _seen.Count == 0 && _floors.Count == 0 && _forgottenBefore == long.MinValue;
 
     /// <summary>Raises the floors to a partition's newest ones (ignored when they are the ones it took last).</summary>
     public void Raise(IReadOnlyDictionary<int, long>? floors)
@@ -56,7 +59,9 @@ internal sealed class OriginLedger
 
     /// <summary>
     /// Whether the record with this origin is new, noting it when it is; a record without one (from an older version)
-    /// always is.
+    /// always is. A record from before the line its origins were forgotten at is not: its origin may have been among
+    /// them. (A new record is never that far behind: the area's watermark is the slowest sensor partition's, and each
+    /// of those judges its events late within the allowed lateness.)
     /// </summary>
     public bool FirstTime(string? origin, DateTimeOffset eventTime)
     {
@@ -65,23 +70,30 @@ internal sealed class OriginLedger
             return true;
         }
 
-        if (BelowFloor(origin))
+        var time = eventTime.ToUnixTimeMilliseconds();
+        if (BelowFloor(origin) || time < _forgottenBefore)
         {
             return false;
         }
 
-        return _seen.TryAdd(origin, eventTime.ToUnixTimeMilliseconds());
+        return _seen.TryAdd(origin, time);
     }
 
     /// <summary>Forgets origins whose event time is more than <paramref name="horizon"/> behind <paramref name="watermark"/>.</summary>
     public void Forget(DateTimeOffset watermark, TimeSpan horizon)
     {
-        if (_seen.Count == 0 || watermark == DateTimeOffset.MinValue)
+        if (watermark == DateTimeOffset.MinValue)
         {
             return;
         }
 
         var before = (watermark - horizon).ToUnixTimeMilliseconds();
+        if (before <= _forgottenBefore)
+        {
+            return;
+        }
+
+        _forgottenBefore = before;
         foreach (var origin in _seen.Where(s => s.Value < before).Select(s => s.Key).ToList())
         {
             _seen.Remove(origin);
@@ -91,7 +103,8 @@ internal sealed class OriginLedger
     /// <summary>As JSON, for the state record's header; null when empty.</summary>
     public byte[]? ToJson() => IsEmpty ? null : JsonSerializer.SerializeToUtf8Bytes(new Persisted(
         _floors.ToDictionary(f => f.Key.ToString(CultureInfo.InvariantCulture), f => f.Value),
-        _seen));
+        _seen,
+        _forgottenBefore == long.MinValue ? null : _forgottenBefore));
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; empty when <paramref name="json"/> is null or unreadable.</summary>
     public static OriginLedger FromJson(byte[]? json)
@@ -117,6 +130,8 @@ internal sealed class OriginLedger
             {
                 ledger._seen[origin] = time;
             }
+
+            ledger._forgottenBefore = persisted?.ForgottenBefore ?? long.MinValue;
         }
         catch (JsonException)
         {
@@ -149,5 +164,8 @@ internal sealed class OriginLedger
             && offset < floor;
     }
 
-    private sealed record Persisted(Dictionary<string, long> Floors, Dictionary<string, long> Seen);
+    /// <param name="Floors">Per sensor partition, the offset below which every event's records were written.</param>
+    /// <param name="Seen">The origins applied, with their event times (Unix ms).</param>
+    /// <param name="ForgottenBefore">Event time (Unix ms) before which origins were forgotten; absent in ledgers of older versions.</param>
+    private sealed record Persisted(Dictionary<string, long> Floors, Dictionary<string, long> Seen, long? ForgottenBefore = null);
 }

@@ -1,0 +1,75 @@
+using System.Text;
+using Kommune.Engine.Actors;
+
+namespace Kommune.Engine.Tests;
+
+/// <summary>
+/// The ledger an area keeps of the repartition records it applied, so a record written again by a sensor partition's
+/// new owner is applied once, including after the area's state moved to another node.
+/// </summary>
+public sealed class OriginLedgerTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 30, 10, 0, 0, TimeSpan.Zero);
+    private static readonly TimeSpan Horizon = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public void A_record_is_new_once()
+    {
+        var ledger = new OriginLedger();
+
+        Assert.True(ledger.FirstTime("e:3:1069:-1", T0.AddMinutes(6)));
+        Assert.False(ledger.FirstTime("e:3:1069:-1", T0.AddMinutes(6)));
+        Assert.True(ledger.FirstTime(null, T0), "a record without an origin (an older version's) always is new");
+    }
+
+    [Fact]
+    public void A_record_made_again_after_its_origin_was_forgotten_is_not_new()
+    {
+        var ledger = new OriginLedger();
+        Assert.True(ledger.FirstTime("e:3:1069:-1", T0.AddMinutes(6)));
+
+        ledger.Forget(T0.AddMinutes(9), Horizon);
+
+        Assert.Equal(0, ledger.Count);
+        Assert.False(ledger.FirstTime("e:3:1069:-1", T0.AddMinutes(6)));
+        Assert.True(ledger.FirstTime("e:3:2000:-1", T0.AddMinutes(9)), "a record after the line is new");
+    }
+
+    [Fact]
+    public void The_line_travels_with_the_ledger_to_the_node_that_restores_it()
+    {
+        // The failure this guards (seen in the scale-out tests): the area's state moved to a node that restored it and did
+        // not yet know the area's watermark; a reading written again by a sensor partition's new owner, whose origin the
+        // old node had forgotten, was applied a second time and changed an energy aggregate.
+        var ledger = new OriginLedger();
+        Assert.True(ledger.FirstTime("e:3:1069:-1", T0.AddMinutes(6)));
+        ledger.Forget(T0.AddMinutes(9), Horizon);
+
+        var restored = OriginLedger.FromJson(ledger.ToJson());
+
+        Assert.False(restored.FirstTime("e:3:1069:-1", T0.AddMinutes(6)));
+        Assert.True(restored.FirstTime("e:3:2000:-1", T0.AddMinutes(9)));
+    }
+
+    [Fact]
+    public void The_line_only_moves_forward()
+    {
+        var ledger = new OriginLedger();
+        ledger.Forget(T0.AddMinutes(9), Horizon);
+        ledger.Forget(T0.AddMinutes(2), Horizon);
+
+        Assert.False(ledger.FirstTime("e:1:5:-1", T0.AddMinutes(5)));
+    }
+
+    [Fact]
+    public void A_ledger_written_by_an_older_version_reads_as_one_without_a_line()
+    {
+        var json = Encoding.UTF8.GetBytes("""{"Floors":{"3":100},"Seen":{"e:3:150:-1":1796032000000}}""");
+
+        var ledger = OriginLedger.FromJson(json);
+
+        Assert.False(ledger.FirstTime("e:3:99:-1", T0), "below the floor");
+        Assert.False(ledger.FirstTime("e:3:150:-1", T0), "seen");
+        Assert.True(ledger.FirstTime("e:3:151:-1", T0.AddYears(-1)), "no line: an old event time alone does not make it seen");
+    }
+}

@@ -287,6 +287,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// Stops gracefully: no new records, events in flight finish (up to the shutdown timeout), done offsets are
     /// committed (in exactly-once mode: the last epoch's transaction), outputs are flushed, then the actors stop.
     /// </summary>
+    /// <param name="cancellationToken">The deadline of the whole stop: when it passes, the stop is left unfinished.</param>
+    /// <exception cref="TimeoutException">The stop did not finish before <paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         var previous = Interlocked.Exchange(ref _state, 2);
@@ -304,7 +306,19 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         await _pipeline.WaitAsync(CancellationToken.None);
         try
         {
-            var unsent = await StopPipelineAsync(_options.ShutdownTimeout);
+            int unsent;
+            try
+            {
+                unsent = await StopPipelineAsync(_options.ShutdownTimeout).WaitAsync(cancellationToken);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // A Kafka client that does not answer (a close or a commit waiting on a broker) must not hold the
+                // process for good: what was not committed is consumed again by the partitions' next owner.
+                LogStopUnfinished(_logger);
+                throw new TimeoutException("The engine's stop did not finish before the shutdown deadline; events not committed are processed again by the next owner.");
+            }
+
             _loader?.Dispose();
             _consumerEnded.TrySetResult();
             LogStopped(_logger, Statistics.Processed, unsent);
@@ -1092,6 +1106,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3016, Level = LogLevel.Information, Message = "Kafka client settings from configuration (secrets masked): {Settings}")]
     private static partial void LogKafkaClientSettings(ILogger logger, KafkaClientSettings settings);
+
+    [LoggerMessage(EventId = 3018, Level = LogLevel.Error, Message = "The stop did not finish before the shutdown deadline (a Kafka client, the actors or the producer did not answer): leaving without it; events not committed are processed again by their partitions' next owner")]
+    private static partial void LogStopUnfinished(ILogger logger);
 
     [LoggerMessage(EventId = 3002, Level = LogLevel.Information, Message = "Engine stopped after {Processed} events; {Unsent} outputs unacknowledged")]
     private static partial void LogStopped(ILogger logger, long processed, int unsent);

@@ -47,7 +47,15 @@ internal sealed partial class EngineService(EngineOptions options, ILoggerFactor
         _watcher?.Dispose();
         if (_engine is not null)
         {
-            await _engine.StopAsync(cancellationToken);
+            try
+            {
+                await _engine.StopAsync(cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // Logged by the engine; the exit code tells a supervisor the stop was not clean.
+                Environment.ExitCode = 1;
+            }
         }
 
         // Last: the final scrape sees the stopped engine's totals, and /readyz says "stopping" meanwhile.

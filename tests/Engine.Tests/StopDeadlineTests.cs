@@ -1,0 +1,47 @@
+using Kommune.Engine.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests;
+
+/// <summary>
+/// A stop ends even when Kafka does not answer: a supervisor's SIGTERM to a node whose broker has gone silent must not
+/// leave the process hanging in a consumer's close or a commit. The stop waits for the drain and then for the host's
+/// shutdown deadline (ShutdownTimeout + 15 s), then leaves, says so, and exits 1.
+/// </summary>
+[Collection(SequentialKafkaTests.Name)]
+public sealed class StopDeadlineTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task A_stop_while_the_broker_does_not_answer_ends_at_the_shutdown_deadline_and_says_so()
+    {
+        using var bed = new KafkaTestBed(output);
+        var environment = new Dictionary<string, string> { ["KOMMUNE_ShutdownTimeout"] = "00:00:02" };
+        using var engine = KommuneProcess.Start(environment, "run", "--bootstrap-servers", bed.BootstrapServers, "--group-id", "stop-deadline");
+        try
+        {
+            await engine.WaitForOutputAsync("taken", Wait);
+            for (var i = 0; i < 20; i++)
+            {
+                bed.ProduceEvent(Events.Fall($"resident-{i:D2}", "area-1", i));
+            }
+
+            bed.Flush();
+            // Processed and committed: the consumer holds stored offsets its close must commit.
+            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd("stop-deadline", bed.Options.Topics.SensorEvents).Committed >= 20);
+
+            // Every request now takes five minutes to be answered: the close's commit and the producer's flush wait.
+            bed.Cluster.SetBrokerRoundTrip(1, TimeSpan.FromMinutes(5));
+            await engine.StopAsync("TERM", Wait);
+
+            Assert.Equal(1, engine.ExitCode);
+            Assert.Contains("The stop did not finish before the shutdown deadline", engine.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Engine stopped after", engine.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            output.WriteLine(engine.Output);
+        }
+    }
+}

@@ -73,6 +73,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private volatile bool _consuming;
     private volatile string? _lostInEpoch; // exactly-once: partitions lost since the epoch began, so it must abort
     private volatile bool _epochAborted; // exactly-once: the loop ends because the epoch aborted; nothing commits any more
+    private volatile bool _closing; // the group consumer is being closed: its group is going away (see GroupMetadataOf)
+    private IConsumerGroupMetadata? _groupMetadata; // exactly-once: the group consumer's, as last read before the close
+    private IConsumerGroupMetadata? _internalGroupMetadata; // exactly-once: the repartition consumer's (it joins no group)
     private IReadOnlyList<PartitionLag> _lag = [];
     private IReadOnlyList<PartitionProgress> _progress = [];
     private long _progressVersion;
@@ -256,6 +259,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
                 _consuming = false;
                 Drain(consumer);
+                _closing = true;
                 consumer.Close();
                 @internal.Close();
             }
@@ -264,6 +268,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 // Set before the consumers are disposed: their last revoke must not try to commit the aborted epoch.
                 _epochAborted = true;
                 throw;
+            }
+            finally
+            {
+                // Disposing a consumer that was not closed closes it: its last revoke runs with the group going away.
+                _closing = true;
             }
         }
 #pragma warning disable CA1031 // The loop thread reports every failure instead of dying silently.
@@ -299,7 +308,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             ClientId = "kommune-engine",
             // Offsets are stored only for done events, then committed in the background and on revoke/close; in
             // exactly-once mode they are committed in the epoch's transaction instead.
-            EnableAutoCommit = _options.Transactions is null,
+            // In exactly-once mode offsets are stored only after their epoch's transaction committed, and only while the
+            // consumer closes (see CommitEpoch): the close commits them.
+            EnableAutoCommit = true,
             EnableAutoOffsetStore = false,
             AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
             AutoOffsetReset = AutoOffsetReset.Earliest,
@@ -679,10 +690,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 consumer.Pause([result.TopicPartition]);
             }
 
-            StoreCompletedOffsets(consumer);
+            StoreOffsetsUnlessTransactional(consumer);
         }
 
-        StoreCompletedOffsets(consumer);
+        StoreOffsetsUnlessTransactional(consumer);
         var left = Interlocked.Read(ref _inFlight);
         if (left > 0)
         {
@@ -744,7 +755,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var withWork = transactions.Committer.HasWork
             || offsets.Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
         var started = Stopwatch.GetTimestamp();
-        transactions.Committer.Commit([(offsets, consumer.ConsumerGroupMetadata), (internalOffsets, _internal!.ConsumerGroupMetadata)]);
+        transactions.Committer.Commit([(offsets, GroupMetadataOf(consumer)), (internalOffsets, _internalGroupMetadata ??= _internal!.ConsumerGroupMetadata)]);
         if (withWork)
         {
             Interlocked.Increment(ref _epochsWithWork);
@@ -768,7 +779,16 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             {
                 // The same offsets again, outside the transaction: a no-op on Kafka, where the transaction committed
                 // them; needed on the embedded broker, which accepts offsets sent in a transaction but does not store them.
-                committer.Commit(committed);
+                // While the group consumer closes they are stored instead and the close commits them: a synchronous
+                // commit from its last revoke has no timeout and can wait for a group that is going away.
+                if (_closing && ReferenceEquals(committer, consumer))
+                {
+                    committed.ForEach(committer.StoreOffset);
+                }
+                else
+                {
+                    committer.Commit(committed);
+                }
             }
             catch (KafkaException e)
             {
@@ -846,6 +866,30 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private IConsumer<byte[]?, byte[]?> ConsumerOf(TopicPartition tp, IConsumer<byte[]?, byte[]?> main) =>
         tp.Topic == _options.Topics.Repartition ? _internal! : main;
 
+    /// <summary>
+    /// The group consumer's group metadata (member and generation, which fence a zombie's offsets on Kafka), read anew
+    /// each epoch; while the consumer closes, the last one read. A consumer whose group is going away (its last revoke
+    /// inside Close) has none, and the client then crashes the process on reading it.
+    /// </summary>
+    private IConsumerGroupMetadata GroupMetadataOf(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        if (!_closing || _groupMetadata is null)
+        {
+            _groupMetadata = consumer.ConsumerGroupMetadata;
+        }
+
+        return _groupMetadata;
+    }
+
+    /// <summary>Stores done offsets for the client's commits, in at-least-once mode; exactly-once commits them in epochs.</summary>
+    private void StoreOffsetsUnlessTransactional(IConsumer<byte[]?, byte[]?> consumer)
+    {
+        if (_options.Transactions is null)
+        {
+            StoreCompletedOffsets(consumer);
+        }
+    }
+
     private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
     {
         foreach (var (tp, tracker) in _trackers)
@@ -878,6 +922,12 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
 
             return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
+        }
+
+        if (_options.Transactions is not null)
+        {
+            // The new generation's, read while the group is up: the close's last epoch may need it (GroupMetadataOf).
+            _groupMetadata = consumer.ConsumerGroupMetadata;
         }
 
         var starts = new List<TopicPartitionOffset>(partitions.Count);
@@ -1115,36 +1165,17 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
         else
         {
+            // Stored, not committed here: when the handler returns the client unassigns the partitions and, with
+            // auto-commit on, commits their stored offsets itself, and holds the rebalance (or the close) until that
+            // commit is answered, so the next owner starts after them. A synchronous Commit here has no timeout and
+            // was seen to block for good inside Close.
             StoreCompletedOffsets(consumer);
-            CommitRevoked(consumer, partitions);
         }
 
         UnassignInternal(partitions, commit: true);
         Forget(partitions);
         _consuming = true; // the partitions left (possibly none) go on
         LogRevoked(_logger, partitions.Count);
-    }
-
-    /// <summary>Commits the done offsets of partitions being revoked, synchronously, so the next owner starts after them.</summary>
-    private void CommitRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
-    {
-        var done = partitions
-            .Select(p => _trackers.TryGetValue(p.TopicPartition, out var tracker) ? new TopicPartitionOffset(p.TopicPartition, tracker.Committable) : null)
-            .OfType<TopicPartitionOffset>()
-            .ToList();
-        if (done.Count == 0)
-        {
-            return;
-        }
-
-        try
-        {
-            consumer.Commit(done);
-        }
-        catch (KafkaException e)
-        {
-            LogStoreFailed(_logger, _options.Topics.SensorEvents, -1, e.Error.Reason);
-        }
     }
 
     /// <summary>

@@ -85,7 +85,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
-    private int _state; // 0 new, 1 started, 2 stopped
+    private int _state; // a Lifecycle, as an int for Interlocked; read and moved through State, TryMove and MoveTo
 
     /// <summary>Creates an engine; <see cref="StartAsync"/> connects it.</summary>
     /// <param name="options">Settings; validated here.</param>
@@ -252,10 +252,31 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>Where an engine is in its life: it starts once and stops once.</summary>
+    private enum Lifecycle
+    {
+        /// <summary>Made, not started.</summary>
+        New,
+
+        /// <summary>Started: consuming, or restarting its pipeline after an aborted epoch.</summary>
+        Started,
+
+        /// <summary>Stopped, or stopping (it does not start again).</summary>
+        Stopped,
+    }
+
+    private Lifecycle State => (Lifecycle)Volatile.Read(ref _state);
+
+    /// <summary>Moves from <paramref name="from"/> to <paramref name="to"/>, if the engine is still in <paramref name="from"/>.</summary>
+    private bool TryMove(Lifecycle from, Lifecycle to) => Interlocked.CompareExchange(ref _state, (int)to, (int)from) == (int)from;
+
+    /// <summary>Moves to <paramref name="to"/> from wherever it was; where it was.</summary>
+    private Lifecycle MoveTo(Lifecycle to) => (Lifecycle)Interlocked.Exchange(ref _state, (int)to);
+
     /// <summary>Starts the producer, the actors and the consumer. Returns without waiting for partitions.</summary>
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!TryMove(Lifecycle.New, Lifecycle.Started))
         {
             throw new InvalidOperationException("An engine starts once.");
         }
@@ -272,7 +293,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             catch (ArgumentException)
             {
                 _loader?.Dispose();
-                Volatile.Write(ref _state, 2); // nothing was started: a stop has nothing to do
+                MoveTo(Lifecycle.Stopped); // nothing was started: a stop has nothing to do
                 throw;
             }
         }
@@ -291,10 +312,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <exception cref="TimeoutException">The stop did not finish before <paramref name="cancellationToken"/> was cancelled.</exception>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        var previous = Interlocked.Exchange(ref _state, 2);
-        if (previous != 1)
+        var previous = MoveTo(Lifecycle.Stopped);
+        if (previous != Lifecycle.Started)
         {
-            if (previous == 0)
+            if (previous == Lifecycle.New)
             {
                 _loader?.Dispose();
             }
@@ -468,7 +489,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return; // stopped: StopAsync completes the consumer's task
         }
 
-        if (ended.Exception!.InnerException is EpochAbortedException aborted && Volatile.Read(ref _state) == 1)
+        if (ended.Exception!.InnerException is EpochAbortedException aborted && State == Lifecycle.Started)
         {
             Interlocked.Increment(ref _epochsAborted);
             Interlocked.Increment(ref _abortsInARow);
@@ -490,7 +511,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         await _pipeline.WaitAsync(CancellationToken.None);
         try
         {
-            if (Volatile.Read(ref _state) != 1)
+            if (State != Lifecycle.Started)
             {
                 return;
             }

@@ -306,10 +306,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             GroupId = _options.GroupId,
             GroupInstanceId = _options.GroupInstanceId,
             ClientId = "kommune-engine",
-            // Offsets are stored only for done events, then committed in the background and on revoke/close; in
-            // exactly-once mode they are committed in the epoch's transaction instead.
-            // In exactly-once mode offsets are stored only after their epoch's transaction committed, and only while the
-            // consumer closes (see CommitEpoch): the close commits them.
+            // Offsets are stored only for done events, then committed in the background and on revoke/close. In
+            // exactly-once mode the epoch's transaction commits them; they are stored only while the consumer closes,
+            // after their epoch committed (see CommitEpoch), for the close to commit.
             EnableAutoCommit = true,
             EnableAutoOffsetStore = false,
             AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,

@@ -111,15 +111,13 @@ internal sealed partial class RuleHost
             return;
         }
 
-        // The area's watermark on this node; on a node that took the area over and has not yet read how far event time
-        // has come on every sensor partition (MinValue), the one its restored state had. Its ledger forgot origins far
-        // behind that watermark (a record made again that far behind is too late): such a record, written again by a
-        // sensor partition's new owner, is judged late here as on the node that wrote the state, not applied twice.
-        var watermark = area.Watermark > Runner.Watermark ? area.Watermark : Runner.Watermark;
-        if (watermark != DateTimeOffset.MinValue && eventTime < watermark - _engine.Options.AllowedLateness)
+        // Not judged before the area's watermark is known here (MinValue: a node that took the area over and has not yet
+        // read every sensor partition's report). A record made again from far behind it is caught by the ledger above,
+        // whose forget line travels with the restored state (a restored key has no watermark: it is not persisted).
+        if (area.Watermark != DateTimeOffset.MinValue && eventTime < area.Watermark - _engine.Options.AllowedLateness)
         {
             area.Completion.Add();
-            _engine.SendLate(area.Consumed, eventTime, watermark, area.Completion.Done);
+            _engine.SendLate(area.Consumed, eventTime, area.Watermark, area.Completion.Done);
             return;
         }
 

@@ -13,6 +13,14 @@ public sealed class WatermarkTracker
     private readonly EventTimeSettings _settings;
     private readonly Dictionary<int, PartitionTime> _partitions = [];
 
+    // What the last full pass over the partitions found, so that an event of a partition that does not hold the minimum
+    // need not look at every other partition: the minimum over the partitions not idle, the earliest time one of them
+    // may turn idle by silence, and whether anything but an event changed since (a partition assigned, removed, or
+    // caught up or not).
+    private DateTimeOffset _minimum = DateTimeOffset.MaxValue;
+    private DateTimeOffset _nextIdleAt = DateTimeOffset.MinValue;
+    private bool _changed = true;
+
     /// <summary>A tracker with no partitions yet; its watermark starts at <see cref="DateTimeOffset.MinValue"/>.</summary>
     public WatermarkTracker(EventTimeSettings settings)
     {
@@ -68,10 +76,18 @@ public sealed class WatermarkTracker
         var candidate = eventTime - _settings.OutOfOrderness;
         if (_partitions.TryGetValue(partition, out var known))
         {
+            // Nothing else changed since the last pass and no partition can have turned idle since: if this one is not
+            // idle and was above the minimum, raising it leaves the minimum, and so the engine's watermark, where they were.
+            var minimumStays = !_changed && now < _nextIdleAt && known.Watermark > _minimum && !Idle(known, now);
             known.LastSeen = now;
             if (candidate > known.Watermark)
             {
                 known.Watermark = candidate;
+            }
+
+            if (minimumStays)
+            {
+                return false;
             }
         }
         else
@@ -103,6 +119,7 @@ public sealed class WatermarkTracker
     {
         if (!_partitions.ContainsKey(partition))
         {
+            _changed = true;
             _partitions[partition] = new PartitionTime
             {
                 Watermark = handedOver ?? DateTimeOffset.MinValue,
@@ -126,9 +143,10 @@ public sealed class WatermarkTracker
     /// </summary>
     public void SetCaughtUp(int partition, bool caughtUp)
     {
-        if (_partitions.TryGetValue(partition, out var known))
+        if (_partitions.TryGetValue(partition, out var known) && known.CaughtUp != caughtUp)
         {
             known.CaughtUp = caughtUp;
+            _changed = true;
         }
     }
 
@@ -166,19 +184,33 @@ public sealed class WatermarkTracker
     public IReadOnlyCollection<int> Partitions => _partitions.Keys;
 
     /// <summary>Forgets a partition (revoked from this node).</summary>
-    public void Remove(int partition) => _partitions.Remove(partition);
+    public void Remove(int partition) => _changed |= _partitions.Remove(partition);
 
     private bool Recompute(DateTimeOffset now)
     {
         var minimum = DateTimeOffset.MaxValue;
+        var nextIdleAt = DateTimeOffset.MaxValue;
         foreach (var partition in _partitions.Values)
         {
-            if (!Idle(partition, now) && partition.Watermark < minimum)
+            if (Idle(partition, now))
+            {
+                continue;
+            }
+
+            if (partition.Watermark < minimum)
             {
                 minimum = partition.Watermark;
             }
+
+            if (partition.CaughtUp && partition.LastSeen + _settings.IdlePartitionTimeout < nextIdleAt)
+            {
+                nextIdleAt = partition.LastSeen + _settings.IdlePartitionTimeout; // silent past this, it turns idle
+            }
         }
 
+        _minimum = minimum;
+        _nextIdleAt = nextIdleAt;
+        _changed = false;
         if (minimum == DateTimeOffset.MaxValue || minimum <= Watermark)
         {
             return false;

@@ -559,15 +559,18 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     {
         try
         {
-            await foreach (var consumed in source.Events.ReadAllAsync())
+            await foreach (var batch in source.Events.ReadAllAsync())
             {
-                if (consumed is ConsumedEvent sensorEvent)
+                foreach (var consumed in batch)
                 {
-                    Dispatch(sensorEvent, router);
-                }
-                else
-                {
-                    DispatchInternal((ConsumedRepartitionRecord)consumed);
+                    if (consumed is ConsumedEvent sensorEvent)
+                    {
+                        Dispatch(sensorEvent, router);
+                    }
+                    else
+                    {
+                        DispatchInternal((ConsumedRepartitionRecord)consumed);
+                    }
                 }
             }
         }

@@ -31,11 +31,22 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan ConfirmTimeout = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long a partition whose prefetched records fill the client's queue waits before it is fetched again
+    /// (librdkafka's fetch.queue.backoff.ms, default 1,000 ms). With the default, a consumer reading a backlog faster
+    /// than the broker refills it stopped fetching for a whole second each time its modest queue was full: the engine
+    /// drained a pre-filled topic at a third of a plain consumer's rate, waiting on an empty queue two thirds of the time
+    /// (bench/README.md, "Drain rate"). As short as the fetch wait at the broker: the queue stays bounded, the pause
+    /// does not.
+    /// </summary>
+    internal const int RefetchAfterFullQueueMs = 10;
+
     private readonly KafkaSourceOptions _options;
     private readonly IDeadLetterSink _deadLetters;
     private readonly SensorEventDecoder _decoder;
     private readonly ILogger _logger;
-    private readonly Channel<ConsumedRecord> _channel;
+    private readonly Channel<ConsumedRecord[]> _channel;
+    private readonly List<ConsumedRecord> _batch = new(2 * ConsumeBatch); // taken in this turn of the loop, not yet handed on
     private IConsumer<byte[]?, byte[]?>? _main;
     private IConsumer<byte[]?, byte[]?>? _internal;
     private readonly HashSet<TopicPartition> _internalAssigned = [];
@@ -95,12 +106,12 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _deadLetters = deadLetters;
         _decoder = new SensorEventDecoder(options.Limits, clock) { ValuesWanted = options.ValuesWanted };
         _logger = logger;
-        // Every event in the channel is in flight, and in-flight events are bounded, so writes never wait.
-        _channel = Channel.CreateBounded<ConsumedRecord>(new BoundedChannelOptions(options.MaxInFlightEvents)
+        // Unbounded, yet bounded: every record in the channel is in flight, and the loop stops taking records at the
+        // in-flight bound (backpressure), so a record it could not seek back is one over that bound, never a failed write.
+        _channel = Channel.CreateUnbounded<ConsumedRecord[]>(new UnboundedChannelOptions
         {
             SingleWriter = true,
             SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
         });
         _onEventCompleted = OnEventCompleted;
         _onEventReleased = OnEventReleased;
@@ -108,10 +119,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     }
 
     /// <summary>
-    /// Decoded sensor events and records of the repartition topic, each in its partition's order. Completes when the
-    /// source stops.
+    /// Decoded sensor events and records of the repartition topic, each in its partition's order, in batches: what one
+    /// turn of the consume loop took (one channel write and one wake-up of the reader per batch, not per record).
+    /// Completes when the source stops.
     /// </summary>
-    public ChannelReader<ConsumedRecord> Events => _channel.Reader;
+    public ChannelReader<ConsumedRecord[]> Events => _channel.Reader;
 
     /// <summary>Completes when the consume loop has ended: offsets committed and the group left.</summary>
     public Task Completion => _stopped.Task;
@@ -234,6 +246,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                         if (TryConsume(consumer, PollTimeout) is { } result)
                         {
                             Handle(consumer, result);
+                            for (taken = 1; taken < ConsumeBatch && TryConsume(consumer, TimeSpan.Zero) is { } next; taken++)
+                            {
+                                Handle(consumer, next);
+                            }
                         }
                     }
                     else
@@ -254,6 +270,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                         }
                     }
 
+                    HandOn();
                     UpdateProgress(consumer);
                 }
 
@@ -320,8 +337,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             HeartbeatIntervalMs = 1_000,
             // A broker holds an empty fetch this long; a resumed partition waits for it, so keep it short.
             FetchWaitMaxMs = 10,
-            // librdkafka's prefetch queue is memory outside the in-flight bound: keep it modest.
+            // librdkafka's prefetch queue is memory outside the in-flight bound: keep it modest, and fetch again soon
+            // once it has room (FetchQueueBackoff).
             QueuedMaxMessagesKbytes = 16 * 1024,
+            FetchQueueBackoffMs = RefetchAfterFullQueueMs,
             // Fetch requests are small: send them at once rather than wait for the broker's ACK (Nagle).
             SocketNagleDisable = true,
             // The client says when it reaches the end of a partition: only then is the partition caught up, and may
@@ -356,6 +375,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             IsolationLevel = IsolationLevel.ReadCommitted,
             FetchWaitMaxMs = 10,
             QueuedMaxMessagesKbytes = 16 * 1024,
+            FetchQueueBackoffMs = RefetchAfterFullQueueMs,
             SocketNagleDisable = true,
             EnablePartitionEof = true,
         };
@@ -496,11 +516,29 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         return true;
     }
 
-    private void Write(ConsumedRecord record)
+    private void Write(ConsumedRecord record) => _batch.Add(record);
+
+    /// <summary>
+    /// Hands the records taken in this turn of the loop on to the engine, as one batch. Called at the end of each turn
+    /// and before anything that waits for records in flight (rebalance callbacks, the drain): a record taken is
+    /// never held back from the engine while the loop waits for it to finish.
+    /// </summary>
+    private void HandOn()
     {
-        if (!_channel.Writer.TryWrite(record))
+        if (_batch.Count == 0)
         {
-            throw new InvalidOperationException("The event channel is full although in-flight events are bounded.");
+            return;
+        }
+
+        var batch = _batch.ToArray();
+        _batch.Clear();
+        if (!_channel.Writer.TryWrite(batch))
+        {
+            // Only after the channel completed (the loop ended): these records were never handed on, so none is done.
+            foreach (var record in batch)
+            {
+                record.Abandon();
+            }
         }
     }
 
@@ -675,6 +713,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void Drain(IConsumer<byte[]?, byte[]?> consumer)
     {
+        HandOn();
         consumer.Pause(consumer.Assignment);
         PauseInternal();
         var deadline = DateTime.UtcNow + _drainTimeout;
@@ -910,6 +949,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private IEnumerable<TopicPartitionOffset> OnPartitionsAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        HandOn(); // callbacks run inside Consume, in the middle of a turn: what was taken before goes first
         if (_stopRequested)
         {
             // Given partitions while leaving (the nodes that stopped before this one left them): not taken. No state is
@@ -1138,6 +1178,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// </summary>
     private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
+        HandOn(); // the hand-over waits for the events in flight: the ones taken in this turn must reach the engine
         _consuming = false;
         if (_epochAborted)
         {
@@ -1186,6 +1227,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// </summary>
     private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
+        HandOn();
         _consuming = false;
         if (_options.Transactions is not null && !_epochAborted)
         {

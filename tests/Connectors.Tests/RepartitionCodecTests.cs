@@ -55,6 +55,33 @@ public sealed class RepartitionCodecTests
         Assert.Equal(42, record.Floors![0]);
     }
 
+    [Theory]
+    [InlineData("0=1714557600000;1=idle;;", true)]
+    [InlineData("0=1714557600000@42", true)]
+    [InlineData("0=soon", false)]
+    [InlineData("x=1714557600000", false)]
+    [InlineData("0=1=2", false)]
+    [InlineData("0", false)]
+    [InlineData("=5", false)]
+    [InlineData("0=5@", false)]
+    [InlineData("0=5@4@2", false)]
+    [InlineData("0=-5@-1", false)]
+    public void A_watermark_record_is_read_whole_or_refused_with_the_pair_it_could_not_read(string text, bool readable)
+    {
+        var message = RepartitionCodec.Watermark(new Dictionary<int, DateTimeOffset?>(), new Dictionary<int, long>());
+        var decoded = RepartitionCodec.TryDecode(message.Key, Encoding.ASCII.GetBytes(text), message.Headers, out var record, out var failure);
+
+        Assert.Equal(readable, decoded);
+        if (readable)
+        {
+            Assert.Equal(RepartitionKind.Watermark, record!.Kind);
+        }
+        else
+        {
+            Assert.StartsWith("unreadable watermark record '", failure.Text, StringComparison.Ordinal);
+        }
+    }
+
     private static RepartitionRecord Read(Confluent.Kafka.Message<byte[]?, byte[]?> message)
     {
         Assert.True(RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure), failure.Text);

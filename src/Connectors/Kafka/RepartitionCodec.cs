@@ -250,42 +250,54 @@ public static class RepartitionCodec
         return new RepartitionRecord(RepartitionKind.Command, Command: command, Owner: new AlertOwner(scope == "area", owner, -1), CommandSource: source, OwnerArea: area);
     }
 
+    private static DecodeFailure Unreadable(ReadOnlySpan<char> pair) => new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
+
     private static Dictionary<int, DateTimeOffset?>? ParseWatermarks(byte[]? value, Dictionary<int, long> floors, out DecodeFailure failure)
     {
         failure = default;
         var watermarks = new Dictionary<int, DateTimeOffset?>();
-        foreach (var pair in Encoding.ASCII.GetString(value ?? []).Split(';', StringSplitOptions.RemoveEmptyEntries))
+        // Read as spans: every node reads the watermark records of every node (one per partition, up to 20 a second), so
+        // this runs on the consume loop's thread often enough that splitting into strings showed in its profile.
+        ReadOnlySpan<char> text = Encoding.ASCII.GetString(value ?? []);
+        foreach (var range in text.Split(';'))
         {
-            var parts = pair.Split('=');
-            if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+            var pair = text[range];
+            if (pair.IsEmpty)
             {
-                failure = new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
+                continue;
+            }
+
+            var equals = pair.IndexOf('=');
+            var time = equals < 0 ? [] : pair[(equals + 1)..];
+            if (equals < 0 || time.Contains('=') || !int.TryParse(pair[..equals], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+            {
+                failure = Unreadable(pair);
                 return null;
             }
 
-            if (parts[1].Split('@') is [var time, var floorText])
+            if (time.IndexOf('@') is var at and >= 0)
             {
-                if (!long.TryParse(floorText, NumberStyles.None, CultureInfo.InvariantCulture, out var floor))
+                if (!long.TryParse(time[(at + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var floor))
                 {
-                    failure = new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
+                    failure = Unreadable(pair);
                     return null;
                 }
 
                 floors[partition] = floor;
-                parts[1] = time;
+                time = time[..at];
             }
 
-            if (parts[1] == "idle")
+            if (time.SequenceEqual("idle"))
             {
                 watermarks[partition] = null;
             }
-            else if (long.TryParse(parts[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
+            else if (long.TryParse(time, NumberStyles.Integer, CultureInfo.InvariantCulture, out var ms))
             {
                 watermarks[partition] = DateTimeOffset.FromUnixTimeMilliseconds(ms);
             }
             else
             {
-                failure = new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");
+                failure = Unreadable(pair);
                 return null;
             }
         }

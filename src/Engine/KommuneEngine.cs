@@ -714,7 +714,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     return;
                 }
 
-                var source = record.CommandSource!;
+                var source = record.CommandSource!.Value;
                 _counters.CommandRefused();
                 _outputs!.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, refused, DeadLetterCode.CommandRefused), consumed.Complete);
             },

@@ -102,10 +102,13 @@ public sealed class ConsumedRepartitionRecord : ConsumedRecord
     public override string Label => Record.Event?.Type ?? "internal";
 }
 
-/// <summary>The coordinates and original bytes of a consumed record.</summary>
+/// <summary>
+/// The coordinates and original bytes of a consumed record. A value (a struct): it is made for every record consumed and
+/// lives inside the record's <see cref="ConsumedRecord"/>, so it costs no object of its own.
+/// </summary>
 /// <param name="Topic">Source topic.</param>
 /// <param name="Partition">Source partition.</param>
 /// <param name="Offset">Source offset.</param>
 /// <param name="Key">Original key bytes, or null.</param>
 /// <param name="Value">Original value bytes, or null.</param>
-public sealed record RecordSource(string Topic, int Partition, long Offset, byte[]? Key, byte[]? Value);
+public readonly record struct RecordSource(string Topic, int Partition, long Offset, byte[]? Key, byte[]? Value);

@@ -154,7 +154,6 @@ public static class RepartitionCodec
     {
         ArgumentNullException.ThrowIfNull(ownerArea);
         ArgumentNullException.ThrowIfNull(owner);
-        ArgumentNullException.ThrowIfNull(source);
         var message = new Message<byte[]?, byte[]?>
         {
             Key = key,
@@ -235,7 +234,7 @@ public static class RepartitionCodec
             && int.TryParse(partition, NumberStyles.Integer, CultureInfo.InvariantCulture, out var p)
             && long.TryParse(offset, NumberStyles.Integer, CultureInfo.InvariantCulture, out var o)
                 ? new RecordSource(string.Join('/', topic), p, o, key, value)
-                : null;
+                : (RecordSource?)null;
         if (scope is not ("sensor" or "area") || owner is null || area is null || source is null)
         {
             failure = new(DeadLetterCode.Other, "forwarded command without its owner or source");

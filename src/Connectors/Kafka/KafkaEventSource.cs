@@ -33,11 +33,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     /// <summary>
     /// How long a partition whose prefetched records fill the client's queue waits before it is fetched again
-    /// (librdkafka's fetch.queue.backoff.ms, default 1,000 ms). With the default, a consumer reading a backlog faster
-    /// than the broker refills it stopped fetching for a whole second each time its modest queue was full: the engine
-    /// drained a pre-filled topic at a third of a plain consumer's rate, waiting on an empty queue two thirds of the time
-    /// (bench/README.md, "Drain rate"). As short as the fetch wait at the broker: the queue stays bounded, the pause
-    /// does not.
+    /// (librdkafka's fetch.queue.backoff.ms, default 1,000 ms). With the default, a consumer reading a backlog stopped
+    /// fetching for a whole second each time its modest queue was full: the engine drained a pre-filled topic at a
+    /// third of a plain consumer's rate, waiting on an empty queue two thirds of the time (bench/README.md, issue 18
+    /// round three). As short as the fetch wait at the broker: the queue stays bounded, the pause does not.
     /// </summary>
     internal const int RefetchAfterFullQueueMs = 10;
 
@@ -338,7 +337,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             // A broker holds an empty fetch this long; a resumed partition waits for it, so keep it short.
             FetchWaitMaxMs = 10,
             // librdkafka's prefetch queue is memory outside the in-flight bound: keep it modest, and fetch again soon
-            // once it has room (FetchQueueBackoff).
+            // once it has room (RefetchAfterFullQueueMs).
             QueuedMaxMessagesKbytes = 16 * 1024,
             FetchQueueBackoffMs = RefetchAfterFullQueueMs,
             // Fetch requests are small: send them at once rather than wait for the broker's ACK (Nagle).

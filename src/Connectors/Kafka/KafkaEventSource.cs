@@ -38,7 +38,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// third of a plain consumer's rate, waiting on an empty queue two thirds of the time (bench/README.md, issue 18
     /// round three). As short as the fetch wait at the broker: the queue stays bounded, the pause does not.
     /// </summary>
-    internal const int RefetchAfterFullQueueMs = 10;
+    public const int RefetchAfterFullQueueMs = 10;
 
     private readonly KafkaSourceOptions _options;
     private readonly IDeadLetterSink _deadLetters;

@@ -59,9 +59,8 @@ internal sealed partial class StateRestorer(string bootstrapServers, KafkaClient
             AutoOffsetReset = AutoOffsetReset.Earliest,
             // In exactly-once mode state records of an aborted epoch must not be restored.
             IsolationLevel = IsolationLevel.ReadCommitted,
-            // A restore reads a backlog far larger than the client's prefetch queue: with librdkafka's default backoff
-            // a full queue stopped fetching for a second each time (as KafkaEventSource.RefetchAfterFullQueueMs says).
-            FetchQueueBackoffMs = 10,
+            // A restore reads a backlog far larger than the client's prefetch queue: fetch again soon once it has room.
+            FetchQueueBackoffMs = KafkaEventSource.RefetchAfterFullQueueMs,
         })).SetLogHandler((_, _) => { }).Build();
 
         var ends = new Dictionary<int, long>();

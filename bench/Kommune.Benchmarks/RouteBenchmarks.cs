@@ -62,7 +62,7 @@ public class RouteBenchmarks
         _router = _system.ActorOf(EventRouterActor.Props(context), "areas");
         for (var p = 0; p < Partitions; p++)
         {
-            _trackers[p] = new PartitionOffsetTracker(0);
+            _trackers[p] = new PartitionOffsetTracker("kommune.sensor-events", p, 0);
         }
 
         _keys = new byte[Sensors][];
@@ -106,10 +106,9 @@ public class RouteBenchmarks
             var partition = sensor % Partitions;
             var offset = _offsets[partition]++;
             _trackers[partition].Start(offset);
-            var source = new RecordSource("kommune.sensor-events", partition, offset, _keys[sensor], _values[sensor]);
-            var consumed = new ConsumedEvent(sensorEvent!, source, _trackers[partition], static () => { }, static () => { });
+            var consumed = new ConsumedEvent(sensorEvent!, _trackers[partition], offset, _keys[sensor], _values[sensor]);
             _sent++;
-            _router.Tell(new RoutedEvent(consumed, Start, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+            _router.Tell(new RoutedEvent(consumed, Start, _counters), ActorRefs.NoSender);
         }
 
         var spin = new SpinWait();

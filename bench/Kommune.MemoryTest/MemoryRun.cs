@@ -230,12 +230,11 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         // As the engine's consumer makes it, without Kafka: one record of partition 0, its own offset tracker; the
         // original bytes are only used for dead letters, so there are none.
         var offset = _offset++;
-        var tracker = new PartitionOffsetTracker(offset);
+        var tracker = new PartitionOffsetTracker("kommune.sensor-events", 0, offset);
         tracker.Start(offset);
-        var source = new RecordSource("kommune.sensor-events", 0, offset, null, null);
-        var consumed = new ConsumedEvent(sensorEvent, source, tracker, static () => { }, static () => { });
+        var consumed = new ConsumedEvent(sensorEvent, tracker, offset, null, null);
         _sent++;
-        router.Tell(new RoutedEvent(consumed, MatureState.NextWatermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+        router.Tell(new RoutedEvent(consumed, MatureState.NextWatermark, _counters), ActorRefs.NoSender);
     }
 
     private static SensorEvent HeartbeatEvent(string sensorId, string areaId) =>

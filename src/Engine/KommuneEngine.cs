@@ -613,7 +613,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             if (RuleInterest.AnyRuleWants(Rules, consumed.Event))
             {
                 _counters.EventRouted();
-                router.Tell(new RoutedEvent(consumed, watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+                router.Tell(new RoutedEvent(consumed, watermark, _counters), ActorRefs.NoSender);
             }
             else
             {
@@ -676,7 +676,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
 
             // The area's rules judge whether it is too late, once they know it is not one they already applied.
-            _areaRouter!.Tell(new AreaRecord(consumed, area.Watermark, new EventCompletion(consumed, _counters), area.Floors), ActorRefs.NoSender);
+            _areaRouter!.Tell(new AreaRecord(consumed, area.Watermark, _counters, area.Floors), ActorRefs.NoSender);
         }
     }
 

@@ -248,11 +248,10 @@ public sealed class PassivationTests : TestKit
     private void Send(SensorEvent e)
     {
         var offset = _nextOffset++;
-        var tracker = new PartitionOffsetTracker(0);
+        var tracker = new PartitionOffsetTracker("kommune.sensor-events", 0, 0, () => Interlocked.Increment(ref _completed));
         tracker.Start(offset);
-        var source = new RecordSource("kommune.sensor-events", 0, offset, null, SensorEventEncoder.Encode(e));
-        var consumed = new ConsumedEvent(e, source, tracker, () => Interlocked.Increment(ref _completed), () => { });
-        _router.Tell(new RoutedEvent(consumed, DateTimeOffset.MinValue, new EventCompletion(consumed, _counters)));
+        var consumed = new ConsumedEvent(e, tracker, offset, null, SensorEventEncoder.Encode(e));
+        _router.Tell(new RoutedEvent(consumed, DateTimeOffset.MinValue, _counters));
     }
 
     /// <summary>Acknowledges every record at once, in the order sent.</summary>

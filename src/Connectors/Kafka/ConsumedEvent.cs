@@ -11,26 +11,31 @@ namespace Kommune.Connectors.Kafka;
 /// </summary>
 public abstract class ConsumedRecord
 {
-    private readonly PartitionOffsetTracker _tracker;
-    private readonly Action _onCompleted;
-    private readonly Action _onReleased;
-    private int _completed;
-    private int _released;
+    private const int Completed = 1;
+    private const int Released = 2;
 
-    private protected ConsumedRecord(RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
+    // One object per event on the hot path: where it came from is its partition tracker's topic and partition and its
+    // own offset, key and value, not a copy of all of them.
+    private readonly PartitionOffsetTracker _tracker;
+    private readonly long _offset;
+    private readonly byte[]? _key;
+    private readonly byte[]? _value;
+    private int _done; // Completed | Released, each set once
+
+    private protected ConsumedRecord(PartitionOffsetTracker tracker, long offset, byte[]? key, byte[]? value)
     {
-        Source = source;
         ConsumedAt = Stopwatch.GetTimestamp();
         _tracker = tracker;
-        _onCompleted = onCompleted;
-        _onReleased = onReleased;
+        _offset = offset;
+        _key = key;
+        _value = value;
     }
 
     /// <summary>When the record was taken from the consumer (<see cref="Stopwatch"/> ticks): where processing latency starts.</summary>
     public long ConsumedAt { get; }
 
     /// <summary>Where it came from, with its original bytes (for dead letters).</summary>
-    public RecordSource Source { get; }
+    public RecordSource Source => new(_tracker.Topic, _tracker.Partition, _offset, _key, _value);
 
     /// <summary>What the engine counts it as when done (a sensor type, or what an internal record carried).</summary>
     public abstract string Label { get; }
@@ -38,9 +43,9 @@ public abstract class ConsumedRecord
     /// <summary>Marks the record's processing done (its state may still wait to be written). Later calls do nothing.</summary>
     public void Release()
     {
-        if (Interlocked.Exchange(ref _released, 1) == 0)
+        if ((Interlocked.Or(ref _done, Released) & Released) == 0)
         {
-            _onReleased();
+            _tracker.OnRecordReleased();
         }
     }
 
@@ -51,21 +56,21 @@ public abstract class ConsumedRecord
     /// </summary>
     public void Abandon()
     {
-        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        if ((Interlocked.Or(ref _done, Completed) & Completed) == 0)
         {
             Release();
-            _onCompleted();
+            _tracker.OnRecordCompleted();
         }
     }
 
     /// <summary>Marks the record done. Later calls do nothing.</summary>
     public void Complete()
     {
-        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        if ((Interlocked.Or(ref _done, Completed) & Completed) == 0)
         {
             Release();
-            _tracker.Complete(Source.Offset);
-            _onCompleted();
+            _tracker.Complete(_offset);
+            _tracker.OnRecordCompleted();
         }
     }
 }
@@ -73,8 +78,8 @@ public abstract class ConsumedRecord
 /// <summary>A decoded sensor event from the sensor-events topic.</summary>
 public sealed class ConsumedEvent : ConsumedRecord
 {
-    internal ConsumedEvent(SensorEvent sensorEvent, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
-        : base(source, tracker, onCompleted, onReleased)
+    internal ConsumedEvent(SensorEvent sensorEvent, PartitionOffsetTracker tracker, long offset, byte[]? key, byte[]? value)
+        : base(tracker, offset, key, value)
     {
         Event = sensorEvent;
     }
@@ -89,8 +94,8 @@ public sealed class ConsumedEvent : ConsumedRecord
 /// <summary>A decoded record of the engine's repartition topic: area work, watermarks or a forwarded command.</summary>
 public sealed class ConsumedRepartitionRecord : ConsumedRecord
 {
-    internal ConsumedRepartitionRecord(RepartitionRecord record, RecordSource source, PartitionOffsetTracker tracker, Action onCompleted, Action onReleased)
-        : base(source, tracker, onCompleted, onReleased)
+    internal ConsumedRepartitionRecord(RepartitionRecord record, PartitionOffsetTracker tracker, long offset, byte[]? key, byte[]? value)
+        : base(tracker, offset, key, value)
     {
         Record = record;
     }

@@ -433,7 +433,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
         if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var failure))
         {
-            Write(new ConsumedEvent(sensorEvent!, source, tracker, _onEventCompleted, _onEventReleased));
+            Write(new ConsumedEvent(sensorEvent!, tracker, source.Offset, source.Key, source.Value));
             return;
         }
 
@@ -456,7 +456,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
         if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure))
         {
-            Write(new ConsumedRepartitionRecord(record!, source, tracker, _onEventCompleted, _onEventReleased));
+            Write(new ConsumedRepartitionRecord(record!, tracker, source.Offset, source.Key, source.Value));
             return;
         }
 
@@ -492,7 +492,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
         if (!_trackers.TryGetValue(tp, out var known))
         {
-            known = new PartitionOffsetTracker(offset);
+            known = NewTracker(tp, offset);
             _trackers[tp] = known;
         }
 
@@ -559,6 +559,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     }
 
     private void OnEventCompleted() => Interlocked.Decrement(ref _inFlight);
+
+    /// <summary>A partition's tracker, whose records count down this source's in-flight counts when they are done.</summary>
+    private PartitionOffsetTracker NewTracker(TopicPartition partition, long startOffset) =>
+        new(partition.Topic, partition.Partition.Value, startOffset, _onEventCompleted, _onEventReleased);
 
     private void OnEventReleased() => Interlocked.Decrement(ref _processing);
 
@@ -998,7 +1002,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 _expectedNext[c.TopicPartition] = start.Value;
             }
 
-            _trackers[c.TopicPartition] = new PartitionOffsetTracker(start.Value >= 0 ? start.Value : 0);
+            _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
             _assignedAt[c.TopicPartition] = start.Value >= 0 ? start.Value : 0;
             // Without a committed offset consumption starts at the log's beginning (auto.offset.reset=earliest).
             var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? -1;
@@ -1050,7 +1054,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? 0;
             starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
             _expectedNext[c.TopicPartition] = from;
-            _trackers[c.TopicPartition] = new PartitionOffsetTracker(from);
+            _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, from);
             _assignedAt[c.TopicPartition] = from;
             _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
             _internalAssigned.Add(c.TopicPartition);

@@ -4,20 +4,50 @@ namespace Kommune.Connectors.Kafka;
 /// Tracks which offsets of one partition are in flight and which are done, and says up to where the partition
 /// may be committed: the offset after the longest run of done offsets from the start. Records finish out of order
 /// (different sensors, different outputs); the commit point only moves over offsets that are all done. Thread-safe.
+/// It also says where its records come from and whom to tell when one is done, so that each record taken (one object
+/// per event on the hot path) holds one reference for all of that.
 /// </summary>
 internal sealed class PartitionOffsetTracker
 {
+    private static readonly Action Nothing = static () => { };
+
     private readonly Lock _gate = new();
     private readonly Queue<long> _pending = new();
     private readonly HashSet<long> _done = [];
     private long _committable;
     private long _lastTaken = -1;
 
-    /// <summary>A tracker whose commit point starts at <paramref name="startOffset"/>.</summary>
+    /// <summary>A tracker whose commit point starts at <paramref name="startOffset"/>, of no named partition (tests).</summary>
     public PartitionOffsetTracker(long startOffset)
+        : this(string.Empty, 0, startOffset)
     {
-        _committable = startOffset;
     }
+
+    /// <summary>
+    /// A tracker of <paramref name="topic"/>'s <paramref name="partition"/> whose commit point starts at
+    /// <paramref name="startOffset"/>; <paramref name="onRecordCompleted"/> and <paramref name="onRecordReleased"/> run
+    /// when one of its records completes or is released (the source's in-flight counts).
+    /// </summary>
+    public PartitionOffsetTracker(string topic, int partition, long startOffset, Action? onRecordCompleted = null, Action? onRecordReleased = null)
+    {
+        Topic = topic;
+        Partition = partition;
+        _committable = startOffset;
+        OnRecordCompleted = onRecordCompleted ?? Nothing;
+        OnRecordReleased = onRecordReleased ?? Nothing;
+    }
+
+    /// <summary>The topic of the partition.</summary>
+    public string Topic { get; }
+
+    /// <summary>The partition.</summary>
+    public int Partition { get; }
+
+    /// <summary>Runs when a record of this partition completes (<see cref="ConsumedRecord.Complete"/> or <see cref="ConsumedRecord.Abandon"/>).</summary>
+    public Action OnRecordCompleted { get; }
+
+    /// <summary>Runs when a record of this partition is released (<see cref="ConsumedRecord.Release"/>).</summary>
+    public Action OnRecordReleased { get; }
 
     /// <summary>False once the partition was revoked: completions then change nothing.</summary>
     public bool IsActive { get; private set; } = true;

@@ -8,11 +8,20 @@ namespace Kommune.Engine.Actors;
 /// every output, and the acknowledgement of each state record that includes it. Parts are added before they start, so
 /// the count cannot reach zero early. When only state parts are left the record is released: it no longer counts
 /// against the in-flight bound, though its offset waits for the state.
+/// The messages that carry a record to its actors (<see cref="RoutedEvent"/>, <see cref="AreaRecord"/>) are their own
+/// completion: one object per record on the hot path, not a message and a completion.
 /// </summary>
-internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
+internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
 {
+    private readonly ConsumedRecord _consumed = consumed;
     private int _parts = 1;
     private int _work = 1;
+
+    /// <summary>This, as the record's completion: the messages that carry a record read as before.</summary>
+    public EventCompletion Completion => this;
+
+    /// <summary>The record this completes.</summary>
+    protected ConsumedRecord Record => _consumed;
 
     /// <summary>One more part of the work must finish.</summary>
     public void Add()
@@ -26,13 +35,13 @@ internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters co
     {
         if (Interlocked.Decrement(ref _work) == 0)
         {
-            if (consumed is ConsumedEvent)
+            if (_consumed is ConsumedEvent)
             {
                 // The processing time of sensor events; a repartition record's is part of its event's.
-                counters.EventReleased(consumed.ConsumedAt);
+                counters.EventReleased(_consumed.ConsumedAt);
             }
 
-            consumed.Release();
+            _consumed.Release();
         }
 
         Finished();
@@ -42,7 +51,7 @@ internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters co
     /// Gives the record up without completing it (its partition was lost): it stops counting as in flight and its offset
     /// is not marked done. Parts that finish later change nothing.
     /// </summary>
-    public void Abandon() => consumed.Abandon();
+    public void Abandon() => _consumed.Abandon();
 
     /// <summary>A state record that includes the record must be acknowledged before it completes.</summary>
     public void AddState() => Interlocked.Increment(ref _parts);
@@ -54,12 +63,12 @@ internal sealed class EventCompletion(ConsumedRecord consumed, EngineCounters co
     {
         if (Interlocked.Decrement(ref _parts) == 0)
         {
-            if (consumed is ConsumedEvent sensorEvent)
+            if (_consumed is ConsumedEvent sensorEvent)
             {
                 counters.EventProcessed(sensorEvent.Event.Type);
             }
 
-            consumed.Complete();
+            _consumed.Complete();
         }
     }
 }

@@ -4,8 +4,19 @@ using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine.Actors;
 
-/// <summary>A consumed event on its way to its area and sensor, with the watermark it was dispatched under.</summary>
-internal sealed record RoutedEvent(ConsumedEvent Consumed, DateTimeOffset Watermark, EventCompletion Completion);
+/// <summary>
+/// A consumed event on its way to its area and sensor, with the watermark it was dispatched under; it is its own
+/// <see cref="EventCompletion"/>.
+/// </summary>
+internal sealed class RoutedEvent(ConsumedEvent consumed, DateTimeOffset watermark, EngineCounters counters)
+    : EventCompletion(consumed, counters)
+{
+    /// <summary>The event as consumed.</summary>
+    public ConsumedEvent Consumed => (ConsumedEvent)Record;
+
+    /// <summary>The watermark of its partition when it was dispatched.</summary>
+    public DateTimeOffset Watermark { get; } = watermark;
+}
 
 /// <summary>
 /// The engine's watermark moved forward: event-time timers it passes may fire. Every actor that gets it takes a part of
@@ -57,8 +68,18 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Ba
 /// A record of the repartition topic for an area's rules (an event it wants, or a fact), with the area side's watermark
 /// and the partition's floors (<see cref="OriginLedger.Raise"/>).
 /// </summary>
-internal sealed record AreaRecord(ConsumedRepartitionRecord Consumed, DateTimeOffset Watermark, EventCompletion Completion, IReadOnlyDictionary<int, long> Floors)
+internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOffset watermark, EngineCounters counters, IReadOnlyDictionary<int, long> floors)
+    : EventCompletion(consumed, counters)
 {
+    /// <summary>The record as consumed.</summary>
+    public ConsumedRepartitionRecord Consumed => (ConsumedRepartitionRecord)Record;
+
+    /// <summary>The area side's watermark of its partition when it was dispatched.</summary>
+    public DateTimeOffset Watermark { get; } = watermark;
+
+    /// <summary>The partition's floors when it was dispatched.</summary>
+    public IReadOnlyDictionary<int, long> Floors { get; } = floors;
+
     /// <summary>The area.</summary>
     public string AreaId => Consumed.Record.Event?.AreaId ?? Consumed.Record.Fact!.AreaId;
 }

@@ -404,6 +404,14 @@ internal sealed partial class RuleHost
             return;
         }
 
+        Send(outputs, origin, acknowledged);
+        Schedule();
+    }
+
+    // Apart from Finish so that its closures are made only when outputs are sent: a lambda's captured parameters are
+    // hoisted at the start of the method that declares it, so in Finish they cost an object for every event.
+    private void Send(EventOutputs outputs, EventCompletion? origin, Action? acknowledged)
+    {
         Interlocked.Increment(ref _unacknowledged);
         _engine.OutputsSent();
         if (origin is null)
@@ -425,8 +433,6 @@ internal sealed partial class RuleHost
                 origin.Done();
             });
         }
-
-        Schedule();
     }
 
     private void StateMayHaveChanged(EventCompletion? origin)

@@ -13,7 +13,7 @@ namespace Kommune.Engine.Plugins;
 /// <param name="Rules">The rule set to run.</param>
 /// <param name="Problems">Plugins that failed to load and the bindings skipped because of them, one line each.</param>
 /// <param name="PluginFailures">How many plugins failed (to load, or to make one of their rules).</param>
-public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problems, int PluginFailures);
+internal sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problems, int PluginFailures);
 
 /// <summary>
 /// Makes the engine's <see cref="RuleSet"/> from a rules file and a plugins folder, and remakes it on reload.
@@ -34,7 +34,7 @@ public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problem
 /// collected. A wrong rules file throws <see cref="RulesFileException"/> and changes nothing.
 /// </para>
 /// </remarks>
-public sealed partial class RuleLoader : IDisposable
+internal sealed partial class RuleLoader : IDisposable
 {
     private const string DefaultRulesLabel = "(default rules)";
 

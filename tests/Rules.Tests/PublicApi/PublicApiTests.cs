@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.RegularExpressions;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Testing;
@@ -13,7 +14,7 @@ namespace Kommune.Rules.Tests.PublicApi;
 /// equal its approved file in this folder. A change of the surface fails here until the approved file is updated in the
 /// same commit, so it is always a diff a reviewer sees (docs/rules.md, "The public surface").
 /// </summary>
-public sealed class PublicApiTests
+public sealed partial class PublicApiTests
 {
     private const string FolderInRepository = "tests/Rules.Tests/PublicApi";
 
@@ -34,11 +35,33 @@ public sealed class PublicApiTests
             a => a.AssemblyName.StartsWith(typeof(FallAlertRule).Assembly.GetName().Name!, StringComparison.Ordinal));
     }
 
-    private static void Approve(Assembly assembly, [CallerFilePath] string sourceFile = "")
+    [Fact]
+    public void The_guide_lists_every_public_type_and_no_other()
+    {
+        var guide = File.ReadAllText(Path.Combine(ApprovedFolder(), "..", "..", "..", "docs", "rules.md")).ReplaceLineEndings("\n");
+        var start = guide.IndexOf("### The public surface\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "docs/rules.md has no section \"The public surface\".");
+        var end = guide.IndexOf("\n### ", start + 1, StringComparison.Ordinal);
+        var listed = ListedType().Matches(guide[start..(end < 0 ? guide.Length : end)]).Select(m => m.Groups[1].Value).ToList();
+        var exported = typeof(Rule).Assembly.GetExportedTypes().Concat(typeof(RuleTestKit).Assembly.GetExportedTypes())
+            .Select(t => t.IsGenericType ? $"{t.Name[..t.Name.IndexOf('`', StringComparison.Ordinal)]}<{string.Join(", ", t.GetGenericArguments().Select(a => a.Name))}>" : t.Name)
+            .ToList();
+        var missing = exported.Except(listed, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var extra = listed.Except(exported, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        Assert.True(
+            missing.Count == 0 && extra.Count == 0,
+            $"docs/rules.md, \"The public surface\", lists one line \"- `Type`: ...\" per public type. Add: {string.Join(", ", missing)}. Remove: {string.Join(", ", extra)}.");
+        Assert.Equal(listed.Count, listed.Distinct(StringComparer.Ordinal).Count());
+    }
+
+    [GeneratedRegex(@"^- `([^`]+)`:", RegexOptions.Multiline)]
+    private static partial Regex ListedType();
+
+    private static void Approve(Assembly assembly)
     {
         var name = assembly.GetName().Name!;
         var received = Normalise(assembly.GeneratePublicApi());
-        var folder = ApprovedFolder(sourceFile);
+        var folder = ApprovedFolder();
         var approvedPath = Path.Combine(folder, $"{name}.approved.txt");
         var receivedPath = Path.Combine(folder, $"{name}.received.txt");
         var approved = File.Exists(approvedPath) ? Normalise(File.ReadAllText(approvedPath)) : null;
@@ -63,7 +86,7 @@ public sealed class PublicApiTests
     /// This test's folder in the working copy: from the compiler's path of this file, or else (a build that maps source
     /// paths) the first folder above the test's output that holds it.
     /// </summary>
-    private static string ApprovedFolder(string sourceFile)
+    private static string ApprovedFolder([CallerFilePath] string sourceFile = "")
     {
         var fromSource = Path.GetDirectoryName(sourceFile);
         if (!string.IsNullOrEmpty(fromSource) && Directory.Exists(fromSource))

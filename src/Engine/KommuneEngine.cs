@@ -96,7 +96,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// </param>
     /// <exception cref="RulesFileException">The rules file has mistakes; the message lists them all.</exception>
     /// <param name="clock">The wall clock: event times are checked against it and processing-time timers follow it; the system clock when null.</param>
-    public KommuneEngine(EngineOptions options, ILoggerFactory loggerFactory, RuleSet? rules = null, TimeProvider? clock = null)
+    internal KommuneEngine(EngineOptions options, ILoggerFactory loggerFactory, RuleSet? rules = null, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -192,7 +192,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     }
 
     /// <summary>The rules running now.</summary>
-    public RuleSet Rules => _context?.Rules ?? _rules;
+    internal RuleSet Rules => _context?.Rules ?? _rules;
 
     /// <summary>
     /// Switches to new rules without a restart. Every sensor and area carries each binding's state, timers and open
@@ -200,7 +200,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// and that of removed bindings, is dropped and its open alerts closed with a record each. The plan, and then what
     /// every key did, are logged.
     /// </summary>
-    public void ApplyRules(RuleSet rules)
+    internal void ApplyRules(RuleSet rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
         if (_context is null || _router is null)

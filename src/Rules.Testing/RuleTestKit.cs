@@ -5,7 +5,7 @@ using Kommune.Rules.Runtime;
 namespace Kommune.Rules.Testing;
 
 /// <summary>
-/// Runs rules the way the engine does (the same <see cref="KeyedRuleRunner"/>, watermark and lateness rules), on
+/// Runs rules the way the engine does (the engine's own rule runtime, watermark and lateness rules), on
 /// a virtual clock, with no broker and no threads. Feed events with <see cref="Send(SensorEvent, int)"/>, move
 /// time with <see cref="AdvanceClock"/> and <see cref="AdvanceWatermarkTo"/>, then assert <see cref="Alerts"/>,
 /// <see cref="Aggregates"/>, <see cref="Facts"/>, <see cref="LateEvents"/> and <see cref="Failures"/>.
@@ -226,10 +226,10 @@ public sealed class RuleTestKit : IRuleOutputs
     }
 
     /// <summary>A snapshot of a sensor's rule state, or null when the sensor was never seen.</summary>
-    public KeyedStateSnapshot? SensorState(string sensorId) => _sensors.TryGetValue(sensorId, out var runner) ? runner.Snapshot() : null;
+    public KeyedState? SensorState(string sensorId) => _sensors.TryGetValue(sensorId, out var runner) ? new KeyedState(runner.Snapshot()) : null;
 
     /// <summary>A snapshot of an area's rule state, or null when the area was never seen.</summary>
-    public KeyedStateSnapshot? AreaState(string areaId) => _areas.TryGetValue(areaId, out var runner) ? runner.Snapshot() : null;
+    public KeyedState? AreaState(string areaId) => _areas.TryGetValue(areaId, out var runner) ? new KeyedState(runner.Snapshot()) : null;
 
     void IRuleOutputs.Alert(Alert alert) => _alerts.Add(alert);
 

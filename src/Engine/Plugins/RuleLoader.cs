@@ -13,7 +13,7 @@ namespace Kommune.Engine.Plugins;
 /// <param name="Rules">The rule set to run.</param>
 /// <param name="Problems">Plugins that failed to load and the bindings skipped because of them, one line each.</param>
 /// <param name="PluginFailures">How many plugins failed (to load, or to make one of their rules).</param>
-public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problems, int PluginFailures);
+internal sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problems, int PluginFailures);
 
 /// <summary>
 /// Makes the engine's <see cref="RuleSet"/> from a rules file and a plugins folder, and remakes it on reload.
@@ -23,7 +23,7 @@ public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problem
 /// Each subfolder of the plugins folder is one plugin: its main assembly is <c>&lt;folder&gt;/&lt;folder&gt;.dll</c>,
 /// or else the single .dll that holds [Rule] types. Each plugin loads into its own collectible context; a plugin
 /// that fails to load is reported and only the bindings naming it are skipped. Built-in rules (the [Rule] types of
-/// Kommune.Rules) need no plugin. Without a rules file the set is <see cref="DefaultRules"/>: every built-in
+/// Kommune.Rules.BuiltIn) need no plugin. Without a rules file the set is <see cref="DefaultRules"/>: every built-in
 /// municipal rule with its default parameters.
 /// </para>
 /// <para>
@@ -34,7 +34,7 @@ public sealed record RuleLoadResult(RuleSet Rules, IReadOnlyList<string> Problem
 /// collected. A wrong rules file throws <see cref="RulesFileException"/> and changes nothing.
 /// </para>
 /// </remarks>
-public sealed partial class RuleLoader : IDisposable
+internal sealed partial class RuleLoader : IDisposable
 {
     private const string DefaultRulesLabel = "(default rules)";
 
@@ -387,7 +387,7 @@ public sealed partial class RuleLoader : IDisposable
     }
 
     private static Dictionary<string, Type> ScanBuiltIns() =>
-        typeof(Rule).Assembly.GetTypes()
+        typeof(FallAlertRule).Assembly.GetTypes()
             .Where(t => t is { IsAbstract: false, ContainsGenericParameters: false } && typeof(Rule).IsAssignableFrom(t) && Plugin.Constructor(t) is not null)
             .Select(t => (Type: t, Attribute: t.GetCustomAttribute<RuleAttribute>(inherit: false)))
             .Where(r => r.Attribute is not null)

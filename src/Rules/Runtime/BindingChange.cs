@@ -38,7 +38,7 @@ public enum BindingChange
 /// <param name="Change">What happens to its state. <see cref="BindingChange.Migrated"/> means the rule has a migration;
 /// a key whose state it refuses is reset.</param>
 /// <param name="Reason">Why, for people: what changed.</param>
-public sealed record BindingChangePlan(string Binding, BindingChange Change, string Reason);
+internal sealed record BindingChangePlan(string Binding, BindingChange Change, string Reason);
 
 /// <summary>What a reload (or a restore under other rules) did to one binding's state at one key.</summary>
 /// <param name="Binding">The binding's name.</param>

@@ -3,7 +3,7 @@ using Kommune.Rules.Model;
 namespace Kommune.Rules.Runtime;
 
 /// <summary>Where a <see cref="KeyedRuleRunner"/> puts what its rules emit. Implemented by the engine and the test kit.</summary>
-public interface IRuleOutputs
+internal interface IRuleOutputs
 {
     /// <summary>One alert state change.</summary>
     void Alert(Alert alert);

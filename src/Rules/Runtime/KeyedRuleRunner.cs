@@ -11,7 +11,7 @@ namespace Kommune.Rules.Runtime;
 /// in due order once the watermark or the clock passes them, and isolates a rule that throws. The engine's actors
 /// and the test kit both host rules through this class. Not thread-safe: one owner calls it at a time.
 /// </summary>
-public sealed class KeyedRuleRunner
+internal sealed class KeyedRuleRunner
 {
     /// <summary>The largest buffer <see cref="PersistedState"/> keeps for its thread's next call.</summary>
     private const int MaxRetainedBuffer = 1 << 20;

@@ -9,7 +9,7 @@ namespace Kommune.Rules.Runtime;
 /// a changed one when its <see cref="RuleId"/>, scope and <see cref="StateVersion"/> are the same (see
 /// <see cref="BindingChange"/>).
 /// </summary>
-public sealed class RuleBinding
+internal sealed class RuleBinding
 {
     private readonly HashSet<string>? _sensorTypes;
     private readonly HashSet<string>? _areas;

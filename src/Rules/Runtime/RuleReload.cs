@@ -11,7 +11,7 @@ namespace Kommune.Rules.Runtime;
 /// <see cref="BindingChange.NewParameters"/>); migrated when only the state version differs and the rule overrides
 /// <see cref="Rule.MigrateState"/>; reset otherwise.
 /// </summary>
-public static class RuleReload
+internal static class RuleReload
 {
     /// <summary>What applying <paramref name="next"/> over <paramref name="running"/> does to each binding: those of
     /// <paramref name="next"/> in order, then the removed ones.</summary>

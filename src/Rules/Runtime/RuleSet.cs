@@ -3,7 +3,7 @@ using Kommune.Rules.Api;
 namespace Kommune.Rules.Runtime;
 
 /// <summary>An immutable set of rule bindings, one version of the rules file. Replaced whole on reload.</summary>
-public sealed class RuleSet
+internal sealed class RuleSet
 {
     /// <summary>A rule set of these bindings, whose names must differ.</summary>
     /// <exception cref="ArgumentException">Two bindings share a name.</exception>

@@ -12,7 +12,7 @@ namespace Kommune.Rules.Runtime;
 /// <param name="Watermark">The watermark the key had seen.</param>
 /// <param name="LastEventTime">The newest event time the key had handled.</param>
 /// <param name="Rules">Per rule binding.</param>
-public sealed record KeyedStateSnapshot(
+internal sealed record KeyedStateSnapshot(
     RuleScope Scope,
     string Key,
     string AreaId,
@@ -59,7 +59,7 @@ public sealed record KeyedStateSnapshot(
 /// <param name="Rule">The binding's <see cref="RuleBinding.RuleId"/>; null in snapshots written before it was recorded.</param>
 /// <param name="StateVersion">The rule's <see cref="Api.Rule.StateVersion"/> when the snapshot was taken (0: not recorded).</param>
 /// <param name="Parameters">The binding's <see cref="RuleBinding.ParametersFingerprint"/>, or null.</param>
-public sealed record RuleStateSnapshot(
+internal sealed record RuleStateSnapshot(
     string Name,
     string Fingerprint,
     IReadOnlyDictionary<string, JsonElement> Values,

@@ -8,7 +8,7 @@ namespace Kommune.Rules.Runtime;
 /// partition whose records wait, paused or not yet fetched, always holds the watermark back, so a pause in production
 /// cannot make its backlog late. Not thread-safe: one reader owns it.
 /// </summary>
-public sealed class WatermarkTracker
+internal sealed class WatermarkTracker
 {
     private readonly EventTimeSettings _settings;
     private readonly Dictionary<int, PartitionTime> _partitions = [];

@@ -7,6 +7,12 @@ namespace Kommune.Rules.Tests.BuiltIn;
 /// <summary>Writes a kit's keyed state as JSON, reads it back into a fresh runner, and lets the test go on with it.</summary>
 internal static class SnapshotRoundTrip
 {
+    public static KeyedRuleRunner Restore(KeyedState? state, string bindingName, Rule rule, EventTimeSettings? settings = null)
+    {
+        Assert.NotNull(state);
+        return Restore(KeyedStateSnapshot.FromJson(state.ToJson()), bindingName, rule, settings);
+    }
+
     public static KeyedRuleRunner Restore(KeyedStateSnapshot? snapshot, string bindingName, Rule rule, EventTimeSettings? settings = null)
     {
         Assert.NotNull(snapshot);

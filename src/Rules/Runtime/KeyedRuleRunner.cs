@@ -586,7 +586,8 @@ public sealed class KeyedRuleRunner
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            outputs.RuleFailed(binding.Name, handler, e);
+            // A number read from a text value names the value and the sensor, in the engine's dead letter as in the test kit.
+            outputs.RuleFailed(binding.Name, handler, SensorValueException.Explain(e, input));
         }
         finally
         {

@@ -777,7 +777,11 @@ public sealed class KeyedRuleRunner
                 throw new ArgumentOutOfRangeException(nameof(value), value, $"The aggregate '{metric}' is not a finite number: it cannot be written.");
             }
 
-            Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count));
+            // A sensor rule's aggregate is the sensor's: keyed by it too, so the sensors of an area do not overwrite each other's.
+            Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count)
+            {
+                SensorId = runner.Scope == RuleScope.Sensor ? runner.Key : null,
+            });
         }
 
         public void ReportProblem(string kind, string message)

@@ -74,11 +74,7 @@ public sealed class EnergyAnomalyRule : Rule
         var warmUp = parameters.GetInteger("warmUp", 12, min: 1, max: 100_000);
         var calibratedRate = parameters.GetNumber("calibratedRate", 0.01, min: 0, max: 0.5);
         var calibrationReadings = parameters.GetInteger("calibrationReadings", 3000, min: 100, max: 1_000_000);
-        var timeZoneId = parameters.GetText("timeZone", "UTC");
-        if (!TimeZoneInfo.TryFindSystemTimeZoneById(timeZoneId, out var timeZone))
-        {
-            throw new RuleParameterException("timeZone", $"must be a time zone id such as \"Europe/Oslo\", not \"{timeZoneId}\"");
-        }
+        var timeZone = parameters.GetTimeZone("timeZone", "UTC");
 
         _detector = new SeriesAnomalyDetector(new SeriesAnomalyOptions
         {

@@ -61,6 +61,18 @@ public sealed class OutputDecoderTests
     }
 
     [Fact]
+    public void A_sensor_s_aggregate_carries_its_sensor_id_and_an_area_s_has_none()
+    {
+        var area = new Aggregate("area-1", "noise.max", DateTimeOffset.FromUnixTimeSeconds(1_795_681_200), DateTimeOffset.FromUnixTimeSeconds(1_795_681_260), 71.5, 12);
+        var sensor = area with { SensorId = "noise-7" };
+
+        Assert.True(OutputDecoder.TryDecodeAggregate(OutputCodec.Encode(sensor), out var decoded, out var reason), reason);
+        Assert.Equal(sensor, decoded);
+        Assert.Contains("\"sensorId\":\"noise-7\"", Encoding.UTF8.GetString(OutputCodec.Encode(sensor)), StringComparison.Ordinal);
+        Assert.DoesNotContain("sensorId", Encoding.UTF8.GetString(OutputCodec.Encode(area)), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void An_encoded_command_is_what_the_engine_s_decoder_accepts()
     {
         var command = new AlertCommand("fall-detection:w-1:1", AlertAction.Resolve, "nurse \"Kari\" <Nordmann>", DateTimeOffset.FromUnixTimeMilliseconds(1_795_681_263_120));

@@ -107,6 +107,41 @@ public sealed class BadInputTests(ITestOutputHelper output)
         Assert.Equal(1, engine.Statistics.RuleFailures);
     }
 
+    [Fact]
+    public async Task A_text_read_as_a_number_is_dead_lettered_naming_the_value_and_the_sensor_as_in_the_test_kit()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        var rules = new RuleSet([new RuleBinding("night-noise", new LoudRule())]);
+        await using var engine = await bed.StartEngineAsync(rules: rules);
+        var loud = new SensorEvent("noise-7", "a", "noise", Events.T0, new Dictionary<string, SensorValue> { ["db"] = "loud" });
+        bed.ProduceEvent(loud);
+        bed.Flush();
+
+        var deadLetter = Assert.Single(bed.ReadAtLeast(bed.Options.Topics.DeadLetters, 1));
+        var reason = Encoding.UTF8.GetString(deadLetter.Message.Headers.GetLastBytes(DeadLetterHeaders.Reason));
+        Assert.Equal("rule 'night-noise' threw SensorValueException in OnEvent: value 'db' of sensor noise-7 is text 'loud', not a number", reason);
+        Assert.Equal("rule", Encoding.UTF8.GetString(deadLetter.Message.Headers.GetLastBytes(DeadLetterHeaders.Stage)));
+
+        // The test kit says the same of the same event.
+        var kit = new Kommune.Rules.Testing.RuleTestKit(start: Events.T0).Bind(new LoudRule(), "night-noise");
+        kit.Send(loud);
+        Assert.Equal(reason, Assert.Single(kit.Failures).Reason);
+        await engine.StopAsync();
+        Assert.Equal(1, engine.Statistics.RuleFailures);
+    }
+
+    /// <summary>Reads <c>db</c> as a number without asking whether it is one.</summary>
+    private sealed class LoudRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            if (sensorEvent.Values["db"].Number > 70)
+            {
+                context.RaiseAlert("loud", new AlertDraft("environment", "noise", AlertSeverity.Low, "loud"));
+            }
+        }
+    }
+
     private sealed class ThrowingRule : Rule
     {
         public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)

@@ -71,7 +71,7 @@ public sealed class SensorValueTests
 
         Assert.Equal(SensorValueKind.Text, value.Kind);
         Assert.Equal("lying", value.Text);
-        Assert.Equal(0, value.Number);
+        Assert.Throws<SensorValueException>(() => value.Number);
         Assert.False(value.Boolean);
     }
 
@@ -84,7 +84,7 @@ public sealed class SensorValueTests
 
         Assert.Equal(SensorValueKind.Boolean, value.Kind);
         Assert.Equal(flag, value.Boolean);
-        Assert.Equal(0, value.Number);
+        Assert.Throws<SensorValueException>(() => value.Number);
         Assert.Null(value.Text);
     }
 

@@ -66,7 +66,7 @@ public static class OutputCodec
         return buffer.WrittenSpan.ToArray();
     }
 
-    /// <summary>Encodes one aggregate record.</summary>
+    /// <summary>Encodes one aggregate record (with <c>sensorId</c> for a sensor's aggregate, without it for an area's).</summary>
     public static byte[] Encode(Aggregate aggregate)
     {
         ArgumentNullException.ThrowIfNull(aggregate);
@@ -75,6 +75,11 @@ public static class OutputCodec
         {
             writer.WriteStartObject();
             writer.WriteString("areaId"u8, aggregate.AreaId);
+            if (aggregate.SensorId is not null)
+            {
+                writer.WriteString("sensorId"u8, aggregate.SensorId);
+            }
+
             writer.WriteString("metric"u8, aggregate.Metric);
             writer.WriteString("windowStart"u8, Rfc3339(aggregate.WindowStart));
             writer.WriteString("windowEnd"u8, Rfc3339(aggregate.WindowEnd));

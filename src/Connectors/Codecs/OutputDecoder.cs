@@ -74,7 +74,10 @@ public static class OutputDecoder
                 fields.Time("windowStart"),
                 fields.Time("windowEnd"),
                 fields.Number("value"),
-                (long)fields.Number("count"));
+                (long)fields.Number("count"))
+            {
+                SensorId = fields.OptionalText("sensorId"),
+            };
             reason = null;
             return true;
         }

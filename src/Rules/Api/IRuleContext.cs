@@ -63,7 +63,11 @@ public interface IRuleContext
     /// <summary>The open alert of that incident, or null.</summary>
     Alert? OpenAlert(string incident);
 
-    /// <summary>Emits an aggregate of the key's area (the latest per area, metric and window start wins).</summary>
+    /// <summary>
+    /// Emits an aggregate of the key: in an area-scoped rule the area's (keyed <c>area/metric/start</c>), in a
+    /// sensor-scoped rule the sensor's (<see cref="Aggregate.SensorId"/> set, keyed <c>area/sensor/metric/start</c>), so
+    /// the sensors of one area never overwrite each other's. The latest record per key wins (an update of a window).
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">
     /// <paramref name="value"/> is NaN or infinite (JSON has no such number): the handler fails, as any throw of a rule.
     /// </exception>

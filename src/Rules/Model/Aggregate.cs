@@ -1,6 +1,9 @@
 namespace Kommune.Rules.Model;
 
-/// <summary>A windowed aggregate of one metric over an area, written to the aggregates topic.</summary>
+/// <summary>
+/// A windowed aggregate of one metric, of an area (emitted by an area-scoped rule) or of one sensor of it (emitted by a
+/// sensor-scoped rule: <see cref="SensorId"/> is set), written to the aggregates topic.
+/// </summary>
 /// <param name="AreaId">The area.</param>
 /// <param name="Metric">What was aggregated, for example <c>parking.free</c>.</param>
 /// <param name="WindowStart">Inclusive start of the event-time window.</param>
@@ -15,6 +18,14 @@ public sealed record Aggregate(
     double Value,
     long Count)
 {
-    /// <summary>The Kafka key: area, metric and window start, so the latest record per window wins.</summary>
-    public string Key => $"{AreaId}/{Metric}/{WindowStart.ToUnixTimeMilliseconds()}";
+    /// <summary>The sensor whose aggregate it is; null for an aggregate of the area.</summary>
+    public string? SensorId { get; init; }
+
+    /// <summary>
+    /// The Kafka key, so the latest record per window wins: <c>area/metric/start</c> for an area's aggregate,
+    /// <c>area/sensor/metric/start</c> for a sensor's (so sensors of one area never overwrite each other's).
+    /// </summary>
+    public string Key => SensorId is null
+        ? $"{AreaId}/{Metric}/{WindowStart.ToUnixTimeMilliseconds()}"
+        : $"{AreaId}/{SensorId}/{Metric}/{WindowStart.ToUnixTimeMilliseconds()}";
 }

@@ -18,14 +18,31 @@ public sealed record SensorEvent(
     /// <summary>Reads a number value, or returns false when it is absent or not a number.</summary>
     public bool TryGetNumber(string name, out double number)
     {
-        if (Values.TryGetValue(name, out var value) && value.Kind == SensorValueKind.Number)
+        if (Values.TryGetValue(name, out var value))
         {
-            number = value.Number;
-            return true;
+            return value.TryGetNumber(out number);
         }
 
         number = 0;
         return false;
+    }
+
+    /// <summary>
+    /// Reads a number value the rule cannot do without. Use <see cref="TryGetNumber"/> to skip an event without it.
+    /// </summary>
+    /// <exception cref="SensorValueException">
+    /// The value is absent, a text or a boolean. Escaping a rule's handler, it fails the rule on this event, which the
+    /// engine dead-letters with the message as its reason, for example <c>value 'db' of sensor noise-7 is text 'loud', not a number</c>.
+    /// </exception>
+    public double GetNumber(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        if (Values.TryGetValue(name, out var value))
+        {
+            return value.TryGetNumber(out var number) ? number : throw new SensorValueException(name, SensorId, value);
+        }
+
+        throw new SensorValueException(name, SensorId, null);
     }
 
     /// <summary>Reads a boolean value, or returns false when it is absent or not a boolean.</summary>

@@ -586,7 +586,8 @@ internal sealed class KeyedRuleRunner
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            outputs.RuleFailed(binding.Name, handler, e);
+            // A number read from a text value names the value and the sensor, in the engine's dead letter as in the test kit.
+            outputs.RuleFailed(binding.Name, handler, SensorValueException.Explain(e, input));
         }
         finally
         {
@@ -776,7 +777,11 @@ internal sealed class KeyedRuleRunner
                 throw new ArgumentOutOfRangeException(nameof(value), value, $"The aggregate '{metric}' is not a finite number: it cannot be written.");
             }
 
-            Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count));
+            // A sensor rule's aggregate is the sensor's: keyed by it too, so the sensors of an area do not overwrite each other's.
+            Outputs.Aggregate(new Aggregate(runner.AreaId, metric, windowStart, windowEnd, value, count)
+            {
+                SensorId = runner.Scope == RuleScope.Sensor ? runner.Key : null,
+            });
         }
 
         public void ReportProblem(string kind, string message)

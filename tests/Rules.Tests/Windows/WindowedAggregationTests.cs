@@ -45,7 +45,7 @@ public sealed class WindowedAggregationTests
         Assert.Equal(6, first.Sum);
         Assert.False(first.IsUpdate);
         var aggregate = Assert.Single(kit.Aggregates);
-        Assert.Equal(new Aggregate("area-1", "w0.mean", T0, T0.AddMinutes(5), 2, 3), aggregate);
+        Assert.Equal(new Aggregate("area-1", "w0.mean", T0, T0.AddMinutes(5), 2, 3) { SensorId = "s1" }, aggregate);
 
         kit.AdvanceWatermarkTo(T0.AddMinutes(10));
         Assert.Equal(2, rule.Results.Count);

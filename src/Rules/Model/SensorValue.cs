@@ -18,18 +18,26 @@ public enum SensorValueKind
 /// <summary>One named value of a sensor event: a finite number, a string or a boolean.</summary>
 public readonly record struct SensorValue
 {
+    // 16 bytes, not 24: an event's values are on the hot path. The number, and one reference that also says the kind:
+    // none for a number, the string for a text, one of two shared marks for a boolean.
+    private static readonly object TrueMark = new();
+    private static readonly object FalseMark = new();
     private readonly double _number;
+    private readonly object? _other;
 
-    private SensorValue(SensorValueKind kind, double number, string? text, bool boolean)
+    private SensorValue(double number, object? other)
     {
-        Kind = kind;
         _number = number;
-        Text = text;
-        Boolean = boolean;
+        _other = other;
     }
 
     /// <summary>What the value holds.</summary>
-    public SensorValueKind Kind { get; }
+    public SensorValueKind Kind => _other switch
+    {
+        null => SensorValueKind.Number,
+        string => SensorValueKind.Text,
+        _ => SensorValueKind.Boolean,
+    };
 
     /// <summary>
     /// The number. Read it only when <see cref="Kind"/> is <see cref="SensorValueKind.Number"/>, or use
@@ -39,19 +47,19 @@ public readonly record struct SensorValue
     /// The value is a text or a boolean. Escaping a rule's handler, it fails the rule on that event, which the engine
     /// dead-letters with the message as its reason, for example <c>value 'db' of sensor noise-7 is text 'loud', not a number</c>.
     /// </exception>
-    public double Number => Kind == SensorValueKind.Number ? _number : throw new SensorValueException(null, null, this);
+    public double Number => _other is null ? _number : throw new SensorValueException(null, null, this);
 
     /// <summary>The string, when <see cref="Kind"/> is <see cref="SensorValueKind.Text"/>; otherwise null.</summary>
-    public string? Text { get; }
+    public string? Text => _other as string;
 
     /// <summary>The boolean, when <see cref="Kind"/> is <see cref="SensorValueKind.Boolean"/>; otherwise false.</summary>
-    public bool Boolean { get; }
+    public bool Boolean => ReferenceEquals(_other, TrueMark);
 
     /// <summary>Reads the number; false (and 0) when the value is a text or a boolean.</summary>
     public bool TryGetNumber(out double number)
     {
-        number = Kind == SensorValueKind.Number ? _number : 0;
-        return Kind == SensorValueKind.Number;
+        number = _other is null ? _number : 0;
+        return _other is null;
     }
 
     /// <summary>A number value. NaN and infinities are refused: sensors never report them as valid readings.</summary>
@@ -63,18 +71,18 @@ public readonly record struct SensorValue
             throw new ArgumentOutOfRangeException(nameof(number), number, "A sensor value must be a finite number.");
         }
 
-        return new SensorValue(SensorValueKind.Number, number, null, false);
+        return new SensorValue(number, null);
     }
 
     /// <summary>A string value.</summary>
     public static SensorValue FromText(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return new SensorValue(SensorValueKind.Text, 0, text, false);
+        return new SensorValue(0, text);
     }
 
     /// <summary>A boolean value.</summary>
-    public static SensorValue FromBoolean(bool value) => new(SensorValueKind.Boolean, 0, null, value);
+    public static SensorValue FromBoolean(bool value) => new(0, value ? TrueMark : FalseMark);
 
     /// <summary>Implicit conversion from a number.</summary>
     public static implicit operator SensorValue(double number) => FromNumber(number);

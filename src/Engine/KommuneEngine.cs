@@ -81,7 +81,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly RefusedRecords _refusals = new();
     private readonly StateChunkLedger _stateChunks = new();
     private KafkaEventSource? _source;
-    private StateRestorer? _restorer;
+#pragma warning disable CA1859 // The engine knows the restorer by its contract; its Kafka client is the connector's.
+    private IStateRestorer? _restorer;
+#pragma warning restore CA1859
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
@@ -386,11 +388,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             RuleTimings = _metrics,
             Reloads = _reloads,
         };
-        _context.TaskPartitions = TopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
+        _context.TaskPartitions = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
         CheckRepartitionTopic(topics, _context.TaskPartitions);
         if (_options.PersistState)
         {
-            _restorer = new StateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<StateRestorer>());
+            _restorer = new KafkaStateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<KafkaStateRestorer>());
             _context.StatePartitions = _restorer.Partitions();
         }
 
@@ -784,7 +786,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
-            var restored = _restorer.Restore(statePartitions, (snapshot, state) =>
+            var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (snapshot, state) =>
             {
                 var covers = state.Covers;
                 var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins);
@@ -811,7 +813,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 {
                     handedOver[partition] = time;
                 }
-            });
+            }));
             _counters.StatesRestored(restored);
         }
 
@@ -1161,7 +1163,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Logs, at start, a repartition topic that is missing or has another partition count than the sensor-events topic.</summary>
     private void CheckRepartitionTopic(KafkaTopics topics, int tasks)
     {
-        var count = TopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.Repartition);
+        var count = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.Repartition);
         if (count is null)
         {
             LogRepartitionTopicWrong(_logger, topics.Repartition, "does not exist", tasks);

@@ -78,6 +78,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private long _earlierDeliveryFailures;
     private long _earlierRefused;
     private long _earlierUnwritten;
+    private long _earlierCommandReaderFailures;
     private readonly RefusedRecords _refusals = new();
     private readonly StateChunkLedger _stateChunks = new();
     private KafkaEventSource? _source;
@@ -442,14 +443,17 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         source.Start();
         _ = source.Completion.ContinueWith(SourceEnded, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _commands = new KafkaCommandSource(
-            _options.BootstrapServers,
-            KafkaClients,
-            _options.GroupId + "-acks",
-            topics.Acks,
+            new KafkaCommandSourceOptions
+            {
+                BootstrapServers = _options.BootstrapServers,
+                ClientSettings = KafkaClients,
+                GroupId = _options.GroupId + "-acks",
+                Topic = topics.Acks,
+                Handle = HandleCommandAsync,
+                SessionTimeout = _options.SessionTimeout,
+            },
             outputs,
-            HandleCommandAsync,
-            _loggerFactory.CreateLogger<KafkaCommandSource>(),
-            _options.SessionTimeout);
+            _loggerFactory.CreateLogger<KafkaCommandSource>());
         _commands.Start();
     }
 
@@ -525,6 +529,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             _earlierDeliveryFailures += _sink!.FailedDeliveries;
             _earlierRefused += _sink.Refused;
             _earlierUnwritten += _sink.Unwritten;
+            _earlierCommandReaderFailures += _commands?.Failures ?? 0;
             lock (_time)
             {
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.

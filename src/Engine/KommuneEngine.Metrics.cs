@@ -86,7 +86,7 @@ public sealed partial class KommuneEngine
         _metrics.DeliveryFailures.IncTo(_earlierDeliveryFailures + (_sink?.FailedDeliveries ?? 0));
         _metrics.RecordsRefused.IncTo(_earlierRefused + (_sink?.Refused ?? 0));
         _metrics.RecordsUnwritten.IncTo(_earlierUnwritten + (_sink?.Unwritten ?? 0));
-        _metrics.CommandReaderFailures.IncTo(_earlierCommandReaderFailures + (_commands?.Failures ?? 0));
+        _metrics.CommandReaderFailures.IncTo(statistics.CommandReaderFailures);
 
         _metrics.InFlight.Set(source.InFlight);
         _metrics.Uncommitted.Set(source.Uncommitted);

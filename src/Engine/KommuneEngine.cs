@@ -155,32 +155,34 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>The consumer's counts over every run of the pipeline (a restart starts a new consumer).</summary>
     private SourceStatistics SourceTotals => _earlierSources.Add(_source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0));
 
-    private EngineStatistics StatisticsOf(SourceStatistics source) =>
-        new EngineStatistics(
-            source.Consumed,
-            _counters.Processed,
-            source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
-            _counters.Alerts,
-            _counters.Aggregates,
-            _counters.RuleFailures,
-            source.LostRecords,
-            source.InFlight,
-            source.PeakInFlight,
-            source.Pauses,
-            _counters.ActiveSensors,
-            _counters.ActiveAreas,
-            source.AssignedPartitions,
-            _counters.LateEvents,
-            _counters.PluginFailures,
-            _counters.RuleReloads,
-            Watermark,
-            _commands?.Handled ?? 0,
-            _commands?.Refused ?? 0,
-            _counters.StateWritten,
-            _counters.StateRestored,
-            source.PeakUncommitted,
-            source.EpochsCommitted,
-            Interlocked.Read(ref _restarts));
+    private EngineStatistics StatisticsOf(SourceStatistics source) => new()
+    {
+        Consumed = source.Consumed,
+        LostRecords = source.LostRecords,
+        AssignedPartitions = source.AssignedPartitions,
+        LateEvents = _counters.LateEvents,
+        Watermark = Watermark,
+        Processed = _counters.Processed,
+        InFlight = source.InFlight,
+        PeakInFlight = source.PeakInFlight,
+        PeakUncommitted = source.PeakUncommitted,
+        Pauses = source.Pauses,
+        ActiveSensors = _counters.ActiveSensors,
+        ActiveAreas = _counters.ActiveAreas,
+        Alerts = _counters.Alerts,
+        Aggregates = _counters.Aggregates,
+        DeadLettered = source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
+        RuleFailures = _counters.RuleFailures,
+        PluginFailures = _counters.PluginFailures,
+        RuleReloads = _counters.RuleReloads,
+        Commands = _commands?.Handled ?? 0,
+        CommandsRefused = _commands?.Refused ?? 0,
+        CommandReaderFailures = _earlierCommandReaderFailures + (_commands?.Failures ?? 0),
+        StateWritten = _counters.StateWritten,
+        StateRestored = _counters.StateRestored,
+        EpochsCommitted = source.EpochsCommitted,
+        Restarts = Interlocked.Read(ref _restarts),
+    };
 
     /// <summary>The engine's event-time watermark: the minimum over active partitions of newest event time minus the out-of-orderness bound.</summary>
     public DateTimeOffset Watermark

@@ -19,11 +19,11 @@ public sealed partial class KommuneEngine
     {
         get
         {
-            switch (Volatile.Read(ref _state))
+            switch (State)
             {
-                case 0:
+                case Lifecycle.New:
                     return new EngineReadiness(false, "not started");
-                case 2:
+                case Lifecycle.Stopped:
                     return new EngineReadiness(false, "stopping");
             }
 

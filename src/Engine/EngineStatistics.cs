@@ -1,52 +1,83 @@
 namespace Kommune.Engine;
 
-/// <summary>A snapshot of what the engine has done since it started.</summary>
-/// <param name="Consumed">Records read from the sensor-events topic.</param>
-/// <param name="Processed">Events whose rules ran and whose outputs the broker acknowledged.</param>
-/// <param name="DeadLettered">Records sent to the dead-letter topic (bad input and rule failures).</param>
-/// <param name="Alerts">Alert records acknowledged by the broker.</param>
-/// <param name="Aggregates">Aggregate records acknowledged by the broker.</param>
-/// <param name="RuleFailures">Times a rule threw.</param>
-/// <param name="LostRecords">Records deleted by the broker before the engine read them.</param>
-/// <param name="InFlight">Events taken and not yet done.</param>
-/// <param name="PeakInFlight">The most events in flight at once.</param>
-/// <param name="Pauses">Times the consumer paused because the engine fell behind.</param>
-/// <param name="ActiveSensors">Sensor actors alive now.</param>
-/// <param name="ActiveAreas">Area actors alive now.</param>
-/// <param name="AssignedPartitions">Input partitions assigned to this node.</param>
-/// <param name="LateEvents">Events older than the watermark minus the allowed lateness, sent to the late output.</param>
-/// <param name="PluginFailures">Plugins that failed to load (at start and on reloads).</param>
-/// <param name="RuleReloads">Times the rules were reloaded without a restart.</param>
-/// <param name="Watermark">The engine's event-time watermark (<see cref="DateTimeOffset.MinValue"/> before the first event).</param>
-/// <param name="Commands">Operations centres' commands (ack, resolve) handled.</param>
-/// <param name="CommandsRefused">Commands dead-lettered: malformed, or for no open alert (also in <paramref name="DeadLettered"/>).</param>
-/// <param name="StateWritten">State records (snapshots and tombstones) acknowledged by the broker.</param>
-/// <param name="StateRestored">Keys whose state was restored from the state topic.</param>
-/// <param name="EpochsCommitted">Exactly-once mode: transactions committed (outputs, state and offsets of an epoch each).</param>
-/// <param name="Restarts">Exactly-once mode: times an epoch's transaction was aborted and the node restarted from the last committed one.</param>
-/// <param name="PeakUncommitted">The most events taken and not yet complete at once (in flight, or waiting for their state to be acknowledged).</param>
-public sealed record EngineStatistics(
-    long Consumed,
-    long Processed,
-    long DeadLettered,
-    long Alerts,
-    long Aggregates,
-    long RuleFailures,
-    long LostRecords,
-    long InFlight,
-    long PeakInFlight,
-    long Pauses,
-    long ActiveSensors,
-    long ActiveAreas,
-    int AssignedPartitions,
-    long LateEvents,
-    long PluginFailures,
-    long RuleReloads,
-    DateTimeOffset Watermark,
-    long Commands,
-    long CommandsRefused,
-    long StateWritten = 0,
-    long StateRestored = 0,
-    long PeakUncommitted = 0,
-    long EpochsCommitted = 0,
-    long Restarts = 0);
+/// <summary>
+/// A snapshot of what the engine has done since it started (<see cref="KommuneEngine.Statistics"/>). Built with named,
+/// required properties: a count added here is a compile error where the snapshot is made, never a shifted argument.
+/// </summary>
+public sealed record EngineStatistics
+{
+    /// <summary>Records read from the sensor-events topic.</summary>
+    public required long Consumed { get; init; }
+
+    /// <summary>Records deleted by the broker before the engine read them.</summary>
+    public required long LostRecords { get; init; }
+
+    /// <summary>Input partitions assigned to this node.</summary>
+    public required int AssignedPartitions { get; init; }
+
+    /// <summary>Events older than the watermark minus the allowed lateness, sent to the late output.</summary>
+    public required long LateEvents { get; init; }
+
+    /// <summary>The engine's event-time watermark (<see cref="DateTimeOffset.MinValue"/> before the first event).</summary>
+    public required DateTimeOffset Watermark { get; init; }
+
+    /// <summary>Events whose rules ran and whose outputs the broker acknowledged.</summary>
+    public required long Processed { get; init; }
+
+    /// <summary>Events taken and not yet done.</summary>
+    public required long InFlight { get; init; }
+
+    /// <summary>The most events in flight at once.</summary>
+    public required long PeakInFlight { get; init; }
+
+    /// <summary>The most events taken and not yet complete at once (in flight, or waiting for their state to be acknowledged).</summary>
+    public required long PeakUncommitted { get; init; }
+
+    /// <summary>Times the consumer paused because the engine fell behind.</summary>
+    public required long Pauses { get; init; }
+
+    /// <summary>Sensor actors alive now.</summary>
+    public required long ActiveSensors { get; init; }
+
+    /// <summary>Area actors alive now.</summary>
+    public required long ActiveAreas { get; init; }
+
+    /// <summary>Alert records acknowledged by the broker.</summary>
+    public required long Alerts { get; init; }
+
+    /// <summary>Aggregate records acknowledged by the broker.</summary>
+    public required long Aggregates { get; init; }
+
+    /// <summary>Records sent to the dead-letter topic (bad input and rule failures).</summary>
+    public required long DeadLettered { get; init; }
+
+    /// <summary>Times a rule threw.</summary>
+    public required long RuleFailures { get; init; }
+
+    /// <summary>Plugins that failed to load (at start and on reloads).</summary>
+    public required long PluginFailures { get; init; }
+
+    /// <summary>Times the rules were reloaded without a restart.</summary>
+    public required long RuleReloads { get; init; }
+
+    /// <summary>Operations centres' commands (ack, resolve) handled.</summary>
+    public required long Commands { get; init; }
+
+    /// <summary>Commands dead-lettered: malformed, or for no open alert (also in <see cref="DeadLettered"/>).</summary>
+    public required long CommandsRefused { get; init; }
+
+    /// <summary>Times the reader of commands failed (its log says why) and read on with a new consumer.</summary>
+    public required long CommandReaderFailures { get; init; }
+
+    /// <summary>State records (snapshots and tombstones) acknowledged by the broker.</summary>
+    public required long StateWritten { get; init; }
+
+    /// <summary>Keys whose state was restored from the state topic.</summary>
+    public required long StateRestored { get; init; }
+
+    /// <summary>Exactly-once mode: transactions committed (outputs, state and offsets of an epoch each).</summary>
+    public required long EpochsCommitted { get; init; }
+
+    /// <summary>Exactly-once mode: times an epoch's transaction was aborted and the node restarted from the last committed one.</summary>
+    public required long Restarts { get; init; }
+}

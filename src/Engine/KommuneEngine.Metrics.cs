@@ -19,11 +19,11 @@ public sealed partial class KommuneEngine
     {
         get
         {
-            switch (Volatile.Read(ref _state))
+            switch (State)
             {
-                case 0:
+                case Lifecycle.New:
                     return new EngineReadiness(false, "not started");
-                case 2:
+                case Lifecycle.Stopped:
                     return new EngineReadiness(false, "stopping");
             }
 
@@ -86,6 +86,7 @@ public sealed partial class KommuneEngine
         _metrics.DeliveryFailures.IncTo(_earlierDeliveryFailures + (_sink?.FailedDeliveries ?? 0));
         _metrics.RecordsRefused.IncTo(_earlierRefused + (_sink?.Refused ?? 0));
         _metrics.RecordsUnwritten.IncTo(_earlierUnwritten + (_sink?.Unwritten ?? 0));
+        _metrics.CommandReaderFailures.IncTo(statistics.CommandReaderFailures);
 
         _metrics.InFlight.Set(source.InFlight);
         _metrics.Uncommitted.Set(source.Uncommitted);

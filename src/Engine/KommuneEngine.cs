@@ -78,10 +78,13 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private long _earlierDeliveryFailures;
     private long _earlierRefused;
     private long _earlierUnwritten;
+    private long _earlierCommandReaderFailures;
     private readonly RefusedRecords _refusals = new();
     private readonly StateChunkLedger _stateChunks = new();
     private KafkaEventSource? _source;
-    private StateRestorer? _restorer;
+#pragma warning disable CA1859 // The engine knows the restorer by its contract; its Kafka client is the connector's.
+    private IStateRestorer? _restorer;
+#pragma warning restore CA1859
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
@@ -152,32 +155,34 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>The consumer's counts over every run of the pipeline (a restart starts a new consumer).</summary>
     private SourceStatistics SourceTotals => _earlierSources.Add(_source?.Statistics ?? new SourceStatistics(0, 0, 0, 0, 0, 0, 0, 0));
 
-    private EngineStatistics StatisticsOf(SourceStatistics source) =>
-        new EngineStatistics(
-            source.Consumed,
-            _counters.Processed,
-            source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
-            _counters.Alerts,
-            _counters.Aggregates,
-            _counters.RuleFailures,
-            source.LostRecords,
-            source.InFlight,
-            source.PeakInFlight,
-            source.Pauses,
-            _counters.ActiveSensors,
-            _counters.ActiveAreas,
-            source.AssignedPartitions,
-            _counters.LateEvents,
-            _counters.PluginFailures,
-            _counters.RuleReloads,
-            Watermark,
-            _commands?.Handled ?? 0,
-            _commands?.Refused ?? 0,
-            _counters.StateWritten,
-            _counters.StateRestored,
-            source.PeakUncommitted,
-            source.EpochsCommitted,
-            Interlocked.Read(ref _restarts));
+    private EngineStatistics StatisticsOf(SourceStatistics source) => new()
+    {
+        Consumed = source.Consumed,
+        LostRecords = source.LostRecords,
+        AssignedPartitions = source.AssignedPartitions,
+        LateEvents = _counters.LateEvents,
+        Watermark = Watermark,
+        Processed = _counters.Processed,
+        InFlight = source.InFlight,
+        PeakInFlight = source.PeakInFlight,
+        PeakUncommitted = source.PeakUncommitted,
+        Pauses = source.Pauses,
+        ActiveSensors = _counters.ActiveSensors,
+        ActiveAreas = _counters.ActiveAreas,
+        Alerts = _counters.Alerts,
+        Aggregates = _counters.Aggregates,
+        DeadLettered = source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
+        RuleFailures = _counters.RuleFailures,
+        PluginFailures = _counters.PluginFailures,
+        RuleReloads = _counters.RuleReloads,
+        Commands = _commands?.Handled ?? 0,
+        CommandsRefused = _commands?.Refused ?? 0,
+        CommandReaderFailures = _earlierCommandReaderFailures + (_commands?.Failures ?? 0),
+        StateWritten = _counters.StateWritten,
+        StateRestored = _counters.StateRestored,
+        EpochsCommitted = source.EpochsCommitted,
+        Restarts = Interlocked.Read(ref _restarts),
+    };
 
     /// <summary>The engine's event-time watermark: the minimum over active partitions of newest event time minus the out-of-orderness bound.</summary>
     public DateTimeOffset Watermark
@@ -386,11 +391,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             RuleTimings = _metrics,
             Reloads = _reloads,
         };
-        _context.TaskPartitions = TopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
+        _context.TaskPartitions = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
         CheckRepartitionTopic(topics, _context.TaskPartitions);
         if (_options.PersistState)
         {
-            _restorer = new StateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<StateRestorer>());
+            _restorer = new KafkaStateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<KafkaStateRestorer>());
             _context.StatePartitions = _restorer.Partitions();
         }
 
@@ -440,14 +445,17 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         source.Start();
         _ = source.Completion.ContinueWith(SourceEnded, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         _commands = new KafkaCommandSource(
-            _options.BootstrapServers,
-            KafkaClients,
-            _options.GroupId + "-acks",
-            topics.Acks,
+            new KafkaCommandSourceOptions
+            {
+                BootstrapServers = _options.BootstrapServers,
+                ClientSettings = KafkaClients,
+                GroupId = _options.GroupId + "-acks",
+                Topic = topics.Acks,
+                Handle = HandleCommandAsync,
+                SessionTimeout = _options.SessionTimeout,
+            },
             outputs,
-            HandleCommandAsync,
-            _loggerFactory.CreateLogger<KafkaCommandSource>(),
-            _options.SessionTimeout);
+            _loggerFactory.CreateLogger<KafkaCommandSource>());
         _commands.Start();
     }
 
@@ -523,6 +531,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             _earlierDeliveryFailures += _sink!.FailedDeliveries;
             _earlierRefused += _sink.Refused;
             _earlierUnwritten += _sink.Unwritten;
+            _earlierCommandReaderFailures += _commands?.Failures ?? 0;
             lock (_time)
             {
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
@@ -784,7 +793,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
-            var restored = _restorer.Restore(statePartitions, (snapshot, state) =>
+            var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (snapshot, state) =>
             {
                 var covers = state.Covers;
                 var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins);
@@ -811,7 +820,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 {
                     handedOver[partition] = time;
                 }
-            });
+            }));
             _counters.StatesRestored(restored);
         }
 
@@ -1161,7 +1170,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>Logs, at start, a repartition topic that is missing or has another partition count than the sensor-events topic.</summary>
     private void CheckRepartitionTopic(KafkaTopics topics, int tasks)
     {
-        var count = TopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.Repartition);
+        var count = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.Repartition);
         if (count is null)
         {
             LogRepartitionTopicWrong(_logger, topics.Repartition, "does not exist", tasks);

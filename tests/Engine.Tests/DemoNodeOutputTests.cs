@@ -55,6 +55,15 @@ public sealed class DemoNodeOutputTests
     }
 
     [Fact]
+    public void The_state_restorers_line_is_shown_when_it_restored_partitions_and_not_when_it_had_none()
+    {
+        const string Restored = """{"EventId":3101,"LogLevel":"Information","Category":"Kommune.Connectors.Kafka.KafkaStateRestorer","Message":"Restored the state of 4 keys from 9 state records of partitions 0, 2 in 12 ms","State":{"Keys":4,"Records":9,"Partitions":"0, 2","Milliseconds":12.3}}""";
+
+        Assert.Equal("Restored the state of 4 keys from 9 state records of partitions 0, 2 in 12 ms", NodeLogLine.Read(Restored).Text);
+        Assert.Null(NodeLogLine.Read(Restored.Replace("\"Partitions\":\"0, 2\"", "\"Partitions\":\"\"", StringComparison.Ordinal)).Text);
+    }
+
+    [Fact]
     public void A_line_that_is_not_a_log_line_is_shown_as_it_is()
     {
         Assert.Equal("Unhandled exception. System.Exception: boom", NodeLogLine.Read("Unhandled exception. System.Exception: boom").Text);

@@ -9,54 +9,37 @@ namespace Kommune.Connectors.Kafka;
 /// Reads operations centres' commands (ack, resolve) from the acks topic, one at a time on its own thread, and
 /// hands each to the engine. At-least-once: a command's offset is stored only after the engine has handled it and
 /// the broker acknowledged what it caused, or after its dead letter was acknowledged. A command that is malformed,
-/// or that the engine refuses (no such open alert), becomes a dead letter with the reason.
+/// or that the engine refuses (no such open alert), becomes a dead letter with the reason. Nothing ends the reader
+/// but <see cref="Stop"/>: when its consumer, the handler or the dead-letter sink throws, the failure is logged and
+/// counted (<see cref="Failures"/>), and a new consumer reads on from the last command done.
 /// </summary>
 public sealed partial class KafkaCommandSource : IDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(200);
-    private readonly string _bootstrapServers;
-    private readonly KafkaClientSettings _clientSettings;
-    private readonly string _groupId;
-    private readonly string _topic;
+    private static readonly TimeSpan MaxRestartDelay = TimeSpan.FromSeconds(30);
+    private readonly KafkaCommandSourceOptions _options;
     private readonly IDeadLetterSink _deadLetters;
-    private readonly Func<AlertCommand, RecordSource, CancellationToken, Task<string?>> _handle;
     private readonly ILogger _logger;
-    private readonly TimeSpan? _sessionTimeout;
     private readonly CancellationTokenSource _stop = new();
     private Thread? _thread;
     private long _handled;
     private long _refused;
+    private long _failures;
+    private int _failuresInARow; // since a command was last done; on the reader's thread only
 
     /// <summary>A source that is not yet reading.</summary>
-    /// <param name="bootstrapServers">The cluster.</param>
-    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the consumer's own.</param>
-    /// <param name="groupId">Its consumer group.</param>
-    /// <param name="topic">The acks topic.</param>
+    /// <param name="options">Where to read and who handles each command.</param>
     /// <param name="deadLetters">Where refused commands go.</param>
-    /// <param name="handle">
-    /// Handles one command (with where it was read); completes with null once it is handled (or forwarded to the node
-    /// that holds its alert) and what that wrote acknowledged, or with the reason to dead-letter it.
-    /// </param>
-    /// <param name="logger">Where the source logs.</param>
-    /// <param name="sessionTimeout">The group session timeout (the broker's default when null): how long a node that died holds its share of the acks.</param>
-    public KafkaCommandSource(
-        string bootstrapServers,
-        KafkaClientSettings clientSettings,
-        string groupId,
-        string topic,
-        IDeadLetterSink deadLetters,
-        Func<AlertCommand, RecordSource, CancellationToken, Task<string?>> handle,
-        ILogger logger,
-        TimeSpan? sessionTimeout = null)
+    /// <param name="logger">Where the source, and its Kafka client, log.</param>
+    public KafkaCommandSource(KafkaCommandSourceOptions options, IDeadLetterSink deadLetters, ILogger logger)
     {
-        _sessionTimeout = sessionTimeout;
-        ArgumentNullException.ThrowIfNull(clientSettings);
-        _bootstrapServers = bootstrapServers;
-        _clientSettings = clientSettings;
-        _groupId = groupId;
-        _topic = topic;
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(options.ClientSettings);
+        ArgumentNullException.ThrowIfNull(options.Handle);
+        ArgumentNullException.ThrowIfNull(deadLetters);
+        ArgumentNullException.ThrowIfNull(logger);
+        _options = options;
         _deadLetters = deadLetters;
-        _handle = handle;
         _logger = logger;
     }
 
@@ -65,6 +48,12 @@ public sealed partial class KafkaCommandSource : IDisposable
 
     /// <summary>Commands dead-lettered (malformed or refused).</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// Times the reader failed (an exception from its consumer, the handler or the dead-letter sink) and went on with a
+    /// new consumer.
+    /// </summary>
+    public long Failures => Interlocked.Read(ref _failures);
 
     /// <summary>Starts reading on its own thread.</summary>
     public void Start()
@@ -87,24 +76,67 @@ public sealed partial class KafkaCommandSource : IDisposable
         _stop.Dispose();
     }
 
+    /// <summary>The reader's thread: reads until stopped, with a new consumer after each failure.</summary>
     private void Run()
     {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(_clientSettings.ApplyTo(new ConsumerConfig
+        while (!_stop.IsCancellationRequested)
         {
-            BootstrapServers = _bootstrapServers,
-            GroupId = _groupId,
+            try
+            {
+                Read();
+            }
+#pragma warning disable CA1031 // An exception on this thread would end the process: it is logged, counted, and reading goes on.
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref _failures);
+                if (_stop.IsCancellationRequested)
+                {
+                    LogFailedWhileStopping(_logger, e);
+                    return;
+                }
+
+                var delay = RestartDelay(++_failuresInARow);
+                LogFailed(_logger, Failures, delay.TotalSeconds, e);
+                _stop.Token.WaitHandle.WaitOne(delay);
+            }
+        }
+    }
+
+    private TimeSpan RestartDelay(int failuresInARow)
+    {
+        var delay = _options.RestartDelay;
+        for (var i = 1; i < failuresInARow && delay < MaxRestartDelay; i++)
+        {
+            delay *= 2;
+        }
+
+        return delay < MaxRestartDelay ? delay : MaxRestartDelay;
+    }
+
+    /// <summary>One consumer's run: reads until stopped or until something throws.</summary>
+    private void Read()
+    {
+        var session = _options.SessionTimeout;
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(_options.ClientSettings.ApplyTo(new ConsumerConfig
+        {
+            BootstrapServers = _options.BootstrapServers,
+            GroupId = _options.GroupId,
             ClientId = "kommune-command-reader",
             AutoOffsetReset = AutoOffsetReset.Earliest,
             EnableAutoCommit = true,
             AutoCommitIntervalMs = 1_000,
             EnableAutoOffsetStore = false,
             FetchWaitMaxMs = 100,
-            SessionTimeoutMs = _sessionTimeout is { } session ? (int)session.TotalMilliseconds : null,
+            SessionTimeoutMs = session is { } timeout ? (int)timeout.TotalMilliseconds : null,
             // A third of the session (the client's default is 3 s whatever the session): with a short session the
             // group otherwise takes the reader's partition away between heartbeats, and a command is read again.
-            HeartbeatIntervalMs = _sessionTimeout is { } beat ? Math.Max(100, (int)(beat.TotalMilliseconds / 3)) : null,
-        })).SetLogHandler((_, _) => { }).Build();
-        consumer.Subscribe(_topic);
+            HeartbeatIntervalMs = session is { } beat ? Math.Max(100, (int)(beat.TotalMilliseconds / 3)) : null,
+        }))
+            .SetLogHandler((_, m) => LogClient(_logger, m.Facility, m.Message))
+            .SetErrorHandler((_, e) => LogClientError(_logger, e.Code, e.Reason))
+            .Build();
+        consumer.Subscribe(_options.Topic);
         try
         {
             while (!_stop.IsCancellationRequested)
@@ -125,7 +157,16 @@ public sealed partial class KafkaCommandSource : IDisposable
                     continue;
                 }
 
-                consumer.StoreOffset(result);
+                _failuresInARow = 0;
+                try
+                {
+                    consumer.StoreOffset(result);
+                }
+                catch (KafkaException e)
+                {
+                    // Its partition was revoked while the command was handled: the partition's new owner reads it again.
+                    LogOffsetNotStored(_logger, result.Partition.Value, result.Offset.Value, e.Error.Reason);
+                }
             }
         }
         finally
@@ -136,8 +177,7 @@ public sealed partial class KafkaCommandSource : IDisposable
             }
             catch (KafkaException e)
             {
-                // Fenced by a node with the same id, or the broker gone: leaving the group failed, the node goes on
-                // stopping (an exception on this thread would end the process).
+                // Fenced by a node with the same id, or the broker gone: leaving the group failed, the node goes on.
                 LogConsumeError(_logger, e.Error.Reason);
             }
         }
@@ -152,9 +192,9 @@ public sealed partial class KafkaCommandSource : IDisposable
             try
             {
                 var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, result.Message.Key, result.Message.Value);
-                reason = _handle(command!, source, _stop.Token).GetAwaiter().GetResult();
+                reason = _options.Handle(command!, source, _stop.Token).GetAwaiter().GetResult();
             }
-            catch (OperationCanceledException)
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
             {
                 return false;
             }
@@ -170,12 +210,12 @@ public sealed partial class KafkaCommandSource : IDisposable
             return true;
         }
 
-        Interlocked.Increment(ref _refused);
         LogRefused(_logger, result.Partition.Value, result.Offset.Value, reason);
         var acknowledged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deadLetters.Send(
             new DeadLetter(result.Message.Key, result.Message.Value, result.Topic, result.Partition.Value, result.Offset.Value, reason, DeadLetterCode.CommandRefused),
             acknowledged.SetResult);
+        Interlocked.Increment(ref _refused); // once sent: a send that throws is the reader's failure, and the command is read again
         try
         {
             acknowledged.Task.Wait(_stop.Token);
@@ -192,4 +232,19 @@ public sealed partial class KafkaCommandSource : IDisposable
 
     [LoggerMessage(EventId = 1102, Level = LogLevel.Warning, Message = "Reading commands failed: {Reason}")]
     private static partial void LogConsumeError(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1103, Level = LogLevel.Error, Message = "The command reader failed ({Failures} times so far); reading on with a new consumer in {Seconds} s from the last command done")]
+    private static partial void LogFailed(ILogger logger, long failures, double seconds, Exception exception);
+
+    [LoggerMessage(EventId = 1104, Level = LogLevel.Warning, Message = "The command reader failed while stopping")]
+    private static partial void LogFailedWhileStopping(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1105, Level = LogLevel.Information, Message = "Command at acks partition {Partition} offset {Offset} done, but its offset was not stored ({Reason}): the partition was handed over and its new owner reads it again")]
+    private static partial void LogOffsetNotStored(ILogger logger, int partition, long offset, string reason);
+
+    [LoggerMessage(EventId = 1106, Level = LogLevel.Debug, Message = "librdkafka command reader [{Facility}] {Text}")]
+    private static partial void LogClient(ILogger logger, string facility, string text);
+
+    [LoggerMessage(EventId = 1107, Level = LogLevel.Warning, Message = "Command reader error {Code}: {Reason}")]
+    private static partial void LogClientError(ILogger logger, ErrorCode code, string reason);
 }

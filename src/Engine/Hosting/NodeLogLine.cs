@@ -14,7 +14,7 @@ namespace Kommune.Engine.Hosting;
 internal sealed record NodeLogLine(string? Text, IReadOnlyList<int>? Partitions = null, bool Taken = false)
 {
     private const string Engine = "Kommune.Engine.KommuneEngine";
-    private const string Restorer = "Kommune.Engine.StateRestorer";
+    private static readonly string Restorer = typeof(Kommune.Connectors.Kafka.KafkaStateRestorer).FullName!;
 
     /// <summary>A line not worth showing.</summary>
     private static readonly NodeLogLine Nothing = new(Text: null);

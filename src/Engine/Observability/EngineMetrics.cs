@@ -127,6 +127,9 @@ internal sealed class EngineMetrics : IRuleTimings
         CommandsForwarded = factory.CreateCounter(
             "kommune_commands_forwarded_total",
             "Operations centres' commands that reached this node, the owner of their alert, through the repartition topic (from whichever node read them).");
+        CommandReaderFailures = factory.CreateCounter(
+            "kommune_command_reader_failures_total",
+            "Times the reader of operations centres' commands failed (its consumer, a command's handling or its dead letter threw) and read on with a new consumer.");
         ConsumerLag = factory.CreateGauge("kommune_consumer_lag_records", "Records after the consumer's position, per assigned partition.", ["topic", "partition"]);
         InFlight = factory.CreateGauge("kommune_events_in_flight", "Events taken and still being processed.");
         Uncommitted = factory.CreateGauge("kommune_events_uncommitted", "Events taken whose offsets cannot be committed yet (in flight, or waiting for their state).");
@@ -180,6 +183,8 @@ internal sealed class EngineMetrics : IRuleTimings
     public Counter RepartitionDuplicates { get; }
 
     public Counter CommandsForwarded { get; }
+
+    public Counter CommandReaderFailures { get; }
 
     public Gauge ConsumerLag { get; }
 

@@ -1,11 +1,8 @@
 using System.Diagnostics;
-using System.Text;
 using Confluent.Kafka;
-using Kommune.Connectors.Kafka;
-using Kommune.Rules.Runtime;
 using Microsoft.Extensions.Logging;
 
-namespace Kommune.Engine;
+namespace Kommune.Connectors.Kafka;
 
 /// <summary>
 /// Reads rule state back from the state topic: for the given partitions, every record from the start to the end
@@ -14,11 +11,18 @@ namespace Kommune.Engine;
 /// passed over (<see cref="StateRecordReader"/>). Large states come back from their chunks (<see cref="StateRecordReader"/>),
 /// and the chunk count of each key is told to the <see cref="StateChunkLedger"/> the sink shares.
 /// </summary>
-internal sealed partial class StateRestorer(string bootstrapServers, KafkaClientSettings clientSettings, string topic, TimeSpan timeout, StateChunkLedger chunks, ILogger<StateRestorer> logger)
+/// <param name="bootstrapServers">The cluster.</param>
+/// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the clients' own.</param>
+/// <param name="topic">The state topic.</param>
+/// <param name="timeout">The longest one restore reads; the partitions not read by then are gone on without (logged).</param>
+/// <param name="chunks">Told each restored key's chunk count: the ledger the state writer shares.</param>
+/// <param name="logger">Where the restorer logs.</param>
+public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaClientSettings clientSettings, string topic, TimeSpan timeout, StateChunkLedger chunks, ILogger logger)
+    : IStateRestorer
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>The state topic's partition count; 0 (state not persisted, logged) when the topic cannot be found.</summary>
+    /// <inheritdoc/>
     public int Partitions()
     {
         try
@@ -41,13 +45,11 @@ internal sealed partial class StateRestorer(string bootstrapServers, KafkaClient
         }
     }
 
-    /// <summary>
-    /// Reads the partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it took
-    /// it (a key of another task in a shared state partition is not); returns how many keys were taken. The newest
-    /// <see cref="PartitionTimeRecord"/> of each sensor partition goes to <paramref name="partitionTime"/>.
-    /// </summary>
-    public int Restore(IReadOnlyList<int> partitions, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, PartitionTime>? partitionTime = null)
+    /// <inheritdoc/>
+    public int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore)
     {
+        ArgumentNullException.ThrowIfNull(partitions);
+        ArgumentNullException.ThrowIfNull(restore);
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig
         {
@@ -111,32 +113,18 @@ internal sealed partial class StateRestorer(string bootstrapServers, KafkaClient
         foreach (var state in reader.States((key, partition, reason) => LogUnreadableState(logger, key, partition, reason)))
         {
             chunks.Restored(state.Key, state.Chunks);
-            if (PartitionTimeRecord.IsKey(state.Key))
-            {
-                if (PartitionTimeRecord.TryDecode(state.Value, out var sensorPartition, out var watermark, out var reason))
-                {
-                    partitionTime?.Invoke(sensorPartition, new PartitionTime(watermark, state.Covers.TryGetValue(sensorPartition, out var next) ? next : -1));
-                }
-                else
-                {
-                    LogUnreadableState(logger, state.Key, state.Partition, reason!);
-                }
-
-                continue;
-            }
-
-            KeyedStateSnapshot snapshot;
+            bool taken;
             try
             {
-                snapshot = KeyedStateSnapshot.FromJson(state.Value);
+                taken = restore(state);
             }
-            catch (System.Text.Json.JsonException e)
+            catch (InvalidDataException e)
             {
                 LogUnreadableState(logger, state.Key, state.Partition, e.Message);
                 continue;
             }
 
-            if (restore(snapshot, state))
+            if (taken)
             {
                 keys++;
             }

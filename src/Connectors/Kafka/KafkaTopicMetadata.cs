@@ -1,16 +1,19 @@
 using Confluent.Kafka;
-using Kommune.Connectors.Kafka;
 
-namespace Kommune.Engine;
+namespace Kommune.Connectors.Kafka;
 
-/// <summary>What the cluster says of a topic.</summary>
-internal static class TopicMetadata
+/// <summary>What the cluster says of a topic, asked with a short-lived admin client.</summary>
+public static class KafkaTopicMetadata
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
 
     /// <summary>The topic's partition count, or null when it does not exist or the cluster cannot be asked.</summary>
+    /// <param name="bootstrapServers">The cluster.</param>
+    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the admin client's own.</param>
+    /// <param name="topic">The topic.</param>
     public static int? PartitionCount(string bootstrapServers, KafkaClientSettings clientSettings, string topic)
     {
+        ArgumentNullException.ThrowIfNull(clientSettings);
         try
         {
             using var admin = new AdminClientBuilder(clientSettings.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "kommune-metadata" }))

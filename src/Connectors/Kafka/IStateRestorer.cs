@@ -1,0 +1,21 @@
+namespace Kommune.Connectors.Kafka;
+
+/// <summary>
+/// Where the engine reads its rule state back from when partitions are assigned to it: the state topic, read the way
+/// Kafka Streams restores a changelog before processing. <see cref="KafkaStateRestorer"/> reads it from Kafka; the
+/// engine only says what a restored state means.
+/// </summary>
+public interface IStateRestorer
+{
+    /// <summary>The state topic's partition count; 0 (state not persisted, logged) when the topic cannot be found.</summary>
+    int Partitions();
+
+    /// <summary>
+    /// Reads the state partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it
+    /// took it (a key of another task in a shared state partition is not taken). When <paramref name="restore"/> throws
+    /// <see cref="InvalidDataException"/> the state is unreadable: it is logged with the exception's message, not taken,
+    /// and the restore goes on.
+    /// </summary>
+    /// <returns>How many keys were taken.</returns>
+    int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore);
+}

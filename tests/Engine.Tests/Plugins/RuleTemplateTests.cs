@@ -11,7 +11,8 @@ namespace Kommune.Engine.Tests.Plugins;
 /// and the template package exactly as documented (<c>dotnet pack Kommune.Packages.slnf</c>), installs the template
 /// from its .nupkg into a private template hive, makes a rule with <c>dotnet new kommune-rule</c>, builds and tests it
 /// against the packed packages through a local package source (no project reference into this repository), and loads
-/// it with <c>kommune check-rules</c>.
+/// it with <c>kommune check-rules</c>; then builds and tests the ColdRoom sample copied out of the repository on the same
+/// packages (samples/Directory.Build.props switches its project references to package references).
 /// </summary>
 /// <remarks>
 /// The packing runs on a copy of the SDK's sources in a temporary folder, so its restore and Release build never
@@ -68,15 +69,7 @@ public sealed class RuleTemplateTests(ITestOutputHelper output)
                 Assert.DoesNotContain("Kommune.Rules.csproj", File.ReadAllText(project), StringComparison.Ordinal);
             }
 
-            // The packed packages from a local source; everything else (xunit, the test SDK) from the machine's sources.
-            File.WriteAllText(Path.Combine(rule, "nuget.config"), $"""
-                <?xml version="1.0" encoding="utf-8"?>
-                <configuration>
-                  <packageSources>
-                    <add key="kommune-packed" value="{packages}" />
-                  </packageSources>
-                </configuration>
-                """);
+            WritePackageSource(rule, packages);
 
             var tests = await RunAsync(rule, "dotnet", "test");
             Assert.Matches(@"Passed!\s+-\s+Failed:\s+0, Passed:\s+[1-9]", tests);
@@ -88,6 +81,19 @@ public sealed class RuleTemplateTests(ITestOutputHelper output)
             Assert.False(File.Exists(Path.Combine(rule, "plugins", "NightNoise", "Kommune.Rules.dll")), "the plugin ships Kommune.Rules.dll; the engine provides it");
             var check = await RunAsync(rule, "dotnet", Path.Combine(AppContext.BaseDirectory, "kommune.dll"), "check-rules", "--rules", "rules.json", "--plugins", "plugins");
             Assert.Contains("ok  night-noise: NightNoise.NightNoiseRule, Sensor scope, noise", check, StringComparison.Ordinal);
+
+            // A sample copied out of the repository (with samples/Directory.*.props) builds and passes on the packages too.
+            var samples = Path.Combine(work.FullName, "samples");
+            foreach (var input in new[] { "ColdRoom", "ColdRoom.Tests", "Directory.Build.props", "Directory.Packages.props" })
+            {
+                Copy(RepositoryFiles.Path("samples", input), Path.Combine(samples, input));
+            }
+
+            WritePackageSource(samples, packages);
+            var sampleTests = await RunAsync(samples, "dotnet", "test", "ColdRoom.Tests", $"-p:KommuneRulesVersion={version}");
+            Assert.Matches(@"Passed!\s+-\s+Failed:\s+0, Passed:\s+[1-9]", sampleTests);
+            Assert.Matches($"\"Kommune\\.Rules/{Regex.Escape(version)}\":\\s*\\{{\\s*\"type\":\\s*\"package\"",
+                File.ReadAllText(Path.Combine(samples, "ColdRoom", "obj", "project.assets.json")));
         }
         finally
         {
@@ -98,6 +104,17 @@ public sealed class RuleTemplateTests(ITestOutputHelper output)
             }
         }
     }
+
+    /// <summary>The packed packages from a local source; everything else (xunit, the test SDK) from the machine's sources.</summary>
+    private static void WritePackageSource(string folder, string packages) =>
+        File.WriteAllText(Path.Combine(folder, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="kommune-packed" value="{packages}" />
+              </packageSources>
+            </configuration>
+            """);
 
     /// <summary>Runs a command to its end; fails the test, with everything the command printed, unless it exits 0.</summary>
     private async Task<string> RunAsync(string directory, string command, params string[] args)

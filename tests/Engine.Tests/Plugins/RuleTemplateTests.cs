@@ -60,7 +60,7 @@ public sealed class RuleTemplateTests(ITestOutputHelper output)
             var hive = Path.Combine(work.FullName, "template-hive");
             var rule = Path.Combine(work.FullName, "NightNoise");
             await RunAsync(work.FullName, "dotnet", "new", "install", template, "--debug:custom-hive", hive);
-            await RunAsync(work.FullName, "dotnet", "new", "kommune-rule", "-n", "NightNoise", "-o", rule, "--debug:custom-hive", hive);
+            await RunAsync(work.FullName, "dotnet", "new", "kommune-rule", "-n", "NightNoise", "--debug:custom-hive", hive); // makes NightNoise/
 
             // The template's default is its own version: the generated projects reference the packages just packed.
             Assert.Contains($"<KommuneRulesVersion>{version}</KommuneRulesVersion>", File.ReadAllText(Path.Combine(rule, "Directory.Packages.props")), StringComparison.Ordinal);
@@ -80,7 +80,7 @@ public sealed class RuleTemplateTests(ITestOutputHelper output)
             await RunAsync(rule, "dotnet", "build", Path.Combine("src", "NightNoise"), "-c", "Release", "-o", Path.Combine("plugins", "NightNoise"), "--no-restore");
             Assert.False(File.Exists(Path.Combine(rule, "plugins", "NightNoise", "Kommune.Rules.dll")), "the plugin ships Kommune.Rules.dll; the engine provides it");
             var check = await RunAsync(rule, "dotnet", Path.Combine(AppContext.BaseDirectory, "kommune.dll"), "check-rules", "--rules", "rules.json", "--plugins", "plugins");
-            Assert.Contains("ok  night-noise: NightNoise.NightNoiseRule, Sensor scope, noise", check, StringComparison.Ordinal);
+            Assert.Contains("ok  night-noise: NightNoise.NightNoiseRule, Sensor scope, noise, every area", check, StringComparison.Ordinal);
 
             // A sample copied out of the repository (with samples/Directory.*.props) builds and passes on the packages too.
             var samples = Path.Combine(work.FullName, "samples");

@@ -56,25 +56,16 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly ConcurrentDictionary<TopicPartition, byte> _offsetResets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Action _onEventCompleted;
-    private readonly Action _onEventReleased;
+    private readonly BackpressureGate _gate;
     private volatile bool _stopRequested;
     private TimeSpan _drainTimeout;
     private Thread? _thread;
-    private bool _paused;
-    private bool _assignmentChanged;
     private int _assignedCount;
     private long _consumed;
     private long _deadLettered;
     private long _deadLetterCount;
     private long _internalConsumed;
     private long _lost;
-    private long _inFlight;
-    private long _processing;
-    private long _peakProcessing;
-    private long _peakInFlight;
-    private long _pauses;
-    private long _resumes;
     private long _epochs;
     private long _epochsWithWork;
     private readonly Dictionary<TopicPartition, long> _assignedAt = [];
@@ -112,8 +103,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             SingleWriter = true,
             SingleReader = true,
         });
-        _onEventCompleted = OnEventCompleted;
-        _onEventReleased = OnEventReleased;
+        _gate = new BackpressureGate(options.MaxInFlightEvents);
         _monitor = new PartitionMonitor(options.StallTimeout);
     }
 
@@ -135,13 +125,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Interlocked.Read(ref _consumed),
         Interlocked.Read(ref _deadLettered),
         Interlocked.Read(ref _lost),
-        Interlocked.Read(ref _processing),
-        Interlocked.Read(ref _peakProcessing),
-        Interlocked.Read(ref _pauses),
-        Interlocked.Read(ref _resumes),
+        _gate.Processing,
+        _gate.PeakProcessing,
+        _gate.Pauses,
+        _gate.Resumes,
         Volatile.Read(ref _assignedCount),
-        Interlocked.Read(ref _inFlight),
-        Interlocked.Read(ref _peakInFlight),
+        _gate.AwaitingCommit,
+        _gate.PeakAwaitingCommit,
         Interlocked.Read(ref _epochs),
         Interlocked.Read(ref _offsetCommits),
         Interlocked.Read(ref _offsetCommitFailures));
@@ -485,7 +475,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return false;
         }
 
-        if (Busy && TrySeekBack(consumer, result))
+        if (_gate.Busy && TrySeekBack(consumer, result))
         {
             return false;
         }
@@ -500,18 +490,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         CountRecordsLostBefore(tp, offset);
         _expectedNext[tp] = offset + 1;
         tracker.Start(offset);
-        var processing = Interlocked.Increment(ref _processing);
-        if (processing > Interlocked.Read(ref _peakProcessing))
-        {
-            Interlocked.Exchange(ref _peakProcessing, processing);
-        }
-
-        var inFlight = Interlocked.Increment(ref _inFlight);
-        if (inFlight > Interlocked.Read(ref _peakInFlight))
-        {
-            Interlocked.Exchange(ref _peakInFlight, inFlight);
-        }
-
+        _gate.Taken();
         return true;
     }
 
@@ -553,28 +532,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _deadLetters.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, failure.Text, failure.Code), () =>
         {
             tracker.Complete(source.Offset);
-            OnEventReleased();
-            OnEventCompleted();
+            _gate.RecordReleased();
+            _gate.RecordCompleted();
         });
     }
 
-    private void OnEventCompleted() => Interlocked.Decrement(ref _inFlight);
-
-    /// <summary>A partition's tracker, whose records count down this source's in-flight counts when they are done.</summary>
+    /// <summary>A partition's tracker, whose records count down the gate's counts when they are released and completed.</summary>
     private PartitionOffsetTracker NewTracker(TopicPartition partition, long startOffset) =>
-        new(partition.Topic, partition.Partition.Value, startOffset, _onEventCompleted, _onEventReleased);
-
-    private void OnEventReleased() => Interlocked.Decrement(ref _processing);
-
-    /// <summary>
-    /// Too much in flight: events being processed at the bound, or (when state writes lag, for example while the broker
-    /// is slow) four times the bound waiting to complete.
-    /// </summary>
-    private bool Busy =>
-        Interlocked.Read(ref _processing) >= _options.MaxInFlightEvents || Interlocked.Read(ref _inFlight) >= 4L * _options.MaxInFlightEvents;
-
-    private bool Relieved =>
-        Interlocked.Read(ref _processing) <= _options.MaxInFlightEvents / 2 && Interlocked.Read(ref _inFlight) <= 2L * _options.MaxInFlightEvents;
+        new(partition.Topic, partition.Partition.Value, startOffset, _gate.OnRecordCompleted, _gate.OnRecordReleased);
 
     /// <summary>
     /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
@@ -598,32 +563,27 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
     {
-        var inFlight = Interlocked.Read(ref _inFlight);
-        if (!_paused && Busy)
+        var awaitingCommit = _gate.AwaitingCommit;
+        switch (_gate.NextStep())
         {
-            Pause(consumer);
-        }
-        else if (_paused && _assignmentChanged)
-        {
-            // New partitions arrive unpaused.
-            consumer.Pause(consumer.Assignment);
-            PauseInternal();
-            _assignmentChanged = false;
-        }
-        else if (_paused && Relieved)
-        {
-            consumer.Resume(consumer.Assignment);
-            if (_internalAssigned.Count > 0)
-            {
-                _internal!.Resume([.. _internalAssigned]);
-            }
+            case BackpressureGate.Step.Pause:
+            case BackpressureGate.Step.PauseAssigned: // new partitions arrive unpaused
+                Pause(consumer);
+                break;
+            case BackpressureGate.Step.Resume:
+                consumer.Resume(consumer.Assignment);
+                if (_internalAssigned.Count > 0)
+                {
+                    _internal!.Resume([.. _internalAssigned]);
+                }
 
-            WakeFetchers(consumer);
-            _paused = false;
-            _monitor.Paused = false;
-            Interlocked.Increment(ref _resumes);
-            var processing = Interlocked.Read(ref _processing);
-            LogResumed(_logger, processing, inFlight);
+                WakeFetchers(consumer);
+                _gate.Resumed();
+                _monitor.Paused = false;
+                LogResumed(_logger, _gate.Processing, awaitingCommit);
+                break;
+            case BackpressureGate.Step.None:
+                break;
         }
     }
 
@@ -694,15 +654,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         consumer.Pause(consumer.Assignment);
         PauseInternal();
-        _assignmentChanged = false;
         _monitor.Paused = true;
-        if (!_paused)
+        if (_gate.Paused())
         {
-            _paused = true;
-            Interlocked.Increment(ref _pauses);
-            var processing = Interlocked.Read(ref _processing);
-            var uncommitted = Interlocked.Read(ref _inFlight);
-            LogPaused(_logger, processing, uncommitted);
+            LogPaused(_logger, _gate.Processing, _gate.AwaitingCommit);
         }
     }
 
@@ -720,7 +675,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         consumer.Pause(consumer.Assignment);
         PauseInternal();
         var deadline = DateTime.UtcNow + _drainTimeout;
-        while (Interlocked.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
+        while (_gate.AwaitingCommit > 0 && DateTime.UtcNow < deadline)
         {
             // Keep serving the group while events finish; anything fetched is left for the next owner.
             var result = TryConsume(consumer);
@@ -735,7 +690,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         StoreOffsetsUnlessTransactional(consumer);
-        var left = Interlocked.Read(ref _inFlight);
+        var left = _gate.AwaitingCommit;
         if (left > 0)
         {
             LogDrainIncomplete(_logger, left);
@@ -756,19 +711,19 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         AbortIfPartitionsLost();
         var committable = _trackers.Any(t => t.Value.HasCommittable);
-        if (!committable && !transactions.Committer.HasSends && Interlocked.Read(ref _inFlight) == 0)
+        if (!committable && !transactions.Committer.HasSends && _gate.AwaitingCommit == 0)
         {
             return;
         }
 
         var deadline = DateTime.UtcNow + settleTimeout;
         var nextNudge = DateTime.MinValue;
-        while (!transactions.Committer.TryHold(() => Interlocked.Read(ref _inFlight) == 0 && transactions.Settled()))
+        while (!transactions.Committer.TryHold(() => _gate.AwaitingCommit == 0 && transactions.Settled()))
         {
             if (DateTime.UtcNow >= deadline)
             {
                 transactions.Committer.Abort(
-                    $"the epoch did not settle within {settleTimeout.TotalSeconds:0.#} s ({Interlocked.Read(ref _inFlight)} events not complete)");
+                    $"the epoch did not settle within {settleTimeout.TotalSeconds:0.#} s ({_gate.AwaitingCommit} events not complete)");
             }
 
             if (DateTime.UtcNow >= nextNudge)
@@ -869,7 +824,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             _monitor.SeenEnd(tp, ConsumerOf(tp, consumer).GetWatermarkOffsets(tp).High.Value);
         }
 
-        if (!_paused && !force)
+        if (!_gate.IsPaused && !force)
         {
             foreach (var tp in _monitor.ToConfirm(now).ToList())
             {
@@ -1010,7 +965,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         AssignInternal(partitions, now);
-        _assignmentChanged = true;
+        _gate.AssignmentChanged();
         // Incremental assignment: these come in addition to the partitions already assigned.
         _onePartitionPerLeader = OnePartitionPerLeader(consumer, [.. consumer.Assignment.Union(partitions)]);
         Volatile.Write(ref _assignedCount, _assignedCount + partitions.Count);
@@ -1069,7 +1024,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             LogAssigned(_logger, _options.Topics.Repartition, assigned);
         }
 
-        if (_paused)
+        if (_gate.IsPaused)
         {
             _internal.Pause(internalPartitions);
         }
@@ -1314,11 +1269,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Dead letter #{Count} from {Topic}[{Partition}]@{Offset}: {Reason}")]
     private static partial void LogDeadLettered(ILogger logger, long count, string topic, int partition, long offset, string reason);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {InFlight} events in flight, {Uncommitted} not yet committed")]
-    private static partial void LogPaused(ILogger logger, long inFlight, long uncommitted);
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {Processing} events being processed, {AwaitingCommit} not yet committable")]
+    private static partial void LogPaused(ILogger logger, long processing, long awaitingCommit);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {InFlight} events in flight, {Uncommitted} not yet committed")]
-    private static partial void LogResumed(ILogger logger, long inFlight, long uncommitted);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {Processing} events being processed, {AwaitingCommit} not yet committable")]
+    private static partial void LogResumed(ILogger logger, long processing, long awaitingCommit);
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string topic, string partitions);

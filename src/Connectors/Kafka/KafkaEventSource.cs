@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Kommune.Connectors.Codecs;
@@ -50,10 +48,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private IConsumer<byte[]?, byte[]?>? _internal;
     private readonly HashSet<TopicPartition> _internalAssigned = [];
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
-    private readonly Dictionary<TopicPartition, long> _expectedNext = [];
-    private long _redelivered;
     private List<TopicPartition> _onePartitionPerLeader = [];
-    private readonly ConcurrentDictionary<TopicPartition, byte> _offsetResets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly BackpressureGate _gate;
@@ -65,7 +60,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _deadLettered;
     private long _deadLetterCount;
     private long _internalConsumed;
-    private long _lost;
     private long _epochs;
     private long _epochsWithWork;
     private readonly Dictionary<TopicPartition, long> _assignedAt = [];
@@ -82,6 +76,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _progressVersion;
     private DateTime _progressUpdated = DateTime.MinValue;
     private readonly PartitionMonitor _monitor;
+    private readonly RecordLossMonitor _losses;
 
     /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
     /// <param name="options">Consumer settings.</param>
@@ -105,6 +100,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         });
         _gate = new BackpressureGate(options.MaxInFlightEvents);
         _monitor = new PartitionMonitor(options.StallTimeout);
+        _losses = new RecordLossMonitor(logger);
     }
 
     /// <summary>
@@ -124,7 +120,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     public SourceStatistics Statistics => new(
         Interlocked.Read(ref _consumed),
         Interlocked.Read(ref _deadLettered),
-        Interlocked.Read(ref _lost),
+        _losses.Lost,
         _gate.Processing,
         _gate.PeakProcessing,
         _gate.Pauses,
@@ -462,16 +458,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var tp = result.TopicPartition;
         var offset = result.Offset.Value;
         tracker = null!;
-        if (_expectedNext.TryGetValue(tp, out var next) && offset < next)
+        if (_losses.IsRedelivered(tp, offset))
         {
-            // The client handed out a record this assignment has already taken (seen after a pause, seek and resume
-            // of librdkafka): it is in flight or done, so taking it again would process it twice. Skip it.
-            var skipped = ++_redelivered;
-            if (skipped <= 10 || skipped % 1000 == 0)
-            {
-                LogRedelivered(_logger, skipped, result.Topic, tp.Partition.Value, offset, next);
-            }
-
             return false;
         }
 
@@ -487,8 +475,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         tracker = known;
-        CountRecordsLostBefore(tp, offset);
-        _expectedNext[tp] = offset + 1;
+        _losses.Taken(tp, offset);
         tracker.Start(offset);
         _gate.Taken();
         return true;
@@ -948,13 +935,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             var start = c.Offset;
             if (start.Value >= 0 && watermarks is { } known)
             {
-                start = StartOffsetAfterRetention(c, known.Low);
+                start = _losses.StartAfterRetention(c, known.Low);
             }
 
             starts.Add(new TopicPartitionOffset(c.TopicPartition, start));
             if (start.Value >= 0)
             {
-                _expectedNext[c.TopicPartition] = start.Value;
+                _losses.StartsAt(c.TopicPartition, start.Value);
             }
 
             _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
@@ -1005,10 +992,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         foreach (var c in committed)
         {
             var watermarks = QueryWatermarks(_main!, c.TopicPartition);
-            var start = c.Offset.Value >= 0 && watermarks is { } known ? StartOffsetAfterRetention(c, known.Low) : c.Offset;
+            var start = c.Offset.Value >= 0 && watermarks is { } known ? _losses.StartAfterRetention(c, known.Low) : c.Offset;
             var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? 0;
             starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
-            _expectedNext[c.TopicPartition] = from;
+            _losses.StartsAt(c.TopicPartition, from);
             _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, from);
             _assignedAt[c.TopicPartition] = from;
             _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
@@ -1115,19 +1102,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private Offset StartOffsetAfterRetention(TopicPartitionOffset committed, Offset low)
-    {
-        if (committed.Offset.Value < low.Value)
-        {
-            var lost = low.Value - committed.Offset.Value;
-            Interlocked.Add(ref _lost, lost);
-            LogLost(_logger, lost, committed.Topic, committed.Partition.Value, committed.Offset.Value, low.Value);
-            return low;
-        }
-
-        return committed.Offset;
-    }
-
     /// <summary>
     /// Partitions are handed to another node. Before they go: what is in flight of them finishes (for a while), the
     /// engine's actors of those partitions write their state and stop (<see cref="KafkaSourceOptions.OnPartitionsRevoked"/>),
@@ -1217,8 +1191,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 tracker.Deactivate();
             }
 
-            _expectedNext.Remove(p.TopicPartition);
-            _offsetResets.TryRemove(p.TopicPartition, out _);
+            _losses.Revoked(p.TopicPartition);
             _monitor.Revoked(p.TopicPartition);
             _assignedAt.Remove(p.TopicPartition);
         }
@@ -1229,42 +1202,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private void CountRecordsLostBefore(TopicPartition tp, long offset)
-    {
-        if (!_offsetResets.TryRemove(tp, out _) || !_expectedNext.TryGetValue(tp, out var expected) || offset <= expected)
-        {
-            return;
-        }
-
-        var lost = offset - expected;
-        Interlocked.Add(ref _lost, lost);
-        LogLost(_logger, lost, tp.Topic, tp.Partition.Value, expected, offset);
-    }
-
     private void OnClientLog(LogMessage message)
     {
-        // librdkafka reports an automatic offset reset only in its log: "topic [p]: offset reset (at offset N...".
-        if (message.Facility == "OFFSET" && OffsetResetPattern().Match(message.Message) is { Success: true } m)
-        {
-            var tp = new TopicPartition(m.Groups["topic"].Value, int.Parse(m.Groups["partition"].Value, System.Globalization.CultureInfo.InvariantCulture));
-            _offsetResets[tp] = 0;
-        }
-
+        _losses.ClientLogged(message);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             LogClient(_logger, message.Facility, message.Message);
         }
     }
-
-    [GeneratedRegex(@"(?<topic>[^\s\]]+) \[(?<partition>\d+)\]: offset reset")]
-    private static partial Regex OffsetResetPattern();
-
-    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Skipped a record the client delivered again ({Count} so far): {Topic}[{Partition}] offset {Offset}, already taken up to {Next}")]
-    private static partial void LogRedelivered(ILogger logger, long count, string topic, int partition, long offset, long next);
-
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Error,
-        Message = "{Lost} records of {Topic}[{Partition}] were deleted by the broker before the engine read them (offsets {From} to {To} exclusive); continuing after them")]
-    private static partial void LogLost(ILogger logger, long lost, string topic, int partition, long from, long to);
 
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Dead letter #{Count} from {Topic}[{Partition}]@{Offset}: {Reason}")]
     private static partial void LogDeadLettered(ILogger logger, long count, string topic, int partition, long offset, string reason);

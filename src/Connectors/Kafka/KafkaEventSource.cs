@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Kommune.Connectors.Codecs;
@@ -60,23 +59,17 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _deadLettered;
     private long _deadLetterCount;
     private long _internalConsumed;
-    private long _epochs;
-    private long _epochsWithWork;
-    private readonly Dictionary<TopicPartition, long> _assignedAt = [];
     private long _offsetCommits;
     private long _offsetCommitFailures;
     private volatile bool _consuming;
-    private volatile string? _lostInEpoch; // exactly-once: partitions lost since the epoch began, so it must abort
     private volatile bool _epochAborted; // exactly-once: the loop ends because the epoch aborted; nothing commits any more
-    private volatile bool _closing; // the group consumer is being closed: its group is going away (see GroupMetadataOf)
-    private IConsumerGroupMetadata? _groupMetadata; // exactly-once: the group consumer's, as last read before the close
-    private IConsumerGroupMetadata? _internalGroupMetadata; // exactly-once: the repartition consumer's (it joins no group)
     private IReadOnlyList<PartitionLag> _lag = [];
     private IReadOnlyList<PartitionProgress> _progress = [];
     private long _progressVersion;
     private DateTime _progressUpdated = DateTime.MinValue;
     private readonly PartitionMonitor _monitor;
     private readonly RecordLossMonitor _losses;
+    private readonly EpochOffsetCommitter? _epochs; // exactly-once mode only
 
     /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
     /// <param name="options">Consumer settings.</param>
@@ -101,6 +94,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _gate = new BackpressureGate(options.MaxInFlightEvents);
         _monitor = new PartitionMonitor(options.StallTimeout);
         _losses = new RecordLossMonitor(logger);
+        _epochs = options.Transactions is { } transactions
+            ? new EpochOffsetCommitter(transactions, options.Topics.Repartition, _trackers, _gate, _monitor, logger)
+            : null;
     }
 
     /// <summary>
@@ -128,7 +124,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Volatile.Read(ref _assignedCount),
         _gate.AwaitingCommit,
         _gate.PeakAwaitingCommit,
-        Interlocked.Read(ref _epochs),
+        _epochs?.EpochsCommitted ?? 0,
         Interlocked.Read(ref _offsetCommits),
         Interlocked.Read(ref _offsetCommitFailures));
 
@@ -161,7 +157,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// were assigned); the first epoch of a new pipeline commits only its start offsets and does not count, nor does an
     /// epoch of watermark reports alone.
     /// </summary>
-    public long EpochsCommittedWithWork => Interlocked.Read(ref _epochsWithWork);
+    public long EpochsCommittedWithWork => _epochs?.EpochsCommittedWithWork ?? 0;
 
     /// <summary>Starts the consume loop on its own thread.</summary>
     public void Start()
@@ -206,13 +202,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 var lastStore = DateTime.UtcNow;
                 while (!_stopRequested)
                 {
-                    AbortIfPartitionsLost();
+                    _epochs?.AbortIfPartitionsLost();
                     ApplyBackpressure(consumer);
-                    if (_options.Transactions is { } transactions)
+                    if (_epochs is { } epochs)
                     {
                         if (DateTime.UtcNow - lastStore >= _options.CommitInterval)
                         {
-                            CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+                            epochs.Commit(consumer, @internal, epochs.SettleTimeout);
                             lastStore = DateTime.UtcNow;
                         }
                     }
@@ -261,7 +257,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
                 _consuming = false;
                 Drain(consumer);
-                _closing = true;
+                _epochs?.Closing();
                 consumer.Close();
                 @internal.Close();
             }
@@ -274,7 +270,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             finally
             {
                 // Disposing a consumer that was not closed closes it: its last revoke runs with the group going away.
-                _closing = true;
+                _epochs?.Closing();
             }
         }
 #pragma warning disable CA1031 // The loop thread reports every failure instead of dying silently.
@@ -310,7 +306,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             ClientId = "kommune-engine",
             // Offsets are stored only for done events, then committed in the background and on revoke/close. In
             // exactly-once mode the epoch's transaction commits them; they are stored only while the consumer closes,
-            // after their epoch committed (see CommitEpoch), for the close to commit.
+            // after their epoch committed (see EpochOffsetCommitter.Commit), for the close to commit.
             EnableAutoCommit = true,
             EnableAutoOffsetStore = false,
             AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
@@ -683,100 +679,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             LogDrainIncomplete(_logger, left);
         }
 
-        if (_options.Transactions is { } transactions)
+        if (_epochs is { } epochs)
         {
             // The last epoch: what is complete commits; what is not is consumed again after the restart.
-            CommitEpoch(consumer, transactions, left > 0 ? TimeSpan.Zero : transactions.SettleTimeout);
-        }
-    }
-
-    /// <summary>
-    /// Exactly-once mode: takes no record while it waits for every taken event to complete and the engine to settle,
-    /// then commits outputs, state and offsets in one transaction. Aborts (and throws) if that takes too long.
-    /// </summary>
-    private void CommitEpoch(IConsumer<byte[]?, byte[]?> consumer, SourceTransactions transactions, TimeSpan settleTimeout)
-    {
-        AbortIfPartitionsLost();
-        var committable = _trackers.Any(t => t.Value.HasCommittable);
-        if (!committable && !transactions.Committer.HasSends && _gate.AwaitingCommit == 0)
-        {
-            return;
-        }
-
-        var deadline = DateTime.UtcNow + settleTimeout;
-        var nextNudge = DateTime.MinValue;
-        while (!transactions.Committer.TryHold(() => _gate.AwaitingCommit == 0 && transactions.Settled()))
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                transactions.Committer.Abort(
-                    $"the epoch did not settle within {settleTimeout.TotalSeconds:0.#} s ({_gate.AwaitingCommit} events not complete)");
-            }
-
-            if (DateTime.UtcNow >= nextNudge)
-            {
-                // Timers may have changed state since the last nudge.
-                transactions.SettleNow?.Invoke();
-                nextNudge = DateTime.UtcNow.AddMilliseconds(100);
-            }
-
-            Thread.Sleep(1);
-        }
-
-        var offsets = new List<TopicPartitionOffset>();
-        var internalOffsets = new List<TopicPartitionOffset>();
-        foreach (var (tp, tracker) in _trackers)
-        {
-            if (tracker.TryTakeCommittable(out var next))
-            {
-                (tp.Topic == _options.Topics.Repartition ? internalOffsets : offsets).Add(new TopicPartitionOffset(tp, next));
-            }
-        }
-
-        // Work is input taken or anything but bookkeeping written: not an epoch of watermark reports alone, nor one that
-        // only read repartition records (on the embedded broker those include reports of aborted transactions).
-        var withWork = transactions.Committer.HasWork
-            || offsets.Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
-        var started = Stopwatch.GetTimestamp();
-        transactions.Committer.Commit([(offsets, GroupMetadataOf(consumer)), (internalOffsets, _internalGroupMetadata ??= _internal!.ConsumerGroupMetadata)]);
-        if (withWork)
-        {
-            Interlocked.Increment(ref _epochsWithWork);
-        }
-
-        transactions.Committed?.Invoke(Stopwatch.GetElapsedTime(started));
-        Interlocked.Increment(ref _epochs);
-        var committedAt = DateTime.UtcNow;
-        foreach (var offset in offsets.Concat(internalOffsets))
-        {
-            _monitor.Committed(offset.TopicPartition, offset.Offset.Value, committedAt);
-        }
-        foreach (var (committer, committed) in new[] { (consumer, offsets), (_internal!, internalOffsets) })
-        {
-            if (committed.Count == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                // The same offsets again, outside the transaction: a no-op on Kafka, where the transaction committed
-                // them; needed on the embedded broker, which accepts offsets sent in a transaction but does not store them.
-                // While the group consumer closes they are stored instead and the close commits them: a synchronous
-                // commit from its last revoke has no timeout and can wait for a group that is going away.
-                if (_closing && ReferenceEquals(committer, consumer))
-                {
-                    committed.ForEach(committer.StoreOffset);
-                }
-                else
-                {
-                    committer.Commit(committed);
-                }
-            }
-            catch (KafkaException e)
-            {
-                LogEpochOffsetsNotCommitted(_logger, e.Error.Reason);
-            }
+            epochs.Commit(consumer, _internal!, left > 0 ? TimeSpan.Zero : epochs.SettleTimeout);
         }
     }
 
@@ -849,21 +755,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private IConsumer<byte[]?, byte[]?> ConsumerOf(TopicPartition tp, IConsumer<byte[]?, byte[]?> main) =>
         tp.Topic == _options.Topics.Repartition ? _internal! : main;
 
-    /// <summary>
-    /// The group consumer's group metadata (member and generation, which fence a zombie's offsets on Kafka), read anew
-    /// each epoch; while the consumer closes, the last one read. A consumer whose group is going away (its last revoke
-    /// inside Close) has none, and the client then crashes the process on reading it.
-    /// </summary>
-    private IConsumerGroupMetadata GroupMetadataOf(IConsumer<byte[]?, byte[]?> consumer)
-    {
-        if (!_closing || _groupMetadata is null)
-        {
-            _groupMetadata = consumer.ConsumerGroupMetadata;
-        }
-
-        return _groupMetadata;
-    }
-
     /// <summary>Stores done offsets for the client's commits, in at-least-once mode; exactly-once commits them in epochs.</summary>
     private void StoreOffsetsUnlessTransactional(IConsumer<byte[]?, byte[]?> consumer)
     {
@@ -908,11 +799,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
         }
 
-        if (_options.Transactions is not null)
-        {
-            // The new generation's, read while the group is up: the close's last epoch may need it (GroupMetadataOf).
-            _groupMetadata = consumer.ConsumerGroupMetadata;
-        }
+        // The new generation's, read while the group is up: the close's last epoch may need it.
+        _epochs?.GroupAssigned(consumer);
 
         var starts = new List<TopicPartitionOffset>(partitions.Count);
         List<TopicPartitionOffset> committed;
@@ -945,7 +833,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
 
             _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
-            _assignedAt[c.TopicPartition] = start.Value >= 0 ? start.Value : 0;
+            _epochs?.Assigned(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
             // Without a committed offset consumption starts at the log's beginning (auto.offset.reset=earliest).
             var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? -1;
             _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
@@ -997,7 +885,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
             _losses.StartsAt(c.TopicPartition, from);
             _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, from);
-            _assignedAt[c.TopicPartition] = from;
+            _epochs?.Assigned(c.TopicPartition, from);
             _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
             _internalAssigned.Add(c.TopicPartition);
         }
@@ -1120,9 +1008,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return;
         }
 
-        if (_options.Transactions is { } transactions)
+        if (_epochs is { } epochs)
         {
-            CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+            epochs.Commit(consumer, _internal!, epochs.SettleTimeout);
         }
         else
         {
@@ -1130,10 +1018,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], false);
-        if (_options.Transactions is { } afterHandOver)
+        if (_epochs is { } afterHandOver)
         {
             // Whatever the actors wrote while stopping commits before the partitions go.
-            CommitEpoch(consumer, afterHandOver, afterHandOver.SettleTimeout);
+            afterHandOver.Commit(consumer, _internal!, afterHandOver.SettleTimeout);
         }
         else
         {
@@ -1154,32 +1042,22 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// Partitions already given to another node (a session that expired, or the broker forgot this member): nothing of them
     /// may be written any more. Their actors stop without writing state, and give up the events they held. In
     /// exactly-once mode the open epoch holds outputs and state of those events, which the new owner makes again from the
-    /// committed offsets: the epoch aborts (<see cref="AbortIfPartitionsLost"/>, right after this callback) and the
+    /// committed offsets: the epoch aborts (<see cref="EpochOffsetCommitter.AbortIfPartitionsLost"/>, right after this callback) and the
     /// engine starts again from the committed state, as Kafka Streams closes its tasks dirty.
     /// </summary>
     private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
     {
         HandOn();
         _consuming = false;
-        if (_options.Transactions is not null && !_epochAborted)
+        if (_epochs is { } epochs && !_epochAborted)
         {
-            _lostInEpoch = $"partitions {string.Join(", ", partitions.Select(p => p.Partition.Value).Order())} were lost; the epoch holds work of them";
+            epochs.PartitionsLost(partitions.Select(p => p.Partition.Value));
         }
 
         _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], true);
         UnassignInternal(partitions, commit: false);
         Forget(partitions);
         LogRevoked(_logger, partitions.Count);
-    }
-
-    /// <summary>Aborts the open epoch (throwing <see cref="EpochAbortedException"/>) if partitions were lost during it.</summary>
-    private void AbortIfPartitionsLost()
-    {
-        if (_lostInEpoch is { } reason && _options.Transactions is { } transactions)
-        {
-            _lostInEpoch = null;
-            transactions.Committer.Abort(reason);
-        }
     }
 
     private void Forget(List<TopicPartitionOffset> partitions, bool notify = true)
@@ -1193,7 +1071,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
             _losses.Revoked(p.TopicPartition);
             _monitor.Revoked(p.TopicPartition);
-            _assignedAt.Remove(p.TopicPartition);
+            _epochs?.Revoked(p.TopicPartition);
         }
 
         if (notify)
@@ -1255,9 +1133,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "The epoch's transaction was aborted ({Reason}); the consumer stops so the engine can restore the last committed state")]
     private static partial void LogEpochAborted(ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "The epoch committed, but committing its offsets with the consumer too failed ({Reason}); on Kafka the transaction holds them")]
-    private static partial void LogEpochOffsetsNotCommitted(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning,
         Message = "Partition {Topic}[{Partition}] is stalled: its committed offset has stayed at {Offset} for {Seconds:F0} s while {Backlog} records wait beyond it (see kommune_partition_stalled)")]

@@ -8,8 +8,8 @@ namespace Kommune.Engine;
 /// <param name="Aggregates">Aggregate records acknowledged by the broker.</param>
 /// <param name="RuleFailures">Times a rule threw.</param>
 /// <param name="LostRecords">Records deleted by the broker before the engine read them.</param>
-/// <param name="InFlight">Events taken and not yet done.</param>
-/// <param name="PeakInFlight">The most events in flight at once.</param>
+/// <param name="Processing">Events taken and not yet released: being processed (bounded by MaxInFlightEvents).</param>
+/// <param name="PeakProcessing">The most events being processed at once.</param>
 /// <param name="Pauses">Times the consumer paused because the engine fell behind.</param>
 /// <param name="ActiveSensors">Sensor actors alive now.</param>
 /// <param name="ActiveAreas">Area actors alive now.</param>
@@ -24,7 +24,7 @@ namespace Kommune.Engine;
 /// <param name="StateRestored">Keys whose state was restored from the state topic.</param>
 /// <param name="EpochsCommitted">Exactly-once mode: transactions committed (outputs, state and offsets of an epoch each).</param>
 /// <param name="Restarts">Exactly-once mode: times an epoch's transaction was aborted and the node restarted from the last committed one.</param>
-/// <param name="PeakUncommitted">The most events taken and not yet complete at once (in flight, or waiting for their state to be acknowledged).</param>
+/// <param name="PeakAwaitingCommit">The most events taken and not yet complete at once, their offsets not yet committable (being processed, or waiting for their state to be acknowledged).</param>
 public sealed record EngineStatistics(
     long Consumed,
     long Processed,
@@ -33,8 +33,8 @@ public sealed record EngineStatistics(
     long Aggregates,
     long RuleFailures,
     long LostRecords,
-    long InFlight,
-    long PeakInFlight,
+    long Processing,
+    long PeakProcessing,
     long Pauses,
     long ActiveSensors,
     long ActiveAreas,
@@ -47,6 +47,6 @@ public sealed record EngineStatistics(
     long CommandsRefused,
     long StateWritten = 0,
     long StateRestored = 0,
-    long PeakUncommitted = 0,
+    long PeakAwaitingCommit = 0,
     long EpochsCommitted = 0,
     long Restarts = 0);

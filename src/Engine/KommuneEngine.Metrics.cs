@@ -87,8 +87,8 @@ public sealed partial class KommuneEngine
         _metrics.RecordsRefused.IncTo(_earlierRefused + (_sink?.Refused ?? 0));
         _metrics.RecordsUnwritten.IncTo(_earlierUnwritten + (_sink?.Unwritten ?? 0));
 
-        _metrics.InFlight.Set(source.InFlight);
-        _metrics.Uncommitted.Set(source.Uncommitted);
+        _metrics.Processing.Set(source.Processing);
+        _metrics.AwaitingCommit.Set(source.AwaitingCommit);
         _metrics.AssignedPartitions.Set(source.AssignedPartitions);
         _metrics.ActiveSensors.Set(_counters.ActiveSensors);
         _metrics.ActiveAreas.Set(_counters.ActiveAreas);

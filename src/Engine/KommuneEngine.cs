@@ -161,8 +161,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             _counters.Aggregates,
             _counters.RuleFailures,
             source.LostRecords,
-            source.InFlight,
-            source.PeakInFlight,
+            source.Processing,
+            source.PeakProcessing,
             source.Pauses,
             _counters.ActiveSensors,
             _counters.ActiveAreas,
@@ -175,7 +175,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             _commands?.Refused ?? 0,
             _counters.StateWritten,
             _counters.StateRestored,
-            source.PeakUncommitted,
+            source.PeakAwaitingCommit,
             source.EpochsCommitted,
             Interlocked.Read(ref _restarts));
 
@@ -323,7 +323,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        LogStopping(_logger, _source!.Statistics.InFlight, _options.ShutdownTimeout.TotalSeconds);
+        LogStopping(_logger, _source!.Statistics.Processing, _options.ShutdownTimeout.TotalSeconds);
         await _pipeline.WaitAsync(CancellationToken.None);
         try
         {

@@ -938,17 +938,17 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         Forget([.. internalPartitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset))], notify: false);
     }
 
-    /// <summary>Waits (at most <paramref name="timeout"/>) until no record of these partitions, of either topic, is in flight.</summary>
-    private void WaitForInFlight(List<TopicPartitionOffset> partitions, TimeSpan timeout)
+    /// <summary>Waits (at most <paramref name="timeout"/>) until every record taken of these partitions, of either topic, is complete.</summary>
+    private void WaitUntilCompleted(List<TopicPartitionOffset> partitions, TimeSpan timeout)
     {
         var numbers = partitions.Select(p => p.Partition.Value).ToHashSet();
         var deadline = DateTime.UtcNow + timeout;
-        while (_trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.InFlight > 0))
+        while (_trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.AwaitingCommit > 0))
         {
             if (DateTime.UtcNow >= deadline)
             {
                 // What is still in flight is given up by the engine (not done, not committed): the new owner does it.
-                LogHandOverInFlight(_logger, _trackers.Where(t => numbers.Contains(t.Key.Partition.Value)).Sum(t => t.Value.InFlight), timeout.TotalSeconds);
+                LogHandOverInFlight(_logger, _trackers.Where(t => numbers.Contains(t.Key.Partition.Value)).Sum(t => t.Value.AwaitingCommit), timeout.TotalSeconds);
                 return;
             }
 
@@ -1014,7 +1014,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
         else
         {
-            WaitForInFlight(partitions, _options.HandOverTimeout);
+            WaitUntilCompleted(partitions, _options.HandOverTimeout);
         }
 
         _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], false);

@@ -58,14 +58,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private long _consumed;
     private long _deadLettered;
     private long _deadLetterCount;
-    private long _internalConsumed;
     private long _offsetCommits;
     private long _offsetCommitFailures;
     private volatile bool _consuming;
     private volatile bool _epochAborted; // exactly-once: the loop ends because the epoch aborted; nothing commits any more
-    private IReadOnlyList<PartitionLag> _lag = [];
-    private IReadOnlyList<PartitionProgress> _progress = [];
-    private long _progressVersion;
     private DateTime _progressUpdated = DateTime.MinValue;
     private readonly PartitionMonitor _monitor;
     private readonly RecordLossMonitor _losses;
@@ -140,17 +136,17 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// fetched, minus the next offset to take), updated five times a second. While the partitions are paused the
     /// high watermark is not refreshed, so the lag then shows what was known at the pause.
     /// </summary>
-    public IReadOnlyList<PartitionLag> Lag => Volatile.Read(ref _lag);
+    public IReadOnlyList<PartitionLag> Lag => _monitor.Lag;
 
     /// <summary>
     /// Per assigned partition, whether it is caught up (every record the broker holds taken) and whether it is stalled
     /// (its committed offset not moving for <see cref="KafkaSourceOptions.StallTimeout"/> while records wait beyond
     /// it), updated five times a second.
     /// </summary>
-    public IReadOnlyList<PartitionProgress> Progress => Volatile.Read(ref _progress);
+    public IReadOnlyList<PartitionProgress> Progress => _monitor.Progress;
 
     /// <summary>Changes whenever <see cref="Progress"/> is published anew (a cheap check before reading it).</summary>
-    public long ProgressVersion => Interlocked.Read(ref _progressVersion);
+    public long ProgressVersion => _monitor.ProgressVersion;
 
     /// <summary>
     /// Exactly-once mode: epochs committed that carried work (outputs, or sensor-event offsets past where the partitions
@@ -433,7 +429,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         _monitor.Taken(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
-        Interlocked.Increment(ref _internalConsumed);
         var message = result.Message;
         var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
         if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure))
@@ -746,9 +741,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
         }
 
-        Volatile.Write(ref _progress, progress);
-        Interlocked.Increment(ref _progressVersion);
-        Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
+        _monitor.Publish(progress);
     }
 
     /// <summary>The consumer a partition belongs to: the repartition topic's, or the group's.</summary>

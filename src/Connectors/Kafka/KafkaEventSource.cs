@@ -18,6 +18,12 @@ namespace Kommune.Connectors.Kafka;
 /// <item>Nothing skipped silently: records the broker deleted before they were read are counted and logged.</item>
 /// </list>
 /// </summary>
+/// <remarks>
+/// This class is the consume loop (its rebalance callbacks in KafkaEventSource.Rebalance.cs). It asks
+/// <see cref="BackpressureGate"/> when to pause and resume, tells <see cref="RecordLossMonitor"/> what it takes (records
+/// lost or delivered again) and <see cref="PartitionMonitor"/> how far each partition is read and committed (lag, caught
+/// up, stalled), and in exactly-once mode commits through <see cref="EpochOffsetCommitter"/>.
+/// </remarks>
 public sealed partial class KafkaEventSource : IAsyncDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);

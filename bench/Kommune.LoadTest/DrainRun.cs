@@ -269,7 +269,7 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
             {
                 report = now;
                 var s = engine.Statistics;
-                output.WriteLine(Invariant($"    {Stopwatch.GetElapsedTime(start, now).TotalSeconds,5:0} s  engine consumed {s.Consumed,10:N0}, processed {s.Processed,10:N0}, in flight {s.InFlight,6:N0}, sensors {s.ActiveSensors:N0}, alerts {s.Alerts:N0}, state records {s.StateWritten:N0}"));
+                output.WriteLine(Invariant($"    {Stopwatch.GetElapsedTime(start, now).TotalSeconds,5:0} s  engine consumed {s.Consumed,10:N0}, processed {s.Processed,10:N0}, in flight {s.Processing,6:N0}, sensors {s.ActiveSensors:N0}, alerts {s.Alerts:N0}, state records {s.StateWritten:N0}"));
             }
 
             await Task.Delay(2, cancellationToken);
@@ -284,7 +284,7 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
 
         var name = "engine, fall-alert only" + (settings.ExactlyOnce ? ", exactly-once" : "") + (settings.PersistState ? "" : ", no state");
         return new DrainResult(round, position, name, settings.Events, stats.Alerts, Seconds(start, assigned), Seconds(start, read == 0 ? done.Value : read), Seconds(start, done.Value),
-            Invariant($"sensor actors {stats.ActiveSensors:N0}, state records {stats.StateWritten:N0}, peak in flight {stats.PeakInFlight:N0}, pauses {stats.Pauses:N0}"));
+            Invariant($"sensor actors {stats.ActiveSensors:N0}, state records {stats.StateWritten:N0}, peak in flight {stats.PeakProcessing:N0}, pauses {stats.Pauses:N0}"));
     }
 
     private void WriteTable(List<DrainResult> results, long falls)

@@ -24,14 +24,17 @@ public sealed record EngineStatistics
     /// <summary>Events whose rules ran and whose outputs the broker acknowledged.</summary>
     public required long Processed { get; init; }
 
-    /// <summary>Events taken and not yet done.</summary>
-    public required long InFlight { get; init; }
+    /// <summary>Events taken and not yet released: being processed (bounded by MaxInFlightEvents).</summary>
+    public required long Processing { get; init; }
 
-    /// <summary>The most events in flight at once.</summary>
-    public required long PeakInFlight { get; init; }
+    /// <summary>The most events being processed at once.</summary>
+    public required long PeakProcessing { get; init; }
 
-    /// <summary>The most events taken and not yet complete at once (in flight, or waiting for their state to be acknowledged).</summary>
-    public required long PeakUncommitted { get; init; }
+    /// <summary>
+    /// The most events taken and not yet complete at once, their offsets not yet committable (being processed, or
+    /// waiting for their state to be acknowledged).
+    /// </summary>
+    public required long PeakAwaitingCommit { get; init; }
 
     /// <summary>Times the consumer paused because the engine fell behind.</summary>
     public required long Pauses { get; init; }

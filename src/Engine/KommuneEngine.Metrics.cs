@@ -88,8 +88,8 @@ public sealed partial class KommuneEngine
         _metrics.RecordsUnwritten.IncTo(_earlierUnwritten + (_sink?.Unwritten ?? 0));
         _metrics.CommandReaderFailures.IncTo(statistics.CommandReaderFailures);
 
-        _metrics.InFlight.Set(source.InFlight);
-        _metrics.Uncommitted.Set(source.Uncommitted);
+        _metrics.Processing.Set(source.Processing);
+        _metrics.AwaitingCommit.Set(source.AwaitingCommit);
         _metrics.AssignedPartitions.Set(source.AssignedPartitions);
         _metrics.ActiveSensors.Set(_counters.ActiveSensors);
         _metrics.ActiveAreas.Set(_counters.ActiveAreas);

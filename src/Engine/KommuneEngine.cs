@@ -163,9 +163,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         LateEvents = _counters.LateEvents,
         Watermark = Watermark,
         Processed = _counters.Processed,
-        InFlight = source.InFlight,
-        PeakInFlight = source.PeakInFlight,
-        PeakUncommitted = source.PeakUncommitted,
+        Processing = source.Processing,
+        PeakProcessing = source.PeakProcessing,
+        PeakAwaitingCommit = source.PeakAwaitingCommit,
         Pauses = source.Pauses,
         ActiveSensors = _counters.ActiveSensors,
         ActiveAreas = _counters.ActiveAreas,
@@ -328,7 +328,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        LogStopping(_logger, _source!.Statistics.InFlight, _options.ShutdownTimeout.TotalSeconds);
+        LogStopping(_logger, _source!.Statistics.Processing, _options.ShutdownTimeout.TotalSeconds);
         await _pipeline.WaitAsync(CancellationToken.None);
         try
         {

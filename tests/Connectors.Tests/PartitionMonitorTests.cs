@@ -129,4 +129,24 @@ public sealed class PartitionMonitorTests
         Assert.Equal(3, moving.Backlog);
         Assert.Single(changed);
     }
+
+    [Fact]
+    public void A_published_snapshot_is_what_other_threads_read_with_the_lag_of_partitions_whose_lag_is_known()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        var p1 = new TopicPartition(P0.Topic, 1);
+        monitor.Assigned(P0, start: 10, end: 25, T0);
+        monitor.Assigned(p1, start: -1, end: -1, T0); // not known yet
+        Assert.Equal((0L, 0, 0), (monitor.ProgressVersion, monitor.Progress.Count, monitor.Lag.Count)); // nothing published yet
+
+        var snapshot = monitor.Snapshot(T0, []);
+        monitor.Publish(snapshot);
+
+        Assert.Same(snapshot, monitor.Progress);
+        Assert.Equal(1L, monitor.ProgressVersion);
+        Assert.Equal([new PartitionLag(P0.Topic, 0, 15)], monitor.Lag);
+
+        monitor.Publish(monitor.Snapshot(T0, []));
+        Assert.Equal(2L, monitor.ProgressVersion);
+    }
 }

@@ -21,7 +21,7 @@ public sealed class PartitionOffsetTrackerTests
         var tracker = new PartitionOffsetTracker(7);
 
         Assert.Equal(7, tracker.Committable);
-        Assert.Equal(0, tracker.InFlight);
+        Assert.Equal(0, tracker.AwaitingCommit);
         Assert.True(tracker.IsActive);
     }
 
@@ -77,7 +77,7 @@ public sealed class PartitionOffsetTrackerTests
 
         Assert.False(tracker.IsActive);
         Assert.Equal(11, tracker.Committable);
-        Assert.Equal(2, tracker.InFlight);
+        Assert.Equal(2, tracker.AwaitingCommit);
         Assert.False(tracker.TryTakeCommittable(out _));
     }
 
@@ -103,7 +103,7 @@ public sealed class PartitionOffsetTrackerTests
 
         tracker.Complete(5);
         Assert.Equal(10, tracker.Committable);
-        Assert.Equal(0, tracker.InFlight);
+        Assert.Equal(0, tracker.AwaitingCommit);
     }
 
     [Fact]
@@ -132,25 +132,25 @@ public sealed class PartitionOffsetTrackerTests
     public void InFlight_counts_started_minus_done()
     {
         var tracker = new PartitionOffsetTracker(0);
-        Assert.Equal(0, tracker.InFlight);
+        Assert.Equal(0, tracker.AwaitingCommit);
 
         tracker.Start(0);
         tracker.Start(1);
         tracker.Start(2);
-        Assert.Equal(3, tracker.InFlight);
+        Assert.Equal(3, tracker.AwaitingCommit);
 
         tracker.Complete(2);
-        Assert.Equal(2, tracker.InFlight);
+        Assert.Equal(2, tracker.AwaitingCommit);
 
         tracker.Complete(0);
-        Assert.Equal(1, tracker.InFlight);
+        Assert.Equal(1, tracker.AwaitingCommit);
 
         tracker.Start(3);
-        Assert.Equal(2, tracker.InFlight);
+        Assert.Equal(2, tracker.AwaitingCommit);
 
         tracker.Complete(1);
         tracker.Complete(3);
-        Assert.Equal(0, tracker.InFlight);
+        Assert.Equal(0, tracker.AwaitingCommit);
     }
 
     [Fact]
@@ -202,7 +202,7 @@ public sealed class PartitionOffsetTrackerTests
                 }
 
                 Assert.True(committable >= lastCommittable, $"seed {seed}, step {step}: committable moved back");
-                Assert.Equal(count - step - 1, tracker.InFlight);
+                Assert.Equal(count - step - 1, tracker.AwaitingCommit);
                 if (tracker.TryTakeCommittable(out var taken))
                 {
                     Assert.Equal(committable, taken);

@@ -31,8 +31,8 @@ public sealed class BackpressureTests(ITestOutputHelper output)
         var stats = engine.Statistics;
         output.WriteLine(stats.ToString());
         Assert.Equal(400, seen.Count);
-        Assert.InRange(stats.PeakInFlight, 1, maxInFlight);
-        Assert.InRange(stats.PeakUncommitted, stats.PeakInFlight, 4 * maxInFlight); // processed, waiting for their state
+        Assert.InRange(stats.PeakProcessing, 1, maxInFlight);
+        Assert.InRange(stats.PeakAwaitingCommit, stats.PeakProcessing, 4 * maxInFlight); // processed, waiting for their state
         Assert.True(stats.Pauses >= 1, "the consumer should have paused");
         var (committed, end) = bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents);
         Assert.Equal(end, committed);

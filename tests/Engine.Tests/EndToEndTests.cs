@@ -137,7 +137,7 @@ public sealed class EndToEndTests(ITestOutputHelper output)
             var stats = engine.Statistics;
             Assert.Equal(400 + bed.Partitions, stats.Consumed);
             Assert.Equal(400 + bed.Partitions, stats.Processed);
-            Assert.Equal(0, stats.InFlight);
+            Assert.Equal(0, stats.Processing);
             Assert.Equal(8, stats.ActiveAreas);
         }
 

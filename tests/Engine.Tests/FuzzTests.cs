@@ -48,7 +48,7 @@ public sealed class FuzzTests(ITestOutputHelper output)
         }
 
         bed.Flush();
-        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { InFlight: 0 } s && s.Consumed == produced);
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { Processing: 0 } s && s.Consumed == produced);
         // Everything taken is complete (its state acknowledged too) once the committed offsets reach the end.
         await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
         await engine.StopAsync();

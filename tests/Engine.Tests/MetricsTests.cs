@@ -61,7 +61,7 @@ public sealed partial class MetricsTests(ITestOutputHelper output)
 
         const int Produced = 600 + 20 + 10 + 5 + 5;
         bed.Flush();
-        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { InFlight: 0 } s && s.Consumed == Produced);
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { Processing: 0 } s && s.Consumed == Produced);
         await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
 
         // The lag is read from the consumer about once a second: wait for a scrape that shows every partition caught up.

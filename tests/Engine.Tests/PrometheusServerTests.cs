@@ -31,7 +31,7 @@ public sealed class PrometheusServerTests(ITestOutputHelper output)
         }
 
         bed.Flush();
-        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { InFlight: 0, Processed: 300 });
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { Processing: 0, Processed: 300 });
 
         // The shipped configuration, with the engine's loopback address as its target and a 1 s interval (15 s shipped).
         var folder = Directory.CreateTempSubdirectory("kommune-prometheus-");

@@ -42,7 +42,7 @@ public sealed class WrongClockTests(ITestOutputHelper output)
         }
 
         bed.Flush();
-        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { InFlight: 0 } s && s.Consumed == produced);
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { Processing: 0 } s && s.Consumed == produced);
         await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
         await engine.StopAsync();
 

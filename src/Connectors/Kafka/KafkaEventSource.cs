@@ -1,6 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Text.RegularExpressions;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Kommune.Connectors.Codecs;
@@ -21,6 +18,12 @@ namespace Kommune.Connectors.Kafka;
 /// <item>Nothing skipped silently: records the broker deleted before they were read are counted and logged.</item>
 /// </list>
 /// </summary>
+/// <remarks>
+/// This class is the consume loop (its rebalance callbacks in KafkaEventSource.Rebalance.cs). It asks
+/// <see cref="BackpressureGate"/> when to pause and resume, tells <see cref="RecordLossMonitor"/> what it takes (records
+/// lost or delivered again) and <see cref="PartitionMonitor"/> how far each partition is read and committed (lag, caught
+/// up, stalled), and in exactly-once mode commits through <see cref="EpochOffsetCommitter"/>.
+/// </remarks>
 public sealed partial class KafkaEventSource : IAsyncDisposable
 {
     private static readonly TimeSpan PollTimeout = TimeSpan.FromMilliseconds(100);
@@ -50,47 +53,25 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private IConsumer<byte[]?, byte[]?>? _internal;
     private readonly HashSet<TopicPartition> _internalAssigned = [];
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
-    private readonly Dictionary<TopicPartition, long> _expectedNext = [];
-    private long _redelivered;
     private List<TopicPartition> _onePartitionPerLeader = [];
-    private readonly ConcurrentDictionary<TopicPartition, byte> _offsetResets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Action _onEventCompleted;
-    private readonly Action _onEventReleased;
+    private readonly BackpressureGate _gate;
     private volatile bool _stopRequested;
     private TimeSpan _drainTimeout;
     private Thread? _thread;
-    private bool _paused;
-    private bool _assignmentChanged;
     private int _assignedCount;
     private long _consumed;
     private long _deadLettered;
     private long _deadLetterCount;
-    private long _internalConsumed;
-    private long _lost;
-    private long _inFlight;
-    private long _processing;
-    private long _peakProcessing;
-    private long _peakInFlight;
-    private long _pauses;
-    private long _resumes;
-    private long _epochs;
-    private long _epochsWithWork;
-    private readonly Dictionary<TopicPartition, long> _assignedAt = [];
     private long _offsetCommits;
     private long _offsetCommitFailures;
     private volatile bool _consuming;
-    private volatile string? _lostInEpoch; // exactly-once: partitions lost since the epoch began, so it must abort
     private volatile bool _epochAborted; // exactly-once: the loop ends because the epoch aborted; nothing commits any more
-    private volatile bool _closing; // the group consumer is being closed: its group is going away (see GroupMetadataOf)
-    private IConsumerGroupMetadata? _groupMetadata; // exactly-once: the group consumer's, as last read before the close
-    private IConsumerGroupMetadata? _internalGroupMetadata; // exactly-once: the repartition consumer's (it joins no group)
-    private IReadOnlyList<PartitionLag> _lag = [];
-    private IReadOnlyList<PartitionProgress> _progress = [];
-    private long _progressVersion;
     private DateTime _progressUpdated = DateTime.MinValue;
     private readonly PartitionMonitor _monitor;
+    private readonly RecordLossMonitor _losses;
+    private readonly EpochOffsetCommitter? _epochs; // exactly-once mode only
 
     /// <summary>Creates the source; <see cref="Start"/> begins consuming.</summary>
     /// <param name="options">Consumer settings.</param>
@@ -112,9 +93,12 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             SingleWriter = true,
             SingleReader = true,
         });
-        _onEventCompleted = OnEventCompleted;
-        _onEventReleased = OnEventReleased;
+        _gate = new BackpressureGate(options.MaxInFlightEvents);
         _monitor = new PartitionMonitor(options.StallTimeout);
+        _losses = new RecordLossMonitor(logger);
+        _epochs = options.Transactions is { } transactions
+            ? new EpochOffsetCommitter(transactions, options.Topics.Repartition, _trackers, _gate, _monitor, logger)
+            : null;
     }
 
     /// <summary>
@@ -134,15 +118,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     public SourceStatistics Statistics => new(
         Interlocked.Read(ref _consumed),
         Interlocked.Read(ref _deadLettered),
-        Interlocked.Read(ref _lost),
-        Interlocked.Read(ref _processing),
-        Interlocked.Read(ref _peakProcessing),
-        Interlocked.Read(ref _pauses),
-        Interlocked.Read(ref _resumes),
+        _losses.Lost,
+        _gate.Processing,
+        _gate.PeakProcessing,
+        _gate.Pauses,
+        _gate.Resumes,
         Volatile.Read(ref _assignedCount),
-        Interlocked.Read(ref _inFlight),
-        Interlocked.Read(ref _peakInFlight),
-        Interlocked.Read(ref _epochs),
+        _gate.AwaitingCommit,
+        _gate.PeakAwaitingCommit,
+        _epochs?.EpochsCommitted ?? 0,
         Interlocked.Read(ref _offsetCommits),
         Interlocked.Read(ref _offsetCommitFailures));
 
@@ -158,24 +142,24 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// fetched, minus the next offset to take), updated five times a second. While the partitions are paused the
     /// high watermark is not refreshed, so the lag then shows what was known at the pause.
     /// </summary>
-    public IReadOnlyList<PartitionLag> Lag => Volatile.Read(ref _lag);
+    public IReadOnlyList<PartitionLag> Lag => _monitor.Lag;
 
     /// <summary>
     /// Per assigned partition, whether it is caught up (every record the broker holds taken) and whether it is stalled
     /// (its committed offset not moving for <see cref="KafkaSourceOptions.StallTimeout"/> while records wait beyond
     /// it), updated five times a second.
     /// </summary>
-    public IReadOnlyList<PartitionProgress> Progress => Volatile.Read(ref _progress);
+    public IReadOnlyList<PartitionProgress> Progress => _monitor.Progress;
 
     /// <summary>Changes whenever <see cref="Progress"/> is published anew (a cheap check before reading it).</summary>
-    public long ProgressVersion => Interlocked.Read(ref _progressVersion);
+    public long ProgressVersion => _monitor.ProgressVersion;
 
     /// <summary>
     /// Exactly-once mode: epochs committed that carried work (outputs, or sensor-event offsets past where the partitions
     /// were assigned); the first epoch of a new pipeline commits only its start offsets and does not count, nor does an
     /// epoch of watermark reports alone.
     /// </summary>
-    public long EpochsCommittedWithWork => Interlocked.Read(ref _epochsWithWork);
+    public long EpochsCommittedWithWork => _epochs?.EpochsCommittedWithWork ?? 0;
 
     /// <summary>Starts the consume loop on its own thread.</summary>
     public void Start()
@@ -220,13 +204,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 var lastStore = DateTime.UtcNow;
                 while (!_stopRequested)
                 {
-                    AbortIfPartitionsLost();
+                    _epochs?.AbortIfPartitionsLost();
                     ApplyBackpressure(consumer);
-                    if (_options.Transactions is { } transactions)
+                    if (_epochs is { } epochs)
                     {
                         if (DateTime.UtcNow - lastStore >= _options.CommitInterval)
                         {
-                            CommitEpoch(consumer, transactions, transactions.SettleTimeout);
+                            epochs.Commit(consumer, @internal, epochs.SettleTimeout);
                             lastStore = DateTime.UtcNow;
                         }
                     }
@@ -275,7 +259,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
                 _consuming = false;
                 Drain(consumer);
-                _closing = true;
+                _epochs?.Closing();
                 consumer.Close();
                 @internal.Close();
             }
@@ -288,7 +272,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             finally
             {
                 // Disposing a consumer that was not closed closes it: its last revoke runs with the group going away.
-                _closing = true;
+                _epochs?.Closing();
             }
         }
 #pragma warning disable CA1031 // The loop thread reports every failure instead of dying silently.
@@ -324,7 +308,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             ClientId = "kommune-engine",
             // Offsets are stored only for done events, then committed in the background and on revoke/close. In
             // exactly-once mode the epoch's transaction commits them; they are stored only while the consumer closes,
-            // after their epoch committed (see CommitEpoch), for the close to commit.
+            // after their epoch committed (see EpochOffsetCommitter.Commit), for the close to commit.
             EnableAutoCommit = true,
             EnableAutoOffsetStore = false,
             AutoCommitIntervalMs = (int)_options.CommitInterval.TotalMilliseconds,
@@ -451,7 +435,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         _monitor.Taken(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
-        Interlocked.Increment(ref _internalConsumed);
         var message = result.Message;
         var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
         if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure))
@@ -472,20 +455,12 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var tp = result.TopicPartition;
         var offset = result.Offset.Value;
         tracker = null!;
-        if (_expectedNext.TryGetValue(tp, out var next) && offset < next)
+        if (_losses.IsRedelivered(tp, offset))
         {
-            // The client handed out a record this assignment has already taken (seen after a pause, seek and resume
-            // of librdkafka): it is in flight or done, so taking it again would process it twice. Skip it.
-            var skipped = ++_redelivered;
-            if (skipped <= 10 || skipped % 1000 == 0)
-            {
-                LogRedelivered(_logger, skipped, result.Topic, tp.Partition.Value, offset, next);
-            }
-
             return false;
         }
 
-        if (Busy && TrySeekBack(consumer, result))
+        if (_gate.Busy && TrySeekBack(consumer, result))
         {
             return false;
         }
@@ -497,21 +472,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         tracker = known;
-        CountRecordsLostBefore(tp, offset);
-        _expectedNext[tp] = offset + 1;
+        _losses.Taken(tp, offset);
         tracker.Start(offset);
-        var processing = Interlocked.Increment(ref _processing);
-        if (processing > Interlocked.Read(ref _peakProcessing))
-        {
-            Interlocked.Exchange(ref _peakProcessing, processing);
-        }
-
-        var inFlight = Interlocked.Increment(ref _inFlight);
-        if (inFlight > Interlocked.Read(ref _peakInFlight))
-        {
-            Interlocked.Exchange(ref _peakInFlight, inFlight);
-        }
-
+        _gate.Taken();
         return true;
     }
 
@@ -553,28 +516,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _deadLetters.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, failure.Text, failure.Code), () =>
         {
             tracker.Complete(source.Offset);
-            OnEventReleased();
-            OnEventCompleted();
+            _gate.RecordReleased();
+            _gate.RecordCompleted();
         });
     }
 
-    private void OnEventCompleted() => Interlocked.Decrement(ref _inFlight);
-
-    /// <summary>A partition's tracker, whose records count down this source's in-flight counts when they are done.</summary>
+    /// <summary>A partition's tracker, whose records count down the gate's counts when they are released and completed.</summary>
     private PartitionOffsetTracker NewTracker(TopicPartition partition, long startOffset) =>
-        new(partition.Topic, partition.Partition.Value, startOffset, _onEventCompleted, _onEventReleased);
-
-    private void OnEventReleased() => Interlocked.Decrement(ref _processing);
-
-    /// <summary>
-    /// Too much in flight: events being processed at the bound, or (when state writes lag, for example while the broker
-    /// is slow) four times the bound waiting to complete.
-    /// </summary>
-    private bool Busy =>
-        Interlocked.Read(ref _processing) >= _options.MaxInFlightEvents || Interlocked.Read(ref _inFlight) >= 4L * _options.MaxInFlightEvents;
-
-    private bool Relieved =>
-        Interlocked.Read(ref _processing) <= _options.MaxInFlightEvents / 2 && Interlocked.Read(ref _inFlight) <= 2L * _options.MaxInFlightEvents;
+        new(partition.Topic, partition.Partition.Value, startOffset, _gate.OnRecordCompleted, _gate.OnRecordReleased);
 
     /// <summary>
     /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
@@ -598,32 +547,27 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
     {
-        var inFlight = Interlocked.Read(ref _inFlight);
-        if (!_paused && Busy)
+        var awaitingCommit = _gate.AwaitingCommit;
+        switch (_gate.NextStep())
         {
-            Pause(consumer);
-        }
-        else if (_paused && _assignmentChanged)
-        {
-            // New partitions arrive unpaused.
-            consumer.Pause(consumer.Assignment);
-            PauseInternal();
-            _assignmentChanged = false;
-        }
-        else if (_paused && Relieved)
-        {
-            consumer.Resume(consumer.Assignment);
-            if (_internalAssigned.Count > 0)
-            {
-                _internal!.Resume([.. _internalAssigned]);
-            }
+            case BackpressureGate.Step.Pause:
+            case BackpressureGate.Step.PauseAssigned: // new partitions arrive unpaused
+                Pause(consumer);
+                break;
+            case BackpressureGate.Step.Resume:
+                consumer.Resume(consumer.Assignment);
+                if (_internalAssigned.Count > 0)
+                {
+                    _internal!.Resume([.. _internalAssigned]);
+                }
 
-            WakeFetchers(consumer);
-            _paused = false;
-            _monitor.Paused = false;
-            Interlocked.Increment(ref _resumes);
-            var processing = Interlocked.Read(ref _processing);
-            LogResumed(_logger, processing, inFlight);
+                WakeFetchers(consumer);
+                _gate.Resumed();
+                _monitor.Paused = false;
+                LogResumed(_logger, _gate.Processing, awaitingCommit);
+                break;
+            case BackpressureGate.Step.None:
+                break;
         }
     }
 
@@ -663,46 +607,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private static List<TopicPartition> OnePartitionPerLeader(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
-    {
-        try
-        {
-            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-            var leaders = new Dictionary<int, TopicPartition>();
-            foreach (var topic in partitions.Select(p => p.Topic).Distinct())
-            {
-                var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.Single();
-                foreach (var p in metadata.Partitions)
-                {
-                    var tp = new TopicPartition(topic, p.PartitionId);
-                    if (partitions.Contains(tp))
-                    {
-                        leaders.TryAdd(p.Leader, tp);
-                    }
-                }
-            }
-
-            return [.. leaders.Values];
-        }
-        catch (KafkaException)
-        {
-            return [.. partitions.Take(1)];
-        }
-    }
-
     private void Pause(IConsumer<byte[]?, byte[]?> consumer)
     {
         consumer.Pause(consumer.Assignment);
         PauseInternal();
-        _assignmentChanged = false;
         _monitor.Paused = true;
-        if (!_paused)
+        if (_gate.Paused())
         {
-            _paused = true;
-            Interlocked.Increment(ref _pauses);
-            var processing = Interlocked.Read(ref _processing);
-            var uncommitted = Interlocked.Read(ref _inFlight);
-            LogPaused(_logger, processing, uncommitted);
+            LogPaused(_logger, _gate.Processing, _gate.AwaitingCommit);
         }
     }
 
@@ -720,7 +632,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         consumer.Pause(consumer.Assignment);
         PauseInternal();
         var deadline = DateTime.UtcNow + _drainTimeout;
-        while (Interlocked.Read(ref _inFlight) > 0 && DateTime.UtcNow < deadline)
+        while (_gate.AwaitingCommit > 0 && DateTime.UtcNow < deadline)
         {
             // Keep serving the group while events finish; anything fetched is left for the next owner.
             var result = TryConsume(consumer);
@@ -735,106 +647,16 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
 
         StoreOffsetsUnlessTransactional(consumer);
-        var left = Interlocked.Read(ref _inFlight);
+        var left = _gate.AwaitingCommit;
         if (left > 0)
         {
             LogDrainIncomplete(_logger, left);
         }
 
-        if (_options.Transactions is { } transactions)
+        if (_epochs is { } epochs)
         {
             // The last epoch: what is complete commits; what is not is consumed again after the restart.
-            CommitEpoch(consumer, transactions, left > 0 ? TimeSpan.Zero : transactions.SettleTimeout);
-        }
-    }
-
-    /// <summary>
-    /// Exactly-once mode: takes no record while it waits for every taken event to complete and the engine to settle,
-    /// then commits outputs, state and offsets in one transaction. Aborts (and throws) if that takes too long.
-    /// </summary>
-    private void CommitEpoch(IConsumer<byte[]?, byte[]?> consumer, SourceTransactions transactions, TimeSpan settleTimeout)
-    {
-        AbortIfPartitionsLost();
-        var committable = _trackers.Any(t => t.Value.HasCommittable);
-        if (!committable && !transactions.Committer.HasSends && Interlocked.Read(ref _inFlight) == 0)
-        {
-            return;
-        }
-
-        var deadline = DateTime.UtcNow + settleTimeout;
-        var nextNudge = DateTime.MinValue;
-        while (!transactions.Committer.TryHold(() => Interlocked.Read(ref _inFlight) == 0 && transactions.Settled()))
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                transactions.Committer.Abort(
-                    $"the epoch did not settle within {settleTimeout.TotalSeconds:0.#} s ({Interlocked.Read(ref _inFlight)} events not complete)");
-            }
-
-            if (DateTime.UtcNow >= nextNudge)
-            {
-                // Timers may have changed state since the last nudge.
-                transactions.SettleNow?.Invoke();
-                nextNudge = DateTime.UtcNow.AddMilliseconds(100);
-            }
-
-            Thread.Sleep(1);
-        }
-
-        var offsets = new List<TopicPartitionOffset>();
-        var internalOffsets = new List<TopicPartitionOffset>();
-        foreach (var (tp, tracker) in _trackers)
-        {
-            if (tracker.TryTakeCommittable(out var next))
-            {
-                (tp.Topic == _options.Topics.Repartition ? internalOffsets : offsets).Add(new TopicPartitionOffset(tp, next));
-            }
-        }
-
-        // Work is input taken or anything but bookkeeping written: not an epoch of watermark reports alone, nor one that
-        // only read repartition records (on the embedded broker those include reports of aborted transactions).
-        var withWork = transactions.Committer.HasWork
-            || offsets.Any(o => !_assignedAt.TryGetValue(o.TopicPartition, out var start) || o.Offset.Value > start);
-        var started = Stopwatch.GetTimestamp();
-        transactions.Committer.Commit([(offsets, GroupMetadataOf(consumer)), (internalOffsets, _internalGroupMetadata ??= _internal!.ConsumerGroupMetadata)]);
-        if (withWork)
-        {
-            Interlocked.Increment(ref _epochsWithWork);
-        }
-
-        transactions.Committed?.Invoke(Stopwatch.GetElapsedTime(started));
-        Interlocked.Increment(ref _epochs);
-        var committedAt = DateTime.UtcNow;
-        foreach (var offset in offsets.Concat(internalOffsets))
-        {
-            _monitor.Committed(offset.TopicPartition, offset.Offset.Value, committedAt);
-        }
-        foreach (var (committer, committed) in new[] { (consumer, offsets), (_internal!, internalOffsets) })
-        {
-            if (committed.Count == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                // The same offsets again, outside the transaction: a no-op on Kafka, where the transaction committed
-                // them; needed on the embedded broker, which accepts offsets sent in a transaction but does not store them.
-                // While the group consumer closes they are stored instead and the close commits them: a synchronous
-                // commit from its last revoke has no timeout and can wait for a group that is going away.
-                if (_closing && ReferenceEquals(committer, consumer))
-                {
-                    committed.ForEach(committer.StoreOffset);
-                }
-                else
-                {
-                    committer.Commit(committed);
-                }
-            }
-            catch (KafkaException e)
-            {
-                LogEpochOffsetsNotCommitted(_logger, e.Error.Reason);
-            }
+            epochs.Commit(consumer, _internal!, left > 0 ? TimeSpan.Zero : epochs.SettleTimeout);
         }
     }
 
@@ -869,7 +691,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             _monitor.SeenEnd(tp, ConsumerOf(tp, consumer).GetWatermarkOffsets(tp).High.Value);
         }
 
-        if (!_paused && !force)
+        if (!_gate.IsPaused && !force)
         {
             foreach (var tp in _monitor.ToConfirm(now).ToList())
             {
@@ -898,29 +720,12 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
         }
 
-        Volatile.Write(ref _progress, progress);
-        Interlocked.Increment(ref _progressVersion);
-        Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
+        _monitor.Publish(progress);
     }
 
     /// <summary>The consumer a partition belongs to: the repartition topic's, or the group's.</summary>
     private IConsumer<byte[]?, byte[]?> ConsumerOf(TopicPartition tp, IConsumer<byte[]?, byte[]?> main) =>
         tp.Topic == _options.Topics.Repartition ? _internal! : main;
-
-    /// <summary>
-    /// The group consumer's group metadata (member and generation, which fence a zombie's offsets on Kafka), read anew
-    /// each epoch; while the consumer closes, the last one read. A consumer whose group is going away (its last revoke
-    /// inside Close) has none, and the client then crashes the process on reading it.
-    /// </summary>
-    private IConsumerGroupMetadata GroupMetadataOf(IConsumer<byte[]?, byte[]?> consumer)
-    {
-        if (!_closing || _groupMetadata is null)
-        {
-            _groupMetadata = consumer.ConsumerGroupMetadata;
-        }
-
-        return _groupMetadata;
-    }
 
     /// <summary>Stores done offsets for the client's commits, in at-least-once mode; exactly-once commits them in epochs.</summary>
     private void StoreOffsetsUnlessTransactional(IConsumer<byte[]?, byte[]?> consumer)
@@ -950,182 +755,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private IEnumerable<TopicPartitionOffset> OnPartitionsAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
-    {
-        HandOn(); // callbacks run inside Consume, in the middle of a turn: what was taken before goes first
-        if (_stopRequested)
-        {
-            // Given partitions while leaving (the nodes that stopped before this one left them): not taken. No state is
-            // restored and nothing is read (the drain gives back whatever is fetched); leaving the group hands them on.
-            if (_logger.IsEnabled(LogLevel.Information))
-            {
-                var given = string.Join(", ", partitions.Select(p => p.Partition.Value));
-                LogAssignedWhileStopping(_logger, given);
-            }
-
-            return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
-        }
-
-        if (_options.Transactions is not null)
-        {
-            // The new generation's, read while the group is up: the close's last epoch may need it (GroupMetadataOf).
-            _groupMetadata = consumer.ConsumerGroupMetadata;
-        }
-
-        var starts = new List<TopicPartitionOffset>(partitions.Count);
-        List<TopicPartitionOffset> committed;
-        try
-        {
-            committed = consumer.Committed(partitions, MetadataTimeout);
-        }
-        catch (KafkaException e)
-        {
-            // Without the committed offsets the client falls back to its own lookup; only loss counting is lost.
-            LogCommittedLookupFailed(_logger, e.Error.Reason);
-            committed = [.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
-        }
-
-        var now = DateTime.UtcNow;
-        foreach (var c in committed)
-        {
-            // Where the log begins and ends now: the start after retention, and whether there is anything to read.
-            var watermarks = QueryWatermarks(consumer, c.TopicPartition);
-            var start = c.Offset;
-            if (start.Value >= 0 && watermarks is { } known)
-            {
-                start = StartOffsetAfterRetention(c, known.Low);
-            }
-
-            starts.Add(new TopicPartitionOffset(c.TopicPartition, start));
-            if (start.Value >= 0)
-            {
-                _expectedNext[c.TopicPartition] = start.Value;
-            }
-
-            _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
-            _assignedAt[c.TopicPartition] = start.Value >= 0 ? start.Value : 0;
-            // Without a committed offset consumption starts at the log's beginning (auto.offset.reset=earliest).
-            var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? -1;
-            _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
-        }
-
-        AssignInternal(partitions, now);
-        _assignmentChanged = true;
-        // Incremental assignment: these come in addition to the partitions already assigned.
-        _onePartitionPerLeader = OnePartitionPerLeader(consumer, [.. consumer.Assignment.Union(partitions)]);
-        Volatile.Write(ref _assignedCount, _assignedCount + partitions.Count);
-        if (_logger.IsEnabled(LogLevel.Information))
-        {
-            var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Unset
-                ? $"{s.Partition.Value}"
-                : $"{s.Partition.Value}@{s.Offset.Value}"));
-            LogAssigned(_logger, _options.Topics.SensorEvents, assigned);
-        }
-
-        _options.OnPartitionsAssigned?.Invoke(starts.ToDictionary(s => s.Partition.Value, s => s.Offset.Value));
-        _consuming = true;
-        _assigned.TrySetResult();
-        return starts;
-    }
-
-    /// <summary>
-    /// Assigns the repartition topic's partitions of the same numbers to its consumer, from the offsets committed under
-    /// its own group (or its beginning): this node now does the area work and applies the commands of those partitions.
-    /// </summary>
-    private void AssignInternal(List<TopicPartition> partitions, DateTime now)
-    {
-        var internalPartitions = partitions.Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition)).ToList();
-        List<TopicPartitionOffset> committed;
-        try
-        {
-            committed = _internal!.Committed(internalPartitions, MetadataTimeout);
-        }
-        catch (KafkaException e)
-        {
-            LogCommittedLookupFailed(_logger, e.Error.Reason);
-            committed = [.. internalPartitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
-        }
-
-        var starts = new List<TopicPartitionOffset>(committed.Count);
-        foreach (var c in committed)
-        {
-            var watermarks = QueryWatermarks(_main!, c.TopicPartition);
-            var start = c.Offset.Value >= 0 && watermarks is { } known ? StartOffsetAfterRetention(c, known.Low) : c.Offset;
-            var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? 0;
-            starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
-            _expectedNext[c.TopicPartition] = from;
-            _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, from);
-            _assignedAt[c.TopicPartition] = from;
-            _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
-            _internalAssigned.Add(c.TopicPartition);
-        }
-
-        _internal!.IncrementalAssign(starts);
-        if (_logger.IsEnabled(LogLevel.Information))
-        {
-            var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Beginning
-                ? $"{s.Partition.Value}"
-                : $"{s.Partition.Value}@{s.Offset.Value}"));
-            LogAssigned(_logger, _options.Topics.Repartition, assigned);
-        }
-
-        if (_paused)
-        {
-            _internal.Pause(internalPartitions);
-        }
-    }
-
-    /// <summary>Gives the repartition topic's partitions of the same numbers back, after committing what is done of them.</summary>
-    private void UnassignInternal(List<TopicPartitionOffset> partitions, bool commit)
-    {
-        var internalPartitions = partitions
-            .Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition))
-            .Where(_internalAssigned.Contains)
-            .ToList();
-        if (internalPartitions.Count == 0)
-        {
-            return;
-        }
-
-        if (commit && _options.Transactions is null)
-        {
-            var done = internalPartitions
-                .Select(tp => _trackers.TryGetValue(tp, out var tracker) ? new TopicPartitionOffset(tp, tracker.Committable) : null)
-                .OfType<TopicPartitionOffset>()
-                .ToList();
-            try
-            {
-                _internal!.Commit(done);
-            }
-            catch (KafkaException e)
-            {
-                LogStoreFailed(_logger, _options.Topics.Repartition, -1, e.Error.Reason);
-            }
-        }
-
-        _internal!.IncrementalUnassign(internalPartitions);
-        _internalAssigned.ExceptWith(internalPartitions);
-        Forget([.. internalPartitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset))], notify: false);
-    }
-
-    /// <summary>Waits (at most <paramref name="timeout"/>) until no record of these partitions, of either topic, is in flight.</summary>
-    private void WaitForInFlight(List<TopicPartitionOffset> partitions, TimeSpan timeout)
-    {
-        var numbers = partitions.Select(p => p.Partition.Value).ToHashSet();
-        var deadline = DateTime.UtcNow + timeout;
-        while (_trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.InFlight > 0))
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                // What is still in flight is given up by the engine (not done, not committed): the new owner does it.
-                LogHandOverInFlight(_logger, _trackers.Where(t => numbers.Contains(t.Key.Partition.Value)).Sum(t => t.Value.InFlight), timeout.TotalSeconds);
-                return;
-            }
-
-            Thread.Sleep(5);
-        }
-    }
-
     private void ConfirmIdleCandidates(IConsumer<byte[]?, byte[]?> consumer, TopicPartition except)
     {
         var now = DateTime.UtcNow;
@@ -1147,190 +776,23 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private WatermarkOffsets? QueryWatermarks(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
-    {
-        try
-        {
-            return consumer.QueryWatermarkOffsets(partition, MetadataTimeout);
-        }
-        catch (KafkaException e)
-        {
-            LogCommittedLookupFailed(_logger, e.Error.Reason);
-            return null;
-        }
-    }
-
-    private Offset StartOffsetAfterRetention(TopicPartitionOffset committed, Offset low)
-    {
-        if (committed.Offset.Value < low.Value)
-        {
-            var lost = low.Value - committed.Offset.Value;
-            Interlocked.Add(ref _lost, lost);
-            LogLost(_logger, lost, committed.Topic, committed.Partition.Value, committed.Offset.Value, low.Value);
-            return low;
-        }
-
-        return committed.Offset;
-    }
-
-    /// <summary>
-    /// Partitions are handed to another node. Before they go: what is in flight of them finishes (for a while), the
-    /// engine's actors of those partitions write their state and stop (<see cref="KafkaSourceOptions.OnPartitionsRevoked"/>),
-    /// and what is done is committed (in exactly-once mode the epoch so far commits first), so the new owner restores
-    /// the state the committed offsets need and no timer fires on two nodes.
-    /// </summary>
-    private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
-    {
-        HandOn(); // the hand-over waits for the events in flight: the ones taken in this turn must reach the engine
-        _consuming = false;
-        if (_epochAborted)
-        {
-            // The consumer is being disposed after an aborted epoch: the engine starts again from the committed state,
-            // so nothing of these partitions is done, written or committed here.
-            OnPartitionsLost(consumer, partitions);
-            return;
-        }
-
-        if (_options.Transactions is { } transactions)
-        {
-            CommitEpoch(consumer, transactions, transactions.SettleTimeout);
-        }
-        else
-        {
-            WaitForInFlight(partitions, _options.HandOverTimeout);
-        }
-
-        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], false);
-        if (_options.Transactions is { } afterHandOver)
-        {
-            // Whatever the actors wrote while stopping commits before the partitions go.
-            CommitEpoch(consumer, afterHandOver, afterHandOver.SettleTimeout);
-        }
-        else
-        {
-            // Stored, not committed here: when the handler returns the client unassigns the partitions and, with
-            // auto-commit on, commits their stored offsets itself, and holds the rebalance (or the close) until that
-            // commit is answered, so the next owner starts after them. A synchronous Commit here has no timeout and
-            // was seen to block for good inside Close.
-            StoreCompletedOffsets(consumer);
-        }
-
-        UnassignInternal(partitions, commit: true);
-        Forget(partitions);
-        _consuming = true; // the partitions left (possibly none) go on
-        LogRevoked(_logger, partitions.Count);
-    }
-
-    /// <summary>
-    /// Partitions already given to another node (a session that expired, or the broker forgot this member): nothing of them
-    /// may be written any more. Their actors stop without writing state, and give up the events they held. In
-    /// exactly-once mode the open epoch holds outputs and state of those events, which the new owner makes again from the
-    /// committed offsets: the epoch aborts (<see cref="AbortIfPartitionsLost"/>, right after this callback) and the
-    /// engine starts again from the committed state, as Kafka Streams closes its tasks dirty.
-    /// </summary>
-    private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
-    {
-        HandOn();
-        _consuming = false;
-        if (_options.Transactions is not null && !_epochAborted)
-        {
-            _lostInEpoch = $"partitions {string.Join(", ", partitions.Select(p => p.Partition.Value).Order())} were lost; the epoch holds work of them";
-        }
-
-        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], true);
-        UnassignInternal(partitions, commit: false);
-        Forget(partitions);
-        LogRevoked(_logger, partitions.Count);
-    }
-
-    /// <summary>Aborts the open epoch (throwing <see cref="EpochAbortedException"/>) if partitions were lost during it.</summary>
-    private void AbortIfPartitionsLost()
-    {
-        if (_lostInEpoch is { } reason && _options.Transactions is { } transactions)
-        {
-            _lostInEpoch = null;
-            transactions.Committer.Abort(reason);
-        }
-    }
-
-    private void Forget(List<TopicPartitionOffset> partitions, bool notify = true)
-    {
-        foreach (var p in partitions)
-        {
-            if (_trackers.Remove(p.TopicPartition, out var tracker))
-            {
-                tracker.Deactivate();
-            }
-
-            _expectedNext.Remove(p.TopicPartition);
-            _offsetResets.TryRemove(p.TopicPartition, out _);
-            _monitor.Revoked(p.TopicPartition);
-            _assignedAt.Remove(p.TopicPartition);
-        }
-
-        if (notify)
-        {
-            Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
-        }
-    }
-
-    private void CountRecordsLostBefore(TopicPartition tp, long offset)
-    {
-        if (!_offsetResets.TryRemove(tp, out _) || !_expectedNext.TryGetValue(tp, out var expected) || offset <= expected)
-        {
-            return;
-        }
-
-        var lost = offset - expected;
-        Interlocked.Add(ref _lost, lost);
-        LogLost(_logger, lost, tp.Topic, tp.Partition.Value, expected, offset);
-    }
-
     private void OnClientLog(LogMessage message)
     {
-        // librdkafka reports an automatic offset reset only in its log: "topic [p]: offset reset (at offset N...".
-        if (message.Facility == "OFFSET" && OffsetResetPattern().Match(message.Message) is { Success: true } m)
-        {
-            var tp = new TopicPartition(m.Groups["topic"].Value, int.Parse(m.Groups["partition"].Value, System.Globalization.CultureInfo.InvariantCulture));
-            _offsetResets[tp] = 0;
-        }
-
+        _losses.ClientLogged(message);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             LogClient(_logger, message.Facility, message.Message);
         }
     }
 
-    [GeneratedRegex(@"(?<topic>[^\s\]]+) \[(?<partition>\d+)\]: offset reset")]
-    private static partial Regex OffsetResetPattern();
-
-    [LoggerMessage(EventId = 1020, Level = LogLevel.Warning, Message = "Skipped a record the client delivered again ({Count} so far): {Topic}[{Partition}] offset {Offset}, already taken up to {Next}")]
-    private static partial void LogRedelivered(ILogger logger, long count, string topic, int partition, long offset, long next);
-
-    [LoggerMessage(EventId = 1001, Level = LogLevel.Error,
-        Message = "{Lost} records of {Topic}[{Partition}] were deleted by the broker before the engine read them (offsets {From} to {To} exclusive); continuing after them")]
-    private static partial void LogLost(ILogger logger, long lost, string topic, int partition, long from, long to);
-
     [LoggerMessage(EventId = 1002, Level = LogLevel.Warning, Message = "Dead letter #{Count} from {Topic}[{Partition}]@{Offset}: {Reason}")]
     private static partial void LogDeadLettered(ILogger logger, long count, string topic, int partition, long offset, string reason);
 
-    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {InFlight} events in flight, {Uncommitted} not yet committed")]
-    private static partial void LogPaused(ILogger logger, long inFlight, long uncommitted);
+    [LoggerMessage(EventId = 1003, Level = LogLevel.Information, Message = "Paused consumption: {Processing} events being processed, {AwaitingCommit} not yet committable")]
+    private static partial void LogPaused(ILogger logger, long processing, long awaitingCommit);
 
-    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {InFlight} events in flight, {Uncommitted} not yet committed")]
-    private static partial void LogResumed(ILogger logger, long inFlight, long uncommitted);
-
-    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
-    private static partial void LogAssigned(ILogger logger, string topic, string partitions);
-
-    [LoggerMessage(EventId = 1022, Level = LogLevel.Information, Message = "Partitions {Partitions} of the sensor-events topic were assigned while stopping: not taken, left to the group")]
-    private static partial void LogAssignedWhileStopping(ILogger logger, string partitions);
-
-    [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "{Count} records of partitions being handed over were still in flight after {Seconds} s: they are given up here, their offsets not committed, and the new owner processes them")]
-    private static partial void LogHandOverInFlight(ILogger logger, long count, double seconds);
-
-    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Revoked {Count} partitions")]
-    private static partial void LogRevoked(ILogger logger, int count);
+    [LoggerMessage(EventId = 1004, Level = LogLevel.Information, Message = "Resumed consumption: {Processing} events being processed, {AwaitingCommit} not yet committable")]
+    private static partial void LogResumed(ILogger logger, long processing, long awaitingCommit);
 
     [LoggerMessage(EventId = 1007, Level = LogLevel.Warning, Message = "Stopped with {Count} events not done; they will be consumed again")]
     private static partial void LogDrainIncomplete(ILogger logger, long count);
@@ -1355,9 +817,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     [LoggerMessage(EventId = 1015, Level = LogLevel.Warning, Message = "The epoch's transaction was aborted ({Reason}); the consumer stops so the engine can restore the last committed state")]
     private static partial void LogEpochAborted(ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 1016, Level = LogLevel.Warning, Message = "The epoch committed, but committing its offsets with the consumer too failed ({Reason}); on Kafka the transaction holds them")]
-    private static partial void LogEpochOffsetsNotCommitted(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1017, Level = LogLevel.Warning,
         Message = "Partition {Topic}[{Partition}] is stalled: its committed offset has stayed at {Offset} for {Seconds:F0} s while {Backlog} records wait beyond it (see kommune_partition_stalled)")]

@@ -7,7 +7,8 @@ namespace Kommune.Connectors.Kafka;
 /// far the committed offset has come, and from that whether the partition is <b>caught up</b> (every record the broker
 /// holds has been taken: only then may it count as idle for the watermark) and whether it is <b>stalled</b> (its
 /// committed offset has not moved for the stall timeout while records wait beyond it). Owned by the consume loop's
-/// thread; <see cref="Snapshot"/> makes the immutable view other threads read.
+/// thread; <see cref="Snapshot"/> makes the immutable view that <see cref="Publish"/> hands to other threads
+/// (<see cref="Progress"/>, <see cref="Lag"/>).
 /// </summary>
 internal sealed class PartitionMonitor(TimeSpan stallTimeout)
 {
@@ -18,9 +19,21 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
     public static readonly TimeSpan ConfirmEvery = TimeSpan.FromSeconds(2);
 
     private readonly Dictionary<TopicPartition, State> _partitions = [];
+    private IReadOnlyList<PartitionProgress> _progress = [];
+    private IReadOnlyList<PartitionLag> _lag = [];
+    private long _progressVersion;
 
     /// <summary>While the consumer is paused no fetch says what is new, so no partition counts as caught up.</summary>
     public bool Paused { get; set; }
+
+    /// <summary>The partitions as last published (any thread).</summary>
+    public IReadOnlyList<PartitionProgress> Progress => Volatile.Read(ref _progress);
+
+    /// <summary>Per partition whose lag is known, the lag as last published (any thread).</summary>
+    public IReadOnlyList<PartitionLag> Lag => Volatile.Read(ref _lag);
+
+    /// <summary>Changes whenever <see cref="Progress"/> is published anew (any thread).</summary>
+    public long ProgressVersion => Interlocked.Read(ref _progressVersion);
 
     /// <summary>A partition was assigned; consumption starts at <paramref name="start"/> (−1: not known yet) and the broker's log ends at <paramref name="end"/> (−1: not known).</summary>
     public void Assigned(TopicPartition partition, long start, long end, DateTime now) =>
@@ -177,6 +190,14 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
         }
 
         return progress;
+    }
+
+    /// <summary>Publishes <paramref name="progress"/> (a <see cref="Snapshot"/>) and its lags for other threads.</summary>
+    public void Publish(IReadOnlyList<PartitionProgress> progress)
+    {
+        Volatile.Write(ref _progress, progress);
+        Interlocked.Increment(ref _progressVersion);
+        Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
     }
 
     private sealed class State

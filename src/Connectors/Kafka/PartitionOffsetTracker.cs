@@ -26,7 +26,7 @@ internal sealed class PartitionOffsetTracker
     /// <summary>
     /// A tracker of <paramref name="topic"/>'s <paramref name="partition"/> whose commit point starts at
     /// <paramref name="startOffset"/>; <paramref name="onRecordCompleted"/> and <paramref name="onRecordReleased"/> run
-    /// when one of its records completes or is released (the source's in-flight counts).
+    /// when one of its records completes or is released (the source's <see cref="BackpressureGate"/> counts).
     /// </summary>
     public PartitionOffsetTracker(string topic, int partition, long startOffset, Action? onRecordCompleted = null, Action? onRecordReleased = null)
     {
@@ -52,8 +52,8 @@ internal sealed class PartitionOffsetTracker
     /// <summary>False once the partition was revoked: completions then change nothing.</summary>
     public bool IsActive { get; private set; } = true;
 
-    /// <summary>How many offsets were started and are not done.</summary>
-    public int InFlight
+    /// <summary>How many offsets were started and are not done: records whose offsets are not yet committable.</summary>
+    public int AwaitingCommit
     {
         get
         {

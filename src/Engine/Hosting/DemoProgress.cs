@@ -22,6 +22,6 @@ internal sealed class EngineProgress(EngineService engine) : IDemoProgress
         _lastProcessed = s.Processed;
         _lastTime = now;
         return string.Create(CultureInfo.InvariantCulture,
-            $"processed {s.Processed} ({rate:F0}/s)  alerts {s.Alerts}  dead letters {s.DeadLettered}  lost {s.LostRecords}  in flight {s.InFlight}  sensors {s.ActiveSensors}  areas {s.ActiveAreas}");
+            $"processed {s.Processed} ({rate:F0}/s)  alerts {s.Alerts}  dead letters {s.DeadLettered}  lost {s.LostRecords}  in flight {s.Processing}  sensors {s.ActiveSensors}  areas {s.ActiveAreas}");
     }
 }

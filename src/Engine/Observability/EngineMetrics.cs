@@ -131,8 +131,8 @@ internal sealed class EngineMetrics : IRuleTimings
             "kommune_command_reader_failures_total",
             "Times the reader of operations centres' commands failed (its consumer, a command's handling or its dead letter threw) and read on with a new consumer.");
         ConsumerLag = factory.CreateGauge("kommune_consumer_lag_records", "Records after the consumer's position, per assigned partition.", ["topic", "partition"]);
-        InFlight = factory.CreateGauge("kommune_events_in_flight", "Events taken and still being processed.");
-        Uncommitted = factory.CreateGauge("kommune_events_uncommitted", "Events taken whose offsets cannot be committed yet (in flight, or waiting for their state).");
+        Processing = factory.CreateGauge("kommune_events_in_flight", "Events taken and still being processed.");
+        AwaitingCommit = factory.CreateGauge("kommune_events_uncommitted", "Events taken whose offsets cannot be committed yet (in flight, or waiting for their state).");
         ActiveSensors = factory.CreateGauge("kommune_active_sensor_actors", "Live sensor actors.");
         ActiveAreas = factory.CreateGauge("kommune_active_area_actors", "Live area actors.");
         MailboxBacklog = factory.CreateGauge("kommune_mailbox_backlog_messages", "Events handed to the actors and not yet taken by their area's actor.");
@@ -188,9 +188,9 @@ internal sealed class EngineMetrics : IRuleTimings
 
     public Gauge ConsumerLag { get; }
 
-    public Gauge InFlight { get; }
+    public Gauge Processing { get; }
 
-    public Gauge Uncommitted { get; }
+    public Gauge AwaitingCommit { get; }
 
     public Gauge ActiveSensors { get; }
 

@@ -1,0 +1,324 @@
+using Confluent.Kafka;
+using Microsoft.Extensions.Logging;
+
+namespace Kommune.Connectors.Kafka;
+
+// The consumer group's rebalances: partitions assigned (with the repartition topic's of the same numbers), handed over
+// (revoked) and lost, and what the source forgets of them.
+public sealed partial class KafkaEventSource
+{
+    private static List<TopicPartition> OnePartitionPerLeader(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        try
+        {
+            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var leaders = new Dictionary<int, TopicPartition>();
+            foreach (var topic in partitions.Select(p => p.Topic).Distinct())
+            {
+                var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.Single();
+                foreach (var p in metadata.Partitions)
+                {
+                    var tp = new TopicPartition(topic, p.PartitionId);
+                    if (partitions.Contains(tp))
+                    {
+                        leaders.TryAdd(p.Leader, tp);
+                    }
+                }
+            }
+
+            return [.. leaders.Values];
+        }
+        catch (KafkaException)
+        {
+            return [.. partitions.Take(1)];
+        }
+    }
+
+    private IEnumerable<TopicPartitionOffset> OnPartitionsAssigned(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    {
+        HandOn(); // callbacks run inside Consume, in the middle of a turn: what was taken before goes first
+        if (_stopRequested)
+        {
+            // Given partitions while leaving (the nodes that stopped before this one left them): not taken. No state is
+            // restored and nothing is read (the drain gives back whatever is fetched); leaving the group hands them on.
+            if (_logger.IsEnabled(LogLevel.Information))
+            {
+                var given = string.Join(", ", partitions.Select(p => p.Partition.Value));
+                LogAssignedWhileStopping(_logger, given);
+            }
+
+            return partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset));
+        }
+
+        // The new generation's, read while the group is up: the close's last epoch may need it.
+        _epochs?.GroupAssigned(consumer);
+
+        var starts = new List<TopicPartitionOffset>(partitions.Count);
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = consumer.Committed(partitions, MetadataTimeout);
+        }
+        catch (KafkaException e)
+        {
+            // Without the committed offsets the client falls back to its own lookup; only loss counting is lost.
+            LogCommittedLookupFailed(_logger, e.Error.Reason);
+            committed = [.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
+        }
+
+        var now = DateTime.UtcNow;
+        foreach (var c in committed)
+        {
+            // Where the log begins and ends now: the start after retention, and whether there is anything to read.
+            var watermarks = QueryWatermarks(consumer, c.TopicPartition);
+            var start = c.Offset;
+            if (start.Value >= 0 && watermarks is { } known)
+            {
+                start = _losses.StartAfterRetention(c, known.Low);
+            }
+
+            starts.Add(new TopicPartitionOffset(c.TopicPartition, start));
+            if (start.Value >= 0)
+            {
+                _losses.StartsAt(c.TopicPartition, start.Value);
+            }
+
+            _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
+            _epochs?.Assigned(c.TopicPartition, start.Value >= 0 ? start.Value : 0);
+            // Without a committed offset consumption starts at the log's beginning (auto.offset.reset=earliest).
+            var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? -1;
+            _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
+        }
+
+        AssignInternal(partitions, now);
+        _gate.AssignmentChanged();
+        // Incremental assignment: these come in addition to the partitions already assigned.
+        _onePartitionPerLeader = OnePartitionPerLeader(consumer, [.. consumer.Assignment.Union(partitions)]);
+        Volatile.Write(ref _assignedCount, _assignedCount + partitions.Count);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Unset
+                ? $"{s.Partition.Value}"
+                : $"{s.Partition.Value}@{s.Offset.Value}"));
+            LogAssigned(_logger, _options.Topics.SensorEvents, assigned);
+        }
+
+        _options.OnPartitionsAssigned?.Invoke(starts.ToDictionary(s => s.Partition.Value, s => s.Offset.Value));
+        _consuming = true;
+        _assigned.TrySetResult();
+        return starts;
+    }
+
+    /// <summary>
+    /// Assigns the repartition topic's partitions of the same numbers to its consumer, from the offsets committed under
+    /// its own group (or its beginning): this node now does the area work and applies the commands of those partitions.
+    /// </summary>
+    private void AssignInternal(List<TopicPartition> partitions, DateTime now)
+    {
+        var internalPartitions = partitions.Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition)).ToList();
+        List<TopicPartitionOffset> committed;
+        try
+        {
+            committed = _internal!.Committed(internalPartitions, MetadataTimeout);
+        }
+        catch (KafkaException e)
+        {
+            LogCommittedLookupFailed(_logger, e.Error.Reason);
+            committed = [.. internalPartitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
+        }
+
+        var starts = new List<TopicPartitionOffset>(committed.Count);
+        foreach (var c in committed)
+        {
+            var watermarks = QueryWatermarks(_main!, c.TopicPartition);
+            var start = c.Offset.Value >= 0 && watermarks is { } known ? _losses.StartAfterRetention(c, known.Low) : c.Offset;
+            var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? 0;
+            starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
+            _losses.StartsAt(c.TopicPartition, from);
+            _trackers[c.TopicPartition] = NewTracker(c.TopicPartition, from);
+            _epochs?.Assigned(c.TopicPartition, from);
+            _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
+            _internalAssigned.Add(c.TopicPartition);
+        }
+
+        _internal!.IncrementalAssign(starts);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var assigned = string.Join(", ", starts.Select(s => s.Offset == Offset.Beginning
+                ? $"{s.Partition.Value}"
+                : $"{s.Partition.Value}@{s.Offset.Value}"));
+            LogAssigned(_logger, _options.Topics.Repartition, assigned);
+        }
+
+        if (_gate.IsPaused)
+        {
+            _internal.Pause(internalPartitions);
+        }
+    }
+
+    /// <summary>Gives the repartition topic's partitions of the same numbers back, after committing what is done of them.</summary>
+    private void UnassignInternal(List<TopicPartitionOffset> partitions, bool commit)
+    {
+        var internalPartitions = partitions
+            .Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition))
+            .Where(_internalAssigned.Contains)
+            .ToList();
+        if (internalPartitions.Count == 0)
+        {
+            return;
+        }
+
+        if (commit && _options.Transactions is null)
+        {
+            var done = internalPartitions
+                .Select(tp => _trackers.TryGetValue(tp, out var tracker) ? new TopicPartitionOffset(tp, tracker.Committable) : null)
+                .OfType<TopicPartitionOffset>()
+                .ToList();
+            try
+            {
+                _internal!.Commit(done);
+            }
+            catch (KafkaException e)
+            {
+                LogStoreFailed(_logger, _options.Topics.Repartition, -1, e.Error.Reason);
+            }
+        }
+
+        _internal!.IncrementalUnassign(internalPartitions);
+        _internalAssigned.ExceptWith(internalPartitions);
+        Forget([.. internalPartitions.Select(tp => new TopicPartitionOffset(tp, Offset.Unset))], notify: false);
+    }
+
+    /// <summary>Waits (at most <paramref name="timeout"/>) until every record taken of these partitions, of either topic, is complete.</summary>
+    private void WaitUntilCompleted(List<TopicPartitionOffset> partitions, TimeSpan timeout)
+    {
+        var numbers = partitions.Select(p => p.Partition.Value).ToHashSet();
+        var deadline = DateTime.UtcNow + timeout;
+        while (_trackers.Any(t => numbers.Contains(t.Key.Partition.Value) && t.Value.AwaitingCommit > 0))
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                // What is still in flight is given up by the engine (not done, not committed): the new owner does it.
+                LogHandOverInFlight(_logger, _trackers.Where(t => numbers.Contains(t.Key.Partition.Value)).Sum(t => t.Value.AwaitingCommit), timeout.TotalSeconds);
+                return;
+            }
+
+            Thread.Sleep(5);
+        }
+    }
+
+    private WatermarkOffsets? QueryWatermarks(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
+    {
+        try
+        {
+            return consumer.QueryWatermarkOffsets(partition, MetadataTimeout);
+        }
+        catch (KafkaException e)
+        {
+            LogCommittedLookupFailed(_logger, e.Error.Reason);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Partitions are handed to another node. Before they go: what is in flight of them finishes (for a while), the
+    /// engine's actors of those partitions write their state and stop (<see cref="KafkaSourceOptions.OnPartitionsRevoked"/>),
+    /// and what is done is committed (in exactly-once mode the epoch so far commits first), so the new owner restores
+    /// the state the committed offsets need and no timer fires on two nodes.
+    /// </summary>
+    private void OnPartitionsRevoked(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
+    {
+        HandOn(); // the hand-over waits for the events in flight: the ones taken in this turn must reach the engine
+        _consuming = false;
+        if (_epochAborted)
+        {
+            // The consumer is being disposed after an aborted epoch: the engine starts again from the committed state,
+            // so nothing of these partitions is done, written or committed here.
+            OnPartitionsLost(consumer, partitions);
+            return;
+        }
+
+        if (_epochs is { } epochs)
+        {
+            epochs.Commit(consumer, _internal!, epochs.SettleTimeout);
+        }
+        else
+        {
+            WaitUntilCompleted(partitions, _options.HandOverTimeout);
+        }
+
+        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], false);
+        if (_epochs is { } afterHandOver)
+        {
+            // Whatever the actors wrote while stopping commits before the partitions go.
+            afterHandOver.Commit(consumer, _internal!, afterHandOver.SettleTimeout);
+        }
+        else
+        {
+            // Stored, not committed here: when the handler returns the client unassigns the partitions and, with
+            // auto-commit on, commits their stored offsets itself, and holds the rebalance (or the close) until that
+            // commit is answered, so the next owner starts after them. A synchronous Commit here has no timeout and
+            // was seen to block for good inside Close.
+            StoreCompletedOffsets(consumer);
+        }
+
+        UnassignInternal(partitions, commit: true);
+        Forget(partitions);
+        _consuming = true; // the partitions left (possibly none) go on
+        LogRevoked(_logger, partitions.Count);
+    }
+
+    /// <summary>
+    /// Partitions already given to another node (a session that expired, or the broker forgot this member): nothing of them
+    /// may be written any more. Their actors stop without writing state, and give up the events they held. In
+    /// exactly-once mode the open epoch holds outputs and state of those events, which the new owner makes again from the
+    /// committed offsets: the epoch aborts (<see cref="EpochOffsetCommitter.AbortIfPartitionsLost"/>, right after this callback) and the
+    /// engine starts again from the committed state, as Kafka Streams closes its tasks dirty.
+    /// </summary>
+    private void OnPartitionsLost(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartitionOffset> partitions)
+    {
+        HandOn();
+        _consuming = false;
+        if (_epochs is { } epochs && !_epochAborted)
+        {
+            epochs.PartitionsLost(partitions.Select(p => p.Partition.Value));
+        }
+
+        _options.OnPartitionsRevoked?.Invoke([.. partitions.Select(p => p.Partition.Value)], true);
+        UnassignInternal(partitions, commit: false);
+        Forget(partitions);
+        LogRevoked(_logger, partitions.Count);
+    }
+
+    private void Forget(List<TopicPartitionOffset> partitions, bool notify = true)
+    {
+        foreach (var p in partitions)
+        {
+            if (_trackers.Remove(p.TopicPartition, out var tracker))
+            {
+                tracker.Deactivate();
+            }
+
+            _losses.Revoked(p.TopicPartition);
+            _monitor.Revoked(p.TopicPartition);
+            _epochs?.Revoked(p.TopicPartition);
+        }
+
+        if (notify)
+        {
+            Volatile.Write(ref _assignedCount, Math.Max(0, _assignedCount - partitions.Count));
+        }
+    }
+
+    [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
+    private static partial void LogAssigned(ILogger logger, string topic, string partitions);
+
+    [LoggerMessage(EventId = 1022, Level = LogLevel.Information, Message = "Partitions {Partitions} of the sensor-events topic were assigned while stopping: not taken, left to the group")]
+    private static partial void LogAssignedWhileStopping(ILogger logger, string partitions);
+
+    [LoggerMessage(EventId = 1021, Level = LogLevel.Warning, Message = "{Count} records of partitions being handed over were still in flight after {Seconds} s: they are given up here, their offsets not committed, and the new owner processes them")]
+    private static partial void LogHandOverInFlight(ILogger logger, long count, double seconds);
+
+    [LoggerMessage(EventId = 1006, Level = LogLevel.Information, Message = "Revoked {Count} partitions")]
+    private static partial void LogRevoked(ILogger logger, int count);
+}

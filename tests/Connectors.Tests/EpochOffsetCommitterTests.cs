@@ -1,0 +1,111 @@
+using Confluent.Kafka;
+using Kommune.Connectors.Kafka;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kommune.Connectors.Tests;
+
+/// <summary>
+/// The epoch committer's decisions that come before any consumer is asked: whether there is an epoch to commit, and
+/// when it aborts. Committing itself, with the consumers' offsets and group metadata, runs against the embedded broker
+/// in the engine's exactly-once tests.
+/// </summary>
+public sealed class EpochOffsetCommitterTests
+{
+    private static readonly TopicPartition P0 = new("kommune.sensor-events", 0);
+
+    private readonly RecordingCommitter _committer = new();
+    private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
+    private readonly BackpressureGate _gate = new(maxProcessing: 10);
+    private bool _settled = true;
+
+    private EpochOffsetCommitter NewEpochs() => new(
+        new SourceTransactions { Committer = _committer, Settled = () => _settled },
+        "kommune.repartition",
+        _trackers,
+        _gate,
+        new PartitionMonitor(TimeSpan.FromMinutes(2)),
+        NullLogger.Instance);
+
+    [Fact]
+    public void An_epoch_with_nothing_done_sent_or_awaiting_commit_commits_nothing_and_asks_no_consumer()
+    {
+        var epochs = NewEpochs();
+        _trackers[P0] = new PartitionOffsetTracker(P0.Topic, 0, 40);
+        _trackers[P0].TryTakeCommittable(out _); // the start offset, taken by an earlier epoch
+
+        epochs.Commit(consumer: null!, internalConsumer: null!, TimeSpan.FromSeconds(30));
+
+        Assert.Equal((0, 0, 0L), (_committer.Holds, _committer.Commits, epochs.EpochsCommitted));
+    }
+
+    [Fact]
+    public void An_epoch_that_does_not_settle_in_time_aborts_and_says_how_many_events_are_not_complete()
+    {
+        var epochs = NewEpochs();
+        _gate.Taken();
+        _gate.Taken();
+
+        var aborted = Assert.Throws<EpochAbortedException>(() => epochs.Commit(null!, null!, TimeSpan.Zero));
+
+        Assert.Contains("did not settle within 0 s (2 events not complete)", aborted.Message, StringComparison.Ordinal);
+        Assert.Equal(0, _committer.Commits);
+    }
+
+    [Fact]
+    public void An_engine_that_has_not_settled_holds_the_epoch_back_even_with_nothing_awaiting_commit()
+    {
+        var epochs = NewEpochs();
+        _committer.Sent = true;
+        _settled = false;
+
+        Assert.Throws<EpochAbortedException>(() => epochs.Commit(null!, null!, TimeSpan.Zero));
+        Assert.Equal(1, _committer.Holds);
+    }
+
+    [Fact]
+    public void Partitions_lost_during_the_epoch_abort_it_once_naming_them()
+    {
+        var epochs = NewEpochs();
+        epochs.AbortIfPartitionsLost(); // nothing lost: nothing happens
+
+        epochs.PartitionsLost([2, 0]);
+        var aborted = Assert.Throws<EpochAbortedException>(epochs.AbortIfPartitionsLost);
+
+        Assert.Equal("partitions 0, 2 were lost; the epoch holds work of them", aborted.Message);
+        epochs.AbortIfPartitionsLost();
+    }
+
+    [Fact]
+    public void Partitions_lost_abort_the_epoch_before_it_commits()
+    {
+        var epochs = NewEpochs();
+        _committer.Sent = true;
+        epochs.PartitionsLost([1]);
+
+        Assert.Throws<EpochAbortedException>(() => epochs.Commit(null!, null!, TimeSpan.FromSeconds(30)));
+        Assert.Equal((0, 0), (_committer.Holds, _committer.Commits));
+    }
+
+    private sealed class RecordingCommitter : IEpochCommitter
+    {
+        public bool Sent { get; set; }
+
+        public int Holds { get; private set; }
+
+        public int Commits { get; private set; }
+
+        public bool HasSends => Sent;
+
+        public bool HasWork => Sent;
+
+        public bool TryHold(Func<bool> settled)
+        {
+            Holds++;
+            return settled();
+        }
+
+        public void Commit(IReadOnlyList<(IReadOnlyList<TopicPartitionOffset> Offsets, IConsumerGroupMetadata Group)> offsets) => Commits++;
+
+        public void Abort(string reason) => throw new EpochAbortedException(reason);
+    }
+}

@@ -53,8 +53,7 @@ public sealed class CongestionAreaRule : Rule
 
     private readonly double _sharePercent;
     private readonly double _clearMarginPercent;
-    private readonly int _raiseAfter;
-    private readonly int _clearAfter;
+    private readonly Hysteresis _alert;
     private readonly int _minSegments;
     private readonly TimeSpan _grace;
 
@@ -69,8 +68,11 @@ public sealed class CongestionAreaRule : Rule
         ArgumentNullException.ThrowIfNull(parameters);
         _sharePercent = parameters.GetNumber("sharePercent", 40, min: 0, max: 100);
         _clearMarginPercent = parameters.GetNumber("clearMarginPercent", 10, min: 0, max: 100);
-        _raiseAfter = parameters.GetInteger("raiseAfter", 3, min: 1, max: 1440);
-        _clearAfter = parameters.GetInteger("clearAfter", 3, min: 1, max: 1440);
+        _alert = Hysteresis.OnConditions() with
+        {
+            RaiseAfter = parameters.GetInteger("raiseAfter", 3, min: 1, max: 1440),
+            ClearAfter = parameters.GetInteger("clearAfter", 3, min: 1, max: 1440),
+        };
         _minSegments = parameters.GetInteger("minSegments", 1, min: 1);
         _grace = parameters.GetDuration("grace", TimeSpan.FromSeconds(15));
         if (_grace > TimeSpan.FromMinutes(10))
@@ -202,20 +204,31 @@ public sealed class CongestionAreaRule : Rule
         }
     }
 
-    /// <summary>2: speeds summed as whole thousandths of km/h (1: as a floating-point sum).</summary>
-    public override int StateVersion => 2;
+    /// <summary>
+    /// 3: the run as a <see cref="HysteresisState"/> (1 and 2: as counts of congested and clear minutes); 2: speeds
+    /// summed as whole thousandths of km/h (1: as a floating-point sum).
+    /// </summary>
+    public override int StateVersion => 3;
 
-    /// <summary>Moves the minutes of state version 1 (a floating-point speed sum) to whole thousandths.</summary>
+    /// <summary>
+    /// Moves the minutes of state version 1 (a floating-point speed sum) to whole thousandths, and the run of
+    /// versions 1 and 2 (counts of congested and clear minutes) to a <see cref="HysteresisState"/>.
+    /// </summary>
     /// <inheritdoc />
     public override bool MigrateState(int fromVersion, IStateMigration state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (fromVersion != 1)
+        if (fromVersion is not (1 or 2))
         {
             return false;
         }
 
-        if (state.Read<SortedDictionary<long, AreaMinuteVersion1>>(MinutesState) is { } old)
+        if (state.Read<SegmentRun>(RunState) is { } run)
+        {
+            state.Write(RunState, CongestionRun.From(run, MinuteMs));
+        }
+
+        if (fromVersion == 1 && state.Read<SortedDictionary<long, AreaMinuteVersion1>>(MinutesState) is { } old)
         {
             var minutes = new SortedDictionary<long, AreaMinute>();
             foreach (var (start, minute) in old)
@@ -242,55 +255,36 @@ public sealed class CongestionAreaRule : Rule
 
     private void Decide(IRuleContext context, long start, AreaMinute minute)
     {
-        var runState = context.State<SegmentRun>(RunState);
-        var run = runState.Value ?? new SegmentRun();
+        var runState = context.State<CongestionRun>(RunState);
+        var run = runState.Value ?? new CongestionRun();
         if (run.LastStart is { } last && start <= last)
         {
             return;
         }
 
-        if (run.LastStart is { } previous && start != previous + MinuteMs)
-        {
-            run.Congested = 0;
-            run.Clear = 0;
-        }
-
-        run.LastStart = start;
         var share = minute.SharePercent;
         var congested = minute.Segments >= _minSegments && share > _sharePercent;
         var clear = share < _sharePercent - _clearMarginPercent;
         var text = string.Create(CultureInfo.InvariantCulture, $"{share:F0} % of {minute.Segments} segments congested");
-        if (run.Incident is null || context.OpenAlert(run.Incident) is null)
+        var (change, count) = run.Next(_alert, start, MinuteMs, run.IsOpen(context), congested, clear);
+        if (change == HysteresisChange.Raised)
         {
-            run.Incident = null;
-            run.Congested = congested ? run.Congested + 1 : 0;
-            run.Clear = 0;
-            if (run.Congested >= _raiseAfter)
+            run.Incident = $"{Incident}:{Minutes.Format(start)}";
+            context.RaiseAlert(run.Incident, new AlertDraft("traffic", SubCategory, AlertSeverity.High,
+                $"Area {context.AreaId} congested for {count} minutes: {text}")
             {
-                run.Incident = $"{Incident}:{Minutes.Format(start)}";
-                context.RaiseAlert(run.Incident, new AlertDraft("traffic", SubCategory, AlertSeverity.High,
-                    $"Area {context.AreaId} congested for {run.Congested} minutes: {text}")
+                Evidence = new Dictionary<string, SensorValue>
                 {
-                    Evidence = new Dictionary<string, SensorValue>
-                    {
-                        ["share"] = share,
-                        ["segments"] = minute.Segments,
-                        ["windowStart"] = start,
-                    },
-                });
-                run.Congested = 0;
-            }
+                    ["share"] = share,
+                    ["segments"] = minute.Segments,
+                    ["windowStart"] = start,
+                },
+            });
         }
-        else
+        else if (change == HysteresisChange.Cleared)
         {
-            run.Clear = clear ? run.Clear + 1 : 0;
-            run.Congested = 0;
-            if (run.Clear >= _clearAfter)
-            {
-                context.ResolveAlert(run.Incident, $"Area {context.AreaId} flows again for {run.Clear} minutes: {text}");
-                run.Clear = 0;
-                run.Incident = null;
-            }
+            context.ResolveAlert(run.Incident!, $"Area {context.AreaId} flows again for {count} minutes: {text}");
+            run.Incident = null;
         }
 
         runState.Update(run);

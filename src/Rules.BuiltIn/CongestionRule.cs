@@ -49,8 +49,7 @@ public sealed class CongestionRule : Rule
 
     private readonly double _speedPercent;
     private readonly double _occupancyPercent;
-    private readonly int _raiseAfter;
-    private readonly int _clearAfter;
+    private readonly Hysteresis _alert;
     private readonly double _clearMarginPercent;
     private readonly double _freeFlowQuantile;
     private readonly double _freeFlowSpeed;
@@ -76,8 +75,11 @@ public sealed class CongestionRule : Rule
 
         _speedPercent = parameters.GetNumber("speedPercent", 50, min: 1, max: 100);
         _occupancyPercent = parameters.GetNumber("occupancyPercent", 30, min: 0, max: 100);
-        _raiseAfter = parameters.GetInteger("raiseAfter", 3, min: 1, max: 1440);
-        _clearAfter = parameters.GetInteger("clearAfter", 3, min: 1, max: 1440);
+        _alert = Hysteresis.OnConditions() with
+        {
+            RaiseAfter = parameters.GetInteger("raiseAfter", 3, min: 1, max: 1440),
+            ClearAfter = parameters.GetInteger("clearAfter", 3, min: 1, max: 1440),
+        };
         _clearMarginPercent = parameters.GetNumber("clearMarginPercent", 15, min: 0, max: 100);
         _freeFlowQuantile = parameters.GetNumber("freeFlowPercentile", 85, min: 50, max: 99) / 100;
         _freeFlowSpeed = parameters.GetNumber("freeFlowSpeed", 50, min: 5, max: FreeFlowHistogram.MaxSpeed);
@@ -114,7 +116,7 @@ public sealed class CongestionRule : Rule
 
         var start = Minutes.Floor(sensorEvent.Timestamp, _window);
         var end = start + (long)_window.TotalMilliseconds;
-        var run = context.State<SegmentRun>(RunState).Value;
+        var run = context.State<CongestionRun>(RunState).Value;
         if (Minutes.Time(end) <= context.Watermark || (run?.LastStart is { } last && start <= last))
         {
             return; // that window was closed already
@@ -172,6 +174,27 @@ public sealed class CongestionRule : Rule
         Close(context, start, window);
     }
 
+    /// <summary>2: the runs as a <see cref="HysteresisState"/> (1: as counts of congested and clear windows).</summary>
+    public override int StateVersion => 2;
+
+    /// <summary>Moves the run of state version 1 (counts of congested and clear windows) to a <see cref="HysteresisState"/>.</summary>
+    /// <inheritdoc />
+    public override bool MigrateState(int fromVersion, IStateMigration state)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        if (fromVersion != 1)
+        {
+            return false;
+        }
+
+        if (state.Read<SegmentRun>(RunState) is { } old)
+        {
+            state.Write(RunState, CongestionRun.From(old, (long)_window.TotalMilliseconds));
+        }
+
+        return true;
+    }
+
     private void Close(IRuleContext context, long start, SegmentWindow window)
     {
         var histogramState = context.State<FreeFlowHistogram>(FreeFlowState);
@@ -191,15 +214,8 @@ public sealed class CongestionRule : Rule
             histogramState.Update(histogram);
         }
 
-        var runState = context.State<SegmentRun>(RunState);
-        var run = runState.Value ?? new SegmentRun();
-        if (run.LastStart is { } last && start != last + (long)_window.TotalMilliseconds)
-        {
-            run.Congested = 0;
-            run.Clear = 0;
-        }
-
-        run.LastStart = start;
+        var runState = context.State<CongestionRun>(RunState);
+        var run = runState.Value ?? new CongestionRun();
         var values = new Dictionary<string, SensorValue>
         {
             ["congested"] = congested,
@@ -216,35 +232,23 @@ public sealed class CongestionRule : Rule
             values["occupancy"] = o;
         }
 
-        if (run.Incident is null || context.OpenAlert(run.Incident) is null)
+        var (change, count) = run.Next(_alert, start, (long)_window.TotalMilliseconds, run.IsOpen(context), congested, clear);
+        if (change == HysteresisChange.Raised)
         {
-            run.Incident = null;
-            run.Congested = congested ? run.Congested + 1 : 0;
-            run.Clear = 0;
-            if (run.Congested >= _raiseAfter)
+            run.Incident = $"{Incident}:{Minutes.Format(start)}";
+            context.RaiseAlert(run.Incident, new AlertDraft("traffic", "trafficJam", AlertSeverity.High, string.Create(
+                CultureInfo.InvariantCulture,
+                $"Congestion on segment {context.Key} in area {context.AreaId} for {count} minutes: {Describe(speed, occupancy, freeFlow)}"))
             {
-                run.Incident = $"{Incident}:{Minutes.Format(start)}";
-                context.RaiseAlert(run.Incident, new AlertDraft("traffic", "trafficJam", AlertSeverity.High, string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"Congestion on segment {context.Key} in area {context.AreaId} for {run.Congested} minutes: {Describe(speed, occupancy, freeFlow)}"))
-                {
-                    Evidence = values,
-                });
-                run.Congested = 0;
-            }
+                Evidence = values,
+            });
         }
-        else
+        else if (change == HysteresisChange.Cleared)
         {
-            run.Clear = clear ? run.Clear + 1 : 0;
-            run.Congested = 0;
-            if (run.Clear >= _clearAfter)
-            {
-                context.ResolveAlert(run.Incident, string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"Traffic on segment {context.Key} flows again for {run.Clear} minutes: {Describe(speed, occupancy, freeFlow)}"));
-                run.Clear = 0;
-                run.Incident = null;
-            }
+            context.ResolveAlert(run.Incident!, string.Create(
+                CultureInfo.InvariantCulture,
+                $"Traffic on segment {context.Key} flows again for {count} minutes: {Describe(speed, occupancy, freeFlow)}"));
+            run.Incident = null;
         }
 
         runState.Update(run);
@@ -272,7 +276,72 @@ internal sealed class SegmentWindow
     public long OccupancyCount { get; set; }
 }
 
-/// <summary>The runs of congested and clear windows of a segment (keyed state).</summary>
+/// <summary>
+/// The congestion alert of a segment or an area (keyed state): where its hysteresis stands (windows in a row toward
+/// raising while clear, toward clearing while raised) and the incident it raised. Replaced <see cref="SegmentRun"/>
+/// in state version 2 of <see cref="CongestionRule"/> and 3 of <see cref="CongestionAreaRule"/>.
+/// </summary>
+internal sealed class CongestionRun
+{
+    /// <summary>Start (Unix ms) of the last window judged.</summary>
+    public long? LastStart { get; set; }
+
+    /// <summary>Where the hysteresis stands: raised while <see cref="Incident"/> is open.</summary>
+    public HysteresisState Alert { get; set; } = HysteresisState.Clear;
+
+    /// <summary>The incident of the open alert (<c>&lt;incident&gt;:&lt;window start ms&gt;</c>), or null.</summary>
+    public string? Incident { get; set; }
+
+    /// <summary>Whether <see cref="Incident"/> is still open (an operator may have resolved or acknowledged it).</summary>
+    public bool IsOpen(IRuleContext context) => Incident is not null && context.OpenAlert(Incident) is not null;
+
+    /// <summary>
+    /// Judges the window that starts at <paramref name="start"/>: a gap since the last window starts the run over, and
+    /// so does an alert no longer open (<paramref name="open"/> false: resolved or acknowledged by an operator). The
+    /// caller raises or resolves the alert on a change and sets <see cref="Incident"/>.
+    /// </summary>
+    /// <returns>What changed, and how many windows in a row made the change (or counted toward it).</returns>
+    public (HysteresisChange Change, int Count) Next(Hysteresis hysteresis, long start, long windowMs, bool open, bool congested, bool clear)
+    {
+        if (LastStart is { } last && start != last + windowMs)
+        {
+            Alert = Alert with { Count = 0, Since = null };
+        }
+
+        LastStart = start;
+        if (!open)
+        {
+            Incident = null;
+            if (Alert.IsRaised)
+            {
+                Alert = HysteresisState.Clear;
+            }
+        }
+
+        var count = Alert.Count + 1;
+        Alert = hysteresis.Next(Alert, Minutes.Time(start), raising: congested, clearing: clear, out var change);
+        return (change, change == HysteresisChange.None ? Alert.Count : count);
+    }
+
+    /// <summary>The run as <see cref="SegmentRun"/> kept it, windows <paramref name="windowMs"/> apart.</summary>
+    public static CongestionRun From(SegmentRun old, long windowMs)
+    {
+        var raised = old.Incident is not null;
+        var count = raised ? old.Clear : old.Congested;
+        DateTimeOffset? since = count > 0 && old.LastStart is { } last ? Minutes.Time(last - ((count - 1) * windowMs)) : null;
+        return new CongestionRun
+        {
+            LastStart = old.LastStart,
+            Alert = new HysteresisState(raised, count, since),
+            Incident = old.Incident,
+        };
+    }
+}
+
+/// <summary>
+/// The runs of congested and clear windows of a segment or an area as <see cref="CongestionRule"/>'s state version 1
+/// and <see cref="CongestionAreaRule"/>'s 1 and 2 kept them (read only by the migrations).
+/// </summary>
 internal sealed class SegmentRun
 {
     /// <summary>Start (Unix ms) of the last closed window.</summary>
@@ -284,7 +353,7 @@ internal sealed class SegmentRun
     /// <summary>Consecutive clear windows while the alert is open.</summary>
     public int Clear { get; set; }
 
-    /// <summary>The incident of the open alert (<c>congestion:&lt;window start ms&gt;</c>), or null.</summary>
+    /// <summary>The incident of the open alert, or null.</summary>
     public string? Incident { get; set; }
 }
 

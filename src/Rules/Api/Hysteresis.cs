@@ -74,6 +74,22 @@ public sealed record Hysteresis
         ClearAt = clearAt;
     }
 
+    private Hysteresis()
+    {
+        RaisesAbove = true;
+        RaiseAt = double.NaN;
+        ClearAt = double.NaN;
+    }
+
+    /// <summary>
+    /// Raised and cleared by conditions the rule judges itself, not by one reading against two thresholds: "slow or
+    /// full" toward raising, "fast and not full" toward clearing. Take readings with the
+    /// <see cref="Next(HysteresisState?, DateTimeOffset, bool, bool, out HysteresisChange)"/> and
+    /// <see cref="Observe(IValueState{HysteresisState}, DateTimeOffset, bool, bool)"/> that take two conditions; its
+    /// thresholds are <see cref="double.NaN"/>, and a number given to it is refused.
+    /// </summary>
+    public static Hysteresis OnConditions() => new();
+
     /// <summary>Raised by readings at or above <paramref name="raiseAt"/>, cleared by readings below <paramref name="clearBelow"/> (at most <paramref name="raiseAt"/>).</summary>
     /// <exception cref="ArgumentException"><paramref name="clearBelow"/> is above <paramref name="raiseAt"/>, or either is not finite.</exception>
     public static Hysteresis Above(double raiseAt, double clearBelow) => new(true, raiseAt, clearBelow);
@@ -85,10 +101,10 @@ public sealed record Hysteresis
     /// <summary>Whether high readings raise it (<see cref="Above"/>) or low ones (<see cref="Below"/>).</summary>
     public bool RaisesAbove { get; }
 
-    /// <summary>The raise threshold (a reading at it counts toward raising).</summary>
+    /// <summary>The raise threshold (a reading at it counts toward raising); <see cref="double.NaN"/> for <see cref="OnConditions"/>.</summary>
     public double RaiseAt { get; }
 
-    /// <summary>The clear threshold (a reading at it does not count toward clearing).</summary>
+    /// <summary>The clear threshold (a reading at it does not count toward clearing); <see cref="double.NaN"/> for <see cref="OnConditions"/>.</summary>
     public double ClearAt { get; }
 
     /// <summary>How many readings in a row beyond the raise threshold raise it; 1 unless set.</summary>
@@ -129,6 +145,7 @@ public sealed record Hysteresis
     /// <param name="value">The reading.</param>
     /// <param name="change">Whether the reading raised or cleared it.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="value"/> is not finite.</exception>
+    /// <exception cref="InvalidOperationException">It was made by <see cref="OnConditions"/>, and has no thresholds.</exception>
     public HysteresisState Next(HysteresisState? state, DateTimeOffset time, double value, out HysteresisChange change)
     {
         if (!double.IsFinite(value))
@@ -136,11 +153,39 @@ public sealed record Hysteresis
             throw new ArgumentOutOfRangeException(nameof(value), value, "A reading must be a finite number.");
         }
 
+        if (double.IsNaN(RaiseAt))
+        {
+            throw new InvalidOperationException("This hysteresis has no thresholds (it was made by OnConditions): give it the two conditions instead of a number.");
+        }
+
+        return Next(
+            state,
+            time,
+            raising: RaisesAbove ? value >= RaiseAt : value <= RaiseAt,
+            clearing: RaisesAbove ? value < ClearAt : value > ClearAt,
+            out change);
+    }
+
+    /// <summary>
+    /// Where it stands after a reading the rule judged itself, and what that changed: while clear, a reading counts
+    /// toward raising when <paramref name="raising"/>; while raised, toward clearing when <paramref name="clearing"/>;
+    /// any other reading counts for neither and ends the run toward a change. The thresholds are not used, so this
+    /// works on any hysteresis (usually one made by <see cref="OnConditions"/>).
+    /// </summary>
+    /// <param name="state">Where it stood; null (or <see cref="HysteresisState.Clear"/>) before the first reading.</param>
+    /// <param name="time">The reading's time.</param>
+    /// <param name="raising">Whether the reading is on the raise side (it would count toward raising).</param>
+    /// <param name="clearing">Whether the reading is on the clear side (it would count toward clearing).</param>
+    /// <param name="change">Whether the reading raised or cleared it.</param>
+    /// <remarks>
+    /// To start a run over (a gap in the windows, an alert an operator resolved), give it
+    /// <c>state with { Count = 0, Since = null }</c> or <see cref="HysteresisState.Clear"/>.
+    /// </remarks>
+    public HysteresisState Next(HysteresisState? state, DateTimeOffset time, bool raising, bool clearing, out HysteresisChange change)
+    {
         state ??= HysteresisState.Clear;
         change = HysteresisChange.None;
-        var towardChange = state.IsRaised
-            ? (RaisesAbove ? value < ClearAt : value > ClearAt)
-            : (RaisesAbove ? value >= RaiseAt : value <= RaiseAt);
+        var towardChange = state.IsRaised ? clearing : raising;
         if (!towardChange)
         {
             return state.Count == 0 ? state : state with { Count = 0, Since = null };
@@ -158,11 +203,20 @@ public sealed record Hysteresis
         return new HysteresisState(state.IsRaised, count, since);
     }
 
-    /// <summary>Takes a reading into <paramref name="state"/> (see <see cref="Next"/>) and returns what it changed.</summary>
+    /// <summary>Takes a reading into <paramref name="state"/> (see <see cref="Next(HysteresisState?, DateTimeOffset, double, out HysteresisChange)"/>) and returns what it changed.</summary>
     public HysteresisChange Observe(IValueState<HysteresisState> state, DateTimeOffset time, double value)
     {
         ArgumentNullException.ThrowIfNull(state);
         var next = Next(state.Value, time, value, out var change);
+        state.Update(next);
+        return change;
+    }
+
+    /// <summary>Takes a reading the rule judged itself into <paramref name="state"/> (see <see cref="Next(HysteresisState?, DateTimeOffset, bool, bool, out HysteresisChange)"/>) and returns what it changed.</summary>
+    public HysteresisChange Observe(IValueState<HysteresisState> state, DateTimeOffset time, bool raising, bool clearing)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        var next = Next(state.Value, time, raising, clearing, out var change);
         state.Update(next);
         return change;
     }

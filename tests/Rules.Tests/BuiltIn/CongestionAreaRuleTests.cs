@@ -299,7 +299,7 @@ public sealed class CongestionAreaRuleMigrationTests
         });
 
         var rule = new CongestionAreaRule();
-        Assert.Equal(2, rule.StateVersion);
+        Assert.Equal(3, rule.StateVersion);
         Assert.True(rule.MigrateState(1, state));
         var minutes = state.Read<Dictionary<long, JsonElement>>("minutes")!;
         Assert.Equal(150_500, minutes[60_000].GetProperty("SpeedMilliSum").GetInt64());

@@ -98,6 +98,59 @@ public sealed class HelperGuideExampleTests
         }
     }
 
+    [Fact]
+    public void The_conditions_example_raises_after_three_jammed_minutes_clears_after_three_flowing_ones_and_starts_over_after_an_operator()
+    {
+        var kit = new RuleTestKit(start: Night).Bind(new JamRule(), "jam");
+        void Minutes(int from, params double[] speeds)
+        {
+            for (var i = 0; i < speeds.Length; i++)
+            {
+                kit.Send("road-1", "traffic", Night.AddMinutes(from + i), new Dictionary<string, SensorValue> { ["speed"] = speeds[i], ["occupancy"] = 10.0 });
+            }
+        }
+
+        Minutes(0, 20, 20, 20, 40, 30, 40, 40); // raised at 2; 30 km/h is neither slow nor fast: the clear run starts again
+        Assert.Equal([AlertStatus.Raised], kit.Alerts.Select(a => a.Status));
+        Minutes(7, 40);
+        Assert.Equal([AlertStatus.Raised, AlertStatus.Resolved], kit.Alerts.Select(a => a.Status));
+
+        Minutes(8, 20, 20, 20);
+        Assert.True(kit.Resolve(kit.Alerts[^1].AlertId)); // an operator resolves it: the next jam is counted afresh
+        Minutes(11, 20, 20);
+        Assert.Equal(AlertStatus.Resolved, kit.Alerts[^1].Status); // two jammed minutes since: not yet
+        Minutes(13, 20);
+        Assert.Equal((AlertStatus.Raised, 3), (kit.Alerts[^1].Status, kit.Alerts.Count(a => a.Status == AlertStatus.Raised)));
+        Assert.Empty(kit.Failures);
+    }
+
+    /// <summary>The example of "Hysteresis on conditions of your own": each event is one closed minute's means.</summary>
+    private sealed class JamRule : Rule
+    {
+        private readonly Hysteresis _jam = Hysteresis.OnConditions() with { RaiseAfter = 3, ClearAfter = 3 };
+
+        public override void OnEvent(IRuleContext context, SensorEvent e)
+        {
+            if (!e.TryGetNumber("speed", out var speed) || !e.TryGetNumber("occupancy", out var occupancy)) return;
+            OnMinute(context, e.Timestamp, slow: speed < 25, fast: speed >= 32.5, full: occupancy > 30);
+        }
+
+        private void OnMinute(IRuleContext context, DateTimeOffset minute, bool slow, bool fast, bool full)   // once per closed minute, in order
+        {
+            var state = context.State<HysteresisState>("jam");
+            if (state.Value is { IsRaised: true } && context.OpenAlert("jam") is null) state.Update(HysteresisState.Clear); // resolved by an operator
+            switch (_jam.Observe(state, minute, raising: slow || full, clearing: fast && !full))
+            {
+                case HysteresisChange.Raised:
+                    context.RaiseAlert("jam", new AlertDraft("traffic", "trafficJam", AlertSeverity.High, "congested for 3 minutes"));
+                    break;
+                case HysteresisChange.Cleared:
+                    context.ResolveAlert("jam", "flows again");
+                    break;
+            }
+        }
+    }
+
     private sealed class LoudRule : Rule
     {
         private readonly Hysteresis _loud = Hysteresis.Above(raiseAt: 70, clearBelow: 65) with { RaiseFor = TimeSpan.FromMinutes(5), ClearAfter = 3 };

@@ -219,7 +219,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             // The plan compares with the rules running now: reloads (the watcher's, SIGHUP's) go one at a time.
             var progress = _reloads.Begin(_context.Rules, rules);
             _rules = rules; // a pipeline restarted after an aborted epoch runs these too
-            _context.Rules = rules;
+            _context.Install(rules, progress);
             _metrics.RulesChanged(rules);
             _counters.RulesReloaded();
             // The sensor side's router and the area side's each take a share.

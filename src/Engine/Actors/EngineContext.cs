@@ -15,7 +15,7 @@ internal sealed class EngineContext(
     RuleSet rules,
     ILogger logger)
 {
-    private RuleSet _rules = rules;
+    private RulesInForce _inForce = new(rules, null);
     private long _unwrittenKeys;
     private long _pendingOutputs;
     private readonly bool _tracksSettling = options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
@@ -41,9 +41,18 @@ internal sealed class EngineContext(
     /// <summary>The current rules; a new actor starts with these.</summary>
     public RuleSet Rules
     {
-        get => Volatile.Read(ref _rules);
-        set => Volatile.Write(ref _rules, value);
+        get => Volatile.Read(ref _inForce).Rules;
+        set => Volatile.Write(ref _inForce, new RulesInForce(value, null));
     }
+
+    /// <summary>The current rules with the reload that installed them (null for the rules the engine started with).</summary>
+    public RulesInForce InForce => Volatile.Read(ref _inForce);
+
+    /// <summary>
+    /// Installs <paramref name="rules"/> by <paramref name="reload"/>: a key that catches up with them by an event before
+    /// the reload's message reaches it counts in that reload, not outside one.
+    /// </summary>
+    public void Install(RuleSet rules, Reloads.RuleReloadProgress? reload) => Volatile.Write(ref _inForce, new RulesInForce(rules, reload));
 
     public DateTimeOffset Now => Clock.GetUtcNow();
 
@@ -136,3 +145,6 @@ internal sealed class EngineContext(
     /// <summary>The open alerts this node holds: their sensor (or area) and task, dropped when the task goes elsewhere.</summary>
     public ConcurrentDictionary<string, (AlertOwner Owner, string AreaId)> OpenAlerts { get; } = new(StringComparer.Ordinal);
 }
+
+/// <summary>The engine's rules and the reload that installed them (null: the rules it started with), read as one.</summary>
+internal sealed record RulesInForce(RuleSet Rules, Reloads.RuleReloadProgress? Reload);

@@ -359,15 +359,17 @@ internal sealed partial class RuleHost
     {
         // Always the current rules, never the message's: a key made after a later reload, or that caught up with it
         // already, must not go back.
-        var rules = _engine.Rules;
-        if (ReferenceEquals(rules, Runner.Rules))
+        var inForce = _engine.InForce;
+        if (ReferenceEquals(inForce.Rules, Runner.Rules))
         {
             return;
         }
 
         var outputs = EventOutputs.For(_engine, null, this);
-        var changes = Runner.Reload(rules, outputs);
-        _engine.Reloads.Applied(progress, changes);
+        var changes = Runner.Reload(inForce.Rules, outputs);
+        // Caught up by an event before the reload's message came (null): counted in the reload that installed the rules,
+        // unless that one has finished already (the key was asleep through it), when it is logged as outside one.
+        _engine.Reloads.Applied(progress ?? inForce.Reload, changes);
         Finish(outputs, null, changed: changes.Count > 0 || outputs.Any);
     }
 

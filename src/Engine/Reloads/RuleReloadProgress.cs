@@ -13,6 +13,7 @@ internal sealed class RuleReloadProgress
     private readonly RuleReloads _owner;
     private readonly Dictionary<string, Tally> _tallies = new(StringComparer.Ordinal);
     private int _pending = 1; // the router's own share
+    private bool _completed; // reported: under the tallies' lock
 
     public RuleReloadProgress(long number, IReadOnlyList<BindingChangePlan> plan, RuleReloads owner)
     {
@@ -41,6 +42,7 @@ internal sealed class RuleReloadProgress
             Dictionary<string, Tally> tallies;
             lock (_tallies)
             {
+                _completed = true;
                 tallies = _tallies.ToDictionary(t => t.Key, t => t.Value with { }, StringComparer.Ordinal);
             }
 
@@ -48,11 +50,19 @@ internal sealed class RuleReloadProgress
         }
     }
 
-    /// <summary>What one key did with its state of each binding that changed.</summary>
-    public void Add(IReadOnlyList<BindingStateChange> changes)
+    /// <summary>
+    /// What one key did with its state of each binding that changed; false, and nothing counted, when the reload has
+    /// finished and reported already.
+    /// </summary>
+    public bool TryAdd(IReadOnlyList<BindingStateChange> changes)
     {
         lock (_tallies)
         {
+            if (_completed)
+            {
+                return false;
+            }
+
             foreach (var change in changes)
             {
                 if (!_tallies.TryGetValue(change.Binding, out var tally))
@@ -63,6 +73,8 @@ internal sealed class RuleReloadProgress
                 tally.Count(change);
             }
         }
+
+        return true;
     }
 
     /// <summary>Keys per outcome, and alerts closed, for one binding.</summary>

@@ -47,8 +47,8 @@ internal sealed partial class RuleReloads(ILogger logger, EngineMetrics? metrics
 
     /// <summary>
     /// One sensor or area carried its state over a reload (<paramref name="progress"/>), or outside one (null: it restored
-    /// state written under other rules, or caught up with a reload it missed): the alerts it closed are remembered and
-    /// counted, and changes outside a reload are logged.
+    /// state written under other rules; or a reload that has finished already: it caught up with one it missed): the
+    /// alerts it closed are remembered and counted, and changes outside a reload are logged.
     /// </summary>
     public void Applied(RuleReloadProgress? progress, IReadOnlyList<BindingStateChange> changes)
     {
@@ -57,6 +57,7 @@ internal sealed partial class RuleReloads(ILogger logger, EngineMetrics? metrics
             return;
         }
 
+        var counted = progress?.TryAdd(changes) == true;
         var now = clock.GetUtcNow();
         foreach (var change in changes)
         {
@@ -67,14 +68,12 @@ internal sealed partial class RuleReloads(ILogger logger, EngineMetrics? metrics
                 metrics?.AlertClosedByReload(reason);
             }
 
-            if (progress is null)
+            if (!counted)
             {
                 var described = Describe(change.Change);
                 LogCarriedOutsideReload(logger, change.Key, change.Binding, described, change.ClosedAlerts.Count);
             }
         }
-
-        progress?.Add(changes);
     }
 
     /// <summary>How the log says a change.</summary>

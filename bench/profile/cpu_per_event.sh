@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The engine's CPU seconds per 1,000 events at a fixed rate: broker, `kommune simulate` (municipal mix, 10,000
+# sensors, 100 areas) and `kommune run` (every built-in rule, state persisted) as three processes; the engine's CPU
+# from /proc/<pid>/stat and its processed events from /metrics, over a window after a warm-up. Extra environment for
+# the engine only (a GC mode, a thread-pool setting) comes from ENGINE_ENV, for example
+#   ENGINE_ENV="DOTNET_gcServer=1" bench/profile/cpu_per_event.sh 7500
+# Usage: bench/profile/cpu_per_event.sh [rate] [warm-up s] [window s]     (defaults: 7500, 15, 20)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+rate=${1:-7500}
+warm=${2:-15}
+window=${3:-20}
+out=$(mktemp -d)
+dotnet build -c Release "$repo/src/Engine" >/dev/null
+k="$repo/src/Engine/bin/Release/net10.0/kommune.dll"
+cd "$out"
+dotnet "$k" broker --partitions 12 --bootstrap-file bs >broker.log 2>&1 &
+broker=$!
+trap 'kill $broker ${sim:-} ${engine:-} 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done
+b=$(cat bs)
+port=$((20000 + RANDOM % 20000))
+env KOMMUNE_MetricsPort=$port ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
+engine=$!
+sleep 5
+dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * (warm + window + 30))) >sim.log 2>&1 &
+sim=$!
+sleep "$warm"
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$engine/stat"; }
+processed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_events_processed_total/ {s += $2} END {print s + 0}'; }
+c0=$(cpu); p0=$(processed)
+sleep "$window"
+c1=$(cpu); p1=$(processed)
+kill -TERM "$engine"
+wait "$engine" || true
+awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" 'BEGIN {
+  printf "engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events\n", e, r, p / w, c / t, w, (c / t) / (p / 1000) }'

@@ -79,7 +79,17 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             await engine.StartAsync(cancellationToken);
             await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);
             var name = EngineName("engine");
-            await RunPipeAsync(name, rate => MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, FallIdSource.Alert, () => Task.FromResult(engine.Statistics.Processed), cancellationToken, topics));
+            await RunPipeAsync(name, async rate =>
+            {
+                var before = engine.Statistics;
+                var result = await MeasureAsync(name, rate, bootstrap, topics.SensorEvents, topics.Alerts, FallIdSource.Alert, () => Task.FromResult(engine.Statistics.Processed), cancellationToken, topics);
+                var after = engine.Statistics;
+                // Whether the in-flight bound held the engine back in this phase: its pauses, and the peaks so far.
+                output.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"    engine: pauses {after.Pauses - before.Pauses:N0}, state written early {after.StateWritesAsked - before.StateWritesAsked:N0} times, state records {after.StateWritten - before.StateWritten:N0}, peak processing {after.PeakProcessing:N0}, peak awaiting commit {after.PeakAwaitingCommit:N0} (since start)"));
+                return result;
+            });
             await engine.StopAsync(cancellationToken);
         }
         else

@@ -39,6 +39,12 @@ public sealed record EngineStatistics
     /// <summary>Times the consumer paused because the engine fell behind.</summary>
     public required long Pauses { get; init; }
 
+    /// <summary>
+    /// Times the consumer was paused with events awaiting commit and the changed state they waited for was written
+    /// before its checkpoint interval was up, so that the pause ended sooner.
+    /// </summary>
+    public required long StateWritesAsked { get; init; }
+
     /// <summary>Sensor actors alive now.</summary>
     public required long ActiveSensors { get; init; }
 

@@ -77,6 +77,7 @@ public sealed partial class KommuneEngine
         _metrics.StateWritten.IncTo(statistics.StateWritten);
         _metrics.StateRestored.IncTo(statistics.StateRestored);
         _metrics.Pauses.IncTo(statistics.Pauses);
+        _metrics.StateWritesAsked.IncTo(statistics.StateWritesAsked);
         _metrics.LostRecords.IncTo(statistics.LostRecords);
         _metrics.CommitsOk.IncTo(source.OffsetCommits);
         _metrics.CommitsFailed.IncTo(source.OffsetCommitFailures);

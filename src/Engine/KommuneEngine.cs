@@ -167,6 +167,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         PeakProcessing = source.PeakProcessing,
         PeakAwaitingCommit = source.PeakAwaitingCommit,
         Pauses = source.Pauses,
+        StateWritesAsked = source.StateWritesAsked,
         ActiveSensors = _counters.ActiveSensors,
         ActiveAreas = _counters.ActiveAreas,
         Alerts = _counters.Alerts,
@@ -427,15 +428,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                         Committer = _sink,
                         Committed = _metrics.TransactionCommitted,
                         Settled = () => context.Settled,
-                        SettleNow = () =>
-                        {
-                            foreach (var actor in context.UnwrittenActors.Keys)
-                            {
-                                actor.Tell(Checkpoint.Instance, ActorRefs.NoSender);
-                            }
-                        },
+                        SettleNow = context.WriteStateNow,
                     }
                     : null,
+                // Off the consume thread: a node may hold a hundred thousand keys with unwritten state.
+                WriteStateNow = _options.PersistState ? () => ThreadPool.UnsafeQueueUserWorkItem(_ => context.WriteStateNow(), null) : null,
             },
             outputs,
             _clock,

@@ -139,4 +139,76 @@ public sealed class BackpressureGateTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new BackpressureGate(0));
     }
+    /// <summary>Processed records waiting for their state: taken and released, not completed.</summary>
+    private static void TakeProcessed(BackpressureGate gate, int records)
+    {
+        for (var i = 0; i < records; i++)
+        {
+            gate.Taken();
+            gate.RecordReleased();
+        }
+    }
+
+    private static void Complete(BackpressureGate gate, int records)
+    {
+        for (var i = 0; i < records; i++)
+        {
+            gate.RecordCompleted();
+        }
+    }
+
+    private static readonly DateTime T0 = new(2026, 12, 3, 12, 0, 0, DateTimeKind.Utc);
+
+    /// <summary>Pauses the gate at four times the bound of records waiting for their state.</summary>
+    private static BackpressureGate PausedByRecordsAwaitingCommit()
+    {
+        var gate = new BackpressureGate(maxProcessing: 10);
+        TakeProcessed(gate, 40);
+        Assert.Equal(BackpressureGate.Step.Pause, gate.NextStep());
+        gate.Paused();
+        return gate;
+    }
+
+    [Fact]
+    public void While_the_consumer_runs_state_is_not_asked_for_however_many_records_await_commit()
+    {
+        // An ask brings forward the checkpoints of every key with changed state at once: a running engine spreads them.
+        var gate = new BackpressureGate(maxProcessing: 10);
+        TakeProcessed(gate, 39);
+        Assert.False(gate.Busy);
+        Assert.False(gate.StateWriteDue(T0));
+        Assert.Equal(0, gate.StateWritesAsked);
+    }
+
+    [Fact]
+    public void A_consumer_paused_by_records_awaiting_commit_asks_for_state_at_once()
+    {
+        var gate = PausedByRecordsAwaitingCommit();
+        Assert.True(gate.StateWriteDue(T0));
+        Assert.False(gate.StateWriteDue(T0 + TimeSpan.FromMilliseconds(1)));
+        Assert.Equal(1, gate.StateWritesAsked);
+    }
+
+    [Fact]
+    public void While_records_awaiting_commit_keep_the_consumer_paused_state_is_asked_for_again()
+    {
+        // State that changed after an ask is not covered by it: without asking again, records that wait for it could keep
+        // the count above the resume line until their checkpoint interval is up.
+        var gate = PausedByRecordsAwaitingCommit();
+        Assert.True(gate.StateWriteDue(T0));
+        Complete(gate, 15); // 25 left: still above the resume line
+        Assert.Equal(BackpressureGate.Step.None, gate.NextStep());
+        Assert.True(gate.StateWriteDue(T0 + BackpressureGate.StateWriteRepeat));
+        Assert.Equal(2, gate.StateWritesAsked);
+    }
+
+    [Fact]
+    public void Once_records_awaiting_commit_are_down_to_the_resume_line_state_is_not_asked_for()
+    {
+        var gate = PausedByRecordsAwaitingCommit();
+        Assert.True(gate.StateWriteDue(T0));
+        Complete(gate, 20);
+        Assert.False(gate.StateWriteDue(T0 + BackpressureGate.StateWriteRepeat));
+        Assert.Equal(BackpressureGate.Step.Resume, gate.NextStep());
+    }
 }

@@ -46,6 +46,54 @@ public sealed class BackpressureTests(ITestOutputHelper output)
         Assert.True(end >= 400, $"the topic should hold the 400 events produced, holds {end}");
     }
 
+    [Fact]
+    public async Task Events_that_wait_for_a_long_state_interval_get_their_state_written_early_instead_of_stalling_the_consumer()
+    {
+        using var bed = new KafkaTestBed(output);
+        // Every event changes its sensor's state, so once processed it waits for that state to be written.
+        var falls = Enumerable.Range(0, 400).Select(i => Events.Fall($"s-{i % 100}", $"a-{i % 4}", i)).ToList();
+        foreach (var f in falls)
+        {
+            bed.ProduceEvent(f);
+        }
+
+        bed.Flush();
+        const int maxInFlight = 20;
+        var rules = new RuleSet([new RuleBinding("count", new CountRule()), TestRules.EveryFall]);
+        // A checkpoint interval no test outlives: without the early write the consumer pauses at 4 × 20 events awaiting
+        // their commit and takes nothing more until then.
+        await using var engine = await bed.StartEngineAsync(
+            o =>
+            {
+                o.MaxInFlightEvents = maxInFlight;
+                o.StateInterval = TimeSpan.FromHours(1);
+            },
+            rules);
+
+        var seen = bed.ReadAlertIds([.. falls.Select(Events.AlertId)]);
+        await engine.StopAsync();
+
+        var stats = engine.Statistics;
+        output.WriteLine(stats.ToString());
+        Assert.Equal(400, seen.Count);
+        Assert.True(stats.StateWritesAsked >= 1, "the engine should have been asked to write its state early");
+        Assert.InRange(stats.PeakAwaitingCommit, 2 * maxInFlight, 4 * maxInFlight);
+        Assert.True(stats.StateWritten >= 100, $"each sensor's state should have been written at least once, {stats.StateWritten} records");
+        // The stop wrote what still waited: every offset is committed.
+        var (committed, end) = bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents);
+        Assert.Equal(end, committed);
+    }
+
+    /// <summary>Counts its key's events in state: every event changes it.</summary>
+    private sealed class CountRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var count = context.State<int>("n");
+            count.Update(count.Value + 1);
+        }
+    }
+
     /// <summary>Costs about 2 ms of CPU per event: processing slower than the consumer reads.</summary>
     private sealed class SlowRule : Rule
     {

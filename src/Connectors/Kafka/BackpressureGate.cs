@@ -24,6 +24,8 @@ internal sealed class BackpressureGate
     private long _peakAwaitingCommit;
     private long _pauses;
     private long _resumes;
+    private long _stateWritesAsked;
+    private DateTime? _stateWriteAskedAt;
     private bool _assignmentChanged;
 
     /// <summary>A gate that pauses at <paramref name="maxProcessing"/> records being processed.</summary>
@@ -78,6 +80,15 @@ internal sealed class BackpressureGate
     /// <summary>How often the consumer resumed.</summary>
     public long Resumes => Interlocked.Read(ref _resumes);
 
+    /// <summary>
+    /// How long <see cref="StateWriteDue"/> waits before it asks again while the consumer is paused and the records
+    /// awaiting commit keep it from resuming: as often as an exactly-once epoch nudges the state it waits for.
+    /// </summary>
+    public static readonly TimeSpan StateWriteRepeat = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How often <see cref="StateWriteDue"/> asked for changed state to be written early.</summary>
+    public long StateWritesAsked => Interlocked.Read(ref _stateWritesAsked);
+
     /// <summary>Whether the consumer's partitions are paused.</summary>
     public bool IsPaused { get; private set; }
 
@@ -89,6 +100,34 @@ internal sealed class BackpressureGate
 
     /// <summary>Enough done to take records again: half the bound being processed, and twice the bound waiting to complete.</summary>
     public bool Relieved => Processing <= _maxProcessing / 2 && AwaitingCommit <= 2L * _maxProcessing;
+
+    /// <summary>
+    /// Whether the engine should write its changed state now rather than at its next checkpoint: while the consumer is
+    /// paused and the records awaiting commit keep it from resuming (twice the bound or more), at once and then every
+    /// <see cref="StateWriteRepeat"/> (state changed after an ask is not covered by it). Processed records that wait for
+    /// their state are what fills that count when the rate times the state interval is large; without the ask the pause
+    /// would last until their checkpoints come, a whole state interval at worst. Not asked while the consumer runs: an
+    /// ask brings forward the checkpoints of every key with changed state at once, a burst of work that a running engine
+    /// spreads over the interval. Called from the consume loop's thread.
+    /// </summary>
+    /// <param name="now">The time now (UTC).</param>
+    public bool StateWriteDue(DateTime now)
+    {
+        if (!IsPaused || AwaitingCommit <= 2L * _maxProcessing)
+        {
+            _stateWriteAskedAt = null;
+            return false;
+        }
+
+        if (_stateWriteAskedAt is { } asked && now - asked < StateWriteRepeat)
+        {
+            return false;
+        }
+
+        _stateWriteAskedAt = now;
+        Interlocked.Increment(ref _stateWritesAsked);
+        return true;
+    }
 
     /// <summary>A record was taken: it is being processed and awaits its commit.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -244,6 +244,8 @@ public sealed partial class KafkaEventSource
         }
         else
         {
+            // Events whose state waits for its checkpoint would otherwise wait for it here (up to the state interval).
+            _options.WriteStateNow?.Invoke();
             WaitUntilCompleted(partitions, _options.HandOverTimeout);
         }
 

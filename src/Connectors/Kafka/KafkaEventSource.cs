@@ -128,7 +128,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _gate.PeakAwaitingCommit,
         _epochs?.EpochsCommitted ?? 0,
         Interlocked.Read(ref _offsetCommits),
-        Interlocked.Read(ref _offsetCommitFailures));
+        Interlocked.Read(ref _offsetCommitFailures),
+        _gate.StateWritesAsked);
 
     /// <summary>
     /// Whether the source is consuming: its partitions (possibly none, when the group has more members than
@@ -547,6 +548,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
     {
+        if (_options.WriteStateNow is { } writeState && _gate.StateWriteDue(DateTime.UtcNow))
+        {
+            writeState();
+        }
+
         var awaitingCommit = _gate.AwaitingCommit;
         switch (_gate.NextStep())
         {
@@ -631,6 +637,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         HandOn();
         consumer.Pause(consumer.Assignment);
         PauseInternal();
+        // Events whose state waits for its checkpoint would otherwise wait for it here.
+        _options.WriteStateNow?.Invoke();
         var deadline = DateTime.UtcNow + _drainTimeout;
         while (_gate.AwaitingCommit > 0 && DateTime.UtcNow < deadline)
         {

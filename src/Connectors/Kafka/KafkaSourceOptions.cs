@@ -71,6 +71,20 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public Action<IReadOnlyList<int>, bool>? OnPartitionsRevoked { get; init; }
 
+    /// <summary>
+    /// Asks the engine to write its changed state now rather than at its next checkpoint, or null (no event waits for
+    /// state). Called on the consume thread, so it must only start the work, whenever the source waits for events that
+    /// may wait for their state:
+    /// <list type="bullet">
+    /// <item>the consumer is paused and the events awaiting their commit keep it from resuming: at a high rate they reach
+    /// the pause before their checkpoint comes, and the pause would last until it came
+    /// (<see cref="BackpressureGate.StateWriteDue"/>);</item>
+    /// <item>partitions are revoked: the hand-over waits for their events before they go;</item>
+    /// <item>the source stops: it waits for the events in flight before it commits.</item>
+    /// </list>
+    /// </summary>
+    public Action? WriteStateNow { get; init; }
+
     /// <summary>How long a revocation waits for the records of the revoked partitions in flight to finish.</summary>
     public TimeSpan HandOverTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -14,6 +14,7 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="EpochsCommitted">Transactions committed (exactly-once mode).</param>
 /// <param name="OffsetCommits">Offset commits the broker accepted (at-least-once mode: the consumer's own commits).</param>
 /// <param name="OffsetCommitFailures">Offset commits that failed (retried at the next commit).</param>
+/// <param name="StateWritesAsked">How often the consumer, paused by events awaiting commit, asked the engine to write its changed state before its checkpoint interval.</param>
 public sealed record SourceStatistics(
     long Consumed,
     long DeadLettered,
@@ -27,7 +28,8 @@ public sealed record SourceStatistics(
     long PeakAwaitingCommit = 0,
     long EpochsCommitted = 0,
     long OffsetCommits = 0,
-    long OffsetCommitFailures = 0)
+    long OffsetCommitFailures = 0,
+    long StateWritesAsked = 0)
 {
     /// <summary>
     /// These counts followed by those of a later consumer of the same node (after a restart): totals add up, peaks take
@@ -49,7 +51,8 @@ public sealed record SourceStatistics(
             Math.Max(PeakAwaitingCommit, later.PeakAwaitingCommit),
             EpochsCommitted + later.EpochsCommitted,
             OffsetCommits + later.OffsetCommits,
-            OffsetCommitFailures + later.OffsetCommitFailures);
+            OffsetCommitFailures + later.OffsetCommitFailures,
+            StateWritesAsked + later.StateWritesAsked);
     }
 }
 

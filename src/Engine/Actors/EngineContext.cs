@@ -19,6 +19,7 @@ internal sealed class EngineContext(
     private long _unwrittenKeys;
     private long _pendingOutputs;
     private readonly bool _tracksSettling = options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
+    private readonly bool _tracksUnwrittenActors = options.PersistState;
 
     public IOutputSink Sink { get; } = sink;
 
@@ -69,10 +70,22 @@ internal sealed class EngineContext(
     public int AreaTask(string areaId) => StateKeys.AreaPartition(areaId, TaskPartitions);
 
     /// <summary>
-    /// Exactly-once mode only (at-least-once does not pay for it): actors whose rule state changed and is not yet
-    /// written, so an epoch can have them checkpoint now.
+    /// Actors whose rule state changed and is not yet written (when state is persisted), so that
+    /// <see cref="WriteStateNow"/> can have them checkpoint now.
     /// </summary>
     public ConcurrentDictionary<IActorRef, byte> UnwrittenActors { get; } = new();
+
+    /// <summary>
+    /// Tells every actor whose state changed and is not yet written to write it now rather than at its checkpoint timer:
+    /// an exactly-once epoch waits for that state, and at-least-once events awaiting commit wait for it too.
+    /// </summary>
+    public void WriteStateNow()
+    {
+        foreach (var actor in UnwrittenActors.Keys)
+        {
+            actor.Tell(Checkpoint.Instance, ActorRefs.NoSender);
+        }
+    }
 
     /// <summary>Exactly-once mode: whether no key has unwritten state and no output waits for the broker (an epoch may commit).</summary>
     public bool Settled => Interlocked.Read(ref _unwrittenKeys) == 0 && Interlocked.Read(ref _pendingOutputs) == 0;
@@ -83,6 +96,10 @@ internal sealed class EngineContext(
         if (_tracksSettling)
         {
             Interlocked.Increment(ref _unwrittenKeys);
+        }
+
+        if (_tracksUnwrittenActors)
+        {
             UnwrittenActors.TryAdd(actor, 0);
         }
     }
@@ -90,7 +107,7 @@ internal sealed class EngineContext(
     /// <summary><paramref name="actor"/> is writing its key's state now (no need to ask it).</summary>
     public void StateBeingWritten(IActorRef actor)
     {
-        if (_tracksSettling)
+        if (_tracksUnwrittenActors)
         {
             UnwrittenActors.TryRemove(actor, out _);
         }

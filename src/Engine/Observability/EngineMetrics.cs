@@ -96,6 +96,9 @@ internal sealed class EngineMetrics : IRuleTimings
             "kommune_output_records_unwritten_total",
             "Output records that could not be written in any form (dead letters and state): only in the log (events 2010, 2011).");
         Pauses = factory.CreateCounter("kommune_consumer_pauses_total", "Times the consumer paused its partitions because too many events were in flight.");
+        StateWritesAsked = factory.CreateCounter(
+            "kommune_state_writes_asked_total",
+            "Times the consumer was paused by events awaiting commit and the changed state they waited for was written before its checkpoint interval.");
         LostRecords = factory.CreateCounter("kommune_records_lost_total", "Records the broker deleted (retention) before the engine read them.", ["topic"]).WithLabels(topic);
         var commits = factory.CreateCounter("kommune_offset_commits_total", "Consumer offset commits, by result (at-least-once mode).", ["result"]);
         CommitsOk = commits.WithLabels("ok");
@@ -165,6 +168,8 @@ internal sealed class EngineMetrics : IRuleTimings
     public Counter RecordsUnwritten { get; }
 
     public Counter Pauses { get; }
+
+    public Counter StateWritesAsked { get; }
 
     public Counter.Child LostRecords { get; }
 

@@ -428,7 +428,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                         Committer = _sink,
                         Committed = _metrics.TransactionCommitted,
                         Settled = () => context.Settled,
-                        SettleNow = context.WriteStateNow,
                     }
                     : null,
                 // Off the consume thread: a node may hold a hundred thousand keys with unwritten state.

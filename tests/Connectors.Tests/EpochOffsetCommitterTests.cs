@@ -24,6 +24,7 @@ public sealed class EpochOffsetCommitterTests
         _trackers,
         _gate,
         new PartitionMonitor(TimeSpan.FromMinutes(2)),
+        writeStateNow: null,
         NullLogger.Instance);
 
     [Fact]

@@ -20,6 +20,7 @@ internal sealed partial class EpochOffsetCommitter
     private readonly PartitionMonitor _monitor;
     private readonly ILogger _logger;
     private readonly Func<bool> _settled;
+    private readonly Action? _writeStateNow;
     private readonly Dictionary<TopicPartition, long> _assignedAt = [];
     private volatile string? _lostInEpoch; // partitions lost since the epoch began, so it must abort
     private volatile bool _closing; // the group consumer is being closed: its group is going away (see GroupMetadataOf)
@@ -31,6 +32,8 @@ internal sealed partial class EpochOffsetCommitter
     /// <summary>
     /// A committer of the offsets that <paramref name="trackers"/> (the consume loop's, of both topics) say are done,
     /// with <paramref name="transactions"/>; an epoch settles when <paramref name="gate"/> has nothing awaiting commit.
+    /// While it waits, it asks the engine every 100 ms to write its changed state (<paramref name="writeStateNow"/>,
+    /// <see cref="KafkaSourceOptions.WriteStateNow"/>): timers may have changed state since the last ask.
     /// </summary>
     public EpochOffsetCommitter(
         SourceTransactions transactions,
@@ -38,6 +41,7 @@ internal sealed partial class EpochOffsetCommitter
         IReadOnlyDictionary<TopicPartition, PartitionOffsetTracker> trackers,
         BackpressureGate gate,
         PartitionMonitor monitor,
+        Action? writeStateNow,
         ILogger logger)
     {
         _transactions = transactions;
@@ -46,6 +50,7 @@ internal sealed partial class EpochOffsetCommitter
         _gate = gate;
         _monitor = monitor;
         _logger = logger;
+        _writeStateNow = writeStateNow;
         _settled = () => _gate.AwaitingCommit == 0 && _transactions.Settled();
     }
 
@@ -121,8 +126,8 @@ internal sealed partial class EpochOffsetCommitter
 
             if (DateTime.UtcNow >= nextNudge)
             {
-                // Timers may have changed state since the last nudge.
-                _transactions.SettleNow?.Invoke();
+                // Timers may have changed state since the last ask.
+                _writeStateNow?.Invoke();
                 nextNudge = DateTime.UtcNow.AddMilliseconds(100);
             }
 

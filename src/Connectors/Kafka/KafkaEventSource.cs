@@ -97,7 +97,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _monitor = new PartitionMonitor(options.StallTimeout);
         _losses = new RecordLossMonitor(logger);
         _epochs = options.Transactions is { } transactions
-            ? new EpochOffsetCommitter(transactions, options.Topics.Repartition, _trackers, _gate, _monitor, logger)
+            ? new EpochOffsetCommitter(transactions, options.Topics.Repartition, _trackers, _gate, _monitor, options.WriteStateNow, logger)
             : null;
     }
 
@@ -548,7 +548,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
     {
-        if (_options.WriteStateNow is { } writeState && _gate.StateWriteDue(DateTime.UtcNow))
+        // Paused first: the clock is read only while the consumer is paused, not on every turn of the loop.
+        if (_options.WriteStateNow is { } writeState && _gate.IsPaused && _gate.StateWriteDue(DateTime.UtcNow))
         {
             writeState();
         }

@@ -80,7 +80,8 @@ public sealed record KafkaSourceOptions
     /// the pause before their checkpoint comes, and the pause would last until it came
     /// (<see cref="BackpressureGate.StateWriteDue"/>);</item>
     /// <item>partitions are revoked: the hand-over waits for their events before they go;</item>
-    /// <item>the source stops: it waits for the events in flight before it commits.</item>
+    /// <item>the source stops: it waits for the events in flight before it commits;</item>
+    /// <item>exactly-once mode, while an epoch waits to settle (every 100 ms).</item>
     /// </list>
     /// </summary>
     public Action? WriteStateNow { get; init; }
@@ -109,7 +110,7 @@ public sealed record KafkaSourceOptions
 
 /// <summary>
 /// How the source commits in exactly-once mode. Every <see cref="KafkaSourceOptions.CommitInterval"/> it stops taking
-/// records, asks the engine to write its changed state (<see cref="SettleNow"/>), waits until every event taken is
+/// records, asks the engine to write its changed state (<see cref="KafkaSourceOptions.WriteStateNow"/>), waits until every event taken is
 /// complete and the engine is <see cref="Settled"/>, and commits the epoch: outputs, state records and the offsets, in
 /// one transaction of <see cref="Committer"/>.
 /// </summary>
@@ -120,9 +121,6 @@ public sealed record SourceTransactions
 
     /// <summary>Whether the engine has nothing unwritten: no changed state waiting for a checkpoint, no output unacknowledged.</summary>
     public required Func<bool> Settled { get; init; }
-
-    /// <summary>Asks the engine to write its changed state now rather than at its next checkpoint.</summary>
-    public Action? SettleNow { get; init; }
 
     /// <summary>How long an epoch may take to settle before its transaction is aborted.</summary>
     public TimeSpan SettleTimeout { get; init; } = TimeSpan.FromSeconds(30);

@@ -11,23 +11,25 @@ namespace Kommune.Engine.Actors;
 /// <remarks>
 /// Two things keep it small. Every watermark record carries, per sensor partition, a floor: the offset below which every
 /// event's records were written before that watermark record; a record from below a floor seen earlier is one made
-/// again, and the origins below it are forgotten. Origins are also forgotten once the area's watermark is past their
-/// event time by more than the given horizon; the ledger keeps that line, so a record made again from before it (its
-/// origin forgotten) is known as one applied already, also on a node that restored the ledger and does not yet know
-/// the area's watermark. Owned by one actor.
+/// again, and the origins below it are forgotten. An event's origin is kept until a floor passes it: both tests are
+/// exact, so a new record is never taken for one made again. A timer's facts have no floor: their origins are forgotten
+/// once the area's watermark is past their event time by more than the given horizon, and the ledger keeps that line, so
+/// a timer's fact made again from before it (its origin forgotten) is known as one applied already, also on a node that
+/// restored the ledger and does not yet know the area's watermark. Owned by one actor.
 /// </remarks>
 internal sealed class OriginLedger
 {
     private readonly Dictionary<int, long> _floors = [];
     private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal); // origin → event time (Unix ms)
-    private long _forgottenBefore = long.MinValue; // event time (Unix ms) before which origins were forgotten
+    private long _forgottenBefore = long.MinValue; // event time (Unix ms) before which timers' origins were forgotten
+    private long _eventsForgottenBefore = long.MinValue; // the same for events' origins, in a ledger an older version wrote
     private IReadOnlyDictionary<int, long>? _raisedBy;
 
     /// <summary>How many origins it holds (besides the floors).</summary>
     public int Count => _seen.Count;
 
     /// <summary>Whether it holds nothing.</summary>
-    public bool IsEmpty => _seen.Count == 0 && _floors.Count == 0 && _forgottenBefore == long.MinValue;
+    public bool IsEmpty => _seen.Count == 0 && _floors.Count == 0 && _forgottenBefore == long.MinValue && _eventsForgottenBefore == long.MinValue;
 
     /// <summary>Raises the floors to a partition's newest ones (ignored when they are the ones it took last).</summary>
     public void Raise(IReadOnlyDictionary<int, long>? floors)
@@ -59,9 +61,10 @@ internal sealed class OriginLedger
 
     /// <summary>
     /// Whether the record with this origin is new, noting it when it is; a record without one (from an older version)
-    /// always is. A record from before the line its origins were forgotten at is not: its origin may have been among
-    /// them. (A new record is never that far behind: the area's watermark is the slowest sensor partition's, and each
-    /// of those judges its events late within the allowed lateness.)
+    /// always is. An event's record is not new when its origin was applied or is below its partition's floor. A timer's
+    /// fact is not new either when it is from before the line its origins were forgotten at: its origin may have been
+    /// among them (and so is an event's, before the line of a ledger an older version wrote). An event's record far
+    /// behind the area's time is new here, and the area judges it too late (a dead letter, not a record skipped unseen).
     /// </summary>
     public bool FirstTime(string? origin, DateTimeOffset eventTime)
     {
@@ -71,7 +74,7 @@ internal sealed class OriginLedger
         }
 
         var time = eventTime.ToUnixTimeMilliseconds();
-        if (BelowFloor(origin) || time < _forgottenBefore)
+        if (BelowFloor(origin) || time < (IsEventOrigin(origin) ? _eventsForgottenBefore : _forgottenBefore))
         {
             return false;
         }
@@ -79,7 +82,10 @@ internal sealed class OriginLedger
         return _seen.TryAdd(origin, time);
     }
 
-    /// <summary>Forgets origins whose event time is more than <paramref name="horizon"/> behind <paramref name="watermark"/>.</summary>
+    /// <summary>
+    /// Forgets the origins of timers' facts whose event time is more than <paramref name="horizon"/> behind
+    /// <paramref name="watermark"/> (events' origins go only once a floor passes them).
+    /// </summary>
     public void Forget(DateTimeOffset watermark, TimeSpan horizon)
     {
         if (watermark == DateTimeOffset.MinValue)
@@ -94,7 +100,7 @@ internal sealed class OriginLedger
         }
 
         _forgottenBefore = before;
-        foreach (var origin in _seen.Where(s => s.Value < before).Select(s => s.Key).ToList())
+        foreach (var origin in _seen.Where(s => s.Value < before && !IsEventOrigin(s.Key)).Select(s => s.Key).ToList())
         {
             _seen.Remove(origin);
         }
@@ -104,7 +110,9 @@ internal sealed class OriginLedger
     public byte[]? ToJson() => IsEmpty ? null : JsonSerializer.SerializeToUtf8Bytes(new Persisted(
         _floors.ToDictionary(f => f.Key.ToString(CultureInfo.InvariantCulture), f => f.Value),
         _seen,
-        _forgottenBefore == long.MinValue ? null : _forgottenBefore));
+        _forgottenBefore == long.MinValue ? null : _forgottenBefore,
+        EventsKept: true,
+        EventsForgottenBefore: _eventsForgottenBefore == long.MinValue ? null : _eventsForgottenBefore));
 
     /// <summary>Reads what <see cref="ToJson"/> wrote; empty when <paramref name="json"/> is null or unreadable.</summary>
     public static OriginLedger FromJson(byte[]? json)
@@ -132,6 +140,10 @@ internal sealed class OriginLedger
             }
 
             ledger._forgottenBefore = persisted?.ForgottenBefore ?? long.MinValue;
+            // An older version forgot events' origins at its line too: before that line an event's record may be one applied.
+            ledger._eventsForgottenBefore = persisted?.EventsKept == true
+                ? persisted.EventsForgottenBefore ?? long.MinValue
+                : ledger._forgottenBefore;
         }
         catch (JsonException)
         {
@@ -140,6 +152,9 @@ internal sealed class OriginLedger
 
         return ledger;
     }
+
+    /// <summary>Whether the origin is an event's (<c>e:partition:offset:index</c>), which floors cover.</summary>
+    private static bool IsEventOrigin(string origin) => origin.StartsWith("e:", StringComparison.Ordinal);
 
     /// <summary>An event's origin (<c>e:partition:offset:index</c>) whose offset is below its partition's floor.</summary>
     private bool BelowFloor(string origin)
@@ -166,6 +181,13 @@ internal sealed class OriginLedger
 
     /// <param name="Floors">Per sensor partition, the offset below which every event's records were written.</param>
     /// <param name="Seen">The origins applied, with their event times (Unix ms).</param>
-    /// <param name="ForgottenBefore">Event time (Unix ms) before which origins were forgotten; absent in ledgers of older versions.</param>
-    private sealed record Persisted(Dictionary<string, long> Floors, Dictionary<string, long> Seen, long? ForgottenBefore = null);
+    /// <param name="ForgottenBefore">Event time (Unix ms) before which timers' origins were forgotten; absent in ledgers of older versions.</param>
+    /// <param name="EventsKept">Written by a version that forgets events' origins only at floors; absent in older ledgers.</param>
+    /// <param name="EventsForgottenBefore">Event time (Unix ms) before which an older version forgot events' origins, carried on.</param>
+    private sealed record Persisted(
+        Dictionary<string, long> Floors,
+        Dictionary<string, long> Seen,
+        long? ForgottenBefore = null,
+        bool? EventsKept = null,
+        long? EventsForgottenBefore = null);
 }

@@ -113,7 +113,7 @@ internal sealed partial class RuleHost
 
         // Not judged before the area's watermark is known here (MinValue: a node that took the area over and has not yet
         // read every sensor partition's report). A record made again from far behind it is caught by the ledger above,
-        // whose forget line travels with the restored state (a restored key has no watermark: it is not persisted).
+        // which travels with the restored state (a restored key has no watermark: it is not persisted).
         if (area.Watermark != DateTimeOffset.MinValue && eventTime < area.Watermark - _engine.Options.AllowedLateness)
         {
             area.Completion.Add();

@@ -786,6 +786,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var tasks = partitions.ToHashSet();
         var resumed = new HashSet<int>(); // partitions with restored sensor state: their events so far were processed
         var handedOver = new Dictionary<int, PartitionTime>(); // PartitionTimeRecord, per partition
+        var restoredUpTo = new Dictionary<int, DateTimeOffset>(); // per partition, its restored sensors' newest event time
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
@@ -803,7 +804,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 }
                 else if (covers.Count == 0 || covers.Keys.Any(tasks.Contains))
                 {
-                    resumed.UnionWith(covers.Keys.Where(tasks.Contains));
+                    foreach (var partition in covers.Keys.Where(tasks.Contains))
+                    {
+                        resumed.Add(partition);
+                        if (snapshot.LastEventTime > restoredUpTo.GetValueOrDefault(partition, DateTimeOffset.MinValue))
+                        {
+                            restoredUpTo[partition] = snapshot.LastEventTime;
+                        }
+                    }
+
                     sensors.Tell(restore);
                     return true;
                 }
@@ -832,7 +841,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 DateTimeOffset? from = handedOver.TryGetValue(partition, out var time) && time.Next >= 0 && starts[partition] >= time.Next
                     ? time.Watermark
                     : null;
-                _watermarks.Assign(partition, now, resumed.Contains(partition), from);
+                _watermarks.Assign(partition, now, resumed.Contains(partition), from, restoredUpTo.TryGetValue(partition, out var newest) ? newest : null);
                 _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
             }
         }

@@ -115,7 +115,15 @@ internal sealed class WatermarkTracker
     /// had been seen here, so a partition that gets no new event neither holds time back nor leaves the timers of its
     /// restored keys waiting.
     /// </param>
-    public void Assign(int partition, DateTimeOffset now, bool resumed = false, DateTimeOffset? handedOver = null)
+    /// <param name="restoredUpTo">
+    /// The newest event time among the restored keys of the partition, or null: their events were processed before (by
+    /// this node before a crash, or by another). Once the partition is caught up without having had an event here, no
+    /// event of it is left to read again, so every event up to that time was handled and its records written: the
+    /// partition then goes by that time less the out-of-orderness bound, as if it had seen it. Without it, a node
+    /// restarted after a crash, with nothing left to read, never moved its partitions' time: the crashed node had not
+    /// reported it, and area results waited for new events.
+    /// </param>
+    public void Assign(int partition, DateTimeOffset now, bool resumed = false, DateTimeOffset? handedOver = null, DateTimeOffset? restoredUpTo = null)
     {
         if (!_partitions.ContainsKey(partition))
         {
@@ -124,7 +132,8 @@ internal sealed class WatermarkTracker
             {
                 Watermark = handedOver ?? DateTimeOffset.MinValue,
                 LastSeen = now,
-                Resumed = resumed || handedOver is not null,
+                Resumed = resumed || handedOver is not null || restoredUpTo is not null,
+                RestoredUpTo = restoredUpTo is { } newest && newest != DateTimeOffset.MinValue ? newest - _settings.OutOfOrderness : null,
             };
         }
     }
@@ -138,7 +147,8 @@ internal sealed class WatermarkTracker
 
     /// <summary>
     /// Says whether every record of <paramref name="partition"/> that the broker holds has been read and handled
-    /// (until told, it is not): only a caught-up partition can be idle. Takes effect at the next
+    /// (until told, it is not): only a caught-up partition can be idle. A partition assigned with its restored keys'
+    /// time that is caught up before any event of it came takes that time as its own. Takes effect at the next
     /// <see cref="Refresh"/> or <see cref="Observe"/>.
     /// </summary>
     public void SetCaughtUp(int partition, bool caughtUp)
@@ -147,6 +157,11 @@ internal sealed class WatermarkTracker
         {
             known.CaughtUp = caughtUp;
             _changed = true;
+            if (caughtUp && known.Watermark == DateTimeOffset.MinValue && known.RestoredUpTo is { } restored)
+            {
+                // Caught up without an event here: nothing of it is read again, so its restored keys' time is its own.
+                known.Watermark = restored;
+            }
         }
     }
 
@@ -234,5 +249,8 @@ internal sealed class WatermarkTracker
         public DateTimeOffset Effective { get; set; } = DateTimeOffset.MinValue;
 
         public bool Resumed { get; init; }
+
+        /// <summary>Its restored keys' newest event time less the out-of-orderness bound, or null.</summary>
+        public DateTimeOffset? RestoredUpTo { get; init; }
     }
 }

@@ -211,4 +211,41 @@ public sealed class WatermarkTrackerTests
         Assert.Equal(tracker.Watermark, tracker.ReportedWatermarkOf(1, T0)); // and so it is reported
         Assert.Null(tracker.ReportedWatermarkOf(1, T0.AddSeconds(11)));
     }
+
+    [Fact]
+    public void A_node_restarted_with_nothing_left_to_read_goes_by_its_restored_keys_time()
+    {
+        // The failure this guards (the twenty-crash scale-out test, about one run in three with server GC): every
+        // incarnation was killed before it reported how far its partitions had come, and the last one, with nothing left
+        // to read, reported them as holding time back, then as idle: the areas' time never moved and no window closed.
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(0, T0, resumed: true, restoredUpTo: T0.AddMinutes(10));
+        tracker.Assign(1, T0, resumed: true, restoredUpTo: T0.AddMinutes(12));
+
+        Assert.Equal(DateTimeOffset.MinValue, tracker.ReportedWatermarkOf(0, T0));
+
+        tracker.SetCaughtUp(0, true);
+        tracker.SetCaughtUp(1, true);
+        Assert.True(tracker.Refresh(T0.AddSeconds(1)));
+
+        Assert.Equal(T0.AddMinutes(10).AddSeconds(-5), tracker.Watermark);
+        Assert.Equal(T0.AddMinutes(10).AddSeconds(-5), tracker.ReportedWatermarkOf(0, T0.AddSeconds(1)));
+        Assert.Equal(T0.AddMinutes(10).AddSeconds(-5), tracker.ReportedWatermarkOf(1, T0.AddSeconds(1)));
+        Assert.Null(tracker.ReportedWatermarkOf(0, T0.AddSeconds(11))); // then idle, as any silent partition
+    }
+
+    [Fact]
+    public void A_restored_partition_with_events_to_read_again_goes_by_them_not_by_its_restored_keys_time()
+    {
+        // Its events read again must not be judged by a time they made (they would be late).
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(0, T0, resumed: true, restoredUpTo: T0.AddMinutes(10));
+
+        tracker.Observe(0, T0.AddMinutes(2), T0);
+        Assert.False(tracker.IsLate(0, T0.AddMinutes(2), T0));
+        tracker.SetCaughtUp(0, true);
+        tracker.Refresh(T0.AddSeconds(1));
+
+        Assert.Equal(T0.AddMinutes(2).AddSeconds(-5), tracker.PartitionWatermarkOf(0));
+    }
 }

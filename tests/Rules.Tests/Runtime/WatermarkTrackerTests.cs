@@ -215,7 +215,7 @@ public sealed class WatermarkTrackerTests
     [Fact]
     public void A_node_restarted_with_nothing_left_to_read_goes_by_its_restored_keys_time()
     {
-        // The failure this guards (the twenty-crash scale-out test, about one run in three with server GC): every
+        // The failure this guards (the twenty-crash scale-out test, once in three full test runs with server GC): every
         // incarnation was killed before it reported how far its partitions had come, and the last one, with nothing left
         // to read, reported them as holding time back, then as idle: the areas' time never moved and no window closed.
         var tracker = new WatermarkTracker(Settings);

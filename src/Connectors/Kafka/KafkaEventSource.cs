@@ -217,7 +217,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                     }
                     else if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
                     {
-                        StoreCompletedOffsets(consumer);
+                        StoreCompletedOffsets(consumer, capped: true);
                         lastStore = DateTime.UtcNow;
                     }
 
@@ -741,15 +741,24 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         if (_options.Transactions is null)
         {
-            StoreCompletedOffsets(consumer);
+            StoreCompletedOffsets(consumer, capped: false);
         }
     }
 
-    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
+    /// <summary>
+    /// Stores the done offsets for the client's next commit; <paramref name="capped"/>: those of the sensor-events topic
+    /// not past what the engine reported (<see cref="KafkaSourceOptions.ReportedUpTo"/>), except for the partitions
+    /// <paramref name="handedOver"/>.
+    /// </summary>
+    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer, bool capped, HashSet<int>? handedOver = null)
     {
+        var reportedUpTo = capped ? _options.ReportedUpTo : null;
         foreach (var (tp, tracker) in _trackers)
         {
-            if (tracker.TryTakeCommittable(out var next))
+            var cap = reportedUpTo is not null && tp.Topic == _options.Topics.SensorEvents && handedOver?.Contains(tp.Partition.Value) != true
+                ? reportedUpTo(tp.Partition.Value)
+                : long.MaxValue;
+            if (tracker.TryTakeCommittable(out var next, cap))
             {
                 try
                 {

@@ -123,11 +123,14 @@ internal sealed class PartitionOffsetTracker
     }
 
     /// <summary>Returns the commit point if it moved since the last call.</summary>
-    public bool TryTakeCommittable(out long offset)
+    public bool TryTakeCommittable(out long offset) => TryTakeCommittable(out offset, long.MaxValue);
+
+    /// <summary>Returns the commit point, but not past <paramref name="cap"/>, if that moved since the last call.</summary>
+    public bool TryTakeCommittable(out long offset, long cap)
     {
         lock (_gate)
         {
-            offset = _committable;
+            offset = Math.Min(_committable, cap);
             if (!IsActive || offset == _lastTaken)
             {
                 return false;

@@ -48,9 +48,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
     private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
-    // Per partition held, the offset up to which its time was reported on every repartition partition (acknowledged): its
-    // periodic commits stop there (KafkaSourceOptions.ReportedUpTo). Written on the sink's thread, read on the consumer's.
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, long> _reportedUpTo = new();
     private readonly Dictionary<int, long> _startedAt = []; // per partition, the offset its consumption started from here; under _time
     private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
@@ -435,7 +432,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     : null,
                 // Off the consume thread: a node may hold a hundred thousand keys with unwritten state.
                 WriteStateNow = _options.PersistState ? () => ThreadPool.UnsafeQueueUserWorkItem(_ => context.WriteStateNow(), null) : null,
-                ReportedUpTo = exactlyOnce ? null : partition => _reportedUpTo.TryGetValue(partition, out var reported) ? reported : long.MaxValue,
             },
             outputs,
             _clock,
@@ -538,7 +534,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
                 _lastDispatched.Clear();
                 _startedAt.Clear();
-                _reportedUpTo.Clear();
                 _areaWatermarks.Clear();
                 _tasks.Clear(); // the new pipeline's consumer is assigned them again
                 _reported = DateTimeOffset.MinValue;
@@ -841,7 +836,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 _tasks.Add(partition);
                 _startedAt[partition] = starts[partition];
-                _reportedUpTo[partition] = Math.Max(0, starts[partition]); // nothing reported yet: nothing past the start
                 // How far its previous owner had come, if it handed it over cleanly and consumption resumes where that
                 // ended (not before: events read again must not be judged by a watermark they already made).
                 DateTimeOffset? from = handedOver.TryGetValue(partition, out var time) && time.Next >= 0 && starts[partition] >= time.Next
@@ -886,7 +880,6 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 }
 
                 _startedAt.Remove(partition);
-                _reportedUpTo.TryRemove(partition, out _);
 
                 _tasks.Remove(partition);
                 _watermarks.Remove(partition);
@@ -1114,32 +1107,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        // Once every repartition partition has it, the partitions' events up to their floors may be committed: a node that
-        // crashes after that has reported their time, and one that crashes before it reads them again.
-        var unacknowledged = _context!.TaskPartitions;
-        void Acknowledged()
+        for (var partition = 0; partition < _context!.TaskPartitions; partition++)
         {
-            if (Interlocked.Decrement(ref unacknowledged) == 0)
-            {
-                RaiseReportedUpTo(floors);
-            }
-        }
-
-        for (var partition = 0; partition < _context.TaskPartitions; partition++)
-        {
-            outputs.Send(partition, RepartitionCodec.Watermark(report, floors), Acknowledged);
-        }
-    }
-
-    /// <summary>Raises the offsets up to which partitions held here may be committed (never lowers one).</summary>
-    private void RaiseReportedUpTo(Dictionary<int, long> floors)
-    {
-        foreach (var (partition, floor) in floors)
-        {
-            // Only partitions held now (one handed over meanwhile is gone from the dictionary; taken again, it starts anew).
-            while (_reportedUpTo.TryGetValue(partition, out var known) && floor > known && !_reportedUpTo.TryUpdate(partition, floor, known))
-            {
-            }
+            outputs.Send(partition, RepartitionCodec.Watermark(report, floors), static () => { });
         }
     }
 

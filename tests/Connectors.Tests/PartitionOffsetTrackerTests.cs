@@ -216,21 +216,4 @@ public sealed class PartitionOffsetTrackerTests
             Assert.InRange(takenChanges, 1, count);
         }
     }
-
-    [Fact]
-    public void A_capped_commit_point_stops_at_the_cap_and_moves_on_when_it_rises()
-    {
-        var tracker = new PartitionOffsetTracker(10);
-        for (var offset = 10L; offset < 20; offset++)
-        {
-            tracker.Start(offset);
-            tracker.Complete(offset);
-        }
-
-        Assert.True(tracker.TryTakeCommittable(out var first, cap: 14));
-        Assert.Equal(14, first);
-        Assert.False(tracker.TryTakeCommittable(out _, cap: 14)); // nothing new below the cap
-        Assert.True(tracker.TryTakeCommittable(out var second, cap: 100));
-        Assert.Equal(20, second);
-    }
 }

@@ -260,9 +260,8 @@ public sealed partial class KafkaEventSource
             // Stored, not committed here: when the handler returns the client unassigns the partitions and, with
             // auto-commit on, commits their stored offsets itself, and holds the rebalance (or the close) until that
             // commit is answered, so the next owner starts after them. A synchronous Commit here has no timeout and
-            // was seen to block for good inside Close. The partitions handed over commit all that is done: their time
-            // goes with them (the engine writes it); those staying commit only what the engine reported.
-            StoreCompletedOffsets(consumer, capped: true, handedOver: partitions.Select(p => p.Partition.Value).ToHashSet());
+            // was seen to block for good inside Close.
+            StoreCompletedOffsets(consumer);
         }
 
         UnassignInternal(partitions, commit: true);

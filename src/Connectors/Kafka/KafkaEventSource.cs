@@ -217,7 +217,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                     }
                     else if (DateTime.UtcNow - lastStore >= _options.CommitInterval / 2)
                     {
-                        StoreCompletedOffsets(consumer, capped: true);
+                        StoreCompletedOffsets(consumer);
                         lastStore = DateTime.UtcNow;
                     }
 
@@ -741,24 +741,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         if (_options.Transactions is null)
         {
-            StoreCompletedOffsets(consumer, capped: false);
+            StoreCompletedOffsets(consumer);
         }
     }
 
-    /// <summary>
-    /// Stores the done offsets for the client's next commit; <paramref name="capped"/>: those of the sensor-events topic
-    /// not past what the engine reported (<see cref="KafkaSourceOptions.ReportedUpTo"/>), except for the partitions
-    /// <paramref name="handedOver"/>.
-    /// </summary>
-    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer, bool capped, HashSet<int>? handedOver = null)
+    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
     {
-        var reportedUpTo = capped ? _options.ReportedUpTo : null;
         foreach (var (tp, tracker) in _trackers)
         {
-            var cap = reportedUpTo is not null && tp.Topic == _options.Topics.SensorEvents && handedOver?.Contains(tp.Partition.Value) != true
-                ? reportedUpTo(tp.Partition.Value)
-                : long.MaxValue;
-            if (tracker.TryTakeCommittable(out var next, cap))
+            if (tracker.TryTakeCommittable(out var next))
             {
                 try
                 {

@@ -86,17 +86,6 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public Action? WriteStateNow { get; init; }
 
-    /// <summary>
-    /// At-least-once mode: per partition of the sensor-events topic, the offset up to which the engine has told the other
-    /// nodes how far event time has come (the floor of its last watermark record acknowledged on every repartition
-    /// partition), or null for no such bound. The periodic commits of that topic stop there: a node that crashes never has
-    /// committed events whose time it did not report, so the node that reads them again reports it. Without it, a node
-    /// killed after committing its last events and before reporting them left every area waiting for time that no node
-    /// would report again. Hand-overs and stops commit all that is done (they write the partitions' time themselves).
-    /// Called on the consume thread.
-    /// </summary>
-    public Func<int, long>? ReportedUpTo { get; init; }
-
     /// <summary>How long a revocation waits for the records of the revoked partitions in flight to finish.</summary>
     public TimeSpan HandOverTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -123,14 +123,11 @@ internal sealed class PartitionOffsetTracker
     }
 
     /// <summary>Returns the commit point if it moved since the last call.</summary>
-    public bool TryTakeCommittable(out long offset) => TryTakeCommittable(out offset, long.MaxValue);
-
-    /// <summary>Returns the commit point, but not past <paramref name="cap"/>, if that moved since the last call.</summary>
-    public bool TryTakeCommittable(out long offset, long cap)
+    public bool TryTakeCommittable(out long offset)
     {
         lock (_gate)
         {
-            offset = Math.Min(_committable, cap);
+            offset = _committable;
             if (!IsActive || offset == _lastTaken)
             {
                 return false;

@@ -159,7 +159,7 @@ internal sealed class OriginLedger
     /// <summary>An event's origin (<c>e:partition:offset:index</c>) whose offset is below its partition's floor.</summary>
     private bool BelowFloor(string origin)
     {
-        if (!origin.StartsWith("e:", StringComparison.Ordinal))
+        if (!IsEventOrigin(origin))
         {
             return false;
         }

@@ -48,25 +48,4 @@ public sealed class DemoTests(ITestOutputHelper output)
         Assert.Equal(0, demo.ExitCode);
         Assert.Contains("Engine stopped after", demo.Output, StringComparison.Ordinal);
     }
-
-    [Fact]
-    public async Task A_second_SIGTERM_during_the_graceful_stop_exits_at_once()
-    {
-        using var demo = KommuneProcess.Start();
-        try
-        {
-            await demo.WaitForOutputAsync("ALERT", Wait);
-            await demo.SignalAsync("TERM");
-            await demo.WaitForOutputAsync("Stopping: draining", Wait);
-            await demo.StopAsync("TERM", Wait);
-        }
-        finally
-        {
-            output.WriteLine(demo.Output);
-        }
-
-        Assert.Equal(143, demo.ExitCode);
-        Assert.Contains("Second SIGTERM: exiting now without draining", demo.Output, StringComparison.Ordinal);
-        Assert.DoesNotContain("Engine stopped after", demo.Output, StringComparison.Ordinal);
-    }
 }

@@ -6,7 +6,8 @@ namespace Kommune.Engine.Tests;
 /// <summary>
 /// A stop ends even when Kafka does not answer: a supervisor's SIGTERM to a node whose broker has gone silent must not
 /// leave the process hanging in a consumer's close or a commit. The stop waits for the drain and then for the host's
-/// shutdown deadline (ShutdownTimeout + 15 s), then leaves, says so, and exits 1.
+/// shutdown deadline (ShutdownTimeout + 15 s), then leaves, says so, and exits 1. A second SIGTERM while it waits
+/// exits at once.
 /// </summary>
 [Collection(SequentialKafkaTests.Name)]
 public sealed class StopDeadlineTests(ITestOutputHelper output)
@@ -38,6 +39,43 @@ public sealed class StopDeadlineTests(ITestOutputHelper output)
             Assert.Equal(1, engine.ExitCode);
             Assert.Contains("The stop did not finish before the shutdown deadline", engine.Output, StringComparison.Ordinal);
             Assert.DoesNotContain("Engine stopped after", engine.Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            output.WriteLine(engine.Output);
+        }
+    }
+
+    /// <summary>
+    /// A supervisor that does not want to wait sends SIGTERM again: the process exits at once with 143, without draining.
+    /// The first stop waits on a broker that takes five minutes to answer, so the second signal always finds it running
+    /// (against a broker that answers, the demo's stop ends within a second and the test would race it).
+    /// </summary>
+    [Fact]
+    public async Task A_second_SIGTERM_during_a_stop_that_waits_on_the_broker_exits_at_once_with_143()
+    {
+        using var bed = new KafkaTestBed(output);
+        using var engine = KommuneProcess.Start("run", "--bootstrap-servers", bed.BootstrapServers, "--group-id", "second-sigterm");
+        try
+        {
+            await engine.WaitForOutputAsync("taken", Wait);
+            for (var i = 0; i < 20; i++)
+            {
+                bed.ProduceEvent(Events.Fall($"resident-{i:D2}", "area-1", i));
+            }
+
+            bed.Flush();
+            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd("second-sigterm", bed.Options.Topics.SensorEvents).Committed >= 20);
+            bed.Cluster.SetBrokerRoundTrip(1, TimeSpan.FromMinutes(5));
+
+            await engine.SignalAsync("TERM");
+            await engine.WaitForOutputAsync("Stopping: draining", Wait);
+            await engine.StopAsync("TERM", Wait);
+
+            Assert.Equal(143, engine.ExitCode);
+            Assert.Contains("Second SIGTERM: exiting now without draining", engine.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("Engine stopped after", engine.Output, StringComparison.Ordinal);
+            Assert.DoesNotContain("The stop did not finish before the shutdown deadline", engine.Output, StringComparison.Ordinal);
         }
         finally
         {

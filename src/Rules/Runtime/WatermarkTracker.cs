@@ -71,7 +71,14 @@ internal sealed class WatermarkTracker
 
     /// <summary>Records an on-time event of a partition at wall-clock time <paramref name="now"/>.</summary>
     /// <returns>true when the engine's watermark advanced.</returns>
-    public bool Observe(int partition, DateTimeOffset eventTime, DateTimeOffset now)
+    public bool Observe(int partition, DateTimeOffset eventTime, DateTimeOffset now) => Observe(partition, eventTime, now, out _);
+
+    /// <summary>
+    /// Records an on-time event of a partition at wall-clock time <paramref name="now"/>, and gives the partition's own
+    /// watermark after it (<see cref="PartitionWatermarkOf"/>).
+    /// </summary>
+    /// <returns>true when the engine's watermark advanced.</returns>
+    public bool Observe(int partition, DateTimeOffset eventTime, DateTimeOffset now, out DateTimeOffset own)
     {
         var candidate = eventTime - _settings.OutOfOrderness;
         if (_partitions.TryGetValue(partition, out var known))
@@ -80,11 +87,13 @@ internal sealed class WatermarkTracker
             // idle and was above the minimum, raising it leaves the minimum, and so the engine's watermark, where they were.
             var minimumStays = !_changed && now < _nextIdleAt && known.Watermark > _minimum && !Idle(known, now);
             known.LastSeen = now;
+            known.HadEvent = true;
             if (candidate > known.Watermark)
             {
                 known.Watermark = candidate;
             }
 
+            own = known.Watermark;
             if (minimumStays)
             {
                 return false;
@@ -92,7 +101,8 @@ internal sealed class WatermarkTracker
         }
         else
         {
-            _partitions[partition] = new PartitionTime { Watermark = candidate, LastSeen = now };
+            _partitions[partition] = new PartitionTime { Watermark = candidate, LastSeen = now, HadEvent = true };
+            own = candidate;
         }
 
         return Recompute(now);
@@ -149,7 +159,7 @@ internal sealed class WatermarkTracker
     /// Says whether every record of <paramref name="partition"/> that the broker holds has been read and handled
     /// (until told, it is not): only a caught-up partition can be idle. A partition assigned with its restored keys'
     /// time that is caught up before any event of it came takes that time as its own. Takes effect at the next
-    /// <see cref="Refresh"/> or <see cref="Observe"/>.
+    /// <see cref="Refresh"/> or <see cref="Observe(int, DateTimeOffset, DateTimeOffset)"/>.
     /// </summary>
     public void SetCaughtUp(int partition, bool caughtUp)
     {
@@ -157,9 +167,10 @@ internal sealed class WatermarkTracker
         {
             known.CaughtUp = caughtUp;
             _changed = true;
-            if (caughtUp && known.Watermark == DateTimeOffset.MinValue && known.RestoredUpTo is { } restored)
+            if (caughtUp && !known.HadEvent && known.RestoredUpTo is { } restored && restored > known.Watermark)
             {
-                // Caught up without an event here: nothing of it is read again, so its restored keys' time is its own.
+                // Caught up without an event here: nothing of it is read again, so its restored keys' time is its own
+                // (unless it was handed over with a later one).
                 known.Watermark = restored;
             }
         }
@@ -243,6 +254,9 @@ internal sealed class WatermarkTracker
         public bool CaughtUp { get; set; }
 
         public DateTimeOffset Watermark { get; set; }
+
+        /// <summary>Whether an event of it was observed since it was assigned.</summary>
+        public bool HadEvent { get; set; }
 
         public DateTimeOffset LastSeen { get; set; }
 

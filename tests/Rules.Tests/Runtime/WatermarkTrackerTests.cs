@@ -248,4 +248,35 @@ public sealed class WatermarkTrackerTests
 
         Assert.Equal(T0.AddMinutes(2).AddSeconds(-5), tracker.PartitionWatermarkOf(0));
     }
+
+    [Fact]
+    public void A_partition_started_from_a_committed_time_caught_up_without_events_goes_by_its_restored_keys_time_when_later()
+    {
+        // The time written with a commit may be older than a key's state written after it (state is written on its own
+        // interval): the later of the two holds, since every event up to either was handled.
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Assign(0, T0, resumed: true, handedOver: T0.AddMinutes(8), restoredUpTo: T0.AddMinutes(10));
+        tracker.Assign(1, T0, resumed: true, handedOver: T0.AddMinutes(12), restoredUpTo: T0.AddMinutes(10));
+
+        tracker.SetCaughtUp(0, true);
+        tracker.SetCaughtUp(1, true);
+        tracker.Refresh(T0.AddSeconds(1));
+
+        Assert.Equal(T0.AddMinutes(10).AddSeconds(-5), tracker.PartitionWatermarkOf(0));
+        Assert.Equal(T0.AddMinutes(12), tracker.PartitionWatermarkOf(1));
+    }
+
+    [Fact]
+    public void Observing_an_event_gives_the_partitions_own_watermark_after_it()
+    {
+        var tracker = new WatermarkTracker(Settings);
+        tracker.Observe(0, T0.AddSeconds(20), T0, out var own);
+        Assert.Equal(T0.AddSeconds(15), own);
+
+        tracker.Observe(0, T0.AddSeconds(10), T0, out own); // out of order: it stays
+        Assert.Equal(T0.AddSeconds(15), own);
+
+        tracker.Observe(1, T0.AddSeconds(40), T0, out own);
+        Assert.Equal(T0.AddSeconds(35), own);
+    }
 }

@@ -261,7 +261,7 @@ public sealed partial class KafkaEventSource
             // auto-commit on, commits their stored offsets itself, and holds the rebalance (or the close) until that
             // commit is answered, so the next owner starts after them. A synchronous Commit here has no timeout and
             // was seen to block for good inside Close.
-            StoreCompletedOffsets(consumer);
+            StoreCompletedOffsets(consumer, partitions.Select(p => p.TopicPartition).ToHashSet());
         }
 
         UnassignInternal(partitions, commit: true);

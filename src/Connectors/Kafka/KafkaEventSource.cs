@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Confluent.Kafka;
 using Kommune.Connectors.Codecs;
@@ -53,6 +54,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private IConsumer<byte[]?, byte[]?>? _internal;
     private readonly HashSet<TopicPartition> _internalAssigned = [];
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
+    private readonly HashSet<PartitionOffsetTracker> _writingBeforeCommit = []; // a write before commit pending; consume thread
+    private readonly ConcurrentQueue<(TopicPartition Partition, PartitionOffsetTracker Tracker, long Next)> _writtenBeforeCommit = new();
     private List<TopicPartition> _onePartitionPerLeader = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -745,22 +748,55 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer)
+    /// <summary>
+    /// Stores, for the client's commits, the offsets that are done: at once, or, for a sensor-events partition when
+    /// <see cref="KafkaSourceOptions.WriteBeforeCommit"/> is set, once what it writes first is written (a later call
+    /// stores it). Partitions being handed over (<paramref name="handedOver"/>) store all that is done at once: the
+    /// client commits them as the handler returns.
+    /// </summary>
+    private void StoreCompletedOffsets(IConsumer<byte[]?, byte[]?> consumer, HashSet<TopicPartition>? handedOver = null)
     {
+        while (_writtenBeforeCommit.TryDequeue(out var written))
+        {
+            _writingBeforeCommit.Remove(written.Tracker);
+            if (written.Tracker.IsActive)
+            {
+                Store(consumer, written.Partition, written.Next);
+            }
+        }
+
+        var writeFirst = _options.WriteBeforeCommit;
         foreach (var (tp, tracker) in _trackers)
         {
-            if (tracker.TryTakeCommittable(out var next))
+            if (handedOver?.Contains(tp) == true)
             {
-                try
+                Store(consumer, tp, tracker.Committable);
+            }
+            else if (writeFirst is null || tp.Topic != _options.Topics.SensorEvents)
+            {
+                if (tracker.TryTakeCommittable(out var next))
                 {
-                    ConsumerOf(tp, consumer).StoreOffset(new TopicPartitionOffset(tp, next));
-                    _monitor.Committed(tp, next, DateTime.UtcNow);
-                }
-                catch (KafkaException e)
-                {
-                    LogStoreFailed(_logger, tp.Topic, tp.Partition.Value, e.Error.Reason);
+                    Store(consumer, tp, next);
                 }
             }
+            else if (!_writingBeforeCommit.Contains(tracker) && tracker.TryTakeCommittable(out var next))
+            {
+                _writingBeforeCommit.Add(tracker);
+                writeFirst(tp.Partition.Value, next, () => _writtenBeforeCommit.Enqueue((tp, tracker, next)));
+            }
+        }
+    }
+
+    private void Store(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, long next)
+    {
+        try
+        {
+            ConsumerOf(tp, consumer).StoreOffset(new TopicPartitionOffset(tp, next));
+            _monitor.Committed(tp, next, DateTime.UtcNow);
+        }
+        catch (KafkaException e)
+        {
+            LogStoreFailed(_logger, tp.Topic, tp.Partition.Value, e.Error.Reason);
         }
     }
 

@@ -86,6 +86,16 @@ public sealed record KafkaSourceOptions
     /// </summary>
     public Action? WriteStateNow { get; init; }
 
+    /// <summary>
+    /// At-least-once mode: called on the consume thread before an offset of a sensor-events partition is stored for
+    /// commit, with the partition, the offset and a continuation. It writes what must be durable before that commit (the
+    /// engine: how far event time had come on the partition at that offset, as Kafka Streams keeps a task's stream time
+    /// in its commit) and calls the continuation, on any thread, once that is written; the offset is stored only then,
+    /// so a node killed right after the commit leaves both. One write per partition at a time; a partition handed over
+    /// commits without it (the hand-over writes its own). Null: offsets are stored as soon as they are done.
+    /// </summary>
+    public Action<int, long, Action>? WriteBeforeCommit { get; init; }
+
     /// <summary>How long a revocation waits for the records of the revoked partitions in flight to finish.</summary>
     public TimeSpan HandOverTimeout { get; init; } = TimeSpan.FromSeconds(10);
 

@@ -47,8 +47,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly SemaphoreSlim _pipeline = new(1, 1);
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
-    private readonly Dictionary<int, long> _lastDispatched = []; // per partition, the newest offset judged (routed or late); under _time
-    private readonly Dictionary<int, long> _startedAt = []; // per partition, the offset its consumption started from here; under _time
+    private readonly Dictionary<int, PartitionProgress> _progress = []; // per sensor partition here; under _time
+    private readonly bool _timeWrittenWithCommits; // at-least-once with state: WritePartitionTimeBeforeCommit
     private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
@@ -105,6 +105,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
         _options = options;
+        _timeWrittenWithCommits = options.PersistState && options.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<KommuneEngine>();
         _metrics = new EngineMetrics(options.ToKafkaTopics().SensorEvents, RuleSet.Empty);
@@ -432,6 +433,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     : null,
                 // Off the consume thread: a node may hold a hundred thousand keys with unwritten state.
                 WriteStateNow = _options.PersistState ? () => ThreadPool.UnsafeQueueUserWorkItem(_ => context.WriteStateNow(), null) : null,
+                WriteBeforeCommit = _timeWrittenWithCommits ? WritePartitionTimeBeforeCommit : null,
             },
             outputs,
             _clock,
@@ -532,8 +534,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 // As in a new process: watermarks start over, or replayed events would be judged against the aborted epoch's.
                 _watermarks = new WatermarkTracker(_options.ToEventTimeSettings());
-                _lastDispatched.Clear();
-                _startedAt.Clear();
+                _progress.Clear();
                 _areaWatermarks.Clear();
                 _tasks.Clear(); // the new pipeline's consumer is assigned them again
                 _reported = DateTimeOffset.MinValue;
@@ -605,7 +606,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 return;
             }
 
-            _lastDispatched[partition] = consumed.Source.Offset;
+            var progress = _progress[partition];
+            var offset = consumed.Source.Offset;
+            progress.Judged(offset);
             var eventTime = consumed.Event.Timestamp;
             if (_watermarks.IsLate(partition, eventTime, now))
             {
@@ -614,7 +617,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
 
             var watermark = _watermarks.WatermarkOf(partition, now);
-            var advanced = _watermarks.Observe(partition, eventTime, now) | _watermarks.WatermarkOf(partition, now) > watermark;
+            var advanced = _watermarks.Observe(partition, eventTime, now, out var own) | _watermarks.WatermarkOf(partition, now) > watermark;
+            if (_timeWrittenWithCommits)
+            {
+                progress.WatermarkAfter(offset, own);
+            }
             if (RuleInterest.AnyRuleWants(Rules, consumed.Event))
             {
                 _counters.EventRouted();
@@ -785,7 +792,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var partitions = starts.Keys.ToList();
         var tasks = partitions.ToHashSet();
         var resumed = new HashSet<int>(); // partitions with restored sensor state: their events so far were processed
-        var handedOver = new Dictionary<int, PartitionTime>(); // PartitionTimeRecord, per partition
+        var partitionTimes = new Dictionary<int, DateTimeOffset>(); // per partition, from its PartitionTimeRecords
         var restoredUpTo = new Dictionary<int, DateTimeOffset>(); // per partition, its restored sensors' newest event time
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
@@ -821,9 +828,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             },
             (partition, time) =>
             {
-                if (tasks.Contains(partition))
+                // Written with each commit and at each hand-over, each with the partition's time as of its offset. One
+                // whose offset consumption resumes at or after is a time every event before it made (none is read again
+                // to make it twice): the latest such is where the partition starts. Not one past where it resumes: the
+                // events read again must not be judged by a watermark they made.
+                if (tasks.Contains(partition) && time.Next >= 0 && starts[partition] >= time.Next
+                    && time.Watermark > partitionTimes.GetValueOrDefault(partition, DateTimeOffset.MinValue))
                 {
-                    handedOver[partition] = time;
+                    partitionTimes[partition] = time.Watermark;
                 }
             }));
             _counters.StatesRestored(restored);
@@ -835,13 +847,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             foreach (var partition in partitions)
             {
                 _tasks.Add(partition);
-                _startedAt[partition] = starts[partition];
-                // How far its previous owner had come, if it handed it over cleanly and consumption resumes where that
-                // ended (not before: events read again must not be judged by a watermark they already made).
-                DateTimeOffset? from = handedOver.TryGetValue(partition, out var time) && time.Next >= 0 && starts[partition] >= time.Next
-                    ? time.Watermark
-                    : null;
+                DateTimeOffset? from = partitionTimes.TryGetValue(partition, out var time) ? time : null;
                 _watermarks.Assign(partition, now, resumed.Contains(partition), from, restoredUpTo.TryGetValue(partition, out var newest) ? newest : null);
+                _progress[partition] = new PartitionProgress(starts[partition], from);
                 _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
             }
         }
@@ -873,17 +881,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 // Up to the newest event judged here, or, when none was, up to where this node started it (a partition
                 // it was handed over with a time and got no event of).
-                var next = _lastDispatched.TryGetValue(partition, out var last) ? last + 1 : _startedAt.GetValueOrDefault(partition, -1);
+                var next = _progress.Remove(partition, out var progress) ? progress.NextToJudge : -1;
                 if (!lost && _watermarks.PartitionWatermarkOf(partition) is { } own && next >= 0)
                 {
                     (times ??= [])[partition] = new PartitionTime(own, next);
                 }
 
-                _startedAt.Remove(partition);
-
                 _tasks.Remove(partition);
                 _watermarks.Remove(partition);
-                _lastDispatched.Remove(partition);
             }
 
             // Told under the lock: no watermark announced without them (which may be ahead of theirs) overtakes it.
@@ -977,6 +982,44 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Before a sensor partition is committed up to <paramref name="next"/> (at-least-once): writes how far event time
+    /// had come on it as of that offset (<see cref="PartitionTimeRecord"/>, its covers <paramref name="next"/>), then
+    /// lets the commit go on (<paramref name="written"/>). The node that takes the partition after a crash starts it
+    /// from that time, as after a clean hand-over: with nothing left to read it holds no area's time back (the crashed
+    /// node may have committed its last events without reporting their time), and what it reads is judged as one node
+    /// that never stopped judges it. A time that did not move since the last one written needs no new record.
+    /// </summary>
+    private void WritePartitionTimeBeforeCommit(int partition, long next, Action written)
+    {
+        StateRecord? record = null;
+        if (_outputs is { } outputs && _context is { StatePartitions: > 0 } context)
+        {
+            lock (_time)
+            {
+                if (_tasks.Contains(partition) && _progress.TryGetValue(partition, out var progress))
+                {
+                    var asOf = progress.WatermarkAt(next);
+                    // Every event judged is before it: the time now (which includes what restored keys brought).
+                    var watermark = next >= progress.NextToJudge ? _watermarks.PartitionWatermarkOf(partition) ?? asOf : asOf;
+                    if (progress.TimeWritten(watermark))
+                    {
+                        record = new StateRecord(PartitionTimeRecord.Key(partition), PartitionTimeRecord.Encode(partition, watermark),
+                            partition % context.StatePartitions, new Dictionary<int, long> { [partition] = next });
+                    }
+                }
+            }
+
+            if (record is not null)
+            {
+                outputs.Send(record, written);
+                return;
+            }
+        }
+
+        written();
+    }
+
     private void RefreshWatermark()
     {
         var router = _router;
@@ -1023,7 +1066,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 continue; // the repartition topic's partitions have the area side's watermarks
             }
 
-            var judged = _lastDispatched.TryGetValue(partition.Partition, out var last) ? last : -1;
+            var judged = _progress.TryGetValue(partition.Partition, out var progress) ? progress.LastJudged : -1;
             _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken);
         }
     }
@@ -1067,7 +1110,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _announcePending = false;
         // Every event dispatched so far is handled before the barrier passes: the records it made are written before the
         // report, so the area side can tell a record made again after a rebalance or crash (below its floor) from a new one.
-        var floors = _lastDispatched.ToDictionary(d => d.Key, d => d.Value + 1);
+        var floors = _progress.Where(p => p.Value.LastJudged >= 0).ToDictionary(p => p.Key, p => p.Value.LastJudged + 1);
         // Per partition, how far event time has come for its keys: as told to them, and as reported (null: idle). Only
         // partitions tracked now: the keys of one assigned after this (restored meanwhile) must not take it.
         var report = new Dictionary<int, DateTimeOffset?>();

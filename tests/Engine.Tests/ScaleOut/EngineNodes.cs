@@ -112,6 +112,57 @@ internal sealed class EngineNodes : IDisposable
         .Where(l => l.Contains("Partitions (tasks)", StringComparison.Ordinal))
         .Select(l => $"{n.Node}: {l.Trim()}")));
 
+    /// <summary>The partitions (tasks) running node <paramref name="nodeId"/> holds, as its log says: taken, and not handed over or lost since.</summary>
+    public IReadOnlySet<int> Holds(string nodeId)
+    {
+        var held = new HashSet<int>();
+        foreach (var line in this[nodeId].Output.Split('\n'))
+        {
+            if (TasksLine(line) is ({ } partitions, var what))
+            {
+                if (what == "taken")
+                {
+                    held.UnionWith(partitions);
+                }
+                else
+                {
+                    held.ExceptWith(partitions);
+                }
+            }
+        }
+
+        return held;
+    }
+
+    /// <summary>
+    /// The partitions a node's "Partitions (tasks) 1, 3 taken" (or "handed over", "lost") line names, and which of the
+    /// three it says; null for any other line.
+    /// </summary>
+    public static (IReadOnlySet<int> Partitions, string What)? TasksLine(string line)
+    {
+        const string Marker = "Partitions (tasks) ";
+        var at = line.IndexOf(Marker, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var rest = line[(at + Marker.Length)..].TrimEnd();
+        foreach (var what in new[] { "taken", "handed over", "lost" })
+        {
+            if (rest.EndsWith(what, StringComparison.Ordinal))
+            {
+                var partitions = rest[..^what.Length]
+                    .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                    .Select(p => int.Parse(p, CultureInfo.InvariantCulture))
+                    .ToHashSet();
+                return (partitions, what);
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>
     /// Whether the running nodes together hold every partition of the sensor-events topic, each with nothing left to read,
     /// and have no event in flight: what was produced so far is processed (in exactly-once mode the group's committed

@@ -971,8 +971,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         using var written = new CountdownEvent(times.Count);
         foreach (var (partition, time) in times)
         {
-            var record = new StateRecord(PartitionTimeRecord.Key(partition), PartitionTimeRecord.Encode(partition, time.Watermark),
-                partition % context.StatePartitions, new Dictionary<int, long> { [partition] = time.Next });
+            var record = PartitionTimeRecord.For(partition, time, context.StatePartitions);
             outputs.Send(record, () => written.Signal());
         }
 
@@ -1004,8 +1003,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     var watermark = next >= progress.NextToJudge ? _watermarks.PartitionWatermarkOf(partition) ?? asOf : asOf;
                     if (progress.TimeWritten(watermark))
                     {
-                        record = new StateRecord(PartitionTimeRecord.Key(partition), PartitionTimeRecord.Encode(partition, watermark),
-                            partition % context.StatePartitions, new Dictionary<int, long> { [partition] = next });
+                        record = PartitionTimeRecord.For(partition, new PartitionTime(watermark, next), context.StatePartitions);
                     }
                 }
             }

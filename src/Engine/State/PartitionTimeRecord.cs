@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Kommune.Connectors.Kafka;
 
 namespace Kommune.Engine;
 
@@ -24,6 +25,13 @@ internal static class PartitionTimeRecord
     /// <summary>The record's value: <c>{"partition":3,"watermark":"…"}</c>.</summary>
     public static byte[] Encode(int partition, DateTimeOffset watermark) =>
         JsonSerializer.SerializeToUtf8Bytes(new Value(partition, watermark.ToUniversalTime()));
+
+    /// <summary>
+    /// The state-topic record of <paramref name="time"/> for sensor partition <paramref name="partition"/>: in the state
+    /// partition of its keys (of <paramref name="statePartitions"/>), its covers the offset after the events it includes.
+    /// </summary>
+    public static StateRecord For(int partition, PartitionTime time, int statePartitions) =>
+        new(Key(partition), Encode(partition, time.Watermark), partition % statePartitions, new Dictionary<int, long> { [partition] = time.Next });
 
     /// <summary>Reads a value written by <see cref="Encode"/>; false (with the reason) when it is not one.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> json, out int partition, out DateTimeOffset watermark, out string? reason)

@@ -622,6 +622,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             {
                 progress.WatermarkAfter(offset, own);
             }
+
             if (RuleInterest.AnyRuleWants(Rules, consumed.Event))
             {
                 _counters.EventRouted();

@@ -6,11 +6,13 @@ using Kommune.Connectors.Kafka;
 namespace Kommune.Engine;
 
 /// <summary>
-/// A state-topic record of how far event time had come on one sensor partition when its node handed it over cleanly
-/// (every event it had taken handled, its keys' state written): its own watermark, and in the record's covers the next
-/// offset. The next owner starts the partition from it (as Kafka Streams resumes a task's stream time from its commit),
-/// so a partition that gets no new event there neither holds area time back nor leaves its restored keys' event-time
-/// timers waiting. Key <c>partition-time:&lt;partition&gt;</c>, in the state partition of the partition's keys.
+/// A state-topic record of how far event time had come on one sensor partition as of an offset: written before each
+/// at-least-once commit of the partition (as of the offset committed) and when its node hands it over cleanly (every
+/// event it had taken handled, its keys' state written). Its own watermark, and in the record's covers that offset. The
+/// next owner, or the node restarted after a crash, starts the partition from it (as Kafka Streams resumes a task's
+/// stream time from its commit), so a partition that gets no new event there neither holds area time back nor leaves its
+/// restored keys' event-time timers waiting. Key <c>partition-time:&lt;partition&gt;</c>, in the state partition of the
+/// partition's keys.
 /// </summary>
 internal static class PartitionTimeRecord
 {
@@ -61,7 +63,7 @@ internal static class PartitionTimeRecord
         [property: JsonRequired, JsonPropertyName("watermark")] DateTimeOffset Watermark);
 }
 
-/// <summary>How far event time had come on a sensor partition at its hand-over, and the offset after the events that includes.</summary>
+/// <summary>How far event time had come on a sensor partition (at a commit or its hand-over), and the offset after the events that includes.</summary>
 /// <param name="Watermark">The partition's own watermark.</param>
 /// <param name="Next">The offset after the newest event it includes (−1 when not known).</param>
 internal readonly record struct PartitionTime(DateTimeOffset Watermark, long Next);

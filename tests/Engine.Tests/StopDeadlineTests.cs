@@ -22,18 +22,7 @@ public sealed class StopDeadlineTests(ITestOutputHelper output)
         using var engine = KommuneProcess.Start(environment, "run", "--bootstrap-servers", bed.BootstrapServers, "--group-id", "stop-deadline");
         try
         {
-            await engine.WaitForOutputAsync("taken", Wait);
-            for (var i = 0; i < 20; i++)
-            {
-                bed.ProduceEvent(Events.Fall($"resident-{i:D2}", "area-1", i));
-            }
-
-            bed.Flush();
-            // Processed and committed: the consumer holds stored offsets its close must commit.
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd("stop-deadline", bed.Options.Topics.SensorEvents).Committed >= 20);
-
-            // Every request now takes five minutes to be answered: the close's commit and the producer's flush wait.
-            bed.Cluster.SetBrokerRoundTrip(1, TimeSpan.FromMinutes(5));
+            await SilenceTheBrokerAfterCommitsAsync(bed, engine, "stop-deadline");
             await engine.StopAsync("TERM", Wait);
 
             Assert.Equal(1, engine.ExitCode);
@@ -58,16 +47,7 @@ public sealed class StopDeadlineTests(ITestOutputHelper output)
         using var engine = KommuneProcess.Start("run", "--bootstrap-servers", bed.BootstrapServers, "--group-id", "second-sigterm");
         try
         {
-            await engine.WaitForOutputAsync("taken", Wait);
-            for (var i = 0; i < 20; i++)
-            {
-                bed.ProduceEvent(Events.Fall($"resident-{i:D2}", "area-1", i));
-            }
-
-            bed.Flush();
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd("second-sigterm", bed.Options.Topics.SensorEvents).Committed >= 20);
-            bed.Cluster.SetBrokerRoundTrip(1, TimeSpan.FromMinutes(5));
-
+            await SilenceTheBrokerAfterCommitsAsync(bed, engine, "second-sigterm");
             await engine.SignalAsync("TERM");
             await engine.WaitForOutputAsync("Stopping: draining", Wait);
             await engine.StopAsync("TERM", Wait);
@@ -81,5 +61,23 @@ public sealed class StopDeadlineTests(ITestOutputHelper output)
         {
             output.WriteLine(engine.Output);
         }
+    }
+
+    /// <summary>
+    /// Once the engine in group <paramref name="groupId"/> has processed and committed 20 falls (so its consumer holds
+    /// stored offsets its close must commit), every request to the broker takes five minutes to be answered: a stop's
+    /// commit and the producer's flush wait.
+    /// </summary>
+    private static async Task SilenceTheBrokerAfterCommitsAsync(KafkaTestBed bed, KommuneProcess engine, string groupId)
+    {
+        await engine.WaitForOutputAsync("taken", Wait);
+        for (var i = 0; i < 20; i++)
+        {
+            bed.ProduceEvent(Events.Fall($"resident-{i:D2}", "area-1", i));
+        }
+
+        bed.Flush();
+        await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(groupId, bed.Options.Topics.SensorEvents).Committed >= 20);
+        bed.Cluster.SetBrokerRoundTrip(1, TimeSpan.FromMinutes(5));
     }
 }

@@ -3,7 +3,7 @@
 # sensors, 100 areas) and `kommune run` (every built-in rule, state persisted) as three processes; the engine's CPU
 # from /proc/<pid>/stat and its processed events from /metrics, over a window after a warm-up. Extra environment for
 # the engine only (a GC mode, a thread-pool setting) comes from ENGINE_ENV, for example
-#   ENGINE_ENV="DOTNET_gcServer=1" bench/profile/cpu_per_event.sh 7500
+#   ENGINE_ENV="DOTNET_gcServer=0" bench/profile/cpu_per_event.sh 7500    (workstation GC; the engine runs server GC)
 # Usage: bench/profile/cpu_per_event.sh [rate] [warm-up s] [window s]     (defaults: 7500, 15, 20)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)

@@ -130,6 +130,9 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             // Small records, latency first: without this, Nagle's algorithm holds small writes for the peer's ACK
             // (tens of milliseconds on loopback, measured with bench/Kommune.LoadTest).
             SocketNagleDisable = true,
+            // A delivery report is read for its error only: without this the client copies every record's headers
+            // back into new objects and asks librdkafka for its timestamp and status, for each of them.
+            DeliveryReportFields = "none",
         };
         if (options.TransactionalId is { } transactionalId)
         {

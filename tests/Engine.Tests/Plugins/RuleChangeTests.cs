@@ -52,6 +52,10 @@ public sealed class RuleChangeTests(ITestOutputHelper output)
         await AssertOpenAlertsAsync(engine, alerts, [first.Id]);
 
         // (b) The plugin rebuilt, same state version: the area's hour window in progress and the open alert are kept.
+        // The readings reach the area through the repartition topic, after the sensor's alert: the window is in
+        // progress once the area has written its state.
+        bed.ReadUntil(bed.Options.Topics.State, records => records.Any(r => Key(r.Message.Key) == "area:park"
+            && r.Message.Value is { } state && Encoding.UTF8.GetString(state).Contains("\"noise-hour\"", StringComparison.Ordinal)));
         PluginCompiler.Build(plugin, NightNoisePlugin.Name, NightNoisePlugin.Source(build: 2, stateVersion: 1));
         await ReloadAsync(bed, engine, workspace, reload: 2);
         Assert.Contains(bed.Logs.Lines, l => l.Contains("Rule reload #2: binding 'noise-hour' kept: state version 1; a new build of the rule", StringComparison.Ordinal));

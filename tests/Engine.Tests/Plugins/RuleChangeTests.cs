@@ -1,7 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using Kommune.Connectors.Codecs;
+using Kommune.Engine.Actors;
 using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Api;
 using Kommune.Rules.Model;
 using Prometheus;
 using Xunit.Abstractions;
@@ -54,7 +56,7 @@ public sealed class RuleChangeTests(ITestOutputHelper output)
         // (b) The plugin rebuilt, same state version: the area's hour window in progress and the open alert are kept.
         // The readings reach the area through the repartition topic, after the sensor's alert: the window is in
         // progress once the area has written its state.
-        bed.ReadUntil(bed.Options.Topics.State, records => records.Any(r => Key(r.Message.Key) == "area:park"
+        bed.ReadUntil(bed.Options.Topics.State, records => records.Any(r => Key(r.Message.Key) == StateKeys.Of(RuleScope.Area, "park")
             && r.Message.Value is { } state && Encoding.UTF8.GetString(state).Contains("\"noise-hour\"", StringComparison.Ordinal)));
         PluginCompiler.Build(plugin, NightNoisePlugin.Name, NightNoisePlugin.Source(build: 2, stateVersion: 1));
         await ReloadAsync(bed, engine, workspace, reload: 2);

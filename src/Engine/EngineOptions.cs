@@ -113,6 +113,13 @@ public sealed class EngineOptions
     public TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
+    /// Whether a key's state of 2 KB to 64 KB (an energy meter's detector, an area's parking sensors) is written as what
+    /// changed since a whole copy of it, the key's base, with a new base once the changes reach half the state
+    /// (docs/reliability.md, "State records"). On by default; KOMMUNE_StateDeltas=false writes every state whole.
+    /// </summary>
+    public bool StateDeltas { get; set; } = true;
+
+    /// <summary>
     /// At-least-once (the default): an offset is committed once its event's outputs and state are acknowledged; after a
     /// crash some outputs may be written again, byte-identical (docs/alerts.md). Exactly-once (configuration value
     /// <c>exactly-once</c>, needs <see cref="PersistState"/>): outputs, state records and offsets commit in one Kafka

@@ -801,7 +801,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (snapshot, state) =>
             {
                 var covers = state.Covers;
-                var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins);
+                var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins, state.BaseSlot);
                 if (snapshot.Scope == Kommune.Rules.Api.RuleScope.Area)
                 {
                     if (tasks.Contains(context.AreaTask(snapshot.Key)))

@@ -405,6 +405,7 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
 
         void OneRefused(RecordRefusal refusal)
         {
+            state.DeltaOf?.Refused(); // its next write starts a new base: a restore may not find this one
             if (Interlocked.Exchange(ref refused, 1) != 0)
             {
                 return;

@@ -12,6 +12,20 @@ namespace Kommune.Connectors.Kafka;
 /// one written again is applied once.</param>
 public sealed record StateRecord(string Key, byte[]? Value, int Partition, IReadOnlyDictionary<int, long>? Covers = null, byte[]? Origins = null)
 {
+    /// <summary>
+    /// The base <see cref="Value"/> is a delta of (<see cref="StateDelta"/>), or null when the value is the whole state.
+    /// </summary>
+    public StateDeltaBase? DeltaOf { get; init; }
+
+    /// <summary>
+    /// The whole state, written first as <see cref="DeltaOf"/>'s base record, when this record starts a new base; null
+    /// when the base was written before.
+    /// </summary>
+    public byte[]? Base { get; init; }
+
+    /// <summary>Whether the key's base records are deleted (tombstones) with this record: its state is no longer written as deltas.</summary>
+    public bool DropBases { get; init; }
+
     /// <summary>The header that carries <see cref="Covers"/>: <c>partition:offset</c> pairs joined by commas.</summary>
     public const string CoversHeader = "kommune-covers";
 

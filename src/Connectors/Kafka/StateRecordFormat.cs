@@ -18,6 +18,11 @@ namespace Kommune.Connectors.Kafka;
 /// reader checks (so chunks of an older, larger state are never mixed in). Chunks a smaller state no longer uses
 /// are deleted with tombstones.</item>
 /// </list>
+/// A state of <see cref="DeltaFrom"/> bytes up to <see cref="CompressAbove"/> may be written as a delta
+/// (<see cref="StateDelta"/>): the key's record holds what changed since a base, and names it in the header
+/// <c>kommune-delta-of: {slot}:{id}</c>; the base itself is a record keyed <c>{key}\u001fb{slot}</c> with the header
+/// <c>kommune-base-id</c>, written before the first delta of it. A key has two base slots and a new base goes to the one
+/// its newest record does not name, so the base that record needs stays readable, also on a compacted topic.
 /// Every record of a key goes to the key's partition of the state topic, in this order.
 /// </summary>
 public static class StateRecordFormat
@@ -36,6 +41,18 @@ public static class StateRecordFormat
 
     /// <summary>On a key's record and each of its chunks: the SHA-256 (hex) of the encoded value the chunks make up.</summary>
     public const string ChunkOfHeader = "kommune-chunk-of";
+
+    /// <summary>States shorter than this are always written whole: a delta would save too little.</summary>
+    public const int DeltaFrom = 2048;
+
+    /// <summary>On a key's record written as a delta: <c>{slot}:{id}</c> of the base it is a delta of.</summary>
+    public const string DeltaOfHeader = "kommune-delta-of";
+
+    /// <summary>On a base record: its id.</summary>
+    public const string BaseIdHeader = "kommune-base-id";
+
+    /// <summary>The key of base slot <paramref name="slot"/> of <paramref name="key"/>.</summary>
+    public static string BaseKey(string key, int slot) => string.Create(CultureInfo.InvariantCulture, $"{key}{ChunkSeparator}b{slot}");
 
     /// <summary>Separates a key from a chunk's index in a chunk record's key.</summary>
     public const char ChunkSeparator = '\u001f';
@@ -63,6 +80,26 @@ public static class StateRecordFormat
         if (state.Origins is { } origins)
         {
             headers.Add(StateRecord.OriginsHeader, origins);
+        }
+
+        if (state.DeltaOf is { } deltaOf)
+        {
+            if (state.Base is { } whole)
+            {
+                messages.Add(new Message<byte[]?, byte[]?>
+                {
+                    Key = Encoding.UTF8.GetBytes(BaseKey(state.Key, deltaOf.Slot)),
+                    Value = whole,
+                    Headers = [new Header(BaseIdHeader, Encoding.ASCII.GetBytes(deltaOf.Id))],
+                });
+            }
+
+            headers.Add(DeltaOfHeader, Encoding.ASCII.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{deltaOf.Slot}:{deltaOf.Id}")));
+        }
+        else if (state.DropBases)
+        {
+            messages.Add(new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(BaseKey(state.Key, 0)), Value = null });
+            messages.Add(new Message<byte[]?, byte[]?> { Key = Encoding.UTF8.GetBytes(BaseKey(state.Key, 1)), Value = null });
         }
 
         var value = state.Value;

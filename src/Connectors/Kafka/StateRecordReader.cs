@@ -21,6 +21,9 @@ public sealed class StateRecordReader
     // newer version's chunks unreadable.
     private readonly Dictionary<string, Dictionary<string, ChunkVersion>> _chunks = new(StringComparer.Ordinal);
     private long _chunkVersions;
+    // Per key, its base records (StateRecordFormat: a delta names the one it needs) by id, in the order they came.
+    private readonly Dictionary<string, Dictionary<string, BaseVersion>> _bases = new(StringComparer.Ordinal);
+    private long _baseVersions;
 
     /// <summary>How many records were read.</summary>
     public long Records { get; private set; }
@@ -39,6 +42,23 @@ public sealed class StateRecordReader
 
         var text = Encoding.UTF8.GetString(key);
         var separator = text.IndexOf(StateRecordFormat.ChunkSeparator, StringComparison.Ordinal);
+        if (separator >= 0 && text.Length == separator + 3 && text[separator + 1] == 'b' && char.IsAsciiDigit(text[separator + 2]))
+        {
+            // A base's tombstone only deletes it from a compacted topic, as a chunk's does.
+            if (value is not null && Header(headers, StateRecordFormat.BaseIdHeader) is { } id)
+            {
+                var owner = text[..separator];
+                if (!_bases.TryGetValue(owner, out var versions))
+                {
+                    _bases[owner] = versions = new Dictionary<string, BaseVersion>(StringComparer.Ordinal);
+                }
+
+                versions[id] = new BaseVersion(++_baseVersions, value);
+            }
+
+            return;
+        }
+
         if (separator >= 0)
         {
             // A chunk's tombstone only deletes it from a compacted topic; its version is dropped here once the key's
@@ -74,6 +94,7 @@ public sealed class StateRecordReader
 
         _newest[text] = new Newest(value, partition, headers, covers);
         ForgetOlderChunks(text, Header(headers, StateRecordFormat.ChunkOfHeader));
+        ForgetOlderBases(text, DeltaOf(headers).Id);
     }
 
     /// <summary>
@@ -103,8 +124,27 @@ public sealed class StateRecordReader
                 continue;
             }
 
+            var (slot, id) = DeltaOf(newest.Headers);
+            if (id is not null)
+            {
+                try
+                {
+                    if (!_bases.TryGetValue(key, out var versions) || !versions.TryGetValue(id, out var baseVersion))
+                    {
+                        throw new InvalidDataException($"its record is a delta of base {slot}:{id}, which is not on the state topic");
+                    }
+
+                    bytes = StateDelta.Apply(baseVersion.Value, bytes);
+                }
+                catch (InvalidDataException e)
+                {
+                    unreadable(key, newest.Partition, e.Message);
+                    continue;
+                }
+            }
+
             var origins = newest.Headers?.TryGetLastBytes(StateRecord.OriginsHeader, out var o) == true ? o : null;
-            yield return new RestoredState(key, bytes, newest.Partition, newest.Covers, chunks) { Origins = origins };
+            yield return new RestoredState(key, bytes, newest.Partition, newest.Covers, chunks) { Origins = origins, BaseSlot = id is null ? null : slot };
         }
     }
 
@@ -144,6 +184,43 @@ public sealed class StateRecordReader
         {
             _chunks.Remove(key);
         }
+    }
+
+    /// <summary>
+    /// Forgets the base records of a key that came before the one its newest record names (all of them when it names
+    /// none): a base that came after may be for a delta still to come.
+    /// </summary>
+    private void ForgetOlderBases(string key, string? kept)
+    {
+        if (!_bases.TryGetValue(key, out var versions))
+        {
+            return;
+        }
+
+        var before = kept is not null && versions.TryGetValue(kept, out var own) ? own.Order : _baseVersions + 1;
+        foreach (var version in versions.Where(v => v.Value.Order < before).Select(v => v.Key).ToList())
+        {
+            versions.Remove(version);
+        }
+
+        if (versions.Count == 0)
+        {
+            _bases.Remove(key);
+        }
+    }
+
+    /// <summary>The base slot and id a record's header says it is a delta of; (0, null) for a whole state.</summary>
+    private static (int Slot, string? Id) DeltaOf(Headers? headers)
+    {
+        if (Header(headers, StateRecordFormat.DeltaOfHeader) is not { } text)
+        {
+            return (0, null);
+        }
+
+        var colon = text.IndexOf(':', StringComparison.Ordinal);
+        return colon > 0 && int.TryParse(text.AsSpan(0, colon), NumberStyles.None, CultureInfo.InvariantCulture, out var slot)
+            ? (slot, text[(colon + 1)..])
+            : (0, text);
     }
 
     /// <summary>Forgets the chunks of a record passed over, unless they are those of the version kept.</summary>
@@ -199,6 +276,8 @@ public sealed class StateRecordReader
         public Dictionary<int, byte[]> Parts { get; } = [];
     }
 
+    private sealed record BaseVersion(long Order, byte[] Value);
+
     private sealed record Newest(byte[]? Value, int Partition, Headers? Headers, Dictionary<int, long> Covers);
 
     private static string? Header(Headers? headers, string name) =>
@@ -215,4 +294,10 @@ public sealed record RestoredState(string Key, byte[] Value, int Partition, IRea
 {
     /// <summary>An area's: the origins of the repartition records its state includes (<see cref="StateRecord.Origins"/>).</summary>
     public byte[]? Origins { get; init; }
+
+    /// <summary>
+    /// The base slot its record was a delta of (<see cref="StateRecordFormat"/>), or null when it was written whole: the
+    /// key's next base goes to the other slot, so this one stays readable until a record names the new one.
+    /// </summary>
+    public int? BaseSlot { get; init; }
 }

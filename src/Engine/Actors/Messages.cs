@@ -159,4 +159,4 @@ internal sealed record Checkpoint
 /// to restore before the key's first event; <paramref name="Covers"/> says up to which input offsets it includes, and an
 /// area's <paramref name="Origins"/> which repartition records (<see cref="OriginLedger"/>).
 /// </summary>
-internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers, byte[]? Origins = null);
+internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers, byte[]? Origins = null, int? BaseSlot = null);

@@ -37,6 +37,8 @@ internal sealed partial class RuleHost
     private int _unacknowledged;
     private Action? _handedOver;
     private OriginLedger? _origins; // an area's: which repartition records it applied
+    private StateDeltaBase? _base; // what the key's state is written as a delta of, while it is
+    private int? _restoredBaseSlot; // the base slot the restored state's record named: the next base goes to the other
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
@@ -196,6 +198,7 @@ internal sealed partial class RuleHost
     public void Restore(RestoreState restore)
     {
         _written = XxHash128.HashToUInt128(restore.Raw);
+        _restoredBaseSlot = restore.BaseSlot;
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
         if (_origins is not null)
@@ -295,10 +298,14 @@ internal sealed partial class RuleHost
         _engine.StateBeingWritten(_self);
         var waiting = _waiting;
         _waiting = null;
-        byte[]? state;
+        var hasState = Runner.HasState;
+        ReadOnlySpan<byte> state = default;
         try
         {
-            state = Runner.HasState ? Runner.PersistedState() : null;
+            if (hasState)
+            {
+                state = Runner.WritePersistedState();
+            }
         }
         catch (Exception exception) when (exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
         {
@@ -312,7 +319,7 @@ internal sealed partial class RuleHost
             return;
         }
 
-        var hash = state is null ? (UInt128?)null : XxHash128.HashToUInt128(state);
+        var hash = hasState ? XxHash128.HashToUInt128(state) : (UInt128?)null;
         if (_partition is not { } partition || hash == _written)
         {
             Complete(waiting);
@@ -324,13 +331,49 @@ internal sealed partial class RuleHost
         _written = hash;
         var handedOver = _handedOver; // read here: the callback runs on the sink's thread
         var covers = _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
-        _engine.Sink.Send(new StateRecord(_stateKey, state, partition, covers, state is null ? null : _origins?.ToJson()), () =>
+        var record = hasState
+            ? StateRecordOf(state, hash!.Value, partition, covers, _origins?.ToJson())
+            : new StateRecord(_stateKey, null, partition, covers) { DropBases = ForgetBase() };
+        _engine.Sink.Send(record, () =>
         {
             _engine.Counters.StateWrittenOnce();
             Complete(waiting);
             _engine.StateWritten();
             handedOver?.Invoke();
         });
+    }
+
+    /// <summary>
+    /// The record that writes <paramref name="state"/>: whole, or, for a state of <see cref="StateRecordFormat.DeltaFrom"/>
+    /// bytes up to <see cref="StateRecordFormat.CompressAbove"/>, what changed since the key's base, with a new base
+    /// (written first, to the slot the key's newest record does not name) once that would be over half the state.
+    /// </summary>
+    private StateRecord StateRecordOf(ReadOnlySpan<byte> state, UInt128 hash, int partition, Dictionary<int, long>? covers, byte[]? origins)
+    {
+        if (!_engine.Options.StateDeltas || state.Length < StateRecordFormat.DeltaFrom || state.Length > StateRecordFormat.CompressAbove)
+        {
+            return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
+        }
+
+        if (_base is { IsRefused: false } current && StateDelta.Diff(state, current, state.Length / 2) is { } delta)
+        {
+            return new StateRecord(_stateKey, delta, partition, covers, origins) { DeltaOf = current };
+        }
+
+        var slot = (_base?.Slot ?? _restoredBaseSlot) is { } named ? 1 - named : 0;
+        var fresh = StateDelta.Capture(state, slot, ((ulong)hash).ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
+        _base = fresh;
+        _restoredBaseSlot = null;
+        return new StateRecord(_stateKey, StateDelta.Diff(state, fresh, int.MaxValue)!, partition, covers, origins) { DeltaOf = fresh, Base = state.ToArray() };
+    }
+
+    /// <summary>Stops writing the key's state as deltas; whether it had base records to delete.</summary>
+    private bool ForgetBase()
+    {
+        var had = _base is not null || _restoredBaseSlot is not null;
+        _base = null;
+        _restoredBaseSlot = null;
+        return had;
     }
 
     private static void Complete(List<EventCompletion>? waiting)

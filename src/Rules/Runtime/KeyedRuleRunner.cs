@@ -258,9 +258,21 @@ internal sealed class KeyedRuleRunner
     /// takes it from the partitions). Written straight to UTF-8, without building the snapshot's objects first: this
     /// runs at every checkpoint of every key whose state changed.
     /// </summary>
-    public byte[] PersistedState()
+    public byte[] PersistedState() => WritePersistedState().ToArray();
+
+    /// <summary>
+    /// <see cref="PersistedState"/> written into a buffer of the calling thread, without copying it out: the bytes are
+    /// valid until the thread's next call (of any key).
+    /// </summary>
+    public ReadOnlySpan<byte> WritePersistedState()
     {
-        var buffer = PersistBuffer ??= new ArrayBufferWriter<byte>(1024);
+        var buffer = PersistBuffer;
+        if (buffer is null || buffer.Capacity > MaxRetainedBuffer)
+        {
+            // A rare huge state grew the last buffer: do not keep it for the thread's lifetime.
+            buffer = PersistBuffer = new ArrayBufferWriter<byte>(1024);
+        }
+
         buffer.ResetWrittenCount();
         var writer = PersistWriter;
         if (writer is null)
@@ -336,14 +348,7 @@ internal sealed class KeyedRuleRunner
         writer.WriteEndArray();
         writer.WriteEndObject();
         writer.Flush();
-        var json = buffer.WrittenSpan.ToArray();
-        if (buffer.Capacity > MaxRetainedBuffer)
-        {
-            PersistBuffer = null; // a rare huge state: do not keep its buffer for the thread's lifetime
-            PersistWriter = null;
-        }
-
-        return json;
+        return buffer.WrittenSpan;
     }
 
     /// <summary>

@@ -216,6 +216,7 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
             WatchRules = false,
             RulesFile = rulesFile,
             PersistState = settings.PersistState,
+                StateDeltas = settings.StateDeltas,
             MetricsPort = -1,
             Topics = new EngineOptions.TopicNames
             {

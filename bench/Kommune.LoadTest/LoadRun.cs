@@ -69,6 +69,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
                 TransactionalId = $"bench-{Guid.NewGuid():N}",
                 WatchRules = false,
                 PersistState = settings.PersistState,
+                StateDeltas = settings.StateDeltas,
             };
             if (settings.StateInterval is { } interval)
             {
@@ -221,7 +222,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
     }
 
     private string EngineName(string engine) =>
-        engine + (settings.ExactlyOnce ? ", exactly-once" : ", at-least-once") + (settings.PersistState ? "" : ", no state");
+        engine + (settings.ExactlyOnce ? ", exactly-once" : ", at-least-once") + (settings.PersistState ? "" : ", no state") + (settings.StateDeltas ? "" : ", whole state");
 
     /// <summary>Where the broker, the generator with the latency reader, and the pipe under test run.</summary>
     private string Layout()

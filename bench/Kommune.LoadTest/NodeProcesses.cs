@@ -32,6 +32,7 @@ internal sealed partial class NodeProcesses : IDisposable
             ["KOMMUNE_GroupId"] = GroupId,
             ["KOMMUNE_ProcessingGuarantee"] = settings.ExactlyOnce ? "exactly-once" : "at-least-once",
             ["KOMMUNE_PersistState"] = settings.PersistState ? "true" : "false",
+            ["KOMMUNE_StateDeltas"] = settings.StateDeltas ? "true" : "false",
             ["KOMMUNE_LogFormat"] = "text",
             ["KOMMUNE_MetricsPort"] = "0",
             ["KOMMUNE_WatchRules"] = "false",

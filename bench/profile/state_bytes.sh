@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Bytes the engine writes to its state topic, by key type: broker, `kommune simulate` (municipal mix, 10,000 sensors,
+# 100 areas) and `kommune run` (every built-in rule, state persisted) as three processes, at a fixed rate for a fixed
+# time; then kcat reads the state topic. Extra environment for the engine comes from ENGINE_ENV, for example
+#   ENGINE_ENV="KOMMUNE_StateDeltas=false" bench/profile/state_bytes.sh 7500    (every state written whole)
+# Usage: bench/profile/state_bytes.sh [rate] [seconds]     (defaults: 7500, 30)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+rate=${1:-7500}
+seconds=${2:-30}
+out=$(mktemp -d)
+dotnet build -c Release "$repo/src/Engine" >/dev/null
+k="$repo/src/Engine/bin/Release/net10.0/kommune.dll"
+cd "$out"
+dotnet "$k" broker --partitions 12 --bootstrap-file bs >broker.log 2>&1 &
+broker=$!
+trap 'kill $broker ${sim:-} ${engine:-} 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done
+b=$(cat bs)
+env KOMMUNE_MetricsPort=0 ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
+engine=$!
+sleep 5
+dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * seconds)) >sim.log 2>&1 &
+sim=$!
+wait "$sim" || true
+sleep 3
+kill -TERM "$engine"
+wait "$engine" || true
+topic=$(kcat -b "$b" -L 2>/dev/null | awk -F'"' '/topic ".*state/ {print $2; exit}')
+kcat -b "$b" -C -t "$topic" -e -q -f '%k\t%S\n' 2>/dev/null | awk -F'\t' -v e="${ENGINE_ENV:-default}" -v r="$rate" -v s="$seconds" '
+  { k = $1; kind = (k ~ /\x1fb[01]$/) ? "base" : "head"; sub(/:.*/, "", k); split($1, parts, ":"); id = parts[2];
+    type = (id ~ /^area/ || k == "area") ? "area" : (id ~ /energy|meter/ ? "energy" : (id ~ /parking/ ? "parking" : (id ~ /road|traffic/ ? "road" : (id ~ /fall|wear/ ? "fall" : "other"))));
+    n[type " " kind]++; b[type " " kind] += $2; total += $2; records++ }
+  END { printf "engine env: %s  %d events/s for %d s: %d state records, %.1f MB\n", e, r, s, records, total / 1e6;
+        for (x in n) printf "  %-16s %7d records %10.0f B  mean %6.0f B\n", x, n[x], b[x], b[x] / n[x] }'

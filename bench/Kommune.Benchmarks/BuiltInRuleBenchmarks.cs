@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using Kommune.Connectors.Codecs;
+using Kommune.Connectors.Kafka;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Model;
@@ -27,6 +28,7 @@ public class BuiltInRuleBenchmarks
     private DateTimeOffset _detectorTime;
     private DateTimeOffset _roadTime;
     private DateTimeOffset _meterTime;
+    private StateDeltaBase _energyBase = null!;
     private Alert _alert = null!;
 
     [GlobalSetup]
@@ -46,6 +48,11 @@ public class BuiltInRuleBenchmarks
         {
             MeterEvent();
         }
+
+        // The base a delta is written against: the meter's state one reading earlier (one reading later is what a
+        // checkpoint writes).
+        _energyBase = StateDelta.Capture(_energy.WritePersistedState(), 0, "base");
+        MeterEvent();
 
         // The detector alone, with the generic-series parameters (bench/Kommune.Detection), four weeks of minute readings.
         _detector = new SeriesAnomalyDetector(new EnergyAnomalyRule(RuleParameters.FromJson(GenericSeries)).Options);
@@ -94,6 +101,14 @@ public class BuiltInRuleBenchmarks
     /// <summary>An energy meter's checkpoint: its state as the engine persists it.</summary>
     [Benchmark]
     public int EnergySnapshot() => _energy.PersistedState().Length;
+
+    /// <summary>An energy meter's checkpoint as a delta: its state written, then what changed since its base (one reading earlier), as the engine writes it with <c>StateDeltas</c> on.</summary>
+    [Benchmark]
+    public int EnergyDelta() => StateDelta.Diff(_energy.WritePersistedState(), _energyBase, int.MaxValue)!.Length;
+
+    /// <summary>A new base of an energy meter's state: the hashes of its properties.</summary>
+    [Benchmark]
+    public int EnergyBaseCapture() => StateDelta.Capture(_energy.WritePersistedState(), 0, "base").Length;
 
     /// <summary>One alert record's JSON.</summary>
     [Benchmark]

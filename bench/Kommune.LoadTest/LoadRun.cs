@@ -222,7 +222,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
     }
 
     private string EngineName(string engine) =>
-        engine + (settings.ExactlyOnce ? ", exactly-once" : ", at-least-once") + (settings.PersistState ? "" : ", no state") + (settings.StateDeltas ? "" : ", whole state");
+        engine + (settings.ExactlyOnce ? ", exactly-once" : ", at-least-once") + (settings.PersistState ? "" : ", no state") + (settings.StateDeltas ? ", state deltas" : "");
 
     /// <summary>Where the broker, the generator with the latency reader, and the pipe under test run.</summary>
     private string Layout()

@@ -38,8 +38,8 @@ internal sealed record LoadSettings
     /// <summary>Whether the engine writes rule state to the state topic (its default).</summary>
     public bool PersistState { get; init; } = true;
 
-    /// <summary>Whether the engine writes large states as deltas of a base (EngineOptions.StateDeltas, its default).</summary>
-    public bool StateDeltas { get; init; } = true;
+    /// <summary>Whether the engine writes large states as deltas of a base (EngineOptions.StateDeltas; off by default).</summary>
+    public bool StateDeltas { get; init; }
 
     /// <summary>The engine's checkpoint interval (EngineOptions.StateInterval); null for its default.</summary>
     public TimeSpan? StateInterval { get; init; }

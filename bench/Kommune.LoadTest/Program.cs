@@ -24,7 +24,7 @@ var falls = new Option<double>("--falls-per-minute") { Description = "Falls per 
 var partitions = new Option<int>("--partitions") { Description = "Partitions per topic on the embedded broker.", DefaultValueFactory = _ => 12 };
 var exactlyOnce = new Option<bool>("--exactly-once") { Description = "Run the engine in exactly-once mode." };
 var noState = new Option<bool>("--no-state") { Description = "Run the engine without writing rule state (KOMMUNE_PersistState=false)." };
-var wholeState = new Option<bool>("--whole-state") { Description = "Write every state whole, never as deltas of a base (KOMMUNE_StateDeltas=false)." };
+var stateDeltas = new Option<bool>("--state-deltas") { Description = "Write large states as deltas of a base (KOMMUNE_StateDeltas=true; off by default)." };
 var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
 var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
@@ -48,7 +48,7 @@ var incidents = new Option<bool>("--incidents") { Description = "Play the simula
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
-    bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, wholeState, stateInterval, findMax, skipBaseline,
+    bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateDeltas, stateInterval, findMax, skipBaseline,
     skipEngine, separateGenerator, separateBroker, nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents,
     drain, events, rounds,
 };
@@ -82,7 +82,7 @@ root.SetAction(async (parse, cancellationToken) =>
         SeparateBroker = parse.GetValue(separateBroker),
         FindMax = parse.GetValue(findMax),
         PersistState = !parse.GetValue(noState),
-        StateDeltas = !parse.GetValue(wholeState),
+        StateDeltas = parse.GetValue(stateDeltas),
         StateInterval = parse.GetValue(stateInterval) is { } interval ? TimeSpan.FromSeconds(interval) : null,
         Nodes = parse.GetValue(nodes),
         Rebalance = parse.GetValue(rebalance),

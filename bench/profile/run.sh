@@ -2,6 +2,7 @@
 # Profiles `kommune run` (every built-in rule, state persisted) for 20 s while `kommune simulate` offers events of the
 # municipal mix; broker, simulator and engine run as three processes. Needs dotnet-trace
 # (`dotnet tool install -g dotnet-trace`). Then: python3 bench/profile/cpu_by_frame.py <out>/engine.speedscope.json
+# Extra environment for the engine only comes from ENGINE_ENV (as in cpu_per_event.sh).
 # Usage: bench/profile/run.sh [rate] [out-dir]     (defaults: 12000, ./profile-out)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -17,7 +18,7 @@ broker=$!
 trap 'kill $broker 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done
 b=$(cat bs)
-dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
+env ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
 engine=$!
 sleep 5
 dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * 60)) >sim.log 2>&1 &

@@ -2,7 +2,7 @@
 # Bytes the engine writes to its state topic, by key type: broker, `kommune simulate` (municipal mix, 10,000 sensors,
 # 100 areas) and `kommune run` (every built-in rule, state persisted) as three processes, at a fixed rate for a fixed
 # time; then kcat reads the state topic. Extra environment for the engine comes from ENGINE_ENV, for example
-#   ENGINE_ENV="KOMMUNE_StateDeltas=false" bench/profile/state_bytes.sh 7500    (every state written whole)
+#   ENGINE_ENV="KOMMUNE_StateDeltas=true" bench/profile/state_bytes.sh 7500    (large states written as deltas of a base)
 # Usage: bench/profile/state_bytes.sh [rate] [seconds]     (defaults: 7500, 30)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)

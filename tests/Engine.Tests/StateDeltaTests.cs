@@ -25,7 +25,11 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         var rules = new RuleSet([new RuleBinding(Ledger, new LedgerRule())]);
-        void Options(EngineOptions o) => o.StateInterval = TimeSpan.FromMilliseconds(100);
+        void Options(EngineOptions o)
+        {
+            o.StateInterval = TimeSpan.FromMilliseconds(100);
+            o.StateDeltas = true;
+        }
 
         // Each event is checkpointed on its own (the test waits for its commit): a tick changes two numbers of a 3 KB
         // state, a rewrite its whole table.

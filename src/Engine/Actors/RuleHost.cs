@@ -198,6 +198,7 @@ internal sealed partial class RuleHost
     public void Restore(RestoreState restore)
     {
         _written = XxHash128.HashToUInt128(restore.Raw);
+        _base = null; // the restored record's base is the topic's now, whoever wrote it
         _restoredBaseSlot = restore.BaseSlot;
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
@@ -261,6 +262,7 @@ internal sealed partial class RuleHost
         _timers.Cancel(CheckpointTimerKey);
         _scheduled = null;
         _checkpointScheduled = false;
+        _base = null; // the new owner writes bases of its own: a later write here starts a new one
         if (_dirty)
         {
             _dirty = false;

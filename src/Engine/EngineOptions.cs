@@ -116,8 +116,9 @@ public sealed class EngineOptions
     /// Whether a key's state of 2 KB to 64 KB (an energy meter's detector, an area's parking sensors) is written as what
     /// changed since a whole copy of it, the key's base, with a new base once the changes reach half the state
     /// (docs/reliability.md, "State records"). Off by default (KOMMUNE_StateDeltas=true turns it on): it cuts a meter's
-    /// state record from about 5 KB to about 600 B, and costs the engine more CPU per event than the smaller records
-    /// save it (bench/README.md, round nine); it pays where the state topic's bytes cost more than the engine's CPU.
+    /// state record from about 5 KB to about 600 B at the same CPU per event, but on the embedded broker the engine kept
+    /// up with fewer events per second with it (bench/README.md, round nine); it pays where the state topic's bytes
+    /// (stored, replicated, sent over a network) cost more than that.
     /// </summary>
     public bool StateDeltas { get; set; }
 

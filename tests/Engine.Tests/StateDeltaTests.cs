@@ -32,8 +32,9 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
         }
 
         // Each event is checkpointed on its own (the test waits for its commit): a tick changes two numbers of a 3 KB
-        // state, a rewrite its whole table.
-        string[] steps = ["tick", "tick", "rewrite", "tick", "tick"];
+        // state, a rewrite its whole table. Two deltas of the first base come before the rewrite, so that base paid for
+        // itself and the rewrite starts a new one (the test below: one that did not is written whole instead).
+        string[] steps = ["tick", "tick", "tick", "rewrite", "tick", "tick"];
         await using (var first = await bed.StartEngineAsync(Options, rules))
         {
             for (var i = 0; i < steps.Length; i++)
@@ -64,8 +65,53 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
             .Select(a => (Value: a.GetProperty("value").GetDouble(), Count: a.GetProperty("count").GetInt64()))
             .ToList();
         Assert.Equal(1, second.Statistics.StateRestored);
-        Assert.Equal(5, totals[^1].Count); // five ticks: four before the restart, one after
-        Assert.Equal(LedgerRule.TableSum(3), totals[^1].Value - totals[^1].Count, precision: 6); // the rewrite's table
+        Assert.Equal(6, totals[^1].Count); // six ticks: five before the restart, one after
+        Assert.Equal(LedgerRule.TableSum(4), totals[^1].Value - totals[^1].Count, precision: 6); // the rewrite's table
+    }
+
+    [Fact]
+    public async Task A_state_whose_changes_outgrow_every_base_at_once_is_written_whole_and_its_base_deleted()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        var rules = new RuleSet([new RuleBinding(Ledger, new LedgerRule())]);
+        void Options(EngineOptions o)
+        {
+            o.StateInterval = TimeSpan.FromMilliseconds(100);
+            o.StateDeltas = true;
+        }
+
+        // Every event rewrites the whole table: the second state's delta would be over half of it right after its base.
+        const int Rewrites = 4;
+        await using (var first = await bed.StartEngineAsync(Options, rules))
+        {
+            for (var i = 1; i <= Rewrites; i++)
+            {
+                bed.ProduceEvent(Step(i + 10, "rewrite"));
+                bed.Flush();
+                await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            }
+
+            await first.StopAsync();
+        }
+
+        var records = bed.ReadUntil(bed.Options.Topics.State, r => r.Count(m => Key(m) == StateKey) >= Rewrites);
+        var heads = records.Where(m => Key(m) == StateKey).ToList();
+        Assert.True(heads[0].Message.Headers.TryGetLastBytes(StateRecordFormat.DeltaOfHeader, out _)); // the first: a base and its delta
+        Assert.All(heads.Skip(1), h => Assert.False(h.Message.Headers.TryGetLastBytes(StateRecordFormat.DeltaOfHeader, out _)));
+        var bases = records.Where(m => Key(m).StartsWith(StateKey + StateRecordFormat.ChunkSeparator, StringComparison.Ordinal)).ToList();
+        Assert.Equal([(StateKey + "\u001fb0", true), (StateKey + "\u001fb0", false), (StateKey + "\u001fb1", false)], bases.Select(b => (Key(b), b.Message.Value is not null)));
+
+        // Restored from the newest whole record: the table is the last rewrite's.
+        await using var second = await bed.StartEngineAsync(Options, rules);
+        bed.ProduceEvent(Step(99, "tick"));
+        bed.Flush();
+        var total = bed.ReadUntil(bed.Options.Topics.Aggregates, r => r.Count >= Rewrites + 1)
+            .Select(r => JsonDocument.Parse(r.Message.Value).RootElement)
+            .Select(a => (Value: a.GetProperty("value").GetDouble(), Count: a.GetProperty("count").GetInt64()))
+            .Last();
+        Assert.Equal(1, second.Statistics.StateRestored);
+        Assert.Equal(1, total.Count);
+        Assert.Equal(LedgerRule.TableSum(Rewrites + 10), total.Value - total.Count, precision: 6);
     }
 
     private static string Key(ConsumeResult<byte[]?, byte[]?> record) => Encoding.UTF8.GetString(record.Message.Key!);

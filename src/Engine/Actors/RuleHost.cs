@@ -23,6 +23,8 @@ internal sealed partial class RuleHost
 {
     private const string ProcessingTimerKey = "processing-time";
     private const string CheckpointTimerKey = "checkpoint";
+    private const int DeltasThatPayForABase = 2; // a base followed by fewer deltas than this cost more than it saved
+    private const byte WholeWritesAfterChurn = 32; // then the state is written whole for this many checkpoints
     private readonly EngineContext _engine;
     private readonly ITimerScheduler _timers;
     private readonly IActorRef _self;
@@ -39,6 +41,8 @@ internal sealed partial class RuleHost
     private OriginLedger? _origins; // an area's: which repartition records it applied
     private StateDeltaBase? _base; // what the key's state is written as a delta of, while it is
     private int? _restoredBaseSlot; // the base slot the restored state's record named: the next base goes to the other
+    private byte _deltasOfBase; // deltas written of _base (at most 255 counted)
+    private byte _wholeWrites; // checkpoints left that write the state whole: its changes outgrew a base at once
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
@@ -348,7 +352,8 @@ internal sealed partial class RuleHost
     /// <summary>
     /// The record that writes <paramref name="state"/>: whole, or, for a state of <see cref="StateRecordFormat.DeltaFrom"/>
     /// bytes up to <see cref="StateRecordFormat.CompressAbove"/>, what changed since the key's base, with a new base
-    /// (written first, to the slot the key's newest record does not name) once that would be over half the state.
+    /// (written first, to the slot the key's newest record does not name) once that would be over half the state. A key
+    /// whose changes outgrow a base before it paid for itself is written whole for a while instead.
     /// </summary>
     private StateRecord StateRecordOf(ReadOnlySpan<byte> state, UInt128 hash, int partition, Dictionary<int, long>? covers, byte[]? origins)
     {
@@ -357,11 +362,30 @@ internal sealed partial class RuleHost
             return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
         }
 
-        if (_base is { IsRefused: false } current && StateDelta.Diff(state, current, state.Length / 2) is { } delta)
+        if (_wholeWrites > 0)
         {
-            return new StateRecord(_stateKey, delta, partition, covers, origins) { DeltaOf = current };
+            _wholeWrites--;
+            return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
         }
 
+        if (_base is { IsRefused: false } current)
+        {
+            if (StateDelta.Diff(state, current, state.Length / 2) is { } delta)
+            {
+                _deltasOfBase = (byte)Math.Min(_deltasOfBase + 1, byte.MaxValue);
+                return new StateRecord(_stateKey, delta, partition, covers, origins) { DeltaOf = current };
+            }
+
+            if (_deltasOfBase < DeltasThatPayForABase)
+            {
+                // Its changes between two checkpoints reach half the state (an area whose parking sensors all report):
+                // a new base at every write would cost more than writing it whole, so it is written whole for a while.
+                _wholeWrites = WholeWritesAfterChurn;
+                return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
+            }
+        }
+
+        _deltasOfBase = 0;
         var slot = (_base?.Slot ?? _restoredBaseSlot) is { } named ? 1 - named : 0;
         var fresh = StateDelta.Capture(state, slot, ((ulong)hash).ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
         _base = fresh;

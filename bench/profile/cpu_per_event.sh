@@ -29,10 +29,11 @@ sleep "$warm"
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$engine/stat"; }
 processed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_events_processed_total/ {s += $2} END {print s + 0}'; }
-c0=$(cpu); p0=$(processed)
+states() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_state_records_written_total/ {s += $2} END {print s + 0}'; }
+c0=$(cpu); p0=$(processed); s0=$(states)
 sleep "$window"
-c1=$(cpu); p1=$(processed)
+c1=$(cpu); p1=$(processed); s1=$(states)
 kill -TERM "$engine"
 wait "$engine" || true
-awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" 'BEGIN {
-  printf "engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events\n", e, r, p / w, c / t, w, (c / t) / (p / 1000) }'
+awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" 'BEGIN {
+  printf "engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events, %.0f state records per 1,000 events\n", e, r, p / w, c / t, w, (c / t) / (p / 1000), s / (p / 1000) }'

@@ -67,6 +67,12 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
         Assert.Equal(1, second.Statistics.StateRestored);
         Assert.Equal(6, totals[^1].Count); // six ticks: five before the restart, one after
         Assert.Equal(LedgerRule.TableSum(4), totals[^1].Value - totals[^1].Count, precision: 6); // the rewrite's table
+
+        // Its first write takes a new base, in the slot the restored record did not name (slot 1's base stays readable
+        // until the record naming the new one is written).
+        var afterRestart = bed.ReadUntil(bed.Options.Topics.State, r => r.Count(m => Key(m) == StateKey) > heads.Count);
+        Assert.Equal(StateKey + "\u001fb0", Key(afterRestart.Last(m => Key(m).StartsWith(StateKey + StateRecordFormat.ChunkSeparator, StringComparison.Ordinal))));
+        Assert.StartsWith("0:", Encoding.ASCII.GetString(afterRestart.Last(m => Key(m) == StateKey).Message.Headers.GetLastBytes(StateRecordFormat.DeltaOfHeader)), StringComparison.Ordinal);
     }
 
     [Fact]

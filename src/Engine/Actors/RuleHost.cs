@@ -40,7 +40,7 @@ internal sealed partial class RuleHost
     private Action? _handedOver;
     private OriginLedger? _origins; // an area's: which repartition records it applied
     private StateDeltaBase? _base; // what the key's state is written as a delta of, while it is
-    private int? _restoredBaseSlot; // the base slot the restored state's record named: the next base goes to the other
+    private sbyte _restoredBaseSlot = -1; // the base slot the restored state's record named (-1: none): the next base goes to the other
     private byte _deltasOfBase; // deltas written of _base (at most 255 counted)
     private byte _wholeWrites; // checkpoints left that write the state whole: its changes outgrew a base at once
 
@@ -203,7 +203,7 @@ internal sealed partial class RuleHost
     {
         _written = XxHash128.HashToUInt128(restore.Raw);
         _base = null; // the restored record's base is the topic's now, whoever wrote it
-        _restoredBaseSlot = restore.BaseSlot;
+        _restoredBaseSlot = (sbyte)(restore.BaseSlot ?? -1);
         _partition = restore.Partition;
         _covers = new Dictionary<int, long>(restore.Covers);
         if (_origins is not null)
@@ -386,19 +386,19 @@ internal sealed partial class RuleHost
         }
 
         _deltasOfBase = 0;
-        var slot = (_base?.Slot ?? _restoredBaseSlot) is { } named ? 1 - named : 0;
+        var slot = 1 - (_base?.Slot ?? (_restoredBaseSlot >= 0 ? _restoredBaseSlot : 1));
         var fresh = StateDelta.Capture(state, slot, ((ulong)hash).ToString("x16", System.Globalization.CultureInfo.InvariantCulture));
         _base = fresh;
-        _restoredBaseSlot = null;
+        _restoredBaseSlot = -1;
         return new StateRecord(_stateKey, StateDelta.Diff(state, fresh, int.MaxValue)!, partition, covers, origins) { DeltaOf = fresh, Base = state.ToArray() };
     }
 
     /// <summary>Stops writing the key's state as deltas; whether it had base records to delete.</summary>
     private bool ForgetBase()
     {
-        var had = _base is not null || _restoredBaseSlot is not null;
+        var had = _base is not null || _restoredBaseSlot >= 0;
         _base = null;
-        _restoredBaseSlot = null;
+        _restoredBaseSlot = -1;
         return had;
     }
 

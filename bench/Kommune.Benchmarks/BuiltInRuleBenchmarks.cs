@@ -108,7 +108,7 @@ public class BuiltInRuleBenchmarks
 
     /// <summary>A new base of an energy meter's state: the hashes of its properties.</summary>
     [Benchmark]
-    public int EnergyBaseCapture() => StateDelta.Capture(_energy.WritePersistedState(), 0, "base").Length;
+    public StateDeltaBase EnergyBaseCapture() => StateDelta.Capture(_energy.WritePersistedState(), 0, "base");
 
     /// <summary>One alert record's JSON.</summary>
     [Benchmark]

@@ -6,22 +6,10 @@
 #   ENGINE_ENV="DOTNET_gcServer=0" bench/profile/cpu_per_event.sh 7500    (workstation GC; the engine runs server GC)
 # Usage: bench/profile/cpu_per_event.sh [rate] [warm-up s] [window s]     (defaults: 7500, 15, 20)
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
 rate=${1:-7500}
 warm=${2:-15}
 window=${3:-20}
-out=$(mktemp -d)
-dotnet build -c Release "$repo/src/Engine" >/dev/null
-k="$repo/src/Engine/bin/Release/net10.0/kommune.dll"
-cd "$out"
-dotnet "$k" broker --partitions 12 --bootstrap-file bs >broker.log 2>&1 &
-broker=$!
-trap 'kill $broker ${sim:-} ${engine:-} 2>/dev/null || true; rm -rf "$out"' EXIT
-for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done
-b=$(cat bs)
-port=$((20000 + RANDOM % 20000))
-env KOMMUNE_MetricsPort=$port ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
-engine=$!
+. "$(dirname "$0")/mix.sh"
 sleep 5
 dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * (warm + window + 30))) >sim.log 2>&1 &
 sim=$!

@@ -5,20 +5,9 @@
 #   ENGINE_ENV="KOMMUNE_StateDeltas=true" bench/profile/state_bytes.sh 7500    (large states written as deltas of a base)
 # Usage: bench/profile/state_bytes.sh [rate] [seconds]     (defaults: 7500, 30)
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/../.." && pwd)
 rate=${1:-7500}
 seconds=${2:-30}
-out=$(mktemp -d)
-dotnet build -c Release "$repo/src/Engine" >/dev/null
-k="$repo/src/Engine/bin/Release/net10.0/kommune.dll"
-cd "$out"
-dotnet "$k" broker --partitions 12 --bootstrap-file bs >broker.log 2>&1 &
-broker=$!
-trap 'kill $broker ${sim:-} ${engine:-} 2>/dev/null || true; rm -rf "$out"' EXIT
-for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done
-b=$(cat bs)
-env KOMMUNE_MetricsPort=0 ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
-engine=$!
+. "$(dirname "$0")/mix.sh"
 sleep 5
 dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * seconds)) >sim.log 2>&1 &
 sim=$!

@@ -25,12 +25,6 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         var rules = new RuleSet([new RuleBinding(Ledger, new LedgerRule())]);
-        void Options(EngineOptions o)
-        {
-            o.StateInterval = TimeSpan.FromMilliseconds(100);
-            o.StateDeltas = true;
-        }
-
         // Each event is checkpointed on its own (the test waits for its commit): a tick changes two numbers of a 3 KB
         // state, a rewrite its whole table. Two deltas of the first base come before the rewrite, so that base paid for
         // itself and the rewrite starts a new one (the test below: one that did not is written whole instead).
@@ -80,12 +74,6 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         var rules = new RuleSet([new RuleBinding(Ledger, new LedgerRule())]);
-        void Options(EngineOptions o)
-        {
-            o.StateInterval = TimeSpan.FromMilliseconds(100);
-            o.StateDeltas = true;
-        }
-
         // Every event rewrites the whole table: the second state's delta would be over half of it right after its base.
         const int Rewrites = 4;
         await using (var first = await bed.StartEngineAsync(Options, rules))
@@ -118,6 +106,12 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
         Assert.Equal(1, second.Statistics.StateRestored);
         Assert.Equal(1, total.Count);
         Assert.Equal(LedgerRule.TableSum(Rewrites + 10), total.Value - total.Count, precision: 6);
+    }
+
+    private static void Options(EngineOptions o)
+    {
+        o.StateInterval = TimeSpan.FromMilliseconds(100);
+        o.StateDeltas = true;
     }
 
     private static string Key(ConsumeResult<byte[]?, byte[]?> record) => Encoding.UTF8.GetString(record.Message.Key!);

@@ -103,7 +103,7 @@ public static class StateDelta
             }
         }
 
-        return new StateDeltaBase(slot, id, state.Length, [.. cells]);
+        return new StateDeltaBase(slot, id, [.. cells]);
     }
 
     /// <summary>
@@ -519,11 +519,10 @@ public sealed class StateDeltaBase
     private readonly Cell[] _cells;
     private volatile bool _refused;
 
-    internal StateDeltaBase(int slot, string id, int length, Cell[] cells)
+    internal StateDeltaBase(int slot, string id, Cell[] cells)
     {
         Slot = slot;
         Id = id;
-        Length = length;
         _cells = cells;
     }
 
@@ -532,9 +531,6 @@ public sealed class StateDeltaBase
 
     /// <summary>Its id, which its deltas name.</summary>
     public string Id { get; }
-
-    /// <summary>The whole state's length in bytes when it was taken.</summary>
-    public int Length { get; }
 
     /// <summary>Whether a record written with it (itself, or a delta of it) was refused: a restore may not find it.</summary>
     public bool IsRefused => _refused;

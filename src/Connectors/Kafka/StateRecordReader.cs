@@ -167,45 +167,31 @@ public sealed class StateRecordReader
     /// record names; all of them when it has none): chunks that came after may be a newer version's, whose record is
     /// still to come.
     /// </summary>
-    private void ForgetOlderChunks(string key, string? kept)
-    {
-        if (!_chunks.TryGetValue(key, out var versions))
-        {
-            return;
-        }
-
-        var before = kept is not null && versions.TryGetValue(kept, out var own) ? own.Order : _chunkVersions + 1;
-        foreach (var version in versions.Where(v => v.Value.Order < before).Select(v => v.Key).ToList())
-        {
-            versions.Remove(version);
-        }
-
-        if (versions.Count == 0)
-        {
-            _chunks.Remove(key);
-        }
-    }
+    private void ForgetOlderChunks(string key, string? kept) => ForgetOlder(_chunks, key, kept, v => v.Order);
 
     /// <summary>
     /// Forgets the base records of a key that came before the one its newest record names (all of them when it names
     /// none): a base that came after may be for a delta still to come.
     /// </summary>
-    private void ForgetOlderBases(string key, string? kept)
+    private void ForgetOlderBases(string key, string? kept) => ForgetOlder(_bases, key, kept, v => v.Order);
+
+    /// <summary>Forgets a key's versions that came before <paramref name="kept"/> (all of them when it is null or unknown).</summary>
+    private static void ForgetOlder<T>(Dictionary<string, Dictionary<string, T>> byKey, string key, string? kept, Func<T, long> order)
     {
-        if (!_bases.TryGetValue(key, out var versions))
+        if (!byKey.TryGetValue(key, out var versions))
         {
             return;
         }
 
-        var before = kept is not null && versions.TryGetValue(kept, out var own) ? own.Order : _baseVersions + 1;
-        foreach (var version in versions.Where(v => v.Value.Order < before).Select(v => v.Key).ToList())
+        var before = kept is not null && versions.TryGetValue(kept, out var own) ? order(own) : long.MaxValue;
+        foreach (var version in versions.Where(v => order(v.Value) < before).Select(v => v.Key).ToList())
         {
             versions.Remove(version);
         }
 
         if (versions.Count == 0)
         {
-            _bases.Remove(key);
+            byKey.Remove(key);
         }
     }
 

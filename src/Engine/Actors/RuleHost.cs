@@ -357,15 +357,17 @@ internal sealed partial class RuleHost
     /// </summary>
     private StateRecord StateRecordOf(ReadOnlySpan<byte> state, UInt128 hash, int partition, Dictionary<int, long>? covers, byte[]? origins)
     {
+        StateRecord Whole(ReadOnlySpan<byte> whole) => new(_stateKey, whole.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
+
         if (!_engine.Options.StateDeltas || state.Length < StateRecordFormat.DeltaFrom || state.Length > StateRecordFormat.CompressAbove)
         {
-            return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
+            return Whole(state);
         }
 
         if (_wholeWrites > 0)
         {
             _wholeWrites--;
-            return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
+            return Whole(state);
         }
 
         if (_base is { IsRefused: false } current)
@@ -381,7 +383,7 @@ internal sealed partial class RuleHost
                 // Its changes between two checkpoints reach half the state (an area whose parking sensors all report):
                 // a new base at every write would cost more than writing it whole, so it is written whole for a while.
                 _wholeWrites = WholeWritesAfterChurn;
-                return new StateRecord(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
+                return Whole(state);
             }
         }
 

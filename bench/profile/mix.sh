@@ -1,0 +1,17 @@
+# Sourced by the profile scripts: builds the engine (Release), starts the embedded broker (12 partitions) and
+# `kommune run` (every built-in rule, state persisted; extra environment from ENGINE_ENV) in a temporary directory,
+# and removes both at exit. Sets: repo, k (kommune.dll), out, b (bootstrap servers), port (the engine's metrics
+# port), broker, engine. Then the script starts `kommune simulate` itself (as $sim, also stopped at exit).
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+out=$(mktemp -d)
+dotnet build -c Release "$repo/src/Engine" >/dev/null
+k="$repo/src/Engine/bin/Release/net10.0/kommune.dll"
+cd "$out"
+dotnet "$k" broker --partitions 12 --bootstrap-file bs >broker.log 2>&1 &
+broker=$!
+trap 'kill $broker ${sim:-} ${engine:-} 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done
+b=$(cat bs)
+port=$((20000 + RANDOM % 20000))
+env KOMMUNE_MetricsPort=$port ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
+engine=$!

@@ -216,7 +216,7 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
             WatchRules = false,
             RulesFile = rulesFile,
             PersistState = settings.PersistState,
-                StateDeltas = settings.StateDeltas,
+            StateDeltas = settings.StateDeltas,
             MetricsPort = -1,
             Topics = new EngineOptions.TopicNames
             {
@@ -232,6 +232,11 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
         if (settings.StateInterval is { } interval)
         {
             options.StateInterval = interval;
+        }
+
+        if (settings.MaxInFlightEvents is { } maxInFlight)
+        {
+            options.MaxInFlightEvents = maxInFlight;
         }
 
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));

@@ -76,6 +76,11 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
                 options.StateInterval = interval;
             }
 
+            if (settings.MaxInFlightEvents is { } maxInFlight)
+            {
+                options.MaxInFlightEvents = maxInFlight;
+            }
+
             await using var engine = new KommuneEngine(options, loggers);
             await engine.StartAsync(cancellationToken);
             await engine.Assigned.WaitAsync(TimeSpan.FromMinutes(2), cancellationToken);

@@ -44,6 +44,9 @@ internal sealed record LoadSettings
     /// <summary>The engine's checkpoint interval (EngineOptions.StateInterval); null for its default.</summary>
     public TimeSpan? StateInterval { get; init; }
 
+    /// <summary>The engine's in-flight bound (EngineOptions.MaxInFlightEvents); null for its default.</summary>
+    public int? MaxInFlightEvents { get; init; }
+
     /// <summary>Search each pipe's highest rate it keeps up with, starting at <see cref="Rate"/> (1,000 when 0).</summary>
     public bool FindMax { get; init; }
 

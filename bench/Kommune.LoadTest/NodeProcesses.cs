@@ -45,6 +45,11 @@ internal sealed partial class NodeProcesses : IDisposable
             _environment["KOMMUNE_StateInterval"] = interval.ToString("c", CultureInfo.InvariantCulture);
         }
 
+        if (settings.MaxInFlightEvents is { } maxInFlight)
+        {
+            _environment["KOMMUNE_MaxInFlightEvents"] = maxInFlight.ToString(CultureInfo.InvariantCulture);
+        }
+
         SessionTimeout = settings.SessionTimeout ?? new EngineOptions().SessionTimeout;
         _environment["KOMMUNE_SessionTimeout"] = SessionTimeout.ToString("c", CultureInfo.InvariantCulture);
     }

@@ -26,6 +26,7 @@ var exactlyOnce = new Option<bool>("--exactly-once") { Description = "Run the en
 var noState = new Option<bool>("--no-state") { Description = "Run the engine without writing rule state (KOMMUNE_PersistState=false)." };
 var stateDeltas = new Option<bool>("--state-deltas") { Description = "Write large states as deltas of a base (KOMMUNE_StateDeltas=true; off by default)." };
 var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
+var maxInFlight = new Option<int?>("--max-in-flight") { Description = "The engine's in-flight bound (MaxInFlightEvents; default 10000)." };
 var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
 var skipEngine = new Option<bool>("--skip-engine") { Description = "Do not run the engine: the raw pipe and the broker hop only." };
@@ -48,7 +49,7 @@ var incidents = new Option<bool>("--incidents") { Description = "Play the simula
 
 var root = new RootCommand("Load test: the raw Confluent.Kafka consume → produce pipe and the engine on the same broker, at a fixed rate with coordinated-omission-corrected latency, in one table.")
 {
-    bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateDeltas, stateInterval, findMax, skipBaseline,
+    bootstrap, rate, duration, warmUp, mix, sensors, areas, falls, partitions, exactlyOnce, noState, stateDeltas, stateInterval, maxInFlight, findMax, skipBaseline,
     skipEngine, separateGenerator, separateBroker, nodes, rebalance, phase, sessionTimeout, areaLatency, timerDump, fallDump, incidents,
     drain, events, rounds,
 };
@@ -84,6 +85,7 @@ root.SetAction(async (parse, cancellationToken) =>
         PersistState = !parse.GetValue(noState),
         StateDeltas = parse.GetValue(stateDeltas),
         StateInterval = parse.GetValue(stateInterval) is { } interval ? TimeSpan.FromSeconds(interval) : null,
+        MaxInFlightEvents = parse.GetValue(maxInFlight),
         Nodes = parse.GetValue(nodes),
         Rebalance = parse.GetValue(rebalance),
         Phase = TimeSpan.FromSeconds(parse.GetValue(phase)),

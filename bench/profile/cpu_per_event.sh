@@ -4,6 +4,7 @@
 # from /proc/<pid>/stat and its processed events from /metrics, over a window after a warm-up. Extra environment for
 # the engine only (a GC mode, a thread-pool setting) comes from ENGINE_ENV, for example
 #   ENGINE_ENV="DOTNET_gcServer=0" bench/profile/cpu_per_event.sh 7500    (workstation GC; the engine runs server GC)
+# With THREADS=1 it also prints the engine's CPU by thread name over the window (cpu_by_thread.py).
 # Usage: bench/profile/cpu_per_event.sh [rate] [warm-up s] [window s]     (defaults: 7500, 15, 20)
 set -euo pipefail
 rate=${1:-7500}
@@ -18,9 +19,12 @@ ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$engine/stat"; }
 processed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_events_processed_total/ {s += $2} END {print s + 0}'; }
 states() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_state_records_written_total/ {s += $2} END {print s + 0}'; }
+threads=
+if [ -n "${THREADS:-}" ]; then python3 "$repo/bench/profile/cpu_by_thread.py" "$engine" "$window" >threads.txt & threads=$!; fi
 c0=$(cpu); p0=$(processed); s0=$(states)
 sleep "$window"
 c1=$(cpu); p1=$(processed); s1=$(states)
+if [ -n "$threads" ]; then wait "$threads"; cat threads.txt; fi
 kill -TERM "$engine"
 wait "$engine" || true
 awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" 'BEGIN {

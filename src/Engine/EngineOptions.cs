@@ -54,6 +54,22 @@ public sealed class EngineOptions
     /// <summary>Most events in flight before the consumer pauses (bounds memory).</summary>
     public int MaxInFlightEvents { get; set; } = 10_000;
 
+    /// <summary>
+    /// Most events taken and not yet complete before the consumer pauses: being processed, or processed and waiting
+    /// for the state they changed to be written and acknowledged. Events wait for their key's next checkpoint by
+    /// design, so at a steady rate about rate × <see cref="StateInterval"/> of them wait; this bound is for state writes
+    /// that fall behind (a slow broker), not for that. Null (the default): 160,000 or four times
+    /// <see cref="MaxInFlightEvents"/>, whichever is more: 160,000 events a second at the default interval, for roughly
+    /// 80 MB (an event waiting for its state keeps its record, about 500 bytes).
+    /// </summary>
+    public int? MaxEventsAwaitingCommit { get; set; }
+
+    /// <summary>What <see cref="MaxEventsAwaitingCommit"/> comes to.</summary>
+    internal int EffectiveMaxEventsAwaitingCommit => MaxEventsAwaitingCommit ?? (int)Math.Max(DefaultMaxEventsAwaitingCommit, Math.Min(int.MaxValue, 4L * MaxInFlightEvents));
+
+    /// <summary>The default floor of <see cref="MaxEventsAwaitingCommit"/>.</summary>
+    internal const int DefaultMaxEventsAwaitingCommit = 160_000;
+
     /// <summary>How often done offsets are committed.</summary>
     public TimeSpan CommitInterval { get; set; } = TimeSpan.FromSeconds(1);
 
@@ -274,6 +290,11 @@ public sealed class EngineOptions
         if (MaxInFlightEvents < 1)
         {
             errors.Add($"MaxInFlightEvents must be at least 1, not {MaxInFlightEvents}");
+        }
+
+        if (MaxEventsAwaitingCommit is { } awaiting && awaiting < MaxInFlightEvents)
+        {
+            errors.Add($"MaxEventsAwaitingCommit must be at least MaxInFlightEvents ({MaxInFlightEvents}), not {awaiting}: events being processed await their commit too");
         }
 
         if (CommitInterval <= TimeSpan.Zero)

@@ -414,6 +414,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 GroupInstanceId = _options.StaticMembership ? _options.EffectiveNodeId : null,
                 Topics = topics,
                 MaxInFlightEvents = _options.MaxInFlightEvents,
+                MaxEventsAwaitingCommit = _options.EffectiveMaxEventsAwaitingCommit,
                 ValuesWanted = (areaId, type) => RuleInterest.AnyRuleWants(Rules, areaId, type),
                 CommitInterval = _options.CommitInterval,
                 SessionTimeout = _options.SessionTimeout,

@@ -135,6 +135,35 @@ public sealed class BackpressureGateTests
     }
 
     [Fact]
+    public void Records_awaiting_commit_have_a_bound_of_their_own_and_the_consumer_resumes_at_half_of_it()
+    {
+        // Processed records wait for their key's checkpoint by design: about the rate times the state interval of them.
+        var gate = new BackpressureGate(maxProcessing: 10, maxAwaitingCommit: 100);
+        TakeProcessed(gate, 99);
+        Assert.False(gate.Busy); // 4 × 10 would have paused at 40
+        Assert.Equal(BackpressureGate.Step.None, gate.NextStep());
+
+        TakeProcessed(gate, 1);
+        Assert.Equal(BackpressureGate.Step.Pause, gate.NextStep());
+        gate.Paused();
+        Assert.True(gate.StateWriteDue(T0)); // paused, and over half the bound awaiting
+
+        Complete(gate, 49);
+        Assert.Equal(BackpressureGate.Step.None, gate.NextStep()); // 51 awaiting: not yet half
+        Assert.True(gate.StateWriteDue(T0 + TimeSpan.FromSeconds(1))); // still over half: asked again
+
+        Complete(gate, 1);
+        Assert.Equal(BackpressureGate.Step.Resume, gate.NextStep());
+        Assert.False(gate.StateWriteDue(T0 + TimeSpan.FromSeconds(2)));
+    }
+
+    [Fact]
+    public void The_bound_of_records_awaiting_commit_is_at_least_the_bound_of_records_being_processed()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new BackpressureGate(maxProcessing: 10, maxAwaitingCommit: 9));
+    }
+
+    [Fact]
     public void The_bound_must_be_at_least_one()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new BackpressureGate(0));

@@ -23,7 +23,15 @@ public sealed class BackpressureTests(ITestOutputHelper output)
         bed.Flush();
         const int maxInFlight = 40;
         var rules = new RuleSet([new RuleBinding("slow", new SlowRule()), TestRules.EveryFall]);
-        await using var engine = await bed.StartEngineAsync(o => o.MaxInFlightEvents = maxInFlight, rules);
+        // Both bounds as they were before events awaiting their state got a bound of their own (at 160,000 by default,
+        // these 400 events would never reach it): the gate's mechanism at these numbers is what is checked.
+        await using var engine = await bed.StartEngineAsync(
+            o =>
+            {
+                o.MaxInFlightEvents = maxInFlight;
+                o.MaxEventsAwaitingCommit = 4 * maxInFlight;
+            },
+            rules);
 
         var seen = bed.ReadAlertIds([.. falls.Select(Events.AlertId)]);
         await engine.StopAsync();
@@ -66,6 +74,7 @@ public sealed class BackpressureTests(ITestOutputHelper output)
             o =>
             {
                 o.MaxInFlightEvents = maxInFlight;
+                o.MaxEventsAwaitingCommit = 4 * maxInFlight;
                 o.StateInterval = TimeSpan.FromHours(1);
             },
             rules);

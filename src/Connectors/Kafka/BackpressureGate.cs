@@ -9,7 +9,8 @@ namespace Kommune.Connectors.Kafka;
 /// Bounded by the limit it was made with.</item>
 /// <item><see cref="AwaitingCommit"/>: taken and not yet completed (<see cref="ConsumedRecord.Complete"/> or
 /// <see cref="ConsumedRecord.Abandon"/>): their offsets are not yet committable, because they are being processed or
-/// the state they changed is not yet acknowledged. Bounded by four times the limit.</item>
+/// the state they changed is not yet acknowledged. Bounded by a second, larger limit: at a steady rate about the rate
+/// times the state interval wait for their state by design.</item>
 /// </list>
 /// From those it says when the consumer must pause (<see cref="Busy"/>) and when it may resume (<see cref="Relieved"/>),
 /// and <see cref="NextStep"/> says what the consume loop does about it. The counts change on any thread (records
@@ -18,6 +19,7 @@ namespace Kommune.Connectors.Kafka;
 internal sealed class BackpressureGate
 {
     private readonly int _maxProcessing;
+    private readonly long _maxAwaitingCommit;
     private long _processing;
     private long _peakProcessing;
     private long _awaitingCommit;
@@ -28,11 +30,22 @@ internal sealed class BackpressureGate
     private DateTime? _stateWriteAskedAt;
     private bool _assignmentChanged;
 
-    /// <summary>A gate that pauses at <paramref name="maxProcessing"/> records being processed.</summary>
+    /// <summary>A gate that pauses at <paramref name="maxProcessing"/> records being processed or four times that taken and not yet completed.</summary>
     public BackpressureGate(int maxProcessing)
+        : this(maxProcessing, 4 * Math.Max(maxProcessing, 1))
+    {
+    }
+
+    /// <summary>
+    /// A gate that pauses at <paramref name="maxProcessing"/> records being processed or
+    /// <paramref name="maxAwaitingCommit"/> taken and not yet completed.
+    /// </summary>
+    public BackpressureGate(int maxProcessing, int maxAwaitingCommit)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxProcessing, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxAwaitingCommit, maxProcessing);
         _maxProcessing = maxProcessing;
+        _maxAwaitingCommit = maxAwaitingCommit;
         OnRecordCompleted = RecordCompleted;
         OnRecordReleased = RecordReleased;
     }
@@ -93,17 +106,17 @@ internal sealed class BackpressureGate
     public bool IsPaused { get; private set; }
 
     /// <summary>
-    /// Too much in flight: records being processed at the bound, or (when state writes lag, for example while the broker
-    /// is slow) four times the bound waiting to complete.
+    /// Too much in flight: records being processed at their bound, or (when state writes lag, for example while the
+    /// broker is slow) records waiting to complete at theirs.
     /// </summary>
-    public bool Busy => Processing >= _maxProcessing || AwaitingCommit >= 4L * _maxProcessing;
+    public bool Busy => Processing >= _maxProcessing || AwaitingCommit >= _maxAwaitingCommit;
 
-    /// <summary>Enough done to take records again: half the bound being processed, and twice the bound waiting to complete.</summary>
-    public bool Relieved => Processing <= _maxProcessing / 2 && AwaitingCommit <= 2L * _maxProcessing;
+    /// <summary>Enough done to take records again: half of each bound.</summary>
+    public bool Relieved => Processing <= _maxProcessing / 2 && AwaitingCommit <= _maxAwaitingCommit / 2;
 
     /// <summary>
     /// Whether the engine should write its changed state now rather than at its next checkpoint: while the consumer is
-    /// paused and the records awaiting commit keep it from resuming (twice the bound or more), at once and then every
+    /// paused and the records awaiting commit keep it from resuming (over half their bound), at once and then every
     /// <see cref="StateWriteRepeat"/> (state changed after an ask is not covered by it). Processed records that wait for
     /// their state are what fills that count when the rate times the state interval is large; without the ask the pause
     /// would last until their checkpoints come, a whole state interval at worst. Not asked while the consumer runs: an
@@ -113,7 +126,7 @@ internal sealed class BackpressureGate
     /// <param name="now">The time now (UTC).</param>
     public bool StateWriteDue(DateTime now)
     {
-        if (!IsPaused || AwaitingCommit <= 2L * _maxProcessing)
+        if (!IsPaused || AwaitingCommit <= _maxAwaitingCommit / 2)
         {
             _stateWriteAskedAt = null;
             return false;

@@ -27,6 +27,12 @@ public sealed record KafkaSourceOptions
     public int MaxInFlightEvents { get; init; } = 10_000;
 
     /// <summary>
+    /// Most events taken and not yet complete (being processed, or waiting for their state to be acknowledged) before
+    /// the consumer pauses; at least <see cref="MaxInFlightEvents"/>. Null: four times <see cref="MaxInFlightEvents"/>.
+    /// </summary>
+    public int? MaxEventsAwaitingCommit { get; init; }
+
+    /// <summary>
     /// Whether some rule reads the values of events of an area (first argument) and type (second), or null (always
     /// read them): the values of other events are checked but not made into objects (see
     /// <see cref="Codecs.SensorEventDecoder.ValuesWanted"/>).

@@ -10,7 +10,7 @@ namespace Kommune.Connectors.Kafka;
 /// <param name="Resumes">How often it resumed them.</param>
 /// <param name="AssignedPartitions">Partitions currently assigned to this consumer.</param>
 /// <param name="AwaitingCommit">Events taken and not yet complete, so their offsets are not yet committable: being processed, or processed with their state not yet acknowledged.</param>
-/// <param name="PeakAwaitingCommit">The most events ever awaiting commit at once (bounded by 4 × MaxInFlightEvents).</param>
+/// <param name="PeakAwaitingCommit">The most events ever awaiting commit at once (bounded by MaxEventsAwaitingCommit).</param>
 /// <param name="EpochsCommitted">Transactions committed (exactly-once mode).</param>
 /// <param name="OffsetCommits">Offset commits the broker accepted (at-least-once mode: the consumer's own commits).</param>
 /// <param name="OffsetCommitFailures">Offset commits that failed (retried at the next commit).</param>

@@ -65,7 +65,7 @@ internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
         {
             if (_consumed is ConsumedEvent sensorEvent)
             {
-                counters.EventProcessed(sensorEvent.Event.Type);
+                counters.EventProcessed(sensorEvent.Label);
             }
 
             _consumed.Complete();

@@ -60,7 +60,7 @@ public sealed class EngineOptions
     /// design, so at a steady rate about rate × <see cref="StateInterval"/> of them wait; this bound is for state writes
     /// that fall behind (a slow broker), not for that. Null (the default): 160,000 or four times
     /// <see cref="MaxInFlightEvents"/>, whichever is more: 160,000 events a second at the default interval, for roughly
-    /// 80 MB (an event waiting for its state keeps its record, about 500 bytes).
+    /// 20 MB (a processed event waiting for its state keeps only its offset and completion, about 130 bytes).
     /// </summary>
     public int? MaxEventsAwaitingCommit { get; set; }
 

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# On-CPU profile of `kommune run` (every built-in rule, state persisted) with Linux perf, fed by `kommune simulate` at a
+# fixed rate (municipal mix, 10,000 sensors, 100 areas): broker, simulator and engine as three processes. Unlike
+# dotnet-trace's sampled thread time, perf counts only time on a CPU (a thread waiting for a GC or in a blocked native
+# call is not charged). The engine runs with the runtime's perf map and without W^X, so perf can name JIT-compiled frames.
+# Needs perf (Debian: linux-perf). Then, for example:
+#   perf report -i <out>/perf.data --children --sort sym -g none | head -80
+#   perf report -i <out>/perf.data --no-children --sort comm -g none
+# Usage: bench/profile/perf.sh [rate] [out-dir]     (defaults: 25000, ./perf-out)
+set -euo pipefail
+rate=${1:-25000}
+dest=$(mkdir -p "${2:-perf-out}" && cd "${2:-perf-out}" && pwd)
+ENGINE_ENV="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${ENGINE_ENV:-}"
+. "$(dirname "$0")/mix.sh"
+sleep 5
+dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * 60)) >sim.log 2>&1 &
+sim=$!
+sleep 15
+perf record -F 499 -g -p "$engine" -o "$dest/perf.data" -- sleep 15 >"$dest/perf.log" 2>&1
+kill -TERM "$engine"
+wait "$engine" || true
+echo "$dest/perf.data (the engine's perf map stays in /tmp/perf-$engine.map for perf report)"

@@ -32,7 +32,7 @@ internal sealed class BackpressureGate
 
     /// <summary>A gate that pauses at <paramref name="maxProcessing"/> records being processed or four times that taken and not yet completed.</summary>
     public BackpressureGate(int maxProcessing)
-        : this(maxProcessing, 4 * Math.Max(maxProcessing, 1))
+        : this(maxProcessing, (int)Math.Min(int.MaxValue, 4L * Math.Max(maxProcessing, 1)))
     {
     }
 

@@ -96,7 +96,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             SingleWriter = true,
             SingleReader = true,
         });
-        _gate = new BackpressureGate(options.MaxInFlightEvents, options.MaxEventsAwaitingCommit ?? 4 * options.MaxInFlightEvents);
+        _gate = options.MaxEventsAwaitingCommit is { } awaiting
+            ? new BackpressureGate(options.MaxInFlightEvents, awaiting)
+            : new BackpressureGate(options.MaxInFlightEvents);
         _monitor = new PartitionMonitor(options.StallTimeout);
         _losses = new RecordLossMonitor(logger);
         _epochs = options.Transactions is { } transactions

@@ -211,12 +211,9 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
         {
             BootstrapServers = bootstrap,
             GroupId = $"bench-drain-engine-{Guid.NewGuid():N}",
-            ProcessingGuarantee = settings.ExactlyOnce ? ProcessingGuarantee.ExactlyOnce : ProcessingGuarantee.AtLeastOnce,
             TransactionalId = $"bench-drain-{Guid.NewGuid():N}",
             WatchRules = false,
             RulesFile = rulesFile,
-            PersistState = settings.PersistState,
-            StateDeltas = settings.StateDeltas,
             MetricsPort = -1,
             Topics = new EngineOptions.TopicNames
             {
@@ -229,15 +226,7 @@ internal sealed class DrainRun(LoadSettings settings, TextWriter output)
                 Repartition = topic("repartition"),
             },
         };
-        if (settings.StateInterval is { } interval)
-        {
-            options.StateInterval = interval;
-        }
-
-        if (settings.MaxInFlightEvents is { } maxInFlight)
-        {
-            options.MaxInFlightEvents = maxInFlight;
-        }
+        settings.ApplyTo(options);
 
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning));
         var start = Stopwatch.GetTimestamp();

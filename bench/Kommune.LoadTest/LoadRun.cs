@@ -65,21 +65,10 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             {
                 BootstrapServers = bootstrap,
                 GroupId = $"bench-engine-{Guid.NewGuid():N}",
-                ProcessingGuarantee = settings.ExactlyOnce ? ProcessingGuarantee.ExactlyOnce : ProcessingGuarantee.AtLeastOnce,
                 TransactionalId = $"bench-{Guid.NewGuid():N}",
                 WatchRules = false,
-                PersistState = settings.PersistState,
-                StateDeltas = settings.StateDeltas,
             };
-            if (settings.StateInterval is { } interval)
-            {
-                options.StateInterval = interval;
-            }
-
-            if (settings.MaxInFlightEvents is { } maxInFlight)
-            {
-                options.MaxInFlightEvents = maxInFlight;
-            }
+            settings.ApplyTo(options);
 
             await using var engine = new KommuneEngine(options, loggers);
             await engine.StartAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Kommune.Connectors.Simulation;
+using Kommune.Engine;
 
 namespace Kommune.LoadTest;
 
@@ -46,6 +47,23 @@ internal sealed record LoadSettings
 
     /// <summary>The engine's in-flight bound (EngineOptions.MaxInFlightEvents); null for its default.</summary>
     public int? MaxInFlightEvents { get; init; }
+
+    /// <summary>Sets the engine settings this run varies (guarantee, state, checkpoint interval, in-flight bound) on <paramref name="options"/>.</summary>
+    public void ApplyTo(EngineOptions options)
+    {
+        options.ProcessingGuarantee = ExactlyOnce ? ProcessingGuarantee.ExactlyOnce : ProcessingGuarantee.AtLeastOnce;
+        options.PersistState = PersistState;
+        options.StateDeltas = StateDeltas;
+        if (StateInterval is { } interval)
+        {
+            options.StateInterval = interval;
+        }
+
+        if (MaxInFlightEvents is { } maxInFlight)
+        {
+            options.MaxInFlightEvents = maxInFlight;
+        }
+    }
 
     /// <summary>Search each pipe's highest rate it keeps up with, starting at <see cref="Rate"/> (1,000 when 0).</summary>
     public bool FindMax { get; init; }

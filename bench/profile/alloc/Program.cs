@@ -2,6 +2,7 @@ using Microsoft.Diagnostics.Tracing.Etlx;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 // Usage: dotnet run -c Release --project bench/profile/alloc -- <trace.nettrace> [rows]
+//        dotnet run -c Release --project bench/profile/alloc -- --gcs <trace.nettrace>   (one line per collection: GcTable)
 // Sums the runtime's allocation ticks (one about every 100 KB allocated, with the type and stack of the allocation
 // that crossed it) by type, and by type and the innermost Kommune frame on the stack (or the innermost frame when the
 // stack has none of ours).
@@ -9,6 +10,11 @@ if (args.Length == 0)
 {
     Console.Error.WriteLine("usage: Kommune.AllocationProfile <trace.nettrace> [rows]");
     return 2;
+}
+
+if (args[0] == "--gcs")
+{
+    return GcTable.Print(args[1]);
 }
 
 var rows = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 30;

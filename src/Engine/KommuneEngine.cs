@@ -392,6 +392,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             RuleTimings = _metrics,
             Reloads = _reloads,
+            Checkpoints = new CheckpointClock(_actors.Scheduler, _options.StateInterval),
         };
         _context.TaskPartitions = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
         CheckRepartitionTopic(topics, _context.TaskPartitions);
@@ -483,6 +484,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         // The actors stop first (each finishes the message it is on: an area's timers can emit a burst), then
         // everything they sent is flushed, records still waiting for room in the producer's queue included.
         await _actors!.Terminate();
+        _context?.Checkpoints?.Dispose();
         var unsent = _sink!.Flush(TimeSpan.FromSeconds(10));
         _sink.Dispose();
         _commands?.Dispose();

@@ -36,6 +36,12 @@ internal sealed class EngineContext(
     /// <summary>The engine's reloads: what each did, and the alerts they closed.</summary>
     public Reloads.RuleReloads Reloads { get; init; } = new(logger, null, clock);
 
+    /// <summary>
+    /// Tells actors when their key's state is due to be written; required when state is persisted
+    /// (<see cref="StatePartitions"/> above 0).
+    /// </summary>
+    public CheckpointClock? Checkpoints { get; init; }
+
     /// <summary>Told how long each rule handler took (the engine's metrics), or null.</summary>
     public IRuleTimings? RuleTimings { get; init; }
 

@@ -148,8 +148,11 @@ internal sealed record HandedOver
     public static HandedOver Instance { get; } = new();
 }
 
-/// <summary>To itself: time to write the state changed since the last checkpoint.</summary>
-internal sealed record Checkpoint
+/// <summary>
+/// From the <see cref="CheckpointClock"/>, or <see cref="EngineContext.WriteStateNow"/>: time to write the state changed
+/// since the last checkpoint. One sent to an actor that stopped in between is a dead letter, and not logged as one.
+/// </summary>
+internal sealed record Checkpoint : Akka.Event.IDeadLetterSuppression
 {
     public static Checkpoint Instance { get; } = new();
 }

@@ -22,7 +22,6 @@ namespace Kommune.Engine.Actors;
 internal sealed partial class RuleHost
 {
     private const string ProcessingTimerKey = "processing-time";
-    private const string CheckpointTimerKey = "checkpoint";
     private const int DeltasThatPayForABase = 2; // a base followed by fewer deltas than this cost more than it saved
     private const byte WholeWritesAfterChurn = 32; // then the state is written whole for this many checkpoints
     private readonly EngineContext _engine;
@@ -263,9 +262,8 @@ internal sealed partial class RuleHost
     public void GiveUp()
     {
         _timers.Cancel(ProcessingTimerKey);
-        _timers.Cancel(CheckpointTimerKey);
         _scheduled = null;
-        _checkpointScheduled = false;
+        _checkpointScheduled = false; // a checkpoint still due finds nothing to write, or writes early what changed since
         _base = null; // the new owner writes bases of its own: a later write here starts a new one
         if (_dirty)
         {
@@ -296,7 +294,7 @@ internal sealed partial class RuleHost
             // State is written only after the outputs of what it includes are acknowledged: a restart that restores
             // it must never miss an output whose cause the state already holds.
             _checkpointScheduled = true;
-            _timers.StartSingleTimer(CheckpointTimerKey, Actors.Checkpoint.Instance, TimeSpan.FromMilliseconds(20));
+            CheckpointAfter(TimeSpan.FromMilliseconds(20));
             return;
         }
 
@@ -530,9 +528,12 @@ internal sealed partial class RuleHost
         if (!_checkpointScheduled)
         {
             _checkpointScheduled = true;
-            _timers.StartSingleTimer(CheckpointTimerKey, Actors.Checkpoint.Instance, _engine.Options.StateInterval);
+            CheckpointAfter(_engine.Options.StateInterval);
         }
     }
+
+    private void CheckpointAfter(TimeSpan delay) =>
+        (_engine.Checkpoints ?? throw new InvalidOperationException("State is persisted, and the engine has no checkpoint clock.")).Due(_self, delay);
 
     private void Schedule()
     {

@@ -144,8 +144,7 @@ public sealed class ParkingRule : Rule
         }
 
         readings ??= [];
-        var index = readings.FindLastIndex(r => r.T <= time) + 1;
-        readings.Insert(index, reading);
+        Keep(readings, reading);
         sensors[sensorEvent.SensorId] = readings;
 
         var progressState = context.State<ParkingProgress>(ProgressState);
@@ -273,6 +272,29 @@ public sealed class ParkingRule : Rule
             context.ResolveAlert(progress.Incident, $"Parking in area {context.AreaId} has room again: {text}");
             progress.Incident = null;
         }
+    }
+
+    /// <summary>
+    /// Puts <paramref name="reading"/> in event-time order among a sensor's <paramref name="readings"/>, keeping only the
+    /// newest reading of each minute: a minute's end counts the newest reading before it, so an older one of the same
+    /// minute can never count in any minute, and keeping it made an area's state (written at every checkpoint) grow with
+    /// how often its sensors report rather than with how many there are. On equal times the later arrival wins, as it did
+    /// when both were kept.
+    /// </summary>
+    private static void Keep(List<ParkingReading> readings, ParkingReading reading)
+    {
+        var minute = Minutes.Floor(Minutes.Time(reading.T), Minute);
+        var index = readings.FindLastIndex(r => r.T <= reading.T) + 1;
+        if (index > 0 && Minutes.Floor(Minutes.Time(readings[index - 1].T), Minute) == minute)
+        {
+            readings[index - 1] = reading; // the older reading of its minute
+        }
+        else if (index == readings.Count || Minutes.Floor(Minutes.Time(readings[index].T), Minute) != minute)
+        {
+            readings.Insert(index, reading);
+        }
+
+        // Otherwise a newer reading of the same minute is kept already, and this one would never count.
     }
 
     /// <summary>Drops every reading before the last one older than <paramref name="end"/>, which stays first.</summary>

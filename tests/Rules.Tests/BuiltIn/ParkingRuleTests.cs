@@ -33,6 +33,10 @@ public sealed class ParkingRuleTests
         kit.Send(sensor, SensorTypes.Parking, time, values);
     }
 
+    /// <summary>A kit whose watermark moves only when the test moves it: nothing sent within ten minutes is late.</summary>
+    private static RuleTestKit PatientKit() =>
+        new RuleTestKit(new Kommune.Rules.Runtime.EventTimeSettings { OutOfOrderness = TimeSpan.FromMinutes(10) }, T0).Bind(new ParkingRule());
+
     private static List<Aggregate> Of(RuleTestKit kit, string metric) => [.. kit.Aggregates.Where(a => a.Metric == metric)];
 
     [Fact]
@@ -316,6 +320,58 @@ public sealed class ParkingRuleTests
             }
 
             Assert.Equal(kit.Alerts.Count(a => a.Status == AlertStatus.Raised), ids.Distinct().Count());
+        });
+    }
+
+    [Fact]
+    public void A_bay_that_reports_every_second_keeps_one_reading_a_minute_in_its_area_state()
+    {
+        var kit = PatientKit();
+        for (var s = 0; s < 150; s++)
+        {
+            kit.Send("area-1-bay-0", SensorTypes.Parking, T0.AddSeconds(s), new Dictionary<string, SensorValue> { ["occupied"] = s is 59 or 149 });
+        }
+
+        var readings = Assert.Single(kit.AreaState("area-1")!.Rules).Values["sensors"].GetProperty("area-1-bay-0");
+        Assert.Equal(3, readings.GetArrayLength()); // the newest of 12:00, 12:01 and 12:02
+        Assert.Equal(
+            [T0.AddSeconds(59), T0.AddSeconds(119), T0.AddSeconds(149)],
+            readings.EnumerateArray().Select(r => DateTimeOffset.FromUnixTimeMilliseconds(r.GetProperty("t").GetInt64())));
+
+        kit.AdvanceWatermarkTo(T0.AddMinutes(3));
+        Assert.Equal([0.0, 1.0, 0.0], Of(kit, ParkingRule.FreeMetric).Select(a => a.Value)); // occupied at 59 and 149 only
+    }
+
+    [Fact]
+    public void Every_minute_counts_each_sensors_newest_reading_before_its_end_whatever_order_they_arrive_in()
+    {
+        // Five bays, readings at any second of five minutes, sent in any order (ties included): each minute end counts,
+        // per bay, the reading with the latest time before it (of equal times, the one sent last), as a model of the
+        // rule's contract computes from every reading sent. Only the newest reading of a minute is kept in state.
+        Gen.Select(Gen.Int[0, 4], Gen.Int[0, 299], Gen.Bool).Array[1, 80].Sample(sent =>
+        {
+            var kit = PatientKit();
+            foreach (var (bay, second, occupied) in sent)
+            {
+                kit.Send($"area-1-bay-{bay}", SensorTypes.Parking, T0.AddSeconds(second), new Dictionary<string, SensorValue> { ["occupied"] = occupied });
+            }
+
+            kit.AdvanceWatermarkTo(T0.AddMinutes(5));
+
+            var first = sent[0].Item2 / 60 + 1; // minutes are emitted from the first reading's minute on
+            var expected = new List<(DateTimeOffset End, double Free, long Count)>();
+            for (var end = first; end <= 5; end++)
+            {
+                var before = sent.Select((r, order) => (r.Item1, r.Item2, r.Item3, order)).Where(r => r.Item2 < end * 60);
+                var newest = before.GroupBy(r => r.Item1).Select(g => g.MaxBy(r => (r.Item2, r.order))).ToList();
+                if (newest.Count > 0)
+                {
+                    expected.Add((T0.AddMinutes(end), newest.Sum(r => r.Item3 ? 0.0 : 1.0), newest.Count));
+                }
+            }
+
+            Assert.Equal(expected, Of(kit, ParkingRule.FreeMetric).Select(a => (a.WindowEnd, a.Value, a.Count)));
+            Assert.Empty(kit.Failures);
         });
     }
 

@@ -13,9 +13,10 @@ namespace Kommune.Engine.Actors;
 /// Time is the count of the clock's ticks on the scheduler (virtual under the TestKit's), not the wall clock: a jump of
 /// the system's clock changes nothing, and a scheduler that runs late delays checkpoints, never brings them early. An
 /// actor due after <c>d</c> is told at the last tick that is at most <c>d</c> away (at the next one when <c>d</c> is
-/// shorter than a tick), so a state is written at most one interval after it changed, as with a timer. An actor cannot take an entry back: a
-/// <see cref="Checkpoint"/> that comes when nothing is unwritten does nothing, and one for an actor that has stopped is a
-/// dead letter that is not logged. Thread-safe: actors add entries, the scheduler's thread takes them.
+/// shorter than a tick), so a state is written at most one interval after it changed, as with a timer.
+/// An actor cannot take an entry back: a <see cref="Checkpoint"/> that comes when nothing is unwritten does nothing, one
+/// that comes early (the key was written early, then changed again) writes what changed since, and one for an actor that
+/// has stopped is a dead letter that is not logged. Thread-safe: actors add entries, the scheduler's thread takes them.
 /// </remarks>
 internal sealed class CheckpointClock : IDisposable
 {

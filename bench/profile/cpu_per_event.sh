@@ -11,9 +11,7 @@ rate=${1:-7500}
 warm=${2:-15}
 window=${3:-20}
 . "$(dirname "$0")/mix.sh"
-sleep 5
-dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * (warm + window + 30))) >sim.log 2>&1 &
-sim=$!
+feed "$rate" $((rate * (warm + window + 30)))
 sleep "$warm"
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$engine/stat"; }
@@ -25,7 +23,6 @@ c0=$(cpu); p0=$(processed); s0=$(states)
 sleep "$window"
 c1=$(cpu); p1=$(processed); s1=$(states)
 if [ -n "$threads" ]; then wait "$threads"; cat threads.txt; fi
-kill -TERM "$engine"
-wait "$engine" || true
+stop_engine
 awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" 'BEGIN {
   printf "engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events, %.0f state records per 1,000 events\n", e, r, p / w, c / t, w, (c / t) / (p / 1000), s / (p / 1000) }'

@@ -8,9 +8,7 @@ set -euo pipefail
 rate=${1:-22781}
 window=${2:-20}
 . "$(dirname "$0")/mix.sh"
-sleep 5
-dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * (window + 40))) >sim.log 2>&1 &
-sim=$!
+feed "$rate" $((rate * (window + 40)))
 sleep 15
 metrics() { curl -s "http://127.0.0.1:$port/metrics"; }
 pause() { metrics | awk '/^dotnet_gc_pause_seconds_total/ {print $2}'; }
@@ -25,7 +23,6 @@ for _ in $(seq 1 "$window"); do
   prev=$cur
 done
 totals >after.txt
-kill -TERM "$engine"
-wait "$engine" || true
+stop_engine
 echo "engine env: ${ENGINE_ENV:-default}  offered $rate/s  GC pause ms in each second:$line"
 join before.txt after.txt | awk -v w="$window" '{d = $3 - $2; if ($1 ~ /allocated/) printf "  allocated %.0f MB/s\n", d / w / 1e6; else printf "  %s: %d in %d s\n", $1, d, w}'

@@ -11,13 +11,10 @@ dest=$(mkdir -p "${2:-gc-out}" && cd "${2:-gc-out}" && pwd)
 trace=${DOTNET_TRACE:-$HOME/.dotnet/tools/dotnet-trace}
 . "$(dirname "$0")/mix.sh"
 dotnet build -c Release "$repo/bench/profile/alloc" >/dev/null
-sleep 5
-dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * 45)) >sim.log 2>&1 &
-sim=$!
+feed "$rate" $((rate * 45))
 sleep 15
 "$trace" collect -p "$engine" --providers Microsoft-Windows-DotNETRuntime:0x1:5 --duration 00:00:00:15 \
   -o "$dest/engine.nettrace" >"$dest/trace.log" 2>&1
-kill -TERM "$engine"
-wait "$engine" || true
+stop_engine
 dotnet "$repo/bench/profile/alloc/bin/Release/net10.0/Kommune.AllocationProfile.dll" --gcs "$dest/engine.nettrace" \
   | tee "$dest/gcs.txt"

@@ -1,7 +1,7 @@
 # Sourced by the profile scripts: builds the engine (Release), starts the embedded broker (12 partitions) and
 # `kommune run` (every built-in rule, state persisted; extra environment from ENGINE_ENV) in a temporary directory,
 # and removes both at exit. Sets: repo, k (kommune.dll), out, b (bootstrap servers), port (the engine's metrics
-# port), broker, engine. Then the script starts `kommune simulate` itself (as $sim, also stopped at exit).
+# port), broker, engine; and the functions feed (starts `kommune simulate` as $sim, also stopped at exit) and stop_engine.
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=$(mktemp -d)
 dotnet build -c Release "$repo/src/Engine" >/dev/null
@@ -15,3 +15,17 @@ b=$(cat bs)
 port=$((20000 + RANDOM % 20000))
 env KOMMUNE_MetricsPort=$port ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >engine.log 2>&1 &
 engine=$!
+
+# feed <rate> <events>: after the engine's start-up (5 s), `kommune simulate` offers the municipal mix (10,000 sensors,
+# 100 areas) at <rate> until it has sent <events>, in the background as $sim.
+feed() {
+  sleep 5
+  dotnet "$k" simulate -b "$b" --rate "$1" --sensors 10000 --areas 100 --count "$2" >sim.log 2>&1 &
+  sim=$!
+}
+
+# stop_engine: SIGTERM (a background job of a script ignores SIGINT), then wait for the engine to end.
+stop_engine() {
+  kill -TERM "$engine"
+  wait "$engine" || true
+}

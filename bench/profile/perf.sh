@@ -12,11 +12,8 @@ rate=${1:-25000}
 dest=$(mkdir -p "${2:-perf-out}" && cd "${2:-perf-out}" && pwd)
 ENGINE_ENV="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${ENGINE_ENV:-}"
 . "$(dirname "$0")/mix.sh"
-sleep 5
-dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * 60)) >sim.log 2>&1 &
-sim=$!
+feed "$rate" $((rate * 60))
 sleep 15
 perf record -F 499 -g -p "$engine" -o "$dest/perf.data" -- sleep 15 >"$dest/perf.log" 2>&1
-kill -TERM "$engine"
-wait "$engine" || true
+stop_engine
 echo "$dest/perf.data (the engine's perf map stays in /tmp/perf-$engine.map for perf report)"

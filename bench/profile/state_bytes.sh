@@ -8,13 +8,10 @@ set -euo pipefail
 rate=${1:-7500}
 seconds=${2:-30}
 . "$(dirname "$0")/mix.sh"
-sleep 5
-dotnet "$k" simulate -b "$b" --rate "$rate" --sensors 10000 --areas 100 --count $((rate * seconds)) >sim.log 2>&1 &
-sim=$!
+feed "$rate" $((rate * seconds))
 wait "$sim" || true
 sleep 3
-kill -TERM "$engine"
-wait "$engine" || true
+stop_engine
 topic=$(kcat -b "$b" -L 2>/dev/null | awk -F'"' '/topic ".*state/ {print $2; exit}')
 kcat -b "$b" -C -t "$topic" -e -q -f '%k\t%S\n' 2>/dev/null | awk -F'\t' -v e="${ENGINE_ENV:-default}" -v r="$rate" -v s="$seconds" '
   { k = $1; kind = (k ~ /\x1fb[01]$/) ? "base" : "head"; sub(/:.*/, "", k); split($1, parts, ":"); id = parts[2];

@@ -23,6 +23,13 @@ internal sealed class EngineContext(
 
     public IOutputSink Sink { get; } = sink;
 
+    /// <summary>
+    /// Whether a key's state is written only after the outputs of what it includes are acknowledged (at-least-once: a
+    /// restart that restores the state must never miss an output whose cause it holds). Not in exactly-once mode, where
+    /// outputs and state go into one transaction, visible together or not at all.
+    /// </summary>
+    public bool StateWaitsForOutputs { get; } = options.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce;
+
     public EngineCounters Counters { get; } = counters;
 
     public EngineOptions Options { get; } = options;

@@ -289,7 +289,7 @@ internal sealed partial class RuleHost
             return;
         }
 
-        if (Volatile.Read(ref _unacknowledged) > 0)
+        if (_engine.StateWaitsForOutputs && Volatile.Read(ref _unacknowledged) > 0)
         {
             // State is written only after the outputs of what it includes are acknowledged: a restart that restores
             // it must never miss an output whose cause the state already holds.

@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Kommune.Connectors.Kafka;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Kommune.Connectors.Tests;
 
@@ -87,9 +88,48 @@ public sealed class EpochOffsetCommitterTests
         Assert.Equal((0, 0), (_committer.Holds, _committer.Commits));
     }
 
+    [Fact]
+    public void The_engine_is_asked_for_its_state_again_as_soon_as_every_taken_record_is_processed()
+    {
+        // One record is in process at the epoch's first ask for state; it finishes while the epoch waits, having changed
+        // state after that ask. The engine is asked again at once, not after the 100 ms that timers are asked by: the
+        // epoch settles within a settle timeout (50 ms on a clock that moves 1 ms a turn) shorter than that.
+        var time = new FakeTimeProvider();
+        var asked = new List<long>(); // records in process at each ask
+        var epochs = new EpochOffsetCommitter(
+            new SourceTransactions { Committer = _committer, Settled = () => asked is [.., 0] },
+            "kommune.repartition",
+            _trackers,
+            _gate,
+            new PartitionMonitor(TimeSpan.FromMinutes(2)),
+            writeStateNow: () => asked.Add(_gate.Processing),
+            NullLogger.Instance,
+            time);
+        _committer.Sent = true;
+        _gate.Taken();
+        _committer.OnHold = () =>
+        {
+            if (_committer.Holds == 2)
+            {
+                _gate.RecordReleased();
+                _gate.RecordCompleted();
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(1));
+        };
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = "127.0.0.1:1", GroupId = "g" }).Build();
+
+        epochs.Commit(consumer, consumer, TimeSpan.FromMilliseconds(50));
+
+        Assert.Equal([1L, 0L], asked);
+        Assert.Equal(1, _committer.Commits);
+    }
+
     private sealed class RecordingCommitter : IEpochCommitter
     {
         public bool Sent { get; set; }
+
+        public Action? OnHold { get; set; }
 
         public int Holds { get; private set; }
 
@@ -102,6 +142,7 @@ public sealed class EpochOffsetCommitterTests
         public bool TryHold(Func<bool> settled)
         {
             Holds++;
+            OnHold?.Invoke();
             return settled();
         }
 

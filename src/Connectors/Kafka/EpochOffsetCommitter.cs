@@ -13,6 +13,7 @@ namespace Kommune.Connectors.Kafka;
 /// </summary>
 internal sealed partial class EpochOffsetCommitter
 {
+    private static readonly TimeSpan NudgeInterval = TimeSpan.FromMilliseconds(100); // how often an epoch asks for state while it waits
     private readonly SourceTransactions _transactions;
     private readonly string _repartitionTopic;
     private readonly IReadOnlyDictionary<TopicPartition, PartitionOffsetTracker> _trackers;
@@ -21,6 +22,7 @@ internal sealed partial class EpochOffsetCommitter
     private readonly ILogger _logger;
     private readonly Func<bool> _settled;
     private readonly Action? _writeStateNow;
+    private readonly TimeProvider _clock;
     private readonly Dictionary<TopicPartition, long> _assignedAt = [];
     private volatile string? _lostInEpoch; // partitions lost since the epoch began, so it must abort
     private volatile bool _closing; // the group consumer is being closed: its group is going away (see GroupMetadataOf)
@@ -32,8 +34,10 @@ internal sealed partial class EpochOffsetCommitter
     /// <summary>
     /// A committer of the offsets that <paramref name="trackers"/> (the consume loop's, of both topics) say are done,
     /// with <paramref name="transactions"/>; an epoch settles when <paramref name="gate"/> has nothing awaiting commit.
-    /// While it waits, it asks the engine every 100 ms to write its changed state (<paramref name="writeStateNow"/>,
-    /// <see cref="KafkaSourceOptions.WriteStateNow"/>): timers may have changed state since the last ask.
+    /// While it waits, it asks the engine to write its changed state (<paramref name="writeStateNow"/>,
+    /// <see cref="KafkaSourceOptions.WriteStateNow"/>): at once, again as soon as no taken record is being processed any
+    /// more, and then every 100 ms (timers may have changed state since the last ask). <paramref name="clock"/> (the
+    /// system's when null) times the settle timeout and the asks.
     /// </summary>
     public EpochOffsetCommitter(
         SourceTransactions transactions,
@@ -42,8 +46,10 @@ internal sealed partial class EpochOffsetCommitter
         BackpressureGate gate,
         PartitionMonitor monitor,
         Action? writeStateNow,
-        ILogger logger)
+        ILogger logger,
+        TimeProvider? clock = null)
     {
+        _clock = clock ?? TimeProvider.System;
         _transactions = transactions;
         _repartitionTopic = repartitionTopic;
         _trackers = trackers;
@@ -114,21 +120,24 @@ internal sealed partial class EpochOffsetCommitter
             return;
         }
 
-        var deadline = DateTime.UtcNow + settleTimeout;
-        var nextNudge = DateTime.MinValue;
+        var deadline = _clock.GetUtcNow() + settleTimeout;
+        var nextNudge = DateTimeOffset.MinValue;
+        var processed = false;
         while (!committer.TryHold(_settled))
         {
-            if (DateTime.UtcNow >= deadline)
+            if (_clock.GetUtcNow() >= deadline)
             {
                 committer.Abort(
                     $"the epoch did not settle within {settleTimeout.TotalSeconds:0.#} s ({_gate.AwaitingCommit} events not complete)");
             }
 
-            if (DateTime.UtcNow >= nextNudge)
+            if (_clock.GetUtcNow() >= nextNudge || (!processed && _gate.Processing == 0))
             {
-                // Timers may have changed state since the last ask.
+                // Asked at once, again as soon as every taken record is processed (those still in process at the
+                // first ask changed state since), and then every NudgeInterval (timers may have changed state).
+                processed = _gate.Processing == 0;
                 _writeStateNow?.Invoke();
-                nextNudge = DateTime.UtcNow.AddMilliseconds(100);
+                nextNudge = _clock.GetUtcNow() + NudgeInterval;
             }
 
             Thread.Sleep(1);

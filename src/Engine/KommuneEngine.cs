@@ -430,6 +430,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     {
                         Committer = _sink,
                         Committed = _metrics.TransactionCommitted,
+                        HeldIntake = _metrics.EpochSettled,
                         Settled = () => context.Settled,
                     }
                     : null,

@@ -125,6 +125,30 @@ public sealed class EpochOffsetCommitterTests
         Assert.Equal(1, _committer.Commits);
     }
 
+    [Fact]
+    public void An_epoch_says_how_long_it_held_intake_before_it_could_commit()
+    {
+        var time = new FakeTimeProvider();
+        var held = new List<TimeSpan>();
+        var epochs = new EpochOffsetCommitter(
+            new SourceTransactions { Committer = _committer, Settled = () => _committer.Holds >= 3, HeldIntake = held.Add },
+            "kommune.repartition",
+            _trackers,
+            _gate,
+            new PartitionMonitor(TimeSpan.FromMinutes(2)),
+            writeStateNow: null,
+            NullLogger.Instance,
+            time);
+        _committer.Sent = true;
+        _committer.OnHold = () => time.Advance(TimeSpan.FromMilliseconds(40)); // settled at the third look, 120 ms in
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = "127.0.0.1:1", GroupId = "g" }).Build();
+
+        epochs.Commit(consumer, consumer, TimeSpan.FromSeconds(30));
+
+        Assert.Equal([TimeSpan.FromMilliseconds(120)], held);
+        Assert.Equal(1, _committer.Commits);
+    }
+
     private sealed class RecordingCommitter : IEpochCommitter
     {
         public bool Sent { get; set; }

@@ -120,6 +120,7 @@ internal sealed partial class EpochOffsetCommitter
             return;
         }
 
+        var holding = _clock.GetTimestamp();
         var deadline = _clock.GetUtcNow() + settleTimeout;
         var nextNudge = DateTimeOffset.MinValue;
         var processed = false;
@@ -142,6 +143,8 @@ internal sealed partial class EpochOffsetCommitter
 
             Thread.Sleep(1);
         }
+
+        _transactions.HeldIntake?.Invoke(_clock.GetElapsedTime(holding));
 
         var offsets = new List<TopicPartitionOffset>();
         var internalOffsets = new List<TopicPartitionOffset>();

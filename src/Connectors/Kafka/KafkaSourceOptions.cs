@@ -143,4 +143,10 @@ public sealed record SourceTransactions
 
     /// <summary>Told how long each epoch's transaction commit took (for the engine's metrics), or null.</summary>
     public Action<TimeSpan>? Committed { get; init; }
+
+    /// <summary>
+    /// Told how long each epoch held intake while it waited for every taken record to complete and the engine to
+    /// settle, before its commit (for the engine's metrics), or null.
+    /// </summary>
+    public Action<TimeSpan>? HeldIntake { get; init; }
 }

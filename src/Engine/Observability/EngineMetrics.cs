@@ -39,6 +39,7 @@ internal sealed class EngineMetrics : IRuleTimings
     private readonly Histogram _ruleEvaluation;
     private readonly ConcurrentDictionary<string, Histogram.Child> _ruleEvaluationByRule = new(StringComparer.Ordinal);
     private readonly Histogram _transactionCommit;
+    private readonly Histogram _epochSettle;
     private readonly Counter _ruleReloads;
     private readonly Counter _reloadBindings;
     private readonly Counter _reloadClosedAlerts;
@@ -122,6 +123,10 @@ internal sealed class EngineMetrics : IRuleTimings
         _transactionCommit = factory.CreateHistogram(
             "kommune_transaction_commit_seconds",
             "One epoch's transaction commit, offsets included (exactly-once mode).",
+            new HistogramConfiguration { Buckets = CommitBuckets });
+        _epochSettle = factory.CreateHistogram(
+            "kommune_epoch_settle_seconds",
+            "How long one epoch held intake before its commit: until every taken event was complete and the engine had written its changed state (exactly-once mode).",
             new HistogramConfiguration { Buckets = CommitBuckets });
 
         RepartitionDuplicates = factory.CreateCounter(
@@ -292,6 +297,8 @@ internal sealed class EngineMetrics : IRuleTimings
     public void AlertClosedByReload(string reason) => _reloadClosedAlerts.WithLabels(reason.Replace(' ', '_')).Inc();
 
     public void TransactionCommitted(TimeSpan elapsed) => _transactionCommit.Observe(elapsed.TotalSeconds);
+
+    public void EpochSettled(TimeSpan elapsed) => _epochSettle.Observe(elapsed.TotalSeconds);
 
     /// <inheritdoc />
     public void Evaluated(RuleBinding binding, long elapsedTicks)

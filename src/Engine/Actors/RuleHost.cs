@@ -291,8 +291,8 @@ internal sealed partial class RuleHost
 
         if (_engine.StateWaitsForOutputs && Volatile.Read(ref _unacknowledged) > 0)
         {
-            // State is written only after the outputs of what it includes are acknowledged: a restart that restores
-            // it must never miss an output whose cause the state already holds.
+            // At-least-once: state is written only after the outputs of what it includes are acknowledged, so a restart
+            // that restores it never misses an output whose cause it holds (exactly-once: one transaction holds both).
             _checkpointScheduled = true;
             CheckpointAfter(TimeSpan.FromMilliseconds(20));
             return;

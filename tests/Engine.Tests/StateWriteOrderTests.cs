@@ -148,8 +148,8 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
 
         public void Send(StateRecord state, Action onAcknowledged)
         {
+            onAcknowledged(); // first: a test that sees the record counted sees its acknowledgement done
             Interlocked.Increment(ref _states);
-            onAcknowledged();
         }
 
         public void Send(DeadLetter deadLetter, Action onAcknowledged) => onAcknowledged();

@@ -19,14 +19,19 @@ public sealed class EpochOffsetCommitterTests
     private readonly BackpressureGate _gate = new(maxProcessing: 10);
     private bool _settled = true;
 
-    private EpochOffsetCommitter NewEpochs() => new(
-        new SourceTransactions { Committer = _committer, Settled = () => _settled },
+    private EpochOffsetCommitter NewEpochs(SourceTransactions? transactions = null, Action? writeStateNow = null, TimeProvider? clock = null) => new(
+        transactions ?? new SourceTransactions { Committer = _committer, Settled = () => _settled },
         "kommune.repartition",
         _trackers,
         _gate,
         new PartitionMonitor(TimeSpan.FromMinutes(2)),
-        writeStateNow: null,
-        NullLogger.Instance);
+        writeStateNow,
+        NullLogger.Instance,
+        clock);
+
+    /// <summary>A group consumer that never connects: the commit reads its group metadata, nothing else.</summary>
+    private static IConsumer<byte[]?, byte[]?> UnconnectedConsumer() =>
+        new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = "127.0.0.1:1", GroupId = "g" }).Build();
 
     [Fact]
     public void An_epoch_with_nothing_done_sent_or_awaiting_commit_commits_nothing_and_asks_no_consumer()
@@ -96,15 +101,10 @@ public sealed class EpochOffsetCommitterTests
         // epoch settles within a settle timeout (50 ms on a clock that moves 1 ms a turn) shorter than that.
         var time = new FakeTimeProvider();
         var asked = new List<long>(); // records in process at each ask
-        var epochs = new EpochOffsetCommitter(
+        var epochs = NewEpochs(
             new SourceTransactions { Committer = _committer, Settled = () => asked is [.., 0] },
-            "kommune.repartition",
-            _trackers,
-            _gate,
-            new PartitionMonitor(TimeSpan.FromMinutes(2)),
             writeStateNow: () => asked.Add(_gate.Processing),
-            NullLogger.Instance,
-            time);
+            clock: time);
         _committer.Sent = true;
         _gate.Taken();
         _committer.OnHold = () =>
@@ -117,7 +117,7 @@ public sealed class EpochOffsetCommitterTests
 
             time.Advance(TimeSpan.FromMilliseconds(1));
         };
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = "127.0.0.1:1", GroupId = "g" }).Build();
+        using var consumer = UnconnectedConsumer();
 
         epochs.Commit(consumer, consumer, TimeSpan.FromMilliseconds(50));
 
@@ -130,18 +130,12 @@ public sealed class EpochOffsetCommitterTests
     {
         var time = new FakeTimeProvider();
         var held = new List<TimeSpan>();
-        var epochs = new EpochOffsetCommitter(
+        var epochs = NewEpochs(
             new SourceTransactions { Committer = _committer, Settled = () => _committer.Holds >= 3, HeldIntake = held.Add },
-            "kommune.repartition",
-            _trackers,
-            _gate,
-            new PartitionMonitor(TimeSpan.FromMinutes(2)),
-            writeStateNow: null,
-            NullLogger.Instance,
-            time);
+            clock: time);
         _committer.Sent = true;
         _committer.OnHold = () => time.Advance(TimeSpan.FromMilliseconds(40)); // settled at the third look, 120 ms in
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = "127.0.0.1:1", GroupId = "g" }).Build();
+        using var consumer = UnconnectedConsumer();
 
         epochs.Commit(consumer, consumer, TimeSpan.FromSeconds(30));
 

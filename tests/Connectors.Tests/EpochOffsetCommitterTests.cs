@@ -46,6 +46,26 @@ public sealed class EpochOffsetCommitterTests
     }
 
     [Fact]
+    public void An_epoch_with_nothing_taken_or_sent_but_unwritten_state_asks_for_it_and_commits_it()
+    {
+        // A timer changed a key's state and nothing else happened: exactly-once writes changed state when an epoch asks,
+        // so an epoch must run for it, or the state would wait for the next record.
+        var asks = 0;
+        var epochs = NewEpochs(writeStateNow: () =>
+        {
+            asks++;
+            _committer.Sent = true; // the state record
+            _settled = true;
+        });
+        _settled = false;
+        using var consumer = UnconnectedConsumer();
+
+        epochs.Commit(consumer, consumer, TimeSpan.FromSeconds(30));
+
+        Assert.Equal((1, 1, 1L), (asks, _committer.Commits, epochs.EpochsCommitted));
+    }
+
+    [Fact]
     public void An_epoch_that_does_not_settle_in_time_aborts_and_says_how_many_events_are_not_complete()
     {
         var epochs = NewEpochs();

@@ -61,6 +61,48 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
         Assert.True(engine.Settled);
     }
 
+    [Fact]
+    public void Exactly_once_a_keys_state_waits_for_the_epochs_ask_not_the_checkpoint_clock()
+    {
+        // The epoch's transaction holds every changed key's state as of its end: a write by the clock between two asks
+        // would be written again at the next ask.
+        var (engine, router) = Start(ProcessingGuarantee.ExactlyOnce);
+        Send(router, Counted(1));
+        AwaitCondition(() => _sink.AlertsSent == 1);
+        _sink.AcknowledgeAlerts();
+
+        Pass(engine, engine.Options.StateInterval * 3);
+        Send(router, Counted(2)); // behind any checkpoint the clock told: once its alert is sent, that was handled
+        AwaitCondition(() => _sink.AlertsSent == 2);
+        Assert.Equal(0, _sink.StatesSent);
+        Assert.False(engine.UnwrittenActors.IsEmpty);
+
+        engine.WriteStateNow();
+        AwaitCondition(() => _sink.StatesSent == 1);
+    }
+
+    [Fact]
+    public void At_least_once_a_keys_changed_state_is_written_by_the_checkpoint_clock()
+    {
+        var (engine, router) = Start(ProcessingGuarantee.AtLeastOnce);
+        Send(router, Counted(1));
+        AwaitCondition(() => _sink.AlertsSent == 1);
+        _sink.AcknowledgeAlerts();
+
+        Pass(engine, engine.Options.StateInterval);
+        AwaitCondition(() => _sink.StatesSent == 1);
+    }
+
+    /// <summary>Lets <paramref name="time"/> pass on the virtual scheduler tick by tick, as a real one does.</summary>
+    private void Pass(EngineContext engine, TimeSpan time)
+    {
+        var tick = engine.Checkpoints!.Tick;
+        for (var passed = TimeSpan.Zero; passed <= time; passed += tick)
+        {
+            ((TestScheduler)Sys.Scheduler).Advance(tick);
+        }
+    }
+
     private (EngineContext Engine, IActorRef Router) Start(ProcessingGuarantee guarantee)
     {
         var options = new EngineOptions { BootstrapServers = "unused:9092", ProcessingGuarantee = guarantee, PersistState = true };

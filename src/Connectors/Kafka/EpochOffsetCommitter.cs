@@ -115,8 +115,10 @@ internal sealed partial class EpochOffsetCommitter
         AbortIfPartitionsLost();
         var committer = _transactions.Committer;
         var committable = _trackers.Any(t => t.Value.HasCommittable);
-        if (!committable && !committer.HasSends && _gate.AwaitingCommit == 0)
+        if (!committable && !committer.HasSends && _gate.AwaitingCommit == 0 && _transactions.Settled())
         {
+            // Nothing taken, sent or changed since the last epoch (state changed by a timer alone is written by an
+            // epoch too: the engine writes changed state when an epoch asks, not on a clock of its own).
             return;
         }
 

@@ -30,6 +30,13 @@ internal sealed class EngineContext(
     /// </summary>
     public bool StateWaitsForOutputs { get; } = options.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce;
 
+    /// <summary>
+    /// Whether changed state is written when the exactly-once epoch asks for it (<see cref="WriteStateNow"/>, once per
+    /// epoch), not by the <see cref="Checkpoints"/> clock: the epoch's transaction must hold every key's state as of its
+    /// end anyway, so a write between two asks is written again at the next one. At-least-once: the clock.
+    /// </summary>
+    public bool StateWrittenByEpochs { get; } = options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce;
+
     public EngineCounters Counters { get; } = counters;
 
     public EngineOptions Options { get; } = options;

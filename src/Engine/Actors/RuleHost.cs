@@ -525,7 +525,7 @@ internal sealed partial class RuleHost
             (_waiting ??= []).Add(origin);
         }
 
-        if (!_checkpointScheduled)
+        if (!_checkpointScheduled && !_engine.StateWrittenByEpochs)
         {
             _checkpointScheduled = true;
             CheckpointAfter(_engine.Options.StateInterval);

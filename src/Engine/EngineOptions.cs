@@ -125,6 +125,8 @@ public sealed class EngineOptions
     /// <summary>
     /// How long changed state may wait before it is written (the checkpoint interval). An event that changed state is
     /// committed only after it; while it waits it does not count against MaxInFlightEvents (up to 4 × that many).
+    /// At-least-once only: in exactly-once mode changed state is written once per epoch (<see cref="CommitInterval"/>),
+    /// when the epoch asks for it.
     /// </summary>
     public TimeSpan StateInterval { get; set; } = TimeSpan.FromSeconds(1);
 

@@ -16,7 +16,8 @@ namespace Kommune.Engine.Tests;
 /// When a key's state may be written while the outputs of what it includes wait for the broker: not in at-least-once
 /// mode (a restart that restores the state must never miss an output whose cause it holds), at once in exactly-once
 /// mode (outputs and state go into one transaction, visible together or not at all, and an epoch that waited for the
-/// acknowledgements first would hold its intake longer). The actors on virtual time, with a sink that holds alerts'
+/// acknowledgements first would hold its intake longer); and what has it written: the checkpoint clock in at-least-once
+/// mode, the epoch's ask in exactly-once mode. The actors on virtual time, with a sink that holds alerts'
 /// acknowledgements until the test lets them go.
 /// </summary>
 public sealed class StateWriteOrderTests(ITestOutputHelper output)

@@ -52,7 +52,7 @@ internal sealed class EngineContext(
 
     /// <summary>
     /// Tells actors when their key's state is due to be written; required when state is persisted
-    /// (<see cref="StatePartitions"/> above 0).
+    /// (<see cref="StatePartitions"/> above 0) and not <see cref="StateWrittenByEpochs"/>.
     /// </summary>
     public CheckpointClock? Checkpoints { get; init; }
 

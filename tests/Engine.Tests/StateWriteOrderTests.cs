@@ -30,9 +30,7 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
     [Fact]
     public void At_least_once_a_keys_state_is_written_only_after_its_outputs_are_acknowledged()
     {
-        var (engine, router) = Start(ProcessingGuarantee.AtLeastOnce);
-        Send(router, Counted(1));
-        AwaitCondition(() => _sink.AlertsSent == 1);
+        var (engine, router) = StartWithOneAlertSent(ProcessingGuarantee.AtLeastOnce);
 
         engine.WriteStateNow();
         Send(router, Counted(2)); // behind the checkpoint in the actor's mailbox: once its alert is sent, the checkpoint was handled
@@ -47,9 +45,7 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
     [Fact]
     public void Exactly_once_a_keys_state_is_written_while_its_outputs_wait_for_the_broker()
     {
-        var (engine, router) = Start(ProcessingGuarantee.ExactlyOnce);
-        Send(router, Counted(1));
-        AwaitCondition(() => _sink.AlertsSent == 1);
+        var (engine, router) = StartWithOneAlertSent(ProcessingGuarantee.ExactlyOnce);
         Assert.False(engine.Settled); // an output and a changed state wait
 
         engine.WriteStateNow();
@@ -67,9 +63,7 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
     {
         // The epoch's transaction holds every changed key's state as of its end: a write by the clock between two asks
         // would be written again at the next ask.
-        var (engine, router) = Start(ProcessingGuarantee.ExactlyOnce);
-        Send(router, Counted(1));
-        AwaitCondition(() => _sink.AlertsSent == 1);
+        var (engine, router) = StartWithOneAlertSent(ProcessingGuarantee.ExactlyOnce);
         _sink.AcknowledgeAlerts();
 
         Pass(engine, engine.Options.StateInterval * 3);
@@ -85,9 +79,7 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
     [Fact]
     public void At_least_once_a_keys_changed_state_is_written_by_the_checkpoint_clock()
     {
-        var (engine, router) = Start(ProcessingGuarantee.AtLeastOnce);
-        Send(router, Counted(1));
-        AwaitCondition(() => _sink.AlertsSent == 1);
+        var (engine, router) = StartWithOneAlertSent(ProcessingGuarantee.AtLeastOnce);
         _sink.AcknowledgeAlerts();
 
         Pass(engine, engine.Options.StateInterval);
@@ -102,6 +94,15 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
         {
             ((TestScheduler)Sys.Scheduler).Advance(tick);
         }
+    }
+
+    /// <summary>Starts the actors in <paramref name="guarantee"/>'s mode and sends one event, whose alert has been sent on return.</summary>
+    private (EngineContext Engine, IActorRef Router) StartWithOneAlertSent(ProcessingGuarantee guarantee)
+    {
+        var (engine, router) = Start(guarantee);
+        Send(router, Counted(1));
+        AwaitCondition(() => _sink.AlertsSent == 1);
+        return (engine, router);
     }
 
     private (EngineContext Engine, IActorRef Router) Start(ProcessingGuarantee guarantee)

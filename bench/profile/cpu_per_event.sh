@@ -5,6 +5,9 @@
 # the engine only (a GC mode, a thread-pool setting) comes from ENGINE_ENV, for example
 #   ENGINE_ENV="DOTNET_gcServer=0" bench/profile/cpu_per_event.sh 7500    (workstation GC; the engine runs server GC)
 # With THREADS=1 it also prints the engine's CPU by thread name over the window (cpu_by_thread.py).
+# With NODES=N the engine is N nodes in one consumer group (mix.sh) and the figures are summed over the nodes:
+# issue 18's row "CPU seconds per 1,000 events summed over the nodes, 3 nodes against 1" is
+#   NODES=1 bench/profile/cpu_per_event.sh 10000 30    against    NODES=3 bench/profile/cpu_per_event.sh 10000 30
 # Usage: bench/profile/cpu_per_event.sh [rate] [warm-up s] [window s]     (defaults: 7500, 15, 20)
 set -euo pipefail
 rate=${1:-7500}
@@ -14,9 +17,10 @@ window=${3:-20}
 feed "$rate" $((rate * (warm + window + 30)))
 sleep "$warm"
 ticks=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$engine/stat"; }
-processed() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_events_processed_total/ {s += $2} END {print s + 0}'; }
-states() { curl -s "http://127.0.0.1:$port/metrics" | awk '/^kommune_state_records_written_total/ {s += $2} END {print s + 0}'; }
+cpu() { for e in $engines; do cat "/proc/$e/stat"; done | awk '{s += $14 + $15} END {print s}'; }
+metric() { for p in $ports; do curl -s "http://127.0.0.1:$p/metrics"; done | awk -v m="^$1" '$0 ~ m {s += $2} END {printf "%.0f\n", s}'; }
+processed() { metric kommune_events_processed_total; }
+states() { metric kommune_state_records_written_total; }
 threads=
 if [ -n "${THREADS:-}" ]; then python3 "$repo/bench/profile/cpu_by_thread.py" "$engine" "$window" >threads.txt & threads=$!; fi
 c0=$(cpu); p0=$(processed); s0=$(states)
@@ -24,5 +28,5 @@ sleep "$window"
 c1=$(cpu); p1=$(processed); s1=$(states)
 if [ -n "$threads" ]; then wait "$threads"; cat threads.txt; fi
 stop_engine
-awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" 'BEGIN {
-  printf "engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events, %.0f state records per 1,000 events\n", e, r, p / w, c / t, w, (c / t) / (p / 1000), s / (p / 1000) }'
+awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" -v n="${NODES:-1}" 'BEGIN {
+  printf "nodes: %d  engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events, %.0f state records per 1,000 events\n", n, e, r, p / w, c / t, w, (c / t) / (p / 1000), s / (p / 1000) }'

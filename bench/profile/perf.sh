@@ -13,7 +13,7 @@ dest=$(mkdir -p "${2:-perf-out}" && cd "${2:-perf-out}" && pwd)
 ENGINE_ENV="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 ${ENGINE_ENV:-}"
 . "$(dirname "$0")/mix.sh"
 feed "$rate" $((rate * 60))
-sleep 15
+sleep ${PERF_WARM:-15}
 perf record -F 499 -g -p "$engine" -o "$dest/perf.data" -- sleep 15 >"$dest/perf.log" 2>&1
 stop_engine
 echo "$dest/perf.data (the engine's perf map stays in /tmp/perf-$engine.map for perf report)"

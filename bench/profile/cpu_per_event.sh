@@ -7,7 +7,8 @@
 # With THREADS=1 it also prints the engine's CPU by thread name over the window (cpu_by_thread.py).
 # With NODES=N the engine is N nodes in one consumer group (mix.sh) and the figures are summed over the nodes:
 # issue 18's row "CPU seconds per 1,000 events summed over the nodes, 3 nodes against 1" is
-#   NODES=1 bench/profile/cpu_per_event.sh 10000 30    against    NODES=3 bench/profile/cpu_per_event.sh 10000 30
+#   NODES=1 bench/profile/cpu_per_event.sh 10000 40 20    against    NODES=3 bench/profile/cpu_per_event.sh 10000 40 20
+# (40 s of warm-up: a group of three takes about 20 s to settle and then catches up).
 # Usage: bench/profile/cpu_per_event.sh [rate] [warm-up s] [window s]     (defaults: 7500, 15, 20)
 set -euo pipefail
 rate=${1:-7500}

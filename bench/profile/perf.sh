@@ -6,6 +6,8 @@
 # Needs perf (Debian: linux-perf). Then, for example:
 #   perf report -i <out>/perf.data --children --sort sym -g none | head -80
 #   perf report -i <out>/perf.data --no-children --sort comm -g none
+# PERF_WARM sets the seconds between the simulator's start and the recording (default 15); with NODES=N (mix.sh) the
+# engine is N nodes in one group and the first of them is recorded.
 # Usage: bench/profile/perf.sh [rate] [out-dir]     (defaults: 25000, ./perf-out)
 set -euo pipefail
 rate=${1:-25000}

@@ -393,7 +393,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             RuleTimings = _metrics,
             Reloads = _reloads,
             // Exactly-once: state is written when the epoch asks (EngineContext.StateWrittenByEpochs), so no clock ticks.
-            Checkpoints = _options.ProcessingGuarantee == ProcessingGuarantee.ExactlyOnce ? null : new CheckpointClock(_actors.Scheduler, _options.StateInterval),
+            Checkpoints = exactlyOnce ? null : new CheckpointClock(_actors.Scheduler, _options.StateInterval),
         };
         _context.TaskPartitions = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
         CheckRepartitionTopic(topics, _context.TaskPartitions);

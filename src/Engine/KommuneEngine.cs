@@ -51,6 +51,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly bool _timeWrittenWithCommits; // at-least-once with state: WritePartitionTimeBeforeCommit
     private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
+    private readonly List<RoutedEvent> _dispatchedEvents = []; // routed by the dispatch, not yet sent (SendDispatched); under _time
+    private readonly List<AreaRecord> _dispatchedRecords = []; // the same for the area side; under _time
     private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
     private DateTimeOffset _reportedAt;
     private Dictionary<int, DateTimeOffset?> _lastReport = []; // per sensor partition, what was last reported; under _time
@@ -572,16 +574,23 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             await foreach (var batch in source.Events.ReadAllAsync())
             {
-                foreach (var consumed in batch)
+                // The batch under one hold of the lock, so that what it routes is sent before anything else the lock
+                // orders (a watermark, a hand-over, a restore) can be told to the actors.
+                lock (_time)
                 {
-                    if (consumed is ConsumedEvent sensorEvent)
+                    foreach (var consumed in batch)
                     {
-                        Dispatch(sensorEvent, router);
+                        if (consumed is ConsumedEvent sensorEvent)
+                        {
+                            Dispatch(sensorEvent, router);
+                        }
+                        else
+                        {
+                            DispatchInternal((ConsumedRepartitionRecord)consumed);
+                        }
                     }
-                    else
-                    {
-                        DispatchInternal((ConsumedRepartitionRecord)consumed);
-                    }
+
+                    SendDispatched(router);
                 }
             }
         }
@@ -631,7 +640,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             if (RuleInterest.AnyRuleWants(Rules, consumed.Event))
             {
                 _counters.EventRouted();
-                router.Tell(new RoutedEvent(consumed, watermark, _counters), ActorRefs.NoSender);
+                _dispatchedEvents.Add(new RoutedEvent(consumed, watermark, _counters));
             }
             else
             {
@@ -664,6 +673,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var partition = consumed.Source.Partition;
         if (record.Kind == RepartitionKind.Command)
         {
+            SendDispatched(_router!); // after the records before it: the alert it is for may be raised by one of them
             ApplyCommand(consumed);
             return;
         }
@@ -686,6 +696,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 area.RaiseFloors(record.Floors);
                 if (area.Report(record.Watermarks!))
                 {
+                    SendDispatched(_router!); // the records dispatched under the old watermark first
                     _areaRouter!.Tell(new AreaWatermarkAdvanced(partition, area.Watermark), ActorRefs.NoSender);
                 }
 
@@ -694,7 +705,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
 
             // The area's rules judge whether it is too late, once they know it is not one they already applied.
-            _areaRouter!.Tell(new AreaRecord(consumed, area.Watermark, _counters, area.Floors), ActorRefs.NoSender);
+            _dispatchedRecords.Add(new AreaRecord(consumed, area.Watermark, _counters, area.Floors));
         }
     }
 
@@ -1107,8 +1118,29 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Sends what the dispatch has routed since the last send: the events to the sensor side's router, the repartition
+    /// records to the area side's, one message each (a single one as itself). Under the lock, before anything else is
+    /// told to either router, so every actor sees events, records and watermarks in dispatch order.
+    /// </summary>
+    private void SendDispatched(IActorRef router)
+    {
+        if (_dispatchedEvents.Count > 0)
+        {
+            router.Tell(_dispatchedEvents.Count == 1 ? _dispatchedEvents[0] : new RoutedEvents([.. _dispatchedEvents]), ActorRefs.NoSender);
+            _dispatchedEvents.Clear();
+        }
+
+        if (_dispatchedRecords.Count > 0)
+        {
+            _areaRouter!.Tell(_dispatchedRecords.Count == 1 ? _dispatchedRecords[0] : new AreaRecords([.. _dispatchedRecords]), ActorRefs.NoSender);
+            _dispatchedRecords.Clear();
+        }
+    }
+
     private void Announce(IActorRef router, DateTimeOffset now)
     {
+        SendDispatched(router); // the events dispatched under the old watermark go before it
         var watermark = _announced = _watermarks.Watermark;
         _announcedAt = now;
         _announcePending = false;

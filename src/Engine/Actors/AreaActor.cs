@@ -48,6 +48,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             });
 
         Receive<RoutedEvent>(Handle);
+        Action<RoutedEvent> handle = Handle;
+        Receive<RoutedEvents>(batch => BatchHandling.Each(batch.Events, handle, engine.Counters));
         Receive<WatermarkAdvanced>(w =>
         {
             foreach (var sensor in _wantWatermark)

@@ -14,6 +14,7 @@ namespace Kommune.Engine.Actors;
 internal sealed class AreaRulesActor : UntypedActor, IWithTimers
 {
     private readonly EngineContext _engine;
+    private readonly Action<AreaRecord> _apply;
     private RuleHost? _rules;
     private string? _areaId;
     private IdleClock _idle = null!;
@@ -22,6 +23,7 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
     public AreaRulesActor(EngineContext engine)
     {
         _engine = engine;
+        _apply = Apply;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -47,8 +49,10 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
         switch (message)
         {
             case AreaRecord record:
-                Rules(record.AreaId)?.OnAreaRecord(record);
-                record.Completion.Done();
+                Apply(record);
+                break;
+            case AreaRecords records:
+                BatchHandling.Each(records.Records, _apply, _engine.Counters);
                 break;
             case AreaWatermarkAdvanced w:
                 if (_handingOver is null && _rules?.Task == w.Partition)
@@ -121,6 +125,12 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
                 Unhandled(message);
                 break;
         }
+    }
+
+    private void Apply(AreaRecord record)
+    {
+        Rules(record.AreaId)?.OnAreaRecord(record);
+        record.Completion.Done();
     }
 
     private RuleHost? Rules(string areaId)

@@ -6,12 +6,14 @@ namespace Kommune.Engine.Actors;
 /// The root of the sensor side: routes each event of this node's sensor partitions to its area's
 /// <see cref="AreaActor"/> (the parent of the area's sensors here), starting areas on first use and stopping idle ones,
 /// and passes watermark updates, rule reloads and hand-overs to every area. Order per sensor holds because each hop is
-/// one sender to one receiver.
+/// one sender to one receiver. A dispatch batch comes as one <see cref="RoutedEvents"/> and goes on as one message per
+/// area in it.
 /// </summary>
 internal sealed class EventRouterActor : ReceiveActor
 {
     private readonly PassivatingChildren _areas;
     private readonly EngineCounters _counters;
+    private readonly BatchByKey<RoutedEvent> _byArea = new();
 
     public EventRouterActor(EngineContext engine)
     {
@@ -19,6 +21,7 @@ internal sealed class EventRouterActor : ReceiveActor
         _areas = new PassivatingChildren(Context, AreaActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
         Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
+        Receive<RoutedEvents>(Route);
         Receive<WatermarkAdvanced>(w =>
         {
             _areas.Broadcast(w, Self, w.Barrier);
@@ -40,6 +43,28 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
+    }
+
+    private void Route(RoutedEvents batch)
+    {
+        try
+        {
+            foreach (var routed in batch.Events)
+            {
+                _byArea.Add(routed.Consumed.Event.AreaId, routed);
+            }
+
+            foreach (var (area, events) in _byArea.Groups)
+            {
+                // One area's part as one message (the batch itself when it is all one area's), a single one as itself.
+                object message = events.Count == 1 ? events[0] : events.Count == batch.Events.Length ? batch : new RoutedEvents([.. events]);
+                _areas.Deliver(area, message, Self);
+            }
+        }
+        finally
+        {
+            _byArea.Clear();
+        }
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_counters);

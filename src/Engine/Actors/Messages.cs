@@ -19,6 +19,17 @@ internal sealed class RoutedEvent(ConsumedEvent consumed, DateTimeOffset waterma
 }
 
 /// <summary>
+/// Events of one dispatch batch, each with its partition's order kept: the engine sends its router one of these per
+/// batch, and the router sends each area one with the area's events (a single event goes as itself), so actor messages
+/// are per batch and area rather than per event.
+/// </summary>
+internal sealed class RoutedEvents(RoutedEvent[] events)
+{
+    /// <summary>The events, in dispatch order.</summary>
+    public RoutedEvent[] Events { get; } = events;
+}
+
+/// <summary>
 /// The engine's watermark moved forward: event-time timers it passes may fire. Every actor that gets it takes a part of
 /// <paramref name="Barrier"/> (when there is one) and gives it back once it has handled it, so the engine knows when
 /// every fact those timers emitted has been sent, and only then tells the area side how far event time has come.
@@ -82,6 +93,16 @@ internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOff
 
     /// <summary>The area.</summary>
     public string AreaId => Consumed.Record.Event?.AreaId ?? Consumed.Record.Fact!.AreaId;
+}
+
+/// <summary>
+/// Records of the repartition topic from one dispatch batch, in their partitions' order: one message to the area side's
+/// router per batch, and from it one per area (a single record goes as itself).
+/// </summary>
+internal sealed class AreaRecords(AreaRecord[] records)
+{
+    /// <summary>The records, in dispatch order.</summary>
+    public AreaRecord[] Records { get; } = records;
 }
 
 /// <summary>The area side's watermark of one repartition partition moved forward.</summary>

@@ -197,12 +197,13 @@ public sealed class PassivationTests : TestKit
     [Fact]
     public void A_sensor_is_told_of_the_watermark_only_once_it_passes_its_timer()
     {
-        // Announcements come every 50 ms; a sensor whose window closes in a minute need not hear of each one.
+        // Announcements come every 50 ms; a sensor whose window closes in a minute need not hear of each one. It tells
+        // its area when its next timer is due right after its event (so no watermark is forwarded to it only to ask).
         var timed = new SensorEvent("t-1", "a-1", "timed", Events.T0, new Dictionary<string, SensorValue>());
-        Send(timed); // sets a timer due at T0 + 1 s
-        Announce(Events.T0.AddMilliseconds(200)); // not answered yet for that event: told, and answers when its timer is due
         var told = _counters.WatermarksToSensors;
+        SendAndAwait(timed); // sets a timer due at T0 + 1 s, and answers with it (its answer is in the area's mailbox)
 
+        Announce(Events.T0.AddMilliseconds(200));
         Announce(Events.T0.AddMilliseconds(500));
         Announce(Events.T0.AddMilliseconds(999));
         Assert.Equal(told, _counters.WatermarksToSensors);
@@ -212,14 +213,29 @@ public sealed class PassivationTests : TestKit
         Assert.Equal(told + 1, _counters.WatermarksToSensors);
         AwaitCondition(() => _sink.Alerts.Any(a => a.Rule == "timed"));
 
-        // An event that sets an earlier timer than the one answered for is told of every watermark again until it answers.
-        Send(timed with { Timestamp = Events.T0.AddSeconds(2) }); // due at T0 + 3 s
+        // An event more than 50 ms of event time after the last it answered for is answered at once too.
+        SendAndAwait(timed with { Timestamp = Events.T0.AddSeconds(2) }); // due at T0 + 3 s
+        Announce(Events.T0.AddMilliseconds(2010));
+        Assert.Equal(told + 1, _counters.WatermarksToSensors);
+
+        // One within 50 ms is not (a busy sensor answers per watermark, not per event): its area tells it of every
+        // watermark until it answers, which it does at the first.
+        SendAndAwait(timed with { Timestamp = Events.T0.AddMilliseconds(2020) }); // due at T0 + 3.02 s
         Announce(Events.T0.AddMilliseconds(2100));
         Assert.Equal(told + 2, _counters.WatermarksToSensors);
         Announce(Events.T0.AddMilliseconds(2200));
+        Announce(Events.T0.AddSeconds(3)); // before its timer
         Assert.Equal(told + 2, _counters.WatermarksToSensors);
-        Announce(Events.T0.AddSeconds(3));
+        Announce(Events.T0.AddMilliseconds(3020));
         Assert.Equal(told + 3, _counters.WatermarksToSensors);
+    }
+
+    /// <summary>Sends an event and waits until it is complete (handled by its sensor, whatever it told its area sent).</summary>
+    private void SendAndAwait(SensorEvent e)
+    {
+        var before = Interlocked.Read(ref _completed);
+        Send(e);
+        AwaitCondition(() => Interlocked.Read(ref _completed) == before + 1);
     }
 
     /// <summary>Announces a watermark and waits until every actor has handled it.</summary>

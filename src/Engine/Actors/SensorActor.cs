@@ -15,6 +15,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     private long _handled;
     private bool _answered; // the area knows when this sensor's next event-time timer is due (as of its last event)
     private DateTimeOffset? _answeredDue;
+    private long _answeredAfterEventTicks = long.MinValue / 2; // the event time (UTC ticks) of the last event it answered right after
     private IdleClock _idle = null!;
     private ReleasePartitions? _handingOver;
 
@@ -22,6 +23,13 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     {
         _engine = engine;
     }
+
+    /// <summary>
+    /// The least event time between two events that the sensor answers its area for right after handling them (the
+    /// engine's announcement interval): one answer per event for sensors slower than the announcements, one per
+    /// announcement for faster ones (the rest wait for the watermark forwarded to them).
+    /// </summary>
+    private static readonly TimeSpan AnswerAfterEventEvery = TimeSpan.FromMilliseconds(50);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -162,7 +170,15 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
         _handled++;
         _answered = false; // the area counts this event and forwards every watermark until it answers
         _rules.OnEvent(routed);
-        AfterRules();
+        var eventTicks = sensorEvent.Timestamp.UtcTicks;
+        if (eventTicks - _answeredAfterEventTicks >= AnswerAfterEventEvery.Ticks)
+        {
+            // Answers now, not at the next watermark: the area then need not forward that watermark only for this
+            // answer. At most once per interval of event time, so a busy sensor answers per watermark, not per event.
+            _answeredAfterEventTicks = eventTicks;
+            Answer(_rules.Runner.NextEventTimeTimer);
+        }
+
         routed.Completion.Done();
     }
 

@@ -578,19 +578,24 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 // orders (a watermark, a hand-over, a restore) can be told to the actors.
                 lock (_time)
                 {
-                    foreach (var consumed in batch)
+                    try
                     {
-                        if (consumed is ConsumedEvent sensorEvent)
+                        foreach (var consumed in batch)
                         {
-                            Dispatch(sensorEvent, router);
-                        }
-                        else
-                        {
-                            DispatchInternal((ConsumedRepartitionRecord)consumed);
+                            if (consumed is ConsumedEvent sensorEvent)
+                            {
+                                Dispatch(sensorEvent, router);
+                            }
+                            else
+                            {
+                                DispatchInternal((ConsumedRepartitionRecord)consumed);
+                            }
                         }
                     }
-
-                    SendDispatched(router);
+                    finally
+                    {
+                        SendDispatched(router); // what was routed goes on, even if a record after it failed the dispatch
+                    }
                 }
             }
         }

@@ -594,7 +594,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     }
                     finally
                     {
-                        SendDispatched(router); // what was routed goes on, even if a record after it failed the dispatch
+                        SendDispatched(); // what was routed goes on, even if a record after it failed the dispatch
                     }
                 }
             }
@@ -678,7 +678,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var partition = consumed.Source.Partition;
         if (record.Kind == RepartitionKind.Command)
         {
-            SendDispatched(_router!); // after the records before it: the alert it is for may be raised by one of them
+            SendDispatched(); // after the records before it: the alert it is for may be raised by one of them
             ApplyCommand(consumed);
             return;
         }
@@ -701,7 +701,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 area.RaiseFloors(record.Floors);
                 if (area.Report(record.Watermarks!))
                 {
-                    SendDispatched(_router!); // the records dispatched under the old watermark first
+                    SendDispatched(); // the records dispatched under the old watermark first
                     _areaRouter!.Tell(new AreaWatermarkAdvanced(partition, area.Watermark), ActorRefs.NoSender);
                 }
 
@@ -1128,11 +1128,11 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// records to the area side's, one message each (a single one as itself). Under the lock, before anything else is
     /// told to either router, so every actor sees events, records and watermarks in dispatch order.
     /// </summary>
-    private void SendDispatched(IActorRef router)
+    private void SendDispatched()
     {
         if (_dispatchedEvents.Count > 0)
         {
-            router.Tell(_dispatchedEvents.Count == 1 ? _dispatchedEvents[0] : new RoutedEvents([.. _dispatchedEvents]), ActorRefs.NoSender);
+            _router!.Tell(_dispatchedEvents.Count == 1 ? _dispatchedEvents[0] : new RoutedEvents([.. _dispatchedEvents]), ActorRefs.NoSender);
             _dispatchedEvents.Clear();
         }
 
@@ -1145,7 +1145,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     private void Announce(IActorRef router, DateTimeOffset now)
     {
-        SendDispatched(router); // the events dispatched under the old watermark go before it
+        SendDispatched(); // the events dispatched under the old watermark go before it
         var watermark = _announced = _watermarks.Watermark;
         _announcedAt = now;
         _announcePending = false;

@@ -42,6 +42,26 @@ public sealed class BatchRoutingTests
     }
 
     [Fact]
+    public void A_split_sends_one_message_per_key_a_single_item_as_itself_and_a_batch_of_one_key_as_the_batch()
+    {
+        var batch = new BatchByKey<string>();
+        var sent = new List<(string Key, object Message)>();
+        var whole = new object();
+
+        batch.Split(["a1", "b1", "a2", "c1"], item => item[..1], whole, part => part, (key, message) => sent.Add((key, message)));
+
+        Assert.Equal(["a", "b", "c"], sent.Select(s => s.Key));
+        Assert.Equal(["a1", "a2"], Assert.IsType<string[]>(sent[0].Message));
+        Assert.Equal("b1", sent[1].Message);
+        Assert.Equal("c1", sent[2].Message);
+
+        sent.Clear();
+        batch.Split(["a3", "a4"], item => item[..1], whole, part => part, (key, message) => sent.Add((key, message)));
+
+        Assert.Same(whole, Assert.Single(sent).Message); // every item one key's: the batch itself, no copy
+    }
+
+    [Fact]
     public void Every_item_is_handled_in_order_when_none_throws()
     {
         var handled = new List<int>();

@@ -19,7 +19,10 @@ internal sealed class AreaRulesRouterActor : ReceiveActor
         _areas = new PassivatingChildren(Context, AreaRulesActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
         Receive<AreaRecord>(r => _areas.Deliver(r.AreaId, r, Self));
-        Receive<AreaRecords>(Route);
+        Func<AreaRecord, string> areaOf = r => r.AreaId;
+        Func<AreaRecord[], object> wrap = part => new AreaRecords(part);
+        Action<string, object> deliver = (area, part) => _areas.Deliver(area, part, Self);
+        Receive<AreaRecords>(batch => _byArea.Split(batch.Records, areaOf, batch, wrap, deliver));
         Receive<AreaWatermarkAdvanced>(w => _areas.Broadcast(w, Self));
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
@@ -37,28 +40,6 @@ internal sealed class AreaRulesRouterActor : ReceiveActor
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
-    }
-
-    private void Route(AreaRecords batch)
-    {
-        try
-        {
-            foreach (var record in batch.Records)
-            {
-                _byArea.Add(record.AreaId, record);
-            }
-
-            foreach (var (area, records) in _byArea.Groups)
-            {
-                // One area's part as one message (the batch itself when it is all one area's), a single one as itself.
-                object message = records.Count == 1 ? records[0] : records.Count == batch.Records.Length ? batch : new AreaRecords([.. records]);
-                _areas.Deliver(area, message, Self);
-            }
-        }
-        finally
-        {
-            _byArea.Clear();
-        }
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_counters);

@@ -27,6 +27,31 @@ internal sealed class BatchByKey<T>
         group.Add(item);
     }
 
+    /// <summary>
+    /// Groups <paramref name="items"/> by <paramref name="keyOf"/> and hands each group to <paramref name="deliver"/>
+    /// as one message: a single item as itself, all of them as <paramref name="whole"/> (the batch they came in), any
+    /// other group as <paramref name="wrap"/> makes it. Empties the groups afterwards, even when a delivery throws.
+    /// </summary>
+    public void Split(T[] items, Func<T, string> keyOf, object whole, Func<T[], object> wrap, Action<string, object> deliver)
+    {
+        try
+        {
+            foreach (var item in items)
+            {
+                Add(keyOf(item), item);
+            }
+
+            foreach (var (key, group) in _groups)
+            {
+                deliver(key, group.Count == 1 ? group[0]! : group.Count == items.Length ? whole : wrap([.. group]));
+            }
+        }
+        finally
+        {
+            Clear();
+        }
+    }
+
     /// <summary>Empties every group for the next batch (keys are not kept: a batch's keys are few of all there are).</summary>
     public void Clear()
     {

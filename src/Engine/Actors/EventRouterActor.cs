@@ -21,7 +21,10 @@ internal sealed class EventRouterActor : ReceiveActor
         _areas = new PassivatingChildren(Context, AreaActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
         Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
-        Receive<RoutedEvents>(Route);
+        Func<RoutedEvent, string> areaOf = e => e.Consumed.Event.AreaId;
+        Func<RoutedEvent[], object> wrap = part => new RoutedEvents(part);
+        Action<string, object> deliver = (area, part) => _areas.Deliver(area, part, Self);
+        Receive<RoutedEvents>(batch => _byArea.Split(batch.Events, areaOf, batch, wrap, deliver));
         Receive<WatermarkAdvanced>(w =>
         {
             _areas.Broadcast(w, Self, w.Barrier);
@@ -43,28 +46,6 @@ internal sealed class EventRouterActor : ReceiveActor
         Receive<Passivate>(_ => _areas.Passivate(Sender));
         Receive<PassivationCancelled>(_ => _areas.Cancelled(Sender));
         Receive<Terminated>(t => _areas.Terminated(t.ActorRef));
-    }
-
-    private void Route(RoutedEvents batch)
-    {
-        try
-        {
-            foreach (var routed in batch.Events)
-            {
-                _byArea.Add(routed.Consumed.Event.AreaId, routed);
-            }
-
-            foreach (var (area, events) in _byArea.Groups)
-            {
-                // One area's part as one message (the batch itself when it is all one area's), a single one as itself.
-                object message = events.Count == 1 ? events[0] : events.Count == batch.Events.Length ? batch : new RoutedEvents([.. events]);
-                _areas.Deliver(area, message, Self);
-            }
-        }
-        finally
-        {
-            _byArea.Clear();
-        }
     }
 
     protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_counters);

@@ -702,10 +702,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 if (area.Report(record.Watermarks!))
                 {
                     SendDispatched(); // the records dispatched under the old watermark first
-                    _areaRouter!.Tell(new AreaWatermarkAdvanced(partition, area.Watermark), ActorRefs.NoSender);
+                    // Completed once what the areas send on it is acknowledged: a crash before then reads it again.
+                    _areaRouter!.Tell(new AreaWatermarkAdvanced(partition, area.Watermark, new EventCompletion(consumed, _counters)), ActorRefs.NoSender);
+                }
+                else
+                {
+                    consumed.Complete();
                 }
 
-                consumed.Complete();
                 return;
             }
 

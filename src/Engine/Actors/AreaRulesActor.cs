@@ -57,9 +57,10 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
             case AreaWatermarkAdvanced w:
                 if (_handingOver is null && _rules?.Task == w.Partition)
                 {
-                    _rules.Advance(w.Watermark);
+                    _rules.Advance(w.Watermark, w.Completion);
                 }
 
+                w.Completion.Done();
                 break;
             case ProcessingTimerDue:
                 if (_handingOver is null)

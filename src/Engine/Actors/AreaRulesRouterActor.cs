@@ -23,7 +23,11 @@ internal sealed class AreaRulesRouterActor : ReceiveActor
         Func<AreaRecord[], object> wrap = part => new AreaRecords(part);
         Action<string, object> deliver = (area, part) => _areas.Deliver(area, part, Self);
         Receive<AreaRecords>(batch => _byArea.Split(batch.Records, areaOf, batch, wrap, deliver));
-        Receive<AreaWatermarkAdvanced>(w => _areas.Broadcast(w, Self));
+        Receive<AreaWatermarkAdvanced>(w =>
+        {
+            _areas.Broadcast(w, Self, w.Completion);
+            w.Completion.Done(); // the routing's part
+        });
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
         Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
         Receive<RulesChanged>(c =>

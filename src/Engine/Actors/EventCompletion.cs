@@ -11,7 +11,7 @@ namespace Kommune.Engine.Actors;
 /// The messages that carry a record to its actors (<see cref="RoutedEvent"/>, <see cref="AreaRecord"/>) are their own
 /// completion: one object per record on the hot path, not a message and a completion.
 /// </summary>
-internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
+internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters) : ICountdown
 {
     private readonly ConsumedRecord _consumed = consumed;
     private int _parts = 1;

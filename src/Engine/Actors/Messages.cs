@@ -105,8 +105,13 @@ internal sealed class AreaRecords(AreaRecord[] records)
     public AreaRecord[] Records { get; } = records;
 }
 
-/// <summary>The area side's watermark of one repartition partition moved forward.</summary>
-internal sealed record AreaWatermarkAdvanced(int Partition, DateTimeOffset Watermark);
+/// <summary>
+/// The area side's watermark of one repartition partition moved forward, on the watermark record
+/// <paramref name="Completion"/> completes: each area takes a part of it and gives it back once what its rules sent on
+/// the advance (a window's aggregate, a timer's alert) is acknowledged and the state it changed written, so the
+/// record's offset is committed only after them, as an event's is.
+/// </summary>
+internal sealed record AreaWatermarkAdvanced(int Partition, DateTimeOffset Watermark, EventCompletion Completion);
 
 /// <summary>
 /// Partitions go to another node: every actor of them writes its state (unless <paramref name="Lost"/>: another node
@@ -140,7 +145,7 @@ internal sealed record CommandMessage(AlertCommand Command, string? SensorId, st
 /// A countdown of parts (the first is the creator's own): <see cref="Add()"/> before handing a part on, <see cref="Done"/>
 /// once it is finished; the last <see cref="Done"/> runs the action, once.
 /// </summary>
-internal sealed class Countdown(Action whenDone)
+internal sealed class Countdown(Action whenDone) : ICountdown
 {
     private int _parts = 1;
 
@@ -155,6 +160,16 @@ internal sealed class Countdown(Action whenDone)
             whenDone();
         }
     }
+}
+
+/// <summary>Parts of a piece of work handed to several actors: <see cref="Add"/> before one is handed on, <see cref="Done"/> when it is finished.</summary>
+internal interface ICountdown
+{
+    /// <summary>One more part must finish.</summary>
+    void Add();
+
+    /// <summary>A part finished.</summary>
+    void Done();
 }
 
 /// <summary>To itself: the earliest processing-time timer is due.</summary>

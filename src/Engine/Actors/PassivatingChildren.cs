@@ -54,7 +54,7 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
     /// of <paramref name="parts"/> for each before it is told; with <paramref name="parts"/>, a stopping child that has
     /// messages waiting for its next incarnation gets it after them.
     /// </summary>
-    public void Broadcast(object message, IActorRef sender, Countdown? parts = null)
+    public void Broadcast(object message, IActorRef sender, ICountdown? parts = null)
     {
         foreach (var (id, child) in _byId)
         {

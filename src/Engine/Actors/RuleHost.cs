@@ -181,8 +181,11 @@ internal sealed partial class RuleHost
         Finish(outputs, null, () => message.Done.TrySetResult(null));
     }
 
-    /// <summary>Moves time forward: fires the timers the watermark and the clock have passed.</summary>
-    public void Advance(DateTimeOffset watermark)
+    /// <summary>
+    /// Moves time forward: fires the timers the watermark and the clock have passed. With <paramref name="record"/> (the
+    /// area side's watermark record), what they send and the state they change are parts of that record's completion.
+    /// </summary>
+    public void Advance(DateTimeOffset watermark, EventCompletion? record = null)
     {
         CatchUpWithRules();
         var timers = (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer);
@@ -191,7 +194,7 @@ internal sealed partial class RuleHost
         _origins?.Forget(watermark, 2 * (_engine.Options.AllowedLateness + _engine.Options.OutOfOrderness));
         Runner.Advance(watermark, _engine.Now, outputs);
         // Only a timer that fired can have changed the state; a watermark alone is not persisted.
-        Finish(outputs, null, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
+        Finish(outputs, record, changed: timers != (Runner.NextEventTimeTimer, Runner.NextProcessingTimeTimer) || outputs.Any);
     }
 
     /// <summary>

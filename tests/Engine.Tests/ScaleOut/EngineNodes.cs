@@ -30,6 +30,7 @@ internal sealed class EngineNodes : IDisposable
     {
         _bed = bed;
         GroupId = groupId;
+        ExactlyOnce = guarantee == "exactly-once";
         _rulesFile = Path.Combine(Path.GetTempPath(), $"kommune-nodes-{Guid.NewGuid():N}.json");
         File.WriteAllText(_rulesFile, rulesJson);
         _environment = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -54,6 +55,9 @@ internal sealed class EngineNodes : IDisposable
     }
 
     public string GroupId { get; }
+
+    /// <summary>Whether the nodes run exactly-once (their group's committed offsets then say little on the embedded broker).</summary>
+    public bool ExactlyOnce { get; }
 
     /// <summary>The nodes running now.</summary>
     public IReadOnlyCollection<string> Running => _running.Keys;

@@ -223,6 +223,27 @@ internal sealed class KafkaTestBed : IDisposable
         return (committed, end);
     }
 
+    /// <summary>The end offset of each partition of the topic, now.</summary>
+    public long[] Ends(string topic)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = BootstrapServers, GroupId = "test-watermarks" })
+            .SetLogHandler((_, _) => { }).Build();
+        return Enumerable.Range(0, Partitions).Select(p => consumer.QueryWatermarkOffsets(new TopicPartition(topic, p), TimeSpan.FromSeconds(10)).High.Value).ToArray();
+    }
+
+    /// <summary>The group's committed offset of each partition of the topic (0 where none is).</summary>
+    public long[] Committed(string groupId, string topic)
+    {
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
+        {
+            BootstrapServers = BootstrapServers,
+            GroupId = groupId,
+            EnableAutoCommit = false,
+        }).SetLogHandler((_, _) => { }).Build();
+        var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(topic, p)).ToList();
+        return consumer.Committed(partitions, TimeSpan.FromSeconds(10)).OrderBy(c => c.Partition.Value).Select(c => Math.Max(0, c.Offset.Value)).ToArray();
+    }
+
     public WatermarkOffsets Watermarks(string topic, int partition)
     {
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig { BootstrapServers = BootstrapServers, GroupId = "test-watermarks" })

@@ -45,7 +45,8 @@ public sealed class AreaWatermarkCommitTests(ITestOutputHelper output)
         // watermark's), moves the watermark past the first minute's window.
         for (var p = 0; p < 2; p++)
         {
-            bed.Cluster.PushPartitionRequestErrors(bed.Options.Topics.Aggregates, p, KafkaApi.Produce, Enumerable.Repeat(ErrorCode.NotEnoughReplicas, 20).ToArray());
+            // 30 refusals: with the client's retry backoff (at most a second) about half a minute, ample for what follows.
+            bed.Cluster.PushPartitionRequestErrors(bed.Options.Topics.Aggregates, p, KafkaApi.Produce, Enumerable.Repeat(ErrorCode.NotEnoughReplicas, 30).ToArray());
         }
 
         ProduceOnEachPartition(bed, "tick", second: 120);

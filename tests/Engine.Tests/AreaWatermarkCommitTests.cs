@@ -28,7 +28,7 @@ public sealed class AreaWatermarkCommitTests(ITestOutputHelper output)
         using var bed = new KafkaTestBed(output, partitions: 2);
         var areaPartition = StateKeys.AreaPartition(Area, 2);
         var otherPartition = 1 - areaPartition;
-        var repartitionGroup = bed.Options.GroupId + "-repartition";
+        var repartitionGroup = KafkaTestBed.RepartitionGroup(bed.Options.GroupId);
         var repartition = bed.Options.Topics.Repartition;
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var rules = new RuleSet([new RuleBinding("seen", new FactPerEventRule()), new RuleBinding("window", new MinuteWindowAreaRule(closed))]);

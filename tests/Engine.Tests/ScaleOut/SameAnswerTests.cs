@@ -294,9 +294,9 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
             var ends = (Events: bed.Ends(topics.SensorEvents), Repartition: bed.Ends(topics.Repartition));
             await KafkaTestBed.WaitUntilAsync(
                 () => Task.FromResult(CommittedUpTo(bed.Committed(nodes.GroupId, topics.SensorEvents), ends.Events)
-                    && CommittedUpTo(bed.Committed(nodes.GroupId + "-repartition", topics.Repartition), ends.Repartition)),
+                    && CommittedUpTo(bed.Committed(KafkaTestBed.RepartitionGroup(nodes.GroupId), topics.Repartition), ends.Repartition)),
                 () => $"not everything read is committed: sensor events {string.Join(",", bed.Committed(nodes.GroupId, topics.SensorEvents))} of {string.Join(",", ends.Events)}, "
-                    + $"repartition {string.Join(",", bed.Committed(nodes.GroupId + "-repartition", topics.Repartition))} of {string.Join(",", ends.Repartition)}");
+                    + $"repartition {string.Join(",", bed.Committed(KafkaTestBed.RepartitionGroup(nodes.GroupId), topics.Repartition))} of {string.Join(",", ends.Repartition)}");
         }
 
         // A stop drains: every area that had the last watermark's work in its mailbox finishes it and it is flushed.

@@ -208,20 +208,11 @@ internal sealed class KafkaTestBed : IDisposable
         return seen;
     }
 
-    /// <summary>The group's committed offsets against each partition's end.</summary>
-    public (long Committed, long End) CommittedAndEnd(string groupId, string topic)
-    {
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(new ConsumerConfig
-        {
-            BootstrapServers = BootstrapServers,
-            GroupId = groupId,
-            EnableAutoCommit = false,
-        }).SetLogHandler((_, _) => { }).Build();
-        var partitions = Enumerable.Range(0, Partitions).Select(p => new TopicPartition(topic, p)).ToList();
-        var committed = consumer.Committed(partitions, TimeSpan.FromSeconds(10)).Sum(c => Math.Max(0, c.Offset.Value));
-        var end = partitions.Sum(p => consumer.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).High.Value);
-        return (committed, end);
-    }
+    /// <summary>The group's committed offsets against each partition's end, summed over the partitions.</summary>
+    public (long Committed, long End) CommittedAndEnd(string groupId, string topic) => (Committed(groupId, topic).Sum(), Ends(topic).Sum());
+
+    /// <summary>The group the engine commits the repartition topic's offsets under (<c>KafkaSourceOptions.RepartitionGroupId</c>'s default).</summary>
+    public static string RepartitionGroup(string groupId) => groupId + "-repartition";
 
     /// <summary>The end offset of each partition of the topic, now.</summary>
     public long[] Ends(string topic)

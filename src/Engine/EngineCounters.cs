@@ -14,6 +14,7 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     private long _takenByAreas;
     private long _actorFailures;
     private long _processed;
+    private Action<string>? _processedHandler;
     private long _alerts;
     private long _aggregates;
     private long _ruleFailures;
@@ -75,6 +76,9 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     public long MailboxBacklog => Interlocked.Read(ref _routed) - Interlocked.Read(ref _takenByAreas);
 
     public long ActorFailures => Interlocked.Read(ref _actorFailures);
+
+    /// <summary><see cref="EventProcessed"/>, made once: a record waiting for its state keeps it, not a new delegate.</summary>
+    public Action<string> ProcessedHandler => _processedHandler ??= EventProcessed;
 
     /// <summary>An event of <paramref name="type"/> completed (its outputs and state acknowledged).</summary>
     public void EventProcessed(string type)

@@ -754,7 +754,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
                 var source = record.CommandSource!.Value;
                 _counters.CommandRefused();
-                _outputs!.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, refused, DeadLetterCode.CommandRefused), consumed.Complete);
+                _outputs!.Send(new DeadLetter(source.Key, source.Value, source.Topic, source.Partition, source.Offset, refused, DeadLetterCode.CommandRefused), () => consumed.Complete());
             },
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
@@ -1219,7 +1219,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     }
 
     private void SendLate(ConsumedEvent consumed, DateTimeOffset watermark) =>
-        _context!.SendLate(consumed, consumed.Event.Timestamp, watermark, consumed.Complete);
+        _context!.SendLate(consumed, consumed.Event.Timestamp, watermark, () => consumed.Complete());
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);

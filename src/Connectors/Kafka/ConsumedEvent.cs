@@ -70,20 +70,73 @@ public abstract class ConsumedRecord
         if ((Interlocked.Or(ref _done, Completed) & Completed) == 0)
         {
             Release();
+            _tracker.ForgetStateWaits(_offset);
             _tracker.OnRecordCompleted();
         }
     }
 
-    /// <summary>Marks the record done. Later calls do nothing.</summary>
-    public void Complete()
+    /// <summary>
+    /// One more state record that includes this record must be acknowledged before it completes: the returned wait says
+    /// when. Call it while the record is not yet complete (while a part of its processing is still held).
+    /// </summary>
+    public StateWait AwaitState()
+    {
+        _tracker.AddStateWait(_offset);
+        return new StateWait(_tracker, _offset);
+    }
+
+    /// <summary>
+    /// Marks the record done: its processing and outputs are, and, once each <see cref="AwaitState"/> wait is done, its
+    /// state. <paramref name="processed"/> (if given) is told the record's <see cref="Label"/> just before its offset is
+    /// marked done, now or when its last state wait is (not if one of them was given up). Later calls do nothing.
+    /// </summary>
+    public void Complete(Action<string>? processed = null)
     {
         if ((Interlocked.Or(ref _done, Completed) & Completed) == 0)
         {
             Release();
-            _tracker.Complete(_offset);
-            _tracker.OnRecordCompleted();
+            switch (_tracker.CompleteAfterState(_offset, Label, processed))
+            {
+                case PartitionOffsetTracker.Completion.Now:
+                    processed?.Invoke(Label);
+                    _tracker.Complete(_offset);
+                    _tracker.OnRecordCompleted();
+                    break;
+                case PartitionOffsetTracker.Completion.Abandoned:
+                    _tracker.OnRecordCompleted(); // as Abandon: counted done, offset not marked
+                    break;
+                case PartitionOffsetTracker.Completion.Deferred:
+                    break; // the last state wait completes it; this object need not live until then
+            }
         }
     }
+}
+
+/// <summary>
+/// A state record that a consumed record waits for (<see cref="ConsumedRecord.AwaitState"/>): a value of 16 bytes that
+/// names the record's partition and offset, so that what waits for a key's checkpoint keeps no object of the record
+/// alive.
+/// </summary>
+public readonly struct StateWait
+{
+    private readonly PartitionOffsetTracker _tracker;
+    private readonly long _offset;
+
+    internal StateWait(PartitionOffsetTracker tracker, long offset)
+    {
+        _tracker = tracker;
+        _offset = offset;
+    }
+
+    /// <summary>The state record was acknowledged (or turned out not to be needed). Call once.</summary>
+    public void Done() => _tracker.StateWaitDone(_offset, abandoned: false);
+
+    /// <summary>
+    /// The state record will not be written here (the key's partition went to another node, which does the record
+    /// again): the record is abandoned, as by <see cref="ConsumedRecord.Abandon"/>, once its own processing is done.
+    /// Call once, instead of <see cref="Done"/>.
+    /// </summary>
+    public void Abandon() => _tracker.StateWaitDone(_offset, abandoned: true);
 }
 
 /// <summary>A decoded sensor event from the sensor-events topic.</summary>

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Kommune.Connectors.Kafka;
 
 /// <summary>
@@ -14,6 +17,7 @@ internal sealed class PartitionOffsetTracker
     private readonly Lock _gate = new();
     private readonly Queue<long> _pending = new();
     private readonly HashSet<long> _done = [];
+    private readonly Dictionary<long, StateWaits> _stateWaits = []; // offsets whose records wait for state records
     private long _committable;
     private long _lastTaken = -1;
 
@@ -110,6 +114,103 @@ internal sealed class PartitionOffsetTracker
         }
     }
 
+    /// <summary>How a record's completion went, given the state records it waits for.</summary>
+    internal enum Completion
+    {
+        /// <summary>No state record waits: the record completes now.</summary>
+        Now,
+
+        /// <summary>State records wait: the last of them completes the record.</summary>
+        Deferred,
+
+        /// <summary>A state record it waited for was given up (its key's partition was lost): the record is abandoned.</summary>
+        Abandoned,
+    }
+
+    /// <summary>One more state record that includes the record at <paramref name="offset"/> must be acknowledged first.</summary>
+    internal void AddStateWait(long offset)
+    {
+        lock (_gate)
+        {
+            CollectionsMarshal.GetValueRefOrAddDefault(_stateWaits, offset, out _).Count++;
+        }
+    }
+
+    /// <summary>
+    /// A state record the record at <paramref name="offset"/> waited for was acknowledged, or given up when
+    /// <paramref name="abandoned"/>. The last one completes (or abandons) the record if it is otherwise done.
+    /// </summary>
+    internal void StateWaitDone(long offset, bool abandoned)
+    {
+        StateWaits finished;
+        lock (_gate)
+        {
+            ref var waits = ref CollectionsMarshal.GetValueRefOrNullRef(_stateWaits, offset);
+            if (Unsafe.IsNullRef(ref waits))
+            {
+                return;
+            }
+
+            waits.Abandoned |= abandoned;
+            if (--waits.Count > 0 || (!waits.RecordDone && waits.Abandoned))
+            {
+                return; // more to wait for; or abandoned, which the record's own completion must still see
+            }
+
+            finished = waits;
+            _stateWaits.Remove(offset);
+            if (!finished.RecordDone)
+            {
+                return; // every state record written before the record itself is done: it completes as usual
+            }
+        }
+
+        if (!finished.Abandoned)
+        {
+            finished.Processed?.Invoke(finished.Label!);
+            Complete(offset);
+        }
+
+        OnRecordCompleted();
+    }
+
+    /// <summary>
+    /// The record at <paramref name="offset"/> is done but for the state records it waits for: says whether it
+    /// completes now, later (when its last state record is acknowledged, which then reports <paramref name="label"/> to
+    /// <paramref name="processed"/>, marks the offset done and tells <see cref="OnRecordCompleted"/>), or is abandoned.
+    /// </summary>
+    internal Completion CompleteAfterState(long offset, string label, Action<string>? processed)
+    {
+        lock (_gate)
+        {
+            ref var waits = ref CollectionsMarshal.GetValueRefOrNullRef(_stateWaits, offset);
+            if (Unsafe.IsNullRef(ref waits))
+            {
+                return Completion.Now;
+            }
+
+            if (waits.Count == 0)
+            {
+                _stateWaits.Remove(offset); // only an abandoned wait keeps an entry without a count
+                return Completion.Abandoned;
+            }
+
+            waits.RecordDone = true;
+            waits.Label = label;
+            waits.Processed = processed;
+            return Completion.Deferred;
+        }
+    }
+
+    /// <summary>The record at <paramref name="offset"/> was abandoned: its state waits change nothing any more.</summary>
+    internal void ForgetStateWaits(long offset)
+    {
+        lock (_gate)
+        {
+            _stateWaits.Remove(offset);
+        }
+    }
+
     /// <summary>Whether the commit point moved since it was last taken.</summary>
     public bool HasCommittable
     {
@@ -145,5 +246,17 @@ internal sealed class PartitionOffsetTracker
         {
             IsActive = false;
         }
+    }
+
+    // What a record waiting for its state records needs when the last of them is acknowledged: kept here, in one table
+    // per partition, so that the record's own objects (about 260 bytes per event on both sides of the repartition hop)
+    // die young instead of surviving a young collection for the state interval.
+    private struct StateWaits
+    {
+        public int Count;
+        public bool RecordDone;
+        public bool Abandoned;
+        public string? Label;
+        public Action<string>? Processed;
     }
 }

@@ -4,10 +4,11 @@ namespace Kommune.Engine.Actors;
 
 /// <summary>
 /// Completes a consumed record once every part of its handling is done: the routing itself, each actor that runs
-/// rules on it, each fact or area record it caused (until the broker acknowledged it), the broker's acknowledgement of
-/// every output, and the acknowledgement of each state record that includes it. Parts are added before they start, so
-/// the count cannot reach zero early. When only state parts are left the record is released: it no longer counts
-/// against the in-flight bound, though its offset waits for the state.
+/// rules on it, each fact or area record it caused (until the broker acknowledged it), and the broker's acknowledgement
+/// of every output. Parts are added before they start, so the count cannot reach zero early. The last part releases the
+/// record (it no longer counts against the in-flight bound) and completes it; a state record that includes it is
+/// waited for by its offset (<see cref="AwaitState"/>), not by this object, so the record's objects die young while
+/// its offset waits for the key's checkpoint.
 /// The messages that carry a record to its actors (<see cref="RoutedEvent"/>, <see cref="AreaRecord"/>) are their own
 /// completion: one object per record on the hot path, not a message and a completion.
 /// </summary>
@@ -15,7 +16,6 @@ internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
 {
     private readonly ConsumedRecord _consumed = consumed;
     private int _parts = 1;
-    private int _work = 1;
 
     /// <summary>This, as the record's completion: the messages that carry a record read as before.</summary>
     public EventCompletion Completion => this;
@@ -24,27 +24,27 @@ internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
     protected ConsumedRecord Record => _consumed;
 
     /// <summary>One more part of the work must finish.</summary>
-    public void Add()
-    {
-        Interlocked.Increment(ref _parts);
-        Interlocked.Increment(ref _work);
-    }
+    public void Add() => Interlocked.Increment(ref _parts);
 
-    /// <summary>A part of the work finished; the last one releases the record, and completes it if no state waits.</summary>
+    /// <summary>A part of the work finished; the last one releases the record and completes it (its state aside).</summary>
     public void Done()
     {
-        if (Interlocked.Decrement(ref _work) == 0)
+        if (Interlocked.Decrement(ref _parts) != 0)
         {
-            if (_consumed is ConsumedEvent)
-            {
-                // The processing time of sensor events; a repartition record's is part of its event's.
-                counters.EventReleased(_consumed.ConsumedAt);
-            }
-
-            _consumed.Release();
+            return;
         }
 
-        Finished();
+        if (_consumed is ConsumedEvent)
+        {
+            // The processing time of sensor events; a repartition record's is part of its event's.
+            counters.EventReleased(_consumed.ConsumedAt);
+            _consumed.Release();
+            _consumed.Complete(counters.ProcessedHandler);
+        }
+        else
+        {
+            _consumed.Complete();
+        }
     }
 
     /// <summary>
@@ -53,22 +53,9 @@ internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
     /// </summary>
     public void Abandon() => _consumed.Abandon();
 
-    /// <summary>A state record that includes the record must be acknowledged before it completes.</summary>
-    public void AddState() => Interlocked.Increment(ref _parts);
-
-    /// <summary>That state record was acknowledged (or turned out not to be needed).</summary>
-    public void StateDone() => Finished();
-
-    private void Finished()
-    {
-        if (Interlocked.Decrement(ref _parts) == 0)
-        {
-            if (_consumed is ConsumedEvent sensorEvent)
-            {
-                counters.EventProcessed(sensorEvent.Label);
-            }
-
-            _consumed.Complete();
-        }
-    }
+    /// <summary>
+    /// A state record that includes the record must be acknowledged before it completes: what to tell when it is (or
+    /// when it is given up). Called by an actor that still holds a part of the work.
+    /// </summary>
+    public StateWait AwaitState() => _consumed.AwaitState();
 }

@@ -33,7 +33,7 @@ internal sealed partial class RuleHost
     private UInt128? _written; // a hash of the record last written, not its bytes: a meter's state is kilobytes
     private bool _dirty;
     private bool _checkpointScheduled;
-    private List<EventCompletion>? _waiting;
+    private List<StateWait>? _waiting; // what each event that changed the state since its last write waits for
     private Dictionary<int, long>? _covers; // made on first use: only a sensor whose state is persisted has one
     private int _unacknowledged;
     private Action? _handedOver;
@@ -277,9 +277,9 @@ internal sealed partial class RuleHost
 
         var waiting = _waiting;
         _waiting = null;
-        foreach (var completion in waiting ?? [])
+        foreach (var wait in waiting ?? [])
         {
-            completion.Abandon();
+            wait.Abandon();
         }
     }
 
@@ -405,16 +405,16 @@ internal sealed partial class RuleHost
         return had;
     }
 
-    private static void Complete(List<EventCompletion>? waiting)
+    private static void Complete(List<StateWait>? waiting)
     {
         if (waiting is null)
         {
             return;
         }
 
-        foreach (var completion in waiting)
+        foreach (var wait in waiting)
         {
-            completion.StateDone();
+            wait.Done();
         }
     }
 
@@ -524,8 +524,7 @@ internal sealed partial class RuleHost
 
         if (origin is not null)
         {
-            origin.AddState();
-            (_waiting ??= []).Add(origin);
+            (_waiting ??= []).Add(origin.AwaitState());
         }
 
         if (!_checkpointScheduled && !_engine.StateWrittenByEpochs)

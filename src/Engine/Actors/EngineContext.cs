@@ -93,7 +93,10 @@ internal sealed class EngineContext(
     /// Actors whose rule state changed and is not yet written (when state is persisted), so that
     /// <see cref="WriteStateNow"/> can have them checkpoint now.
     /// </summary>
-    public ConcurrentDictionary<IActorRef, byte> UnwrittenActors { get; } = new();
+    public UnwrittenKeys UnwrittenActors { get; } = new();
+
+    /// <summary>The lists a key's changed state keeps what its events wait for in, reused across checkpoints.</summary>
+    public StateWaitLists StateWaitLists { get; } = new();
 
     /// <summary>
     /// Tells every actor whose state changed and is not yet written to write it now rather than at its checkpoint timer:
@@ -101,7 +104,7 @@ internal sealed class EngineContext(
     /// </summary>
     public void WriteStateNow()
     {
-        foreach (var actor in UnwrittenActors.Keys)
+        foreach (var actor in UnwrittenActors.Snapshot())
         {
             actor.Tell(Checkpoint.Instance, ActorRefs.NoSender);
         }
@@ -110,26 +113,26 @@ internal sealed class EngineContext(
     /// <summary>Exactly-once mode: whether no key has unwritten state and no output waits for the broker (an epoch may commit).</summary>
     public bool Settled => Interlocked.Read(ref _unwrittenKeys) == 0 && Interlocked.Read(ref _pendingOutputs) == 0;
 
-    /// <summary>The state of <paramref name="actor"/>'s key changed and is not yet written.</summary>
-    public void StateUnwritten(IActorRef actor)
+    /// <summary>
+    /// The state of <paramref name="actor"/>'s key changed and is not yet written: the slot it holds among the unwritten
+    /// (for <see cref="StateBeingWritten"/>; -1 when none is kept).
+    /// </summary>
+    public int StateUnwritten(IActorRef actor)
     {
         if (_tracksSettling)
         {
             Interlocked.Increment(ref _unwrittenKeys);
         }
 
-        if (_tracksUnwrittenActors)
-        {
-            UnwrittenActors.TryAdd(actor, 0);
-        }
+        return _tracksUnwrittenActors ? UnwrittenActors.Add(actor) : -1;
     }
 
-    /// <summary><paramref name="actor"/> is writing its key's state now (no need to ask it).</summary>
-    public void StateBeingWritten(IActorRef actor)
+    /// <summary>The actor holding <paramref name="slot"/> is writing its key's state now (no need to ask it).</summary>
+    public void StateBeingWritten(int slot)
     {
-        if (_tracksUnwrittenActors)
+        if (slot >= 0)
         {
-            UnwrittenActors.TryRemove(actor, out _);
+            UnwrittenActors.Remove(slot);
         }
     }
 

@@ -33,7 +33,8 @@ internal sealed partial class RuleHost
     private UInt128? _written; // a hash of the record last written, not its bytes: a meter's state is kilobytes
     private bool _dirty;
     private bool _checkpointScheduled;
-    private List<StateWait>? _waiting; // what each event that changed the state since its last write waits for
+    private List<StateWait>? _waiting; // what each event that changed the state since its last write waits for (rented)
+    private int _unwrittenSlot = -1; // among the engine's unwritten keys while _dirty
     private Dictionary<int, long>? _covers; // made on first use: only a sensor whose state is persisted has one
     private int _unacknowledged;
     private Action? _handedOver;
@@ -271,15 +272,21 @@ internal sealed partial class RuleHost
         if (_dirty)
         {
             _dirty = false;
-            _engine.StateBeingWritten(_self);
+            _engine.StateBeingWritten(_unwrittenSlot);
+            _unwrittenSlot = -1;
             _engine.StateWritten();
         }
 
         var waiting = _waiting;
         _waiting = null;
-        foreach (var wait in waiting ?? [])
+        if (waiting is not null)
         {
-            wait.Abandon();
+            foreach (var wait in waiting)
+            {
+                wait.Abandon();
+            }
+
+            _engine.StateWaitLists.Return(waiting);
         }
     }
 
@@ -302,7 +309,8 @@ internal sealed partial class RuleHost
         }
 
         _dirty = false;
-        _engine.StateBeingWritten(_self);
+        _engine.StateBeingWritten(_unwrittenSlot);
+        _unwrittenSlot = -1;
         var waiting = _waiting;
         _waiting = null;
         var hasState = Runner.HasState;
@@ -405,7 +413,7 @@ internal sealed partial class RuleHost
         return had;
     }
 
-    private static void Complete(List<StateWait>? waiting)
+    private void Complete(List<StateWait>? waiting)
     {
         if (waiting is null)
         {
@@ -416,6 +424,8 @@ internal sealed partial class RuleHost
         {
             wait.Done();
         }
+
+        _engine.StateWaitLists.Return(waiting);
     }
 
     [LoggerMessage(EventId = 3203, Level = LogLevel.Error,
@@ -519,12 +529,12 @@ internal sealed partial class RuleHost
         if (!_dirty)
         {
             _dirty = true;
-            _engine.StateUnwritten(_self);
+            _unwrittenSlot = _engine.StateUnwritten(_self);
         }
 
         if (origin is not null)
         {
-            (_waiting ??= []).Add(origin.AwaitState());
+            (_waiting ??= _engine.StateWaitLists.Rent()).Add(origin.AwaitState());
         }
 
         if (!_checkpointScheduled && !_engine.StateWrittenByEpochs)

@@ -173,9 +173,10 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
 
     /// <summary>
     /// Raises the rate by half while the pipe keeps up, then bisects between the last rate kept up and the first not,
-    /// until they are within 15 %. A rate the pipe fell behind at is measured once more before it counts as not kept
-    /// up: one window can fall behind for a reason that is not the pipe's rate (a collection, a broker stall, the
-    /// generator short of a core), and a search that stops there stops a step or two early.
+    /// until they are within 15 %. A rate the pipe fell behind at by a little (it processed at least 80 % of what was
+    /// produced) is measured once more before it counts as not kept up: one window can fall behind for a reason that
+    /// is not the pipe's rate (a collection, a broker stall, the generator short of a core), and a search that stops
+    /// there stops a step or two early. A rate fallen far behind is not measured again: its backlog would only grow.
     /// </summary>
     private async Task<(double Best, List<PhaseResult> Segments)> FindMaxAsync(Func<double, Task<PhaseResult>> measure)
     {
@@ -187,7 +188,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             var result = await measure(rate);
             segments.Add(result);
             var verdict = result.KeptUp ? "kept up" : "fell behind";
-            if (!result.KeptUp)
+            if (!result.KeptUp && result.ProcessedPerSecond >= 0.8 * result.ProducedPerSecond)
             {
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {rate:N0} events/s: fell behind; measured once more"));
                 result = await measure(rate);

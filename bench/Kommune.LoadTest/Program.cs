@@ -27,7 +27,7 @@ var noState = new Option<bool>("--no-state") { Description = "Run the engine wit
 var stateDeltas = new Option<bool>("--state-deltas") { Description = "Write large states as deltas of a base (KOMMUNE_StateDeltas=true; off by default)." };
 var stateInterval = new Option<double?>("--state-interval") { Description = "The engine's checkpoint interval in seconds (StateInterval; default 1)." };
 var maxInFlight = new Option<int?>("--max-in-flight") { Description = "The engine's in-flight bound (MaxInFlightEvents; default 10000)." };
-var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %; a rate fallen behind at is measured once more before it counts." };
+var findMax = new Option<bool>("--find-max") { Description = "Search each pipe's highest rate it keeps up with (lag not growing), starting at --rate (1,000 when 0): x1.5 steps, then bisection to within 15 %; a rate fallen behind at by a little is measured once more before it counts." };
 var skipBaseline = new Option<bool>("--skip-baseline") { Description = "Do not run the raw Confluent.Kafka pipe first." };
 var skipEngine = new Option<bool>("--skip-engine") { Description = "Do not run the engine: the raw pipe and the broker hop only." };
 var separateGenerator = new Option<bool>("--separate-generator")

@@ -48,7 +48,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly TaskCompletionSource _consumerEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private WatermarkTracker _watermarks;
     private readonly Dictionary<int, PartitionProgress> _progress = []; // per sensor partition here; under _time
-    private readonly bool _timeWrittenWithCommits; // at-least-once with state: WritePartitionTimeBeforeCommit
+    private readonly bool _timeWrittenWithCommits; // with state: WritePartitionTimeBeforeCommit
     private readonly Dictionary<int, AreaWatermarks> _areaWatermarks = []; // per repartition partition here; under _time
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private readonly List<RoutedEvent> _dispatchedEvents = []; // routed by the dispatch, not yet sent (SendDispatched); under _time
@@ -107,7 +107,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(loggerFactory);
         options.Validate();
         _options = options;
-        _timeWrittenWithCommits = options.PersistState && options.ProcessingGuarantee != ProcessingGuarantee.ExactlyOnce;
+        _timeWrittenWithCommits = options.PersistState;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<KommuneEngine>();
         _metrics = new EngineMetrics(options.ToKafkaTopics().SensorEvents, RuleSet.Empty);
@@ -1008,12 +1008,13 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     }
 
     /// <summary>
-    /// Before a sensor partition is committed up to <paramref name="next"/> (at-least-once): writes how far event time
-    /// had come on it as of that offset (<see cref="PartitionTimeRecord"/>, its covers <paramref name="next"/>), then
-    /// lets the commit go on (<paramref name="written"/>). The node that takes the partition after a crash starts it
-    /// from that time, as after a clean hand-over: with nothing left to read it holds no area's time back (the crashed
-    /// node may have committed its last events without reporting their time), and what it reads is judged as one node
-    /// that never stopped judges it. A time that did not move since the last one written needs no new record.
+    /// Before a sensor partition is committed up to <paramref name="next"/>: writes how far event time had come on it as
+    /// of that offset (<see cref="PartitionTimeRecord"/>, its covers <paramref name="next"/>), then lets the commit go on
+    /// (<paramref name="written"/>; exactly-once: the record is in the epoch's transaction, which settles once it is
+    /// acknowledged). The node that takes the partition after a crash starts it from that time, as after a clean
+    /// hand-over: with nothing left to read it holds no area's time back (the crashed node may have committed its last
+    /// events without reporting their time), and what it reads is judged as one node that never stopped judges it. A
+    /// time that did not move since the last one written needs no new record.
     /// </summary>
     private void WritePartitionTimeBeforeCommit(int partition, long next, Action written)
     {
@@ -1036,7 +1037,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
             if (record is not null)
             {
-                outputs.Send(record, written);
+                context.OutputsSent(); // counted only in exactly-once mode, where the epoch waits for it
+                outputs.Send(record, () =>
+                {
+                    context.OutputsAcknowledged();
+                    written();
+                });
                 return;
             }
         }

@@ -19,7 +19,7 @@ public sealed class EpochOffsetCommitterTests
     private readonly BackpressureGate _gate = new(maxProcessing: 10);
     private bool _settled = true;
 
-    private EpochOffsetCommitter NewEpochs(SourceTransactions? transactions = null, Action? writeStateNow = null, TimeProvider? clock = null) => new(
+    private EpochOffsetCommitter NewEpochs(SourceTransactions? transactions = null, Action? writeStateNow = null, TimeProvider? clock = null, Action<int, long, Action>? writeBeforeCommit = null) => new(
         transactions ?? new SourceTransactions { Committer = _committer, Settled = () => _settled },
         "kommune.repartition",
         _trackers,
@@ -27,7 +27,9 @@ public sealed class EpochOffsetCommitterTests
         new PartitionMonitor(TimeSpan.FromMinutes(2)),
         writeStateNow,
         NullLogger.Instance,
-        clock);
+        clock,
+        P0.Topic,
+        writeBeforeCommit);
 
     /// <summary>A group consumer that never connects: the commit reads its group metadata, nothing else.</summary>
     private static IConsumer<byte[]?, byte[]?> UnconnectedConsumer() =>
@@ -161,6 +163,43 @@ public sealed class EpochOffsetCommitterTests
 
         Assert.Equal([TimeSpan.FromMilliseconds(120)], held);
         Assert.Equal(1, _committer.Commits);
+    }
+
+    [Fact]
+    public void What_a_sensor_partition_writes_with_its_commit_is_sent_once_every_taken_record_is_complete_before_the_epoch_holds_its_sends()
+    {
+        // The partition time of exactly-once mode: it must be in the epoch's transaction (sent before the hold, or it
+        // would go into the next) and name the final commit point (after the last taken record completed).
+        var p1 = new TopicPartition(P0.Topic, 1);
+        var repartition = new TopicPartition("kommune.repartition", 0);
+        _trackers[P0] = new PartitionOffsetTracker(P0.Topic, 0, 40);
+        _trackers[P0].TryTakeCommittable(out _);
+        _trackers[P0].Start(40);
+        _trackers[p1] = new PartitionOffsetTracker(p1.Topic, 1, 7);
+        _trackers[p1].TryTakeCommittable(out _); // nothing new on partition 1: no write
+        _trackers[repartition] = new PartitionOffsetTracker(repartition.Topic, 0, 3);
+        _trackers[repartition].Start(3);
+        _trackers[repartition].Complete(3); // the repartition topic's offsets need none
+        _gate.Taken();
+        var writes = new List<(int Partition, long Next, int HoldsBefore)>();
+        var epochs = NewEpochs(
+            new SourceTransactions { Committer = _committer, Settled = () => writes.Count > 0 },
+            writeBeforeCommit: (partition, next, _) => writes.Add((partition, next, _committer.Holds)));
+        _committer.OnHold = () =>
+        {
+            if (_committer.Holds == 2)
+            {
+                _trackers[P0].Complete(40);
+                _gate.RecordReleased();
+                _gate.RecordCompleted();
+            }
+        };
+        using var consumer = UnconnectedConsumer();
+
+        epochs.Commit(consumer, consumer, TimeSpan.FromSeconds(30));
+
+        Assert.Equal([(0, 41L, 2)], writes); // once, after the record completed at the second look, before the third
+        Assert.Equal((3, 1), (_committer.Holds, _committer.Commits));
     }
 
     private sealed class RecordingCommitter : IEpochCommitter

@@ -71,9 +71,12 @@ public sealed class PartitionTimeHandOverTests(ITestOutputHelper output)
     /// report their time: the node that takes them reads nothing, and still starts from how far event time had come on
     /// them, because the time is written before each commit. The events belong to no rule, so no restored key holds it
     /// (the input's last events in the twenty-crash scale-out test are such: without this, its area results waited).
+    /// Exactly-once: the time is written in the epoch's transaction with the offsets.
     /// </summary>
-    [Fact]
-    public async Task A_node_that_takes_partitions_after_a_crash_past_their_last_event_starts_from_their_time_as_committed()
+    [Theory]
+    [InlineData(ProcessingGuarantee.AtLeastOnce)]
+    [InlineData(ProcessingGuarantee.ExactlyOnce)]
+    public async Task A_node_that_takes_partitions_after_a_crash_past_their_last_event_starts_from_their_time_as_committed(ProcessingGuarantee guarantee)
     {
         using var bed = new KafkaTestBed(output, partitions: 2);
         var t = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddHours(-3).ToUnixTimeMilliseconds());
@@ -90,6 +93,8 @@ public sealed class PartitionTimeHandOverTests(ITestOutputHelper output)
             ["KOMMUNE_StaticMembership"] = "false",
             ["KOMMUNE_CommitInterval"] = "00:00:00.200",
             ["KOMMUNE_IdlePartitionTimeout"] = "00:10:00",
+            ["KOMMUNE_ProcessingGuarantee"] = guarantee.ToString(),
+            ["KOMMUNE_TransactionalId"] = "crashing-node", // its successor's, so that it fences the open transaction
         };
         using (var crashing = KommuneProcess.Start(environment, "run", "--bootstrap-servers", bed.BootstrapServers, "--group-id", bed.Options.GroupId))
         {
@@ -107,7 +112,14 @@ public sealed class PartitionTimeHandOverTests(ITestOutputHelper output)
 
         var outOfOrderness = new EngineOptions().OutOfOrderness;
         var slowest = t.AddSeconds(150) - outOfOrderness; // partition 1's
-        await using var next = await bed.StartEngineAsync(o => o.IdlePartitionTimeout = TimeSpan.FromMinutes(10), TestRules.EveryFallOnly);
+        await using var next = await bed.StartEngineAsync(
+            o =>
+            {
+                o.IdlePartitionTimeout = TimeSpan.FromMinutes(10);
+                o.ProcessingGuarantee = guarantee;
+                o.TransactionalId = "crashing-node";
+            },
+            TestRules.EveryFallOnly);
         await next.Assigned;
         await KafkaTestBed.WaitUntilAsync(() => next.Statistics.Watermark >= slowest);
         Assert.Equal(slowest, next.Statistics.Watermark);

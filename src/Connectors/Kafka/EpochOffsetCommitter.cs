@@ -22,6 +22,8 @@ internal sealed partial class EpochOffsetCommitter
     private readonly ILogger _logger;
     private readonly Func<bool> _settled;
     private readonly Action? _writeStateNow;
+    private readonly string? _sensorTopic;
+    private readonly Action<int, long, Action>? _writeBeforeCommit;
     private readonly TimeProvider _clock;
     private readonly Dictionary<TopicPartition, long> _assignedAt = [];
     private volatile string? _lostInEpoch; // partitions lost since the epoch began, so it must abort
@@ -36,8 +38,10 @@ internal sealed partial class EpochOffsetCommitter
     /// with <paramref name="transactions"/>; an epoch settles when <paramref name="gate"/> has nothing awaiting commit.
     /// While it waits, it asks the engine to write its changed state (<paramref name="writeStateNow"/>,
     /// <see cref="KafkaSourceOptions.WriteStateNow"/>): at once, again as soon as no taken record is being processed any
-    /// more, and then every 100 ms (timers may have changed state since the last ask). <paramref name="clock"/> (the
-    /// system's when null) times the settle timeout and the asks.
+    /// more, and then every 100 ms (timers may have changed state since the last ask). Once every record taken is
+    /// complete, it has <paramref name="writeBeforeCommit"/> (<see cref="KafkaSourceOptions.WriteBeforeCommit"/>, if set)
+    /// write into the epoch's transaction what each partition of <paramref name="sensorTopic"/> whose commit point moved
+    /// needs with its commit. <paramref name="clock"/> (the system's when null) times the settle timeout and the asks.
     /// </summary>
     public EpochOffsetCommitter(
         SourceTransactions transactions,
@@ -47,8 +51,12 @@ internal sealed partial class EpochOffsetCommitter
         PartitionMonitor monitor,
         Action? writeStateNow,
         ILogger logger,
-        TimeProvider? clock = null)
+        TimeProvider? clock = null,
+        string? sensorTopic = null,
+        Action<int, long, Action>? writeBeforeCommit = null)
     {
+        _sensorTopic = sensorTopic;
+        _writeBeforeCommit = writeBeforeCommit;
         _clock = clock ?? TimeProvider.System;
         _transactions = transactions;
         _repartitionTopic = repartitionTopic;
@@ -126,8 +134,22 @@ internal sealed partial class EpochOffsetCommitter
         var deadline = _clock.GetUtcNow() + settleTimeout;
         var nextNudge = DateTimeOffset.MinValue;
         var processed = false;
-        while (!committer.TryHold(_settled))
+        var writtenBeforeCommit = false;
+        while (true)
         {
+            if (!writtenBeforeCommit && _gate.AwaitingCommit == 0)
+            {
+                // Every record taken is complete and none is taken until the commit: the commit points are final, and
+                // what goes with them is sent now, into this epoch's transaction (held sends would go into the next).
+                WriteBeforeCommit();
+                writtenBeforeCommit = true;
+            }
+
+            if (committer.TryHold(_settled))
+            {
+                break;
+            }
+
             if (_clock.GetUtcNow() >= deadline)
             {
                 committer.Abort(
@@ -202,6 +224,23 @@ internal sealed partial class EpochOffsetCommitter
             catch (KafkaException e)
             {
                 LogEpochOffsetsNotCommitted(_logger, e.Error.Reason);
+            }
+        }
+    }
+
+    /// <summary>What each sensor partition whose commit point moved needs written with its commit (its time).</summary>
+    private void WriteBeforeCommit()
+    {
+        if (_writeBeforeCommit is not { } write)
+        {
+            return;
+        }
+
+        foreach (var (tp, tracker) in _trackers)
+        {
+            if (tp.Topic == _sensorTopic && tracker.HasCommittable)
+            {
+                write(tp.Partition.Value, tracker.Committable, static () => { });
             }
         }
     }

@@ -102,7 +102,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _monitor = new PartitionMonitor(options.StallTimeout);
         _losses = new RecordLossMonitor(logger);
         _epochs = options.Transactions is { } transactions
-            ? new EpochOffsetCommitter(transactions, options.Topics.Repartition, _trackers, _gate, _monitor, options.WriteStateNow, logger)
+            ? new EpochOffsetCommitter(transactions, options.Topics.Repartition, _trackers, _gate, _monitor, options.WriteStateNow, logger, sensorTopic: options.Topics.SensorEvents, writeBeforeCommit: options.WriteBeforeCommit)
             : null;
     }
 

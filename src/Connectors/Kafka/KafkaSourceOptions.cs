@@ -93,12 +93,15 @@ public sealed record KafkaSourceOptions
     public Action? WriteStateNow { get; init; }
 
     /// <summary>
-    /// At-least-once mode: called on the consume thread before an offset of a sensor-events partition is stored for
-    /// commit, with the partition, the offset and a continuation. It writes what must be durable before that commit (the
-    /// engine: how far event time had come on the partition at that offset, as Kafka Streams keeps a task's stream time
-    /// in its commit) and calls the continuation, on any thread, once that is written; the offset is stored only then,
-    /// so a node killed right after the commit leaves both. One write per partition at a time; a partition handed over
-    /// commits without it (the hand-over writes its own). Null: offsets are stored as soon as they are done.
+    /// Called on the consume thread before an offset of a sensor-events partition is committed, with the partition, the
+    /// offset and a continuation. It writes what must be durable with that commit (the engine: how far event time had
+    /// come on the partition at that offset, as Kafka Streams keeps a task's stream time in its commit). At-least-once:
+    /// it calls the continuation, on any thread, once that is written, and the offset is stored only then, so a node
+    /// killed right after the commit leaves both; one write per partition at a time; a partition handed over commits
+    /// without it (the hand-over writes its own). Exactly-once: called once per epoch, when every record taken is
+    /// complete, for each partition whose commit point moved; what it sends joins the epoch's transaction (the engine
+    /// must count it as unsettled until acknowledged), and the continuation is not needed. Null: offsets are committed
+    /// as soon as they are done.
     /// </summary>
     public Action<int, long, Action>? WriteBeforeCommit { get; init; }
 

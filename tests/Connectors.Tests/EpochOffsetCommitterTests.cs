@@ -166,10 +166,11 @@ public sealed class EpochOffsetCommitterTests
     }
 
     [Fact]
-    public void What_a_sensor_partition_writes_with_its_commit_is_sent_once_every_taken_record_is_complete_before_the_epoch_holds_its_sends()
+    public void What_a_sensor_partition_writes_with_its_commit_is_sent_once_every_taken_record_is_processed_before_the_epoch_holds_its_sends()
     {
         // The partition time of exactly-once mode: it must be in the epoch's transaction (sent before the hold, or it
-        // would go into the next) and name the final commit point (after the last taken record completed).
+        // would go into the next) and name the commit point the epoch will commit (after the last taken record), once
+        // the engine has judged every taken record; it need not wait for their outputs' acknowledgements.
         var p1 = new TopicPartition(P0.Topic, 1);
         var repartition = new TopicPartition("kommune.repartition", 0);
         _trackers[P0] = new PartitionOffsetTracker(P0.Topic, 0, 40);
@@ -189,8 +190,11 @@ public sealed class EpochOffsetCommitterTests
         {
             if (_committer.Holds == 2)
             {
+                _gate.RecordReleased(); // processed; its outputs not yet acknowledged
+            }
+            else if (_committer.Holds == 4)
+            {
                 _trackers[P0].Complete(40);
-                _gate.RecordReleased();
                 _gate.RecordCompleted();
             }
         };
@@ -198,8 +202,8 @@ public sealed class EpochOffsetCommitterTests
 
         epochs.Commit(consumer, consumer, TimeSpan.FromSeconds(30));
 
-        Assert.Equal([(0, 41L, 2)], writes); // once, after the record completed at the second look, before the third
-        Assert.Equal((3, 1), (_committer.Holds, _committer.Commits));
+        Assert.Equal([(0, 41L, 2)], writes); // once, after the record was processed at the second look, before the third
+        Assert.Equal((4, 1), (_committer.Holds, _committer.Commits));
     }
 
     private sealed class RecordingCommitter : IEpochCommitter

@@ -26,6 +26,27 @@ public sealed class PartitionOffsetTrackerTests
     }
 
     [Fact]
+    public void The_commit_point_once_done_is_after_the_last_record_handed_on_and_only_when_it_moves_from_the_last_taken()
+    {
+        var tracker = Started(10, 10, 12, 15); // offsets may skip
+        tracker.Complete(10);
+
+        Assert.True(tracker.TryPeekCommittableOnceDone(out var onceDone));
+        Assert.Equal(16, onceDone);
+        Assert.Equal(11, tracker.Committable); // the commit point itself has not gone that far
+
+        tracker.Complete(15);
+        tracker.Complete(12);
+        Assert.True(tracker.TryTakeCommittable(out var taken));
+        Assert.Equal(16, taken);
+        Assert.False(tracker.TryPeekCommittableOnceDone(out _)); // nothing handed on since: nothing moves
+
+        tracker.Deactivate();
+        tracker.Start(16);
+        Assert.False(tracker.TryPeekCommittableOnceDone(out _)); // a partition gone from this node commits nothing
+    }
+
+    [Fact]
     public void Committable_advances_only_over_a_contiguous_run_of_completed_offsets()
     {
         var tracker = Started(10, 10, 11, 12);

@@ -39,7 +39,7 @@ internal sealed partial class EpochOffsetCommitter
     /// While it waits, it asks the engine to write its changed state (<paramref name="writeStateNow"/>,
     /// <see cref="KafkaSourceOptions.WriteStateNow"/>): at once, again as soon as no taken record is being processed any
     /// more, and then every 100 ms (timers may have changed state since the last ask). Once every record taken is
-    /// complete, it has <paramref name="writeBeforeCommit"/> (<see cref="KafkaSourceOptions.WriteBeforeCommit"/>, if set)
+    /// processed, it has <paramref name="writeBeforeCommit"/> (<see cref="KafkaSourceOptions.WriteBeforeCommit"/>, if set)
     /// write into the epoch's transaction what each partition of <paramref name="sensorTopic"/> whose commit point moved
     /// needs with its commit. <paramref name="clock"/> (the system's when null) times the settle timeout and the asks.
     /// </summary>
@@ -137,10 +137,11 @@ internal sealed partial class EpochOffsetCommitter
         var writtenBeforeCommit = false;
         while (true)
         {
-            if (!writtenBeforeCommit && _gate.AwaitingCommit == 0)
+            if (!writtenBeforeCommit && _gate.Processing == 0)
             {
-                // Every record taken is complete and none is taken until the commit: the commit points are final, and
-                // what goes with them is sent now, into this epoch's transaction (held sends would go into the next).
+                // Every record taken is processed (so the engine has judged each) and none is taken until the commit: the
+                // commit points are known, and what goes with them is sent now, into this epoch's transaction (held
+                // sends would go into the next), while the outputs of the last records are still being acknowledged.
                 WriteBeforeCommit();
                 writtenBeforeCommit = true;
             }
@@ -238,9 +239,9 @@ internal sealed partial class EpochOffsetCommitter
 
         foreach (var (tp, tracker) in _trackers)
         {
-            if (tp.Topic == _sensorTopic && tracker.HasCommittable)
+            if (tp.Topic == _sensorTopic && tracker.TryPeekCommittableOnceDone(out var next))
             {
-                write(tp.Partition.Value, tracker.Committable, static () => { });
+                write(tp.Partition.Value, next, static () => { });
             }
         }
     }

@@ -20,6 +20,7 @@ internal sealed class PartitionOffsetTracker
     private readonly Dictionary<long, StateWaits> _stateWaits = []; // offsets whose records wait for state records
     private long _committable;
     private long _lastTaken = -1;
+    private long _lastStarted = -1;
 
     /// <summary>A tracker whose commit point starts at <paramref name="startOffset"/>, of no named partition (tests).</summary>
     public PartitionOffsetTracker(long startOffset)
@@ -92,6 +93,7 @@ internal sealed class PartitionOffsetTracker
             }
 
             _pending.Enqueue(offset);
+            _lastStarted = offset;
         }
     }
 
@@ -220,6 +222,20 @@ internal sealed class PartitionOffsetTracker
             {
                 return IsActive && _committable != _lastTaken;
             }
+        }
+    }
+
+    /// <summary>
+    /// Where the commit point will be once every record handed on so far is done (the offset after the last one, or the
+    /// commit point when none is pending), if that is not where it was last taken: what an exactly-once epoch, which
+    /// hands on no record while it settles, will commit.
+    /// </summary>
+    public bool TryPeekCommittableOnceDone(out long offset)
+    {
+        lock (_gate)
+        {
+            offset = _pending.Count > 0 ? _lastStarted + 1 : _committable;
+            return IsActive && offset != _lastTaken;
         }
     }
 

@@ -99,9 +99,9 @@ public sealed record KafkaSourceOptions
     /// it calls the continuation, on any thread, once that is written, and the offset is stored only then, so a node
     /// killed right after the commit leaves both; one write per partition at a time; a partition handed over commits
     /// without it (the hand-over writes its own). Exactly-once: called once per epoch, when every record taken is
-    /// processed (its outputs perhaps not yet acknowledged), for each partition whose commit point moves; what it sends joins the epoch's transaction (the engine
-    /// must count it as unsettled until acknowledged), and the continuation is not needed. Null: offsets are committed
-    /// as soon as they are done.
+    /// processed (their outputs perhaps not yet acknowledged), for each partition whose commit point moves; what it
+    /// sends joins the epoch's transaction (the engine must count it as unsettled until acknowledged), and the
+    /// continuation is not needed. Null: offsets are committed as soon as they are done.
     /// </summary>
     public Action<int, long, Action>? WriteBeforeCommit { get; init; }
 

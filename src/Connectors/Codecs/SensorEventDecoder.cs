@@ -392,7 +392,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             }
         }
 
-        values = many ?? (count == 0 ? EmptyValues : new DecodedValues(Shape(count), _values.AsSpan(0, count).ToArray()));
+        values = many ?? (count == 0 ? EmptyValues : DecodedValues.Of(Shape(count), _values.AsSpan(0, count)));
         return null;
     }
 

@@ -30,6 +30,23 @@ public sealed class ConsumedRecordTests
     }
 
     [Fact]
+    public void A_released_repartition_record_keeps_its_label_its_events_type_or_internal()
+    {
+        var tracker = new PartitionOffsetTracker("kommune.repartition", 0, 0);
+        var sensorEvent = new SensorEvent("fall-000001", "area-001", SensorTypes.Fall, DateTimeOffset.FromUnixTimeMilliseconds(0),
+            new Dictionary<string, SensorValue>());
+        var carried = new ConsumedRepartitionRecord(new RepartitionRecord(RepartitionKind.Event, Event: sensorEvent), tracker, 0, null, null);
+        var watermark = new ConsumedRepartitionRecord(new RepartitionRecord(RepartitionKind.Watermark), tracker, 1, null, null);
+
+        carried.Release();
+        watermark.Release();
+
+        Assert.Throws<InvalidOperationException>(() => carried.Record);
+        Assert.Equal(SensorTypes.Fall, carried.Label);
+        Assert.Equal("internal", watermark.Label);
+    }
+
+    [Fact]
     public void A_released_event_still_completes_its_offset()
     {
         var consumed = Consumed(out var tracker);

@@ -142,45 +142,62 @@ public readonly struct StateWait
 /// <summary>A decoded sensor event from the sensor-events topic.</summary>
 public sealed class ConsumedEvent : ConsumedRecord
 {
-    private SensorEvent? _event;
+    // The event while it is processed, then only its type (what a completion after the release still reports): one
+    // field, not the event and its label, in an object made for every event.
+    private object _payload;
 
     internal ConsumedEvent(SensorEvent sensorEvent, PartitionOffsetTracker tracker, long offset, byte[]? key, byte[]? value)
         : base(tracker, offset, key, value)
     {
-        _event = sensorEvent;
-        Label = sensorEvent.Type;
+        _payload = sensorEvent;
     }
 
     /// <summary>The event, while it is processed.</summary>
     /// <exception cref="InvalidOperationException">The record was released: its processing is done.</exception>
-    public SensorEvent Event => _event ?? throw new InvalidOperationException("The event was released: its processing is done.");
+    public SensorEvent Event => _payload as SensorEvent ?? throw new InvalidOperationException("The event was released: its processing is done.");
 
     /// <inheritdoc />
-    public override string Label { get; }
+    public override string Label => _payload is SensorEvent sensorEvent ? sensorEvent.Type : (string)_payload;
 
-    private protected override void DropPayload() => _event = null;
+    private protected override void DropPayload()
+    {
+        if (_payload is SensorEvent sensorEvent)
+        {
+            _payload = sensorEvent.Type;
+        }
+    }
 }
 
 /// <summary>A decoded record of the engine's repartition topic: area work, watermarks or a forwarded command.</summary>
 public sealed class ConsumedRepartitionRecord : ConsumedRecord
 {
-    private RepartitionRecord? _record;
+    private const string InternalLabel = "internal";
+
+    // The record while it is processed, then only its label (as ConsumedEvent's).
+    private object _payload;
 
     internal ConsumedRepartitionRecord(RepartitionRecord record, PartitionOffsetTracker tracker, long offset, byte[]? key, byte[]? value)
         : base(tracker, offset, key, value)
     {
-        _record = record;
-        Label = record.Event?.Type ?? "internal";
+        _payload = record;
     }
 
     /// <summary>The record, while it is processed.</summary>
     /// <exception cref="InvalidOperationException">The record was released: its processing is done.</exception>
-    public RepartitionRecord Record => _record ?? throw new InvalidOperationException("The record was released: its processing is done.");
+    public RepartitionRecord Record => _payload as RepartitionRecord ?? throw new InvalidOperationException("The record was released: its processing is done.");
 
     /// <inheritdoc />
-    public override string Label { get; }
+    public override string Label => _payload is RepartitionRecord record ? LabelOf(record) : (string)_payload;
 
-    private protected override void DropPayload() => _record = null;
+    private static string LabelOf(RepartitionRecord record) => record.Event?.Type ?? InternalLabel;
+
+    private protected override void DropPayload()
+    {
+        if (_payload is RepartitionRecord record)
+        {
+            _payload = LabelOf(record);
+        }
+    }
 }
 
 /// <summary>

@@ -19,7 +19,7 @@ namespace Kommune.Engine.Actors;
 internal sealed class PassivatingChildren(IActorContext context, Props childProps, Action started, Action stopped, Action<IActorRef, object>? delivered = null)
 {
     private readonly Dictionary<string, IActorRef> _byId = new(StringComparer.Ordinal);
-    private readonly Dictionary<IActorRef, string> _byRef = [];
+    private readonly Dictionary<IActorRef, string> _byRef = new(ActorRefComparer.Instance);
     private readonly Dictionary<string, List<(object Message, IActorRef Sender)>> _buffers = new(StringComparer.Ordinal);
 
     /// <summary>Children alive or stopping.</summary>

@@ -171,6 +171,8 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         return 0;
     }
 
+    private const int MaxSearchSteps = 20;
+
     /// <summary>
     /// Raises the rate by half while the pipe keeps up, then bisects between the last rate kept up and the first not,
     /// until they are within 15 %. A rate the pipe fell behind at by a little (it processed at least 80 % of what was
@@ -183,7 +185,9 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
         var segments = new List<PhaseResult>();
         var (kept, failed) = (0d, double.PositiveInfinity);
         var rate = settings.Rate > 0 ? settings.Rate : 1_000;
-        for (var step = 0; step < 10; step++)
+        // Enough steps to rise from any start to the pipe's rate and bisect to 15 %: the search stopped after ten, which
+        // cut the raw pipe's off at its first bisection from 4,000 events/s (85,430 kept up, 102,516 not: a 20 % bracket).
+        for (var step = 0; step < MaxSearchSteps; step++)
         {
             var result = await measure(rate);
             segments.Add(result);
@@ -216,7 +220,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             }
             else if (failed / kept < 1.15)
             {
-                break;
+                return (kept, segments);
             }
             else
             {
@@ -224,6 +228,7 @@ internal sealed class LoadRun(LoadSettings settings, TextWriter output)
             }
         }
 
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  search stopped after {MaxSearchSteps} steps: kept up at {kept:N0}, fell behind at {failed:N0} events/s"));
         return (kept, segments);
     }
 

@@ -22,8 +22,8 @@ internal abstract class DecodedValues : IReadOnlyDictionary<string, SensorValue>
     private DecodedValues(string[] names) => _names = names;
 
     /// <summary>
-    /// The values <paramref name="values"/> under <paramref name="names"/> (as many, in the same order; kept, not
-    /// copied: the decoder's shared shape).
+    /// <paramref name="values"/> under <paramref name="names"/>, as many and in the same order. The names are kept as
+    /// given (the decoder's shared shape); the values are copied, so the decoder's scratch array can be reused.
     /// </summary>
     public static DecodedValues Of(string[] names, ReadOnlySpan<SensorValue> values)
     {

@@ -18,9 +18,17 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
-    private readonly HashSet<IActorRef> _wantWatermark = new(ActorRefComparer.Instance); // not answered yet: every watermark goes to them
-    private readonly Dictionary<IActorRef, DateTimeOffset> _due = new(ActorRefComparer.Instance); // answered: a watermark goes to them once it passes this
-    private readonly Dictionary<IActorRef, long> _delivered = new(ActorRefComparer.Instance); // events delivered to each sensor, ever (its handled count's peer)
+
+    // Keyed by the sensors' actors, hashed by their incarnation (Akka's own hash code hashes the path's strings).
+    // Not answered yet: every watermark goes to them.
+    private readonly HashSet<IActorRef> _wantWatermark = new(ActorRefComparer.Instance);
+
+    // Answered: a watermark goes to them once it passes this.
+    private readonly Dictionary<IActorRef, DateTimeOffset> _due = new(ActorRefComparer.Instance);
+
+    // Events delivered to each sensor, ever (its handled count's peer).
+    private readonly Dictionary<IActorRef, long> _delivered = new(ActorRefComparer.Instance);
+
     private IdleClock _idle = null!;
     private bool _checkingIdle;
 

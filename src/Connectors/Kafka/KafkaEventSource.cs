@@ -57,6 +57,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly HashSet<PartitionOffsetTracker> _writingBeforeCommit = []; // a write before commit pending; consume thread
     private readonly ConcurrentQueue<(TopicPartition Partition, PartitionOffsetTracker Tracker, long Next)> _writtenBeforeCommit = new();
     private List<TopicPartition> _onePartitionPerLeader = [];
+
+    // Each consumer reads one topic and is told not to marshal its name (ConsumeResultFields): a record's partition is
+    // one of these, made once per partition, instead of a topic string and several TopicPartition objects per record.
+    private readonly Dictionary<int, TopicPartition> _sensorPartitions = [];
+    private readonly Dictionary<int, TopicPartition> _repartitionPartitions = [];
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _assigned = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly BackpressureGate _gate;
@@ -335,6 +340,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             // The client says when it reaches the end of a partition: only then is the partition caught up, and may
             // it stop holding the watermark back while silent.
             EnablePartitionEof = true,
+            // Neither the topic's name (one topic: PartitionOf), nor headers (a sensor event is its key and value).
+            ConsumeResultFields = "timestamp",
         };
         return new ConsumerBuilder<byte[]?, byte[]?>(_options.ClientSettings.ApplyTo(config))
             .SetPartitionsAssignedHandler(OnPartitionsAssigned)
@@ -367,6 +374,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             FetchQueueBackoffMs = RefetchAfterFullQueueMs,
             SocketNagleDisable = true,
             EnablePartitionEof = true,
+            // Not the topic's name (one topic: PartitionOf); the headers say what a repartition record is.
+            ConsumeResultFields = "headers,timestamp",
         };
         return new ConsumerBuilder<byte[]?, byte[]?>(_options.ClientSettings.ApplyTo(config))
             .SetLogHandler((_, m) => OnClientLog(m))
@@ -381,7 +390,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             var result = consumer.Consume(timeout ?? PollTimeout);
             if (result is { IsPartitionEOF: true })
             {
-                _monitor.ReachedEnd(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
+                _monitor.ReachedEnd(PartitionOf(consumer, result.Partition), result.Offset.Value, DateTime.UtcNow);
                 return null;
             }
 
@@ -404,23 +413,24 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     private void Handle(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
     {
-        if (!Take(consumer, result, out var tracker))
+        var tp = PartitionOf(consumer, result.Partition);
+        if (!Take(consumer, tp, result, out var tracker))
         {
             return;
         }
 
-        if (_monitor.Taken(result.TopicPartition, result.Offset.Value, DateTime.UtcNow))
+        if (_monitor.Taken(tp, result.Offset.Value, DateTime.UtcNow))
         {
             // New records after a silence, which may move the watermark past partitions counted as idle. Ask the broker
             // where those end now (the client's own knowledge may be a fetch reply behind) and publish it before this
             // record is handed on, so none whose records have just arrived is taken for idle.
-            ConfirmIdleCandidates(consumer, except: result.TopicPartition);
+            ConfirmIdleCandidates(consumer, except: tp);
             UpdateProgress(consumer, force: true);
         }
 
         Interlocked.Increment(ref _consumed);
         var message = result.Message;
-        var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
+        var source = new RecordSource(tp.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
         if (_decoder.TryDecode(message.Key, message.Value, out var sensorEvent, out var failure))
         {
             Write(new ConsumedEvent(sensorEvent!, tracker, source.Offset, source.Key, source.Value));
@@ -435,14 +445,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void HandleInternal(ConsumeResult<byte[]?, byte[]?> result)
     {
 
-        if (!Take(_internal!, result, out var tracker))
+        var tp = PartitionOf(_internal!, result.Partition);
+        if (!Take(_internal!, tp, result, out var tracker))
         {
             return;
         }
 
-        _monitor.Taken(result.TopicPartition, result.Offset.Value, DateTime.UtcNow);
+        _monitor.Taken(tp, result.Offset.Value, DateTime.UtcNow);
         var message = result.Message;
-        var source = new RecordSource(result.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
+        var source = new RecordSource(tp.Topic, result.Partition.Value, result.Offset.Value, message.Key, message.Value);
         if (RepartitionCodec.TryDecode(message.Key, message.Value, message.Headers, out var record, out var failure))
         {
             Write(new ConsumedRepartitionRecord(record!, tracker, source.Offset, source.Key, source.Value));
@@ -456,9 +467,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// Takes a record into flight: skips one the client delivered again, seeks back under backpressure, and counts it.
     /// </summary>
     /// <returns>false when the record is not to be handled now.</returns>
-    private bool Take(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result, out PartitionOffsetTracker tracker)
+    private bool Take(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, ConsumeResult<byte[]?, byte[]?> result, out PartitionOffsetTracker tracker)
     {
-        var tp = result.TopicPartition;
         var offset = result.Offset.Value;
         tracker = null!;
         if (_losses.IsRedelivered(tp, offset))
@@ -466,7 +476,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return false;
         }
 
-        if (_gate.Busy && TrySeekBack(consumer, result))
+        if (_gate.Busy && TrySeekBack(consumer, tp, result.Offset))
         {
             return false;
         }
@@ -535,18 +545,18 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
     /// If the client refuses the seek, the record is handled now, one over the bound, rather than lost.
     /// </summary>
-    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, ConsumeResult<byte[]?, byte[]?> result)
+    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, Offset offset)
     {
         try
         {
-            consumer.Seek(result.TopicPartitionOffset);
-            _monitor.SoughtBack(result.TopicPartition, result.Offset.Value);
+            consumer.Seek(new TopicPartitionOffset(tp, offset));
+            _monitor.SoughtBack(tp, offset.Value);
             Pause(_main!);
             return true;
         }
         catch (KafkaException e)
         {
-            LogSeekFailed(_logger, result.Topic, result.Partition.Value, result.Offset.Value, e.Error.Reason);
+            LogSeekFailed(_logger, tp.Topic, tp.Partition.Value, offset.Value, e.Error.Reason);
             return false;
         }
     }
@@ -652,9 +662,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             var result = TryConsume(consumer);
             if (result is not null)
             {
-                consumer.Seek(result.TopicPartitionOffset);
-                _monitor.SoughtBack(result.TopicPartition, result.Offset.Value);
-                consumer.Pause([result.TopicPartition]);
+                var tp = PartitionOf(consumer, result.Partition);
+                consumer.Seek(new TopicPartitionOffset(tp, result.Offset));
+                _monitor.SoughtBack(tp, result.Offset.Value);
+                consumer.Pause([tp]);
             }
 
             StoreOffsetsUnlessTransactional(consumer);
@@ -738,6 +749,21 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     }
 
     /// <summary>The consumer a partition belongs to: the repartition topic's, or the group's.</summary>
+    /// <summary>The partition a record of <paramref name="consumer"/> came from (its topic is the one that consumer reads).</summary>
+    private TopicPartition PartitionOf(IConsumer<byte[]?, byte[]?> consumer, Partition partition)
+    {
+        var (topic, known) = ReferenceEquals(consumer, _internal)
+            ? (_options.Topics.Repartition, _repartitionPartitions)
+            : (_options.Topics.SensorEvents, _sensorPartitions);
+        if (!known.TryGetValue(partition.Value, out var tp))
+        {
+            tp = new TopicPartition(topic, partition);
+            known[partition.Value] = tp;
+        }
+
+        return tp;
+    }
+
     private IConsumer<byte[]?, byte[]?> ConsumerOf(TopicPartition tp, IConsumer<byte[]?, byte[]?> main) =>
         tp.Topic == _options.Topics.Repartition ? _internal! : main;
 

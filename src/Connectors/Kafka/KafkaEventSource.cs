@@ -748,7 +748,6 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         _monitor.Publish(progress);
     }
 
-    /// <summary>The consumer a partition belongs to: the repartition topic's, or the group's.</summary>
     /// <summary>The partition a record of <paramref name="consumer"/> came from (its topic is the one that consumer reads).</summary>
     private TopicPartition PartitionOf(IConsumer<byte[]?, byte[]?> consumer, Partition partition)
     {
@@ -764,6 +763,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         return tp;
     }
 
+    /// <summary>The consumer a partition belongs to: the repartition topic's, or the group's.</summary>
     private IConsumer<byte[]?, byte[]?> ConsumerOf(TopicPartition tp, IConsumer<byte[]?, byte[]?> main) =>
         tp.Topic == _options.Topics.Repartition ? _internal! : main;
 

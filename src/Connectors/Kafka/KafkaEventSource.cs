@@ -476,7 +476,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return false;
         }
 
-        if (_gate.Busy && TrySeekBack(consumer, tp, result.Offset))
+        if (_gate.Busy && TrySeekBack(consumer, new TopicPartitionOffset(tp, result.Offset, result.LeaderEpoch)))
         {
             return false;
         }
@@ -545,11 +545,13 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
     /// If the client refuses the seek, the record is handled now, one over the bound, rather than lost.
     /// </summary>
-    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, Offset offset)
+    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, TopicPartitionOffset record)
     {
+        var (tp, offset) = (record.TopicPartition, record.Offset);
         try
         {
-            consumer.Seek(new TopicPartitionOffset(tp, offset));
+            // With the record's leader epoch, as the client's own TopicPartitionOffset of the record carries it.
+            consumer.Seek(record);
             _monitor.SoughtBack(tp, offset.Value);
             Pause(_main!);
             return true;
@@ -663,7 +665,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             if (result is not null)
             {
                 var tp = PartitionOf(consumer, result.Partition);
-                consumer.Seek(new TopicPartitionOffset(tp, result.Offset));
+                consumer.Seek(new TopicPartitionOffset(tp, result.Offset, result.LeaderEpoch));
                 _monitor.SoughtBack(tp, result.Offset.Value);
                 consumer.Pause([tp]);
             }

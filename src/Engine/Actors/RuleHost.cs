@@ -545,7 +545,8 @@ internal sealed partial class RuleHost
     }
 
     private void CheckpointAfter(TimeSpan delay) =>
-        (_engine.Checkpoints ?? throw new InvalidOperationException("State is persisted, and the engine has no checkpoint clock.")).Due(_self, delay);
+        (_engine.Checkpoints ?? throw new InvalidOperationException("State is persisted, and the engine has no checkpoint clock."))
+        .Due(_self, delay, (double)(_partition ?? 0) / Math.Max(1, _engine.StatePartitions));
 
     private void Schedule()
     {

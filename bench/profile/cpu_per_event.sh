@@ -4,6 +4,8 @@
 # from /proc/<pid>/stat and its processed events from /metrics, over a window after a warm-up. Extra environment for
 # the engine only (a GC mode, a thread-pool setting) comes from ENGINE_ENV, for example
 #   ENGINE_ENV="DOTNET_gcServer=0" bench/profile/cpu_per_event.sh 7500    (workstation GC; the engine runs server GC)
+# The broker's CPU over the same window is printed too (the engine's writes cost the broker: fewer, larger record
+# batches cost it less).
 # With THREADS=1 it also prints the engine's CPU by thread name over the window (cpu_by_thread.py).
 # With NODES=N the engine is N nodes in one consumer group (mix.sh) and the figures are summed over the nodes:
 # issue 18's row "CPU seconds per 1,000 events summed over the nodes, 3 nodes against 1" is
@@ -19,15 +21,16 @@ feed "$rate" $((rate * (warm + window + 30)))
 sleep "$warm"
 ticks=$(getconf CLK_TCK)
 cpu() { for e in $engines; do cat "/proc/$e/stat"; done | awk '{s += $14 + $15} END {print s}'; }
+broker_cpu() { awk '{print $14 + $15}' "/proc/$broker/stat"; }
 metric() { for p in $ports; do curl -s "http://127.0.0.1:$p/metrics"; done | awk -v m="^$1" '$0 ~ m {s += $2} END {printf "%.0f\n", s}'; }
 processed() { metric kommune_events_processed_total; }
 states() { metric kommune_state_records_written_total; }
 threads=
 if [ -n "${THREADS:-}" ]; then python3 "$repo/bench/profile/cpu_by_thread.py" "$engine" "$window" >threads.txt & threads=$!; fi
-c0=$(cpu); p0=$(processed); s0=$(states)
+c0=$(cpu); b0=$(broker_cpu); p0=$(processed); s0=$(states)
 sleep "$window"
-c1=$(cpu); p1=$(processed); s1=$(states)
+c1=$(cpu); b1=$(broker_cpu); p1=$(processed); s1=$(states)
 if [ -n "$threads" ]; then wait "$threads"; cat threads.txt; fi
 stop_engine
-awk -v c=$((c1 - c0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" -v n="${NODES:-1}" 'BEGIN {
-  printf "nodes: %d  engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events, %.0f state records per 1,000 events\n", n, e, r, p / w, c / t, w, (c / t) / (p / 1000), s / (p / 1000) }'
+awk -v c=$((c1 - c0)) -v b=$((b1 - b0)) -v t="$ticks" -v p=$((p1 - p0)) -v s=$((s1 - s0)) -v w="$window" -v r="$rate" -v e="${ENGINE_ENV:-default}" -v n="${NODES:-1}" 'BEGIN {
+  printf "nodes: %d  engine env: %s  offered %d/s  processed %.0f/s  engine CPU %.2f s in %d s  = %.4f CPU s per 1,000 events, %.0f state records per 1,000 events; broker CPU %.2f s\n", n, e, r, p / w, c / t, w, (c / t) / (p / 1000), s / (p / 1000), b / t }'

@@ -63,6 +63,9 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             IsolationLevel = IsolationLevel.ReadCommitted,
             // A restore reads a backlog far larger than the client's prefetch queue: fetch again soon once it has room.
             FetchQueueBackoffMs = KafkaEventSource.RefetchAfterFullQueueMs,
+            // A restore uses a record's partition, offset, key, value and headers: not its topic name (a string per
+            // record) or timestamp.
+            ConsumeResultFields = "headers",
         })).SetLogHandler((_, _) => { }).Build();
 
         var ends = new Dictionary<int, long>();

@@ -146,6 +146,11 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
         {
             LingerMs = options.BulkLinger.TotalMilliseconds,
             ClientId = "kommune-sink-bulk",
+            // State records are JSON of up to kilobytes, and one state partition's keys are written together (the
+            // checkpoint clock's phases): their batches compress well. The broker keeps them compressed, so its topic
+            // holds more of them in the same bytes, and a restore, which reads every record the topic holds, reads
+            // and copies a fraction of the bytes.
+            CompressionType = CompressionType.Lz4,
         };
         options.ClientSettings.ApplyTo(config);
         // The producer refuses a record over message.max.bytes (key, value and headers); a dead letter is cut to fit

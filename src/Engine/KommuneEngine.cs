@@ -823,7 +823,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
-            var restored = _restorer.Restore(statePartitions, RestoredStateDecoder.Decode, (restoredState, decoded) => RestoredStateDecoder.Take(restoredState, decoded, (snapshot, state) =>
+            var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (snapshot, state) =>
             {
                 var covers = state.Covers;
                 var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins, state.BaseSlot);

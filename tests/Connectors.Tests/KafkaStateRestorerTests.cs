@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Confluent.Kafka;
@@ -88,43 +87,6 @@ public sealed class KafkaStateRestorerTests
         Assert.Equal(LogLevel.Error, unreadable.Level);
         Assert.Contains("sensor:garbled", unreadable.Text, StringComparison.Ordinal);
         Assert.Contains("not a snapshot", unreadable.Text, StringComparison.Ordinal);
-    }
-
-    [Fact]
-    public void States_decoded_in_parallel_batches_are_handed_over_on_the_restoring_thread_one_after_another()
-    {
-        // More states than one decode batch, so that batches follow one another; one of them does not decode.
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic("state", partitions: 1);
-        var records = Enumerable.Range(0, 2500).Select(i => new StateRecord($"sensor:s-{i}", Encoding.UTF8.GetBytes(i.ToString(CultureInfo.InvariantCulture)), 0)).ToList();
-        records[1234] = new StateRecord("sensor:s-1234", "garbled"u8.ToArray(), 0);
-        Write(cluster, "state", [.. records]);
-        var logger = new RecordingLogger();
-        var restoring = Environment.CurrentManagedThreadId;
-        var handedOver = new Dictionary<string, int>(StringComparer.Ordinal);
-        var handing = 0;
-
-        var taken = Restorer(cluster, "state", new StateChunkLedger(), logger).Restore(
-            [0],
-            state =>
-            {
-                return int.TryParse(Encoding.UTF8.GetString(state.Value), CultureInfo.InvariantCulture, out var n) ? n : throw new InvalidDataException("not a number");
-            },
-            (state, n) =>
-            {
-                Assert.Equal(restoring, Environment.CurrentManagedThreadId);
-                Assert.Equal(1, Interlocked.Increment(ref handing)); // never two at once
-                handedOver.Add(state.Key, n);
-                Interlocked.Decrement(ref handing);
-                return n % 2 == 0;
-            });
-
-        Assert.Equal(2499, handedOver.Count);
-        Assert.All(handedOver, kv => Assert.Equal($"sensor:s-{kv.Value}", kv.Key));
-        Assert.Equal(1249, taken); // the even ones of 0..2499 without 1234
-        var unreadable = Assert.Single(logger.Lines, l => l.EventId == 3104);
-        Assert.Contains("sensor:s-1234", unreadable.Text, StringComparison.Ordinal);
-        Assert.Contains("not a number", unreadable.Text, StringComparison.Ordinal);
     }
 
     [Fact]

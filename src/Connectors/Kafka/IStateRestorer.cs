@@ -18,15 +18,4 @@ public interface IStateRestorer
     /// </summary>
     /// <returns>How many keys were taken.</returns>
     int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore);
-
-    /// <summary>
-    /// Reads the state partitions and hands each key's newest state, with what <paramref name="decode"/> made of it, to
-    /// <paramref name="restore"/>, which says whether it took it (a key of another task in a shared state partition is
-    /// not taken). <paramref name="decode"/> runs on several threads at once, so it must be thread-safe; <paramref name="restore"/>
-    /// runs on the calling thread, one state after another. When either throws <see cref="InvalidDataException"/> the
-    /// state is unreadable: it is logged with the exception's message, not taken, and the restore goes on.
-    /// </summary>
-    /// <typeparam name="TDecoded">What a state decodes to.</typeparam>
-    /// <returns>How many keys were taken.</returns>
-    int Restore<TDecoded>(IReadOnlyList<int> partitions, Func<RestoredState, TDecoded> decode, Func<RestoredState, TDecoded, bool> restore);
 }

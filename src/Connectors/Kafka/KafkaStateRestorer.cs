@@ -22,9 +22,6 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>States decoded at once: enough to keep every core busy, few enough that their decoded forms stay small.</summary>
-    private const int DecodeBatch = 1024;
-
     /// <inheritdoc/>
     public int Partitions()
     {
@@ -51,15 +48,7 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     /// <inheritdoc/>
     public int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore)
     {
-        ArgumentNullException.ThrowIfNull(restore);
-        return Restore(partitions, static _ => true, (state, _) => restore(state));
-    }
-
-    /// <inheritdoc/>
-    public int Restore<TDecoded>(IReadOnlyList<int> partitions, Func<RestoredState, TDecoded> decode, Func<RestoredState, TDecoded, bool> restore)
-    {
         ArgumentNullException.ThrowIfNull(partitions);
-        ArgumentNullException.ThrowIfNull(decode);
         ArgumentNullException.ThrowIfNull(restore);
         var started = Stopwatch.StartNew();
         using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig
@@ -124,19 +113,25 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         }
 
         var keys = 0;
-        var batch = new List<RestoredState>(DecodeBatch);
-        var decoded = new Decoded<TDecoded>[DecodeBatch];
         foreach (var state in reader.States((key, partition, reason) => LogUnreadableState(logger, key, partition, reason)))
         {
-            batch.Add(state);
-            if (batch.Count == DecodeBatch)
+            chunks.Restored(state.Key, state.Chunks);
+            bool taken;
+            try
             {
-                keys += Hand(batch, decoded, decode, restore);
-                batch.Clear();
+                taken = restore(state);
+            }
+            catch (InvalidDataException e)
+            {
+                LogUnreadableState(logger, state.Key, state.Partition, e.Message);
+                continue;
+            }
+
+            if (taken)
+            {
+                keys++;
             }
         }
-
-        keys += Hand(batch, decoded, decode, restore);
 
         if (reader.Stale > 0)
         {
@@ -149,56 +144,6 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         LogRestored(logger, keys, records, which, took);
         return keys;
     }
-
-    /// <summary>
-    /// Decodes a batch of states on every core (decoding, most of it JSON, is most of a restore's CPU once the records are
-    /// read), then hands them to <paramref name="restore"/> on this thread in turn.
-    /// </summary>
-    private int Hand<TDecoded>(List<RestoredState> batch, Decoded<TDecoded>[] decoded, Func<RestoredState, TDecoded> decode, Func<RestoredState, TDecoded, bool> restore)
-    {
-        Parallel.For(0, batch.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, i =>
-        {
-            try
-            {
-                decoded[i] = new Decoded<TDecoded>(decode(batch[i]), null);
-            }
-            catch (InvalidDataException e)
-            {
-                decoded[i] = new Decoded<TDecoded>(default, e.Message);
-            }
-        });
-
-        var keys = 0;
-        for (var i = 0; i < batch.Count; i++)
-        {
-            var state = batch[i];
-            var (value, unreadable) = decoded[i];
-            decoded[i] = default; // nothing of it outlives the batch
-            chunks.Restored(state.Key, state.Chunks);
-            if (unreadable is not null)
-            {
-                LogUnreadableState(logger, state.Key, state.Partition, unreadable);
-                continue;
-            }
-
-            try
-            {
-                if (restore(state, value!))
-                {
-                    keys++;
-                }
-            }
-            catch (InvalidDataException e)
-            {
-                LogUnreadableState(logger, state.Key, state.Partition, e.Message);
-            }
-        }
-
-        return keys;
-    }
-
-    /// <summary>What one state decoded to, or why it could not be.</summary>
-    private readonly record struct Decoded<TDecoded>(TDecoded? Value, string? Unreadable);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Restored the state of {Keys} keys from {Records} state records of partitions {Partitions} in {Milliseconds:F0} ms")]
     private static partial void LogRestored(ILogger logger, int keys, long records, string partitions, double milliseconds);

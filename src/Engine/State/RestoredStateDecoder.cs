@@ -17,15 +17,7 @@ internal static class RestoredStateDecoder
     /// </summary>
     /// <returns>Whether a key's state was taken.</returns>
     /// <exception cref="InvalidDataException">The state is neither, or unreadable; the message says why.</exception>
-    public static bool Take(RestoredState state, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, PartitionTime> partitionTime) =>
-        Take(state, Decode(state), restore, partitionTime);
-
-    /// <summary>
-    /// Decodes a restored state (thread-safe: a restore decodes many at once): a key's rule state, or a sensor
-    /// partition's time.
-    /// </summary>
-    /// <exception cref="InvalidDataException">The state is neither, or unreadable; the message says why.</exception>
-    public static DecodedState Decode(RestoredState state)
+    public static bool Take(RestoredState state, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, PartitionTime> partitionTime)
     {
         ArgumentNullException.ThrowIfNull(state);
         if (PartitionTimeRecord.IsKey(state.Key))
@@ -35,39 +27,20 @@ internal static class RestoredStateDecoder
                 throw new InvalidDataException(reason);
             }
 
-            return new DecodedState(null, sensorPartition, watermark);
+            partitionTime(sensorPartition, new PartitionTime(watermark, state.Covers.TryGetValue(sensorPartition, out var next) ? next : -1));
+            return false;
         }
 
+        KeyedStateSnapshot snapshot;
         try
         {
-            return new DecodedState(KeyedStateSnapshot.FromJson(state.Value), 0, default);
+            snapshot = KeyedStateSnapshot.FromJson(state.Value);
         }
         catch (JsonException e)
         {
             throw new InvalidDataException(e.Message, e);
         }
-    }
-
-    /// <summary>
-    /// Hands <paramref name="state"/>, decoded by <see cref="Decode"/>, to <paramref name="partitionTime"/> (a
-    /// partition's time, never taken) or <paramref name="restore"/> (a key's rule state), which says whether it took it.
-    /// </summary>
-    /// <returns>Whether a key's state was taken.</returns>
-    public static bool Take(RestoredState state, DecodedState decoded, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, PartitionTime> partitionTime)
-    {
-        ArgumentNullException.ThrowIfNull(state);
-        if (decoded.Snapshot is not { } snapshot)
-        {
-            partitionTime(decoded.SensorPartition, new PartitionTime(decoded.Watermark, state.Covers.TryGetValue(decoded.SensorPartition, out var next) ? next : -1));
-            return false;
-        }
 
         return restore(snapshot, state);
     }
 }
-
-/// <summary>What a restored state decodes to: a key's rule state, or (when <see cref="Snapshot"/> is null) a sensor partition's time.</summary>
-/// <param name="Snapshot">The key's rule state.</param>
-/// <param name="SensorPartition">The sensor partition whose time it is.</param>
-/// <param name="Watermark">That partition's watermark.</param>
-internal readonly record struct DecodedState(KeyedStateSnapshot? Snapshot, int SensorPartition, DateTimeOffset Watermark);

@@ -86,31 +86,6 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
         AwaitCondition(() => _sink.StatesSent == 1);
     }
 
-    [Fact]
-    public void At_least_once_a_keys_state_is_written_at_its_state_partitions_phase_of_the_interval()
-    {
-        // Two state partitions: the keys of partition 1 are written at half of each interval (the keys of one partition
-        // together, so that their records share record batches), at most one interval after they changed.
-        var (engine, router) = Start(ProcessingGuarantee.AtLeastOnce, statePartitions: 2);
-        Send(router, Counted(1), partition: 1);
-        AwaitCondition(() => _sink.AlertsSent == 1);
-        _sink.AcknowledgeAlerts();
-
-        var tick = engine.Checkpoints!.Tick;
-        for (var passed = tick; passed < engine.Options.StateInterval / 2; passed += tick)
-        {
-            ((TestScheduler)Sys.Scheduler).Advance(tick);
-        }
-
-        Send(router, Counted(2), partition: 1); // behind any checkpoint the clock told: once its alert is sent, that was handled
-        AwaitCondition(() => _sink.AlertsSent == 2);
-        Assert.Equal(0, _sink.StatesSent);
-        _sink.AcknowledgeAlerts();
-
-        ((TestScheduler)Sys.Scheduler).Advance(tick); // half an interval after the first change
-        AwaitCondition(() => _sink.StatesSent == 1);
-    }
-
     /// <summary>Lets <paramref name="time"/> pass on the virtual scheduler tick by tick, as a real one does.</summary>
     private void Pass(EngineContext engine, TimeSpan time)
     {
@@ -130,14 +105,14 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
         return (engine, router);
     }
 
-    private (EngineContext Engine, IActorRef Router) Start(ProcessingGuarantee guarantee, int statePartitions = 1)
+    private (EngineContext Engine, IActorRef Router) Start(ProcessingGuarantee guarantee)
     {
         var options = new EngineOptions { BootstrapServers = "unused:9092", ProcessingGuarantee = guarantee, PersistState = true };
         var rules = new RuleSet([new RuleBinding("count", new CountRule())]);
         var engine = new EngineContext(_sink, _counters, options, TimeProvider.System, rules, new Plugins.ListLogger())
         {
             Checkpoints = new CheckpointClock(Sys.Scheduler, options.StateInterval),
-            StatePartitions = statePartitions,
+            StatePartitions = 1,
         };
         return (engine, Sys.ActorOf(EventRouterActor.Props(engine), "areas"));
     }
@@ -145,10 +120,10 @@ public sealed class StateWriteOrderTests(ITestOutputHelper output)
     private static SensorEvent Counted(int second) =>
         new("s-1", "a-1", "count", Events.T0.AddSeconds(second), new Dictionary<string, SensorValue>());
 
-    private void Send(IActorRef router, SensorEvent e, int partition = 0)
+    private void Send(IActorRef router, SensorEvent e)
     {
         var offset = _nextOffset++;
-        var tracker = new PartitionOffsetTracker("kommune.sensor-events", partition, 0);
+        var tracker = new PartitionOffsetTracker("kommune.sensor-events", 0, 0);
         tracker.Start(offset);
         router.Tell(new RoutedEvent(new ConsumedEvent(e, tracker, offset, null, SensorEventEncoder.Encode(e)), DateTimeOffset.MinValue, _counters));
     }

@@ -14,12 +14,6 @@ namespace Kommune.Engine.Actors;
 /// the system's clock changes nothing, and a scheduler that runs late delays checkpoints, never brings them early. An
 /// actor due after <c>d</c> is told at the last tick that is at most <c>d</c> away (at the next one when <c>d</c> is
 /// shorter than a tick), so a state is written at most one interval after it changed, as with a timer.
-/// A key asks with its state partition's phase (its place among the state partitions, 0 to 1): when it may wait a
-/// whole interval, it is told at the tick of its phase in the interval, the last one within its delay. The keys of one
-/// partition are then written together once an interval and their records share a few record batches, where a tick of
-/// their own each made about one batch per record (the broker keeps and a restore reads every batch: the embedded
-/// broker answers a fetch with one batch per partition, so a restore took a round trip per record), while the
-/// partitions' phases spread the writing over the interval as before.
 /// An actor cannot take an entry back: a <see cref="Checkpoint"/> that comes when nothing is unwritten does nothing, one
 /// that comes early (the key was written early, then changed again) writes what changed since, and one for an actor that
 /// has stopped is a dead letter that is not logged. Thread-safe: actors add entries, the scheduler's thread takes them.
@@ -30,7 +24,6 @@ internal sealed class CheckpointClock : IDisposable
     private readonly PriorityQueue<IActorRef, long> _due = new();
     private readonly List<IActorRef> _told = [];
     private readonly ICancelable _ticking;
-    private readonly long _ticksPerInterval;
     private long _tick; // ticks done (under _gate)
 
     /// <param name="scheduler">The actor system's scheduler.</param>
@@ -39,7 +32,6 @@ internal sealed class CheckpointClock : IDisposable
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         Tick = TimeSpan.FromMilliseconds(Math.Clamp(interval.TotalMilliseconds / 10, 10, 20));
-        _ticksPerInterval = Math.Max(1, interval.Ticks / Tick.Ticks);
         _ticking = scheduler.Advanced.ScheduleRepeatedlyCancelable(Tick, Tick, OnTick);
     }
 
@@ -58,26 +50,13 @@ internal sealed class CheckpointClock : IDisposable
         }
     }
 
-    /// <summary>
-    /// Tells <paramref name="actor"/> <see cref="Checkpoint"/> at most <paramref name="delay"/> from now (at the next
-    /// tick when shorter than one): at the last tick of <paramref name="phase"/> within it when it spans an interval.
-    /// </summary>
-    /// <param name="actor">Who is told.</param>
-    /// <param name="delay">The longest the state may wait.</param>
-    /// <param name="phase">
-    /// Where in each interval the keys of the actor's state partition are written, from 0 up to (not including) 1:
-    /// the partition's number divided by the state topic's partition count.
-    /// </param>
-    public void Due(IActorRef actor, TimeSpan delay, double phase)
+    /// <summary>Tells <paramref name="actor"/> <see cref="Checkpoint"/> at most <paramref name="delay"/> from now (at the next tick when shorter than one).</summary>
+    public void Due(IActorRef actor, TimeSpan delay)
     {
         var ticks = Math.Max(1, (long)(delay.Ticks / Tick.Ticks));
-        var offset = Math.Clamp((long)(phase * _ticksPerInterval), 0, _ticksPerInterval - 1);
         lock (_gate)
         {
-            var at = _tick + ticks;
-            // The last tick at or before `at` whose place in the interval is the phase's, if it is still to come.
-            var aligned = at - (((at - offset) % _ticksPerInterval) + _ticksPerInterval) % _ticksPerInterval;
-            _due.Enqueue(actor, aligned > _tick ? aligned : at);
+            _due.Enqueue(actor, _tick + ticks);
         }
     }
 

@@ -545,8 +545,7 @@ internal sealed partial class RuleHost
     }
 
     private void CheckpointAfter(TimeSpan delay) =>
-        (_engine.Checkpoints ?? throw new InvalidOperationException("State is persisted, and the engine has no checkpoint clock."))
-        .Due(_self, delay, (double)(_partition ?? 0) / Math.Max(1, _engine.StatePartitions));
+        (_engine.Checkpoints ?? throw new InvalidOperationException("State is persisted, and the engine has no checkpoint clock.")).Due(_self, delay);
 
     private void Schedule()
     {

@@ -4,8 +4,8 @@
 # from /proc/<pid>/stat and its processed events from /metrics, over a window after a warm-up. Extra environment for
 # the engine only (a GC mode, a thread-pool setting) comes from ENGINE_ENV, for example
 #   ENGINE_ENV="DOTNET_gcServer=0" bench/profile/cpu_per_event.sh 7500    (workstation GC; the engine runs server GC)
-# The broker's CPU over the same window is printed too (the engine's writes cost the broker: fewer, larger record
-# batches cost it less).
+# The broker's CPU over the same window is printed too: what the engine writes costs the broker, which shares the
+# cores (lz4-compressed state records cost it about a quarter more; bench/README.md, round twenty-one).
 # With THREADS=1 it also prints the engine's CPU by thread name over the window (cpu_by_thread.py).
 # With NODES=N the engine is N nodes in one consumer group (mix.sh) and the figures are summed over the nodes:
 # issue 18's row "CPU seconds per 1,000 events summed over the nodes, 3 nodes against 1" is

@@ -476,7 +476,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             return false;
         }
 
-        if (_gate.Busy && TrySeekBack(consumer, new TopicPartitionOffset(tp, result.Offset, result.LeaderEpoch)))
+        if (_gate.Busy && TrySeekBack(consumer, tp, result))
         {
             return false;
         }
@@ -545,22 +545,29 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// A record fetched before the pause took effect: pause, and read it again after resuming rather than hold it.
     /// If the client refuses the seek, the record is handled now, one over the bound, rather than lost.
     /// </summary>
-    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, TopicPartitionOffset record)
+    private bool TrySeekBack(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, ConsumeResult<byte[]?, byte[]?> result)
     {
-        var (tp, offset) = (record.TopicPartition, record.Offset);
         try
         {
-            // With the record's leader epoch, as the client's own TopicPartitionOffset of the record carries it.
-            consumer.Seek(record);
-            _monitor.SoughtBack(tp, offset.Value);
+            SeekBack(consumer, tp, result);
             Pause(_main!);
             return true;
         }
         catch (KafkaException e)
         {
-            LogSeekFailed(_logger, tp.Topic, tp.Partition.Value, offset.Value, e.Error.Reason);
+            LogSeekFailed(_logger, tp.Topic, tp.Partition.Value, result.Offset.Value, e.Error.Reason);
             return false;
         }
+    }
+
+    /// <summary>
+    /// Seeks <paramref name="tp"/> back to <paramref name="result"/>'s record, so that it is read again, with the
+    /// record's leader epoch (as the client's own TopicPartitionOffset of the record carries it).
+    /// </summary>
+    private void SeekBack(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, ConsumeResult<byte[]?, byte[]?> result)
+    {
+        consumer.Seek(new TopicPartitionOffset(tp, result.Offset, result.LeaderEpoch));
+        _monitor.SoughtBack(tp, result.Offset.Value);
     }
 
     private void ApplyBackpressure(IConsumer<byte[]?, byte[]?> consumer)
@@ -665,8 +672,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             if (result is not null)
             {
                 var tp = PartitionOf(consumer, result.Partition);
-                consumer.Seek(new TopicPartitionOffset(tp, result.Offset, result.LeaderEpoch));
-                _monitor.SoughtBack(tp, result.Offset.Value);
+                SeekBack(consumer, tp, result);
                 consumer.Pause([tp]);
             }
 

@@ -149,7 +149,8 @@ public sealed partial class KafkaOutputSink : IOutputSink, IEpochCommitter, IDis
             // State records are JSON of up to kilobytes that compress well (to about a fifth of their bytes with lz4,
             // bench/README.md round twenty-one). The broker keeps them compressed: a state topic holds about five
             // times as many of them in the same bytes (the embedded broker, which keeps 5 MiB per partition, drops a
-            // key's older state records that much later), and a restore fetches a fifth of the bytes.
+            // key's older state records that much later), and a restore fetches a fifth of the bytes. The repartition
+            // records, which share this producer, are compressed too.
             CompressionType = CompressionType.Lz4,
         };
         options.ClientSettings.ApplyTo(config);

@@ -15,7 +15,7 @@ they are equal the broker dropped none (its mock keeps at most 5 MiB or 100,000 
 
 Needs kcat. Usage:
   bench/profile/restore.py [--sensors 100000] [--areas 1000] [--rate 2000] [--passes 3] [--partitions 512]
-                           [--restarts 2] [--out restore-out] [--metrics-port 9481] [--no-build]
+                           [--restarts 2] [--out restore-out] [--metrics-port 9481] [--dynamic] [--no-build]
 """
 import argparse
 import datetime
@@ -44,6 +44,10 @@ def parse_args():
     p.add_argument("--out", default="restore-out")
     p.add_argument("--metrics-port", type=int, default=9481)
     p.add_argument("--trace", type=int, default=0, help="profile restart N from its start (dotnet-trace sampled thread time, 45 s) into <out>/restart-N.speedscope.json")
+    p.add_argument("--dynamic", action="store_true",
+                   help="engines join as dynamic members (StaticMembership=false): a stopped engine leaves the group, so the "
+                        "next one is assigned at once, where the embedded broker keeps a static member that stopped until its "
+                        "session (10 s) expires (docs/reliability.md, Restart time); a KIP-345 broker hands it back at once")
     p.add_argument("--no-build", action="store_true")
     return p.parse_args()
 
@@ -118,14 +122,15 @@ def first_output_after(bootstrap, topic, since):
 
 
 class Engine:
-    def __init__(self, dll, bootstrap, out, name, port):
+    def __init__(self, dll, bootstrap, out, name, port, dynamic):
         self.log = os.path.join(out, f"{name}.log")
         self.port = port
         self.started = time.time()
+        env = dict(os.environ, KOMMUNE_StaticMembership="false") if dynamic else None
         self.proc = subprocess.Popen(
             ["dotnet", dll, "run", "-b", bootstrap, "--rules", os.path.join(REPO, "src/Engine/demo-rules.json"),
              "--metrics-port", str(port)],
-            stdout=open(self.log, "w"), stderr=subprocess.STDOUT)
+            stdout=open(self.log, "w"), stderr=subprocess.STDOUT, env=env)
 
     def processed(self):
         return metric_sum(metrics(self.port), "kommune_events_processed_total")
@@ -158,7 +163,7 @@ def main():
     try:
         wait_for("broker", lambda: os.path.exists(bsfile) and os.path.getsize(bsfile) > 0, 60)
         bootstrap = open(bsfile).read().strip()
-        engine = Engine(dll, bootstrap, out, "engine-0", a.metrics_port)
+        engine = Engine(dll, bootstrap, out, "engine-0", a.metrics_port, a.dynamic)
         wait_for("first engine's /metrics", lambda: engine.processed() is not None, 120)
         wait_for("first engine's partitions", lambda: any(e.get("EventId") == 3013 for e in log_events(engine.log)), 120)
         sim = subprocess.Popen(["dotnet", dll, "simulate", "-b", bootstrap, "--sensors", str(a.sensors), "--areas", str(a.areas),
@@ -185,7 +190,7 @@ def main():
             took = engine.stop()
             log(f"engine-{restart - 1} stopped (SIGTERM) in {took:.1f} s")
             state_records = end_offsets(bootstrap, "kommune.state", a.partitions)
-            engine = Engine(dll, bootstrap, out, f"engine-{restart}", a.metrics_port)
+            engine = Engine(dll, bootstrap, out, f"engine-{restart}", a.metrics_port, a.dynamic)
             t0 = engine.started
             tracer = None
             if restart == a.trace:

@@ -90,6 +90,53 @@ public sealed class KafkaStateRestorerTests
     }
 
     [Fact]
+    public void A_partition_that_ends_with_a_hand_over_mark_is_read_from_where_the_mark_says_and_one_written_after_its_mark_is_read_whole()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(1);
+        cluster.CreateTopic("state", partitions: 2);
+        Write(cluster, "state",
+            new StateRecord("sensor:a", "a old"u8.ToArray(), 0),
+            new StateRecord("sensor:gone", "removed before the hand-over"u8.ToArray(), 0),
+            new StateRecord("sensor:gone", null, 0),
+            new StateRecord("sensor:a", "a whole"u8.ToArray(), 0), // offset 3: the hand-over's writes begin
+            new StateRecord("sensor:b", "b whole"u8.ToArray(), 0),
+            StateHandOverMark.For(0, 3),
+            new StateRecord("sensor:c", "c old"u8.ToArray(), 1),
+            StateHandOverMark.For(1, 1),
+            new StateRecord("sensor:c", "c after the mark"u8.ToArray(), 1)); // the mark no longer holds
+        var logger = new RecordingLogger();
+        var seen = new Dictionary<string, string>();
+
+        var taken = Restorer(cluster, "state", new StateChunkLedger(), logger).Restore([0, 1], state =>
+        {
+            seen.Add(state.Key, Encoding.UTF8.GetString(state.Value));
+            return true;
+        });
+
+        Assert.Equal(3, taken);
+        Assert.Equal(new Dictionary<string, string> { ["sensor:a"] = "a whole", ["sensor:b"] = "b whole", ["sensor:c"] = "c after the mark" }, seen);
+        var fromMark = Assert.Single(logger.Lines, l => l.EventId == 3106);
+        Assert.Contains("State partitions 0 end with a hand-over mark", fromMark.Text, StringComparison.Ordinal);
+        Assert.Contains("passing over 3 earlier records", fromMark.Text, StringComparison.Ordinal);
+        var restored = Assert.Single(logger.Lines, l => l.EventId == 3101);
+        Assert.Contains("from 6 state records", restored.Text, StringComparison.Ordinal); // 3 of partition 0 (its mark too), all 3 of partition 1
+    }
+
+    [Fact]
+    public void A_marks_value_names_its_offset_and_a_mark_is_never_restored_as_a_state()
+    {
+        Assert.True(StateHandOverMark.TryRead(StateHandOverMark.For(0, 42).Value, out var from));
+        Assert.Equal(42, from);
+        Assert.False(StateHandOverMark.TryRead("{}"u8, out _));
+        Assert.False(StateHandOverMark.TryRead("restore-from=-1"u8, out _));
+
+        var reader = new StateRecordReader();
+        reader.Add(Encoding.UTF8.GetBytes(StateHandOverMark.Key), StateHandOverMark.For(0, 0).Value, null, 0);
+        Assert.Empty(reader.States((key, _, reason) => throw new InvalidOperationException($"{key}: {reason}")));
+        Assert.Equal(1, reader.Records);
+    }
+
+    [Fact]
     public void Partitions_with_no_records_restore_nothing_at_once()
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);

@@ -16,6 +16,15 @@ public interface IStateRestorer
     /// <see cref="InvalidDataException"/> the state is unreadable: it is logged with the exception's message, not taken,
     /// and the restore goes on.
     /// </summary>
+    /// <param name="partitions">The state partitions.</param>
+    /// <param name="restore">Takes a key's state.</param>
+    /// <param name="unfinished">Given the partitions not read to their end (the restore timed out, logged).</param>
     /// <returns>How many keys were taken.</returns>
-    int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore);
+    int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, ICollection<int>? unfinished = null);
+
+    /// <summary>
+    /// Each state partition's end offset now (where a <see cref="StateHandOverMark"/> written after the records sent from
+    /// now on says a restore may start); null, logged, when the broker does not answer.
+    /// </summary>
+    IReadOnlyDictionary<int, long>? EndOffsets(IReadOnlyList<int> partitions);
 }

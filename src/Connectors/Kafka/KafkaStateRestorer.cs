@@ -5,9 +5,10 @@ using Microsoft.Extensions.Logging;
 namespace Kommune.Connectors.Kafka;
 
 /// <summary>
-/// Reads rule state back from the state topic: for the given partitions, every record from the start to the end
-/// they had when reading began, keeping the newest per key (a tombstone removes the key), the way Kafka Streams
-/// restores a changelog before processing, except that a record covering less input than an earlier one of its key is
+/// Reads rule state back from the state topic: for the given partitions, every record from the start (or from where a
+/// partition's <see cref="StateHandOverMark"/> says, when it is the partition's last record) to the end they had when
+/// reading began, keeping the newest per key (a tombstone removes the key), the way Kafka Streams restores a changelog
+/// before processing, except that a record covering less input than an earlier one of its key is
 /// passed over (<see cref="StateRecordReader"/>). Large states come back from their chunks (<see cref="StateRecordReader"/>),
 /// and the chunk count of each key is told to the <see cref="StateChunkLedger"/> the sink shares.
 /// </summary>
@@ -21,6 +22,10 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     : IStateRestorer
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
+
+    // How many of a partition's last offsets are read for its hand-over mark: the mark, and in exactly-once mode the
+    // commit marker of its transaction after it, with room to spare.
+    private const int TailRecords = 4;
 
     /// <inheritdoc/>
     public int Partitions()
@@ -46,38 +51,68 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     }
 
     /// <inheritdoc/>
-    public int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore)
+    public IReadOnlyDictionary<int, long>? EndOffsets(IReadOnlyList<int> partitions)
+    {
+        ArgumentNullException.ThrowIfNull(partitions);
+        try
+        {
+            using var consumer = Consumer();
+            var ends = new Dictionary<int, long>();
+            foreach (var partition in partitions)
+            {
+                ends[partition] = consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), MetadataTimeout).High.Value;
+            }
+
+            return ends;
+        }
+        catch (KafkaException e)
+        {
+            LogEndOffsetsUnknown(logger, topic, e.Error.Reason);
+            return null;
+        }
+    }
+
+    /// <inheritdoc/>
+    public int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, ICollection<int>? unfinished = null)
     {
         ArgumentNullException.ThrowIfNull(partitions);
         ArgumentNullException.ThrowIfNull(restore);
         var started = Stopwatch.StartNew();
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig
-        {
-            BootstrapServers = bootstrapServers,
-            GroupId = "kommune-state-restore", // never joined or committed: partitions are assigned by hand
-            ClientId = "kommune-state-restore",
-            EnableAutoCommit = false,
-            EnablePartitionEof = true,
-            AutoOffsetReset = AutoOffsetReset.Earliest,
-            // In exactly-once mode state records of an aborted epoch must not be restored.
-            IsolationLevel = IsolationLevel.ReadCommitted,
-            // A restore reads a backlog far larger than the client's prefetch queue: fetch again soon once it has room.
-            FetchQueueBackoffMs = KafkaEventSource.RefetchAfterFullQueueMs,
-            // A restore uses a record's partition, offset, key, value and headers: not its topic name (a string per
-            // record) or timestamp.
-            ConsumeResultFields = "headers",
-        })).SetLogHandler((_, _) => { }).Build();
+        using var consumer = Consumer();
 
         var ends = new Dictionary<int, long>();
-        var starts = new List<TopicPartitionOffset>();
+        var lows = new Dictionary<int, long>();
         foreach (var partition in partitions)
         {
             var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), MetadataTimeout);
             if (offsets.High.Value > offsets.Low.Value)
             {
                 ends[partition] = offsets.High.Value;
-                starts.Add(new TopicPartitionOffset(topic, partition, offsets.Low));
+                lows[partition] = offsets.Low.Value;
             }
+        }
+
+        var marks = HandOverMarks(consumer, ends, lows, started);
+        var starts = new List<TopicPartitionOffset>();
+        var marked = new List<int>();
+        var skipped = 0L;
+        foreach (var (partition, low) in lows)
+        {
+            var from = low;
+            if (marks.TryGetValue(partition, out var mark) && mark > low && mark < ends[partition])
+            {
+                from = mark;
+                skipped += mark - low;
+                marked.Add(partition);
+            }
+
+            starts.Add(new TopicPartitionOffset(topic, partition, from));
+        }
+
+        if (marked.Count > 0)
+        {
+            var which = string.Join(", ", marked.Order());
+            LogFromMarks(logger, which, skipped);
         }
 
         var reader = new StateRecordReader();
@@ -90,6 +125,11 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
                 {
                     var left = string.Join(", ", ends.Keys);
                     LogRestoreTimedOut(logger, timeout.TotalSeconds, left);
+                    foreach (var notRead in ends.Keys)
+                    {
+                        unfinished?.Add(notRead);
+                    }
+
                     break;
                 }
 
@@ -112,6 +152,63 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             }
         }
 
+        return Hand(reader, partitions, restore, started);
+    }
+
+    /// <summary>
+    /// Reads the last few records of each partition (<paramref name="ends"/>: its end offset, <paramref name="lows"/>: its
+    /// first) and returns, for each whose last record is a <see cref="StateHandOverMark"/>, the offset it names.
+    /// </summary>
+    private Dictionary<int, long> HandOverMarks(IConsumer<byte[]?, byte[]?> consumer, Dictionary<int, long> ends, Dictionary<int, long> lows, Stopwatch started)
+    {
+        var marks = new Dictionary<int, long>();
+        if (ends.Count == 0)
+        {
+            return marks;
+        }
+
+        // The mark is the last record its node wrote; in exactly-once mode the transaction's commit marker follows it.
+        var left = new Dictionary<int, long>(ends);
+        consumer.Assign(left.Select(e => new TopicPartitionOffset(topic, e.Key, Math.Max(lows[e.Key], e.Value - TailRecords))));
+        while (left.Count > 0 && started.Elapsed < timeout)
+        {
+            var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
+            if (record is null)
+            {
+                continue;
+            }
+
+            var partition = record.Partition.Value;
+            if (!record.IsPartitionEOF)
+            {
+                if (record.Message.Key is { } key && StateHandOverMark.IsMark(key) && record.Message.Value is { } value
+                    && StateHandOverMark.TryRead(value, out var restoreFrom))
+                {
+                    marks[partition] = restoreFrom;
+                }
+                else
+                {
+                    marks.Remove(partition); // a record after a mark: the mark no longer holds
+                }
+            }
+
+            if (record.IsPartitionEOF || (left.TryGetValue(partition, out var end) && record.Offset.Value + 1 >= end))
+            {
+                left.Remove(partition);
+            }
+        }
+
+        foreach (var partition in left.Keys)
+        {
+            marks.Remove(partition); // not read to its end: whether its last record is a mark is not known
+        }
+
+        consumer.Unassign();
+        return marks;
+    }
+
+    private int Hand(StateRecordReader reader, IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, Stopwatch started)
+    {
         var keys = 0;
         foreach (var state in reader.States((key, partition, reason) => LogUnreadableState(logger, key, partition, reason)))
         {
@@ -145,11 +242,35 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         return keys;
     }
 
+    private IConsumer<byte[]?, byte[]?> Consumer() =>
+        new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig
+        {
+            BootstrapServers = bootstrapServers,
+            GroupId = "kommune-state-restore", // never joined or committed: partitions are assigned by hand
+            ClientId = "kommune-state-restore",
+            EnableAutoCommit = false,
+            EnablePartitionEof = true,
+            AutoOffsetReset = AutoOffsetReset.Earliest,
+            // In exactly-once mode state records of an aborted epoch must not be restored.
+            IsolationLevel = IsolationLevel.ReadCommitted,
+            // A restore reads a backlog far larger than the client's prefetch queue: fetch again soon once it has room.
+            FetchQueueBackoffMs = KafkaEventSource.RefetchAfterFullQueueMs,
+            // A restore uses a record's partition, offset, key, value and headers: not its topic name (a string per
+            // record) or timestamp.
+            ConsumeResultFields = "headers",
+        })).SetLogHandler((_, _) => { }).Build();
+
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Restored the state of {Keys} keys from {Records} state records of partitions {Partitions} in {Milliseconds:F0} ms")]
     private static partial void LogRestored(ILogger logger, int keys, long records, string partitions, double milliseconds);
 
     [LoggerMessage(EventId = 3105, Level = LogLevel.Warning, Message = "{Records} state records of partitions {Partitions} cover less input than an earlier record of their key (written after their node had lost the partition) and were passed over")]
     private static partial void LogStaleStates(ILogger logger, long records, string partitions);
+
+    [LoggerMessage(EventId = 3106, Level = LogLevel.Information, Message = "State partitions {Partitions} end with a hand-over mark: their restore starts there, passing over {Records} earlier records")]
+    private static partial void LogFromMarks(ILogger logger, string partitions, long records);
+
+    [LoggerMessage(EventId = 3107, Level = LogLevel.Warning, Message = "The end offsets of state topic {Topic} could not be read ({Reason}): the partitions handed over now get no hand-over mark, and their next owner reads them whole")]
+    private static partial void LogEndOffsetsUnknown(ILogger logger, string topic, string reason);
 
     [LoggerMessage(EventId = 3102, Level = LogLevel.Error, Message = "State topic {Topic} not available ({Reason}): rule state is not persisted and a restart starts empty")]
     private static partial void LogNoStateTopic(ILogger logger, string topic, string reason);

@@ -35,7 +35,7 @@ public sealed class StateRecordReader
     public void Add(byte[]? key, byte[]? value, Headers? headers, int partition)
     {
         Records++;
-        if (key is null)
+        if (key is null || StateHandOverMark.IsMark(key))
         {
             return;
         }

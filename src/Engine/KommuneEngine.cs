@@ -86,6 +86,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private KafkaEventSource? _source;
 #pragma warning disable CA1859 // The engine knows the restorer by its contract; its Kafka client is the connector's.
     private IStateRestorer? _restorer;
+    private readonly HashSet<int> _statePartitionsNotRestored = []; // restore timed out: not all their keys are here (consumer thread)
 #pragma warning restore CA1859
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
@@ -823,6 +824,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
+            var unfinished = new List<int>();
             var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (snapshot, state) =>
             {
                 var covers = state.Covers;
@@ -863,8 +865,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 {
                     partitionTimes[partition] = time.Watermark;
                 }
-            }));
+            }), unfinished);
             _counters.StatesRestored(restored);
+            _statePartitionsNotRestored.ExceptWith(statePartitions);
+            _statePartitionsNotRestored.UnionWith(unfinished); // their keys are not all here: never marked as handed over whole
         }
 
         var now = _clock.GetUtcNow();
@@ -898,6 +902,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var countdown = new Countdown(released.Set);
         var set = partitions.ToHashSet();
         var routers = (_router, _areaRouter);
+        var marks = lost ? null : HandOverMarksFrom(set); // before the keys write: where their state partitions end now
+        var whole = marks is { Count: > 0 } ? new WholeStateHandOver() : null;
         Dictionary<int, PartitionTime>? times = null; // what to hand over with them
         lock (_time)
         {
@@ -921,8 +927,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             if (routers is ({ } sensors, { } areas))
             {
                 countdown.Add(); // one part for each router, each released by it once its children have theirs
-                sensors.Tell(new ReleasePartitions(set, lost, countdown));
-                areas.Tell(new ReleasePartitions(set, lost, countdown));
+                sensors.Tell(new ReleasePartitions(set, lost, countdown, whole));
+                areas.Tell(new ReleasePartitions(set, lost, countdown, whole));
             }
         }
 
@@ -936,7 +942,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
         }
 
-        WritePartitionTimes(times, _options.HandOverTimeout - handedOver.Elapsed);
+        if (WritePartitionTimes(times, _options.HandOverTimeout - handedOver.Elapsed) && marks is not null && whole is not null)
+        {
+            WriteHandOverMarks(marks, whole, times!, _options.HandOverTimeout - handedOver.Elapsed);
+        }
 
         Dictionary<int, DateTimeOffset?>? final = null;
         Dictionary<int, long>? finalFloors = null;
@@ -987,11 +996,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// Writes, for each partition handed over, how far event time had come on it (<see cref="PartitionTimeRecord"/>) and
     /// waits for the writes, at most <paramref name="timeout"/>: its next owner starts from it.
     /// </summary>
-    private void WritePartitionTimes(Dictionary<int, PartitionTime>? times, TimeSpan timeout)
+    /// <returns>Whether there were times to write and all were written.</returns>
+    private bool WritePartitionTimes(Dictionary<int, PartitionTime>? times, TimeSpan timeout)
     {
         if (times is null || _outputs is not { } outputs || _context is not { StatePartitions: > 0 } context) // StatePartitions: only with PersistState
         {
-            return;
+            return false;
         }
 
         using var written = new CountdownEvent(times.Count);
@@ -1004,6 +1014,82 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         if (!written.Wait(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero))
         {
             LogPartitionTimesNotWritten(_logger, string.Join(", ", times.Keys.Order()));
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The state partitions that a graceful hand-over of <paramref name="tasks"/> can mark as handed over whole, with their
+    /// end offsets now: those all of whose tasks go, and whose keys were all restored here. Null when none can.
+    /// </summary>
+    private IReadOnlyDictionary<int, long>? HandOverMarksFrom(HashSet<int> tasks)
+    {
+        if (_restorer is null || _context is not { StatePartitions: > 0 } context)
+        {
+            return null;
+        }
+
+        var candidates = new List<int>();
+        foreach (var statePartition in tasks.Select(t => t % context.StatePartitions).Distinct())
+        {
+            var all = true;
+            for (var task = statePartition; task < context.TaskPartitions && all; task += context.StatePartitions)
+            {
+                all = tasks.Contains(task);
+            }
+
+            if (all && !_statePartitionsNotRestored.Contains(statePartition))
+            {
+                candidates.Add(statePartition);
+            }
+        }
+
+        return candidates.Count == 0 ? null : _restorer.EndOffsets(candidates);
+    }
+
+    /// <summary>
+    /// After every key of the partitions handed over wrote its whole state and their times were written: marks each state
+    /// partition whose keys all did and all of whose tasks got a time (<see cref="StateHandOverMark"/>), so that its next
+    /// owner restores it from where the hand-over began. Waits for the marks, at most <paramref name="timeout"/>.
+    /// </summary>
+    private void WriteHandOverMarks(IReadOnlyDictionary<int, long> ends, WholeStateHandOver whole, Dictionary<int, PartitionTime> times, TimeSpan timeout)
+    {
+        if (_outputs is not { } outputs || _context is not { StatePartitions: > 0 } context)
+        {
+            return;
+        }
+
+        var marked = new List<int>();
+        foreach (var (statePartition, end) in ends)
+        {
+            var timed = true;
+            for (var task = statePartition; task < context.TaskPartitions && timed; task += context.StatePartitions)
+            {
+                timed = times.ContainsKey(task); // a time written before would otherwise be passed over
+            }
+
+            if (timed && whole.AllWritten(statePartition))
+            {
+                marked.Add(statePartition);
+            }
+        }
+
+        if (marked.Count == 0)
+        {
+            return;
+        }
+
+        using var written = new CountdownEvent(marked.Count);
+        foreach (var statePartition in marked)
+        {
+            outputs.Send(StateHandOverMark.For(statePartition, ends[statePartition]), () => written.Signal());
+        }
+
+        if (!written.Wait(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero))
+        {
+            LogHandOverMarksNotWritten(_logger, string.Join(", ", marked.Order()));
         }
     }
 
@@ -1229,6 +1315,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);
+
+    [LoggerMessage(EventId = 3025, Level = LogLevel.Warning, Message = "The hand-over marks of state partitions {Partitions} were not acknowledged in time: their next owner may read them whole")]
+    private static partial void LogHandOverMarksNotWritten(ILogger logger, string partitions);
 
     [LoggerMessage(EventId = 3017, Level = LogLevel.Warning, Message = "How far event time had come on partitions {Partitions} was not written in time at their hand-over: their next owner's area time waits for their next events (or for them to count as idle)")]
     private static partial void LogPartitionTimesNotWritten(ILogger logger, string partitions);

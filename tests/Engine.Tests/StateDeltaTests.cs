@@ -41,8 +41,12 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
             await first.StopAsync();
         }
 
-        var records = bed.ReadUntil(bed.Options.Topics.State, r => r.Count(m => Key(m) == StateKey) >= steps.Length);
+        // Read through the graceful stop's hand-over mark; what the engine wrote while it ran is before where it says.
+        var all = bed.ReadUntil(bed.Options.Topics.State, r => r.Any(m => StateHandOverMark.IsMark(m.Message.Key)));
+        Assert.True(StateHandOverMark.TryRead(all[^1].Message.Value, out var handOver));
+        var records = all.Where(m => m.Offset.Value < handOver).ToList();
         var heads = records.Where(m => Key(m) == StateKey).ToList();
+        Assert.Equal(steps.Length, heads.Count);
         var bases = records.Where(m => Key(m).StartsWith(StateKey + StateRecordFormat.ChunkSeparator, StringComparison.Ordinal)).ToList();
         Assert.Equal([StateKey + "\u001fb0", StateKey + "\u001fb1"], bases.Select(Key)); // the first state, then the rewrite's
         Assert.All(heads, h => Assert.True(h.Message.Headers.TryGetLastBytes(StateRecordFormat.DeltaOfHeader, out _)));
@@ -50,7 +54,12 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
         Assert.True(baseLength >= StateRecordFormat.DeltaFrom, $"a base of {baseLength} bytes");
         Assert.All(heads, h => Assert.True(h.Message.Value!.Length < baseLength / 2, $"a delta of {h.Message.Value!.Length} bytes against a base of {baseLength}"));
 
-        // The restarted engine restores the state from base 1 and the newest delta: the ticks and the table go on.
+        // The hand-over wrote the state whole, and base 1 with the newest delta before it is that same state.
+        var whole = Assert.Single(all, m => m.Offset.Value >= handOver && Key(m) == StateKey);
+        Assert.False(whole.Message.Headers.TryGetLastBytes(StateRecordFormat.DeltaOfHeader, out _));
+        Assert.Equal(Encoding.UTF8.GetString(whole.Message.Value!), Encoding.UTF8.GetString(StateOf(records)));
+
+        // The restarted engine restores the state (from the mark: the whole record): the ticks and the table go on.
         await using var second = await bed.StartEngineAsync(Options, rules);
         bed.ProduceEvent(Step(steps.Length + 1, "tick"));
         bed.Flush();
@@ -62,9 +71,8 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
         Assert.Equal(6, totals[^1].Count); // six ticks: five before the restart, one after
         Assert.Equal(LedgerRule.TableSum(4), totals[^1].Value - totals[^1].Count, precision: 6); // the rewrite's table
 
-        // Its first write takes a new base, in the slot the restored record did not name (slot 1's base stays readable
-        // until the record naming the new one is written).
-        var afterRestart = bed.ReadUntil(bed.Options.Topics.State, r => r.Count(m => Key(m) == StateKey) > heads.Count);
+        // Its first write takes a new base: the restored record named none, so slot 0.
+        var afterRestart = bed.ReadUntil(bed.Options.Topics.State, r => r.Count(m => Key(m) == StateKey) > heads.Count + 1);
         Assert.Equal(StateKey + "\u001fb0", Key(afterRestart.Last(m => Key(m).StartsWith(StateKey + StateRecordFormat.ChunkSeparator, StringComparison.Ordinal))));
         Assert.StartsWith("0:", Encoding.ASCII.GetString(afterRestart.Last(m => Key(m) == StateKey).Message.Headers.GetLastBytes(StateRecordFormat.DeltaOfHeader)), StringComparison.Ordinal);
     }
@@ -115,6 +123,18 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
     }
 
     private static string Key(ConsumeResult<byte[]?, byte[]?> record) => Encoding.UTF8.GetString(record.Message.Key!);
+
+    /// <summary>The state of <see cref="StateKey"/> that <paramref name="records"/> restore (<see cref="StateRecordReader"/>).</summary>
+    private static byte[] StateOf(IEnumerable<ConsumeResult<byte[]?, byte[]?>> records)
+    {
+        var reader = new StateRecordReader();
+        foreach (var record in records)
+        {
+            reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, record.Partition.Value);
+        }
+
+        return reader.States((key, _, reason) => throw new InvalidDataException($"{key}: {reason}")).Single(s => s.Key == StateKey).Value;
+    }
 
     private static SensorEvent Step(int seed, string kind) =>
         new("ledger-1", "sagene", Ledger, Events.T0.AddSeconds(seed), new Dictionary<string, SensorValue>

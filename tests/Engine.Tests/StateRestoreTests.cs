@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Kommune.Connectors.Kafka;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.Model;
 using Kommune.Rules.Testing;
@@ -144,5 +145,77 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         Assert.Single(acked); // no deadline had passed: nothing escalated
         Assert.Equal("acknowledged", JsonDocument.Parse(acked[0].Message.Value).RootElement.GetProperty("status").GetString());
         await engine.StopAsync();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task After_a_graceful_stop_each_state_partition_ends_with_a_hand_over_mark_and_the_next_engine_restores_from_it(bool exactlyOnce)
+    {
+        const int sensors = 20;
+        using var bed = new KafkaTestBed(output, partitions: 2);
+        void Options(EngineOptions options)
+        {
+            Fast(options);
+            if (exactlyOnce)
+            {
+                options.ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce;
+                options.TransactionalId = "mark-node";
+            }
+        }
+
+        var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
+        var alertIds = falls.Select(f => $"fall:{f.SensorId}:{f.Timestamp.ToUnixTimeMilliseconds()}").ToList();
+        await using (var first = await bed.StartEngineAsync(Options, FallRules()))
+        {
+            falls.ForEach(bed.ProduceEvent);
+            bed.Flush();
+            bed.ReadAlertIds(alertIds);
+            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            await first.StopAsync();
+        }
+
+        // Every partition's last record is its mark; the records from where it says restore the same states as all of them.
+        var state = bed.Options.Topics.State;
+        // A partition's records are read in order: once its mark is read, all of them are.
+        var records = bed.ReadUntil(state, r => Enumerable.Range(0, bed.Partitions).All(p => r.Any(x => x.Partition.Value == p && StateHandOverMark.IsMark(x.Message.Key))));
+        var skipped = 0L;
+        for (var partition = 0; partition < bed.Partitions; partition++)
+        {
+            var ofPartition = records.Where(r => r.Partition.Value == partition).ToList();
+            var mark = ofPartition[^1];
+            Assert.True(StateHandOverMark.IsMark(mark.Message.Key), $"partition {partition}'s last record is {Encoding.UTF8.GetString(mark.Message.Key!)}");
+            Assert.True(StateHandOverMark.TryRead(mark.Message.Value, out var from));
+            Assert.InRange(from, 1, mark.Offset.Value);
+            skipped += from;
+            Assert.Equal(States(ofPartition), States(ofPartition.Where(r => r.Offset.Value >= from)));
+        }
+
+        await using var second = await bed.StartEngineAsync(Options, FallRules());
+        await KafkaTestBed.WaitUntilAsync(() => second.Statistics.StateRestored == sensors);
+        Assert.Contains(bed.Logs.Lines, l => l.Contains("end with a hand-over mark", StringComparison.Ordinal) && l.Contains($"passing over {skipped} earlier records", StringComparison.Ordinal));
+
+        // A restored alert is open: an ack reaches it and continues its sequence.
+        bed.Produce(bed.Options.Topics.Acks, Encoding.UTF8.GetBytes(alertIds[7]),
+            Encoding.UTF8.GetBytes($$"""{"alertId":"{{alertIds[7]}}","action":"ack","by":"nurse Kari","ts":1795766400000}"""));
+        bed.Flush();
+        var acked = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Any(a => JsonDocument.Parse(a.Message.Value!).RootElement.GetProperty("status").GetString() == "acknowledged"));
+        var ack = JsonDocument.Parse(acked.Single(a => JsonDocument.Parse(a.Message.Value!).RootElement.GetProperty("status").GetString() == "acknowledged").Message.Value!).RootElement;
+        Assert.Equal(alertIds[7], ack.GetProperty("alertId").GetString());
+        Assert.Equal(2, ack.GetProperty("sequence").GetInt32());
+        await second.StopAsync();
+    }
+
+    /// <summary>The states the records restore (<see cref="StateRecordReader"/>), by key.</summary>
+    private static Dictionary<string, string> States(IEnumerable<ConsumeResult<byte[]?, byte[]?>> records)
+    {
+        var reader = new StateRecordReader();
+        foreach (var record in records)
+        {
+            reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, record.Partition.Value);
+        }
+
+        return reader.States((key, _, reason) => throw new InvalidDataException($"{key}: {reason}"))
+            .ToDictionary(s => s.Key, s => Encoding.UTF8.GetString(s.Value) + " covers " + StateRecord.FormatCovers(s.Covers));
     }
 }

@@ -166,7 +166,7 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
         }
 
         var self = Self;
-        _rules.HandOver(() => self.Tell(HandedOver.Instance));
+        _rules.HandOver(() => self.Tell(HandedOver.Instance), release.Whole);
     }
 
     private static bool HasAreaRules(RuleSet rules, string areaId) => rules.AreaBindings.Any(b => b.CoversArea(areaId));

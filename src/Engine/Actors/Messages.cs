@@ -120,9 +120,10 @@ internal sealed record AreaWatermarkAdvanced(int Partition, DateTimeOffset Water
 
 /// <summary>
 /// Partitions go to another node: every actor of them writes its state (unless <paramref name="Lost"/>: another node
-/// already has them) and stops; each takes a part of <paramref name="Done"/> and gives it back once stopped.
+/// already has them) and stops; each takes a part of <paramref name="Done"/> and gives it back once stopped. With
+/// <paramref name="Whole"/>, every key that holds state writes it whole, changed or not.
 /// </summary>
-internal sealed record ReleasePartitions(IReadOnlySet<int> Partitions, bool Lost, Countdown Done);
+internal sealed record ReleasePartitions(IReadOnlySet<int> Partitions, bool Lost, Countdown Done, WholeStateHandOver? Whole = null);
 
 /// <summary>
 /// The rules were reloaded: every key carries its state over to the engine's current rules (<c>RuleReload</c>), and

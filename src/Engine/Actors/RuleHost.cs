@@ -43,6 +43,7 @@ internal sealed partial class RuleHost
     private sbyte _restoredBaseSlot = -1; // the base slot the restored state's record named (-1: none): the next base goes to the other
     private byte _deltasOfBase; // deltas written of _base (at most 255 counted)
     private byte _wholeWrites; // checkpoints left that write the state whole: its changes outgrew a base at once
+    private WholeStateHandOver? _wholeFor; // the hand-over this key writes its whole state for, while it does
 
     /// <param name="engine">The engine's shared context.</param>
     /// <param name="scope">Sensor or area.</param>
@@ -241,12 +242,24 @@ internal sealed partial class RuleHost
     /// <summary>
     /// Its partition goes to another node: no processing-time timer fires here any more, and the state is written (once
     /// the outputs it includes are acknowledged); <paramref name="done"/> runs when it is (at once when nothing waits to be
-    /// written), possibly on another thread.
+    /// written), possibly on another thread. With <paramref name="whole"/> a key that holds state writes it whole, also
+    /// when it has not changed since its last write, and tells <paramref name="whole"/> if it cannot.
     /// </summary>
-    public void HandOver(Action done)
+    public void HandOver(Action done, WholeStateHandOver? whole = null)
     {
         _timers.Cancel(ProcessingTimerKey);
         _scheduled = null;
+        if (whole is not null && Runner.HasState && _engine.StatePartitions > 0)
+        {
+            // Written whole even if unchanged, so that its partition's records before the hand-over are not needed.
+            _wholeFor = whole;
+            if (!_dirty)
+            {
+                _dirty = true;
+                _unwrittenSlot = _engine.StateUnwritten(_self);
+            }
+        }
+
         if (!_dirty)
         {
             done();
@@ -328,6 +341,11 @@ internal sealed partial class RuleHost
             // the partition; the events go on, and a restart restores this key's last written state instead.
             _engine.Counters.RuleFailed("(state)");
             LogStateNotWritten(_engine.Logger, _stateKey, exception.Message, exception);
+            if (_partition is { } notWritten)
+            {
+                _wholeFor?.NotWritten(notWritten); // its last written state is before the hand-over: still needed
+            }
+
             Complete(waiting);
             _engine.StateWritten();
             _handedOver?.Invoke();
@@ -335,7 +353,8 @@ internal sealed partial class RuleHost
         }
 
         var hash = hasState ? XxHash128.HashToUInt128(state) : (UInt128?)null;
-        if (_partition is not { } partition || hash == _written)
+        var whole = _wholeFor is not null && hasState;
+        if (_partition is not { } partition || (hash == _written && !whole))
         {
             Complete(waiting);
             _engine.StateWritten();
@@ -346,7 +365,9 @@ internal sealed partial class RuleHost
         _written = hash;
         var handedOver = _handedOver; // read here: the callback runs on the sink's thread
         var covers = _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
-        var record = hasState
+        var record = whole
+            ? Whole(state, partition, covers, _origins?.ToJson())
+            : hasState
             ? StateRecordOf(state, hash!.Value, partition, covers, _origins?.ToJson())
             : new StateRecord(_stateKey, null, partition, covers) { DropBases = ForgetBase() };
         _engine.Sink.Send(record, () =>
@@ -366,17 +387,15 @@ internal sealed partial class RuleHost
     /// </summary>
     private StateRecord StateRecordOf(ReadOnlySpan<byte> state, UInt128 hash, int partition, Dictionary<int, long>? covers, byte[]? origins)
     {
-        StateRecord Whole(ReadOnlySpan<byte> whole) => new(_stateKey, whole.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
-
         if (!_engine.Options.StateDeltas || state.Length < StateRecordFormat.DeltaFrom || state.Length > StateRecordFormat.CompressAbove)
         {
-            return Whole(state);
+            return Whole(state, partition, covers, origins);
         }
 
         if (_wholeWrites > 0)
         {
             _wholeWrites--;
-            return Whole(state);
+            return Whole(state, partition, covers, origins);
         }
 
         if (_base is { IsRefused: false } current)
@@ -392,7 +411,7 @@ internal sealed partial class RuleHost
                 // Its changes between two checkpoints reach half the state (an area whose parking sensors all report):
                 // a new base at every write would cost more than writing it whole, so it is written whole for a while.
                 _wholeWrites = WholeWritesAfterChurn;
-                return Whole(state);
+                return Whole(state, partition, covers, origins);
             }
         }
 
@@ -403,6 +422,10 @@ internal sealed partial class RuleHost
         _restoredBaseSlot = -1;
         return new StateRecord(_stateKey, StateDelta.Diff(state, fresh, int.MaxValue)!, partition, covers, origins) { DeltaOf = fresh, Base = state.ToArray() };
     }
+
+    /// <summary>The record that writes <paramref name="state"/> whole, deleting the key's base records if it had any.</summary>
+    private StateRecord Whole(ReadOnlySpan<byte> state, int partition, Dictionary<int, long>? covers, byte[]? origins) =>
+        new(_stateKey, state.ToArray(), partition, covers, origins) { DropBases = ForgetBase() };
 
     /// <summary>Stops writing the key's state as deltas; whether it had base records to delete.</summary>
     private bool ForgetBase()

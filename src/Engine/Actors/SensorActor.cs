@@ -145,7 +145,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
         }
 
         var self = Self;
-        _rules.HandOver(() => self.Tell(HandedOver.Instance));
+        _rules.HandOver(() => self.Tell(HandedOver.Instance), release.Whole);
     }
 
     /// <summary>Whether stopping loses nothing: its rules hold no state and nothing waits to be written.</summary>

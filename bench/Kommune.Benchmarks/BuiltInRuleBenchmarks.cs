@@ -29,6 +29,8 @@ public class BuiltInRuleBenchmarks
     private DateTimeOffset _roadTime;
     private DateTimeOffset _meterTime;
     private StateDeltaBase _energyBase = null!;
+    private byte[] _congestionState = [];
+    private byte[] _energyState = [];
     private Alert _alert = null!;
 
     [GlobalSetup]
@@ -53,6 +55,8 @@ public class BuiltInRuleBenchmarks
         // checkpoint writes).
         _energyBase = StateDelta.Capture(_energy.WritePersistedState(), 0, "base");
         MeterEvent();
+        _congestionState = _congestion.PersistedState();
+        _energyState = _energy.PersistedState();
 
         // The detector alone, with the generic-series parameters (bench/Kommune.Detection), four weeks of minute readings.
         _detector = new SeriesAnomalyDetector(new EnergyAnomalyRule(RuleParameters.FromJson(GenericSeries)).Options);
@@ -110,9 +114,23 @@ public class BuiltInRuleBenchmarks
     [Benchmark]
     public StateDeltaBase EnergyBaseCapture() => StateDelta.Capture(_energy.WritePersistedState(), 0, "base");
 
+    /// <summary>A road sensor's restore: its persisted state decoded and restored into a new runner, as a restarted node does for each key.</summary>
+    [Benchmark]
+    public int CongestionRestore() => Restore(_congestion, _congestionState);
+
+    /// <summary>An energy meter's restore: its persisted state decoded and restored into a new runner.</summary>
+    [Benchmark]
+    public int EnergyRestore() => Restore(_energy, _energyState);
+
     /// <summary>One alert record's JSON.</summary>
     [Benchmark]
     public int AlertEncode() => OutputCodec.Encode(_alert).Length;
+
+    private int Restore(KeyedRuleRunner like, byte[] state)
+    {
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, like.Key, "area-001", like.Rules, _settings);
+        return runner.Restore(KeyedStateSnapshot.FromJson(state), _outputs).Count + (runner.HasState ? 1 : 0);
+    }
 
     private long RoadEvent()
     {

@@ -112,6 +112,15 @@ public sealed class EngineOptions
     /// </summary>
     public TimeSpan HandOverTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The most sensor and area actors a node may hold for its graceful hand-overs to write every key's state whole and
+    /// mark the state partitions handed over, so that their next owner reads them only from there (docs/reliability.md,
+    /// "Restoring after a graceful stop"). A node with more writes only what changed and marks nothing: writing every
+    /// state must fit in <see cref="HandOverTimeout"/> (measured: 1–6 s for the 61,000 states of 100,000 sensor actors on
+    /// 2 cores). 0 turns the marks off.
+    /// </summary>
+    public int HandOverWholeStateMaxActors { get; set; } = 150_000;
+
     /// <summary>How long a graceful stop waits for events in flight.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 

@@ -1026,8 +1026,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// </summary>
     private IReadOnlyDictionary<int, long>? HandOverMarksFrom(HashSet<int> tasks)
     {
-        if (_restorer is null || _context is not { StatePartitions: > 0 } context)
+        if (_restorer is null || _context is not { StatePartitions: > 0 } context || _options.HandOverWholeStateMaxActors <= 0)
         {
+            return null;
+        }
+
+        var actors = _counters.ActiveSensors + _counters.ActiveAreas;
+        if (actors > _options.HandOverWholeStateMaxActors)
+        {
+            LogNoWholeHandOver(_logger, actors, _options.HandOverWholeStateMaxActors);
             return null;
         }
 
@@ -1315,6 +1322,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Information, Message = "Engine started against {BootstrapServers}, consuming {Topic} in group {GroupId} as node {NodeId} ({Membership})")]
     private static partial void LogStarted(ILogger logger, string bootstrapServers, string topic, string groupId, string nodeId, string membership);
+
+    [LoggerMessage(EventId = 3026, Level = LogLevel.Information, Message = "This hand-over writes only the states that changed and marks no state partition: the node holds {Actors} sensor and area actors, more than HandOverWholeStateMaxActors ({Max}); the next owner reads the state partitions from their start")]
+    private static partial void LogNoWholeHandOver(ILogger logger, long actors, int max);
 
     [LoggerMessage(EventId = 3025, Level = LogLevel.Warning, Message = "The hand-over marks of state partitions {Partitions} were not acknowledged in time: their next owner may read them whole")]
     private static partial void LogHandOverMarksNotWritten(ILogger logger, string partitions);

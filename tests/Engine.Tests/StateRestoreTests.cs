@@ -206,6 +206,38 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         await second.StopAsync();
     }
 
+    [Fact]
+    public async Task A_node_with_more_actors_than_its_whole_hand_over_allows_writes_what_changed_marks_nothing_and_is_restored_in_full()
+    {
+        const int sensors = 5;
+        using var bed = new KafkaTestBed(output, partitions: 2);
+        void Options(EngineOptions options)
+        {
+            Fast(options);
+            options.HandOverWholeStateMaxActors = sensors - 1;
+        }
+
+        var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
+        await using (var first = await bed.StartEngineAsync(Options, FallRules()))
+        {
+            falls.ForEach(bed.ProduceEvent);
+            bed.Flush();
+            bed.ReadAlertIds([.. falls.Select(f => $"fall:{f.SensorId}:{f.Timestamp.ToUnixTimeMilliseconds()}")]);
+            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            await first.StopAsync();
+        }
+
+        Assert.Contains(bed.Logs.Lines, l => l.Contains($"more than HandOverWholeStateMaxActors ({sensors - 1})", StringComparison.Ordinal));
+        var written = bed.Ends(bed.Options.Topics.State).Sum();
+        var records = bed.ReadUntil(bed.Options.Topics.State, r => r.Count >= written);
+        Assert.DoesNotContain(records, r => StateHandOverMark.IsMark(r.Message.Key));
+
+        await using var second = await bed.StartEngineAsync(Options, FallRules());
+        await KafkaTestBed.WaitUntilAsync(() => second.Statistics.StateRestored == sensors);
+        Assert.DoesNotContain(bed.Logs.Lines, l => l.Contains("end with a hand-over mark", StringComparison.Ordinal));
+        await second.StopAsync();
+    }
+
     /// <summary>The states the records restore (<see cref="StateRecordReader"/>), by key.</summary>
     private static Dictionary<string, string> States(IEnumerable<ConsumeResult<byte[]?, byte[]?>> records)
     {

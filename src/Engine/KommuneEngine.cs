@@ -86,8 +86,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private KafkaEventSource? _source;
 #pragma warning disable CA1859 // The engine knows the restorer by its contract; its Kafka client is the connector's.
     private IStateRestorer? _restorer;
-    private readonly HashSet<int> _statePartitionsNotRestored = []; // restore timed out: not all their keys are here (consumer thread)
 #pragma warning restore CA1859
+    private readonly HashSet<int> _statePartitionsNotRestored = []; // restore timed out: not all their keys are here (consumer thread)
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
@@ -904,6 +904,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var routers = (_router, _areaRouter);
         var marks = lost ? null : HandOverMarksFrom(set); // before the keys write: where their state partitions end now
         var whole = marks is { Count: > 0 } ? new WholeStateHandOver() : null;
+        var refusedBefore = _sink?.Refused ?? 0; // a state the broker refuses during the hand-over: no marks
         Dictionary<int, PartitionTime>? times = null; // what to hand over with them
         lock (_time)
         {
@@ -944,7 +945,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
         if (WritePartitionTimes(times, _options.HandOverTimeout - handedOver.Elapsed) && marks is not null && whole is not null)
         {
-            WriteHandOverMarks(marks, whole, times!, _options.HandOverTimeout - handedOver.Elapsed);
+            WriteHandOverMarks(marks, whole, times!, refusedBefore, _options.HandOverTimeout - handedOver.Elapsed);
         }
 
         Dictionary<int, DateTimeOffset?>? final = null;
@@ -1059,12 +1060,19 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// <summary>
     /// After every key of the partitions handed over wrote its whole state and their times were written: marks each state
     /// partition whose keys all did and all of whose tasks got a time (<see cref="StateHandOverMark"/>), so that its next
-    /// owner restores it from where the hand-over began. Waits for the marks, at most <paramref name="timeout"/>.
+    /// owner restores it from where the hand-over began; none when the broker refused a record meanwhile. Waits for the
+    /// marks, at most <paramref name="timeout"/>.
     /// </summary>
-    private void WriteHandOverMarks(IReadOnlyDictionary<int, long> ends, WholeStateHandOver whole, Dictionary<int, PartitionTime> times, TimeSpan timeout)
+    private void WriteHandOverMarks(IReadOnlyDictionary<int, long> ends, WholeStateHandOver whole, Dictionary<int, PartitionTime> times, long refusedBefore, TimeSpan timeout)
     {
         if (_outputs is not { } outputs || _context is not { StatePartitions: > 0 } context)
         {
+            return;
+        }
+
+        if (_sink is { } sink && sink.Refused != refusedBefore)
+        {
+            // A record the broker refused for what it holds (logged with it) may have been a key's whole state.
             return;
         }
 

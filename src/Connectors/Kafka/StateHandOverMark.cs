@@ -5,10 +5,10 @@ namespace Kommune.Connectors.Kafka;
 
 /// <summary>
 /// The record a node writes last into a state partition when it hands the partition over gracefully after every key of
-/// it wrote its whole state (docs/reliability.md, "Restart time"): it names the partition's end offset from before those
-/// writes. While it is the partition's last record, the records from that offset on restore the same states as all of
-/// the partition's records, so a restore starts there (as a Kafka Streams task restarts from the changelog offsets of
-/// its checkpoint file after a clean shutdown). Its key cannot be a state key: it starts with
+/// it wrote its whole state (docs/reliability.md, "Restoring after a graceful stop"): it names the partition's end offset
+/// from before those writes. While it is the partition's last record, the records from that offset on restore the same
+/// states as all of the partition's records, so a restore starts there (as a Kafka Streams task restarts from the
+/// changelog offsets of its checkpoint file after a clean shutdown). Its key cannot be a state key: it starts with
 /// <see cref="StateRecordFormat.ChunkSeparator"/>, which no sensor or area id holds.
 /// </summary>
 public static class StateHandOverMark

@@ -904,7 +904,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var routers = (_router, _areaRouter);
         var marks = lost ? null : HandOverMarksFrom(set); // before the keys write: where their state partitions end now
         var whole = marks is { Count: > 0 } ? new WholeStateHandOver() : null;
-        var refusedBefore = _sink?.Refused ?? 0; // a state the broker refuses during the hand-over: no marks
+        var refusedBefore = RefusedOrUnwritten(); // a state the broker refuses during the hand-over: no marks
         Dictionary<int, PartitionTime>? times = null; // what to hand over with them
         lock (_time)
         {
@@ -1057,6 +1057,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         return candidates.Count == 0 ? null : _restorer.EndOffsets(candidates);
     }
 
+    /// <summary>Records the broker refused for good, and states not written because of it (at-least-once), so far.</summary>
+    private long RefusedOrUnwritten() => _sink is { } sink ? sink.Refused + sink.Unwritten : 0;
+
     /// <summary>
     /// After every key of the partitions handed over wrote its whole state and their times were written: marks each state
     /// partition whose keys all did and all of whose tasks got a time (<see cref="StateHandOverMark"/>), so that its next
@@ -1070,7 +1073,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        if (_sink is { } sink && sink.Refused != refusedBefore)
+        if (RefusedOrUnwritten() != refusedBefore)
         {
             // A record the broker refused for what it holds (logged with it) may have been a key's whole state.
             return;

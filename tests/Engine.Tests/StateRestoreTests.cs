@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
 using Confluent.Kafka;
+using Kommune.Connectors.Broker;
 using Kommune.Connectors.Kafka;
 using Kommune.Engine.Tests.Support;
 using Kommune.Rules.Model;
@@ -235,6 +236,46 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         await using var second = await bed.StartEngineAsync(Options, FallRules());
         await KafkaTestBed.WaitUntilAsync(() => second.Statistics.StateRestored == sensors);
         Assert.DoesNotContain(bed.Logs.Lines, l => l.Contains("end with a hand-over mark", StringComparison.Ordinal));
+        await second.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_state_the_broker_refuses_during_a_graceful_hand_over_leaves_no_mark_and_the_next_engine_reads_the_partitions_whole()
+    {
+        const int sensors = 6;
+        using var bed = new KafkaTestBed(output, partitions: 2);
+        var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
+        var alertIds = falls.Select(f => $"fall:{f.SensorId}:{f.Timestamp.ToUnixTimeMilliseconds()}").ToList();
+        await using (var first = await bed.StartEngineAsync(Fast, FallRules()))
+        {
+            falls.ForEach(bed.ProduceEvent);
+            bed.Flush();
+            bed.ReadAlertIds(alertIds);
+            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            // Nothing is left to write: the next write to each state partition is the hand-over's, and the broker refuses it.
+            for (var partition = 0; partition < bed.Partitions; partition++)
+            {
+                bed.Cluster.PushPartitionRequestErrors(bed.Options.Topics.State, partition, KafkaApi.Produce, ErrorCode.InvalidRecord);
+            }
+
+            await first.StopAsync();
+        }
+
+        Assert.Contains(bed.Logs.Lines, l => l.Contains("was refused by the broker for good", StringComparison.Ordinal));
+
+        var written = bed.Ends(bed.Options.Topics.State).Sum();
+        Assert.DoesNotContain(bed.ReadUntil(bed.Options.Topics.State, r => r.Count >= written), r => StateHandOverMark.IsMark(r.Message.Key));
+
+        // Read whole, the partitions give back every key's last written state: a restored alert takes an ack.
+        await using var second = await bed.StartEngineAsync(Fast, FallRules());
+        await KafkaTestBed.WaitUntilAsync(() => second.Statistics.StateRestored == sensors);
+        Assert.DoesNotContain(bed.Logs.Lines, l => l.Contains("end with a hand-over mark", StringComparison.Ordinal));
+        bed.Produce(bed.Options.Topics.Acks, Encoding.UTF8.GetBytes(alertIds[3]),
+            Encoding.UTF8.GetBytes($$"""{"alertId":"{{alertIds[3]}}","action":"ack","by":"nurse Kari","ts":1795766400000}"""));
+        bed.Flush();
+        var acked = bed.ReadUntil(bed.Options.Topics.Alerts, r => r.Any(a => JsonDocument.Parse(a.Message.Value!).RootElement.GetProperty("status").GetString() == "acknowledged"));
+        Assert.Contains(acked, a => JsonDocument.Parse(a.Message.Value!).RootElement is var ack
+            && ack.GetProperty("alertId").GetString() == alertIds[3] && ack.GetProperty("sequence").GetInt32() == 2);
         await second.StopAsync();
     }
 

@@ -1042,19 +1042,22 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var candidates = new List<int>();
         foreach (var statePartition in tasks.Select(t => t % context.StatePartitions).Distinct())
         {
-            var all = true;
-            for (var task = statePartition; task < context.TaskPartitions && all; task += context.StatePartitions)
-            {
-                all = tasks.Contains(task);
-            }
-
-            if (all && !_statePartitionsNotRestored.Contains(statePartition))
+            if (TasksOf(statePartition, context).All(tasks.Contains) && !_statePartitionsNotRestored.Contains(statePartition))
             {
                 candidates.Add(statePartition);
             }
         }
 
         return candidates.Count == 0 ? null : _restorer.EndOffsets(candidates);
+    }
+
+    /// <summary>The tasks (sensor partitions) whose keys' state lives in <paramref name="statePartition"/>.</summary>
+    private static IEnumerable<int> TasksOf(int statePartition, EngineContext context)
+    {
+        for (var task = statePartition; task < context.TaskPartitions; task += context.StatePartitions)
+        {
+            yield return task;
+        }
     }
 
     /// <summary>Records the broker refused for good, and states not written because of it (at-least-once), so far.</summary>
@@ -1080,15 +1083,10 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         var marked = new List<int>();
-        foreach (var (statePartition, end) in ends)
+        foreach (var statePartition in ends.Keys)
         {
-            var timed = true;
-            for (var task = statePartition; task < context.TaskPartitions && timed; task += context.StatePartitions)
-            {
-                timed = times.ContainsKey(task); // a time written before would otherwise be passed over
-            }
-
-            if (timed && whole.AllWritten(statePartition))
+            // Each of its tasks got a time now: a time written before the hand-over would otherwise be passed over.
+            if (TasksOf(statePartition, context).All(times.ContainsKey) && whole.AllWritten(statePartition))
             {
                 marked.Add(statePartition);
             }

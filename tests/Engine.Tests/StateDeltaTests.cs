@@ -57,7 +57,7 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
         // The hand-over wrote the state whole, and base 1 with the newest delta before it is that same state.
         var whole = Assert.Single(all, m => m.Offset.Value >= handOver && Key(m) == StateKey);
         Assert.False(whole.Message.Headers.TryGetLastBytes(StateRecordFormat.DeltaOfHeader, out _));
-        Assert.Equal(Encoding.UTF8.GetString(whole.Message.Value!), Encoding.UTF8.GetString(StateOf(records)));
+        Assert.Equal(Encoding.UTF8.GetString(whole.Message.Value!), Encoding.UTF8.GetString(StateTopicRecords.Restore(records)[StateKey].Value));
 
         // The restarted engine restores the state (from the mark: the whole record): the ticks and the table go on.
         await using var second = await bed.StartEngineAsync(Options, rules);
@@ -123,18 +123,6 @@ public sealed class StateDeltaTests(ITestOutputHelper output)
     }
 
     private static string Key(ConsumeResult<byte[]?, byte[]?> record) => Encoding.UTF8.GetString(record.Message.Key!);
-
-    /// <summary>The state of <see cref="StateKey"/> that <paramref name="records"/> restore (<see cref="StateRecordReader"/>).</summary>
-    private static byte[] StateOf(IEnumerable<ConsumeResult<byte[]?, byte[]?>> records)
-    {
-        var reader = new StateRecordReader();
-        foreach (var record in records)
-        {
-            reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, record.Partition.Value);
-        }
-
-        return reader.States((key, _, reason) => throw new InvalidDataException($"{key}: {reason}")).Single(s => s.Key == StateKey).Value;
-    }
 
     private static SensorEvent Step(int seed, string kind) =>
         new("ledger-1", "sagene", Ledger, Events.T0.AddSeconds(seed), new Dictionary<string, SensorValue>

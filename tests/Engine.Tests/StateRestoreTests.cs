@@ -30,17 +30,31 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
     }
 
     /// <summary>Runs an engine with <see cref="FallRules"/> until <paramref name="fall"/>'s alert is out and its state written, then stops it.</summary>
-    private static async Task<EngineStatistics> RaiseFallAndStopAsync(KafkaTestBed bed, SensorEvent fall, string alertId)
+    private static Task<EngineStatistics> RaiseFallAndStopAsync(KafkaTestBed bed, SensorEvent fall, string alertId) =>
+        RaiseFallsAndStopAsync(bed, Fast, [fall], [alertId]);
+
+    /// <summary>
+    /// Runs an engine with <see cref="FallRules"/> until the falls' alerts are out and their state written, does
+    /// <paramref name="beforeStop"/>, then stops it gracefully.
+    /// </summary>
+    private static async Task<EngineStatistics> RaiseFallsAndStopAsync(KafkaTestBed bed, Action<EngineOptions> options, IReadOnlyList<SensorEvent> falls, IReadOnlyCollection<string> alertIds, Action? beforeStop = null)
     {
-        await using var first = await bed.StartEngineAsync(Fast, FallRules());
-        bed.ProduceEvent(fall);
+        await using var first = await bed.StartEngineAsync(options, FallRules());
+        foreach (var fall in falls)
+        {
+            bed.ProduceEvent(fall);
+        }
+
         bed.Flush();
-        bed.ReadAlertIds([alertId]);
-        // The fall's offset is committed only once the state holding its open alert is acknowledged.
+        bed.ReadAlertIds(alertIds);
+        // A fall's offset is committed only once the state holding its open alert is acknowledged.
         await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+        beforeStop?.Invoke();
         await first.StopAsync();
         return first.Statistics;
     }
+
+    private static string AlertIdOf(SensorEvent fall) => $"fall:{fall.SensorId}:{fall.Timestamp.ToUnixTimeMilliseconds()}";
 
     [Fact]
     public async Task An_open_fall_escalation_continues_on_schedule_after_a_restart_and_an_ack_reaches_it()
@@ -166,15 +180,8 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         }
 
         var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
-        var alertIds = falls.Select(f => $"fall:{f.SensorId}:{f.Timestamp.ToUnixTimeMilliseconds()}").ToList();
-        await using (var first = await bed.StartEngineAsync(Options, FallRules()))
-        {
-            falls.ForEach(bed.ProduceEvent);
-            bed.Flush();
-            bed.ReadAlertIds(alertIds);
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
-            await first.StopAsync();
-        }
+        var alertIds = falls.Select(AlertIdOf).ToList();
+        await RaiseFallsAndStopAsync(bed, Options, falls, alertIds);
 
         // Every partition's last record is its mark; the records from where it says restore the same states as all of them.
         var state = bed.Options.Topics.State;
@@ -219,14 +226,7 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         }
 
         var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
-        await using (var first = await bed.StartEngineAsync(Options, FallRules()))
-        {
-            falls.ForEach(bed.ProduceEvent);
-            bed.Flush();
-            bed.ReadAlertIds([.. falls.Select(f => $"fall:{f.SensorId}:{f.Timestamp.ToUnixTimeMilliseconds()}")]);
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
-            await first.StopAsync();
-        }
+        await RaiseFallsAndStopAsync(bed, Options, falls, [.. falls.Select(AlertIdOf)]);
 
         Assert.Contains(bed.Logs.Lines, l => l.Contains($"more than HandOverWholeStateMaxActors ({sensors - 1})", StringComparison.Ordinal));
         var written = bed.Ends(bed.Options.Topics.State).Sum();
@@ -245,21 +245,15 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         const int sensors = 6;
         using var bed = new KafkaTestBed(output, partitions: 2);
         var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
-        var alertIds = falls.Select(f => $"fall:{f.SensorId}:{f.Timestamp.ToUnixTimeMilliseconds()}").ToList();
-        await using (var first = await bed.StartEngineAsync(Fast, FallRules()))
+        var alertIds = falls.Select(AlertIdOf).ToList();
+        await RaiseFallsAndStopAsync(bed, Fast, falls, alertIds, () =>
         {
-            falls.ForEach(bed.ProduceEvent);
-            bed.Flush();
-            bed.ReadAlertIds(alertIds);
-            await KafkaTestBed.WaitUntilAsync(() => bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
             // Nothing is left to write: the next write to each state partition is the hand-over's, and the broker refuses it.
             for (var partition = 0; partition < bed.Partitions; partition++)
             {
                 bed.Cluster.PushPartitionRequestErrors(bed.Options.Topics.State, partition, KafkaApi.Produce, ErrorCode.InvalidRecord);
             }
-
-            await first.StopAsync();
-        }
+        });
 
         Assert.Contains(bed.Logs.Lines, l => l.Contains("was refused by the broker for good", StringComparison.Ordinal));
 
@@ -279,16 +273,7 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
         await second.StopAsync();
     }
 
-    /// <summary>The states the records restore (<see cref="StateRecordReader"/>), by key.</summary>
-    private static Dictionary<string, string> States(IEnumerable<ConsumeResult<byte[]?, byte[]?>> records)
-    {
-        var reader = new StateRecordReader();
-        foreach (var record in records)
-        {
-            reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, record.Partition.Value);
-        }
-
-        return reader.States((key, _, reason) => throw new InvalidDataException($"{key}: {reason}"))
-            .ToDictionary(s => s.Key, s => Encoding.UTF8.GetString(s.Value) + " covers " + StateRecord.FormatCovers(s.Covers));
-    }
+    /// <summary>The states the records restore, by key: each one's value and the offsets it covers.</summary>
+    private static Dictionary<string, string> States(IEnumerable<ConsumeResult<byte[]?, byte[]?>> records) =>
+        StateTopicRecords.Restore(records).ToDictionary(s => s.Key, s => Encoding.UTF8.GetString(s.Value.Value) + " covers " + StateRecord.FormatCovers(s.Value.Covers));
 }

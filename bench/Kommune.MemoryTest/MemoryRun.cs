@@ -144,7 +144,7 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
             {
                 // Raw: the bytes the engine read from the state topic, which RuleHost keeps as "last written". With
                 // PersistState off nothing is ever written, so none; with it on, each key keeps its last snapshot.
-                router.Tell(new RestoreState(snapshot, [], 0, NoCovers), ActorRefs.NoSender);
+                router.Tell(new RestoreState(KeyedStateHeader.Of(snapshot), snapshot, [], 0, NoCovers), ActorRefs.NoSender);
             }
 
             SendEvent(router, state.NextEvent(id, area));

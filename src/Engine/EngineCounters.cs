@@ -25,6 +25,7 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     private long _commandsRefused;
     private long _ruleDeadLetters;
     private long _activeSensors;
+    private long _dormantSensors;
     private long _activeAreas;
     private long _lateEvents;
     private long _pluginFailures;
@@ -46,6 +47,8 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     public long ActiveSensors => Interlocked.Read(ref _activeSensors);
 
     public long ActiveAreas => Interlocked.Read(ref _activeAreas);
+
+    public long DormantSensors => Interlocked.Read(ref _dormantSensors);
 
     public long LateEvents => Interlocked.Read(ref _lateEvents);
 
@@ -160,6 +163,10 @@ internal sealed class EngineCounters(EngineMetrics? metrics = null)
     public void SensorStarted() => Interlocked.Increment(ref _activeSensors);
 
     public void SensorStopped() => Interlocked.Decrement(ref _activeSensors);
+
+    public void DormantSensorKept() => Interlocked.Increment(ref _dormantSensors);
+
+    public void DormantSensorTaken() => Interlocked.Decrement(ref _dormantSensors);
 
     public void AreaStarted() => Interlocked.Increment(ref _activeAreas);
 

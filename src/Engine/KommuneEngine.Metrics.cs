@@ -94,6 +94,7 @@ public sealed partial class KommuneEngine
         _metrics.AssignedPartitions.Set(source.AssignedPartitions);
         _metrics.ActiveSensors.Set(_counters.ActiveSensors);
         _metrics.ActiveAreas.Set(_counters.ActiveAreas);
+        _metrics.DormantSensors.Set(_counters.DormantSensors);
         _metrics.MailboxBacklog.Set(_counters.MailboxBacklog);
         _metrics.ProducerQueue.Set(_sink?.Queued ?? 0);
         _metrics.OpenAlerts.Set(_context?.OpenAlerts.Count ?? 0);

@@ -174,6 +174,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         StateWritesAsked = source.StateWritesAsked,
         ActiveSensors = _counters.ActiveSensors,
         ActiveAreas = _counters.ActiveAreas,
+        DormantSensors = _counters.DormantSensors,
         Alerts = _counters.Alerts,
         Aggregates = _counters.Aggregates,
         DeadLettered = source.DeadLettered + _counters.RuleDeadLetters + _counters.LateEvents + (_commands?.Refused ?? 0),
@@ -825,13 +826,13 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         {
             var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
             var unfinished = new List<int>();
-            var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (snapshot, state) =>
+            var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (header, snapshot, state) =>
             {
                 var covers = state.Covers;
-                var restore = new RestoreState(snapshot, state.Value, state.Partition, covers, state.Origins, state.BaseSlot);
-                if (snapshot.Scope == Kommune.Rules.Api.RuleScope.Area)
+                var restore = new RestoreState(header, snapshot, state.Value, state.Partition, covers, state.Origins, state.BaseSlot);
+                if (header.Scope == Kommune.Rules.Api.RuleScope.Area)
                 {
-                    if (tasks.Contains(context.AreaTask(snapshot.Key)))
+                    if (tasks.Contains(context.AreaTask(header.Key)))
                     {
                         areas.Tell(restore);
                         return true;
@@ -842,9 +843,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                     foreach (var partition in covers.Keys.Where(tasks.Contains))
                     {
                         resumed.Add(partition);
-                        if (snapshot.LastEventTime > restoredUpTo.GetValueOrDefault(partition, DateTimeOffset.MinValue))
+                        if (header.LastEventTime > restoredUpTo.GetValueOrDefault(partition, DateTimeOffset.MinValue))
                         {
-                            restoredUpTo[partition] = snapshot.LastEventTime;
+                            restoredUpTo[partition] = header.LastEventTime;
                         }
                     }
 

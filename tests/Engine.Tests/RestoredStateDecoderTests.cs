@@ -16,7 +16,7 @@ public sealed class RestoredStateDecoderTests
         var state = new RestoredState(PartitionTimeRecord.Key(3), PartitionTimeRecord.Encode(3, Time), 1, new Dictionary<int, long> { [3] = 42 }, 0);
         var times = new Dictionary<int, PartitionTime>();
 
-        var taken = RestoredStateDecoder.Take(state, (_, _) => throw new InvalidOperationException("not a key's state"), (p, t) => times.Add(p, t));
+        var taken = RestoredStateDecoder.Take(state, (_, _, _) => throw new InvalidOperationException("not a key's state"), (p, t) => times.Add(p, t));
 
         Assert.False(taken);
         Assert.Equal(new PartitionTime(Time, 42), Assert.Single(times).Value);
@@ -29,23 +29,42 @@ public sealed class RestoredStateDecoderTests
         var state = new RestoredState(PartitionTimeRecord.Key(0), PartitionTimeRecord.Encode(0, Time), 0, new Dictionary<int, long>(), 0);
         PartitionTime? time = null;
 
-        RestoredStateDecoder.Take(state, (_, _) => true, (_, t) => time = t);
+        RestoredStateDecoder.Take(state, (_, _, _) => true, (_, t) => time = t);
 
         Assert.Equal(-1, time!.Value.Next);
     }
 
     [Fact]
-    public void A_keys_state_is_decoded_and_handed_to_restore_which_says_whether_it_was_taken()
+    public void A_sensors_state_is_handed_to_restore_with_its_header_only_and_restore_says_whether_it_was_taken()
     {
         var snapshot = new KeyedStateSnapshot(RuleScope.Sensor, "s-1", "sagene", Time, Time, []);
         var state = new RestoredState("sensor:s-1", snapshot.ToJson(), 0, new Dictionary<int, long> { [0] = 7 }, 0);
-        KeyedStateSnapshot? handed = null;
+        KeyedStateHeader? handed = null;
+        KeyedStateSnapshot? whole = snapshot;
 
-        Assert.True(RestoredStateDecoder.Take(state, (s, _) => (handed = s) is not null, (_, _) => throw new InvalidOperationException("not a partition time")));
-        Assert.False(RestoredStateDecoder.Take(state, (_, _) => false, (_, _) => { }));
+        Assert.True(RestoredStateDecoder.Take(state, (h, s, _) =>
+        {
+            (handed, whole) = (h, s);
+            return true;
+        }, (_, _) => throw new InvalidOperationException("not a partition time")));
+        Assert.False(RestoredStateDecoder.Take(state, (_, _, _) => false, (_, _) => { }));
 
         Assert.Equal("s-1", handed!.Key);
         Assert.Equal(RuleScope.Sensor, handed.Scope);
+        Assert.Equal("sagene", handed.AreaId);
+        Assert.Null(whole); // its rule values are read when the sensor is restored
+    }
+
+    [Fact]
+    public void An_areas_state_is_handed_to_restore_read_whole()
+    {
+        var snapshot = new KeyedStateSnapshot(RuleScope.Area, "sagene", "sagene", Time, Time, []);
+        var state = new RestoredState("area:sagene", snapshot.ToJson(), 0, new Dictionary<int, long>(), 0);
+        KeyedStateSnapshot? whole = null;
+
+        Assert.True(RestoredStateDecoder.Take(state, (h, s, _) => h.Key == "sagene" && (whole = s) is not null, (_, _) => { }));
+
+        Assert.Equal(RuleScope.Area, whole!.Scope);
     }
 
     [Theory]
@@ -55,7 +74,7 @@ public sealed class RestoredStateDecoderTests
     {
         var state = new RestoredState(key, Encoding.UTF8.GetBytes(value), 0, new Dictionary<int, long>(), 0);
 
-        var e = Assert.Throws<InvalidDataException>(() => RestoredStateDecoder.Take(state, (_, _) => true, (_, _) => { }));
+        var e = Assert.Throws<InvalidDataException>(() => RestoredStateDecoder.Take(state, (_, _, _) => true, (_, _) => { }));
 
         Assert.False(string.IsNullOrEmpty(e.Message));
     }

@@ -9,15 +9,18 @@ namespace Kommune.Engine.Actors;
 /// The sensors of one area on this node (those of its partitions of the sensor-events topic): the parent of their
 /// actors, started on a sensor's first event that a sensor rule may want and passivated when idle. An event that an
 /// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs
-/// the area's rules (<see cref="AreaRulesActor"/>). Forwards a watermark update only to the sensors it may concern:
+/// the area's rules (<see cref="AreaRulesActor"/>). A sensor restored from the state topic waits without an actor until
+/// something needs it (<see cref="DormantSensors"/>). Forwards a watermark update only to the sensors it may concern:
 /// those whose earliest event-time timer it passes (as each last said), and every sensor that has not answered yet for
 /// each event passed to it or for its restored state (so a timer set by an event can never miss the watermark that
-/// passes it). Asks its own parent to stop it once it has no sensors and has been idle.
+/// passes it); a dormant sensor is restored when a watermark passes its earliest event-time timer. Asks its own parent to
+/// stop it once it has no sensors, alive or dormant, and has been idle.
 /// </summary>
 internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
     private readonly EngineContext _engine;
     private readonly PassivatingChildren _sensors;
+    private readonly DormantSensors _dormant;
 
     // Keyed by the sensors' actors, hashed by their incarnation (Akka's own hash code hashes the path's strings).
     // Not answered yet: every watermark goes to them.
@@ -55,11 +58,13 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                 }
             });
 
+        _dormant = new DormantSensors(engine, Self);
         Receive<RoutedEvent>(Handle);
         Action<RoutedEvent> handle = Handle;
         Receive<RoutedEvents>(batch => BatchHandling.Each(batch.Events, handle, engine.Counters));
         Receive<WatermarkAdvanced>(w =>
         {
+            _dormant.TakeDue(w.Highest, Wake); // restored now, they are sent this watermark below
             foreach (var sensor in _wantWatermark)
             {
                 Forward(sensor, w);
@@ -99,10 +104,21 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
                 _due.Remove(Sender);
             }
         });
-        Receive<RestoreState>(r => _sensors.Deliver(r.Snapshot.Key, r, Self));
-        Receive<CommandMessage>(c => _sensors.Deliver(c.SensorId!, c, Self));
+        Receive<RestoreState>(r =>
+        {
+            if (_sensors.Contains(r.Header.Key) || !_dormant.TryKeep(r))
+            {
+                _sensors.Deliver(r.Header.Key, r, Self);
+            }
+        });
+        Receive<CommandMessage>(c =>
+        {
+            WakeIfDormant(c.SensorId!);
+            _sensors.Deliver(c.SensorId!, c, Self);
+        });
         Receive<RulesChanged>(c =>
         {
+            _dormant.TakeChanged(_engine.Rules, Wake); // restored under the new rules, as a new sensor would be
             c.Progress?.Expect(_sensors.Running);
             _sensors.Broadcast(c, Self);
             c.Progress?.Done();
@@ -110,6 +126,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         Receive<ReleasePartitions>(r =>
         {
             _sensors.TellAll(r, Self, r.Done);
+            _dormant.HandOver(r);
             r.Done.Done();
         });
         Receive<Passivate>(_ => _sensors.Passivate(Sender));
@@ -134,8 +151,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    /// <summary>Whether stopping loses nothing: it has no sensors.</summary>
-    private bool CanStop => _sensors.Count == 0;
+    /// <summary>Whether stopping loses nothing: it has no sensors, alive or dormant.</summary>
+    private bool CanStop => _sensors.Count == 0 && _dormant.Count == 0;
 
     protected override void PreStart()
     {
@@ -160,6 +177,17 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
     protected override SupervisorStrategy SupervisorStrategy() => EngineSupervision.ResumeAndCount(_engine.Counters);
 
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new AreaActor(engine));
+
+    /// <summary>A dormant sensor is needed: its actor starts with its restored state, ahead of what needs it.</summary>
+    private void WakeIfDormant(string sensorId)
+    {
+        if (_dormant.Take(sensorId) is { } restore)
+        {
+            Wake(restore);
+        }
+    }
+
+    private void Wake(RestoreState restore) => _sensors.Deliver(restore.Header.Key, restore, Self);
 
     private void Forward(IActorRef sensor, WatermarkAdvanced w)
     {
@@ -190,6 +218,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         if (RuleInterest.SensorRulesMayWant(rules, sensorEvent))
         {
             routed.Completion.Add();
+            WakeIfDormant(sensorEvent.SensorId);
             _sensors.Deliver(sensorEvent.SensorId, routed, Self);
         }
 

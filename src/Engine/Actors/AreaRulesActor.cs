@@ -76,7 +76,7 @@ internal sealed class AreaRulesActor : UntypedActor, IWithTimers
                 if (_rules is null)
                 {
                     // Not alive here since before the rebalance (if it were, its state would be at least as new).
-                    _areaId = restore.Snapshot.AreaId;
+                    _areaId = restore.Header.AreaId;
                     _rules = new RuleHost(_engine, RuleScope.Area, _areaId, _areaId, Timers, Self);
                     _rules.Restore(restore);
                 }

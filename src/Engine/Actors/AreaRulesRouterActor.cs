@@ -29,7 +29,7 @@ internal sealed class AreaRulesRouterActor : ReceiveActor
             w.Completion.Done(); // the routing's part
         });
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
-        Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self));
+        Receive<RestoreState>(r => _areas.Deliver(r.Header.AreaId, r, Self));
         Receive<RulesChanged>(c =>
         {
             c.Progress?.Expect(_areas.Running);

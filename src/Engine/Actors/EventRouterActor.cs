@@ -36,7 +36,7 @@ internal sealed class EventRouterActor : ReceiveActor
             r.Done.Done(); // the engine's part
         });
         Receive<CommandMessage>(c => _areas.Deliver(c.AreaId, c, Self));
-        Receive<RestoreState>(r => _areas.Deliver(r.Snapshot.AreaId, r, Self)); // a sensor's: to its area's sensors
+        Receive<RestoreState>(r => _areas.Deliver(r.Header.AreaId, r, Self)); // a sensor's: to its area's sensors
         Receive<RulesChanged>(c =>
         {
             c.Progress?.Expect(_areas.Running);

@@ -201,7 +201,14 @@ internal sealed record Checkpoint : Akka.Event.IDeadLetterSuppression
 
 /// <summary>
 /// A key's state read back from the state topic (<paramref name="Raw"/> as written, from <paramref name="Partition"/>),
-/// to restore before the key's first event; <paramref name="Covers"/> says up to which input offsets it includes, and an
-/// area's <paramref name="Origins"/> which repartition records (<see cref="OriginLedger"/>).
+/// to restore before the key's first event; <paramref name="Header"/> is what it says about the key, and
+/// <paramref name="Snapshot"/> the whole of it when it was already read (otherwise <see cref="Decode"/> reads it when the
+/// key is restored); <paramref name="Covers"/> says up to which input offsets it includes, and an area's
+/// <paramref name="Origins"/> which repartition records (<see cref="OriginLedger"/>).
 /// </summary>
-internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateSnapshot Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers, byte[]? Origins = null, int? BaseSlot = null);
+internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateHeader Header, Kommune.Rules.Runtime.KeyedStateSnapshot? Snapshot, byte[] Raw, int Partition, IReadOnlyDictionary<int, long> Covers, byte[]? Origins = null, int? BaseSlot = null)
+{
+    /// <summary>The whole state.</summary>
+    /// <exception cref="System.Text.Json.JsonException">The state is not a snapshot (its header was, so this is rare).</exception>
+    public Kommune.Rules.Runtime.KeyedStateSnapshot Decode() => Snapshot ?? Kommune.Rules.Runtime.KeyedStateSnapshot.FromJson(Raw);
+}

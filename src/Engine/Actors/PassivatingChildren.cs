@@ -25,6 +25,9 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
     /// <summary>Children alive or stopping.</summary>
     public int Count => _byId.Count;
 
+    /// <summary>Whether the child for <paramref name="id"/> is alive or stopping.</summary>
+    public bool Contains(string id) => _byId.ContainsKey(id);
+
     /// <summary>Delivers a message to the child for <paramref name="id"/>, starting it if needed.</summary>
     public void Deliver(string id, object message, IActorRef sender)
     {

@@ -225,7 +225,21 @@ internal sealed partial class RuleHost
             Task = restore.Partition;
         }
 
-        foreach (var rule in restore.Snapshot.Rules)
+        KeyedStateSnapshot snapshot;
+        try
+        {
+            snapshot = restore.Decode();
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            // Its header was read when it was restored, its values are read now: the key starts empty, as a state the
+            // restore could not read at all does (event 3104).
+            _engine.Counters.RuleFailed("(state)");
+            LogStateNotRestored(_engine.Logger, _stateKey, restore.Partition, e.Message);
+            return;
+        }
+
+        foreach (var rule in snapshot.Rules)
         {
             foreach (var alert in rule.OpenAlerts.Values)
             {
@@ -234,7 +248,7 @@ internal sealed partial class RuleHost
         }
 
         var outputs = EventOutputs.For(_engine, null, this);
-        var changes = Runner.Restore(restore.Snapshot, outputs);
+        var changes = Runner.Restore(snapshot, outputs);
         _engine.Reloads.Applied(null, changes);
         Finish(outputs, null, changed: changes.Count > 0);
     }
@@ -450,6 +464,10 @@ internal sealed partial class RuleHost
 
         _engine.StateWaitLists.Return(waiting);
     }
+
+    [LoggerMessage(EventId = 3205, Level = LogLevel.Error,
+        Message = "State record {Key} in partition {Partition} is unreadable and was not restored: {Reason}")]
+    private static partial void LogStateNotRestored(ILogger logger, string key, int partition, string reason);
 
     [LoggerMessage(EventId = 3203, Level = LogLevel.Error,
         Message = "The state of {Key} could not be written to the state topic (a restart restores its last written state): {Reason}")]

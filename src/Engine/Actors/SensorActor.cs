@@ -159,7 +159,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
             return; // alive on this node since before the rebalance: its state is at least as new as the record
         }
 
-        _rules = new RuleHost(_engine, RuleScope.Sensor, r.Snapshot.Key, r.Snapshot.AreaId, Timers, Self);
+        _rules = new RuleHost(_engine, RuleScope.Sensor, r.Header.Key, r.Header.AreaId, Timers, Self);
         _rules.Restore(r);
     }
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Kommune.Connectors.Kafka;
+using Kommune.Rules.Api;
 using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine;
@@ -13,13 +14,16 @@ internal static class RestoredStateDecoder
 {
     /// <summary>
     /// Hands a partition-time record to <paramref name="partitionTime"/> (such a record is never a key's state, so never
-    /// taken) and a key's rule state, decoded, to <paramref name="restore"/>, which says whether it took it.
+    /// taken) and a key's rule state to <paramref name="restore"/>, which says whether it took it: with its header, and with
+    /// the whole snapshot read where the header alone is not enough (an area's state, which is restored at once; a state
+    /// whose header could not be read on its own). A sensor's rule values are otherwise read only when it is restored.
     /// </summary>
     /// <returns>Whether a key's state was taken.</returns>
     /// <exception cref="InvalidDataException">The state is neither, or unreadable; the message says why.</exception>
-    public static bool Take(RestoredState state, Func<KeyedStateSnapshot, RestoredState, bool> restore, Action<int, PartitionTime> partitionTime)
+    public static bool Take(RestoredState state, Func<KeyedStateHeader, KeyedStateSnapshot?, RestoredState, bool> restore, Action<int, PartitionTime> partitionTime)
     {
         ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(restore);
         if (PartitionTimeRecord.IsKey(state.Key))
         {
             if (!PartitionTimeRecord.TryDecode(state.Value, out var sensorPartition, out var watermark, out var reason))
@@ -29,6 +33,11 @@ internal static class RestoredStateDecoder
 
             partitionTime(sensorPartition, new PartitionTime(watermark, state.Covers.TryGetValue(sensorPartition, out var next) ? next : -1));
             return false;
+        }
+
+        if (KeyedStateHeader.Read(state.Value) is { Scope: RuleScope.Sensor } header)
+        {
+            return restore(header, null, state);
         }
 
         KeyedStateSnapshot snapshot;
@@ -41,6 +50,6 @@ internal static class RestoredStateDecoder
             throw new InvalidDataException(e.Message, e);
         }
 
-        return restore(snapshot, state);
+        return restore(KeyedStateHeader.Of(snapshot), snapshot, state);
     }
 }

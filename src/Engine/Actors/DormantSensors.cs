@@ -1,0 +1,156 @@
+using Akka.Actor;
+using Kommune.Connectors.Kafka;
+using Kommune.Rules.Api;
+using Kommune.Rules.Runtime;
+
+namespace Kommune.Engine.Actors;
+
+/// <summary>
+/// Restored sensors of one area kept as the bytes of their state, without an actor, until something needs them: their
+/// next event or command, the watermark passing their earliest event-time timer, a rules reload, or the hand-over of their
+/// partition. A restart then makes no actor and reads no rule values for a sensor until it is needed, instead of for every
+/// sensor with state before the first event is processed. Only states that restoring would take as they are can wait: no
+/// open alert (a command or an escalation may need it at any time), no processing-time timer, and written by the bindings
+/// the area has now. Owned by the area's actor, used only from its message handlers.
+/// </summary>
+/// <param name="engine">The engine.</param>
+/// <param name="area">The owning area's actor (named as the writer of the states it writes at a hand-over).</param>
+internal sealed class DormantSensors(EngineContext engine, IActorRef area)
+{
+    private readonly Dictionary<string, RestoreState> _states = new(StringComparer.Ordinal);
+
+    // Those of _states with an event-time timer: when it is due.
+    private readonly Dictionary<string, DateTimeOffset> _due = new(StringComparer.Ordinal);
+
+    /// <summary>How many sensors are kept.</summary>
+    public int Count => _states.Count;
+
+    /// <summary>Keeps a sensor's restored state if it can wait to be restored (see the class); false when it cannot.</summary>
+    public bool TryKeep(RestoreState restore)
+    {
+        var header = restore.Header;
+        if (restore.Snapshot is not null || header.Scope != RuleScope.Sensor || header.HasOpenAlerts
+            || header.NextProcessingTimeTimer is not null || !header.RestoresUnchangedUnder(engine.Rules))
+        {
+            return false;
+        }
+
+        if (_states.TryAdd(header.Key, restore))
+        {
+            engine.Counters.DormantSensorKept();
+        }
+        else
+        {
+            _states[header.Key] = restore; // read again after a rebalance: the newer read
+        }
+
+        if (header.NextEventTimeTimer is { } due)
+        {
+            _due[header.Key] = due;
+        }
+        else
+        {
+            _due.Remove(header.Key);
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes out the state of <paramref name="sensorId"/>, to restore it into its actor; null when it is not kept.</summary>
+    public RestoreState? Take(string sensorId)
+    {
+        if (_states.Count == 0 || !_states.Remove(sensorId, out var restore))
+        {
+            return null;
+        }
+
+        _due.Remove(sensorId);
+        engine.Counters.DormantSensorTaken();
+        return restore;
+    }
+
+    /// <summary>Takes out, for <paramref name="wake"/>, every state with an event-time timer that <paramref name="watermark"/> has reached.</summary>
+    public void TakeDue(DateTimeOffset watermark, Action<RestoreState> wake)
+    {
+        if (_due.Count == 0)
+        {
+            return;
+        }
+
+        List<string>? due = null;
+        foreach (var (sensorId, time) in _due)
+        {
+            if (time <= watermark)
+            {
+                (due ??= []).Add(sensorId);
+            }
+        }
+
+        foreach (var sensorId in due ?? [])
+        {
+            wake(Take(sensorId)!);
+        }
+    }
+
+    /// <summary>
+    /// The rules were reloaded: takes out, for <paramref name="wake"/>, every state that restoring under
+    /// <paramref name="rules"/> would no longer take as it is (the reload changed a binding that wrote it).
+    /// </summary>
+    public void TakeChanged(RuleSet rules, Action<RestoreState> wake)
+    {
+        foreach (var (sensorId, restore) in _states.ToList())
+        {
+            if (!restore.Header.RestoresUnchangedUnder(rules))
+            {
+                wake(Take(sensorId)!);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Partitions go to another node: the states of their sensors leave this node. In a hand-over that writes every state
+    /// whole (<see cref="ReleasePartitions.Whole"/>) each is written as it was read, taking a part of
+    /// <see cref="ReleasePartitions.Done"/> until the broker has it; otherwise nothing is written (the state topic holds
+    /// the state already), as for a sensor whose restored state did not change.
+    /// </summary>
+    public void HandOver(ReleasePartitions release)
+    {
+        foreach (var (sensorId, restore) in _states.ToList())
+        {
+            if (TaskOf(restore) is { } task && !release.Partitions.Contains(task))
+            {
+                continue;
+            }
+
+            _states.Remove(sensorId);
+            _due.Remove(sensorId);
+            engine.Counters.DormantSensorTaken();
+            if (!release.Lost && release.Whole is not null && restore.Header.Bindings.Count > 0)
+            {
+                WriteWhole(restore, release);
+            }
+        }
+    }
+
+    /// <summary>The input partition the sensor's state was last written for, as its actor would take it on restore.</summary>
+    private int? TaskOf(RestoreState restore) =>
+        restore.Covers.Count > 0 ? restore.Covers.Keys.First()
+        : engine.StatePartitions == engine.TaskPartitions ? restore.Partition
+        : null;
+
+    private void WriteWhole(RestoreState restore, ReleasePartitions release)
+    {
+        release.Done.Add();
+        engine.StateBeingWritten(engine.StateUnwritten(area));
+        var record = new StateRecord(StateKeys.Of(RuleScope.Sensor, restore.Header.Key), restore.Raw, restore.Partition, restore.Covers)
+        {
+            DropBases = restore.BaseSlot is >= 0,
+        };
+        engine.Sink.Send(record, () =>
+        {
+            engine.Counters.StateWrittenOnce();
+            engine.StateWritten();
+            release.Done.Done();
+        });
+    }
+}

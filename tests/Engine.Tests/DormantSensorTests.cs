@@ -1,0 +1,123 @@
+using System.Text.Json;
+using Kommune.Connectors.Kafka;
+using Kommune.Engine.Tests.Support;
+using Kommune.Rules.Api;
+using Kommune.Rules.Model;
+using Kommune.Rules.Runtime;
+using Xunit.Abstractions;
+
+namespace Kommune.Engine.Tests;
+
+/// <summary>
+/// Sensors restored after a restart wait as their state's bytes, without an actor, until they are needed: their next
+/// event, the watermark passing their earliest timer, or the hand-over of their partition, which writes them whole.
+/// </summary>
+[Collection(SequentialKafkaTests.Name)]
+public sealed class DormantSensorTests(ITestOutputHelper output)
+{
+    private const int Sensors = 10;
+
+    private static RuleSet Rules() => new([new RuleBinding("per-minute", new CountPerMinuteRule())]);
+
+    private static void Options(EngineOptions options)
+    {
+        options.PersistState = true;
+        options.StateInterval = TimeSpan.FromMilliseconds(200);
+    }
+
+    [Fact]
+    public async Task Restored_sensors_wait_without_an_actor_until_an_event_or_the_watermark_needs_them_and_keep_their_state_through_a_hand_over()
+    {
+        // One partition, so that one sensor's events move the watermark that the others' timers wait for.
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        var minute = new DateTimeOffset(Events.T0.Ticks - (Events.T0.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
+        SensorEvent Reading(int sensor, int second) => new($"road-{sensor}", "sagene", SensorTypes.Traffic, minute.AddSeconds(second), new Dictionary<string, SensorValue> { ["speed"] = 40.0 });
+
+        // Three readings of each sensor in the first minute: counted, the minute not yet closed.
+        await using (var first = await bed.StartEngineAsync(Options, Rules()))
+        {
+            for (var second = 1; second <= 3; second++)
+            {
+                for (var sensor = 0; sensor < Sensors; sensor++)
+                {
+                    bed.ProduceEvent(Reading(sensor, second));
+                }
+            }
+
+            bed.Flush();
+            await KafkaTestBed.WaitUntilAsync(() => first.Statistics.StateWritten >= Sensors
+                && bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            await first.StopAsync();
+        }
+
+        // Restored, and stopped again before any of them is needed: no sensor actor was made, and the hand-over wrote
+        // every state whole as it was read, then its mark.
+        await using (var second = await bed.StartEngineAsync(Options, Rules()))
+        {
+            await KafkaTestBed.WaitUntilAsync(() => second.Statistics is { StateRestored: Sensors, DormantSensors: Sensors });
+            Assert.Equal(0, second.Statistics.ActiveSensors);
+            await second.StopAsync();
+            Assert.Equal(0, second.Statistics.ActiveSensors);
+        }
+
+        var records = bed.ReadUntil(bed.Options.Topics.State, r => r.Count > 0 && StateHandOverMark.IsMark(r[^1].Message.Key));
+        Assert.True(StateHandOverMark.TryRead(records[^1].Message.Value, out var from));
+        var fromMark = StateTopicRecords.Restore(records.Where(r => r.Offset.Value >= from));
+        Assert.Equal(Text(StateTopicRecords.Restore(records)), Text(fromMark));
+        Assert.Equal(Sensors, fromMark.Keys.Count(k => k.StartsWith("sensor:", StringComparison.Ordinal)));
+
+        await using var third = await bed.StartEngineAsync(Options, Rules());
+        await KafkaTestBed.WaitUntilAsync(() => third.Statistics is { StateRestored: Sensors, DormantSensors: Sensors });
+        Assert.Contains(bed.Logs.Lines, l => l.Contains("end with a hand-over mark", StringComparison.Ordinal));
+
+        // An event wakes its sensor only.
+        bed.ProduceEvent(Reading(0, 4));
+        bed.Flush();
+        await KafkaTestBed.WaitUntilAsync(() => third.Statistics is { Processed: 1, ActiveSensors: 1, DormantSensors: Sensors - 1 });
+
+        // The watermark passing the minute wakes the rest, whose timers close it with the counts they were restored with.
+        bed.ProduceEvent(Reading(0, 90));
+        bed.Flush();
+        var aggregates = bed.ReadUntil(bed.Options.Topics.Aggregates, r => r.Count >= Sensors)
+            .Select(r => JsonDocument.Parse(r.Message.Value!).RootElement)
+            .ToDictionary(a => a.GetProperty("sensorId").GetString()!, a => a.GetProperty("count").GetInt64());
+        Assert.Equal(Enumerable.Range(0, Sensors).ToDictionary(s => $"road-{s}", s => s == 0 ? 4L : 3L), aggregates);
+        await KafkaTestBed.WaitUntilAsync(() => third.Statistics is { DormantSensors: 0, ActiveSensors: Sensors });
+        await third.StopAsync();
+    }
+
+    private static Dictionary<string, string> Text(Dictionary<string, RestoredState> states) =>
+        states.ToDictionary(s => s.Key, s => System.Text.Encoding.UTF8.GetString(s.Value.Value));
+
+    /// <summary>Counts a sensor's events per minute of event time; when the watermark passes the minute, emits the count.</summary>
+    private sealed class CountPerMinuteRule : Rule
+    {
+        public override IReadOnlyCollection<string> SensorTypes => [Kommune.Rules.Model.SensorTypes.Traffic];
+
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var count = context.State<long>("count");
+            var start = context.State<DateTimeOffset>("start");
+            if (!start.HasValue)
+            {
+                var at = sensorEvent.Timestamp;
+                start.Update(new DateTimeOffset(at.Ticks - (at.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero));
+                context.SetEventTimeTimer("close", start.Value.AddMinutes(1));
+            }
+
+            if (sensorEvent.Timestamp < start.Value.AddMinutes(1))
+            {
+                count.Update(count.Value + 1);
+            }
+        }
+
+        public override void OnTimer(IRuleContext context, RuleTimer timer)
+        {
+            var count = context.State<long>("count");
+            var start = context.State<DateTimeOffset>("start");
+            context.EmitAggregate("events", start.Value, start.Value.AddMinutes(1), count.Value, count.Value);
+            count.Clear();
+            start.Clear();
+        }
+    }
+}

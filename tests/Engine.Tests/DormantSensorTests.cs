@@ -19,15 +19,22 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
 
     private static RuleSet Rules() => new([new RuleBinding("per-minute", new CountPerMinuteRule())]);
 
-    private static void Options(EngineOptions options)
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Restored_sensors_wait_without_an_actor_until_an_event_or_the_watermark_needs_them_and_keep_their_state_through_a_hand_over(bool exactlyOnce)
     {
-        options.PersistState = true;
-        options.StateInterval = TimeSpan.FromMilliseconds(200);
-    }
+        void Options(EngineOptions options)
+        {
+            options.PersistState = true;
+            options.StateInterval = TimeSpan.FromMilliseconds(200);
+            if (exactlyOnce)
+            {
+                options.ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce;
+                options.TransactionalId = "dormant-node";
+            }
+        }
 
-    [Fact]
-    public async Task Restored_sensors_wait_without_an_actor_until_an_event_or_the_watermark_needs_them_and_keep_their_state_through_a_hand_over()
-    {
         // One partition, so that one sensor's events move the watermark that the others' timers wait for.
         using var bed = new KafkaTestBed(output, partitions: 1);
         var minute = new DateTimeOffset(Events.T0.Ticks - (Events.T0.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);

@@ -122,6 +122,14 @@ public class BuiltInRuleBenchmarks
     [Benchmark]
     public int EnergyRestore() => Restore(_energy, _energyState);
 
+    /// <summary>What a restore reads of a road sensor's state while the sensor waits without an actor: its header only.</summary>
+    [Benchmark]
+    public int CongestionHeader() => KeyedStateHeader.Read(_congestionState)!.Bindings.Count;
+
+    /// <summary>What a restore reads of an energy meter's state while it waits without an actor: its header only.</summary>
+    [Benchmark]
+    public int EnergyHeader() => KeyedStateHeader.Read(_energyState)!.Bindings.Count;
+
     /// <summary>One alert record's JSON.</summary>
     [Benchmark]
     public int AlertEncode() => OutputCodec.Encode(_alert).Length;

@@ -93,6 +93,29 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
         await third.StopAsync();
     }
 
+    [Fact]
+    public async Task A_dormant_state_whose_values_turn_out_unreadable_is_logged_when_it_is_restored_and_the_sensor_starts_empty()
+    {
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        var at = Events.T0;
+        // Its header is in order (so it waits), its values are not JSON.
+        var fingerprint = Rules().Bindings[0].Fingerprint;
+        var state = """{"scope":"Sensor","key":"road-x","areaId":"sagene","watermark":"0001-01-01T00:00:00+00:00","lastEventTime":""" + JsonSerializer.Serialize(at)
+            + ""","rules":[{"name":"per-minute","fingerprint":""" + JsonSerializer.Serialize(fingerprint) + ""","values":{"count":[1,}},"openAlerts":{},"timers":[]}]}""";
+        bed.Produce(new Confluent.Kafka.TopicPartition(bed.Options.Topics.State, 0), System.Text.Encoding.UTF8.GetBytes("sensor:road-x"), System.Text.Encoding.UTF8.GetBytes(state));
+        bed.Flush();
+
+        await using var engine = await bed.StartEngineAsync(o => o.PersistState = true, Rules());
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { StateRestored: 1, DormantSensors: 1 });
+        bed.ProduceEvent(new SensorEvent("road-x", "sagene", SensorTypes.Traffic, at.AddSeconds(1), new Dictionary<string, SensorValue> { ["speed"] = 40.0 }));
+        bed.Flush();
+
+        await KafkaTestBed.WaitUntilAsync(() => engine.Statistics is { Processed: 1, ActiveSensors: 1, DormantSensors: 0 });
+        Assert.Contains(bed.Logs.Lines, l => l.Contains("State record sensor:road-x in partition 0 is unreadable and was not restored", StringComparison.Ordinal));
+        await engine.StopAsync();
+        Assert.Equal(1, engine.Statistics.RuleFailures); // counted under the rule "(state)", as a state that cannot be written is
+    }
+
     private static Dictionary<string, string> Text(Dictionary<string, RestoredState> states) =>
         states.ToDictionary(s => s.Key, s => System.Text.Encoding.UTF8.GetString(s.Value.Value));
 

@@ -96,9 +96,26 @@ public sealed class KeyedStateHeaderTests
         Assert.False(header.HasOpenAlerts);
     }
 
+    [Fact]
+    public void Values_are_passed_over_by_their_brackets_so_a_state_whose_values_are_not_json_has_a_header_and_fails_when_read_whole()
+    {
+        // Brackets and quotes inside strings do not count; a value that is not JSON is found by the whole read.
+        var json = """{"scope":"Sensor","key":"s-1","areaId":"sagene","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[{"name":"r","fingerprint":"f","values":{"a":"}]\"[{","b":[1,,2]},"openAlerts":{ },"timers":[]}]}""";
+
+        var header = KeyedStateHeader.Read(Encoding.UTF8.GetBytes(json));
+
+        Assert.NotNull(header);
+        Assert.Equal([("r", "f")], header.Bindings);
+        Assert.False(header.HasOpenAlerts);
+        Assert.ThrowsAny<System.Text.Json.JsonException>(() => KeyedStateSnapshot.FromJson(Encoding.UTF8.GetBytes(json)));
+    }
+
     [Theory]
     [InlineData("{not json")]
     [InlineData("[]")]
+    [InlineData("""{"scope":"Sensor","key":"k","areaId":"a","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[{"name":"r","fingerprint":"f","values":{"a":[1}]}""")] // values never closed
+    [InlineData("""{"scope":"Sensor","key":"k","areaId":"a","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[],}""")] // a comma before the end
+    [InlineData("""{"scope":"Sensor","key":"k","areaId":"a","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[{"name":"r","fingerprint":"f","openAlerts":[]}]}""")]
     [InlineData("""{"scope":"Sensor","areaId":"a","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[]}""")] // no key
     [InlineData("""{"scope":1,"key":"k","areaId":"a","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[]}""")] // scope as a number
     [InlineData("""{"scope":"Sensor","key":{"k":1},"areaId":"a","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[]}""")]

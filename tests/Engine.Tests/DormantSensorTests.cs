@@ -98,10 +98,10 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
     {
         using var bed = new KafkaTestBed(output, partitions: 1);
         var at = Events.T0;
-        // Its header is in order (so it waits), its values are not JSON.
+        // Its header is in order (so it waits); its watermark, which only the whole read reads, is not a time.
         var fingerprint = Rules().Bindings[0].Fingerprint;
-        var state = """{"scope":"Sensor","key":"road-x","areaId":"sagene","watermark":"0001-01-01T00:00:00+00:00","lastEventTime":""" + JsonSerializer.Serialize(at)
-            + ""","rules":[{"name":"per-minute","fingerprint":""" + JsonSerializer.Serialize(fingerprint) + ""","values":{"count":[1,}},"openAlerts":{},"timers":[]}]}""";
+        var state = """{"scope":"Sensor","key":"road-x","areaId":"sagene","watermark":"never","lastEventTime":""" + JsonSerializer.Serialize(at)
+            + ""","rules":[{"name":"per-minute","fingerprint":""" + JsonSerializer.Serialize(fingerprint) + ""","values":{"count":1},"openAlerts":{},"timers":[]}]}""";
         bed.Produce(new Confluent.Kafka.TopicPartition(bed.Options.Topics.State, 0), System.Text.Encoding.UTF8.GetBytes("sensor:road-x"), System.Text.Encoding.UTF8.GetBytes(state));
         bed.Flush();
 

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using Kommune.Rules.Api;
 
@@ -87,8 +86,7 @@ internal sealed record KeyedStateHeader(
 
     /// <summary>
     /// Reads the header of a state written by <see cref="KeyedRuleRunner.PersistedState"/> or
-    /// <see cref="KeyedStateSnapshot.ToJson"/>. The rules' values, most of a state's bytes, are passed over by their
-    /// brackets, not read: whether they are JSON is found when the state is restored.
+    /// <see cref="KeyedStateSnapshot.ToJson"/>, checking that the whole of it is JSON.
     /// </summary>
     /// <returns>The header, or null when the state is not in the shape those write (read it with
     /// <see cref="KeyedStateSnapshot.FromJson"/>, which says what is wrong, or reads a shape this does not).</returns>
@@ -96,7 +94,8 @@ internal sealed record KeyedStateHeader(
     {
         try
         {
-            return ReadState(json);
+            var reader = new Utf8JsonReader(json);
+            return ReadState(ref reader);
         }
         catch (JsonException)
         {
@@ -104,18 +103,11 @@ internal sealed record KeyedStateHeader(
         }
     }
 
-    private static KeyedStateHeader? ReadState(ReadOnlySpan<byte> json)
+    private static KeyedStateHeader? ReadState(ref Utf8JsonReader reader)
     {
-        var start = 0;
-        if (JsonExtent.Peek(json, ref start) != (byte)'{' || JsonExtent.End(json, start) is not (> 0 and var end))
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
         {
             return null;
-        }
-
-        var after = end;
-        if (JsonExtent.Peek(json, ref after) != 0)
-        {
-            return null; // more than one value
         }
 
         RuleScope? scope = null;
@@ -124,56 +116,59 @@ internal sealed record KeyedStateHeader(
         List<(string, string)>? bindings = null;
         var openAlerts = false;
         DateTimeOffset? nextEventTime = null, nextProcessingTime = null;
-        var members = new JsonExtent.Members(json[start..end]);
-        while (members.Next())
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var value = members.Value;
-            if (members.Name.SequenceEqual("scope"u8))
+            if (reader.ValueTextEquals("scope"u8))
             {
-                var reader = Single(value);
-                scope = Enum<RuleScope>(ref reader);
+                scope = reader.Read() ? Enum<RuleScope>(ref reader) : null;
                 if (scope is null)
                 {
                     return null;
                 }
             }
-            else if (members.Name.SequenceEqual("key"u8))
+            else if (reader.ValueTextEquals("key"u8))
             {
-                key = Text(value);
+                key = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 if (key is null)
                 {
                     return null;
                 }
             }
-            else if (members.Name.SequenceEqual("areaId"u8))
+            else if (reader.ValueTextEquals("areaId"u8))
             {
-                areaId = Text(value);
+                areaId = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                 if (areaId is null)
                 {
                     return null;
                 }
             }
-            else if (members.Name.SequenceEqual("lastEventTime"u8))
+            else if (reader.ValueTextEquals("lastEventTime"u8))
             {
-                var reader = Single(value);
-                if (reader.TokenType != JsonTokenType.String || !reader.TryGetDateTimeOffset(out var time))
+                if (!reader.Read() || reader.TokenType != JsonTokenType.String || !reader.TryGetDateTimeOffset(out var time))
                 {
                     return null;
                 }
 
                 lastEventTime = time;
             }
-            else if (members.Name.SequenceEqual("rules"u8))
+            else if (reader.ValueTextEquals("rules"u8))
             {
                 bindings = [];
-                if (!ReadRules(value, bindings, ref openAlerts, ref nextEventTime, ref nextProcessingTime))
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray
+                    || !ReadRules(ref reader, bindings, ref openAlerts, ref nextEventTime, ref nextProcessingTime))
                 {
                     return null;
                 }
             }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
         }
 
-        if (members.Failed || scope is null || key is null || areaId is null || lastEventTime is null || bindings is null)
+        if (reader.TokenType != JsonTokenType.EndObject || reader.Read() || scope is null || key is null || areaId is null
+            || lastEventTime is null || bindings is null)
         {
             return null;
         }
@@ -181,53 +176,57 @@ internal sealed record KeyedStateHeader(
         return new KeyedStateHeader(scope.Value, key, areaId, lastEventTime.Value, bindings, openAlerts, nextEventTime, nextProcessingTime);
     }
 
-    private static bool ReadRules(ReadOnlySpan<byte> rules, List<(string, string)> bindings, ref bool openAlerts, ref DateTimeOffset? nextEventTime, ref DateTimeOffset? nextProcessingTime)
+    private static bool ReadRules(ref Utf8JsonReader reader, List<(string, string)> bindings, ref bool openAlerts, ref DateTimeOffset? nextEventTime, ref DateTimeOffset? nextProcessingTime)
     {
-        var elements = new JsonExtent.Elements(rules);
-        while (elements.Next())
+        while (reader.Read() && reader.TokenType == JsonTokenType.StartObject)
         {
             string? name = null, fingerprint = null;
-            var members = new JsonExtent.Members(elements.Value);
-            while (members.Next())
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                var value = members.Value;
-                if (members.Name.SequenceEqual("name"u8))
+                if (reader.ValueTextEquals("name"u8))
                 {
-                    name = Text(value);
+                    name = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                     if (name is null)
                     {
                         return false;
                     }
                 }
-                else if (members.Name.SequenceEqual("fingerprint"u8))
+                else if (reader.ValueTextEquals("fingerprint"u8))
                 {
-                    fingerprint = Text(value);
+                    fingerprint = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
                     if (fingerprint is null)
                     {
                         return false;
                     }
                 }
-                else if (members.Name.SequenceEqual("openAlerts"u8))
+                else if (reader.ValueTextEquals("openAlerts"u8))
                 {
-                    var inside = 1;
-                    if (value[0] != (byte)'{')
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
                     {
                         return false;
                     }
 
-                    openAlerts |= JsonExtent.Peek(value, ref inside) != (byte)'}';
+                    openAlerts |= reader.Read() && reader.TokenType != JsonTokenType.EndObject;
+                    if (reader.TokenType != JsonTokenType.EndObject)
+                    {
+                        SkipToEndOfObject(ref reader);
+                    }
                 }
-                else if (members.Name.SequenceEqual("timers"u8))
+                else if (reader.ValueTextEquals("timers"u8))
                 {
-                    var reader = new Utf8JsonReader(value);
-                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray || !ReadTimers(ref reader, ref nextEventTime, ref nextProcessingTime) || reader.Read())
+                    if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray || !ReadTimers(ref reader, ref nextEventTime, ref nextProcessingTime))
                     {
                         return false;
                     }
+                }
+                else
+                {
+                    reader.Read();
+                    reader.Skip();
                 }
             }
 
-            if (members.Failed || name is null || fingerprint is null)
+            if (reader.TokenType != JsonTokenType.EndObject || name is null || fingerprint is null)
             {
                 return false;
             }
@@ -235,22 +234,18 @@ internal sealed record KeyedStateHeader(
             bindings.Add((name, fingerprint));
         }
 
-        return !elements.Failed;
+        return reader.TokenType == JsonTokenType.EndArray;
     }
 
-    // A reader standing on the one token of a scalar value.
-    private static Utf8JsonReader Single(ReadOnlySpan<byte> value)
+    // The reader stands on the first property name of an object: skips the rest of the object, ending on its EndObject.
+    private static void SkipToEndOfObject(ref Utf8JsonReader reader)
     {
-        var reader = new Utf8JsonReader(value);
-        reader.Read();
-        return reader;
-    }
-
-    // A JSON string's text, or null when the value is not a string.
-    private static string? Text(ReadOnlySpan<byte> value)
-    {
-        var reader = Single(value);
-        return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        while (reader.TokenType == JsonTokenType.PropertyName)
+        {
+            reader.Read();
+            reader.Skip();
+            reader.Read();
+        }
     }
 
     private static bool ReadTimers(ref Utf8JsonReader reader, ref DateTimeOffset? nextEventTime, ref DateTimeOffset? nextProcessingTime)

@@ -97,16 +97,16 @@ public sealed class KeyedStateHeaderTests
     }
 
     [Fact]
-    public void Values_are_passed_over_by_their_brackets_so_a_state_whose_values_are_not_json_has_a_header_and_fails_when_read_whole()
+    public void A_state_whose_header_is_in_order_has_one_even_where_the_whole_read_fails()
     {
-        // Brackets and quotes inside strings do not count; a value that is not JSON is found by the whole read.
-        var json = """{"scope":"Sensor","key":"s-1","areaId":"sagene","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[{"name":"r","fingerprint":"f","values":{"a":"}]\"[{","b":[1,,2]},"openAlerts":{ },"timers":[]}]}""";
+        // The header does not read the watermark (it is not persisted); a whole read does, and fails on it. Such a state is
+        // found unreadable when the key is restored.
+        var json = """{"scope":"Sensor","key":"s-1","areaId":"sagene","watermark":"never","lastEventTime":"2026-01-01T07:00:00+00:00","rules":[{"name":"r","fingerprint":"f","values":{"a":1},"openAlerts":{ },"timers":[]}]}""";
 
         var header = KeyedStateHeader.Read(Encoding.UTF8.GetBytes(json));
 
         Assert.NotNull(header);
         Assert.Equal([("r", "f")], header.Bindings);
-        Assert.False(header.HasOpenAlerts);
         Assert.ThrowsAny<System.Text.Json.JsonException>(() => KeyedStateSnapshot.FromJson(Encoding.UTF8.GetBytes(json)));
     }
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Kommune.Connectors.Kafka;
-using Kommune.Rules.Api;
 using Kommune.Rules.Runtime;
 
 namespace Kommune.Engine;
@@ -15,8 +14,8 @@ internal static class RestoredStateDecoder
     /// <summary>
     /// Hands a partition-time record to <paramref name="partitionTime"/> (such a record is never a key's state, so never
     /// taken) and a key's rule state to <paramref name="restore"/>, which says whether it took it: with its header, and with
-    /// the whole snapshot read where the header alone is not enough (an area's state, which is restored at once; a state
-    /// whose header could not be read on its own). A sensor's rule values are otherwise read only when it is restored.
+    /// the whole snapshot read only where the header could not be read on its own (then the whole read says what is wrong).
+    /// A key's rule values are otherwise read when its actor restores it, on the actor's thread, not on the restoring one.
     /// </summary>
     /// <returns>Whether a key's state was taken.</returns>
     /// <exception cref="InvalidDataException">The state is neither, or unreadable; the message says why.</exception>
@@ -35,7 +34,7 @@ internal static class RestoredStateDecoder
             return false;
         }
 
-        if (KeyedStateHeader.Read(state.Value) is { Scope: RuleScope.Sensor } header)
+        if (KeyedStateHeader.Read(state.Value) is { } header)
         {
             return restore(header, null, state);
         }

@@ -52,7 +52,7 @@ public sealed record EngineStatistics
     public required long ActiveAreas { get; init; }
 
     /// <summary>Restored sensors kept as their state's bytes, without an actor, until an event, timer, command or hand-over needs them.</summary>
-    public long DormantSensors { get; init; }
+    public required long DormantSensors { get; init; }
 
     /// <summary>Alert records acknowledged by the broker.</summary>
     public required long Alerts { get; init; }

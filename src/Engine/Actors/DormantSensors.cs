@@ -117,7 +117,7 @@ internal sealed class DormantSensors(EngineContext engine, IActorRef area)
     {
         foreach (var (sensorId, restore) in _states.ToList())
         {
-            if (TaskOf(restore) is { } task && !release.Partitions.Contains(task))
+            if (restore.SensorTask(engine.StatePartitions, engine.TaskPartitions) is { } task && !release.Partitions.Contains(task))
             {
                 continue;
             }
@@ -131,12 +131,6 @@ internal sealed class DormantSensors(EngineContext engine, IActorRef area)
             }
         }
     }
-
-    /// <summary>The input partition the sensor's state was last written for, as its actor would take it on restore.</summary>
-    private int? TaskOf(RestoreState restore) =>
-        restore.Covers.Count > 0 ? restore.Covers.Keys.First()
-        : engine.StatePartitions == engine.TaskPartitions ? restore.Partition
-        : null;
 
     private void WriteWhole(RestoreState restore, ReleasePartitions release)
     {

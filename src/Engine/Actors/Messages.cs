@@ -211,4 +211,13 @@ internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateHeader Heade
     /// <summary>The whole state.</summary>
     /// <exception cref="System.Text.Json.JsonException">The state is not a snapshot (its header was, so this is rare).</exception>
     public Kommune.Rules.Runtime.KeyedStateSnapshot Decode() => Snapshot ?? Kommune.Rules.Runtime.KeyedStateSnapshot.FromJson(Raw);
+
+    /// <summary>
+    /// The input partition a sensor's state was last written for: the first it covers, or, for a state written without
+    /// the offsets it covers, its state partition when those are the input partitions; null when not known.
+    /// </summary>
+    public int? SensorTask(int statePartitions, int taskPartitions) =>
+        Covers.Count > 0 ? Covers.Keys.First()
+        : statePartitions == taskPartitions ? Partition
+        : null;
 }

@@ -215,14 +215,9 @@ internal sealed partial class RuleHost
             _origins = OriginLedger.FromJson(restore.Origins);
         }
 
-        if (Runner.Scope == RuleScope.Sensor && restore.Covers.Count > 0)
+        if (Runner.Scope == RuleScope.Sensor && restore.SensorTask(_engine.StatePartitions, _engine.TaskPartitions) is { } task)
         {
-            Task = restore.Covers.Keys.First();
-        }
-        else if (Runner.Scope == RuleScope.Sensor && _engine.StatePartitions == _engine.TaskPartitions)
-        {
-            // Written without the offsets it covers: a sensor's state partition is its input partition.
-            Task = restore.Partition;
+            Task = task;
         }
 
         KeyedStateSnapshot snapshot;

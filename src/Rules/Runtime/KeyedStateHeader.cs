@@ -70,14 +70,7 @@ internal sealed record KeyedStateHeader(
             openAlerts |= rule.OpenAlerts.Count > 0;
             foreach (var timer in rule.Timers)
             {
-                if (timer.Domain == TimeDomain.EventTime)
-                {
-                    nextEventTime = nextEventTime is { } e && e <= timer.Time ? e : timer.Time;
-                }
-                else
-                {
-                    nextProcessingTime = nextProcessingTime is { } p && p <= timer.Time ? p : timer.Time;
-                }
+                NoteTimer(timer.Domain, timer.Time, ref nextEventTime, ref nextProcessingTime);
             }
         }
 
@@ -281,17 +274,20 @@ internal sealed record KeyedStateHeader(
                 return false;
             }
 
-            if (domain == TimeDomain.EventTime)
-            {
-                nextEventTime = nextEventTime is { } e && e <= time ? e : time;
-            }
-            else
-            {
-                nextProcessingTime = nextProcessingTime is { } p && p <= time ? p : time;
-            }
+            NoteTimer(domain.Value, time.Value, ref nextEventTime, ref nextProcessingTime);
         }
 
         return reader.TokenType == JsonTokenType.EndArray;
+    }
+
+    // Keeps the earliest timer of each domain.
+    private static void NoteTimer(TimeDomain domain, DateTimeOffset time, ref DateTimeOffset? nextEventTime, ref DateTimeOffset? nextProcessingTime)
+    {
+        ref var next = ref domain == TimeDomain.EventTime ? ref nextEventTime : ref nextProcessingTime;
+        if (next is not { } known || time < known)
+        {
+            next = time;
+        }
     }
 
     // As JsonStringEnumConverter writes it (the member's name); anything else is left to the full reader.

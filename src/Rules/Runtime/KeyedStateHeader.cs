@@ -121,7 +121,7 @@ internal sealed record KeyedStateHeader(
             }
             else if (reader.ValueTextEquals("key"u8))
             {
-                key = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                key = NextString(ref reader);
                 if (key is null)
                 {
                     return null;
@@ -129,7 +129,7 @@ internal sealed record KeyedStateHeader(
             }
             else if (reader.ValueTextEquals("areaId"u8))
             {
-                areaId = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                areaId = NextString(ref reader);
                 if (areaId is null)
                 {
                     return null;
@@ -178,7 +178,7 @@ internal sealed record KeyedStateHeader(
             {
                 if (reader.ValueTextEquals("name"u8))
                 {
-                    name = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    name = NextString(ref reader);
                     if (name is null)
                     {
                         return false;
@@ -186,7 +186,7 @@ internal sealed record KeyedStateHeader(
                 }
                 else if (reader.ValueTextEquals("fingerprint"u8))
                 {
-                    fingerprint = reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                    fingerprint = NextString(ref reader);
                     if (fingerprint is null)
                     {
                         return false;
@@ -279,6 +279,10 @@ internal sealed record KeyedStateHeader(
 
         return reader.TokenType == JsonTokenType.EndArray;
     }
+
+    // The next value when it is a string, otherwise null.
+    private static string? NextString(ref Utf8JsonReader reader) =>
+        reader.Read() && reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
 
     // Keeps the earliest timer of each domain.
     private static void NoteTimer(TimeDomain domain, DateTimeOffset time, ref DateTimeOffset? nextEventTime, ref DateTimeOffset? nextProcessingTime)

@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>Fall escalation through Kafka: deadlines on the wall clock, acks and resolves from the acks topic.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class AlertCommandTests(ITestOutputHelper output)
 {
     [Fact]

@@ -17,7 +17,7 @@ namespace Kommune.Engine.Tests;
 /// what the area sent on it is acknowledged: a node killed before then reads it again and closes the window again,
 /// and a group whose committed offsets have reached what was written has its outputs out.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class AreaWatermarkCommitTests(ITestOutputHelper output)
 {
     private const string Area = "zone";

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
 
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class BackpressureTests(ITestOutputHelper output)
 {
     [Fact]

@@ -11,7 +11,7 @@ using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
 
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class BadInputTests(ITestOutputHelper output)
 {
     private static readonly string Ts = Events.T0.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);

@@ -11,7 +11,7 @@ namespace Kommune.Engine.Tests;
 /// broker, partition leaders moving, a broker down and back. The engine retries and keeps running, and after
 /// recovery the distinct output equals a fault-free run's: one alert per fall, duplicates byte-identical.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class BrokerFaultTests(ITestOutputHelper output)
 {
     private const int FallsPerPhase = 40;

@@ -14,7 +14,7 @@ namespace Kommune.Engine.Tests;
 /// alert (sequence 2, 3, …) only if the state of the first fall survived, so the final alerts topic must hold every
 /// (alertId, sequence) of a kill-free run, nothing else, and every duplicate byte-identical to its original.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class CrashTests(ITestOutputHelper output)
 {
     private const int Sensors = 60;

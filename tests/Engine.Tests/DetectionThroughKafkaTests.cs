@@ -15,7 +15,7 @@ namespace Kommune.Engine.Tests;
 /// the test kit is NabOfflineCheckTests and bench/Kommune.Detection); the raised alerts must equal what the same rule
 /// raises in the test kit, and are scored with NAB's scorer.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class DetectionThroughKafkaTests(ITestOutputHelper output)
 {
     /// <summary>The generic-series parameters, one global set for every file (NabOfflineCheckTests.Parameters).</summary>

@@ -12,7 +12,7 @@ namespace Kommune.Engine.Tests;
 /// Sensors restored after a restart wait as their state's bytes, without an actor, until they are needed: their next
 /// event, the watermark passing their earliest timer, or the hand-over of their partition, which writes them whole.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class DormantSensorTests(ITestOutputHelper output)
 {
     private const int Sensors = 10;

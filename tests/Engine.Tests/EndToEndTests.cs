@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
 
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class EndToEndTests(ITestOutputHelper output)
 {
     [Fact]
@@ -144,11 +144,4 @@ public sealed class EndToEndTests(ITestOutputHelper output)
         var (committed, end) = bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents);
         Assert.Equal(end, committed);
     }
-}
-
-[CollectionDefinition(Name)]
-public sealed class SequentialKafkaTests
-{
-    /// <summary>Kafka tests run one at a time: each starts brokers and consumer groups on a 2-core machine.</summary>
-    public const string Name = "kafka";
 }

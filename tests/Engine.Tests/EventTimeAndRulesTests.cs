@@ -12,7 +12,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>The rule API hosted by the engine, through Kafka: late output, timers, facts, and reloads that keep state.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class EventTimeAndRulesTests(ITestOutputHelper output)
 {
     [Fact]

@@ -16,7 +16,7 @@ namespace Kommune.Engine.Tests;
 /// stops the node. (The embedded broker does not hide aborted records from read_committed readers, so isolation itself
 /// is checked on a real Kafka by scripts/check-exactly-once.sh; here the protocol and the recovery are.)
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class ExactlyOnceTests(ITestOutputHelper output)
 {
     private static RuleSet FallRules() => TestRules.FallEscalation("""

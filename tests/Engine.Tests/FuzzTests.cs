@@ -12,7 +12,7 @@ namespace Kommune.Engine.Tests;
 /// the sensor-events topic, with every built-in rule running. The engine never stops, and every record is accounted
 /// for exactly once: processed (its rules ran) or dead-lettered at decode or as late, never both, never neither.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int RandomRecords = 4_000;

@@ -14,7 +14,7 @@ namespace Kommune.Engine.Tests;
 /// Idle means caught up: a partition stops holding the watermark back only when none of its records waits to be read.
 /// Time here is virtual (the engine's clock), so "a pause longer than the idle time" is a step of the clock.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class IdlePartitionTests(ITestOutputHelper output)
 {
     [Fact]

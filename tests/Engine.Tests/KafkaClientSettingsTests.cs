@@ -14,7 +14,7 @@ namespace Kommune.Engine.Tests;
 /// <c>kommune run</c> at start with a message naming it. The embedded broker speaks no SASL or TLS, so no handshake is
 /// tested: settings that are harmless on a plaintext broker stand in for them.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class KafkaClientSettingsTests(ITestOutputHelper output)
 {
     private const string Secret = "hunter2-never-logged";

@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>kcat (librdkafka's command-line client, Debian package kcat) talks to the engine through Kafka.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class KcatInteropTests(ITestOutputHelper output)
 {
     [Fact]

@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>A key's state larger than the broker takes in one record is written (compressed, in chunks) and restored.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class LargeStateTests(ITestOutputHelper output)
 {
     private const string Hoard = "hoard";

@@ -17,7 +17,7 @@ namespace Kommune.Engine.Tests;
 /// and what came out, promtool accepts the scrape, /healthz and /readyz follow the engine's life, and every metric the
 /// shipped dashboard and alert rules use is one the engine exports.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed partial class MetricsTests(ITestOutputHelper output)
 {
 

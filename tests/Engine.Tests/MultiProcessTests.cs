@@ -8,7 +8,7 @@ namespace Kommune.Engine.Tests;
 /// kommune broker, kommune run and kommune simulate as three processes sharing the embedded broker, the way an
 /// operator (or the crash tests) runs them.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class MultiProcessTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

@@ -9,7 +9,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>The area rules for parking and energy through Kafka: their aggregates and the parking-full alert.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class MunicipalRulesThroughKafkaTests(ITestOutputHelper output)
 {
     [Fact]

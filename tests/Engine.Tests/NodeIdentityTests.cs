@@ -6,7 +6,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>A node's identity in the group (static membership) and what happens when two nodes share one.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class NodeIdentityTests(ITestOutputHelper output)
 {
     [Fact]

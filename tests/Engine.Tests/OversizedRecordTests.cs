@@ -14,7 +14,7 @@ namespace Kommune.Engine.Tests;
 /// broker refuses for what it holds, end as dead letters (reduced to a prefix, with the original's length and SHA-256)
 /// instead of blocking their partition, in both processing guarantees; records after them are processed.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class OversizedRecordTests(ITestOutputHelper output)
 {
     private const string DeadLetterTopic = "oversized.dead-letters";

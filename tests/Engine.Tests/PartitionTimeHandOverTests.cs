@@ -13,7 +13,7 @@ namespace Kommune.Engine.Tests;
 /// only such partitions never moves its watermark: its restored keys' event-time timers wait, and the area time of every
 /// node waits for its report.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class PartitionTimeHandOverTests(ITestOutputHelper output)
 {
     [Fact]

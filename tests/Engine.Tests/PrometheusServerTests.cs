@@ -13,7 +13,7 @@ namespace Kommune.Engine.Tests;
 /// engine on loopback; its HTTP API then answers for the engine's counters, and every shipped rule evaluates without
 /// error. promtool checks and unit-tests the shipped rules.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class PrometheusServerTests(ITestOutputHelper output)
 {
     private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(10) };

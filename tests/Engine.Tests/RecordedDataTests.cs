@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>Real road-sensor series (Numenta Anomaly Benchmark, ../shared/data/nab) replayed through Kafka.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class RecordedDataTests(ITestOutputHelper output)
 {
     [Theory]

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>`kommune replay`: a real NAB series into Kafka as one sensor's events, read back by the engine.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class ReplayCommandTests(ITestOutputHelper output)
 {
     [Fact]

@@ -5,7 +5,7 @@ using Xunit.Abstractions;
 
 namespace Kommune.Engine.Tests;
 
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class RestartTests(ITestOutputHelper output)
 {
     [Theory]

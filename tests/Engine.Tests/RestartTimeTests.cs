@@ -15,7 +15,7 @@ namespace Kommune.Engine.Tests;
 /// member's session to expire; the figures are printed, never asserted (docs/reliability.md has them and what a real
 /// Kafka does).
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class RestartTimeTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);

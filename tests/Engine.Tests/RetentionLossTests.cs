@@ -9,7 +9,7 @@ namespace Kommune.Engine.Tests;
 /// The embedded broker keeps about 5 MiB per partition and drops the oldest records beyond that, like a short
 /// retention. Records dropped before the engine read them must be counted, never skipped silently.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class RetentionLossTests(ITestOutputHelper output)
 {
     [Fact]

@@ -11,7 +11,7 @@ namespace Kommune.Engine.Tests;
 /// event id, message and the message's values), its metrics endpoint answers from outside the process, and
 /// readiness follows the engine from start to a graceful stop.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed partial class RunCommandObservabilityTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

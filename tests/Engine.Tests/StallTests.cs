@@ -12,7 +12,7 @@ namespace Kommune.Engine.Tests;
 /// exactly-once node whose epochs keep aborting, make /readyz fail with the reason, raise a metric and log a line,
 /// and all of that clears once the node moves again.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class StallTests(ITestOutputHelper output)
 {
     [Fact]

@@ -14,7 +14,7 @@ namespace Kommune.Engine.Tests;
 /// A state of kilobytes (an energy meter's detector) is written as what changed since its base, a new base once the
 /// changes reach half of it, and a restarted engine restores it whole from the base and the newest delta.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class StateDeltaTests(ITestOutputHelper output)
 {
     private const string Ledger = "ledger";

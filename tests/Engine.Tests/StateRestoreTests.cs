@@ -16,7 +16,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests;
 
 /// <summary>Rule state on the state topic: written with the offsets it covers, restored before processing after a restart.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class StateRestoreTests(ITestOutputHelper output)
 {
     private static RuleSet FallRules() => TestRules.FallEscalation("""

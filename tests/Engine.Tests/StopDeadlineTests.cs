@@ -9,7 +9,7 @@ namespace Kommune.Engine.Tests;
 /// shutdown deadline (ShutdownTimeout + 15 s), then leaves, says so, and exits 1. A second SIGTERM while it waits
 /// exits at once.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class StopDeadlineTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(90);

@@ -12,7 +12,7 @@ namespace Kommune.Engine.Tests;
 /// present. Every rule copes with the jump in bounded work (the parking minutes pause after an hour without
 /// readings), so every record is accounted for and no actor fails.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class WrongClockTests(ITestOutputHelper output)
 {
     [Fact]

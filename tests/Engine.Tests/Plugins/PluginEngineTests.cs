@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests.Plugins;
 
 /// <summary>The sample plugin, built by the test project's reference to it, loaded by the engine and run through Kafka.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class PluginEngineTests(ITestOutputHelper output)
 {
     private const string ColdRoomsAndFalls = """

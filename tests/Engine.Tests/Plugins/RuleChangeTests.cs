@@ -16,7 +16,7 @@ namespace Kommune.Engine.Tests.Plugins;
 /// migration, a removed binding), and after each the alerts on <c>kommune.alerts</c> say what happened, no alert is
 /// left open that nothing can close, and <c>kommune_open_alerts</c> counts exactly the open ones.
 /// </summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class RuleChangeTests(ITestOutputHelper output)
 {
     // An hour boundary after Events.T0 (two hours ago), so the noise-hour window is whole and in the past.

@@ -20,7 +20,7 @@ namespace Kommune.Engine.Tests.Plugins;
 /// (<c>VersionSuffix</c>), so no older package of the same version in the global packages folder can stand in for
 /// them; the test removes them from that folder afterwards. One at a time with the Kafka tests: it takes both cores.
 /// </remarks>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class RuleTemplateTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(4);

@@ -4,7 +4,7 @@ using Xunit.Abstractions;
 namespace Kommune.Engine.Tests.Plugins;
 
 /// <summary>`kommune run` with a rules file, as an operator runs it: mistakes stop it at start, SIGHUP reloads.</summary>
-[Collection(SequentialKafkaTests.Name)]
+[Collection(KafkaLanes.First)]
 public sealed class RulesCommandLineTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);

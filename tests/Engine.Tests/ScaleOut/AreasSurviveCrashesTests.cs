@@ -9,7 +9,7 @@ namespace Kommune.Engine.Tests.ScaleOut;
 /// sensors stamp their readings with the minute's start: its area aggregates and area alerts end as a run without a
 /// fault ends, and the congestion-area rule alerts on the areas whose segments are congested.
 /// </summary>
-[Collection(ScaleOutTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class AreasSurviveCrashesTests(ITestOutputHelper output)
 {
     private const int Partitions = 12;

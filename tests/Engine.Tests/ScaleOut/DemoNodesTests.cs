@@ -12,7 +12,7 @@ namespace Kommune.Engine.Tests.ScaleOut;
 /// stopped with SIGTERM is reported, the other two take its partitions and go on with its events; the demo's own
 /// SIGTERM stops them all, and none outlives it.
 /// </summary>
-[Collection(ScaleOutTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed partial class DemoNodesTests(ITestOutputHelper output)
 {
     private const int Partitions = 12;

@@ -12,7 +12,7 @@ namespace Kommune.Engine.Tests.ScaleOut;
 /// Falls on several engine nodes: operators' acknowledgements reach the node that holds each alert, whichever node reads
 /// them, and an escalation timer fires on one node only, also while partitions move between nodes.
 /// </summary>
-[Collection(ScaleOutTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class FallsOnManyNodesTests(ITestOutputHelper output)
 {
     private const int Partitions = 12;

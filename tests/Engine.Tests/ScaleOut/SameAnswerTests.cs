@@ -10,7 +10,7 @@ namespace Kommune.Engine.Tests.ScaleOut;
 /// through several, also while nodes join, stop, are killed and restarted, and while partition leaders move, gives the
 /// same alert records and aggregates. Compared as sets; a record written twice must be byte-identical.
 /// </summary>
-[Collection(ScaleOutTests.Name)]
+[Collection(KafkaLanes.Second)]
 public sealed class SameAnswerTests(ITestOutputHelper output)
 {
     private const int Partitions = 12;
@@ -329,11 +329,4 @@ public sealed class SameAnswerTests(ITestOutputHelper output)
             }
         }
     }
-}
-
-/// <summary>The scale-out tests run one at a time (each starts several engine processes), beside the other tests.</summary>
-[CollectionDefinition(Name)]
-public sealed class ScaleOutTests
-{
-    public const string Name = "Scale-out";
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Confluent.Kafka;
+using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
 
 namespace Kommune.Connectors.Kafka;
@@ -56,14 +57,8 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         ArgumentNullException.ThrowIfNull(partitions);
         try
         {
-            using var consumer = Consumer();
-            var ends = new Dictionary<int, long>();
-            foreach (var partition in partitions)
-            {
-                ends[partition] = consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), MetadataTimeout).High.Value;
-            }
-
-            return ends;
+            using var admin = Admin();
+            return Offsets(admin, partitions, OffsetSpec.Latest()).GetAwaiter().GetResult();
         }
         catch (KafkaException e)
         {
@@ -82,13 +77,18 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
 
         var ends = new Dictionary<int, long>();
         var lows = new Dictionary<int, long>();
-        foreach (var partition in partitions)
+        if (partitions.Count > 0)
         {
-            var offsets = consumer.QueryWatermarkOffsets(new TopicPartition(topic, partition), MetadataTimeout);
-            if (offsets.High.Value > offsets.Low.Value)
+            using var admin = Admin();
+            var asked = (First: Offsets(admin, partitions, OffsetSpec.Earliest()), End: Offsets(admin, partitions, OffsetSpec.Latest()));
+            var firsts = asked.First.GetAwaiter().GetResult();
+            foreach (var (partition, end) in asked.End.GetAwaiter().GetResult())
             {
-                ends[partition] = offsets.High.Value;
-                lows[partition] = offsets.Low.Value;
+                if (end > firsts[partition])
+                {
+                    ends[partition] = end;
+                    lows[partition] = firsts[partition];
+                }
             }
         }
 
@@ -241,6 +241,24 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         LogRestored(logger, keys, records, which, took);
         return keys;
     }
+
+    /// <summary>
+    /// The first or the end offset (<paramref name="spec"/>) of each partition, asked for all of them in one request to
+    /// each leader rather than one round trip per partition, as a read-committed consumer sees them (the end of a
+    /// partition with a transaction still open is where that transaction starts).
+    /// </summary>
+    /// <exception cref="KafkaException">A partition's offset could not be read.</exception>
+    private async Task<Dictionary<int, long>> Offsets(IAdminClient admin, IReadOnlyList<int> partitions, OffsetSpec spec)
+    {
+        var request = partitions.Select(p => new TopicPartitionOffsetSpec { TopicPartition = new TopicPartition(topic, p), OffsetSpec = spec });
+        var options = new ListOffsetsOptions { IsolationLevel = IsolationLevel.ReadCommitted, RequestTimeout = MetadataTimeout };
+        var result = await admin.ListOffsetsAsync(request, options).ConfigureAwait(false);
+        return result.ResultInfos.ToDictionary(info => info.TopicPartitionOffsetError.Partition.Value, info => info.TopicPartitionOffsetError.Offset.Value);
+    }
+
+    private IAdminClient Admin() =>
+        new AdminClientBuilder(clientSettings.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "kommune-state-offsets" }))
+            .SetLogHandler((_, _) => { }).Build();
 
     private IConsumer<byte[]?, byte[]?> Consumer() =>
         new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Confluent.Kafka;
-using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Logging;
 
 namespace Kommune.Connectors.Kafka;
@@ -23,6 +22,10 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     : IStateRestorer
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
+
+    // The ListOffsets request's timestamps that ask for a partition's first offset and its end (Kafka's protocol).
+    private static readonly Timestamp Earliest = new(-2, TimestampType.CreateTime);
+    private static readonly Timestamp Latest = new(-1, TimestampType.CreateTime);
 
     // How many of a partition's last offsets are read for its hand-over mark: the mark, and in exactly-once mode the
     // commit marker of its transaction after it, with room to spare.
@@ -57,8 +60,8 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         ArgumentNullException.ThrowIfNull(partitions);
         try
         {
-            using var admin = Admin();
-            return Offsets(admin, partitions, OffsetSpec.Latest()).GetAwaiter().GetResult();
+            using var consumer = Consumer();
+            return Offsets(consumer, partitions, Latest);
         }
         catch (KafkaException e)
         {
@@ -79,10 +82,8 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         var lows = new Dictionary<int, long>();
         if (partitions.Count > 0)
         {
-            using var admin = Admin();
-            var asked = (First: Offsets(admin, partitions, OffsetSpec.Earliest()), End: Offsets(admin, partitions, OffsetSpec.Latest()));
-            var firsts = asked.First.GetAwaiter().GetResult();
-            foreach (var (partition, end) in asked.End.GetAwaiter().GetResult())
+            var firsts = Offsets(consumer, partitions, Earliest);
+            foreach (var (partition, end) in Offsets(consumer, partitions, Latest))
             {
                 if (end > firsts[partition])
                 {
@@ -243,22 +244,16 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     }
 
     /// <summary>
-    /// The first or the end offset (<paramref name="spec"/>) of each partition, asked for all of them in one request to
-    /// each leader rather than one round trip per partition, as a read-committed consumer sees them (the end of a
-    /// partition with a transaction still open is where that transaction starts).
+    /// The first (<see cref="Earliest"/>) or the end (<see cref="Latest"/>) offset of each partition, asked for all of
+    /// them in one request to each leader rather than one round trip per partition, as the read-committed consumer sees
+    /// them (the end of a partition with a transaction still open is where that transaction starts).
     /// </summary>
     /// <exception cref="KafkaException">A partition's offset could not be read.</exception>
-    private async Task<Dictionary<int, long>> Offsets(IAdminClient admin, IReadOnlyList<int> partitions, OffsetSpec spec)
+    private Dictionary<int, long> Offsets(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyList<int> partitions, Timestamp which)
     {
-        var request = partitions.Select(p => new TopicPartitionOffsetSpec { TopicPartition = new TopicPartition(topic, p), OffsetSpec = spec });
-        var options = new ListOffsetsOptions { IsolationLevel = IsolationLevel.ReadCommitted, RequestTimeout = MetadataTimeout };
-        var result = await admin.ListOffsetsAsync(request, options).ConfigureAwait(false);
-        return result.ResultInfos.ToDictionary(info => info.TopicPartitionOffsetError.Partition.Value, info => info.TopicPartitionOffsetError.Offset.Value);
+        var asked = partitions.Select(p => new TopicPartitionTimestamp(topic, p, which));
+        return consumer.OffsetsForTimes(asked, MetadataTimeout).ToDictionary(o => o.Partition.Value, o => o.Offset.Value);
     }
-
-    private IAdminClient Admin() =>
-        new AdminClientBuilder(clientSettings.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "kommune-state-offsets" }))
-            .SetLogHandler((_, _) => { }).Build();
 
     private IConsumer<byte[]?, byte[]?> Consumer() =>
         new ConsumerBuilder<byte[]?, byte[]?>(clientSettings.ApplyTo(new ConsumerConfig

@@ -268,6 +268,10 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             IsolationLevel = IsolationLevel.ReadCommitted,
             // A restore reads a backlog far larger than the client's prefetch queue: fetch again soon once it has room.
             FetchQueueBackoffMs = KafkaEventSource.RefetchAfterFullQueueMs,
+            // A restore reads to ends it knows and never waits for new records: a fetch that finds nothing new must not
+            // be held at the broker for the default 500 ms (a restore met such waits as it neared the ends of its two
+            // reads, the hand-over marks' and the states').
+            FetchWaitMaxMs = 10,
             // A restore uses a record's partition, offset, key, value and headers: not its topic name (a string per
             // record) or timestamp.
             ConsumeResultFields = "headers",

@@ -973,10 +973,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             // written after the offsets this node commits, so that the new owners' area sides read it. Without it a
             // partition that gets no new event would hold area time back there (they start reading after every
             // earlier report) until it counts as idle.
-            for (var partition = 0; partition < tasks.TaskPartitions; partition++)
-            {
-                outputs.Send(partition, RepartitionCodec.Watermark(final, finalFloors), static () => { });
-            }
+            SendToEveryTask(outputs, tasks.TaskPartitions, RepartitionCodec.Watermark(final, finalFloors));
         }
 
         foreach (var (alertId, owner) in _context?.OpenAlerts ?? [])
@@ -1304,9 +1301,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        for (var partition = 0; partition < _context!.TaskPartitions; partition++)
+        SendToEveryTask(outputs, _context!.TaskPartitions, RepartitionCodec.Watermark(report, floors));
+    }
+
+    /// <summary>A watermark report to every repartition partition, encoded once (up to 20 reports a second).</summary>
+    private static void SendToEveryTask(MeteredOutputSink outputs, int taskPartitions, Confluent.Kafka.Message<byte[]?, byte[]?> report)
+    {
+        for (var partition = 0; partition < taskPartitions; partition++)
         {
-            outputs.Send(partition, RepartitionCodec.Watermark(report, floors), static () => { });
+            outputs.Send(partition, partition == 0 ? report : RepartitionCodec.WatermarkAgain(report), static () => { });
         }
     }
 

@@ -55,6 +55,34 @@ public sealed class RepartitionCodecTests
         Assert.Equal(42, record.Floors![0]);
     }
 
+    [Fact]
+    public void The_same_report_for_every_partition_reads_back_the_same_and_the_next_report_reads_as_itself()
+    {
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_714_557_600_000);
+        var report = RepartitionCodec.Watermark(new Dictionary<int, DateTimeOffset?> { [0] = at, [1] = null }, new Dictionary<int, long> { [0] = 42 });
+        var again = RepartitionCodec.WatermarkAgain(report);
+        var later = RepartitionCodec.Watermark(new Dictionary<int, DateTimeOffset?> { [0] = at.AddSeconds(1), [1] = at }, new Dictionary<int, long> { [0] = 43 });
+
+        Assert.NotSame(report, again);
+        Assert.Equal(report.Value, again.Value);
+        Assert.Equal(report.Headers.Select(h => (h.Key, h.GetValueBytes())), again.Headers.Select(h => (h.Key, h.GetValueBytes())));
+        foreach (var message in new[] { report, again, later, again })
+        {
+            var record = Read(message);
+            var expected = message == later ? (Zero: at.AddSeconds(1), One: (DateTimeOffset?)at, Floor: 43L) : (Zero: at, One: null, Floor: 42L);
+            Assert.Equal(RepartitionKind.Watermark, record.Kind);
+            Assert.Equal(expected.Zero, record.Watermarks![0]);
+            Assert.Equal(expected.One, record.Watermarks[1]);
+            Assert.Equal(expected.Floor, record.Floors![0]);
+        }
+
+        // A reader that reuses its buffer for the next report does not get the last one's values back.
+        var buffer = Encoding.ASCII.GetBytes("0=1714557600000;1=idle");
+        Assert.Equal(at, Read(new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = buffer, Headers = later.Headers }).Watermarks![0]);
+        Encoding.ASCII.GetBytes("0=1714557600001;1=idle").CopyTo(buffer, 0);
+        Assert.Equal(at.AddMilliseconds(1), Read(new Confluent.Kafka.Message<byte[]?, byte[]?> { Value = buffer, Headers = later.Headers }).Watermarks![0]);
+    }
+
     [Theory]
     [InlineData("0=1714557600000;1=idle;;", true)]
     [InlineData("0=1714557600000@42", true)]

@@ -65,6 +65,13 @@ public sealed record RepartitionRecord(
 /// </summary>
 public static class RepartitionCodec
 {
+    // The last watermark report decoded on this thread (a consume loop's), and its bytes: see DecodeWatermark.
+    [ThreadStatic]
+    private static byte[]? t_lastWatermarkValue;
+
+    [ThreadStatic]
+    private static RepartitionRecord? t_lastWatermark;
+
     /// <summary>The header naming the kind.</summary>
     public const string KindHeader = "kommune-kind";
 
@@ -143,6 +150,17 @@ public static class RepartitionCodec
         return Message(RepartitionKind.Watermark, null, Encoding.ASCII.GetBytes(text));
     }
 
+    /// <summary>
+    /// The same watermark report as <paramref name="report"/> (made by <see cref="Watermark"/>), for another partition:
+    /// a record of its own that shares the encoded value. A node writes each report to every repartition partition, so
+    /// it is encoded once, not once per partition.
+    /// </summary>
+    public static Message<byte[]?, byte[]?> WatermarkAgain(Message<byte[]?, byte[]?> report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        return Message(RepartitionKind.Watermark, null, report.Value ?? []);
+    }
+
     /// <summary>Whether a record is a watermark report (bookkeeping that moves area time, not work of its own).</summary>
     public static bool IsWatermark(Message<byte[]?, byte[]?> message) =>
         message?.Headers is { } headers
@@ -211,8 +229,7 @@ public static class RepartitionCodec
 
                 break;
             case "watermark":
-                var floors = new Dictionary<int, long>();
-                record = ParseWatermarks(value, floors, out failure) is { } watermarks ? new RepartitionRecord(RepartitionKind.Watermark, Watermarks: watermarks, Floors: floors) : null;
+                record = DecodeWatermark(value, out failure);
                 break;
             case "command":
                 record = DecodeCommand(key, value, headers, out failure);
@@ -247,6 +264,30 @@ public static class RepartitionCodec
         }
 
         return new RepartitionRecord(RepartitionKind.Command, Command: command, Owner: new AlertOwner(scope == "area", owner, -1), CommandSource: source, OwnerArea: area);
+    }
+
+    /// <summary>
+    /// A watermark report. Each node writes every report to every repartition partition, so a consume loop reads the same
+    /// bytes once per partition it holds in a row: one the same as the last read on this thread is not parsed again (its
+    /// dictionaries are read-only, so the records share them).
+    /// </summary>
+    private static RepartitionRecord? DecodeWatermark(byte[]? value, out DecodeFailure failure)
+    {
+        failure = default;
+        if (value is not null && t_lastWatermarkValue is { } lastValue && t_lastWatermark is { } last && value.AsSpan().SequenceEqual(lastValue))
+        {
+            return last with { };
+        }
+
+        var floors = new Dictionary<int, long>();
+        if (ParseWatermarks(value, floors, out failure) is not { } watermarks)
+        {
+            return null;
+        }
+
+        var record = new RepartitionRecord(RepartitionKind.Watermark, Watermarks: watermarks, Floors: floors);
+        (t_lastWatermarkValue, t_lastWatermark) = (value?.ToArray(), record); // a copy: the caller may reuse its buffer
+        return record;
     }
 
     private static DecodeFailure Unreadable(ReadOnlySpan<char> pair) => new(DeadLetterCode.Other, $"unreadable watermark record '{pair}'");

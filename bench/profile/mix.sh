@@ -1,4 +1,4 @@
-# Sourced by the profile scripts: builds the engine (Release), starts the embedded broker (12 partitions) and
+# Sourced by the profile scripts: builds the engine (Release), starts the embedded broker (12 partitions, or PARTITIONS) and
 # `kommune run` (every built-in rule, state persisted; extra environment from ENGINE_ENV) in a temporary directory,
 # and removes both at exit. Sets: repo, k (kommune.dll), out, b (bootstrap servers), port (the engine's metrics
 # port), broker, engine; and the functions feed (starts `kommune simulate` as $sim, also stopped at exit) and stop_engine.
@@ -11,7 +11,7 @@ out=$(mktemp -d)
 dotnet build -c Release "$repo/src/Engine" >/dev/null
 k="$repo/src/Engine/bin/Release/net10.0/kommune.dll"
 cd "$out"
-dotnet "$k" broker --partitions 12 --bootstrap-file bs >broker.log 2>&1 &
+dotnet "$k" broker --partitions "${PARTITIONS:-12}" --bootstrap-file bs >broker.log 2>&1 &
 broker=$!
 trap 'kill $broker ${sim:-} ${engines:-} 2>/dev/null || true; rm -rf "$out"' EXIT
 for _ in $(seq 1 100); do [ -s bs ] && break; sleep 0.2; done

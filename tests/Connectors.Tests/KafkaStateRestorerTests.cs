@@ -147,6 +147,27 @@ public sealed class KafkaStateRestorerTests
         Assert.Equal(0, taken);
     }
 
+    [Fact]
+    public void Offsets_the_broker_refuses_are_an_error_not_an_empty_partition()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(1);
+        cluster.CreateTopic("state", partitions: 2);
+        Write(cluster, "state", new StateRecord("sensor:s-1", "kept"u8.ToArray(), 1));
+        var logger = new RecordingLogger();
+        var restorer = Restorer(cluster, "state", new StateChunkLedger(), logger);
+
+        cluster.PushRequestErrors(KafkaApi.ListOffsets, ErrorCode.TopicAuthorizationFailed);
+        Assert.Null(restorer.EndOffsets([0, 1]));
+        var error = Assert.Single(logger.Lines, l => l.EventId == 3107);
+        Assert.Contains("state", error.Text, StringComparison.Ordinal);
+
+        cluster.PushRequestErrors(KafkaApi.ListOffsets, ErrorCode.TopicAuthorizationFailed);
+        Assert.ThrowsAny<KafkaException>(() => restorer.Restore([0, 1], _ => true));
+
+        Assert.Equal(new Dictionary<int, long> { [0] = 0, [1] = 1 }, restorer.EndOffsets([0, 1]));
+        Assert.Equal(1, restorer.Restore([0, 1], _ => true));
+    }
+
     private static KafkaStateRestorer Restorer(EmbeddedKafkaCluster cluster, string topic, StateChunkLedger chunks, ILogger logger) =>
         new(cluster.BootstrapServers, KafkaClientSettings.None, topic, Wait, chunks, logger);
 

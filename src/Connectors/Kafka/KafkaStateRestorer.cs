@@ -252,7 +252,17 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     private Dictionary<int, long> Offsets(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyList<int> partitions, Timestamp which)
     {
         var asked = partitions.Select(p => new TopicPartitionTimestamp(topic, p, which));
-        return consumer.OffsetsForTimes(asked, MetadataTimeout).ToDictionary(o => o.Partition.Value, o => o.Offset.Value);
+        var offsets = consumer.OffsetsForTimes(asked, MetadataTimeout).ToDictionary(o => o.Partition.Value, o => o.Offset.Value);
+        foreach (var partition in partitions)
+        {
+            // Never taken for an empty partition: its keys would silently not be restored.
+            if (!offsets.TryGetValue(partition, out var offset) || offset < 0)
+            {
+                throw new KafkaException(new Error(ErrorCode.Local_Fail, $"the broker gave no {(which == Earliest ? "first" : "end")} offset for partition {partition} of {topic}"));
+            }
+        }
+
+        return offsets;
     }
 
     private IConsumer<byte[]?, byte[]?> Consumer() =>

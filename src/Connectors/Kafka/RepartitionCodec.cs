@@ -65,12 +65,15 @@ public sealed record RepartitionRecord(
 /// </summary>
 public static class RepartitionCodec
 {
-    // The last watermark report decoded on this thread (a consume loop's), and its bytes: see DecodeWatermark.
-    [ThreadStatic]
-    private static byte[]? t_lastWatermarkValue;
+    // How many of the watermark reports last decoded on a thread (a consume loop's) it keeps, with their bytes: see
+    // DecodeWatermark. A fetch brings each partition's new records in turn, so the same few reports come again and again.
+    private const int RecentWatermarks = 16;
 
     [ThreadStatic]
-    private static RepartitionRecord? t_lastWatermark;
+    private static (byte[] Value, RepartitionRecord Record)[]? t_recentWatermarks;
+
+    [ThreadStatic]
+    private static int t_nextRecentWatermark;
 
     /// <summary>The header naming the kind.</summary>
     public const string KindHeader = "kommune-kind";
@@ -268,15 +271,23 @@ public static class RepartitionCodec
 
     /// <summary>
     /// A watermark report. Each node writes every report to every repartition partition, so a consume loop reads the same
-    /// bytes once per partition it holds in a row: one the same as the last read on this thread is not parsed again (its
-    /// dictionaries are read-only, so the records share them).
+    /// bytes once per partition it holds: one the same as any of the last few parsed on this thread is not parsed again
+    /// (its dictionaries are read-only, so the records share them).
     /// </summary>
     private static RepartitionRecord? DecodeWatermark(byte[]? value, out DecodeFailure failure)
     {
         failure = default;
-        if (value is not null && t_lastWatermarkValue is { } lastValue && t_lastWatermark is { } last && value.AsSpan().SequenceEqual(lastValue))
+        var recent = t_recentWatermarks ??= new (byte[], RepartitionRecord)[RecentWatermarks];
+        if (value is not null)
         {
-            return last with { };
+            foreach (var (seen, decoded) in recent)
+            {
+                // Reports differ within their first entries, so a report that is not this one is passed over early.
+                if (seen is not null && value.AsSpan().SequenceEqual(seen))
+                {
+                    return decoded with { };
+                }
+            }
         }
 
         var floors = new Dictionary<int, long>();
@@ -286,7 +297,12 @@ public static class RepartitionCodec
         }
 
         var record = new RepartitionRecord(RepartitionKind.Watermark, Watermarks: watermarks, Floors: floors);
-        (t_lastWatermarkValue, t_lastWatermark) = (value?.ToArray(), record); // a copy: the caller may reuse its buffer
+        if (value is not null)
+        {
+            recent[t_nextRecentWatermark] = (value.ToArray(), record); // a copy: the caller may reuse its buffer
+            t_nextRecentWatermark = (t_nextRecentWatermark + 1) % RecentWatermarks;
+        }
+
         return record;
     }
 

@@ -149,4 +149,35 @@ public sealed class PartitionMonitorTests
         monitor.Publish(monitor.Snapshot(T0, []));
         Assert.Equal(2L, monitor.ProgressVersion);
     }
+    [Fact]
+    public void Publishing_some_partitions_again_changes_only_theirs_and_a_partition_assigned_since_the_last_publication_needs_a_full_one()
+    {
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        var p1 = new TopicPartition(P0.Topic, 1);
+        monitor.Assigned(P0, start: 10, end: 10, T0);
+        monitor.Assigned(p1, start: 20, end: 20, T0);
+        monitor.Publish(monitor.Snapshot(T0, []));
+        var before = monitor.Progress;
+        Assert.All(before, p => Assert.True(p.CaughtUp));
+
+        // A record after a silence on P0, and p1's end moved on without a publication.
+        monitor.Taken(P0, 10, T0.AddSeconds(1));
+        monitor.SeenEnd(P0, 12);
+        monitor.SeenEnd(p1, 25);
+        Assert.True(monitor.PublishAgain([P0], T0.AddSeconds(1), []));
+
+        Assert.Equal(2L, monitor.ProgressVersion);
+        var again = monitor.Progress;
+        Assert.Equal((10L, false, 1L), (again[0].LastTaken, again[0].CaughtUp, again[0].Lag));
+        Assert.Same(before[1], again[1]); // p1 as last published, until the next full publication
+        Assert.Equal(-1L, before[0].LastTaken); // what was published before is never changed
+
+        var p2 = new TopicPartition(P0.Topic, 2);
+        monitor.Assigned(p2, start: 0, end: 0, T0);
+        Assert.False(monitor.PublishAgain([p2], T0.AddSeconds(2), []));
+        Assert.Equal(2L, monitor.ProgressVersion);
+
+        monitor.Publish(monitor.Snapshot(T0.AddSeconds(2), []));
+        Assert.Equal((3, 5L), (monitor.Progress.Count, monitor.Progress.Single(p => p.Partition == 1).Lag));
+    }
 }

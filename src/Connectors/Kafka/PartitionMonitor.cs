@@ -22,6 +22,7 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
     private IReadOnlyList<PartitionProgress> _progress = [];
     private IReadOnlyList<PartitionLag> _lag = [];
     private long _progressVersion;
+    private Dictionary<(string Topic, int Partition), int> _published = [];
 
     /// <summary>While the consumer is paused no fetch says what is new, so no partition counts as caught up.</summary>
     public bool Paused { get; set; }
@@ -164,29 +165,7 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
         var progress = new List<PartitionProgress>(_partitions.Count);
         foreach (var (tp, state) in _partitions)
         {
-            // Everything is taken when the next offset to take is the log's end, or when the fetcher said it reached the
-            // end (that end is past any transaction markers, which are never taken as records).
-            var everythingTaken = state.End >= 0 && ((state.Next >= 0 && state.Next >= state.End) || state.EndReached >= state.End);
-            var caughtUp = !Paused && everythingTaken && now - state.EndConfirmed <= EndKnowledgeLifetime;
-            var lag = everythingTaken ? 0 : state.End >= 0 && state.Next >= 0 ? Math.Max(0, state.End - state.Next) : -1;
-            var backlog = everythingTaken && state.Committed > state.LastTaken ? 0
-                : state.End >= 0 && state.Committed >= 0 ? Math.Max(0, state.End - state.Committed) : 0;
-            if (backlog > 0 && !state.HadBacklog)
-            {
-                state.CommittedMoved = now; // work just appeared: the wait for its commit starts now
-            }
-
-            state.HadBacklog = backlog > 0;
-            var waiting = backlog > 0 ? now - state.CommittedMoved : TimeSpan.Zero;
-            var stalled = backlog > 0 && waiting >= stallTimeout;
-            var item = new PartitionProgress(tp.Topic, tp.Partition.Value, lag, caughtUp, state.LastTaken, state.Committed, backlog, waiting, stalled);
-            if (stalled != state.Stalled)
-            {
-                state.Stalled = stalled;
-                changed.Add(item);
-            }
-
-            progress.Add(item);
+            progress.Add(ItemOf(tp, state, now, changed));
         }
 
         return progress;
@@ -195,9 +174,70 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
     /// <summary>Publishes <paramref name="progress"/> (a <see cref="Snapshot"/>) and its lags for other threads.</summary>
     public void Publish(IReadOnlyList<PartitionProgress> progress)
     {
+        var positions = new Dictionary<(string Topic, int Partition), int>(progress.Count);
+        for (var i = 0; i < progress.Count; i++)
+        {
+            positions[(progress[i].Topic, progress[i].Partition)] = i;
+        }
+
+        _published = positions;
         Volatile.Write(ref _progress, progress);
         Interlocked.Increment(ref _progressVersion);
         Volatile.Write(ref _lag, [.. progress.Where(p => p.Lag >= 0).Select(p => new PartitionLag(p.Topic, p.Partition, p.Lag))]);
+    }
+
+    /// <summary>
+    /// Publishes <paramref name="partitions"/> as of <paramref name="now"/> and every other partition as last published:
+    /// what a record taken after a silence changes, at the cost of those partitions rather than of all assigned ones
+    /// (a full <see cref="Snapshot"/> five times a second keeps the rest, and the lags, current).
+    /// </summary>
+    /// <param name="partitions">The partitions whose state changed.</param>
+    /// <param name="now">The time their state is judged at.</param>
+    /// <param name="changed">Receives those of them that became stalled or recovered.</param>
+    /// <returns>false when a partition was not in the last publication (assigned since): then nothing is published.</returns>
+    public bool PublishAgain(IEnumerable<TopicPartition> partitions, DateTime now, List<PartitionProgress> changed)
+    {
+        var progress = Progress.ToArray();
+        foreach (var tp in partitions)
+        {
+            if (!_partitions.TryGetValue(tp, out var state) || !_published.TryGetValue((tp.Topic, tp.Partition.Value), out var position))
+            {
+                return false;
+            }
+
+            progress[position] = ItemOf(tp, state, now, changed);
+        }
+
+        Volatile.Write(ref _progress, progress);
+        Interlocked.Increment(ref _progressVersion);
+        return true;
+    }
+
+    private PartitionProgress ItemOf(TopicPartition tp, State state, DateTime now, List<PartitionProgress> changed)
+    {
+        // Everything is taken when the next offset to take is the log's end, or when the fetcher said it reached the
+        // end (that end is past any transaction markers, which are never taken as records).
+        var everythingTaken = state.End >= 0 && ((state.Next >= 0 && state.Next >= state.End) || state.EndReached >= state.End);
+        var caughtUp = !Paused && everythingTaken && now - state.EndConfirmed <= EndKnowledgeLifetime;
+        var lag = everythingTaken ? 0 : state.End >= 0 && state.Next >= 0 ? Math.Max(0, state.End - state.Next) : -1;
+        var backlog = everythingTaken && state.Committed > state.LastTaken ? 0
+            : state.End >= 0 && state.Committed >= 0 ? Math.Max(0, state.End - state.Committed) : 0;
+        if (backlog > 0 && !state.HadBacklog)
+        {
+            state.CommittedMoved = now; // work just appeared: the wait for its commit starts now
+        }
+
+        state.HadBacklog = backlog > 0;
+        var waiting = backlog > 0 ? now - state.CommittedMoved : TimeSpan.Zero;
+        var stalled = backlog > 0 && waiting >= stallTimeout;
+        var item = new PartitionProgress(tp.Topic, tp.Partition.Value, lag, caughtUp, state.LastTaken, state.Committed, backlog, waiting, stalled);
+        if (stalled != state.Stalled)
+        {
+            state.Stalled = stalled;
+            changed.Add(item);
+        }
+
+        return item;
     }
 
     private sealed class State

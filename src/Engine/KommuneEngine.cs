@@ -57,6 +57,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private DateTimeOffset _reportedAt;
     private Dictionary<int, DateTimeOffset?> _lastReport = []; // per sensor partition, what was last reported; under _time
     private Dictionary<int, long> _lastFloors = []; // and the floors with it; under _time
+    private WatermarkReportPacing<WatermarkReport>? _reportPacing; // made for the pipeline's partition count; under _time
+    private readonly Lock _reportWriting = new(); // reports are written in the order they were decided; taken before _time
     private IActorRef? _areaRouter;
     private AlertDirectory? _directory;
     private long _appliedProgress = -1; // the consumer's progress version last applied to the watermarks; under _time
@@ -549,6 +551,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _reported = DateTimeOffset.MinValue;
                 _lastReport = [];
                 _lastFloors = [];
+                _reportPacing = null;
                 _appliedProgress = -1;
                 _announced = DateTimeOffset.MinValue;
                 _announcedAt = DateTimeOffset.MinValue;
@@ -973,7 +976,18 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             // written after the offsets this node commits, so that the new owners' area sides read it. Without it a
             // partition that gets no new event would hold area time back there (they start reading after every
             // earlier report) until it counts as idle.
-            SendToEveryTask(outputs, tasks.TaskPartitions, RepartitionCodec.Watermark(final, finalFloors));
+            // A report still held back goes first: it is older than this one.
+            lock (_reportWriting)
+            {
+                WatermarkReport? held;
+                lock (_time)
+                {
+                    held = _reportPacing?.Flush(_clock.GetUtcNow());
+                }
+
+                Write(held);
+                SendToEveryTask(outputs, tasks.TaskPartitions, RepartitionCodec.Watermark(final, finalFloors));
+            }
         }
 
         foreach (var (alertId, owner) in _context?.OpenAlerts ?? [])
@@ -1172,6 +1186,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 ReportWatermarkAgain(router, now);
             }
         }
+
+        WriteHeldReport();
     }
 
     /// <summary>
@@ -1283,28 +1299,62 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     /// </summary>
     private void WatermarkPassed(DateTimeOffset watermark, Dictionary<int, DateTimeOffset?> report, Dictionary<int, long> floors)
     {
-        lock (_time)
+        lock (_reportWriting)
         {
-            if (watermark < _reported)
+            WatermarkReport? written;
+            lock (_time)
             {
-                return;
+                if (watermark < _reported)
+                {
+                    return;
+                }
+
+                // What a hand-over writes last is this report even when it is held back: its records are all sent.
+                _reported = watermark;
+                _reportedAt = _clock.GetUtcNow();
+                _lastReport = report;
+                _lastFloors = floors;
+                if (report.Count == 0 || _context is not { } context)
+                {
+                    return;
+                }
+
+                _reportPacing ??= new WatermarkReportPacing<WatermarkReport>(context.TaskPartitions, AnnounceInterval, WatermarkReportInterval);
+                written = _reportPacing.Passed(new WatermarkReport(report, floors), _reportedAt);
             }
 
-            _reported = watermark;
-            _reportedAt = _clock.GetUtcNow();
-            _lastReport = report;
-            _lastFloors = floors;
+            Write(written);
         }
-
-        if (report.Count == 0 || _outputs is not { } outputs)
-        {
-            return;
-        }
-
-        SendToEveryTask(outputs, _context!.TaskPartitions, RepartitionCodec.Watermark(report, floors));
     }
 
-    /// <summary>A watermark report to every repartition partition, encoded once (up to 20 reports a second).</summary>
+    /// <summary>The report held back by <see cref="_reportPacing"/>, once its time has come. Not under <see cref="_time"/>.</summary>
+    private void WriteHeldReport()
+    {
+        lock (_reportWriting)
+        {
+            WatermarkReport? held;
+            lock (_time)
+            {
+                held = _reportPacing?.Due(_clock.GetUtcNow());
+            }
+
+            Write(held);
+        }
+    }
+
+    /// <summary>Writes <paramref name="report"/> (when there is one) to every repartition partition. Under <see cref="_reportWriting"/>.</summary>
+    private void Write(WatermarkReport? report)
+    {
+        if (report is not null && _outputs is { } outputs && _context is { } context)
+        {
+            SendToEveryTask(outputs, context.TaskPartitions, RepartitionCodec.Watermark(report.Partitions, report.Floors));
+        }
+    }
+
+    /// <summary>A watermark report as passed: per sensor partition how far event time has come (null: idle), and its floors.</summary>
+    private sealed record WatermarkReport(Dictionary<int, DateTimeOffset?> Partitions, Dictionary<int, long> Floors);
+
+    /// <summary>A watermark report to every repartition partition, encoded once (paced by <see cref="WatermarkReportPacing{TReport}"/>).</summary>
     private static void SendToEveryTask(MeteredOutputSink outputs, int taskPartitions, Confluent.Kafka.Message<byte[]?, byte[]?> report)
     {
         for (var partition = 0; partition < taskPartitions; partition++)

@@ -53,9 +53,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private readonly List<RoutedEvent> _dispatchedEvents = []; // routed by the dispatch, not yet sent (SendDispatched); under _time
     private readonly List<AreaRecord> _dispatchedRecords = []; // the same for the area side; under _time
-    private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark last reported to the area side; under _time
+    private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark of the last report passed to the area side (written, or held back to be); under _time
     private DateTimeOffset _reportedAt;
-    private Dictionary<int, DateTimeOffset?> _lastReport = []; // per sensor partition, what was last reported; under _time
+    private Dictionary<int, DateTimeOffset?> _lastReport = []; // per sensor partition, what the last report passed said (written, or held back to be); under _time
     private Dictionary<int, long> _lastFloors = []; // and the floors with it; under _time
     private WatermarkReportPacing<WatermarkReport>? _reportPacing; // made for the pipeline's partition count; under _time
     private readonly Lock _reportWriting = new(); // reports are written in the order they were decided; taken before _time

@@ -979,13 +979,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             // A report still held back goes first: it is older than this one.
             lock (_reportWriting)
             {
-                WatermarkReport? held;
-                lock (_time)
-                {
-                    held = _reportPacing?.Flush(_clock.GetUtcNow());
-                }
-
-                Write(held);
+                WriteHeldReport(whetherDueOrNot: true);
                 SendToEveryTask(outputs, tasks.TaskPartitions, RepartitionCodec.Watermark(final, finalFloors));
             }
         }
@@ -1327,15 +1321,19 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>The report held back by <see cref="_reportPacing"/>, once its time has come. Not under <see cref="_time"/>.</summary>
-    private void WriteHeldReport()
+    /// <summary>
+    /// The report held back by <see cref="_reportPacing"/>, once its time has come (or at once, before a hand-over's last
+    /// report). Not under <see cref="_time"/>.
+    /// </summary>
+    private void WriteHeldReport(bool whetherDueOrNot = false)
     {
         lock (_reportWriting)
         {
             WatermarkReport? held;
             lock (_time)
             {
-                held = _reportPacing?.Due(_clock.GetUtcNow());
+                var now = _clock.GetUtcNow();
+                held = whetherDueOrNot ? _reportPacing?.Flush(now) : _reportPacing?.Due(now);
             }
 
             Write(held);

@@ -76,7 +76,10 @@ public sealed class EngineOptions
     /// <summary>How long the group waits for a silent engine node before moving its partitions.</summary>
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>A sensor actor with no event for this long is stopped (passivated); its next event starts it again.</summary>
+    /// <summary>
+    /// A sensor actor with no event for this long is stopped (passivated); one whose rules hold state falls asleep (its
+    /// area keeps the state's bytes) when it has no open alert and no processing-time timer; its next event starts it again.
+    /// </summary>
     public TimeSpan SensorIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 
     /// <summary>An area actor with no sensors and no event for this long is stopped.</summary>

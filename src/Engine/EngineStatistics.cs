@@ -51,7 +51,7 @@ public sealed record EngineStatistics
     /// <summary>Area actors alive now.</summary>
     public required long ActiveAreas { get; init; }
 
-    /// <summary>Restored sensors kept as their state's bytes, without an actor, until an event, timer, command or hand-over needs them.</summary>
+    /// <summary>Sensors kept as their state's bytes, without an actor, until an event, timer, command or hand-over needs them: restored ones, and idle ones that fell asleep.</summary>
     public required long DormantSensors { get; init; }
 
     /// <summary>Alert records acknowledged by the broker.</summary>

@@ -93,6 +93,71 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
         await third.StopAsync();
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Live_sensors_idle_past_their_timeout_fall_asleep_as_their_states_bytes_and_go_on_from_them_after_an_event_the_watermark_and_a_restart(bool exactlyOnce)
+    {
+        void Options(EngineOptions options)
+        {
+            options.PersistState = true;
+            options.StateInterval = TimeSpan.FromMilliseconds(200);
+            options.SensorIdleTimeout = TimeSpan.FromSeconds(1);
+            if (exactlyOnce)
+            {
+                options.ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce;
+                options.TransactionalId = "asleep-node";
+            }
+        }
+
+        using var bed = new KafkaTestBed(output, partitions: 1);
+        var minute = new DateTimeOffset(Events.T0.Ticks - (Events.T0.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
+        SensorEvent Reading(int sensor, int second) => new($"road-{sensor}", "sagene", SensorTypes.Traffic, minute.AddSeconds(second), new Dictionary<string, SensorValue> { ["speed"] = 40.0 });
+        List<(string Sensor, DateTimeOffset Start, long Count)> Aggregates(int count) => bed.ReadUntil(bed.Options.Topics.Aggregates, r => r.Count >= count)
+            .Select(r => JsonDocument.Parse(r.Message.Value!).RootElement)
+            .Select(a => (a.GetProperty("sensorId").GetString()!, a.GetProperty("windowStart").GetDateTimeOffset(), a.GetProperty("count").GetInt64()))
+            .ToList();
+
+        await using (var first = await bed.StartEngineAsync(Options, Rules()))
+        {
+            // Three readings of each sensor in the first minute; then no event for longer than the idle timeout, with
+            // the counts written: every sensor's actor stops and its area keeps its state's bytes.
+            for (var second = 1; second <= 3; second++)
+            {
+                for (var sensor = 0; sensor < Sensors; sensor++)
+                {
+                    bed.ProduceEvent(Reading(sensor, second));
+                }
+            }
+
+            bed.Flush();
+            await KafkaTestBed.WaitUntilAsync(() => first.Statistics is { Processed: 3 * Sensors, ActiveSensors: 0, DormantSensors: Sensors });
+
+            // An event wakes its sensor, which counts on; the watermark passing the minute wakes the rest, whose timers
+            // close it with the counts they fell asleep with.
+            bed.ProduceEvent(Reading(0, 4));
+            bed.ProduceEvent(Reading(0, 90));
+            bed.Flush();
+            Assert.Equal(
+                Enumerable.Range(0, Sensors).Select(s => ($"road-{s}", minute, s == 0 ? 4L : 3L)).Order(),
+                Aggregates(Sensors).Order());
+
+            // Their timers left them with nothing: they stop. A reading of the second minute gives road-0 a count again,
+            // and it falls asleep again; the engine stops with it asleep, and hands it over as kept.
+            bed.ProduceEvent(Reading(0, 91));
+            bed.Flush();
+            await KafkaTestBed.WaitUntilAsync(() => first.Statistics is { ActiveSensors: 0, DormantSensors: 1 }
+                && bed.CommittedAndEnd(bed.Options.GroupId, bed.Options.Topics.SensorEvents) is var (c, e) && c == e);
+            await first.StopAsync();
+        }
+
+        await using var restarted = await bed.StartEngineAsync(Options, Rules());
+        bed.ProduceEvent(Reading(0, 150));
+        bed.Flush();
+        Assert.Equal(("road-0", minute.AddMinutes(1), 1L), Aggregates(Sensors + 1)[^1]);
+        await restarted.StopAsync();
+    }
+
     [Fact]
     public async Task A_dormant_state_whose_values_turn_out_unreadable_is_logged_when_it_is_restored_and_the_sensor_starts_empty()
     {

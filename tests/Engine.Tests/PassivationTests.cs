@@ -40,7 +40,7 @@ public sealed class PassivationTests : TestKit
             SensorIdleTimeout = TimeSpan.FromMinutes(1),
             AreaIdleTimeout = TimeSpan.FromMinutes(5),
         };
-        var rules = new RuleSet([new RuleBinding("echo", new EchoRule()), new RuleBinding("timed", new TimedRule()), new RuleBinding("count", new CountRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule(), areas: ["keeps-state"])]);
+        var rules = new RuleSet([new RuleBinding("echo", new EchoRule()), new RuleBinding("timed", new TimedRule()), new RuleBinding("count", new CountRule()), new RuleBinding("tally", new TallyRule()), new RuleBinding(FallAlertRule.RuleName, new FallAlertRule(), areas: ["keeps-state"])]);
         _engine = new EngineContext(_sink, _counters, options, TimeProvider.System, rules, _log);
         _router = Sys.ActorOf(EventRouterActor.Props(_engine), "areas");
     }
@@ -129,7 +129,7 @@ public sealed class PassivationTests : TestKit
     }
 
     [Fact]
-    public void A_sensor_whose_rules_hold_state_is_not_passivated()
+    public void A_sensor_with_an_open_alert_is_not_passivated()
     {
         Send(Events.Fall("s-1", "keeps-state", 0)); // the fall rule keeps its alert open
         Send(Events.Fall("s-2", "a-1", 0));
@@ -140,7 +140,80 @@ public sealed class PassivationTests : TestKit
         Clock.Advance(TimeSpan.FromMinutes(10));
         AwaitCondition(() => _counters.ActiveAreas == 1);
         Assert.Equal(1, _counters.ActiveSensors);
+        Assert.Equal(0, _counters.DormantSensors); // an acknowledgement or an escalation may need it at any time
     }
+
+    [Fact]
+    public void An_idle_sensor_whose_rules_hold_state_falls_asleep_as_its_bytes_and_its_next_event_goes_on_from_that_state()
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            SendAndAwait(Counted("s-1", i));
+        }
+
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        AwaitCondition(() => _counters is { ActiveSensors: 0, DormantSensors: 1 });
+        Assert.Equal(1, _counters.ActiveAreas); // the area keeps it: it does not stop while it has a sleeping sensor
+        Clock.Advance(TimeSpan.FromMinutes(10));
+        AwaitCondition(() => _counters.ActiveAreas == 1);
+
+        SendAndAwait(Counted("s-1", 3));
+        Assert.Equal([1.0, 2, 3, 4], Counts());
+        Assert.Equal((1, 0), (_counters.ActiveSensors, _counters.DormantSensors));
+    }
+
+    [Fact]
+    public void A_sleeping_sensors_event_time_timer_fires_when_the_watermark_passes_it()
+    {
+        SendAndAwait(new SensorEvent("t-1", "a-1", "timed", Events.T0, new Dictionary<string, SensorValue>())); // due at T0 + 1 s
+        Clock.Advance(TimeSpan.FromMinutes(2));
+        AwaitCondition(() => _counters is { ActiveSensors: 0, DormantSensors: 1 });
+
+        Announce(Events.T0.AddMilliseconds(999));
+        Assert.Equal(1, _counters.DormantSensors);
+        Announce(Events.T0.AddSeconds(1));
+
+        AwaitCondition(() => _sink.Alerts.Any(a => a.Rule == "timed"));
+        Assert.Equal(Events.T0.AddSeconds(1), _sink.Alerts.Single(a => a.Rule == "timed").EventTime);
+        Assert.Equal(0, _counters.DormantSensors);
+    }
+
+    [Fact]
+    public void Events_arriving_while_sensors_with_state_fall_asleep_go_on_from_their_state_in_order()
+    {
+        const int Sensors = 20, Burst = 50;
+        for (var sensor = 0; sensor < Sensors; sensor++)
+        {
+            Send(Counted($"s-{sensor}", 0));
+        }
+
+        AwaitCondition(() => Interlocked.Read(ref _completed) == Sensors);
+
+        // The idle timeout fires and, before the sensors have stopped, bursts of their events arrive. Each sensor may
+        // handle some before its parent's confirmation, or its state may reach the area before or after some of them
+        // (then they wait for its next incarnation, which gets the state first), or it may be asleep already (then an
+        // event wakes it): in each case its events count on from its state.
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        for (var i = 1; i <= Burst; i++)
+        {
+            for (var sensor = 0; sensor < Sensors; sensor++)
+            {
+                Send(Counted($"s-{sensor}", i));
+            }
+        }
+
+        AwaitCondition(() => Interlocked.Read(ref _completed) == Sensors * (Burst + 1));
+        for (var sensor = 0; sensor < Sensors; sensor++)
+        {
+            Assert.Equal(Enumerable.Range(1, Burst + 1).Select(n => (double)n), Counts($"s-{sensor}"));
+        }
+    }
+
+    private static SensorEvent Counted(string sensorId, int second) =>
+        new(sensorId, "a-1", "tally", Events.T0.AddSeconds(second), new Dictionary<string, SensorValue>());
+
+    private List<double> Counts(string sensorId = "s-1") =>
+        _sink.Alerts.Where(a => a.Rule == "tally" && a.Status == AlertStatus.Raised && a.SensorId == sensorId).Select(a => a.Evidence["n"].Number).ToList();
 
     [Fact]
     public void A_sensor_that_gains_state_while_it_passivates_stays_with_its_state()
@@ -271,6 +344,27 @@ public sealed class PassivationTests : TestKit
             {
                 Evidence = new Dictionary<string, SensorValue> { ["n"] = count.Value },
             });
+        }
+    }
+
+    /// <summary>
+    /// Counts its key's "tally" events in state; per event raises and at once resolves an alert with the count so far:
+    /// state without an open alert, so an idle sensor of it may fall asleep.
+    /// </summary>
+    private sealed class TallyRule : Rule
+    {
+        public override IReadOnlyCollection<string> SensorTypes { get; } = ["tally"];
+
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var count = context.State<int>("n");
+            count.Update(count.Value + 1);
+            var incident = count.Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            context.RaiseAlert(incident, new AlertDraft("test", "tally", AlertSeverity.Low, "counted")
+            {
+                Evidence = new Dictionary<string, SensorValue> { ["n"] = count.Value },
+            });
+            context.ResolveAlert(incident, "counted");
         }
     }
 

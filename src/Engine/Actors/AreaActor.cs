@@ -10,7 +10,8 @@ namespace Kommune.Engine.Actors;
 /// actors, started on a sensor's first event that a sensor rule may want and passivated when idle. An event that an
 /// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs
 /// the area's rules (<see cref="AreaRulesActor"/>). A sensor restored from the state topic waits without an actor until
-/// something needs it (<see cref="DormantSensors"/>). Forwards a watermark update only to the sensors it may concern:
+/// something needs it (<see cref="DormantSensors"/>), as does a sensor whose actor fell asleep for being idle while its
+/// rules held state (<see cref="FellAsleep"/>). Forwards a watermark update only to the sensors it may concern:
 /// those whose earliest event-time timer it passes (as each last said), and every sensor that has not answered yet for
 /// each event passed to it or for its restored state (so a timer set by an event can never miss the watermark that
 /// passes it); a dormant sensor is restored when a watermark passes its earliest event-time timer. Asks its own parent to
@@ -109,6 +110,16 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             if (_sensors.Contains(r.Header.Key) || !_dormant.TryKeep(r))
             {
                 _sensors.Deliver(r.Header.Key, r, Self);
+            }
+        });
+        Receive<FellAsleep>(f =>
+        {
+            // Its actor is stopping. Messages for it that came meanwhile (or a reload's changed rules) need it again: the
+            // state goes ahead of them to its next incarnation.
+            var sensorId = f.State.Header.Key;
+            if (_sensors.HasWaiting(sensorId) || !_dormant.TryKeep(f.State))
+            {
+                _sensors.DeliverFirst(sensorId, f.State, Self);
             }
         });
         Receive<CommandMessage>(c =>

@@ -6,15 +6,14 @@ using Kommune.Rules.Runtime;
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// Restored sensors of one area kept as the bytes of their state, without an actor, until something needs them: their
-/// next event or command, the watermark passing their earliest event-time timer, a rules reload, or the hand-over of their
-/// partition. A restart then makes no actor and reads no rule values for a sensor until it is needed, instead of for every
-/// sensor with state before the first event is processed. Only states that restoring would take as they are can wait: no
-/// open alert (a command or an escalation may need it at any time), no processing-time timer, and written by the bindings
-/// the area has now. Owned by the area's actor, used only from its message handlers.
+/// Sensors of one area kept as the bytes of their state, without an actor, until something needs them: their next event or
+/// command, the watermark passing their earliest event-time timer, a rules reload, or the hand-over of their partition.
+/// They come from a restore (a restart then makes no actor and reads no rule values for a sensor until it is needed,
+/// instead of for every sensor with state before the first event is processed), and from sensors whose actors stopped
+/// for being idle while their rules held state (<see cref="FellAsleep"/>: a road's windows, a meter's detector). Only
+/// states that restoring would take as they are can wait (<see cref="MayKeep"/>). Owned by the area's actor, used only
+/// from its message handlers.
 /// </summary>
-/// <param name="engine">The engine.</param>
-/// <param name="area">The owning area's actor (named as the writer of the states it writes at a hand-over).</param>
 internal sealed class DormantSensors(EngineContext engine, IActorRef area)
 {
     private readonly Dictionary<string, RestoreState> _states = new(StringComparer.Ordinal);
@@ -25,12 +24,24 @@ internal sealed class DormantSensors(EngineContext engine, IActorRef area)
     /// <summary>How many sensors are kept.</summary>
     public int Count => _states.Count;
 
-    /// <summary>Keeps a sensor's restored state if it can wait to be restored (see the class); false when it cannot.</summary>
+    /// <summary>
+    /// Whether a sensor's state can wait as its bytes under <paramref name="rules"/>: restoring it would take it as it is
+    /// (written by the bindings the area has now, not read whole yet), and nothing in it may need the sensor before its
+    /// next event or the watermark passing its earliest event-time timer: no open alert (a command or an escalation may
+    /// need it at any time) and no processing-time timer.
+    /// </summary>
+    public static bool MayKeep(RestoreState restore, RuleSet rules)
+    {
+        var header = restore.Header;
+        return restore.Snapshot is null && header.Scope == RuleScope.Sensor && !header.HasOpenAlerts
+            && header.NextProcessingTimeTimer is null && header.RestoresUnchangedUnder(rules);
+    }
+
+    /// <summary>Keeps a sensor's state if it can wait (<see cref="MayKeep"/> under the engine's rules); false when it cannot.</summary>
     public bool TryKeep(RestoreState restore)
     {
         var header = restore.Header;
-        if (restore.Snapshot is not null || header.Scope != RuleScope.Sensor || header.HasOpenAlerts
-            || header.NextProcessingTimeTimer is not null || !header.RestoresUnchangedUnder(engine.Rules))
+        if (!MayKeep(restore, engine.Rules))
         {
             return false;
         }

@@ -213,11 +213,25 @@ internal sealed record RestoreState(Kommune.Rules.Runtime.KeyedStateHeader Heade
     public Kommune.Rules.Runtime.KeyedStateSnapshot Decode() => Snapshot ?? Kommune.Rules.Runtime.KeyedStateSnapshot.FromJson(Raw);
 
     /// <summary>
-    /// The input partition a sensor's state was last written for: the first it covers, or, for a state written without
-    /// the offsets it covers, its state partition when those are the input partitions; null when not known.
+    /// The input partition of a sensor that fell asleep on this node (<see cref="FellAsleep"/>), which knew it; null for a
+    /// state read from the state topic, whose record says it (<see cref="SensorTask"/>).
+    /// </summary>
+    public int? Task { get; init; }
+
+    /// <summary>
+    /// The input partition a sensor's state is of: <see cref="Task"/> when known, else the first it covers, or, for a
+    /// state written without the offsets it covers, its state partition when those are the input partitions; null when
+    /// not known.
     /// </summary>
     public int? SensorTask(int statePartitions, int taskPartitions) =>
-        Covers.Count > 0 ? Covers.Keys.First()
+        Task is { } task ? task
+        : Covers.Count > 0 ? Covers.Keys.First()
         : statePartitions == taskPartitions ? Partition
         : null;
 }
+
+/// <summary>
+/// From a sensor to its area as it stops for being idle while its rules hold state: <paramref name="State"/> is that state
+/// as a restore would read it, to keep as its bytes until something needs the sensor (<see cref="DormantSensors"/>).
+/// </summary>
+internal sealed record FellAsleep(RestoreState State);

@@ -49,6 +49,24 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
         delivered?.Invoke(child, message);
     }
 
+    /// <summary>
+    /// Delivers a message to the child for <paramref name="id"/> ahead of the messages waiting for its next incarnation
+    /// while it stops (so that incarnation handles it first); to a child not stopping, as <see cref="Deliver"/>.
+    /// </summary>
+    public void DeliverFirst(string id, object message, IActorRef sender)
+    {
+        if (_buffers.TryGetValue(id, out var buffer))
+        {
+            buffer.Insert(0, (message, sender));
+            return;
+        }
+
+        Deliver(id, message, sender);
+    }
+
+    /// <summary>Whether messages wait for the next incarnation of the child for <paramref name="id"/>, which is stopping.</summary>
+    public bool HasWaiting(string id) => _buffers.TryGetValue(id, out var buffer) && buffer.Count > 0;
+
     /// <summary>Children running (not stopping): those <see cref="Broadcast"/> tells.</summary>
     public int Running => _byId.Count - _buffers.Count;
 

@@ -22,6 +22,7 @@ namespace Kommune.Engine.Actors;
 internal sealed partial class RuleHost
 {
     private const string ProcessingTimerKey = "processing-time";
+    private static readonly IReadOnlyDictionary<int, long> NoCovers = new Dictionary<int, long>();
     private const int DeltasThatPayForABase = 2; // a base followed by fewer deltas than this cost more than it saved
     private const byte WholeWritesAfterChurn = 32; // then the state is written whole for this many checkpoints
     private readonly EngineContext _engine;
@@ -246,6 +247,34 @@ internal sealed partial class RuleHost
         var changes = Runner.Restore(snapshot, outputs);
         _engine.Reloads.Applied(null, changes);
         Finish(outputs, null, changed: changes.Count > 0);
+    }
+
+    /// <summary>
+    /// The key's state as a restore reads it, for its actor to stop while its area keeps the state as bytes
+    /// (<see cref="DormantSensors"/>): only when all it holds is written (or state is not persisted) and JSON can write it;
+    /// otherwise null, and the actor stays.
+    /// </summary>
+    public RestoreState? ToRestoreState()
+    {
+        if (_dirty || _handedOver is not null || !Runner.HasState)
+        {
+            return null;
+        }
+
+        byte[] raw;
+        try
+        {
+            raw = Runner.PersistedState();
+        }
+        catch (Exception exception) when (exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
+        {
+            return null; // a plugin rule keeps a value JSON cannot write: the key stays in its actor
+        }
+
+        // The base its next delta would be of: a restore writes its next base to the other slot, as here.
+        var baseSlot = _base?.Slot ?? (_restoredBaseSlot >= 0 ? (int)_restoredBaseSlot : null);
+        var covers = _covers is { Count: > 0 } ? _covers : NoCovers; // not changed again: the actor stops
+        return new RestoreState(Runner.Header(), null, raw, _partition ?? -1, covers, _origins?.ToJson(), baseSlot) { Task = Task };
     }
 
     /// <summary>

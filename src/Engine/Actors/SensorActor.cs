@@ -6,7 +6,9 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// One sensor: hosts the sensor-scoped rules for that sensor (their keyed state and timers), runs them on each of
 /// its events in order, and sends their facts to its area. Never blocks: completion is signalled by the sink's
-/// callbacks. Stops when idle unless its rules still hold state or timers.
+/// callbacks. Stops when idle: at once when its rules hold nothing; when they hold state that is all written (or not
+/// persisted), no open alert and no processing-time timer, it falls asleep, and its area keeps that state as its bytes
+/// until something needs the sensor again (<see cref="DormantSensors"/>); otherwise it stays.
 /// </summary>
 internal sealed class SensorActor : UntypedActor, IWithTimers
 {
@@ -109,13 +111,22 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 AfterRules();
                 break;
             case IdleCheck:
-                if (_idle.IsIdle() && CanStop)
+                if (_idle.IsIdle() && (CanStop || MayFallAsleep))
                 {
                     Context.Parent.Tell(Passivate.Instance);
                 }
 
                 break;
             case ConfirmPassivation:
+                if (!CanStop && MayFallAsleep && _rules!.ToRestoreState() is { } state && DormantSensors.MayKeep(state, _engine.Rules))
+                {
+                    // Its area has it before it learns that this actor stopped (Akka delivers Terminated after what the
+                    // actor sent), and gives it to the next incarnation if one is needed before then.
+                    Context.Parent.Tell(new FellAsleep(state));
+                    Context.Stop(Self);
+                    break;
+                }
+
                 Passivation.Confirm(Context, CanStop);
                 break;
             default:
@@ -150,6 +161,14 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
     /// <summary>Whether stopping loses nothing: its rules hold no state and nothing waits to be written.</summary>
     private bool CanStop => _rules is null || (!_rules.Runner.HasState && !_rules.HasUnwrittenState);
+
+    /// <summary>
+    /// Whether it may stop with its area keeping its state as bytes (<see cref="DormantSensors"/>), as far as can be told
+    /// without writing the state: all of it written, not handing over, no open alert, no processing-time timer, and the
+    /// engine's current rules.
+    /// </summary>
+    private bool MayFallAsleep => _handingOver is null && _rules is { HasUnwrittenState: false, Runner: { HasOpenAlerts: false, NextProcessingTimeTimer: null } runner }
+        && ReferenceEquals(runner.Rules, _engine.Rules);
 
     private void Restore(RestoreState r)
     {

@@ -143,7 +143,7 @@ internal sealed class EngineMetrics : IRuleTimings
         AwaitingCommit = factory.CreateGauge("kommune_events_uncommitted", "Events taken whose offsets cannot be committed yet (in flight, or waiting for their state).");
         ActiveSensors = factory.CreateGauge("kommune_active_sensor_actors", "Live sensor actors.");
         ActiveAreas = factory.CreateGauge("kommune_active_area_actors", "Live area actors.");
-        DormantSensors = factory.CreateGauge("kommune_dormant_sensors", "Restored sensors kept as their state's bytes, without an actor, until an event, timer, command or hand-over needs them.");
+        DormantSensors = factory.CreateGauge("kommune_dormant_sensors", "Sensors kept as their state's bytes, without an actor, until an event, timer, command or hand-over needs them: restored ones, and idle ones that fell asleep.");
         MailboxBacklog = factory.CreateGauge("kommune_mailbox_backlog_messages", "Events handed to the actors and not yet taken by their area's actor.");
         Watermark = factory.CreateGauge("kommune_watermark_timestamp_seconds", "The engine's event-time watermark, Unix seconds (absent until known).");
         WatermarkLag = factory.CreateGauge("kommune_watermark_lag_seconds", "The wall clock minus the watermark, in seconds (absent until known).");

@@ -79,6 +79,9 @@ internal sealed class KeyedRuleRunner
     /// <summary>Whether any rule holds state, an open alert or a timer for this key (then it must not be dropped).</summary>
     public bool HasState => _timers.Count > 0 || _states.Values.Any(s => !s.IsEmpty);
 
+    /// <summary>Whether some rule holds an open alert for this key.</summary>
+    public bool HasOpenAlerts => _states.Values.Any(s => s.OpenAlerts.Count > 0);
+
     /// <summary>The earliest pending event-time timer, or null.</summary>
     public DateTimeOffset? NextEventTimeTimer => _timers.Next(TimeDomain.EventTime);
 
@@ -250,6 +253,30 @@ internal sealed class KeyedRuleRunner
         }
 
         return new KeyedStateSnapshot(Scope, Key, AreaId, Watermark, LastEventTime, rules);
+    }
+
+    /// <summary>
+    /// What <see cref="KeyedStateHeader.Read"/> reads from <see cref="PersistedState"/>, made from this runner without
+    /// writing or reading the state: the bindings that hold state or timers, in the order they are written, with the
+    /// strings of the runner and its bindings (not copies).
+    /// </summary>
+    public KeyedStateHeader Header()
+    {
+        var bindings = new List<(string Name, string Fingerprint)>();
+        var openAlerts = false;
+        foreach (var binding in _bindings)
+        {
+            _states.TryGetValue(binding.Name, out var state);
+            if (!_timers.HasAny(binding.Name) && (state is null || state.IsEmpty))
+            {
+                continue;
+            }
+
+            bindings.Add((binding.Name, binding.Fingerprint));
+            openAlerts |= state is { OpenAlerts.Count: > 0 };
+        }
+
+        return new KeyedStateHeader(Scope, Key, AreaId, LastEventTime, bindings, openAlerts, NextEventTimeTimer, NextProcessingTimeTimer);
     }
 
     /// <summary>

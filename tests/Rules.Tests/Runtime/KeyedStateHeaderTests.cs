@@ -56,6 +56,29 @@ public sealed class KeyedStateHeaderTests
     }
 
     [Fact]
+    public void A_runners_own_header_says_what_the_header_read_from_its_persisted_state_says()
+    {
+        var rules = Rules();
+        foreach (var (sensor, type, values) in new[]
+        {
+            ("road-1", SensorTypes.Traffic, new Dictionary<string, SensorValue> { ["speed"] = 40.0 }),
+            ("wearable-1", SensorTypes.Fall, new Dictionary<string, SensorValue> { ["confidence"] = 0.95 }),
+        })
+        {
+            var runner = new KeyedRuleRunner(RuleScope.Sensor, sensor, "sagene", rules, Settings);
+            runner.OnEvent(new SensorEvent(sensor, "sagene", type, T0, values), DateTimeOffset.MinValue, T0, new CollectingOutputs());
+
+            var own = runner.Header();
+            var read = KeyedStateHeader.Read(runner.PersistedState())!;
+
+            Assert.Equal((read.Scope, read.Key, read.AreaId, read.LastEventTime), (own.Scope, own.Key, own.AreaId, own.LastEventTime));
+            Assert.Equal(read.Bindings, own.Bindings);
+            Assert.Equal((read.HasOpenAlerts, read.NextEventTimeTimer, read.NextProcessingTimeTimer), (own.HasOpenAlerts, own.NextEventTimeTimer, own.NextProcessingTimeTimer));
+            Assert.Equal(read.HasOpenAlerts, runner.HasOpenAlerts);
+        }
+    }
+
+    [Fact]
     public void A_road_sensor_has_only_event_time_timers_and_a_fallen_residents_sensor_an_open_alert_and_its_escalation()
     {
         var road = KeyedStateHeader.Read(RoadState(Rules()))!;

@@ -51,11 +51,12 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
 
         output.WriteLine($"Rules: {string.Join(", ", rules.Bindings.Select(b => $"{b.Name} ({b.Rule.Scope}{(b.SensorTypes.Count > 0 ? ": " + string.Join('/', b.SensorTypes) : ", any type")})"))}");
 
-        // State is not persisted (StatePartitions stays 0, nothing is written) and no actor goes idle during the test.
+        // State is not persisted (StatePartitions stays 0, nothing is written) and no actor goes idle during the test,
+        // unless --asleep-after asks for the sensors to.
         var options = new EngineOptions
         {
             PersistState = false,
-            SensorIdleTimeout = TimeSpan.FromDays(1),
+            SensorIdleTimeout = settings.AsleepAfter ?? TimeSpan.FromDays(1),
             AreaIdleTimeout = TimeSpan.FromDays(1),
         };
         var eventTime = options.ToEventTimeSettings();
@@ -116,6 +117,11 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
             var id = string.Create(CultureInfo.InvariantCulture, $"warm-{i + 1:D6}");
             SendEvent(router, HeartbeatEvent(id, SensorMix.Area(i, areas)));
         });
+        if (settings.AsleepAfter is not null)
+        {
+            Settle("areas' first sensors");
+        }
+
         var baseline = HeapReading.Take();
         Print("baseline (areas, rules, templates)", baseline);
 
@@ -150,8 +156,13 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
             SendEvent(router, state.NextEvent(id, area));
             created[type] = created.GetValueOrDefault(type) + 1;
         });
+        if (settings.AsleepAfter is not null)
+        {
+            Settle("sensors");
+        }
+
         var full = HeapReading.Take();
-        Print("after the sensors with state", full);
+        Print(settings.AsleepAfter is null ? "after the sensors with state" : "after the sensors with state went idle", full);
 
         Report(baseline, bare, bareCount, full, withState, created, replayed);
         return _counters.RuleFailures == 0 && !_rssLimitReached ? 0 : 1;
@@ -204,6 +215,36 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         output.WriteLine(FormattableString.Invariant(
             $"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] {name}: {created:N0} created and every event processed in {seconds:N1} s; {_counters.ActiveSensors:N0} sensor actors, {_counters.ActiveAreas:N0} area actors"));
         return created;
+    }
+
+    /// <summary>
+    /// With <see cref="MemorySettings.AsleepAfter"/>: waits until every sensor that can has gone idle, that is until the
+    /// sensor actors and the sleeping sensors have not changed for three idle timeouts (a sensor is found idle within two).
+    /// </summary>
+    private void Settle(string what)
+    {
+        var timeout = settings.AsleepAfter!.Value;
+        output.WriteLine(FormattableString.Invariant($"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] waiting for the {what} to go idle (idle timeout {timeout.TotalSeconds:N0} s)"));
+        var last = (Active: -1L, Asleep: -1L);
+        var since = _elapsed.Elapsed;
+        while (_elapsed.Elapsed - since < 3 * timeout)
+        {
+            Thread.Sleep(100);
+            var now = (_counters.ActiveSensors, _counters.DormantSensors);
+            if (now != last)
+            {
+                last = now;
+                since = _elapsed.Elapsed;
+            }
+
+            if (_elapsed.Elapsed - _lastProgress >= ProgressInterval)
+            {
+                _lastProgress = _elapsed.Elapsed;
+                output.WriteLine(FormattableString.Invariant($"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] {now.ActiveSensors:N0} sensor actors, {now.DormantSensors:N0} asleep"));
+            }
+        }
+
+        output.WriteLine(FormattableString.Invariant($"[{_elapsed.Elapsed.TotalSeconds,6:N1} s] settled: {last.Active:N0} sensor actors, {last.Asleep:N0} asleep"));
     }
 
     private void Progress(string name, long created, long count)
@@ -263,7 +304,7 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         var neverPassivate = withState > 0 ? created.Where(c => replayed[c.Key].HasState).Sum(c => c.Value) / (double)withState : double.NaN;
 
         output.WriteLine();
-        output.WriteLine(FormattableString.Invariant($"Counters: {_counters.Processed:N0} events processed, {_counters.Alerts:N0} alert records, {_counters.Aggregates:N0} aggregates, {_counters.RuleFailures:N0} rule failures, {_counters.RuleDeadLetters:N0} dead letters; {_counters.ActiveSensors:N0} sensor actors, {_counters.ActiveAreas:N0} area actors"));
+        output.WriteLine(FormattableString.Invariant($"Counters: {_counters.Processed:N0} events processed, {_counters.Alerts:N0} alert records, {_counters.Aggregates:N0} aggregates, {_counters.RuleFailures:N0} rule failures, {_counters.RuleDeadLetters:N0} dead letters; {_counters.ActiveSensors:N0} sensor actors, {_counters.DormantSensors:N0} sensors asleep, {_counters.ActiveAreas:N0} area actors"));
         if (_rssLimitReached)
         {
             output.WriteLine(FormattableString.Invariant($"STOPPED at the RSS limit: {withState:N0} of {settings.Sensors:N0} sensors with state were created."));
@@ -271,17 +312,18 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
 
         output.WriteLine();
         output.WriteLine("Bytes per sensor (live managed heap after full blocking GCs; the area actors are in the baseline; rule state");
-        output.WriteLine("includes the sensor's share of its area's rule state, e.g. a parking bay's last reading):");
+        output.WriteLine("includes the sensor's share of its area's rule state, e.g. a parking bay's last reading)"
+            + (settings.AsleepAfter is null ? ", every sensor active:" : ", once every sensor that can has gone idle (stopped, or asleep as its state's bytes):"));
         output.WriteLine();
-        output.WriteLine("| type | sensors | actor without state | rule state | total per sensor | serialized snapshot (passivated) | passivates when idle |");
+        output.WriteLine("| type | sensors | actor without state | rule state | total per sensor | serialized snapshot (asleep) | when idle |");
         output.WriteLine("|---|---:|---:|---:|---:|---:|---|");
         var mix = string.Join(", ", created.OrderBy(c => c.Key, StringComparer.Ordinal).Select(c => FormattableString.Invariant($"{c.Key} {c.Value * 100.0 / withState:0.#} %")));
         var passivates = neverPassivate switch
         {
-            0 => "yes (no rule state)",
-            1 => "never (its rules hold state)",
+            0 => "stops (no rule state)",
+            1 => "falls asleep as its state's bytes, unless an alert is open (then stays)",
             double.NaN => "-",
-            _ => FormattableString.Invariant($"{(1 - neverPassivate) * 100:0.#} % of sensors; never the {neverPassivate * 100:0.#} % with state"),
+            _ => FormattableString.Invariant($"{(1 - neverPassivate) * 100:0.#} % stop (no rule state); the {neverPassivate * 100:0.#} % with state fall asleep unless an alert is open"),
         };
         output.WriteLine(FormattableString.Invariant(
             $"| {(settings.Type == SensorMix.Mixed ? $"mixed ({mix})" : settings.Type)} | {withState:N0} | {Bytes(actor)} | {Bytes(perSensor - actor)} | {Bytes(perSensor)} | {Bytes(snapshot)} | {passivates} |"));
@@ -298,11 +340,12 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         output.WriteLine(FormattableString.Invariant(
             $"| {withState:N0} | {HeapReading.Format(full.Live - before.Live)} | {HeapReading.Format(live)} | {HeapReading.Format(heap)} | {Bytes(perSensor)} | {HeapReading.Format(full.Rss)}{(bare is null ? "" : " (with --split's)")} | {(heap <= Limit ? "yes" : "no")}: {heap * 100.0 / Limit:N0} % of 4 GiB |"));
         output.WriteLine();
-        output.WriteLine("Passivation: SensorActor stops on its idle timeout only when its rules hold no state and nothing is unwritten");
-        output.WriteLine("(its idle check: _rules is null or !Runner.HasState && !HasUnwrittenState). A sensor whose rules hold state (a");
-        output.WriteLine("road's windows and free-flow histogram, a meter's detector, a wearable's open alert) is never passivated: it");
-        output.WriteLine("costs the full in-memory figure above, not its serialized snapshot. With PersistState on, RuleHost also keeps");
-        output.WriteLine("a 16-byte hash of each key's last written state.");
+        output.WriteLine("Passivation: on its idle timeout a SensorActor stops when its rules hold no state and nothing is unwritten; when");
+        output.WriteLine("they hold state that is all written, no open alert and no processing-time timer (a road's windows and free-flow");
+        output.WriteLine("histogram, a meter's detector) it falls asleep: its area keeps the state's bytes (DormantSensors) instead of the");
+        output.WriteLine("actor. A wearable with an open alert stays active. Without --asleep-after no sensor goes idle in this test, and");
+        output.WriteLine("every sensor costs its full in-memory figure. With PersistState on, RuleHost also keeps a 16-byte hash of each");
+        output.WriteLine("key's last written state.");
     }
 
     private static string Bytes(double bytes) => double.IsNaN(bytes) ? "-" : FormattableString.Invariant($"{bytes:N0} B");

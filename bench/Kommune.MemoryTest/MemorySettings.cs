@@ -15,6 +15,12 @@ internal sealed record MemorySettings
     /// <summary>Whether to measure as many sensors without rule state first (actor cost and rule-state cost apart).</summary>
     public bool Split { get; init; }
 
+    /// <summary>
+    /// When set, the sensors' idle timeout: the heap is read once every sensor that can has gone idle (stopped, or fallen
+    /// asleep as its state's bytes), not while all are active. Null: a day, so that none goes idle during the test.
+    /// </summary>
+    public TimeSpan? AsleepAfter { get; init; }
+
     /// <summary>The rules file, loaded the way the engine loads it.</summary>
     public required string RulesFile { get; init; }
 

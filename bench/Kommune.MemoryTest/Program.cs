@@ -14,6 +14,11 @@ var split = new Option<bool>("--split")
     Description = "First create as many sensors again with one event no rule keeps state for (the actor without state), measure, then the sensors with state: "
         + "splits bytes per sensor into actor and rule state (needs about twice the memory).",
 };
+var asleepAfter = new Option<double?>("--asleep-after")
+{
+    Description = "The sensors' idle timeout in seconds: the heap is read after every sensor that can has gone idle (stopped, or fallen asleep as its "
+        + "state's bytes: a road's, a meter's; a wearable with an open alert stays), not while all are active. Not with --split.",
+};
 var rules = new Option<string?>("--rules") { Description = "The rules file; default: the engine's demo-rules.json (every built-in rule family)." };
 var maxRss = new Option<double>("--max-rss-gib") { Description = "Stop creating sensors once the process's RSS passes this many GiB, and report what was reached.", DefaultValueFactory = _ => 12 };
 var inFlight = new Option<int>("--in-flight") { Description = "Events sent and not yet processed at most (flow control, so queued messages do not inflate the heap).", DefaultValueFactory = _ => 20_000 };
@@ -22,12 +27,26 @@ var root = new RootCommand(
     "Memory test: the managed heap of N live sensors of the engine's real actor tree (router → area → sensor) with the "
     + "built-in rules, each sensor's rule state restored from a mature snapshot of its type, measured with full blocking GCs.")
 {
-    sensors, areas, type, split, rules, maxRss, inFlight,
+    sensors, areas, type, split, asleepAfter, rules, maxRss, inFlight,
 };
 AtLeast(sensors, 1);
 AtLeast(areas, 1);
 AtLeast(maxRss, 0.5);
 AtLeast(inFlight, 1);
+asleepAfter.Validators.Add(r =>
+{
+    if (r.GetValueOrDefault<double?>() is { } seconds && (double.IsNaN(seconds) || seconds < 1))
+    {
+        r.AddError($"--asleep-after must be at least 1 second, not {seconds}.");
+    }
+});
+root.Validators.Add(r =>
+{
+    if (r.GetValue(split) && r.GetValue(asleepAfter) is not null)
+    {
+        r.AddError("--split and --asleep-after do not go together: the sensors without state of --split would stop.");
+    }
+});
 root.SetAction(parse =>
 {
     var settings = new MemorySettings
@@ -36,6 +55,7 @@ root.SetAction(parse =>
         Areas = parse.GetValue(areas),
         Type = parse.GetValue(type)!,
         Split = parse.GetValue(split),
+        AsleepAfter = parse.GetValue(asleepAfter) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         RulesFile = parse.GetValue(rules) ?? Path.Combine(AppContext.BaseDirectory, "demo-rules.json"),
         MaxRssBytes = (long)(parse.GetValue(maxRss) * 1024 * 1024 * 1024),
         MaxInFlight = parse.GetValue(inFlight),

@@ -165,6 +165,12 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         Print(settings.AsleepAfter is null ? "after the sensors with state" : "after the sensors with state went idle", full);
 
         Report(baseline, bare, bareCount, full, withState, created, replayed);
+        if (settings.Hold)
+        {
+            output.WriteLine(FormattableString.Invariant($"Holding (process {Environment.ProcessId}): take a heap dump now, then press Enter."));
+            Console.In.ReadLine();
+        }
+
         return _counters.RuleFailures == 0 && !_rssLimitReached ? 0 : 1;
     }
 

@@ -21,6 +21,9 @@ internal sealed record MemorySettings
     /// </summary>
     public TimeSpan? AsleepAfter { get; init; }
 
+    /// <summary>Whether to keep the process, its actors alive, after the report until a line is read from standard input (for a heap dump).</summary>
+    public bool Hold { get; init; }
+
     /// <summary>The rules file, loaded the way the engine loads it.</summary>
     public required string RulesFile { get; init; }
 

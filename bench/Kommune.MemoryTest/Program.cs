@@ -19,6 +19,11 @@ var asleepAfter = new Option<double?>("--asleep-after")
     Description = "The sensors' idle timeout in seconds: the heap is read after every sensor that can has gone idle (stopped, or fallen asleep as its "
         + "state's bytes: a road's, a meter's; a wearable with an open alert stays), not while all are active. Not with --split.",
 };
+var hold = new Option<bool>("--hold")
+{
+    Description = "After the report, keep the process and its actors alive until a line is read from standard input: time to take a heap dump "
+        + "(dotnet-gcdump collect -p <pid>) of exactly what was measured.",
+};
 var rules = new Option<string?>("--rules") { Description = "The rules file; default: the engine's demo-rules.json (every built-in rule family)." };
 var maxRss = new Option<double>("--max-rss-gib") { Description = "Stop creating sensors once the process's RSS passes this many GiB, and report what was reached.", DefaultValueFactory = _ => 12 };
 var inFlight = new Option<int>("--in-flight") { Description = "Events sent and not yet processed at most (flow control, so queued messages do not inflate the heap).", DefaultValueFactory = _ => 20_000 };
@@ -27,7 +32,7 @@ var root = new RootCommand(
     "Memory test: the managed heap of N live sensors of the engine's real actor tree (router → area → sensor) with the "
     + "built-in rules, each sensor's rule state restored from a mature snapshot of its type, measured with full blocking GCs.")
 {
-    sensors, areas, type, split, asleepAfter, rules, maxRss, inFlight,
+    sensors, areas, type, split, asleepAfter, hold, rules, maxRss, inFlight,
 };
 AtLeast(sensors, 1);
 AtLeast(areas, 1);
@@ -55,6 +60,7 @@ root.SetAction(parse =>
         Areas = parse.GetValue(areas),
         Type = parse.GetValue(type)!,
         Split = parse.GetValue(split),
+        Hold = parse.GetValue(hold),
         AsleepAfter = parse.GetValue(asleepAfter) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         RulesFile = parse.GetValue(rules) ?? Path.Combine(AppContext.BaseDirectory, "demo-rules.json"),
         MaxRssBytes = (long)(parse.GetValue(maxRss) * 1024 * 1024 * 1024),

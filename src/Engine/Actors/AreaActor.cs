@@ -14,8 +14,9 @@ namespace Kommune.Engine.Actors;
 /// rules held state (<see cref="FellAsleep"/>). Forwards a watermark update only to the sensors it may concern:
 /// those whose earliest event-time timer it passes (as each last said), and every sensor that has not answered yet for
 /// each event passed to it or for its restored state (so a timer set by an event can never miss the watermark that
-/// passes it); a dormant sensor is restored when a watermark passes its earliest event-time timer. Asks its own parent to
-/// stop it once it has no sensors, alive or dormant, and has been idle.
+/// passes it); a dormant sensor is restored when a watermark passes its earliest event-time timer. Asks its sensors
+/// whether they are idle every half sensor idle timeout (one timer for all of them). Asks its own parent to stop it once
+/// it has no sensors, alive or dormant, and has been idle.
 /// </summary>
 internal sealed class AreaActor : ReceiveActor, IWithTimers
 {
@@ -34,7 +35,8 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
     private readonly Dictionary<IActorRef, long> _delivered = new(ActorRefComparer.Instance);
 
     private IdleClock _idle = null!;
-    private bool _checkingIdle;
+    private bool _checkingIdle; // the message being handled is a timer's idle check (its own or its sensors'), not activity
+    private DateTimeOffset _nextSensorIdleCheck; // when its sensors are next asked whether they are idle (CheckSensorsIdle)
 
     public AreaActor(EngineContext engine)
     {
@@ -149,6 +151,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
             _delivered.Remove(t.ActorRef);
             _sensors.Terminated(t.ActorRef);
         });
+        Receive<CheckSensorsIdle>(_ =>
+        {
+            _checkingIdle = true;
+            _sensors.Broadcast(IdleCheck.Instance, Self);
+            CheckSensorsIdleNext();
+        });
         Receive<IdleCheck>(_ =>
         {
             _checkingIdle = true;
@@ -169,10 +177,12 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
     {
         _idle = new IdleClock(Context.System.Scheduler, Timers, _engine.Options.AreaIdleTimeout);
         _idle.Start();
+        _nextSensorIdleCheck = Context.System.Scheduler.Now;
+        CheckSensorsIdleNext();
     }
 
-    // Every message but the idle check counts as activity. The message seen here may still be wrapped (a timer's),
-    // so the idle check's own handler says when it was the one handled.
+    // Every message but the idle checks counts as activity. The message seen here may still be wrapped (a timer's),
+    // so the idle checks' handlers say when one of them was the one handled.
     protected override bool AroundReceive(Receive receive, object message)
     {
         _checkingIdle = false;
@@ -199,6 +209,24 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
     }
 
     private void Wake(RestoreState restore) => _sensors.Deliver(restore.Header.Key, restore, Self);
+
+    /// <summary>
+    /// Sets the one timer that asks all its sensors whether they are idle, instead of a timer each (a timer and its
+    /// registration cost a sensor about 500 bytes): every half idle timeout, counted from when the last one was due (not
+    /// from when it was handled), so a sensor finds itself idle within one and a half idle timeouts of its last message.
+    /// </summary>
+    private void CheckSensorsIdleNext()
+    {
+        var half = _engine.Options.SensorIdleTimeout / 2;
+        var now = Context.System.Scheduler.Now;
+        _nextSensorIdleCheck += half;
+        if (_nextSensorIdleCheck <= now)
+        {
+            _nextSensorIdleCheck = now + half; // handled a half timeout late or more: from now
+        }
+
+        Timers.StartSingleTimer(CheckSensorsIdle.Instance, CheckSensorsIdle.Instance, _nextSensorIdleCheck - now);
+    }
 
     private void Forward(IActorRef sensor, WatermarkAdvanced w)
     {
@@ -235,4 +263,10 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
 
         routed.Completion.Done();
     }
+}
+
+/// <summary>To an area itself, every half sensor idle timeout: ask its running sensors whether they are idle (<see cref="IdleCheck"/>).</summary>
+internal sealed record CheckSensorsIdle
+{
+    public static CheckSensorsIdle Instance { get; } = new();
 }

@@ -6,7 +6,7 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// One sensor: hosts the sensor-scoped rules for that sensor (their keyed state and timers), runs them on each of
 /// its events in order, and sends their facts to its area. Never blocks: completion is signalled by the sink's
-/// callbacks. Stops when idle: at once when its rules hold nothing; when they hold state that is all written (or not
+/// callbacks. Stops when idle (its area asks it, <see cref="IdleCheck"/>): at once when its rules hold nothing; when they hold state that is all written (or not
 /// persisted), no open alert and no processing-time timer, it falls asleep, and its area keeps that state as its bytes
 /// until something needs the sensor again (<see cref="DormantSensors"/>); otherwise it stays.
 /// </summary>
@@ -18,7 +18,7 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
     private bool _answered; // the area knows when this sensor's next event-time timer is due (as of its last event)
     private DateTimeOffset? _answeredDue;
     private long _answeredAfterEventTicks = long.MinValue / 2; // the event time (UTC ticks) of the last event it answered right after
-    private IdleClock _idle = null!;
+    private DateTimeOffset _lastActive; // when it last had a message other than its area's IdleCheck
     private ReleasePartitions? _handingOver;
 
     public SensorActor(EngineContext engine)
@@ -37,18 +37,14 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
 
     public static Props Props(EngineContext engine) => Akka.Actor.Props.Create(() => new SensorActor(engine)).WithMailbox(CompactMailbox.ConfigPath);
 
-    // One switch rather than ReceiveActor's per-instance handler table: a million sensors each carried one.
-    protected override void PreStart()
-    {
-        _idle = new IdleClock(Context.System.Scheduler, Timers, _engine.Options.SensorIdleTimeout);
-        _idle.Start();
-    }
+    protected override void PreStart() => _lastActive = Context.System.Scheduler.Now;
 
+    // One switch rather than ReceiveActor's per-instance handler table: a million sensors each carried one.
     protected override void OnReceive(object message)
     {
         if (message is not IdleCheck)
         {
-            _idle.Active();
+            _lastActive = Context.System.Scheduler.Now;
         }
 
         switch (message)
@@ -111,7 +107,8 @@ internal sealed class SensorActor : UntypedActor, IWithTimers
                 AfterRules();
                 break;
             case IdleCheck:
-                if (_idle.IsIdle() && (CanStop || MayFallAsleep))
+                // From its area, which asks its sensors every half idle timeout (AreaActor): no timer of its own.
+                if (Context.System.Scheduler.Now - _lastActive >= _engine.Options.SensorIdleTimeout && (CanStop || MayFallAsleep))
                 {
                     Context.Parent.Tell(Passivate.Instance);
                 }

@@ -210,7 +210,7 @@ internal sealed partial class RuleHost
         _base = null; // the restored record's base is the topic's now, whoever wrote it
         _restoredBaseSlot = (sbyte)(restore.BaseSlot ?? -1);
         _partition = restore.Partition;
-        _covers = new Dictionary<int, long>(restore.Covers);
+        _covers = restore.Covers.Count > 0 ? new Dictionary<int, long>(restore.Covers) : null; // none: made on first use
         if (_origins is not null)
         {
             _origins = OriginLedger.FromJson(restore.Origins);

@@ -10,11 +10,25 @@ namespace Kommune.Rules.Runtime;
 /// </summary>
 internal sealed class BindingState
 {
-    private readonly Dictionary<string, Cell> _cells = new(StringComparer.Ordinal);
+    private static readonly Dictionary<string, Alert> NoAlerts = new(StringComparer.Ordinal); // never written to
 
-    public Dictionary<string, Alert> OpenAlerts { get; } = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Cell> _cells = new(StringComparer.Ordinal);
+    private Dictionary<string, Alert>? _openAlerts; // made on the first alert raised: most keys never raise one
+
+    /// <summary>Open alerts by incident.</summary>
+    public IReadOnlyDictionary<string, Alert> OpenAlerts => _openAlerts ?? NoAlerts;
 
     public bool IsEmpty => OpenAlerts.Count == 0 && _cells.Values.All(c => !c.HasValue);
+
+    /// <summary>Opens an alert for <paramref name="incident"/>, or replaces the one open.</summary>
+    public void SetOpenAlert(string incident, Alert alert) => (_openAlerts ??= new(StringComparer.Ordinal))[incident] = alert;
+
+    /// <summary>Closes the open alert of <paramref name="incident"/>; false when none is open.</summary>
+    public bool RemoveOpenAlert(string incident, [System.Diagnostics.CodeAnalysis.MaybeNullWhen(false)] out Alert alert)
+    {
+        alert = null;
+        return _openAlerts is not null && _openAlerts.Remove(incident, out alert);
+    }
 
     public IValueState<T> Get<T>(string name)
     {
@@ -144,7 +158,7 @@ internal sealed class BindingState
 
         foreach (var (incident, alert) in snapshot.OpenAlerts)
         {
-            OpenAlerts[incident] = alert;
+            SetOpenAlert(incident, alert);
         }
     }
 

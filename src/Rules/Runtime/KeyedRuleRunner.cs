@@ -738,14 +738,14 @@ internal sealed class KeyedRuleRunner
         {
             ArgumentException.ThrowIfNullOrEmpty(incident);
             ArgumentNullException.ThrowIfNull(draft);
-            var open = runner.StateOf(Binding.Name).OpenAlerts;
-            if (open.ContainsKey(incident))
+            var state = runner.StateOf(Binding.Name);
+            if (state.OpenAlerts.ContainsKey(incident))
             {
                 return false;
             }
 
             var alert = Build(incident, draft, AlertStatus.Raised);
-            open[incident] = alert;
+            state.SetOpenAlert(incident, alert);
             Outputs.Alert(alert);
             return true;
         }
@@ -758,14 +758,14 @@ internal sealed class KeyedRuleRunner
                 throw new ArgumentException("UpdateAlert does not resolve; use ResolveAlert.", nameof(status));
             }
 
-            var open = runner.StateOf(Binding.Name).OpenAlerts;
-            if (!open.TryGetValue(incident, out var last))
+            var state = runner.StateOf(Binding.Name);
+            if (!state.OpenAlerts.TryGetValue(incident, out var last))
             {
                 return false;
             }
 
             var alert = Build(incident, draft, status) with { Sequence = last.Sequence + 1 };
-            open[incident] = alert;
+            state.SetOpenAlert(incident, alert);
             Outputs.Alert(alert);
             return true;
         }
@@ -773,14 +773,14 @@ internal sealed class KeyedRuleRunner
         public bool AcknowledgeAlert(string incident, string description)
         {
             ArgumentNullException.ThrowIfNull(description);
-            var open = runner.StateOf(Binding.Name).OpenAlerts;
-            if (!open.TryGetValue(incident, out var last) || last.Status == AlertStatus.Acknowledged)
+            var state = runner.StateOf(Binding.Name);
+            if (!state.OpenAlerts.TryGetValue(incident, out var last) || last.Status == AlertStatus.Acknowledged)
             {
                 return false;
             }
 
             var acknowledged = last with { Status = AlertStatus.Acknowledged, Description = description, EventTime = EventTime, DateIssued = _issued, Sequence = last.Sequence + 1 };
-            open[incident] = acknowledged;
+            state.SetOpenAlert(incident, acknowledged);
             Outputs.Alert(acknowledged);
             return true;
         }
@@ -788,8 +788,7 @@ internal sealed class KeyedRuleRunner
         public bool ResolveAlert(string incident, string description)
         {
             ArgumentNullException.ThrowIfNull(description);
-            var open = runner.StateOf(Binding.Name).OpenAlerts;
-            if (!open.Remove(incident, out var last))
+            if (!runner.StateOf(Binding.Name).RemoveOpenAlert(incident, out var last))
             {
                 return false;
             }

@@ -36,7 +36,7 @@ internal sealed partial class RuleHost
     private bool _checkpointScheduled;
     private List<StateWait>? _waiting; // what each event that changed the state since its last write waits for (rented)
     private int _unwrittenSlot = -1; // among the engine's unwritten keys while _dirty
-    private Dictionary<int, long>? _covers; // made on first use: only a sensor whose state is persisted has one
+    private CoveredOffsets _covers; // only a key whose state is persisted notes any
     private int _unacknowledged;
     private Action? _handedOver;
     private OriginLedger? _origins; // an area's: which repartition records it applied
@@ -160,13 +160,12 @@ internal sealed partial class RuleHost
             _partition = source.Partition % _engine.StatePartitions;
         }
 
-        _covers ??= [];
-        if (_covers.TryGetValue(source.Partition, out var covered) && source.Offset <= covered)
+        if (_covers.TryGet(source.Partition, out var covered) && source.Offset <= covered)
         {
             return true;
         }
 
-        _covers[source.Partition] = source.Offset;
+        _covers.Set(source.Partition, source.Offset);
         return false;
     }
 
@@ -210,7 +209,7 @@ internal sealed partial class RuleHost
         _base = null; // the restored record's base is the topic's now, whoever wrote it
         _restoredBaseSlot = (sbyte)(restore.BaseSlot ?? -1);
         _partition = restore.Partition;
-        _covers = restore.Covers.Count > 0 ? new Dictionary<int, long>(restore.Covers) : null; // none: made on first use
+        _covers = CoveredOffsets.From(restore.Covers);
         if (_origins is not null)
         {
             _origins = OriginLedger.FromJson(restore.Origins);
@@ -273,7 +272,7 @@ internal sealed partial class RuleHost
 
         // The base its next delta would be of: a restore writes its next base to the other slot, as here.
         var baseSlot = _base?.Slot ?? (_restoredBaseSlot >= 0 ? (int)_restoredBaseSlot : null);
-        var covers = _covers is { Count: > 0 } ? _covers : NoCovers; // not changed again: the actor stops
+        IReadOnlyDictionary<int, long> covers = _covers.Count > 0 ? _covers.ToDictionary() : NoCovers;
         return new RestoreState(Runner.Header(), null, raw, _partition ?? -1, covers, _origins?.ToJson(), baseSlot) { Task = Task };
     }
 
@@ -402,7 +401,7 @@ internal sealed partial class RuleHost
 
         _written = hash;
         var handedOver = _handedOver; // read here: the callback runs on the sink's thread
-        var covers = _covers is { Count: > 0 } ? new Dictionary<int, long>(_covers) : null;
+        var covers = _covers.Count > 0 ? _covers.ToDictionary() : null;
         var record = whole
             ? Whole(state, partition, covers, _origins?.ToJson())
             : hasState

@@ -42,7 +42,7 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
     public int Run()
     {
         output.WriteLine(FormattableString.Invariant(
-            $"Memory test: {settings.Sensors:N0} sensors ({settings.Type}) in {settings.Areas:N0} areas; rules {settings.RulesFile}; GC: {(GCSettings.IsServerGC ? "server" : "workstation")}, {GCSettings.LatencyMode}"));
+            $"Memory test: {settings.Sensors:N0} sensors ({settings.Type}) in {settings.Areas:N0} areas; rules {settings.RulesFile}; GC: {(GCSettings.IsServerGC ? "server" : "workstation")}, {GCSettings.LatencyMode}; state {(settings.Persist ? "persisted" : "not persisted")}"));
         RuleSet rules;
         using (var loader = new RuleLoader(settings.RulesFile, null, NullLogger.Instance))
         {
@@ -51,11 +51,11 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
 
         output.WriteLine($"Rules: {string.Join(", ", rules.Bindings.Select(b => $"{b.Name} ({b.Rule.Scope}{(b.SensorTypes.Count > 0 ? ": " + string.Join('/', b.SensorTypes) : ", any type")})"))}");
 
-        // State is not persisted (StatePartitions stays 0, nothing is written) and no actor goes idle during the test,
-        // unless --asleep-after asks for the sensors to.
+        // State is not persisted (StatePartitions stays 0, nothing is written) unless --persist asks for it, and no actor
+        // goes idle during the test unless --asleep-after asks for the sensors to.
         var options = new EngineOptions
         {
-            PersistState = false,
+            PersistState = settings.Persist,
             SensorIdleTimeout = settings.AsleepAfter ?? TimeSpan.FromDays(1),
             AreaIdleTimeout = TimeSpan.FromDays(1),
         };
@@ -86,7 +86,17 @@ internal sealed class MemoryRun(MemorySettings settings, TextWriter output)
         {
             // As KommuneEngine does: start the scheduler's thread before thousands of actors set their timeouts.
             system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
-            var context = new EngineContext(new AcknowledgingSink(), _counters, options, TimeProvider.System, rules, NullLogger.Instance);
+            var context = new EngineContext(new AcknowledgingSink(), _counters, options, TimeProvider.System, rules, NullLogger.Instance)
+            {
+                Checkpoints = settings.Persist ? new CheckpointClock(system.Scheduler, options.StateInterval) : null,
+            };
+            if (settings.Persist)
+            {
+                // As the engine with its default topics: 12 sensor-events partitions (tasks) and 12 state partitions.
+                context.TaskPartitions = options.Partitions;
+                context.StatePartitions = options.Partitions;
+            }
+
             var router = system.ActorOf(EventRouterActor.Props(context), "areas");
             return Measure(router, states, replayed);
         }

@@ -21,6 +21,13 @@ internal sealed record MemorySettings
     /// </summary>
     public TimeSpan? AsleepAfter { get; init; }
 
+    /// <summary>
+    /// Whether state is persisted, as the engine does by default: each key then keeps what its state covers and a hash of
+    /// its last written state, and its events complete once its state is written (to <see cref="AcknowledgingSink"/>,
+    /// which keeps nothing). Off: the actors' and rules' memory alone, as measured since the first run of this test.
+    /// </summary>
+    public bool Persist { get; init; }
+
     /// <summary>Whether to keep the process, its actors alive, after the report until a line is read from standard input (for a heap dump).</summary>
     public bool Hold { get; init; }
 

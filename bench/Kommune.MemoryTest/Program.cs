@@ -19,6 +19,11 @@ var asleepAfter = new Option<double?>("--asleep-after")
     Description = "The sensors' idle timeout in seconds: the heap is read after every sensor that can has gone idle (stopped, or fallen asleep as its "
         + "state's bytes: a road's, a meter's; a wearable with an open alert stays), not while all are active. Not with --split.",
 };
+var persist = new Option<bool>("--persist")
+{
+    Description = "Persist state as the engine does by default (12 state partitions, a state interval of 1 s; the records are acknowledged and not kept): "
+        + "each key then also keeps the offsets its state covers and a hash of its last written state.",
+};
 var hold = new Option<bool>("--hold")
 {
     Description = "After the report, keep the process and its actors alive until a line is read from standard input: time to take a heap dump "
@@ -32,7 +37,7 @@ var root = new RootCommand(
     "Memory test: the managed heap of N live sensors of the engine's real actor tree (router → area → sensor) with the "
     + "built-in rules, each sensor's rule state restored from a mature snapshot of its type, measured with full blocking GCs.")
 {
-    sensors, areas, type, split, asleepAfter, hold, rules, maxRss, inFlight,
+    sensors, areas, type, split, asleepAfter, persist, hold, rules, maxRss, inFlight,
 };
 AtLeast(sensors, 1);
 AtLeast(areas, 1);
@@ -61,6 +66,7 @@ root.SetAction(parse =>
         Type = parse.GetValue(type)!,
         Split = parse.GetValue(split),
         Hold = parse.GetValue(hold),
+        Persist = parse.GetValue(persist),
         AsleepAfter = parse.GetValue(asleepAfter) is { } seconds ? TimeSpan.FromSeconds(seconds) : null,
         RulesFile = parse.GetValue(rules) ?? Path.Combine(AppContext.BaseDirectory, "demo-rules.json"),
         MaxRssBytes = (long)(parse.GetValue(maxRss) * 1024 * 1024 * 1024),

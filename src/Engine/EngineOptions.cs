@@ -77,8 +77,9 @@ public sealed class EngineOptions
     public TimeSpan SessionTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// A sensor actor with no event for this long is stopped (passivated); one whose rules hold state falls asleep (its
-    /// area keeps the state's bytes) when it has no open alert and no processing-time timer; its next event starts it again.
+    /// A sensor actor with no message for this long is stopped (passivated; its area checks every half of it, so within
+    /// one and a half); one whose rules hold state falls asleep (its area keeps the state's bytes) when it has no open
+    /// alert and no processing-time timer; its next event starts it again.
     /// </summary>
     public TimeSpan SensorIdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
 

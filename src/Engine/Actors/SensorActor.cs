@@ -6,9 +6,10 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// One sensor: hosts the sensor-scoped rules for that sensor (their keyed state and timers), runs them on each of
 /// its events in order, and sends their facts to its area. Never blocks: completion is signalled by the sink's
-/// callbacks. Stops when idle (its area asks it, <see cref="IdleCheck"/>): at once when its rules hold nothing; when they hold state that is all written (or not
-/// persisted), no open alert and no processing-time timer, it falls asleep, and its area keeps that state as its bytes
-/// until something needs the sensor again (<see cref="DormantSensors"/>); otherwise it stays.
+/// callbacks. Stops when idle (its area asks it, <see cref="IdleCheck"/>): at once when its rules hold nothing; when
+/// they hold state that is all written (or not persisted), no open alert and no processing-time timer, it falls asleep,
+/// and its area keeps that state as its bytes until something needs the sensor again (<see cref="DormantSensors"/>);
+/// otherwise it stays.
 /// </summary>
 internal sealed class SensorActor : UntypedActor, IWithTimers
 {

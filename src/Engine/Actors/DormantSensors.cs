@@ -14,6 +14,8 @@ namespace Kommune.Engine.Actors;
 /// states that restoring would take as they are can wait (<see cref="MayKeep"/>). Owned by the area's actor, used only
 /// from its message handlers.
 /// </summary>
+/// <param name="engine">The engine.</param>
+/// <param name="area">The owning area's actor (named as the writer of the states it writes at a hand-over).</param>
 internal sealed class DormantSensors(EngineContext engine, IActorRef area)
 {
     private readonly Dictionary<string, RestoreState> _states = new(StringComparer.Ordinal);

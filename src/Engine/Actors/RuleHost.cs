@@ -265,7 +265,7 @@ internal sealed partial class RuleHost
         {
             raw = Runner.PersistedState();
         }
-        catch (Exception exception) when (exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
+        catch (Exception exception) when (IsUnwritable(exception))
         {
             return null; // a plugin rule keeps a value JSON cannot write: the key stays in its actor
         }
@@ -275,6 +275,10 @@ internal sealed partial class RuleHost
         IReadOnlyDictionary<int, long> covers = _covers.Count > 0 ? _covers.ToDictionary() : NoCovers;
         return new RestoreState(Runner.Header(), null, raw, _partition ?? -1, covers, _origins?.ToJson(), baseSlot) { Task = Task };
     }
+
+    /// <summary>What writing a key's state throws when a plugin rule keeps a value JSON cannot write.</summary>
+    private static bool IsUnwritable(Exception exception) =>
+        exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException;
 
     /// <summary>
     /// Its partition goes to another node: no processing-time timer fires here any more, and the state is written (once
@@ -372,7 +376,7 @@ internal sealed partial class RuleHost
                 state = Runner.WritePersistedState();
             }
         }
-        catch (Exception exception) when (exception is NotSupportedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException)
+        catch (Exception exception) when (IsUnwritable(exception))
         {
             // A plugin rule keeps a value JSON cannot write. Waiting for a write that can never happen would stall
             // the partition; the events go on, and a restart restores this key's last written state instead.

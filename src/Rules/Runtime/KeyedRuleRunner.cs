@@ -266,8 +266,7 @@ internal sealed class KeyedRuleRunner
         var openAlerts = false;
         foreach (var binding in _bindings)
         {
-            _states.TryGetValue(binding.Name, out var state);
-            if (!_timers.HasAny(binding.Name) && (state is null || state.IsEmpty))
+            if (!IsPersisted(binding, out var state, out _))
             {
                 continue;
             }
@@ -325,9 +324,7 @@ internal sealed class KeyedRuleRunner
         writer.WriteStartArray("rules");
         foreach (var binding in _bindings)
         {
-            _states.TryGetValue(binding.Name, out var state);
-            var hasTimers = _timers.HasAny(binding.Name);
-            if (!hasTimers && (state is null || state.IsEmpty))
+            if (!IsPersisted(binding, out var state, out var hasTimers))
             {
                 continue;
             }
@@ -376,6 +373,17 @@ internal sealed class KeyedRuleRunner
         writer.WriteEndObject();
         writer.Flush();
         return buffer.WrittenSpan;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="binding"/>'s part is written to the persisted state (and so named in its header): it holds
+    /// state or timers for this key.
+    /// </summary>
+    private bool IsPersisted(RuleBinding binding, out BindingState? state, out bool hasTimers)
+    {
+        _states.TryGetValue(binding.Name, out state);
+        hasTimers = _timers.HasAny(binding.Name);
+        return hasTimers || state is { IsEmpty: false };
     }
 
     /// <summary>

@@ -24,24 +24,14 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
     [InlineData(true)]
     public async Task Restored_sensors_wait_without_an_actor_until_an_event_or_the_watermark_needs_them_and_keep_their_state_through_a_hand_over(bool exactlyOnce)
     {
-        void Options(EngineOptions options)
-        {
-            options.PersistState = true;
-            options.StateInterval = TimeSpan.FromMilliseconds(200);
-            if (exactlyOnce)
-            {
-                options.ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce;
-                options.TransactionalId = "dormant-node";
-            }
-        }
+        var options = PersistedState(exactlyOnce, "dormant-node");
 
         // One partition, so that one sensor's events move the watermark that the others' timers wait for.
         using var bed = new KafkaTestBed(output, partitions: 1);
-        var minute = new DateTimeOffset(Events.T0.Ticks - (Events.T0.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
-        SensorEvent Reading(int sensor, int second) => new($"road-{sensor}", "sagene", SensorTypes.Traffic, minute.AddSeconds(second), new Dictionary<string, SensorValue> { ["speed"] = 40.0 });
+        var minute = Minute;
 
         // Three readings of each sensor in the first minute: counted, the minute not yet closed.
-        await using (var first = await bed.StartEngineAsync(Options, Rules()))
+        await using (var first = await bed.StartEngineAsync(options, Rules()))
         {
             for (var second = 1; second <= 3; second++)
             {
@@ -59,7 +49,7 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
 
         // Restored, and stopped again before any of them is needed: no sensor actor was made, and the hand-over wrote
         // every state whole as it was read, then its mark.
-        await using (var second = await bed.StartEngineAsync(Options, Rules()))
+        await using (var second = await bed.StartEngineAsync(options, Rules()))
         {
             await KafkaTestBed.WaitUntilAsync(() => second.Statistics is { StateRestored: Sensors, DormantSensors: Sensors });
             Assert.Equal(0, second.Statistics.ActiveSensors);
@@ -73,7 +63,7 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
         Assert.Equal(Text(StateTopicRecords.Restore(records)), Text(fromMark));
         Assert.Equal(Sensors, fromMark.Keys.Count(k => k.StartsWith("sensor:", StringComparison.Ordinal)));
 
-        await using var third = await bed.StartEngineAsync(Options, Rules());
+        await using var third = await bed.StartEngineAsync(options, Rules());
         await KafkaTestBed.WaitUntilAsync(() => third.Statistics is { StateRestored: Sensors, DormantSensors: Sensors });
         Assert.Contains(bed.Logs.Lines, l => l.Contains("end with a hand-over mark", StringComparison.Ordinal));
 
@@ -98,27 +88,15 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
     [InlineData(true)]
     public async Task Live_sensors_idle_past_their_timeout_fall_asleep_as_their_states_bytes_and_go_on_from_them_after_an_event_the_watermark_and_a_restart(bool exactlyOnce)
     {
-        void Options(EngineOptions options)
-        {
-            options.PersistState = true;
-            options.StateInterval = TimeSpan.FromMilliseconds(200);
-            options.SensorIdleTimeout = TimeSpan.FromSeconds(1);
-            if (exactlyOnce)
-            {
-                options.ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce;
-                options.TransactionalId = "asleep-node";
-            }
-        }
-
+        var options = PersistedState(exactlyOnce, "asleep-node", sensorIdleTimeout: TimeSpan.FromSeconds(1));
         using var bed = new KafkaTestBed(output, partitions: 1);
-        var minute = new DateTimeOffset(Events.T0.Ticks - (Events.T0.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
-        SensorEvent Reading(int sensor, int second) => new($"road-{sensor}", "sagene", SensorTypes.Traffic, minute.AddSeconds(second), new Dictionary<string, SensorValue> { ["speed"] = 40.0 });
+        var minute = Minute;
         List<(string Sensor, DateTimeOffset Start, long Count)> Aggregates(int count) => bed.ReadUntil(bed.Options.Topics.Aggregates, r => r.Count >= count)
             .Select(r => JsonDocument.Parse(r.Message.Value!).RootElement)
             .Select(a => (a.GetProperty("sensorId").GetString()!, a.GetProperty("windowStart").GetDateTimeOffset(), a.GetProperty("count").GetInt64()))
             .ToList();
 
-        await using (var first = await bed.StartEngineAsync(Options, Rules()))
+        await using (var first = await bed.StartEngineAsync(options, Rules()))
         {
             // Three readings of each sensor in the first minute; then no event for longer than the idle timeout, with
             // the counts written: every sensor's actor stops and its area keeps its state's bytes.
@@ -151,7 +129,7 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
             await first.StopAsync();
         }
 
-        await using var restarted = await bed.StartEngineAsync(Options, Rules());
+        await using var restarted = await bed.StartEngineAsync(options, Rules());
         bed.ProduceEvent(Reading(0, 150));
         bed.Flush();
         Assert.Equal(("road-0", minute.AddMinutes(1), 1L), Aggregates(Sensors + 1)[^1]);
@@ -180,6 +158,30 @@ public sealed class DormantSensorTests(ITestOutputHelper output)
         await engine.StopAsync();
         Assert.Equal(1, engine.Statistics.RuleFailures); // counted under the rule "(state)", as a state that cannot be written is
     }
+
+    /// <summary>The start of the minute of <see cref="Events.T0"/>: the readings' minute.</summary>
+    private static DateTimeOffset Minute => new(Events.T0.Ticks - (Events.T0.Ticks % TimeSpan.TicksPerMinute), TimeSpan.Zero);
+
+    /// <summary>A road sensor's reading <paramref name="second"/> seconds into <see cref="Minute"/>.</summary>
+    private static SensorEvent Reading(int sensor, int second) =>
+        new($"road-{sensor}", "sagene", SensorTypes.Traffic, Minute.AddSeconds(second), new Dictionary<string, SensorValue> { ["speed"] = 40.0 });
+
+    /// <summary>State persisted and written every 200 ms, under the guarantee asked for (as node <paramref name="transactionalId"/>).</summary>
+    private static Action<EngineOptions> PersistedState(bool exactlyOnce, string transactionalId, TimeSpan? sensorIdleTimeout = null) => options =>
+    {
+        options.PersistState = true;
+        options.StateInterval = TimeSpan.FromMilliseconds(200);
+        if (sensorIdleTimeout is { } idle)
+        {
+            options.SensorIdleTimeout = idle;
+        }
+
+        if (exactlyOnce)
+        {
+            options.ProcessingGuarantee = ProcessingGuarantee.ExactlyOnce;
+            options.TransactionalId = transactionalId;
+        }
+    };
 
     private static Dictionary<string, string> Text(Dictionary<string, RestoredState> states) =>
         states.ToDictionary(s => s.Key, s => System.Text.Encoding.UTF8.GetString(s.Value.Value));

@@ -1,6 +1,6 @@
 # Sourced by the profile scripts: builds the engine (Release), starts the embedded broker (12 partitions, or PARTITIONS) and
 # `kommune run` (every built-in rule, state persisted; extra environment from ENGINE_ENV) in a temporary directory,
-# and removes both at exit. Sets: repo, k (kommune.dll), out, b (bootstrap servers), port (the engine's metrics
+# and removes both at exit. RULES names another rules file (default src/Engine/demo-rules.json: every built-in family). Sets: repo, k (kommune.dll), out, b (bootstrap servers), port (the engine's metrics
 # port), broker, engine; and the functions feed (starts `kommune simulate` as $sim, also stopped at exit) and stop_engine.
 # With NODES=N it starts N `kommune run` processes in one consumer group, each with its own metrics port and log
 # (engine.log, engine2.log, ...), all without static membership (the embedded broker does not implement KIP-345;
@@ -23,7 +23,7 @@ engines=; ports=
 for n in $(seq 1 "$nodes"); do
   p=$((20000 + RANDOM % 20000 + n))
   log=engine.log; [ "$n" -gt 1 ] && log=engine$n.log
-  env KOMMUNE_MetricsPort=$p $membership ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "$repo/src/Engine/demo-rules.json" >"$log" 2>&1 &
+  env KOMMUNE_MetricsPort=$p $membership ${ENGINE_ENV:-} dotnet "$k" run -b "$b" --rules "${RULES:-$repo/src/Engine/demo-rules.json}" >"$log" 2>&1 &
   engines="$engines $!"; ports="$ports $p"
 done
 engine=$(echo $engines | cut -d' ' -f1); port=$(echo $ports | cut -d' ' -f1)

@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json;
 using Kommune.Engine.Actors;
 
 namespace Kommune.Engine.Tests;
@@ -118,6 +119,50 @@ public sealed class OriginLedgerTests
         Assert.False(ledger.FirstTime("e:3:99:-1", T0), "below the floor");
         Assert.False(ledger.FirstTime("e:3:150:-1", T0), "seen");
         Assert.True(ledger.FirstTime("e:3:151:-1", T0.AddYears(-1)), "no line: an old event time alone does not make it seen");
+    }
+
+    [Fact]
+    public void The_ledger_writes_each_origin_as_it_was_given_in_the_order_it_was_noted()
+    {
+        // Events' origins are kept as their numbers, not their text: what the state record says must not change by that.
+        string[] origins =
+        [
+            "e:3:1069:-1", TimerFact(6), "e:11:9223372036854775806:2147483647", "e:0:0:0",
+            "e:03:7:0", "e:2:7:x", "e:2:7", "e:x:1:0", "e:4:-5:0", "e:4:5:+1", "e:4:5: 1", "x:anything",
+        ];
+        var ledger = new OriginLedger();
+        foreach (var origin in origins)
+        {
+            Assert.True(ledger.FirstTime(origin, T0), origin);
+        }
+
+        var json = ledger.ToJson()!;
+        using var document = JsonDocument.Parse(json);
+        var seen = document.RootElement.GetProperty("Seen").EnumerateObject().Select(p => p.Name).ToArray();
+        Assert.Equal(origins, seen);
+        Assert.Equal(json, OriginLedger.FromJson(json).ToJson());
+        foreach (var origin in origins)
+        {
+            Assert.False(OriginLedger.FromJson(json).FirstTime(origin, T0), origin);
+        }
+    }
+
+    [Fact]
+    public void An_events_origin_not_written_as_the_codec_writes_it_is_still_covered_by_its_floor()
+    {
+        var ledger = new OriginLedger();
+        Assert.True(ledger.FirstTime("e:2:7:x", T0));
+        Assert.True(ledger.FirstTime("e:02:8:0", T0));
+        Assert.True(ledger.FirstTime("e:2:9:0", T0));
+        Assert.True(ledger.FirstTime("e:2:7", T0), "no index: names no offset the floors know");
+
+        ledger.Raise(new Dictionary<int, long> { [2] = 9 });
+
+        Assert.Equal(2, ledger.Count);
+        Assert.False(ledger.FirstTime("e:2:7:x", T0), "below the floor");
+        Assert.False(ledger.FirstTime("e:02:8:0", T0), "below the floor");
+        Assert.False(ledger.FirstTime("e:2:9:0", T0), "seen");
+        Assert.True(ledger.FirstTime("e:2:9:1", T0));
     }
 
     private static string TimerFact(int minute) => $"t:traffic-0001:congested:{T0.AddMinutes(minute).ToUnixTimeMilliseconds()}:0";

@@ -20,7 +20,7 @@ namespace Kommune.Engine.Actors;
 internal sealed class OriginLedger
 {
     private readonly Dictionary<int, long> _floors = [];
-    private readonly Dictionary<string, long> _seen = new(StringComparer.Ordinal); // origin → event time (Unix ms)
+    private readonly Dictionary<Origin, long> _seen = []; // origin → event time (Unix ms)
     private long _forgottenBefore = long.MinValue; // event time (Unix ms) before which timers' origins were forgotten
     private long _eventsForgottenBefore = long.MinValue; // the same for events' origins, in a ledger an older version wrote
     private IReadOnlyDictionary<int, long>? _raisedBy;
@@ -52,7 +52,7 @@ internal sealed class OriginLedger
 
         if (raised && _seen.Count > 0)
         {
-            foreach (var origin in _seen.Keys.Where(o => BelowFloor(o)).ToList())
+            foreach (var origin in _seen.Keys.Where(BelowFloor).ToList())
             {
                 _seen.Remove(origin);
             }
@@ -74,12 +74,13 @@ internal sealed class OriginLedger
         }
 
         var time = eventTime.ToUnixTimeMilliseconds();
-        if (BelowFloor(origin) || time < (IsEventOrigin(origin) ? _eventsForgottenBefore : _forgottenBefore))
+        var key = Origin.Of(origin);
+        if (BelowFloor(key) || time < (key.IsEvent ? _eventsForgottenBefore : _forgottenBefore))
         {
             return false;
         }
 
-        return _seen.TryAdd(origin, time);
+        return _seen.TryAdd(key, time);
     }
 
     /// <summary>
@@ -100,7 +101,7 @@ internal sealed class OriginLedger
         }
 
         _forgottenBefore = before;
-        foreach (var origin in _seen.Where(s => s.Value < before && !IsEventOrigin(s.Key)).Select(s => s.Key).ToList())
+        foreach (var origin in _seen.Where(s => s.Value < before && !s.Key.IsEvent).Select(s => s.Key).ToList())
         {
             _seen.Remove(origin);
         }
@@ -109,7 +110,7 @@ internal sealed class OriginLedger
     /// <summary>As JSON, for the state record's header; null when empty.</summary>
     public byte[]? ToJson() => IsEmpty ? null : JsonSerializer.SerializeToUtf8Bytes(new Persisted(
         _floors.ToDictionary(f => f.Key.ToString(CultureInfo.InvariantCulture), f => f.Value),
-        _seen,
+        _seen.ToDictionary(s => s.Key.ToString(), s => s.Value, StringComparer.Ordinal), // in the order they were noted
         _forgottenBefore == long.MinValue ? null : _forgottenBefore,
         EventsKept: true,
         EventsForgottenBefore: _eventsForgottenBefore == long.MinValue ? null : _eventsForgottenBefore));
@@ -136,7 +137,7 @@ internal sealed class OriginLedger
 
             foreach (var (origin, time) in persisted?.Seen ?? [])
             {
-                ledger._seen[origin] = time;
+                ledger._seen[Origin.Of(origin)] = time;
             }
 
             ledger._forgottenBefore = persisted?.ForgottenBefore ?? long.MinValue;
@@ -153,30 +154,100 @@ internal sealed class OriginLedger
         return ledger;
     }
 
-    /// <summary>Whether the origin is an event's (<c>e:partition:offset:index</c>), which floors cover.</summary>
-    private static bool IsEventOrigin(string origin) => origin.StartsWith("e:", StringComparison.Ordinal);
+    /// <summary>An event's origin whose offset is below its partition's floor.</summary>
+    private bool BelowFloor(Origin origin) =>
+        origin.EventOffset is { } offset && _floors.TryGetValue(origin.Partition, out var floor) && offset < floor;
 
-    /// <summary>An event's origin (<c>e:partition:offset:index</c>) whose offset is below its partition's floor.</summary>
-    private bool BelowFloor(string origin)
+    /// <summary>
+    /// An origin as the ledger keeps it. An event's (<c>e:partition:offset:index</c>, one per repartition record) is its
+    /// three numbers: the ledger lives as long as its area and takes one for most records, and a string made for each,
+    /// kept until a floor passes it, outlived a young-generation collection and marked the ledger's table for the next
+    /// ones to scan. A timer's (and any origin not written as <see cref="Kommune.Connectors.Kafka.RepartitionCodec.EventOrigin"/>
+    /// writes one) is kept as its text. Either reads back as the text it was made of.
+    /// </summary>
+    private readonly struct Origin : IEquatable<Origin>
     {
-        if (!IsEventOrigin(origin))
+        private readonly string? _text; // null for an event's, which is its numbers
+        private readonly long _offset;
+        private readonly int _index;
+
+        private Origin(string? text, int partition, long offset, int index)
         {
-            return false;
+            _text = text;
+            Partition = partition;
+            _offset = offset;
+            _index = index;
         }
 
-        var rest = origin.AsSpan(2);
-        var colon = rest.IndexOf(':');
-        if (colon < 0 || !int.TryParse(rest[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+        /// <summary>The sensor partition of an event's origin (of one kept as text, when its text names one).</summary>
+        public int Partition { get; }
+
+        /// <summary>The event's offset in <see cref="Partition"/>; null when this is not an event's origin, or names no offset.</summary>
+        public long? EventOffset => _text is null || _offset >= 0 ? _offset : null;
+
+        /// <summary>Whether this is an event's origin (<c>e:</c>), which floors cover and time does not forget.</summary>
+        public bool IsEvent => _text is null || _text.StartsWith("e:", StringComparison.Ordinal);
+
+        /// <summary><paramref name="text"/> as an origin: as its numbers when it is an event's as the codec writes them.</summary>
+        public static Origin Of(string text)
         {
-            return false;
+            if (!text.StartsWith("e:", StringComparison.Ordinal))
+            {
+                return new Origin(text, 0, -1, 0);
+            }
+
+            // e:partition:offset:index. What names a partition and an offset is kept with them even when it must stay text,
+            // so its floor still covers it.
+            var rest = text.AsSpan(2);
+            var colon = rest.IndexOf(':');
+            if (colon < 0 || !int.TryParse(rest[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
+            {
+                return new Origin(text, 0, -1, 0);
+            }
+
+            rest = rest[(colon + 1)..];
+            colon = rest.IndexOf(':');
+            if (colon <= 0 || !long.TryParse(rest[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            {
+                return new Origin(text, partition, -1, 0);
+            }
+
+            var numbers = new Origin(null, partition, offset, 0);
+            if (int.TryParse(rest[(colon + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var index))
+            {
+                numbers = new Origin(null, partition, offset, index);
+                Span<char> written = stackalloc char[48];
+                if (numbers.TryWrite(written, out var length) && written[..length].SequenceEqual(text))
+                {
+                    return numbers; // reads back as the same text
+                }
+            }
+
+            return new Origin(text, partition, offset, 0);
         }
 
-        rest = rest[(colon + 1)..];
-        colon = rest.IndexOf(':');
-        return colon > 0
-            && long.TryParse(rest[..colon], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
-            && _floors.TryGetValue(partition, out var floor)
-            && offset < floor;
+        public bool Equals(Origin other) => _text is null
+            ? other._text is null && Partition == other.Partition && _offset == other._offset && _index == other._index
+            : string.Equals(_text, other._text, StringComparison.Ordinal);
+
+        public override bool Equals(object? obj) => obj is Origin other && Equals(other);
+
+        public override int GetHashCode() => _text?.GetHashCode(StringComparison.Ordinal) ?? HashCode.Combine(Partition, _offset, _index);
+
+        /// <summary>The origin's text, as it was made.</summary>
+        public override string ToString()
+        {
+            if (_text is not null)
+            {
+                return _text;
+            }
+
+            Span<char> written = stackalloc char[48];
+            return TryWrite(written, out var length) ? new string(written[..length]) : throw new InvalidOperationException("An origin's numbers did not fit.");
+        }
+
+        private bool TryWrite(Span<char> destination, out int length) =>
+            destination.TryWrite(CultureInfo.InvariantCulture, $"e:{Partition}:{_offset}:{_index}", out length);
     }
 
     /// <param name="Floors">Per sensor partition, the offset below which every event's records were written.</param>

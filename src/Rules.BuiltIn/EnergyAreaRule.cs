@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Kommune.Rules.Api;
 using Kommune.Rules.Model;
 
@@ -72,8 +73,9 @@ public sealed class EnergyAreaRule : Rule
             context.SetEventTimeTimer(Name("drop", start), end + context.AllowedLateness);
         }
 
-        var meter = window.Meters.TryGetValue(sensorEvent.SensorId, out var m) ? m : new MeterSum();
-        window.Meters[sensorEvent.SensorId] = meter with { Sum = meter.Sum + power, Count = meter.Count + 1 };
+        // In place: a value in the window's table, not an object per reading that the (long-lived) table would keep.
+        ref var meter = ref CollectionsMarshal.GetValueRefOrAddDefault(window.Meters, sensorEvent.SensorId, out _);
+        meter = new MeterSum(meter.Sum + power, meter.Count + 1);
         state.Update(windows);
         if (window.Emitted)
         {
@@ -145,8 +147,8 @@ public sealed class EnergyAreaRule : Rule
         public bool Emitted { get; set; }
     }
 
-    /// <summary>The sum and count of one meter's readings in a window.</summary>
+    /// <summary>The sum and count of one meter's readings in a window (a value: kept in its window's table itself).</summary>
     /// <param name="Sum">Sum of the readings.</param>
     /// <param name="Count">Number of readings.</param>
-    public sealed record MeterSum(double Sum = 0, long Count = 0);
+    public readonly record struct MeterSum(double Sum = 0, long Count = 0);
 }

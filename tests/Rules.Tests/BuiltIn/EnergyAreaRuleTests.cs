@@ -1,3 +1,4 @@
+using System.Text;
 using Kommune.Rules.Api;
 using Kommune.Rules.BuiltIn;
 using Kommune.Rules.Model;
@@ -64,6 +65,26 @@ public sealed class EnergyAreaRuleTests
         Assert.Equal([2.5, 5.0], kit.Aggregates.Select(a => a.Value));
         kit.AdvanceWatermarkTo(T0.AddMinutes(16));
         Assert.False(kit.AreaState("skole-a")!.Rules.Any());
+    }
+
+    [Fact]
+    public void The_state_is_written_as_before_and_read_back_the_same()
+    {
+        // Each meter's sum is updated in place (no object per reading); the state's JSON and a restore must not change by it.
+        var kit = new RuleTestKit(start: T0).Bind(new EnergyAreaRule(RuleParameters.Empty));
+        Meter(kit, "m-2", 8, 0);
+        Meter(kit, "m-1", 10, 1);
+        Meter(kit, "m-1", 30.25, 5);
+        Meter(kit, "m-2", 1e308, 16);
+
+        var json = kit.AreaState("skole-a")!.ToJson();
+
+        Assert.Contains(
+            """windows":{"1770019200000":{"meters":{"m-2":{"sum":8,"count":1},"m-1":{"sum":40.25,"count":2}},"emitted":true},"1770020100000":{"meters":{"m-2":{"sum":1E+308,"count":1}},"emitted":false}}""",
+            Encoding.UTF8.GetString(json),
+            StringComparison.Ordinal);
+        var restored = SnapshotRoundTrip.Restore(kit.AreaState("skole-a"), EnergyAreaRule.RuleName, new EnergyAreaRule(RuleParameters.Empty));
+        Assert.Equal(json, restored.Snapshot().ToJson());
     }
 
     [Fact]

@@ -126,7 +126,7 @@ public sealed class ParkingRule : Rule
         {
             var capacity = sensorEvent.TryGetNumber("capacity", out var given) && double.IsFinite(given) && given > 0
                 ? given
-                : readings?.LastOrDefault(r => r.T <= time)?.Capacity ?? readings?.FirstOrDefault()?.Capacity;
+                : KnownCapacity(readings, time);
             if (capacity is not { } known)
             {
                 // A count without a known capacity says nothing about the share.
@@ -284,7 +284,7 @@ public sealed class ParkingRule : Rule
     private static void Keep(List<ParkingReading> readings, ParkingReading reading)
     {
         var minute = Minutes.Floor(Minutes.Time(reading.T), Minute);
-        var index = readings.FindLastIndex(r => r.T <= reading.T) + 1;
+        var index = LastAtOrBefore(readings, reading.T) + 1;
         if (index > 0 && Minutes.Floor(Minutes.Time(readings[index - 1].T), Minute) == minute)
         {
             readings[index - 1] = reading; // the older reading of its minute
@@ -297,10 +297,42 @@ public sealed class ParkingRule : Rule
         // Otherwise a newer reading of the same minute is kept already, and this one would never count.
     }
 
+    /// <summary>
+    /// The capacity of a sensor's newest reading at or before <paramref name="time"/>, else of its first; null when it has
+    /// none.
+    /// </summary>
+    private static double? KnownCapacity(List<ParkingReading>? readings, long time)
+    {
+        if (readings is not { Count: > 0 })
+        {
+            return null;
+        }
+
+        var index = LastAtOrBefore(readings, time);
+        return readings[index >= 0 ? index : 0].Capacity;
+    }
+
+    /// <summary>The index of the last reading at or before <paramref name="time"/> (in event-time order), -1 when none is.</summary>
+    private static int LastAtOrBefore(List<ParkingReading> readings, long time)
+    {
+        var index = readings.Count - 1;
+        while (index >= 0 && readings[index].T > time)
+        {
+            index--;
+        }
+
+        return index;
+    }
+
     /// <summary>Drops every reading before the last one older than <paramref name="end"/>, which stays first.</summary>
     private static void Prune(List<ParkingReading> readings, long end)
     {
-        var last = readings.FindLastIndex(r => r.T < end);
+        var last = readings.Count - 1;
+        while (last >= 0 && readings[last].T >= end)
+        {
+            last--;
+        }
+
         if (last > 0)
         {
             readings.RemoveRange(0, last);
@@ -308,17 +340,20 @@ public sealed class ParkingRule : Rule
     }
 }
 
-/// <summary>One reading of a parking sensor (keyed state): a bay is capacity 1, free 0 or 1.</summary>
-internal sealed class ParkingReading
+/// <summary>
+/// One reading of a parking sensor (keyed state): a bay is capacity 1, free 0 or 1. A value, kept in its sensor's list
+/// itself: an object per reading outlived young collections in the area's long-lived state.
+/// </summary>
+internal readonly record struct ParkingReading
 {
     /// <summary>Event time, Unix ms.</summary>
-    public long T { get; set; }
+    public long T { get; init; }
 
     /// <summary>Free spaces.</summary>
-    public double Free { get; set; }
+    public double Free { get; init; }
 
     /// <summary>Spaces in all.</summary>
-    public double Capacity { get; set; }
+    public double Capacity { get; init; }
 }
 
 /// <summary>How far an area's minutes were emitted and since when it is full (keyed state).</summary>

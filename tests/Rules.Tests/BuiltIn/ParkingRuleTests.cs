@@ -405,4 +405,25 @@ public sealed class ParkingRuleTests
         kit.AdvanceWatermarkTo(T0.AddMinutes(2));
         Assert.Empty(kit.Aggregates);
     }
+    [Fact]
+    public void The_state_is_written_as_before_and_read_back_the_same()
+    {
+        // Readings are values kept in their sensor's list (no object per reading); the state's JSON and a restore must not
+        // change by it. A count without a capacity takes the one of the newest reading before it, else of the first.
+        var kit = PatientKit();
+        CarPark(kit, T0.AddSeconds(70), free: 12, capacity: 40);
+        CarPark(kit, T0.AddSeconds(10), free: 30, capacity: 50);
+        CarPark(kit, T0.AddSeconds(20), free: 45, capacity: null); // the capacity of the reading at 10 s: 50
+        CarPark(kit, T0.AddSeconds(-50), free: 60, capacity: null); // none before it: the first's, 50
+        Bays(kit, T0.AddSeconds(30), occupied: 1, bays: 2);
+
+        var json = kit.AreaState("area-1")!.ToJson();
+        Assert.Contains(
+            """sensors":{"lot-1":[{"t":1772452750000,"free":50,"capacity":50},{"t":1772452820000,"free":45,"capacity":50},{"t":1772452870000,"free":12,"capacity":40}],"area-1-bay-0":[{"t":1772452830000,"free":0,"capacity":1}],"area-1-bay-1":[{"t":1772452830000,"free":1,"capacity":1}]},""",
+            System.Text.Encoding.UTF8.GetString(json),
+            StringComparison.Ordinal);
+
+        var restored = SnapshotRoundTrip.Restore(kit.AreaState("area-1"), ParkingRule.RuleName, new ParkingRule());
+        Assert.Equal(json, restored.Snapshot().ToJson());
+    }
 }

@@ -35,24 +35,30 @@ internal sealed class BindingState
         ArgumentException.ThrowIfNullOrEmpty(name);
         if (!_cells.TryGetValue(name, out var cell))
         {
-            cell = new Cell { Type = typeof(T) };
-            _cells[name] = cell;
-        }
-        else if (cell.Type is null)
-        {
-            cell.Type = typeof(T);
-            if (cell.Json is { } json)
-            {
-                cell.Value = json.Deserialize<T>(KeyedStateSnapshot.JsonOptions);
-                cell.Json = null;
-            }
-        }
-        else if (cell.Type != typeof(T))
-        {
-            throw new InvalidOperationException($"State '{name}' holds {cell.Type.Name}, not {typeof(T).Name}: use one type per state name.");
+            var made = new Cell<T>();
+            _cells[name] = made;
+            return made;
         }
 
-        return (IValueState<T>)(cell.Handle ??= new ValueState<T>(cell));
+        if (cell is Cell<T> typed)
+        {
+            return typed;
+        }
+
+        if (cell.Type is { } type)
+        {
+            throw new InvalidOperationException($"State '{name}' holds {type.Name}, not {typeof(T).Name}: use one type per state name.");
+        }
+
+        // Restored (or detached): read as T on first use, and from then on held as a T.
+        var read = new Cell<T>();
+        if (cell.Json is { } json)
+        {
+            read.Update(json.Deserialize<T>(KeyedStateSnapshot.JsonOptions)!);
+        }
+
+        _cells[name] = read;
+        return read;
     }
 
     public Dictionary<string, JsonElement> SnapshotValues()
@@ -66,7 +72,7 @@ internal sealed class BindingState
             }
             else if (cell.HasValue)
             {
-                values[name] = JsonSerializer.SerializeToElement(cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+                values[name] = cell.ToJsonElement();
             }
         }
 
@@ -86,7 +92,7 @@ internal sealed class BindingState
             else if (cell.HasValue)
             {
                 writer.WritePropertyName(name);
-                JsonSerializer.Serialize(writer, cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+                cell.WriteTo(writer);
             }
         }
     }
@@ -102,17 +108,11 @@ internal sealed class BindingState
             if (!cell.HasValue)
             {
                 _cells.Remove(name);
-                continue;
             }
-
-            if (cell.Json is null)
+            else if (cell.Type is not null)
             {
-                cell.Json = JsonSerializer.SerializeToElement(cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+                _cells[name] = new JsonCell(cell.Json ?? cell.ToJsonElement());
             }
-
-            cell.Type = null;
-            cell.Value = null;
-            cell.Handle = null;
         }
     }
 
@@ -130,12 +130,12 @@ internal sealed class BindingState
             return default;
         }
 
-        if (cell.Type == typeof(T))
+        if (cell is Cell<T> typed)
         {
-            return (T?)cell.Value;
+            return typed.Value;
         }
 
-        var json = cell.Json ?? JsonSerializer.SerializeToElement(cell.Value, cell.Type!, KeyedStateSnapshot.JsonOptions);
+        var json = cell.Json ?? cell.ToJsonElement();
         return json.Deserialize<T>(KeyedStateSnapshot.JsonOptions);
     }
 
@@ -143,7 +143,9 @@ internal sealed class BindingState
     public void Write<T>(string name, T value)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        _cells[name] = new Cell { Type = typeof(T), Value = value, HasValue = true };
+        var cell = new Cell<T>();
+        cell.Update(value);
+        _cells[name] = cell;
     }
 
     /// <summary>Removes the value; false when none was held.</summary>
@@ -153,7 +155,7 @@ internal sealed class BindingState
     {
         foreach (var (name, json) in snapshot.Values)
         {
-            _cells[name] = new Cell { Json = json.Clone(), HasValue = true };
+            _cells[name] = new JsonCell(json.Clone());
         }
 
         foreach (var (incident, alert) in snapshot.OpenAlerts)
@@ -162,36 +164,72 @@ internal sealed class BindingState
         }
     }
 
-    private sealed class Cell
+    /// <summary>One named value: as the JSON it was restored from until the rule reads it with its type, then as that type.</summary>
+    private abstract class Cell
     {
-        public Type? Type { get; set; }
+        /// <summary>The type the rule reads it as; null while it is only JSON.</summary>
+        public abstract Type? Type { get; }
 
-        public object? Value { get; set; }
+        /// <summary>The JSON it was restored from, while it has no type.</summary>
+        public abstract JsonElement? Json { get; }
 
-        public JsonElement? Json { get; set; }
+        public abstract bool HasValue { get; }
 
-        public bool HasValue { get; set; }
+        /// <summary>The value as JSON (only when <see cref="HasValue"/>).</summary>
+        public abstract JsonElement ToJsonElement();
 
-        /// <summary>The one <see cref="IValueState{T}"/> handed out for this cell, so a read allocates nothing.</summary>
-        public object? Handle { get; set; }
+        /// <summary>Writes the value as JSON (only when <see cref="HasValue"/>).</summary>
+        public abstract void WriteTo(Utf8JsonWriter writer);
     }
 
-    private sealed class ValueState<T>(Cell cell) : IValueState<T>
+    /// <summary>A restored (or detached) value, not read yet.</summary>
+    private sealed class JsonCell(JsonElement json) : Cell
     {
-        public bool HasValue => cell.HasValue;
+        public override Type? Type => null;
 
-        public T? Value => cell.HasValue ? (T?)cell.Value : default;
+        public override JsonElement? Json { get; } = json;
+
+        public override bool HasValue => true;
+
+        public override JsonElement ToJsonElement() => Json!.Value;
+
+        public override void WriteTo(Utf8JsonWriter writer) => Json!.Value.WriteTo(writer);
+    }
+
+    /// <summary>
+    /// A value of type <typeparamref name="T"/>, held as a <typeparamref name="T"/> (a number, a time or a struct is not
+    /// boxed at each update: the box outlived young collections in the key's long-lived state) and handed out as the
+    /// rule's <see cref="IValueState{T}"/> itself, so a read or an update allocates nothing.
+    /// </summary>
+    private sealed class Cell<T> : Cell, IValueState<T>
+    {
+        private T? _value;
+        private bool _hasValue;
+
+        public override Type Type => typeof(T);
+
+        public override JsonElement? Json => null;
+
+        public override bool HasValue => _hasValue;
+
+        bool IValueState<T>.HasValue => _hasValue;
+
+        public T? Value => _hasValue ? _value : default;
 
         public void Update(T value)
         {
-            cell.Value = value;
-            cell.HasValue = true;
+            _value = value;
+            _hasValue = true;
         }
 
         public void Clear()
         {
-            cell.Value = null;
-            cell.HasValue = false;
+            _value = default;
+            _hasValue = false;
         }
+
+        public override JsonElement ToJsonElement() => JsonSerializer.SerializeToElement(_value, KeyedStateSnapshot.JsonOptions);
+
+        public override void WriteTo(Utf8JsonWriter writer) => JsonSerializer.Serialize(writer, _value, KeyedStateSnapshot.JsonOptions);
     }
 }

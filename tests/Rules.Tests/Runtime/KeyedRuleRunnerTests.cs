@@ -154,6 +154,30 @@ public sealed class KeyedRuleRunnerTests
         public void RuleFailed(string ruleName, string handler, Exception exception) => throw exception;
     }
 
+    [Fact]
+    public void A_value_typed_state_keeps_its_type_through_a_restore_and_a_clear()
+    {
+        // Values are held as their type (a time or a number is not boxed at each update): what is written, read back and
+        // refused must be as before.
+        var rules = new RuleSet([new RuleBinding("since", new SinceRule())]);
+        var runner = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        runner.OnEvent(Event(0), T0, T0, new Collected());
+        runner.OnEvent(Event(1), T0, T0, new Collected());
+        var json = System.Text.Encoding.UTF8.GetString(runner.PersistedState());
+        Assert.Contains("\"values\":{\"first\":\"2026-03-01T08:00:00+00:00\",\"count\":2},", json, StringComparison.Ordinal); // a cleared value is not written
+
+        var restored = new KeyedRuleRunner(RuleScope.Sensor, "s-1", "a", rules, new EventTimeSettings());
+        Assert.Empty(restored.Restore(KeyedStateSnapshot.FromJson(runner.PersistedState())));
+        var outputs = new Collected();
+        restored.OnEvent(Event(2, ("clear", SensorValue.FromBoolean(true))), T0, T0, outputs);
+
+        Assert.Equal(["first:2026-03-01T08:00:00.0000000+00:00 count:3"], outputs.Alerts.Select(a => a.Description));
+        Assert.DoesNotContain("\"count\"", System.Text.Encoding.UTF8.GetString(restored.PersistedState()), StringComparison.Ordinal);
+
+        var refused = Assert.Throws<InvalidOperationException>(() => restored.OnEvent(Event(3, ("asText", SensorValue.FromBoolean(true))), T0, T0, outputs));
+        Assert.Equal("State 'first' holds DateTimeOffset, not String: use one type per state name.", refused.Message);
+    }
+
     /// <summary>Counts events; the first sets a timer a minute later; the third raises an alert that the timer resolves.</summary>
     private sealed class CountingRule : Rule
     {
@@ -173,6 +197,39 @@ public sealed class KeyedRuleRunnerTests
         }
 
         public override void OnTimer(IRuleContext context, RuleTimer timer) => context.ResolveAlert("open", "timer");
+    }
+
+    /// <summary>
+    /// Keeps the first event's time and a count as values (and a flag it clears); reports both on a "clear" reading, which
+    /// clears the count; an "asText" reading asks for the time as a string.
+    /// </summary>
+    private sealed class SinceRule : Rule
+    {
+        public override void OnEvent(IRuleContext context, SensorEvent sensorEvent)
+        {
+            var first = context.State<DateTimeOffset>("first");
+            if (!first.HasValue)
+            {
+                first.Update(sensorEvent.Timestamp);
+            }
+
+            var count = context.State<long>("count");
+            count.Update(count.Value + 1);
+            var cleared = context.State<bool>("cleared");
+            cleared.Update(true);
+            cleared.Clear();
+            if (sensorEvent.TryGetBoolean("asText", out _))
+            {
+                _ = context.State<string>("first");
+            }
+
+            if (sensorEvent.TryGetBoolean("clear", out _))
+            {
+                context.RaiseAlert("x", new AlertDraft("t", "t", AlertSeverity.Low,
+                    string.Create(CultureInfo.InvariantCulture, $"first:{first.Value:O} count:{count.Value}")));
+                count.Clear();
+            }
+        }
     }
 
     /// <summary>Keeps a sum, a minimum that starts at +infinity and a NaN; reports them on every third event.</summary>

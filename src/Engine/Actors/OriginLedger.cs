@@ -212,10 +212,9 @@ internal sealed class OriginLedger
                 return new Origin(text, partition, -1, 0);
             }
 
-            var numbers = new Origin(null, partition, offset, 0);
             if (int.TryParse(rest[(colon + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var index))
             {
-                numbers = new Origin(null, partition, offset, index);
+                var numbers = new Origin(null, partition, offset, index);
                 Span<char> written = stackalloc char[48];
                 if (numbers.TryWrite(written, out var length) && written[..length].SequenceEqual(text))
                 {

@@ -52,11 +52,7 @@ internal sealed class BindingState
 
         // Restored (or detached): read as T on first use, and from then on held as a T.
         var read = new Cell<T>();
-        if (cell.Json is { } json)
-        {
-            read.Update(json.Deserialize<T>(KeyedStateSnapshot.JsonOptions)!);
-        }
-
+        read.Update(cell.ToJsonElement().Deserialize<T>(KeyedStateSnapshot.JsonOptions)!);
         _cells[name] = read;
         return read;
     }
@@ -66,11 +62,7 @@ internal sealed class BindingState
         var values = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
         foreach (var (name, cell) in _cells)
         {
-            if (cell.Json is { } json)
-            {
-                values[name] = json;
-            }
-            else if (cell.HasValue)
+            if (cell.HasValue)
             {
                 values[name] = cell.ToJsonElement();
             }
@@ -84,12 +76,7 @@ internal sealed class BindingState
     {
         foreach (var (name, cell) in _cells)
         {
-            if (cell.Json is { } json)
-            {
-                writer.WritePropertyName(name);
-                json.WriteTo(writer);
-            }
-            else if (cell.HasValue)
+            if (cell.HasValue)
             {
                 writer.WritePropertyName(name);
                 cell.WriteTo(writer);
@@ -111,7 +98,7 @@ internal sealed class BindingState
             }
             else if (cell.Type is not null)
             {
-                _cells[name] = new JsonCell(cell.Json ?? cell.ToJsonElement());
+                _cells[name] = new JsonCell(cell.ToJsonElement());
             }
         }
     }
@@ -135,8 +122,7 @@ internal sealed class BindingState
             return typed.Value;
         }
 
-        var json = cell.Json ?? cell.ToJsonElement();
-        return json.Deserialize<T>(KeyedStateSnapshot.JsonOptions);
+        return cell.ToJsonElement().Deserialize<T>(KeyedStateSnapshot.JsonOptions);
     }
 
     /// <summary>Sets the value under <paramref name="name"/>, of type <typeparamref name="T"/> from now on.</summary>
@@ -170,9 +156,6 @@ internal sealed class BindingState
         /// <summary>The type the rule reads it as; null while it is only JSON.</summary>
         public abstract Type? Type { get; }
 
-        /// <summary>The JSON it was restored from, while it has no type.</summary>
-        public abstract JsonElement? Json { get; }
-
         public abstract bool HasValue { get; }
 
         /// <summary>The value as JSON (only when <see cref="HasValue"/>).</summary>
@@ -187,13 +170,11 @@ internal sealed class BindingState
     {
         public override Type? Type => null;
 
-        public override JsonElement? Json { get; } = json;
-
         public override bool HasValue => true;
 
-        public override JsonElement ToJsonElement() => Json!.Value;
+        public override JsonElement ToJsonElement() => json;
 
-        public override void WriteTo(Utf8JsonWriter writer) => Json!.Value.WriteTo(writer);
+        public override void WriteTo(Utf8JsonWriter writer) => json.WriteTo(writer);
     }
 
     /// <summary>
@@ -208,11 +189,7 @@ internal sealed class BindingState
 
         public override Type Type => typeof(T);
 
-        public override JsonElement? Json => null;
-
         public override bool HasValue => _hasValue;
-
-        bool IValueState<T>.HasValue => _hasValue;
 
         public T? Value => _hasValue ? _value : default;
 

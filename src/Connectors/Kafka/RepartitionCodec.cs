@@ -97,8 +97,22 @@ public static class RepartitionCodec
     /// The origin of the <paramref name="index"/>th repartition record written while handling the event at
     /// <paramref name="offset"/> of sensor partition <paramref name="partition"/>: <c>e:partition:offset:index</c>.
     /// </summary>
-    public static string EventOrigin(int partition, long offset, int index) =>
-        string.Create(CultureInfo.InvariantCulture, $"e:{partition}:{offset}:{index}");
+    public static string EventOrigin(int partition, long offset, int index)
+    {
+        Span<char> written = stackalloc char[MaxEventOriginLength];
+        TryWriteEventOrigin(written, partition, offset, index, out var length);
+        return new string(written[..length]);
+    }
+
+    /// <summary>The longest <see cref="EventOrigin"/> there is, in characters.</summary>
+    public const int MaxEventOriginLength = 48;
+
+    /// <summary>
+    /// Writes <see cref="EventOrigin"/> into <paramref name="destination"/> without making a string; false when it does
+    /// not fit (it always fits in <see cref="MaxEventOriginLength"/>).
+    /// </summary>
+    public static bool TryWriteEventOrigin(Span<char> destination, int partition, long offset, int index, out int length) =>
+        destination.TryWrite(CultureInfo.InvariantCulture, $"e:{partition}:{offset}:{index}", out length);
 
     /// <summary>
     /// The origin of a fact a timer made: <c>t:key:name:eventTimeMs:n</c>, the <paramref name="index"/>th fact of that

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Kommune.Connectors.Kafka;
 
 namespace Kommune.Engine.Actors;
 
@@ -162,7 +163,7 @@ internal sealed class OriginLedger
     /// An origin as the ledger keeps it. An event's (<c>e:partition:offset:index</c>, one per repartition record) is its
     /// three numbers: the ledger lives as long as its area and takes one for most records, and a string made for each,
     /// kept until a floor passes it, outlived a young-generation collection and marked the ledger's table for the next
-    /// ones to scan. A timer's (and any origin not written as <see cref="Kommune.Connectors.Kafka.RepartitionCodec.EventOrigin"/>
+    /// ones to scan. A timer's (and any origin not written as <see cref="RepartitionCodec.EventOrigin"/>
     /// writes one) is kept as its text. Either reads back as the text it was made of.
     /// </summary>
     private readonly struct Origin : IEquatable<Origin>
@@ -214,11 +215,10 @@ internal sealed class OriginLedger
 
             if (int.TryParse(rest[(colon + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var index))
             {
-                var numbers = new Origin(null, partition, offset, index);
-                Span<char> written = stackalloc char[48];
-                if (numbers.TryWrite(written, out var length) && written[..length].SequenceEqual(text))
+                Span<char> written = stackalloc char[RepartitionCodec.MaxEventOriginLength];
+                if (RepartitionCodec.TryWriteEventOrigin(written, partition, offset, index, out var length) && written[..length].SequenceEqual(text))
                 {
-                    return numbers; // reads back as the same text
+                    return new Origin(null, partition, offset, index); // reads back as the same text
                 }
             }
 
@@ -234,19 +234,7 @@ internal sealed class OriginLedger
         public override int GetHashCode() => _text?.GetHashCode(StringComparison.Ordinal) ?? HashCode.Combine(Partition, _offset, _index);
 
         /// <summary>The origin's text, as it was made.</summary>
-        public override string ToString()
-        {
-            if (_text is not null)
-            {
-                return _text;
-            }
-
-            Span<char> written = stackalloc char[48];
-            return TryWrite(written, out var length) ? new string(written[..length]) : throw new InvalidOperationException("An origin's numbers did not fit.");
-        }
-
-        private bool TryWrite(Span<char> destination, out int length) =>
-            destination.TryWrite(CultureInfo.InvariantCulture, $"e:{Partition}:{_offset}:{_index}", out length);
+        public override string ToString() => _text ?? RepartitionCodec.EventOrigin(Partition, _offset, _index);
     }
 
     /// <param name="Floors">Per sensor partition, the offset below which every event's records were written.</param>

@@ -4,7 +4,10 @@ using HdrHistogram;
 namespace Kommune.LoadTest;
 
 /// <summary>What one measured run gave.</summary>
-/// <param name="LagAtStart">Produced and not yet processed when the measured window began.</param>
+/// <param name="LagAtStart">
+/// Produced and not yet processed when the measured window began: a pipe still catching up with its own start (a backlog
+/// well above what it holds in steady state) has latencies of that backlog in its window, not of the rate offered.
+/// </param>
 /// <param name="LagAtEnd">The same when it ended (the load still running).</param>
 /// <param name="TimerOutputs">With --area-latency: the latency of the outputs event-time timers made, by kind.</param>
 /// <param name="Processors">Where the CPU went over the measured window.</param>
@@ -15,8 +18,8 @@ internal sealed record PhaseResult(string Name, double OfferedPerSecond, double 
         "|---|---:|---|---:|---:|---:|---:|---:|";
 
     public static string Header =>
-        "| pipe | offered/s | produced/s | processed/s | lag at end | kept up | drained in | falls measured | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n" +
-        "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|";
+        "| pipe | offered/s | produced/s | processed/s | lag at start | lag at end | kept up | drained in | falls measured | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms |\n" +
+        "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|";
 
     /// <summary>
     /// The generator delivered at least 95 % of the offered rate (on a shared machine a pipe that takes the cores
@@ -32,7 +35,7 @@ internal sealed record PhaseResult(string Name, double OfferedPerSecond, double 
     private string Offered => OfferedPerSecond > 0 ? OfferedPerSecond.ToString("N0", CultureInfo.InvariantCulture) : "max";
 
     public string Row() => string.Create(CultureInfo.InvariantCulture,
-        $"| {Name} | {Offered} | {ProducedPerSecond:N0} | {ProcessedPerSecond:N0} | {LagAtEnd:N0} | {(KeptUp ? "yes" : "no")} | {DrainTime.TotalSeconds:0.0} s | {Latency.TotalCount:N0} | {Ms(Latency, 50)} | {Ms(Latency, 90)} | {Ms(Latency, 99)} | {Ms(Latency, 99.9)} | {Max(Latency)} |");
+        $"| {Name} | {Offered} | {ProducedPerSecond:N0} | {ProcessedPerSecond:N0} | {LagAtStart:N0} | {LagAtEnd:N0} | {(KeptUp ? "yes" : "no")} | {DrainTime.TotalSeconds:0.0} s | {Latency.TotalCount:N0} | {Ms(Latency, 50)} | {Ms(Latency, 90)} | {Ms(Latency, 99)} | {Ms(Latency, 99.9)} | {Max(Latency)} |");
 
     /// <summary>The timer outputs' rows, the falls' alerts of the same run first (the sensor side's event-driven output).</summary>
     public IEnumerable<string> TimerRows() => TimerOutputs is null ? [] :

@@ -19,5 +19,5 @@ git -C "$wt/src" apply bench/profile/hop_trace.patch
 dotnet build -c Release "$wt/src/bench/Kommune.LoadTest" >"$dest/build.log" 2>&1
 KOMMUNE_HOP_TRACE="$dest/hops.csv" dotnet "$wt/src/bench/Kommune.LoadTest/bin/Release/net10.0/Kommune.LoadTest.dll" \
   "${args[@]}" --fall-dump "$dest/falls.csv" >"$dest/loadtest.txt" 2>&1
-grep '^| ' "$dest/loadtest.txt" | head -5
+grep '^| ' "$dest/loadtest.txt" | awk 'NR <= 5'
 python3 "$repo/bench/profile/hop_trace.py" "$dest/hops.csv" "$dest/falls.csv"

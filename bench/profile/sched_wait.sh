@@ -13,13 +13,16 @@ dotnet "$repo/bench/Kommune.LoadTest/bin/Release/net10.0/Kommune.LoadTest.dll" \
 load=$!
 trap 'kill $load 2>/dev/null || true' EXIT
 for phase in "raw Confluent.Kafka pipe at" "engine, at-least-once at"; do
-  until grep -q "$phase" "$dest/loadtest.txt"; do sleep 1; done
+  until grep -q "$phase" "$dest/loadtest.txt"; do
+    kill -0 $load 2>/dev/null || { echo "the load test ended before \"$phase\": $dest/loadtest.txt" >&2; exit 1; }
+    sleep 1
+  done
   sleep 14
   name=$(echo "$phase" | cut -d' ' -f1 | tr -d ,)
   perf sched record -o "$dest/$name.data" -- sleep 4 >/dev/null 2>&1
 done
 wait $load
-grep '^| ' "$dest/loadtest.txt" | head -5
+grep '^| ' "$dest/loadtest.txt" | awk 'NR <= 5'
 for name in raw engine; do
   echo "--- $name window"
   perf sched latency -i "$dest/$name.data" --sort avg 2>/dev/null | grep -E '^ +[^ -]' | awk 'NR <= 14'

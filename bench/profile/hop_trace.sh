@@ -5,13 +5,14 @@
 # is built there and removed at exit. Prints hop_trace.py's table; keeps hops.csv, falls.csv and the load test's output
 # in the out-dir. Arguments after the out-dir go to the load test instead of the default below.
 # Usage: bench/profile/hop_trace.sh [out-dir] [load-test arguments]
-#   default: --rate 22781 --duration 20 --warmup 10 --sensors 10000 --areas 100 (issue 18's fall-alert p99 row)
+#   default: issue 18's fall-alert p99 row (p99_row.sh)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$(mkdir -p "${1:-hop-trace}" && cd "${1:-hop-trace}" && pwd)
 shift || true
 args=("$@")
-if [ ${#args[@]} -eq 0 ]; then args=(--rate 22781 --duration 20 --warmup 10 --sensors 10000 --areas 100); fi
+. "$(dirname "$0")/p99_row.sh"
+if [ ${#args[@]} -eq 0 ]; then args=("${p99_row[@]}"); fi
 wt=$(mktemp -d)
 trap 'git -C "$repo" worktree remove --force "$wt/src" >/dev/null 2>&1 || true; rm -rf "$wt"' EXIT
 git -C "$repo" worktree add --detach "$wt/src" HEAD >/dev/null 2>&1

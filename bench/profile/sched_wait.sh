@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # How long the load test's threads wait for a CPU once woken, in the raw pipe's measured window and in the engine's:
-# runs the fall-alert p99 row's load test (Release build of this checkout; every part in one process) and records 4 s of
-# scheduler events (`perf sched record`) 14 s into each pipe's run, then prints `perf sched latency` for each, sorted by
-# the average wait (per thread name: runtime, switches, average and longest wait). Needs perf (Debian: linux-perf) and root.
-# Usage: bench/profile/sched_wait.sh [out-dir]
+# runs the fall-alert p99 row's load test (p99_row.sh; or the load test with the arguments given after the out-dir;
+# Release build of this checkout; every part in one process) and records 4 s of scheduler events (`perf sched record`)
+# 14 s into each pipe's run, then prints `perf sched latency` for each, sorted by the average wait (per thread name:
+# runtime, switches, average and longest wait). Needs perf (Debian: linux-perf) and root.
+# Usage: bench/profile/sched_wait.sh [out-dir] [load-test arguments]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 dest=$(mkdir -p "${1:-sched-wait}" && cd "${1:-sched-wait}" && pwd)
+shift || true
+args=("$@")
+. "$(dirname "$0")/p99_row.sh"
+if [ ${#args[@]} -eq 0 ]; then args=("${p99_row[@]}"); fi
 dotnet build -c Release "$repo/bench/Kommune.LoadTest" >"$dest/build.log" 2>&1
-dotnet "$repo/bench/Kommune.LoadTest/bin/Release/net10.0/Kommune.LoadTest.dll" \
-  --rate 22781 --duration 20 --warmup 10 --sensors 10000 --areas 100 >"$dest/loadtest.txt" 2>&1 &
+dotnet "$repo/bench/Kommune.LoadTest/bin/Release/net10.0/Kommune.LoadTest.dll" "${args[@]}" >"$dest/loadtest.txt" 2>&1 &
 load=$!
 trap 'kill $load 2>/dev/null || true' EXIT
 for phase in "raw Confluent.Kafka pipe at" "engine, at-least-once at"; do

@@ -15,7 +15,7 @@ they are equal the broker dropped none (its mock keeps at most 5 MiB or 100,000 
 
 Needs kcat. Usage:
   bench/profile/restore.py [--sensors 100000] [--areas 1000] [--rate 2000] [--passes 3] [--partitions 512]
-                           [--restarts 2] [--out restore-out] [--metrics-port 9481] [--dynamic] [--no-build]
+                           [--restarts 2] [--out restore-out] [--metrics-port 9481] [--dynamic] [--no-build] [--ready-to-run]
 """
 import argparse
 import datetime
@@ -49,6 +49,9 @@ def parse_args():
                         "next one is assigned at once, where the embedded broker keeps a static member that stopped until its "
                         "session (10 s) expires (docs/reliability.md, Restart time); a KIP-345 broker hands it back at once")
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--ready-to-run", action="store_true",
+                   help="run the engine as published for a deployment (dotnet publish -r linux-x64: compiled ahead of time), "
+                        "not the plain Release build")
     return p.parse_args()
 
 
@@ -147,8 +150,9 @@ def main():
     out = os.path.abspath(a.out)
     os.makedirs(out, exist_ok=True)
     if not a.no_build:
-        subprocess.run(["dotnet", "build", "-c", "Release", os.path.join(REPO, "src/Engine")], check=True, stdout=subprocess.DEVNULL)
-    dll = os.path.join(REPO, "src/Engine/bin/Release/net10.0/kommune.dll")
+        build = ["publish", "-r", "linux-x64", "--self-contained", "false"] if a.ready_to_run else ["build"]
+        subprocess.run(["dotnet", *build, "-c", "Release", os.path.join(REPO, "src/Engine")], check=True, stdout=subprocess.DEVNULL)
+    dll = os.path.join(REPO, "src/Engine/bin/Release/net10.0", *(["linux-x64", "publish"] if a.ready_to_run else []), "kommune.dll")
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     log(f"commit {commit}; uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
 

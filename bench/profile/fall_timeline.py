@@ -6,9 +6,11 @@ Usage: python3 bench/profile/fall_timeline.py falls.csv [bucket-seconds]
 Per bucket of intended send time (default 1 s) and per run in the file: the falls, their median and worst latency (ms),
 and the worst one's split into the engine's part (intended send time to the output's record timestamp, which the
 engine's producer stamps) and the output's part (record timestamp to readable). A run still warming up shows as a
-rising or high median in its first buckets; '*' marks buckets in the measured window.
+rising or high median in its first buckets; '*' marks buckets in the measured window. After each run's buckets, the p99
+of its falls in the warm-up (from the generator's start: a pipe's first seconds under load) and in the measured window.
 """
 import csv
+import math
 import statistics
 import sys
 from collections import defaultdict
@@ -29,3 +31,9 @@ for run, buckets in runs.items():
         worst = max(falls)
         measured = "*" if any(f[3] for f in falls) else ""
         print(f"{key * bucket:7.1f} {len(falls):5d} {statistics.median(f[0] for f in falls):7.0f} {worst[0]:7d} {worst[1]:7d} {worst[2]:7d} {measured}")
+    def p99(latencies):
+        ordered = sorted(latencies)
+        return ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] if ordered else float("nan")
+    warm = [f[0] for falls in buckets.values() for f in falls if not f[3]]
+    measured = [f[0] for falls in buckets.values() for f in falls if f[3]]
+    print(f"p99: warm-up {p99(warm):.0f} ms ({len(warm)} falls), measured {p99(measured):.0f} ms ({len(measured)} falls)")

@@ -15,6 +15,13 @@ import statistics
 import sys
 from collections import defaultdict
 
+
+def p99(latencies):
+    """The nearest-rank 99th percentile."""
+    ordered = sorted(latencies)
+    return ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] if ordered else float("nan")
+
+
 path = sys.argv[1]
 bucket = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
 runs = defaultdict(lambda: defaultdict(list))
@@ -31,9 +38,6 @@ for run, buckets in runs.items():
         worst = max(falls)
         measured = "*" if any(f[3] for f in falls) else ""
         print(f"{key * bucket:7.1f} {len(falls):5d} {statistics.median(f[0] for f in falls):7.0f} {worst[0]:7d} {worst[1]:7d} {worst[2]:7d} {measured}")
-    def p99(latencies):
-        ordered = sorted(latencies)
-        return ordered[max(0, math.ceil(len(ordered) * 0.99) - 1)] if ordered else float("nan")
     warm = [f[0] for falls in buckets.values() for f in falls if not f[3]]
     measured = [f[0] for falls in buckets.values() for f in falls if f[3]]
     print(f"p99: warm-up {p99(warm):.0f} ms ({len(warm)} falls), measured {p99(measured):.0f} ms ({len(measured)} falls)")

@@ -8,11 +8,8 @@
 #   default: issue 18's fall-alert p99 row (p99_row.sh)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dest=$(mkdir -p "${1:-hop-trace}" && cd "${1:-hop-trace}" && pwd)
-shift || true
-args=("$@")
 . "$(dirname "$0")/p99_row.sh"
-if [ ${#args[@]} -eq 0 ]; then args=("${p99_row[@]}"); fi
+row_args hop-trace "$@"
 wt=$(mktemp -d)
 trap 'git -C "$repo" worktree remove --force "$wt/src" >/dev/null 2>&1 || true; rm -rf "$wt"' EXIT
 git -C "$repo" worktree add --detach "$wt/src" HEAD >/dev/null 2>&1

@@ -7,11 +7,8 @@
 # Usage: bench/profile/sched_wait.sh [out-dir] [load-test arguments]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-dest=$(mkdir -p "${1:-sched-wait}" && cd "${1:-sched-wait}" && pwd)
-shift || true
-args=("$@")
 . "$(dirname "$0")/p99_row.sh"
-if [ ${#args[@]} -eq 0 ]; then args=("${p99_row[@]}"); fi
+row_args sched-wait "$@"
 dotnet build -c Release "$repo/bench/Kommune.LoadTest" >"$dest/build.log" 2>&1
 dotnet "$repo/bench/Kommune.LoadTest/bin/Release/net10.0/Kommune.LoadTest.dll" "${args[@]}" >"$dest/loadtest.txt" 2>&1 &
 load=$!

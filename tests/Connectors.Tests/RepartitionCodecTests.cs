@@ -44,6 +44,60 @@ public sealed class RepartitionCodecTests
     }
 
     [Fact]
+    public void Several_events_of_one_batch_in_one_record_read_back_in_order_each_with_its_origin_and_its_own_bytes()
+    {
+        var other = Parking with { SensorId = "road-1", AreaId = "område sør", Type = SensorTypes.Traffic, Timestamp = Parking.Timestamp.AddSeconds(1) };
+        var first = Encoding.UTF8.GetBytes("""{ "type": "parking", "ts": "2024-05-01T10:00:00.123Z",  "values": { "note": "x", "occupied": true }, "areaId": "område nord", "sensorId": "parking-æøå" }""");
+        var second = SensorEventEncoder.Encode(other);
+
+        var message = RepartitionCodec.Events([(first, "e:3:17:-1"), (second, "e:3:18:-1"), (first, "e:3:19:-1")]);
+        var record = Read(message);
+
+        Assert.Null(message.Key); // the areas differ: each event names its own
+        Assert.Equal(RepartitionKind.Events, record.Kind);
+        Assert.Null(record.EventTime);
+        var parts = record.Parts!;
+        Assert.Equal(["e:3:17:-1", "e:3:18:-1", "e:3:19:-1"], parts.Select(p => p.Origin));
+        Assert.All(parts, p => Assert.Equal(RepartitionKind.Event, p.Kind));
+        Assert.Equal([Parking.SensorId, other.SensorId, Parking.SensorId], parts.Select(p => p.Event!.SensorId));
+        Assert.Equal([Parking.AreaId, other.AreaId, Parking.AreaId], parts.Select(p => p.Event!.AreaId));
+        Assert.Equal(other.Timestamp, parts[1].EventTime);
+        Assert.Equal(first, parts[0].ContractJson); // what a dead letter of it carries
+        Assert.Equal(second, parts[1].ContractJson);
+    }
+
+    [Theory]
+    [InlineData(new byte[0], "0 events in 0 bytes")]
+    [InlineData(new byte[] { 0, 0, 0, 0 }, "0 events in 4 bytes")]
+    [InlineData(new byte[] { 255, 255, 255, 255, 0, 0, 0, 0, 0, 0, 0, 0 }, "-1 events in 12 bytes")]
+    [InlineData(new byte[] { 2, 0, 0, 0, 1, 0, 0, 0, (byte)'o', 1, 0, 0, 0, (byte)'{' }, "2 events in 14 bytes")]
+    [InlineData(new byte[] { 1, 0, 0, 0, 1, 0, 0, 0, (byte)'o', 9, 0, 0, 0, (byte)'{' }, "event 1 of 1 is cut short")]
+    [InlineData(new byte[] { 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, (byte)'{' }, "event 1 of 1 is cut short or has no origin")]
+    [InlineData(new byte[] { 1, 0, 0, 0, 1, 0, 0, 0, (byte)'o', 255, 255, 255, 255, (byte)'{' }, "event 1 of 1 is cut short")]
+    public void A_damaged_record_of_several_events_is_refused_with_what_is_wrong(byte[] value, string why)
+    {
+        var headers = RepartitionCodec.Events([(SensorEventEncoder.Encode(Parking), "e:0:0:-1")]).Headers;
+
+        Assert.False(RepartitionCodec.TryDecode(null, value, headers, out var record, out var failure));
+        Assert.Null(record);
+        Assert.Equal(DeadLetterCode.Other, failure.Code);
+        Assert.Contains(why, failure.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_record_of_several_events_with_an_unreadable_event_or_bytes_after_them_is_refused()
+    {
+        var good = RepartitionCodec.Events([(SensorEventEncoder.Encode(Parking), "e:0:0:-1")]);
+        var longer = good.Value!.Concat(new byte[] { 7 }).ToArray();
+        Assert.False(RepartitionCodec.TryDecode(null, longer, good.Headers, out _, out var trailing));
+        Assert.Contains("1 bytes after its 1 events", trailing.Text, StringComparison.Ordinal);
+
+        var broken = RepartitionCodec.Events([(Encoding.UTF8.GetBytes("{ not json"), "e:0:1:-1")]);
+        Assert.False(RepartitionCodec.TryDecode(null, broken.Value, broken.Headers, out _, out var unreadable));
+        Assert.False(string.IsNullOrEmpty(unreadable.Text));
+    }
+
+    [Fact]
     public void Watermarks_and_their_floors_read_back_with_idle_partitions()
     {
         var at = DateTimeOffset.FromUnixTimeMilliseconds(1_714_557_600_000);

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Confluent.Kafka;
@@ -20,6 +21,12 @@ public enum RepartitionKind
 
     /// <summary>An operations centre's command, forwarded to the partition of the alert's owner.</summary>
     Command,
+
+    /// <summary>
+    /// Sensor events that area rules want, of one dispatch batch and one repartition partition, with their origins
+    /// (<see cref="RepartitionRecord.Parts"/>): one record for what would be as many <see cref="Event"/> records.
+    /// </summary>
+    Events,
 }
 
 /// <summary>The owner of an open alert: a sensor's rules or an area's, and the partition (task) where it lives.</summary>
@@ -41,6 +48,10 @@ public sealed record AlertOwner(bool IsArea, string Key, int Partition);
 /// <see cref="RepartitionCodec.TimerOrigin"/>), the same when a crash or rebalance makes it be written again.</param>
 /// <param name="Floors">For <see cref="RepartitionKind.Watermark"/>: per sensor partition, the offset below which every
 /// event's records were written before this one.</param>
+/// <param name="Parts">For <see cref="RepartitionKind.Events"/>: its events, in the order written, each an
+/// <see cref="RepartitionKind.Event"/> with its origin and <paramref name="ContractJson"/>.</param>
+/// <param name="ContractJson">For an event of an <see cref="RepartitionKind.Events"/> record: its bytes as consumed (what
+/// a dead letter of it carries).</param>
 public sealed record RepartitionRecord(
     RepartitionKind Kind,
     SensorEvent? Event = null,
@@ -51,7 +62,9 @@ public sealed record RepartitionRecord(
     RecordSource? CommandSource = null,
     string? OwnerArea = null,
     string? Origin = null,
-    IReadOnlyDictionary<int, long>? Floors = null)
+    IReadOnlyDictionary<int, long>? Floors = null,
+    IReadOnlyList<RepartitionRecord>? Parts = null,
+    byte[]? ContractJson = null)
 {
     /// <summary>The event time it carries (an event's or a fact's); null for watermarks and commands.</summary>
     public DateTimeOffset? EventTime => Event?.Timestamp ?? Fact?.EventTime;
@@ -60,8 +73,8 @@ public sealed record RepartitionRecord(
 /// <summary>
 /// The records of the repartition topic (docs/architecture.md, "Scale-out"). Events are their contract JSON (v1),
 /// facts the same shape (the fact's name as <c>type</c>, its sensor as <c>sensorId</c>), watermarks a line
-/// <c>partition=unixMs|idle;…</c>, commands the operations centre's bytes as they came; the header
-/// <c>kommune-kind</c> says which.
+/// <c>partition=unixMs|idle;…</c>, commands the operations centre's bytes as they came, and the events of one dispatch
+/// batch for one partition a list of them (<see cref="Events"/>); the header <c>kommune-kind</c> says which.
 /// </summary>
 public static class RepartitionCodec
 {
@@ -143,6 +156,99 @@ public static class RepartitionCodec
         ArgumentNullException.ThrowIfNull(contractJson);
         ArgumentException.ThrowIfNullOrEmpty(origin);
         return Message(RepartitionKind.Event, areaId, contractJson, origin);
+    }
+
+    /// <summary>
+    /// Sensor events for the area rules of one repartition partition, possibly of several areas, each as the bytes it was
+    /// consumed in (contract JSON that this engine decoded) with its origin: one record for what one dispatch batch sends
+    /// to that partition, in the batch's order. Binary: the count, then per event the origin and the JSON, each as a
+    /// 32-bit little-endian length and its bytes. No key: the partition is chosen by the area, and each event names it.
+    /// </summary>
+    public static Message<byte[]?, byte[]?> Events(IReadOnlyList<(byte[] ContractJson, string Origin)> events)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        ArgumentOutOfRangeException.ThrowIfLessThan(events.Count, 1);
+        var size = 4;
+        foreach (var (json, origin) in events)
+        {
+            ArgumentNullException.ThrowIfNull(json);
+            ArgumentException.ThrowIfNullOrEmpty(origin);
+            size += 8 + Encoding.UTF8.GetByteCount(origin) + json.Length;
+        }
+
+        var value = new byte[size];
+        BinaryPrimitives.WriteInt32LittleEndian(value, events.Count);
+        var at = 4;
+        foreach (var (json, origin) in events)
+        {
+            var length = Encoding.UTF8.GetBytes(origin, value.AsSpan(at + 4));
+            BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(at), length);
+            at += 4 + length;
+            BinaryPrimitives.WriteInt32LittleEndian(value.AsSpan(at), json.Length);
+            json.CopyTo(value.AsSpan(at + 4));
+            at += 4 + json.Length;
+        }
+
+        return new Message<byte[]?, byte[]?> { Value = value, Headers = [new Header(KindHeader, EventsKind)] };
+    }
+
+    private static RepartitionRecord? DecodeEvents(byte[]? value, out DecodeFailure failure)
+    {
+        failure = default;
+        var bytes = value.AsSpan();
+        var count = bytes.Length >= 4 ? BinaryPrimitives.ReadInt32LittleEndian(bytes) : 0;
+        if (count < 1 || count > (bytes.Length - 4) / 8)
+        {
+            failure = new(DeadLetterCode.Other, $"unreadable events record: {count} events in {bytes.Length} bytes");
+            return null;
+        }
+
+        var parts = new RepartitionRecord[count];
+        var at = 4;
+        for (var i = 0; i < count; i++)
+        {
+            if (!TryTake(bytes, ref at, out var origin) || !TryTake(bytes, ref at, out var json) || origin.IsEmpty)
+            {
+                failure = new(DeadLetterCode.Other, $"unreadable events record: event {i + 1} of {count} is cut short or has no origin");
+                return null;
+            }
+
+            var contractJson = json.ToArray();
+            if (!Decoder.TryDecode(null, contractJson, out var e, out failure))
+            {
+                return null;
+            }
+
+            parts[i] = new RepartitionRecord(RepartitionKind.Event, Event: e, Origin: Encoding.UTF8.GetString(origin), ContractJson: contractJson);
+        }
+
+        if (at != bytes.Length)
+        {
+            failure = new(DeadLetterCode.Other, $"unreadable events record: {bytes.Length - at} bytes after its {count} events");
+            return null;
+        }
+
+        return new RepartitionRecord(RepartitionKind.Events, Parts: parts);
+    }
+
+    // A 32-bit little-endian length and that many bytes, at 'at'; false when they are not all there.
+    private static bool TryTake(ReadOnlySpan<byte> bytes, ref int at, out ReadOnlySpan<byte> taken)
+    {
+        taken = default;
+        if (bytes.Length - at < 4)
+        {
+            return false;
+        }
+
+        var length = BinaryPrimitives.ReadInt32LittleEndian(bytes[at..]);
+        if (length < 0 || length > bytes.Length - at - 4)
+        {
+            return false;
+        }
+
+        taken = bytes.Slice(at + 4, length);
+        at += 4 + length;
+        return true;
     }
 
     /// <summary>A fact for its area's rules, with its <paramref name="origin"/>.</summary>
@@ -247,6 +353,9 @@ public static class RepartitionCodec
                 break;
             case "watermark":
                 record = DecodeWatermark(value, out failure);
+                break;
+            case "events":
+                record = DecodeEvents(value, out failure);
                 break;
             case "command":
                 record = DecodeCommand(key, value, headers, out failure);
@@ -379,6 +488,7 @@ public static class RepartitionCodec
     private static readonly byte[] EventKind = "event"u8.ToArray();
     private static readonly byte[] FactKind = "fact"u8.ToArray();
     private static readonly byte[] WatermarkKind = "watermark"u8.ToArray();
+    private static readonly byte[] EventsKind = "events"u8.ToArray();
 
     private static Message<byte[]?, byte[]?> Message(RepartitionKind kind, string? key, byte[] value, string? origin = null)
     {

@@ -718,6 +718,21 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 return;
             }
 
+            if (record.Kind == RepartitionKind.Events)
+            {
+                // Several events of one dispatch batch (AreaSideRecords): one area record per area of them, each with that
+                // area's events in the record's order; the record completes when all of them have.
+                var parent = new EventCompletion(consumed, _counters);
+                foreach (var group in record.Parts!.GroupBy(p => p.Event!.AreaId, StringComparer.Ordinal))
+                {
+                    parent.Add();
+                    _dispatchedRecords.Add(new AreaRecord(consumed, area.Watermark, _counters, area.Floors, [.. group], parent));
+                }
+
+                parent.Done();
+                return;
+            }
+
             // The area's rules judge whether it is too late, once they know it is not one they already applied.
             _dispatchedRecords.Add(new AreaRecord(consumed, area.Watermark, _counters, area.Floors));
         }

@@ -9,7 +9,8 @@ namespace Kommune.Engine.Actors;
 /// The sensors of one area on this node (those of its partitions of the sensor-events topic): the parent of their
 /// actors, started on a sensor's first event that a sensor rule may want and passivated when idle. An event that an
 /// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs
-/// the area's rules (<see cref="AreaRulesActor"/>). A sensor restored from the state topic waits without an actor until
+/// the area's rules (<see cref="AreaRulesActor"/>): written by the router with the rest of its batch
+/// (<see cref="AreaSideRecords"/>), or here when it came alone or without its bytes. A sensor restored from the state topic waits without an actor until
 /// something needs it (<see cref="DormantSensors"/>), as does a sensor whose actor fell asleep for being idle while its
 /// rules held state (<see cref="FellAsleep"/>). Forwards a watermark update only to the sensors it may concern:
 /// those whose earliest event-time timer it passes (as each last said), and every sensor that has not answered yet for
@@ -241,10 +242,10 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         _engine.Counters.EventTakenByArea();
         var sensorEvent = routed.Consumed.Event;
         var rules = _engine.Rules;
-        if (RuleInterest.AreaRulesWant(rules, sensorEvent))
+        if (!routed.SentToAreaSide && RuleInterest.AreaRulesWant(rules, sensorEvent))
         {
-            // To the area's rules, wherever its partition of the repartition topic is processed; the event completes
-            // once the broker has it there.
+            // To the area's rules, wherever its partition of the repartition topic is processed (unless the router sent
+            // it with its batch); the event completes once the broker has it there.
             routed.Completion.Add();
             var source = routed.Consumed.Source;
             var origin = RepartitionCodec.EventOrigin(source.Partition, source.Offset, -1);

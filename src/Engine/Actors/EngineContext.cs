@@ -167,9 +167,12 @@ internal sealed class EngineContext(
     /// Dead-letters a record as too late (stage <c>late</c>, counted as a late event); <paramref name="acknowledged"/>
     /// runs once the broker has the dead letter.
     /// </summary>
-    public void SendLate(ConsumedRecord consumed, DateTimeOffset eventTime, DateTimeOffset watermark, Action acknowledged)
+    public void SendLate(ConsumedRecord consumed, DateTimeOffset eventTime, DateTimeOffset watermark, Action acknowledged) =>
+        SendLate(consumed.Source, eventTime, watermark, acknowledged);
+
+    /// <summary>The same, for the record (or the event of a record of several) at <paramref name="source"/>.</summary>
+    public void SendLate(RecordSource source, DateTimeOffset eventTime, DateTimeOffset watermark, Action acknowledged)
     {
-        var source = consumed.Source;
         var reason = string.Create(
             System.Globalization.CultureInfo.InvariantCulture,
             $"late: event time {eventTime:O} is more than the allowed lateness {Options.AllowedLateness} behind the watermark {watermark:O}");

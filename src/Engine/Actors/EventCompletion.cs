@@ -10,9 +10,11 @@ namespace Kommune.Engine.Actors;
 /// waited for by its offset (<see cref="AwaitState"/>), not by this object, so the record's objects die young while
 /// its offset waits for the key's checkpoint.
 /// The messages that carry a record to its actors (<see cref="RoutedEvent"/>, <see cref="AreaRecord"/>) are their own
-/// completion: one object per record on the hot path, not a message and a completion.
+/// completion: one object per record on the hot path, not a message and a completion. Several of them can share a record
+/// (a repartition record of several areas' events, one <see cref="AreaRecord"/> per area): each then completes a part of
+/// the record's own completion, its <c>parent</c>, which completes the record after the last of them.
 /// </summary>
-internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters) : ICountdown
+internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters, EventCompletion? parent = null) : ICountdown
 {
     private readonly ConsumedRecord _consumed = consumed;
     private int _parts = 1;
@@ -31,6 +33,12 @@ internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters)
     {
         if (Interlocked.Decrement(ref _parts) != 0)
         {
+            return;
+        }
+
+        if (parent is not null)
+        {
+            parent.Done();
             return;
         }
 

@@ -7,24 +7,31 @@ namespace Kommune.Engine.Actors;
 /// <see cref="AreaActor"/> (the parent of the area's sensors here), starting areas on first use and stopping idle ones,
 /// and passes watermark updates, rule reloads and hand-overs to every area. Order per sensor holds because each hop is
 /// one sender to one receiver. A dispatch batch comes as one <see cref="RoutedEvents"/> and goes on as one message per
-/// area in it.
+/// area in it; what area rules want of it goes to the repartition topic from here, one record per partition
+/// (<see cref="AreaSideRecords"/>), before the areas have it.
 /// </summary>
 internal sealed class EventRouterActor : ReceiveActor
 {
     private readonly PassivatingChildren _areas;
     private readonly EngineCounters _counters;
     private readonly BatchByKey<RoutedEvent> _byArea = new();
+    private readonly AreaSideRecords _toAreaSide;
 
     public EventRouterActor(EngineContext engine)
     {
         _counters = engine.Counters;
+        _toAreaSide = new AreaSideRecords(engine);
         _areas = new PassivatingChildren(Context, AreaActor.Props(engine), engine.Counters.AreaStarted, engine.Counters.AreaStopped);
 
         Receive<RoutedEvent>(e => _areas.Deliver(e.Consumed.Event.AreaId, e, Self));
         Func<RoutedEvent, string> areaOf = e => e.Consumed.Event.AreaId;
         Func<RoutedEvent[], object> wrap = part => new RoutedEvents(part);
         Action<string, object> deliver = (area, part) => _areas.Deliver(area, part, Self);
-        Receive<RoutedEvents>(batch => _byArea.Split(batch.Events, areaOf, batch, wrap, deliver));
+        Receive<RoutedEvents>(batch =>
+        {
+            _toAreaSide.Send(batch.Events);
+            _byArea.Split(batch.Events, areaOf, batch, wrap, deliver);
+        });
         Receive<WatermarkAdvanced>(w =>
         {
             _areas.Broadcast(w, Self, w.Barrier);

@@ -17,6 +17,12 @@ internal sealed class RoutedEvent(ConsumedEvent consumed, DateTimeOffset waterma
     // As UTC ticks: a DateTimeOffset takes 16 bytes in an object, a long 8, and there is one of these per event.
     private readonly long _watermark = watermark.UtcTicks;
 
+    /// <summary>
+    /// Whether the router sent it to the repartition topic already (<see cref="AreaSideRecords"/>): its area does not.
+    /// Set before the router sends it on; read by its area, after.
+    /// </summary>
+    public bool SentToAreaSide { get; set; }
+
     /// <summary>The watermark of its partition when it was dispatched (in UTC).</summary>
     public DateTimeOffset Watermark => new(_watermark, TimeSpan.Zero);
 }
@@ -79,12 +85,28 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Ba
 }
 
 /// <summary>
-/// A record of the repartition topic for an area's rules (an event it wants, or a fact), with the area side's watermark
-/// and the partition's floors (<see cref="OriginLedger.Raise"/>).
+/// A record of the repartition topic for an area's rules (an event it wants, or a fact; or the area's events of a record
+/// of several, each of whose areas has one of these, completing the record together through <paramref name="parent"/>),
+/// with the area side's watermark and the partition's floors (<see cref="OriginLedger.Raise"/>).
 /// </summary>
-internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOffset watermark, EngineCounters counters, IReadOnlyDictionary<int, long> floors)
-    : EventCompletion(consumed, counters)
+internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOffset watermark, EngineCounters counters, IReadOnlyDictionary<int, long> floors, RepartitionRecord[]? parts = null, EventCompletion? parent = null)
+    : EventCompletion(consumed, counters, parent)
 {
+    /// <summary>What it carries, in order: the record's event or fact, or the area's events of a record of several.</summary>
+    public RepartitionRecord[] Parts { get; } = parts ?? [consumed.Record];
+
+    /// <summary>
+    /// Where <paramref name="part"/> came from, for its dead letter: the record, with the part's own bytes (and its area
+    /// as the key, as a record of one event has) when the record holds several events.
+    /// </summary>
+    public RecordSource SourceOf(RepartitionRecord part)
+    {
+        var source = Consumed.Source;
+        return part.ContractJson is { } json
+            ? new RecordSource(source.Topic, source.Partition, source.Offset, System.Text.Encoding.UTF8.GetBytes(part.Event!.AreaId), json)
+            : source;
+    }
+
     /// <summary>The record as consumed.</summary>
     public ConsumedRepartitionRecord Consumed => (ConsumedRepartitionRecord)Record;
 
@@ -97,7 +119,7 @@ internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOff
     public IReadOnlyDictionary<int, long> Floors { get; } = floors;
 
     /// <summary>The area.</summary>
-    public string AreaId => Consumed.Record.Event?.AreaId ?? Consumed.Record.Fact!.AreaId;
+    public string AreaId => Parts[0].Event?.AreaId ?? Parts[0].Fact!.AreaId;
 }
 
 /// <summary>

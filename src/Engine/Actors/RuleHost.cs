@@ -101,7 +101,12 @@ internal sealed partial class RuleHost
         Finish(outputs, routed.Completion);
     }
 
-    /// <summary>Runs the area rules on a record of the repartition topic: an event they want, or a sensor's fact.</summary>
+    /// <summary>
+    /// Runs the area rules on a record of the repartition topic: an event they want, or a sensor's fact; or this area's
+    /// events of a record of several (<see cref="RepartitionKind.Events"/>), in order. Whether the key's state already
+    /// includes it is judged once for the record: its events of this area are applied together, in one turn, so a
+    /// state written after them covers them all.
+    /// </summary>
     public void OnAreaRecord(AreaRecord area)
     {
         if (AlreadyApplied(area.Consumed.Source))
@@ -109,10 +114,17 @@ internal sealed partial class RuleHost
             return;
         }
 
-        var record = area.Consumed.Record;
         _origins!.Raise(area.Floors);
+        foreach (var record in area.Parts)
+        {
+            OnAreaPart(area, record);
+        }
+    }
+
+    private void OnAreaPart(AreaRecord area, RepartitionRecord record)
+    {
         var eventTime = record.EventTime!.Value;
-        if (!_origins.FirstTime(record.Origin, eventTime))
+        if (!_origins!.FirstTime(record.Origin, eventTime))
         {
             // Written again by a sensor partition's new owner (after a rebalance or a crash): applied once already.
             _engine.Counters.RepartitionDuplicate();
@@ -125,12 +137,12 @@ internal sealed partial class RuleHost
         if (area.Watermark != DateTimeOffset.MinValue && eventTime < area.Watermark - _engine.Options.AllowedLateness)
         {
             area.Completion.Add();
-            _engine.SendLate(area.Consumed, eventTime, area.Watermark, area.Completion.Done);
+            _engine.SendLate(area.SourceOf(record), eventTime, area.Watermark, area.Completion.Done);
             return;
         }
 
         CatchUpWithRules();
-        var outputs = EventOutputs.For(_engine, area.Consumed, this);
+        var outputs = EventOutputs.For(_engine, area.Consumed, this, area.SourceOf(record));
         if (record.Fact is { } fact)
         {
             Runner.OnFact(fact, area.Watermark, _engine.Now, outputs);

@@ -131,7 +131,7 @@ public sealed class AreaSideRecordsTests
         parent.Done();
 
         Assert.Equal(["a-1", "a-2"], parts.Select(p => p.AreaId));
-        var source = parts[1].SourceOf(parts[1].Parts[0]);
+        var source = AreaRecord.SourceOf(consumed.Source, parts[1].Parts![0]);
         Assert.Equal(("kommune.repartition", 3, 7L), (source.Topic, source.Partition, source.Offset));
         Assert.Equal(record.Parts![1].ContractJson, source.Value); // the event, not the whole record
         Assert.Equal("a-2"u8.ToArray(), source.Key);

@@ -8,16 +8,16 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// The sensors of one area on this node (those of its partitions of the sensor-events topic): the parent of their
 /// actors, started on a sensor's first event that a sensor rule may want and passivated when idle. An event that an
-/// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs
-/// the area's rules (<see cref="AreaRulesActor"/>): written by the router with the rest of its batch
-/// (<see cref="AreaSideRecords"/>), or here when it came alone or without its bytes. A sensor restored from the state topic waits without an actor until
-/// something needs it (<see cref="DormantSensors"/>), as does a sensor whose actor fell asleep for being idle while its
-/// rules held state (<see cref="FellAsleep"/>). Forwards a watermark update only to the sensors it may concern:
-/// those whose earliest event-time timer it passes (as each last said), and every sensor that has not answered yet for
-/// each event passed to it or for its restored state (so a timer set by an event can never miss the watermark that
-/// passes it); a dormant sensor is restored when a watermark passes its earliest event-time timer. Asks its sensors
-/// whether they are idle every half sensor idle timeout (one timer for all of them). Asks its own parent to stop it once
-/// it has no sensors, alive or dormant, and has been idle.
+/// area rule wants goes to the area's partition of the repartition topic, where the node owning that partition runs the
+/// area's rules (<see cref="AreaRulesActor"/>): written by the router with the rest of its batch
+/// (<see cref="AreaSideRecords"/>), or here when it came alone or without its bytes. A sensor restored from the state
+/// topic waits without an actor until something needs it (<see cref="DormantSensors"/>), as does a sensor whose actor
+/// fell asleep for being idle while its rules held state (<see cref="FellAsleep"/>). Forwards a watermark update only
+/// to the sensors it may concern: those whose earliest event-time timer it passes (as each last said), and every sensor
+/// that has not answered yet for each event passed to it or for its restored state (so a timer set by an event can
+/// never miss the watermark that passes it); a dormant sensor is restored when a watermark passes its earliest
+/// event-time timer. Asks its sensors whether they are idle every half sensor idle timeout (one timer for all of them).
+/// Asks its own parent to stop it once it has no sensors, alive or dormant, and has been idle.
 /// </summary>
 internal sealed class AreaActor : ReceiveActor, IWithTimers
 {

@@ -5,10 +5,10 @@ namespace Kommune.Engine.Actors;
 /// <summary>
 /// Sends the events of a dispatch batch that area rules want to the repartition topic: one record per partition with
 /// all of that partition's events of the batch, in the batch's order (<see cref="RepartitionKind.Events"/>; a single
-/// event as its own <see cref="RepartitionKind.Event"/> record; more than one when they pass <see cref="MaxRecordBytes"/>),
-/// instead of one record per event. Each event completes
-/// once the broker has its record. Owned by the router (one actor's, not shared); events it sends are marked so that
-/// their areas do not send them again (<see cref="RoutedEvent.SentToAreaSide"/>).
+/// event as its own <see cref="RepartitionKind.Event"/> record; more than one when they pass
+/// <see cref="MaxRecordBytes"/>), instead of one record per event. Each event completes once the broker has its record.
+/// Owned by the router (one actor's, not shared); events it sends are marked so that their areas do not send them again
+/// (<see cref="RoutedEvent.SentToAreaSide"/>).
 /// </summary>
 internal sealed class AreaSideRecords(EngineContext engine)
 {

@@ -21,7 +21,7 @@ internal sealed partial class EventOutputs : IRuleOutputs
 
     private readonly EngineContext _engine;
     private ConsumedRecord? _consumed;
-    private RecordSource? _source; // the part's, when the record holds several events: what a dead letter of it carries
+    private RepartitionRecord? _part; // the event, when the record holds several: a dead letter carries its bytes
     private RuleHost? _host;
     private AlertOwner? _owner;
     private bool _ownerKnown;
@@ -37,15 +37,15 @@ internal sealed partial class EventOutputs : IRuleOutputs
 
     /// <summary>
     /// Outputs for one call of <paramref name="host"/>: of <paramref name="consumed"/> (null for timers, commands, restores
-    /// and reloads), or of its event at <paramref name="source"/> when it holds several; alerts say the host's owner
-    /// (asked only when one is emitted).
+    /// and reloads), or of its event <paramref name="part"/> when it holds several; alerts say the host's owner (asked
+    /// only when one is emitted).
     /// </summary>
-    public static EventOutputs For(EngineContext engine, ConsumedRecord? consumed, RuleHost host, RecordSource? source = null)
+    public static EventOutputs For(EngineContext engine, ConsumedRecord? consumed, RuleHost host, RepartitionRecord? part = null)
     {
         var outputs = Spare is { } spare && ReferenceEquals(spare._engine, engine) ? spare : new EventOutputs(engine);
         Spare = null;
         outputs._consumed = consumed;
-        outputs._source = source;
+        outputs._part = part;
         outputs._host = host;
         return outputs;
     }
@@ -59,7 +59,7 @@ internal sealed partial class EventOutputs : IRuleOutputs
         }
 
         _consumed = null;
-        _source = null;
+        _part = null;
         _host = null;
         _owner = null;
         _ownerKnown = false;
@@ -128,7 +128,7 @@ internal sealed partial class EventOutputs : IRuleOutputs
             return;
         }
 
-        var source = _source ?? _consumed.Source;
+        var source = _part is null ? _consumed.Source : AreaRecord.SourceOf(_consumed.Source, _part);
         if (logged)
         {
             LogEventRuleFailed(_engine.Logger, count, source.Topic, source.Partition, source.Offset, reason, exception);

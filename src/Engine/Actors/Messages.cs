@@ -92,20 +92,15 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Ba
 internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOffset watermark, EngineCounters counters, IReadOnlyDictionary<int, long> floors, RepartitionRecord[]? parts = null, EventCompletion? parent = null)
     : EventCompletion(consumed, counters, parent)
 {
-    /// <summary>What it carries, in order: the record's event or fact, or the area's events of a record of several.</summary>
-    public RepartitionRecord[] Parts { get; } = parts ?? [consumed.Record];
+    /// <summary>The area's events of a record of several, in order; null when it carries the record's own event or fact.</summary>
+    public RepartitionRecord[]? Parts { get; } = parts;
 
     /// <summary>
-    /// Where <paramref name="part"/> came from, for its dead letter: the record, with the part's own bytes (and its area
-    /// as the key, as a record of one event has) when the record holds several events.
+    /// Where an event of a record of several came from, for its dead letter: the record's place, with the event's own
+    /// bytes and its area as the key (as a record of one event has).
     /// </summary>
-    public RecordSource SourceOf(RepartitionRecord part)
-    {
-        var source = Consumed.Source;
-        return part.ContractJson is { } json
-            ? new RecordSource(source.Topic, source.Partition, source.Offset, System.Text.Encoding.UTF8.GetBytes(part.Event!.AreaId), json)
-            : source;
-    }
+    public static RecordSource SourceOf(RecordSource record, RepartitionRecord part) =>
+        new(record.Topic, record.Partition, record.Offset, System.Text.Encoding.UTF8.GetBytes(part.Event!.AreaId), part.ContractJson);
 
     /// <summary>The record as consumed.</summary>
     public ConsumedRepartitionRecord Consumed => (ConsumedRepartitionRecord)Record;
@@ -119,7 +114,7 @@ internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOff
     public IReadOnlyDictionary<int, long> Floors { get; } = floors;
 
     /// <summary>The area.</summary>
-    public string AreaId => Parts[0].Event?.AreaId ?? Parts[0].Fact!.AreaId;
+    public string AreaId => Parts is { } parts ? parts[0].Event!.AreaId : Consumed.Record.Event?.AreaId ?? Consumed.Record.Fact!.AreaId;
 }
 
 /// <summary>

@@ -115,13 +115,20 @@ internal sealed partial class RuleHost
         }
 
         _origins!.Raise(area.Floors);
-        foreach (var record in area.Parts)
+        if (area.Parts is not { } parts)
         {
-            OnAreaPart(area, record);
+            OnAreaRecord(area, area.Consumed.Record, null);
+            return;
+        }
+
+        foreach (var part in parts)
+        {
+            OnAreaRecord(area, part, part);
         }
     }
 
-    private void OnAreaPart(AreaRecord area, RepartitionRecord record)
+    // One event or fact of the record: the record's own, or (part) one of its events when it holds several.
+    private void OnAreaRecord(AreaRecord area, RepartitionRecord record, RepartitionRecord? part)
     {
         var eventTime = record.EventTime!.Value;
         if (!_origins!.FirstTime(record.Origin, eventTime))
@@ -137,12 +144,13 @@ internal sealed partial class RuleHost
         if (area.Watermark != DateTimeOffset.MinValue && eventTime < area.Watermark - _engine.Options.AllowedLateness)
         {
             area.Completion.Add();
-            _engine.SendLate(area.SourceOf(record), eventTime, area.Watermark, area.Completion.Done);
+            var source = area.Consumed.Source;
+            _engine.SendLate(part is null ? source : AreaRecord.SourceOf(source, part), eventTime, area.Watermark, area.Completion.Done);
             return;
         }
 
         CatchUpWithRules();
-        var outputs = EventOutputs.For(_engine, area.Consumed, this, area.SourceOf(record));
+        var outputs = EventOutputs.For(_engine, area.Consumed, this, part);
         if (record.Fact is { } fact)
         {
             Runner.OnFact(fact, area.Watermark, _engine.Now, outputs);

@@ -3,7 +3,7 @@ using Kommune.Engine.Actors;
 namespace Kommune.Engine.Tests;
 
 /// <summary>
-/// What the routers use to send one message per area per dispatch batch (<see cref="BatchByKey{T}"/>), and how an
+/// What the routers use to send one message per area per dispatch batch (<see cref="BatchByKey{TKey, T}"/>), and how an
 /// actor handles a message that carries a batch (<see cref="BatchHandling"/>): pure logic, no actors.
 /// </summary>
 public sealed class BatchRoutingTests
@@ -11,7 +11,7 @@ public sealed class BatchRoutingTests
     [Fact]
     public void A_batch_is_grouped_by_key_in_order_of_first_appearance_each_group_in_batch_order()
     {
-        var batch = new BatchByKey<int>();
+        var batch = new BatchByKey<string, int>();
         batch.Add("b", 1);
         batch.Add("a", 2);
         batch.Add("b", 3);
@@ -27,7 +27,7 @@ public sealed class BatchRoutingTests
     [Fact]
     public void Clearing_forgets_the_batch_and_the_next_one_is_grouped_afresh()
     {
-        var batch = new BatchByKey<int>();
+        var batch = new BatchByKey<string, int>();
         batch.Add("a", 1);
         batch.Add("b", 2);
         batch.Clear();
@@ -44,7 +44,7 @@ public sealed class BatchRoutingTests
     [Fact]
     public void A_split_sends_one_message_per_key_a_single_item_as_itself_and_a_batch_of_one_key_as_the_batch()
     {
-        var batch = new BatchByKey<string>();
+        var batch = new BatchByKey<string, string>();
         var sent = new List<(string Key, object Message)>();
         var whole = new object();
 

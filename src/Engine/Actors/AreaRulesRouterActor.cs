@@ -11,7 +11,7 @@ internal sealed class AreaRulesRouterActor : ReceiveActor
 {
     private readonly PassivatingChildren _areas;
     private readonly EngineCounters _counters;
-    private readonly BatchByKey<AreaRecord> _byArea = new();
+    private readonly BatchByKey<string, AreaRecord> _byArea = new();
 
     public AreaRulesRouterActor(EngineContext engine)
     {

@@ -12,8 +12,7 @@ namespace Kommune.Engine.Actors;
 /// </summary>
 internal sealed class AreaSideRecords(EngineContext engine)
 {
-    private readonly Dictionary<int, List<RoutedEvent>> _byPartition = [];
-    private readonly List<List<RoutedEvent>> _groups = []; // those of _byPartition with events, in the order first used
+    private readonly BatchByKey<int, RoutedEvent> _byPartition = new();
 
     /// <summary>
     /// The most bytes of events one record carries: a batch of large events goes out as several records, so none comes near
@@ -36,40 +35,23 @@ internal sealed class AreaSideRecords(EngineContext engine)
                     continue; // no bytes to forward (an event made in this process): its area encodes and sends it
                 }
 
-                var partition = engine.AreaTask(consumed.Event.AreaId);
-                if (!_byPartition.TryGetValue(partition, out var group))
-                {
-                    _byPartition[partition] = group = [];
-                }
-
-                if (group.Count == 0)
-                {
-                    _groups.Add(group);
-                }
-
-                group.Add(routed);
+                _byPartition.Add(engine.AreaTask(consumed.Event.AreaId), routed);
             }
 
-            foreach (var group in _groups)
+            foreach (var (partition, group) in _byPartition.Groups)
             {
-                SendGroup(group);
+                SendGroup(partition, group);
             }
         }
         finally
         {
-            foreach (var group in _groups)
-            {
-                group.Clear();
-            }
-
-            _groups.Clear();
+            _byPartition.Clear();
         }
     }
 
     // A partition's events of the batch, in records of at most MaxRecordBytes of events each.
-    private void SendGroup(List<RoutedEvent> group)
+    private void SendGroup(int partition, List<RoutedEvent> group)
     {
-        var partition = engine.AreaTask(group[0].Consumed.Event.AreaId);
         var first = 0;
         var bytes = 0;
         for (var i = 0; i < group.Count; i++)

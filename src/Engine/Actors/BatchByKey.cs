@@ -1,21 +1,24 @@
 namespace Kommune.Engine.Actors;
 
 /// <summary>
-/// The items of one batch grouped by key (an area), each group in the batch's order: how a router turns one message
-/// per dispatch batch into one message per child. Its lists are reused from batch to batch; one actor's, not shared.
+/// The items of one batch grouped by key (an area, a partition), each group in the batch's order: how a router turns
+/// one message per dispatch batch into one message per child, or one record per partition. Its lists are reused from
+/// batch to batch; one actor's, not shared.
 /// </summary>
+/// <typeparam name="TKey">What the items are grouped by (compared with its default equality).</typeparam>
 /// <typeparam name="T">What is grouped.</typeparam>
-internal sealed class BatchByKey<T>
+internal sealed class BatchByKey<TKey, T>
+    where TKey : notnull
 {
-    private readonly Dictionary<string, List<T>> _byKey = new(StringComparer.Ordinal);
-    private readonly List<KeyValuePair<string, List<T>>> _groups = [];
+    private readonly Dictionary<TKey, List<T>> _byKey = [];
+    private readonly List<KeyValuePair<TKey, List<T>>> _groups = [];
     private readonly Stack<List<T>> _free = new();
 
     /// <summary>The groups, in the order their keys first came.</summary>
-    public IReadOnlyList<KeyValuePair<string, List<T>>> Groups => _groups;
+    public IReadOnlyList<KeyValuePair<TKey, List<T>>> Groups => _groups;
 
     /// <summary>Adds <paramref name="item"/> to the group of <paramref name="key"/>.</summary>
-    public void Add(string key, T item)
+    public void Add(TKey key, T item)
     {
         if (!_byKey.TryGetValue(key, out var group))
         {
@@ -32,7 +35,7 @@ internal sealed class BatchByKey<T>
     /// as one message: a single item as itself, all of them as <paramref name="whole"/> (the batch they came in), any
     /// other group as <paramref name="wrap"/> makes it. Empties the groups afterwards, even when a delivery throws.
     /// </summary>
-    public void Split(T[] items, Func<T, string> keyOf, object whole, Func<T[], object> wrap, Action<string, object> deliver)
+    public void Split(T[] items, Func<T, TKey> keyOf, object whole, Func<T[], object> wrap, Action<TKey, object> deliver)
     {
         try
         {

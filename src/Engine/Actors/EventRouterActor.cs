@@ -14,7 +14,7 @@ internal sealed class EventRouterActor : ReceiveActor
 {
     private readonly PassivatingChildren _areas;
     private readonly EngineCounters _counters;
-    private readonly BatchByKey<RoutedEvent> _byArea = new();
+    private readonly BatchByKey<string, RoutedEvent> _byArea = new();
     private readonly AreaSideRecords _toAreaSide;
 
     public EventRouterActor(EngineContext engine)

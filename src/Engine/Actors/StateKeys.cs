@@ -15,8 +15,12 @@ internal static class StateKeys
     /// </summary>
     public static int AreaPartition(string areaId, int partitions)
     {
+        // Called for most events (each area event's repartition partition): the UTF-8 bytes on the stack, not in an array.
+        const int OnStack = 256;
+        var most = Encoding.UTF8.GetMaxByteCount(areaId.Length);
+        Span<byte> utf8 = most <= OnStack ? stackalloc byte[OnStack] : new byte[most];
         var hash = 2166136261u;
-        foreach (var b in Encoding.UTF8.GetBytes(areaId))
+        foreach (var b in utf8[..Encoding.UTF8.GetBytes(areaId, utf8)])
         {
             hash = (hash ^ b) * 16777619u;
         }

@@ -73,12 +73,18 @@ internal sealed class PassivatingChildren(IActorContext context, Props childProp
     /// <summary>
     /// Tells every running child (not those stopping: their next incarnation starts from the shared state), taking a part
     /// of <paramref name="parts"/> for each before it is told; with <paramref name="parts"/>, a stopping child that has
-    /// messages waiting for its next incarnation gets it after them.
+    /// messages waiting for its next incarnation gets it after them. With <paramref name="only"/>, only the children whose
+    /// id it accepts.
     /// </summary>
-    public void Broadcast(object message, IActorRef sender, ICountdown? parts = null)
+    public void Broadcast(object message, IActorRef sender, ICountdown? parts = null, Func<string, bool>? only = null)
     {
         foreach (var (id, child) in _byId)
         {
+            if (only is not null && !only(id))
+            {
+                continue;
+            }
+
             if (!_buffers.TryGetValue(id, out var buffer))
             {
                 parts?.Add();

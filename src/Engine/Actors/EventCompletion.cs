@@ -12,9 +12,9 @@ namespace Kommune.Engine.Actors;
 /// The messages that carry a record to its actors (<see cref="RoutedEvent"/>, <see cref="AreaRecord"/>) are their own
 /// completion: one object per record on the hot path, not a message and a completion. Several of them can share a record
 /// (a repartition record of several areas' events, one <see cref="AreaRecord"/> per area): each then completes a part of
-/// the record's own completion, its <c>parent</c>, which completes the record after the last of them.
+/// the record's own completion (<see cref="AreaRecord"/>'s parent), which completes the record after the last of them.
 /// </summary>
-internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters, EventCompletion? parent = null) : ICountdown
+internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters) : ICountdown
 {
     private readonly ConsumedRecord _consumed = consumed;
     private int _parts = 1;
@@ -31,17 +31,18 @@ internal class EventCompletion(ConsumedRecord consumed, EngineCounters counters,
     /// <summary>A part of the work finished; the last one releases the record and completes it (its state aside).</summary>
     public void Done()
     {
-        if (Interlocked.Decrement(ref _parts) != 0)
+        if (Interlocked.Decrement(ref _parts) == 0)
         {
-            return;
+            Finished();
         }
+    }
 
-        if (parent is not null)
-        {
-            parent.Done();
-            return;
-        }
-
+    /// <summary>
+    /// The last part finished: releases the record and completes it. A completion that is a part of another's completes
+    /// that part instead. (Not a field of every completion: one per event on the hot path would cost each 8 bytes.)
+    /// </summary>
+    protected virtual void Finished()
+    {
         if (_consumed is ConsumedEvent)
         {
             // The processing time of sensor events; a repartition record's is part of its event's.

@@ -90,8 +90,21 @@ internal sealed record WatermarkAdvanced(DateTimeOffset Watermark, Countdown? Ba
 /// with the area side's watermark and the partition's floors (<see cref="OriginLedger.Raise"/>).
 /// </summary>
 internal sealed class AreaRecord(ConsumedRepartitionRecord consumed, DateTimeOffset watermark, EngineCounters counters, IReadOnlyDictionary<int, long> floors, RepartitionRecord[]? parts = null, EventCompletion? parent = null)
-    : EventCompletion(consumed, counters, parent)
+    : EventCompletion(consumed, counters)
 {
+    /// <inheritdoc />
+    protected override void Finished()
+    {
+        if (parent is not null)
+        {
+            parent.Done(); // one area's part of a record of several
+        }
+        else
+        {
+            base.Finished();
+        }
+    }
+
     /// <summary>The area's events of a record of several, in order; null when it carries the record's own event or fact.</summary>
     public RepartitionRecord[]? Parts { get; } = parts;
 

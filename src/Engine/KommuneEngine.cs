@@ -53,6 +53,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private readonly HashSet<int> _tasks = []; // the partitions (tasks) this node holds; under _time
     private readonly List<RoutedEvent> _dispatchedEvents = []; // routed by the dispatch, not yet sent (SendDispatched); under _time
     private readonly List<AreaRecord> _dispatchedRecords = []; // the same for the area side; under _time
+    private readonly BatchByKey<string, RepartitionRecord> _partsByArea = new(); // an events record's parts by area; under _time
     private DateTimeOffset _reported = DateTimeOffset.MinValue; // the watermark of the last report passed to the area side (written, or held back to be); under _time
     private DateTimeOffset _reportedAt;
     private Dictionary<int, DateTimeOffset?> _lastReport = []; // per sensor partition, what the last report passed said (written, or held back to be); under _time
@@ -723,10 +724,22 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 // Several events of one dispatch batch (AreaSideRecords): one area record per area of them, each with that
                 // area's events in the record's order; the record completes when all of them have.
                 var parent = new EventCompletion(consumed, _counters);
-                foreach (var group in record.Parts!.GroupBy(p => p.Event!.AreaId, StringComparer.Ordinal))
+                try
                 {
-                    parent.Add();
-                    _dispatchedRecords.Add(new AreaRecord(consumed, area.Watermark, _counters, area.Floors, [.. group], parent));
+                    foreach (var part in record.Parts!)
+                    {
+                        _partsByArea.Add(part.Event!.AreaId, part);
+                    }
+
+                    foreach (var (_, group) in _partsByArea.Groups)
+                    {
+                        parent.Add();
+                        _dispatchedRecords.Add(new AreaRecord(consumed, area.Watermark, _counters, area.Floors, [.. group], parent));
+                    }
+                }
+                finally
+                {
+                    _partsByArea.Clear();
                 }
 
                 parent.Done();

@@ -246,13 +246,7 @@ internal sealed class AreaActor : ReceiveActor, IWithTimers
         {
             // To the area's rules, wherever its partition of the repartition topic is processed (unless the router sent
             // it with its batch); the event completes once the broker has it there.
-            routed.Completion.Add();
-            var source = routed.Consumed.Source;
-            var origin = RepartitionCodec.EventOrigin(source.Partition, source.Offset, -1);
-            var record = source.Value is { } consumedBytes
-                ? RepartitionCodec.Event(sensorEvent.AreaId, consumedBytes, origin) // the bytes it came in: not encoded again
-                : RepartitionCodec.Event(sensorEvent, origin);
-            _engine.Sink.Send(_engine.AreaTask(sensorEvent.AreaId), record, routed.Completion.Done);
+            AreaSideRecords.SendAlone(_engine, routed);
         }
 
         if (RuleInterest.SensorRulesMayWant(rules, sensorEvent))

@@ -73,11 +73,7 @@ internal sealed class AreaSideRecords(EngineContext engine)
     {
         if (count == 1)
         {
-            var routed = group[first];
-            var source = routed.Consumed.Source;
-            routed.SentToAreaSide = true;
-            routed.Completion.Add(); // before the send: the acknowledgement may come at once
-            engine.Sink.Send(partition, RepartitionCodec.Event(routed.Consumed.Event.AreaId, source.Value!, Origin(source)), routed.Completion.Done);
+            SendAlone(engine, group[first]);
             return;
         }
 
@@ -98,6 +94,25 @@ internal sealed class AreaSideRecords(EngineContext engine)
                 routed.Completion.Done();
             }
         });
+    }
+
+    /// <summary>
+    /// Sends <paramref name="routed"/> as a record of its own (<see cref="RepartitionKind.Event"/>): in the bytes it was
+    /// consumed in when it has them, encoded otherwise (an event made in this process). It completes once the broker has
+    /// the record. What the router does for a partition's only event of a batch, and an area actor for an event that
+    /// came alone.
+    /// </summary>
+    public static void SendAlone(EngineContext engine, RoutedEvent routed)
+    {
+        var sensorEvent = routed.Consumed.Event;
+        var source = routed.Consumed.Source;
+        var origin = Origin(source);
+        var record = source.Value is { } consumedBytes
+            ? RepartitionCodec.Event(sensorEvent.AreaId, consumedBytes, origin) // the bytes it came in: not encoded again
+            : RepartitionCodec.Event(sensorEvent, origin);
+        routed.SentToAreaSide = true;
+        routed.Completion.Add(); // before the send: the acknowledgement may come at once
+        engine.Sink.Send(engine.AreaTask(sensorEvent.AreaId), record, routed.Completion.Done);
     }
 
     // As the area sent it: the event's partition and offset (the same when a crash or rebalance makes it be sent again).

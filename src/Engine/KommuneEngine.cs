@@ -402,12 +402,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             // Exactly-once: state is written when the epoch asks (EngineContext.StateWrittenByEpochs), so no clock ticks.
             Checkpoints = exactlyOnce ? null : new CheckpointClock(_actors.Scheduler, _options.StateInterval),
         };
-        _context.TaskPartitions = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
-        CheckRepartitionTopic(topics, _context.TaskPartitions);
-        if (_options.PersistState)
+        using (var metadata = new KafkaTopicMetadata(_options.BootstrapServers, KafkaClients))
         {
-            _restorer = new KafkaStateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<KafkaStateRestorer>());
-            _context.StatePartitions = _restorer.Partitions();
+            _context.TaskPartitions = metadata.PartitionCount(topics.SensorEvents) is { } tasks and > 0 ? tasks : _options.Partitions;
+            CheckRepartitionTopic(metadata, topics, _context.TaskPartitions);
+            if (_options.PersistState)
+            {
+                _restorer = new KafkaStateRestorer(_options.BootstrapServers, KafkaClients, topics.State, _options.StateRestoreTimeout, _stateChunks, _loggerFactory.CreateLogger<KafkaStateRestorer>());
+                _context.StatePartitions = _restorer.Partitions(metadata);
+            }
         }
 
         var router = _router = _actors.ActorOf(EventRouterActor.Props(_context), "areas");
@@ -1455,9 +1458,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
     private static partial void LogRepartitionTopicWrong(ILogger logger, string topic, string problem, int partitions);
 
     /// <summary>Logs, at start, a repartition topic that is missing or has another partition count than the sensor-events topic.</summary>
-    private void CheckRepartitionTopic(KafkaTopics topics, int tasks)
+    private void CheckRepartitionTopic(KafkaTopicMetadata metadata, KafkaTopics topics, int tasks)
     {
-        var count = KafkaTopicMetadata.PartitionCount(_options.BootstrapServers, KafkaClients, topics.Repartition);
+        var count = metadata.PartitionCount(topics.Repartition);
         if (count is null)
         {
             LogRepartitionTopicWrong(_logger, topics.Repartition, "does not exist", tasks);

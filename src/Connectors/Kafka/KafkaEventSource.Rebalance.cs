@@ -7,11 +7,12 @@ namespace Kommune.Connectors.Kafka;
 // (revoked) and lost, and what the source forgets of them.
 public sealed partial class KafkaEventSource
 {
-    private static List<TopicPartition> OnePartitionPerLeader(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
+    /// <summary>One assigned partition per leader broker, asked through the group consumer's admin client (<see cref="_leaders"/>).</summary>
+    private List<TopicPartition> OnePartitionPerLeader(List<TopicPartition> partitions)
     {
         try
         {
-            using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
+            var admin = _leaders!;
             var leaders = new Dictionary<int, TopicPartition>();
             foreach (var topic in partitions.Select(p => p.Topic).Distinct())
             {
@@ -93,7 +94,7 @@ public sealed partial class KafkaEventSource
         AssignInternal(partitions, now);
         _gate.AssignmentChanged();
         // Incremental assignment: these come in addition to the partitions already assigned.
-        _onePartitionPerLeader = OnePartitionPerLeader(consumer, [.. consumer.Assignment.Union(partitions)]);
+        _onePartitionPerLeader = OnePartitionPerLeader([.. consumer.Assignment.Union(partitions)]);
         Volatile.Write(ref _assignedCount, _assignedCount + partitions.Count);
         if (_logger.IsEnabled(LogLevel.Information))
         {

@@ -52,6 +52,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly List<ConsumedRecord> _batch = new(2 * ConsumeBatch); // taken in this turn of the loop, not yet handed on
     private IConsumer<byte[]?, byte[]?>? _main;
     private IConsumer<byte[]?, byte[]?>? _internal;
+    private IAdminClient? _leaders; // the group consumer's admin client: where its partitions' leaders are
     private readonly HashSet<TopicPartition> _internalAssigned = [];
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
     private readonly HashSet<PartitionOffsetTracker> _writingBeforeCommit = []; // a write before commit pending; consume thread
@@ -209,6 +210,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             using var consumer = _main = BuildConsumer();
             using var @internal = _internal = BuildInternalConsumer();
+            // For the rebalance callbacks' metadata, made once: a client's disposal waits about 100 ms for its thread,
+            // which a client made in each callback added to every assignment (bench/README.md, issue 18 round thirty-two).
+            using var leaders = _leaders = new DependentAdminClientBuilder(consumer.Handle).Build();
             try
             {
                 consumer.Subscribe(_options.Topics.SensorEvents);

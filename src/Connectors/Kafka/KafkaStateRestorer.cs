@@ -32,26 +32,16 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     private const int TailRecords = 4;
 
     /// <inheritdoc/>
-    public int Partitions()
+    public int Partitions(KafkaTopicMetadata? metadata = null)
     {
-        try
+        using var own = metadata is null ? new KafkaTopicMetadata(bootstrapServers, clientSettings) : null;
+        if ((metadata ?? own!).PartitionCount(topic, out var whyNot) is { } count)
         {
-            using var admin = new AdminClientBuilder(clientSettings.ApplyTo(new AdminClientConfig { BootstrapServers = bootstrapServers, ClientId = "kommune-state-metadata" }))
-                .SetLogHandler((_, _) => { }).Build();
-            var metadata = admin.GetMetadata(topic, MetadataTimeout).Topics.SingleOrDefault(t => t.Topic == topic);
-            if (metadata is null || metadata.Error.IsError || metadata.Partitions.Count == 0)
-            {
-                LogNoStateTopic(logger, topic, metadata?.Error.Reason ?? "not found");
-                return 0;
-            }
+            return count;
+        }
 
-            return metadata.Partitions.Count;
-        }
-        catch (KafkaException e)
-        {
-            LogNoStateTopic(logger, topic, e.Error.Reason);
-            return 0;
-        }
+        LogNoStateTopic(logger, topic, whyNot ?? "not found");
+        return 0;
     }
 
     /// <inheritdoc/>

@@ -73,6 +73,22 @@ public sealed class DeferredValuesDecoderTests
         Assert.Equal(eager.Failure, deferred.Failure);
     }
 
+    [Theory]
+    [InlineData(309, false)] // 10^309 without an exponent: past a double's range
+    [InlineData(298, true)] // 10^298: the longest that is finite without parsing
+    [InlineData(307, true)] // 10^307: parsed, and finite
+    public void A_long_number_without_an_exponent_is_judged_by_its_value_the_same_whether_wanted_or_not(int zeros, bool finite)
+    {
+        var json = Head + """{"kwh":1""" + new string('0', zeros) + "}}";
+        var eager = Decode(Decoder(wanted: true), json);
+        var deferred = Decode(Decoder(wanted: false), json);
+
+        Assert.Equal(finite, eager.Ok);
+        Assert.Equal(finite, deferred.Ok);
+        Assert.Equal(eager.Failure, deferred.Failure);
+        Assert.Equal(finite ? default : DeadLetterCode.NotFinite, deferred.Failure.Code);
+    }
+
     [Fact]
     public void Malformed_values_refuse_the_record_when_not_wanted()
     {

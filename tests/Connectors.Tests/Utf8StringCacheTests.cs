@@ -53,6 +53,21 @@ public sealed class Utf8StringCacheTests
     }
 
     [Fact]
+    public void Bytes_that_are_not_valid_utf8_give_no_string_and_are_not_kept_even_beside_a_kept_text_they_start_like()
+    {
+        var cache = new Utf8StringCache(10);
+        var kept = cache.Get("Bærum"u8);
+        byte[] cut = [.. "Bærum"u8[..2]]; // 'B' and the first byte of 'æ'
+        byte[] lone = [0x42, 0xFF, 0x72];
+
+        Assert.Null(cache.Get(cut));
+        Assert.Null(cache.Get(lone));
+        Assert.Null(cache.Get([.. Encoding.UTF8.GetBytes(new string('a', Utf8StringCache.MaxBytes)), 0xC3])); // too long to keep, and cut
+        Assert.Equal(1, cache.Count);
+        Assert.Same(kept, cache.Get("Bærum"u8));
+    }
+
+    [Fact]
     public void A_text_longer_than_it_keeps_is_made_each_time()
     {
         var cache = new Utf8StringCache(10);

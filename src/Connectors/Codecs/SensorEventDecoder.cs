@@ -230,9 +230,9 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
     /// <summary>The current string token's text, from <paramref name="cache"/> when it can be.</summary>
     private static string ReadString(ref Utf8JsonReader reader, Utf8StringCache cache) =>
-        reader.ValueIsEscaped || reader.HasValueSequence || !System.Text.Unicode.Utf8.IsValid(reader.ValueSpan)
-            ? reader.GetString()! // unescapes, or refuses invalid UTF-8 as before
-            : cache.Get(reader.ValueSpan);
+        !reader.ValueIsEscaped && !reader.HasValueSequence && cache.Get(reader.ValueSpan) is { } text
+            ? text
+            : reader.GetString()!; // unescapes, or refuses invalid UTF-8 as before
 
     private DecodeFailure? ReadId(ref Utf8JsonReader reader, string field, out string? id)
     {
@@ -254,12 +254,10 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             return new(DeadLetterCode.BadId, $"field '{field}' is longer than {MaxIdLength} characters");
         }
 
-        foreach (var c in id)
+        // Printable ASCII (the ids a stream repeats) is checked at once; other text a character at a time.
+        if (id.AsSpan().ContainsAnyExceptInRange(' ', '~') && id.Any(IsUnprintable))
         {
-            if (IsUnprintable(c))
-            {
-                return new(DeadLetterCode.BadId, $"field '{field}' contains control or line-break characters");
-            }
+            return new(DeadLetterCode.BadId, $"field '{field}' contains control or line-break characters");
         }
 
         return null;
@@ -411,7 +409,7 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
             switch (reader.TokenType)
             {
                 case JsonTokenType.Number:
-                    if (!reader.TryGetDouble(out var number) || !double.IsFinite(number))
+                    if (!IsSurelyFinite(reader.ValueSpan) && (!reader.TryGetDouble(out var number) || !double.IsFinite(number)))
                     {
                         return new(DeadLetterCode.NotFinite, $"value '{Truncate(nameAt.GetString()!)}' is not a finite number");
                     }
@@ -434,6 +432,12 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
         return null;
     }
+
+    /// <summary>
+    /// Whether a JSON number is finite as a double without parsing it: one without an exponent and with fewer than 300
+    /// characters is below 10^300 (doubles reach 1.8 × 10^308). Others are parsed.
+    /// </summary>
+    private static bool IsSurelyFinite(ReadOnlySpan<byte> number) => number.Length < 300 && !number.ContainsAny((byte)'e', (byte)'E');
 
     /// <summary>The kept names array equal to the first <paramref name="count"/> scratch names (kept anew if new).</summary>
     private string[] Shape(int count)
@@ -458,6 +462,11 @@ public sealed class SensorEventDecoder(SensorEventLimits limits, TimeProvider cl
 
     private static DecodeFailure? CheckKey(byte[] key, string sensorId)
     {
+        if (Ascii.Equals(key, sensorId))
+        {
+            return null;
+        }
+
         // sensorId has at most MaxIdLength characters, so at most 3 UTF-8 bytes each.
         Span<byte> utf8 = stackalloc byte[MaxIdLength * 3];
         if (Encoding.UTF8.TryGetBytes(sensorId, utf8, out var written) && key.AsSpan().SequenceEqual(utf8[..written]))

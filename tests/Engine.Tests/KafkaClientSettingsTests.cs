@@ -29,8 +29,7 @@ public sealed class KafkaClientSettingsTests(ITestOutputHelper output)
         ["kommune-command-reader"] = typeof(ConsumerConfig), // operations centres' commands
         ["kommune-state-restore"] = typeof(ConsumerConfig),
         ["kommune-follower"] = typeof(ConsumerConfig), // the alert directory
-        ["kommune-metadata"] = typeof(AdminClientConfig),
-        ["kommune-state-metadata"] = typeof(AdminClientConfig),
+        ["kommune-metadata"] = typeof(AdminClientConfig), // the start's lookups: the sensor-events, repartition and state topics
         ["kommune-settings-check"] = typeof(ConsumerConfig), // and a producer: the start-up check of the settings
     };
 

@@ -49,17 +49,6 @@ public sealed class KafkaTopicMetadata(string bootstrapServers, KafkaClientSetti
         }
     }
 
-    /// <summary>The topic's partition count, asked with a client of its own; null when it does not exist or the cluster cannot be asked.</summary>
-    /// <param name="bootstrapServers">The cluster.</param>
-    /// <param name="clientSettings">The librdkafka settings from configuration (TLS, SASL), applied over the admin client's own.</param>
-    /// <param name="topic">The topic.</param>
-    public static int? PartitionCount(string bootstrapServers, KafkaClientSettings clientSettings, string topic)
-    {
-        ArgumentNullException.ThrowIfNull(clientSettings);
-        using var metadata = new KafkaTopicMetadata(bootstrapServers, clientSettings);
-        return metadata.PartitionCount(topic);
-    }
-
     /// <summary>Lets the admin client go: its disposal runs on the thread pool, so the caller does not wait for it.</summary>
     public void Dispose()
     {

@@ -20,9 +20,10 @@ public sealed class KafkaStateRestorerTests
         cluster.CreateTopic("forbidden-state", partitions: 3);
         cluster.SetTopicError("forbidden-state", ErrorCode.TopicAuthorizationFailed);
         var logger = new RecordingLogger();
+        using var metadata = new KafkaTopicMetadata(cluster.BootstrapServers, KafkaClientSettings.None);
 
-        Assert.Equal(3, Restorer(cluster, "state", new StateChunkLedger(), logger).Partitions());
-        Assert.Equal(0, Restorer(cluster, "forbidden-state", new StateChunkLedger(), logger).Partitions());
+        Assert.Equal(3, Restorer(cluster, "state", new StateChunkLedger(), logger).Partitions(metadata));
+        Assert.Equal(0, Restorer(cluster, "forbidden-state", new StateChunkLedger(), logger).Partitions(metadata));
 
         var error = Assert.Single(logger.Lines, l => l.Level == LogLevel.Error);
         Assert.Equal(3102, error.EventId);

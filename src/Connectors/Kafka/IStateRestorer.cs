@@ -8,8 +8,8 @@ namespace Kommune.Connectors.Kafka;
 public interface IStateRestorer
 {
     /// <summary>The state topic's partition count; 0 (state not persisted, logged) when the topic cannot be found.</summary>
-    /// <param name="metadata">Asks the cluster (a start's other lookups share its client); a client of its own when null.</param>
-    int Partitions(KafkaTopicMetadata? metadata = null);
+    /// <param name="metadata">Asks the cluster (a start's other lookups share its client).</param>
+    int Partitions(KafkaTopicMetadata metadata);
 
     /// <summary>
     /// Reads the state partitions and hands each key's newest state to <paramref name="restore"/>, which says whether it

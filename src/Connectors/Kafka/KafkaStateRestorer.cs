@@ -32,10 +32,10 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     private const int TailRecords = 4;
 
     /// <inheritdoc/>
-    public int Partitions(KafkaTopicMetadata? metadata = null)
+    public int Partitions(KafkaTopicMetadata metadata)
     {
-        using var own = metadata is null ? new KafkaTopicMetadata(bootstrapServers, clientSettings) : null;
-        if ((metadata ?? own!).PartitionCount(topic, out var whyNot) is { } count)
+        ArgumentNullException.ThrowIfNull(metadata);
+        if (metadata.PartitionCount(topic, out var whyNot) is { } count)
         {
             return count;
         }

@@ -90,7 +90,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 #pragma warning disable CA1859 // The engine knows the restorer by its contract; its Kafka client is the connector's.
     private IStateRestorer? _restorer;
 #pragma warning restore CA1859
-    private readonly HashSet<int> _statePartitionsNotRestored = []; // restore timed out: not all their keys are here (consumer thread)
+    private readonly HashSet<int> _statePartitionsNotRestored = []; // restore timed out: not all their keys are here; under _time
+    private readonly Dictionary<int, PartitionRestore> _restoring = []; // tasks whose state is being restored, by the restore; under _time
+    private readonly List<PartitionRestore> _restores = []; // restores running; under _time
     private KafkaCommandSource? _commands;
     private ActorSystem? _actors;
     private Task? _dispatch;
@@ -491,6 +493,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         await _dispatch!;
+        await StopRestoresAsync();
         _watermarkTimer?.Dispose();
         _directory?.Dispose();
         // The actors stop first (each finishes the message it is on: an area's timers can emit a burst), then
@@ -501,6 +504,23 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         _sink.Dispose();
         _commands?.Dispose();
         return unsent;
+    }
+
+    /// <summary>Stops the restores still running (their partitions are not read any more) and waits for their threads.</summary>
+    private async Task StopRestoresAsync()
+    {
+        List<Task> running;
+        lock (_time)
+        {
+            foreach (var restore in _restores)
+            {
+                restore.Cancel.Cancel();
+            }
+
+            running = [.. _restores.Select(r => r.Running).OfType<Task>()];
+        }
+
+        await Task.WhenAll(running);
     }
 
     private void SourceEnded(Task ended)
@@ -552,6 +572,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 _progress.Clear();
                 _areaWatermarks.Clear();
                 _tasks.Clear(); // the new pipeline's consumer is assigned them again
+                _restoring.Clear();
                 _reported = DateTimeOffset.MinValue;
                 _lastReport = [];
                 _lastFloors = [];
@@ -846,44 +867,93 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     /// <summary>
     /// This node now processes these partitions (tasks): their sensors and the areas whose repartition partition they
-    /// are. Before any record of them is taken (this blocks the consumer, as it should), the state of their keys is
-    /// restored: sensors to the sensor side, areas to the area side.
+    /// are. Each is read once the state of its keys is restored (sensors to the sensor side, areas to the area side):
+    /// the restore runs on its own thread, a state partition at a time, and each partition is ready as soon as its own
+    /// state partition is (as Kafka Streams starts each task once its changelogs are restored), so neither the partitions
+    /// this node already had nor those restored first wait for the rest. Until then a partition holds event time back.
     /// </summary>
-    private void PartitionsAssigned(IReadOnlyDictionary<int, long> starts)
+    private void PartitionsAssigned(AssignedPartitions assignment)
     {
+        var starts = assignment.Starts;
         var partitions = starts.Keys.ToList();
-        var tasks = partitions.ToHashSet();
-        var resumed = new HashSet<int>(); // partitions with restored sensor state: their events so far were processed
-        var partitionTimes = new Dictionary<int, DateTimeOffset>(); // per partition, from its PartitionTimeRecords
-        var restoredUpTo = new Dictionary<int, DateTimeOffset>(); // per partition, its restored sensors' newest event time
-        if (_restorer is not null && _context is { StatePartitions: > 0 } context && _router is { } sensors && _areaRouter is { } areas)
+        var now = _clock.GetUtcNow();
+        var job = _restorer is not null && _context is { StatePartitions: > 0 } && _router is not null && _areaRouter is not null
+            ? new PartitionRestore(assignment)
+            : null;
+        lock (_time)
         {
-            var statePartitions = partitions.Select(p => p % context.StatePartitions).Distinct().ToList();
-            var unfinished = new List<int>();
-            var restored = _restorer.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (header, snapshot, state) =>
+            foreach (var partition in partitions)
+            {
+                _tasks.Add(partition);
+                _watermarks.Assign(partition, now); // assigned again with what its restore found (PartitionRestored)
+                _progress[partition] = new PartitionProgress(starts[partition], null);
+                _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
+                if (job is not null)
+                {
+                    _restoring[partition] = job;
+                }
+            }
+
+            if (job is not null)
+            {
+                _restores.Add(job);
+            }
+        }
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            var taken = string.Join(", ", partitions.Order());
+            LogTasks(_logger, taken, "taken");
+        }
+
+        if (job is null)
+        {
+            assignment.Ready(partitions);
+            return;
+        }
+
+        job.Running = Task.Factory.StartNew(() => Restore(job), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Reads the state partitions of a restore's tasks, on its own thread; each one done is handed to the actors and
+    /// its tasks made ready (<see cref="PartitionRestored"/>). A failure to read fails the consume loop: its partitions
+    /// could never be read with their state.
+    /// </summary>
+    private void Restore(PartitionRestore job)
+    {
+        var context = _context!;
+        var tasks = job.Tasks;
+        var statePartitions = tasks.Select(p => p % context.StatePartitions).Distinct().ToList();
+        var unfinished = new List<int>();
+        try
+        {
+            _restorer!.Restore(statePartitions, restoredState => RestoredStateDecoder.Take(restoredState, (header, snapshot, state) =>
             {
                 var covers = state.Covers;
                 var restore = new RestoreState(header, snapshot, state.Value, state.Partition, covers, state.Origins, state.BaseSlot);
                 if (header.Scope == Kommune.Rules.Api.RuleScope.Area)
                 {
-                    if (tasks.Contains(context.AreaTask(header.Key)))
+                    var areaTask = context.AreaTask(header.Key);
+                    if (tasks.Contains(areaTask))
                     {
-                        areas.Tell(restore);
+                        job.Add(new RestoredKey(restore, areaTask, []));
                         return true;
                     }
                 }
                 else if (covers.Count == 0 || covers.Keys.Any(tasks.Contains))
                 {
-                    foreach (var partition in covers.Keys.Where(tasks.Contains))
+                    var mine = covers.Keys.Where(tasks.Contains).ToList();
+                    foreach (var partition in mine)
                     {
-                        resumed.Add(partition);
-                        if (header.LastEventTime > restoredUpTo.GetValueOrDefault(partition, DateTimeOffset.MinValue))
+                        job.Resumed.Add(partition);
+                        if (header.LastEventTime > job.RestoredUpTo.GetValueOrDefault(partition, DateTimeOffset.MinValue))
                         {
-                            restoredUpTo[partition] = header.LastEventTime;
+                            job.RestoredUpTo[partition] = header.LastEventTime;
                         }
                     }
 
-                    sensors.Tell(restore);
+                    job.Add(new RestoredKey(restore, null, mine));
                     return true;
                 }
 
@@ -895,35 +965,82 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 // whose offset consumption resumes at or after is a time every event before it made (none is read again
                 // to make it twice): the latest such is where the partition starts. Not one past where it resumes: the
                 // events read again must not be judged by a watermark they made.
-                if (tasks.Contains(partition) && time.Next >= 0 && starts[partition] >= time.Next
-                    && time.Watermark > partitionTimes.GetValueOrDefault(partition, DateTimeOffset.MinValue))
+                if (tasks.Contains(partition) && time.Next >= 0 && job.Assignment.Starts[partition] >= time.Next
+                    && time.Watermark > job.PartitionTimes.GetValueOrDefault(partition, DateTimeOffset.MinValue))
                 {
-                    partitionTimes[partition] = time.Watermark;
+                    job.PartitionTimes[partition] = time.Watermark;
                 }
-            }), unfinished);
-            _counters.StatesRestored(restored);
-            _statePartitionsNotRestored.ExceptWith(statePartitions);
-            _statePartitionsNotRestored.UnionWith(unfinished); // their keys are not all here: never marked as handed over whole
-        }
+            }), statePartition => PartitionRestored(job, statePartition, whole: true), unfinished, job.Cancel.Token);
 
+            foreach (var statePartition in unfinished)
+            {
+                PartitionRestored(job, statePartition, whole: false); // gone on without the rest of its keys (logged)
+            }
+        }
+#pragma warning disable CA1031 // Whatever stopped the restore, the consume loop fails with it: its partitions are never read without their state.
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            LogRestoreFailed(_logger, e);
+            job.Assignment.Fail(e);
+        }
+        finally
+        {
+            lock (_time)
+            {
+                _restores.Remove(job);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A state partition of a restore is read (<paramref name="whole"/>, or as far as the restore's timeout let it): its
+    /// keys go to their actors, and its tasks still waiting for this restore take the time it found and are ready. Under
+    /// <see cref="_time"/>, so a hand-over of those tasks comes wholly before (and then none of this is told) or after.
+    /// </summary>
+    private void PartitionRestored(PartitionRestore job, int statePartition, bool whole)
+    {
+        var context = _context!;
+        var keys = job.TakeKeys(statePartition);
+        var ready = new List<int>();
+        var taken = 0;
         var now = _clock.GetUtcNow();
         lock (_time)
         {
-            foreach (var partition in partitions)
+            bool Waiting(int task) => _restoring.TryGetValue(task, out var restore) && ReferenceEquals(restore, job);
+            var anyWaiting = TasksOf(statePartition, context).Any(Waiting);
+            foreach (var key in keys)
             {
-                _tasks.Add(partition);
-                DateTimeOffset? from = partitionTimes.TryGetValue(partition, out var time) ? time : null;
-                _watermarks.Assign(partition, now, resumed.Contains(partition), from, restoredUpTo.TryGetValue(partition, out var newest) ? newest : null);
-                _progress[partition] = new PartitionProgress(starts[partition], from);
-                _areaWatermarks[partition] = new AreaWatermarks(_context!.TaskPartitions);
+                var wanted = key.AreaTask is { } areaTask ? Waiting(areaTask) : anyWaiting && (key.Tasks.Count == 0 || key.Tasks.Any(Waiting));
+                if (wanted)
+                {
+                    (key.AreaTask is null ? _router! : _areaRouter!).Tell(key.State);
+                    taken++;
+                }
+            }
+
+            foreach (var task in TasksOf(statePartition, context).Where(Waiting))
+            {
+                _restoring.Remove(task);
+                DateTimeOffset? from = job.PartitionTimes.TryGetValue(task, out var time) ? time : null;
+                _watermarks.Remove(task);
+                _watermarks.Assign(task, now, job.Resumed.Contains(task), from, job.RestoredUpTo.TryGetValue(task, out var newest) ? newest : null);
+                _progress[task] = new PartitionProgress(job.Assignment.Starts[task], from);
+                ready.Add(task);
+            }
+
+            if (anyWaiting && whole)
+            {
+                _statePartitionsNotRestored.Remove(statePartition);
+            }
+            else if (anyWaiting)
+            {
+                _statePartitionsNotRestored.Add(statePartition); // its keys are not all here: never marked as handed over whole
             }
         }
 
-        if (_logger.IsEnabled(LogLevel.Information))
-        {
-            var taken = string.Join(", ", partitions.Order());
-            LogTasks(_logger, taken, "taken");
-        }
+        _counters.StatesRestored(taken);
+        job.Assignment.Ready(ready);
     }
 
     /// <summary>
@@ -957,6 +1074,15 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
                 _tasks.Remove(partition);
                 _watermarks.Remove(partition);
+                _restoring.Remove(partition); // what its restore reads of it from now on is not told to the actors
+            }
+
+            foreach (var restore in _restores)
+            {
+                if (!_restoring.ContainsValue(restore))
+                {
+                    restore.Cancel.Cancel(); // none of its tasks is here any more
+                }
             }
 
             // Told under the lock: no watermark announced without them (which may be ahead of theirs) overtakes it.
@@ -1077,11 +1203,14 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         }
 
         var candidates = new List<int>();
-        foreach (var statePartition in tasks.Select(t => t % context.StatePartitions).Distinct())
+        lock (_time)
         {
-            if (TasksOf(statePartition, context).All(tasks.Contains) && !_statePartitionsNotRestored.Contains(statePartition))
+            foreach (var statePartition in tasks.Select(t => t % context.StatePartitions).Distinct())
             {
-                candidates.Add(statePartition);
+                if (TasksOf(statePartition, context).All(t => tasks.Contains(t) && !_restoring.ContainsKey(t)) && !_statePartitionsNotRestored.Contains(statePartition))
+                {
+                    candidates.Add(statePartition);
+                }
             }
         }
 
@@ -1238,7 +1367,8 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             }
 
             var judged = _progress.TryGetValue(partition.Partition, out var progress) ? progress.LastJudged : -1;
-            _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken);
+            // One whose state is being restored is not read yet: it holds time back, whatever its log holds.
+            _watermarks.SetCaughtUp(partition.Partition, partition.CaughtUp && judged >= partition.LastTaken && !_restoring.ContainsKey(partition.Partition));
         }
     }
 
@@ -1447,6 +1577,9 @@ public sealed partial class KommuneEngine : IAsyncDisposable
 
     [LoggerMessage(EventId = 3012, Level = LogLevel.Critical, Message = "Restarting after an aborted epoch failed; the node takes no more events")]
     private static partial void LogRestartFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 3030, Level = LogLevel.Error, Message = "Restoring the state of newly assigned partitions failed: they cannot be read, and the consume loop stops")]
+    private static partial void LogRestoreFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(EventId = 3013, Level = LogLevel.Information, Message = "Partitions (tasks) {Partitions} {What}")]
     private static partial void LogTasks(ILogger logger, string partitions, string what);

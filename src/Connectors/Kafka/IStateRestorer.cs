@@ -19,9 +19,14 @@ public interface IStateRestorer
     /// </summary>
     /// <param name="partitions">The state partitions.</param>
     /// <param name="restore">Takes a key's state.</param>
-    /// <param name="unfinished">Given the partitions not read to their end (the restore timed out, logged).</param>
+    /// <param name="partitionRestored">
+    /// Told each partition once every key of it was handed to <paramref name="restore"/>, as each is done (those with the
+    /// fewest records first), so that what needs one partition's state can start before the rest is read.
+    /// </param>
+    /// <param name="unfinished">Given the partitions not read to their end (the restore timed out or was cancelled, logged); they are not told as restored.</param>
+    /// <param name="cancellationToken">Stops the restore between records (the node stops).</param>
     /// <returns>How many keys were taken.</returns>
-    int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, ICollection<int>? unfinished = null);
+    int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, Action<int>? partitionRestored = null, ICollection<int>? unfinished = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Each state partition's end offset now (where a <see cref="StateHandOverMark"/> written after the records sent from

@@ -91,6 +91,8 @@ public sealed partial class KafkaEventSource
             _monitor.Assigned(c.TopicPartition, from, watermarks?.High.Value ?? -1, now);
         }
 
+        // Their repartition partitions are assigned now, from the offsets committed now, before the handler restores any
+        // state: a state read after the offsets is at least as new as they are (never older, which would skip records).
         AssignInternal(partitions, now);
         _gate.AssignmentChanged();
         // Incremental assignment: these come in addition to the partitions already assigned.
@@ -104,10 +106,105 @@ public sealed partial class KafkaEventSource
             LogAssigned(_logger, _options.Topics.SensorEvents, assigned);
         }
 
-        _options.OnPartitionsAssigned?.Invoke(starts.ToDictionary(s => s.Partition.Value, s => s.Offset.Value));
+        // Each is read once the handler says it is ready (its state restored): those it names now at once, the others
+        // paused until they are (their repartition partitions now, their own at the loop's next turn: the client assigns
+        // them when this callback returns).
+        var assignment = new AssignedPartitions(starts.ToDictionary(s => s.Partition.Value, s => s.Offset.Value), EnqueueReady, FailReadiness);
+        foreach (var p in partitions)
+        {
+            _waiting[p.Partition.Value] = assignment;
+        }
+
+        if (_options.OnPartitionsAssigned is { } handler)
+        {
+            handler(assignment);
+        }
+        else
+        {
+            assignment.Ready([.. assignment.Starts.Keys]);
+        }
+
+        TakeReady(consumer, inCallback: true);
+        _pauseWaiting = _waiting.Count > 0;
+        if (_pauseWaiting)
+        {
+            _internal!.Pause([.. _waiting.Keys.Select(p => PartitionOf(_internal, new Partition(p)))]);
+        }
         _consuming = true;
         _assigned.TrySetResult();
         return starts;
+    }
+
+    private void EnqueueReady(AssignedPartitions assignment, IReadOnlyCollection<int> partitions) => _ready.Enqueue((assignment, partitions));
+
+    private void FailReadiness(Exception reason) => Interlocked.CompareExchange(ref _readinessFailed, reason, null);
+
+    /// <summary>
+    /// Takes the partitions said to be ready since the last turn (those still assigned by the assignment that said so):
+    /// outside the assignment callback, resumes them and their repartition partitions (unless backpressure holds every
+    /// partition) and asks their ends, which also wakes their fetchers. Then pauses the partitions assigned since that
+    /// are not ready.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">An assignment's handler said its partitions can never be ready (outside the callback).</exception>
+    private void TakeReady(IConsumer<byte[]?, byte[]?> consumer, bool inCallback)
+    {
+        // Not thrown inside the callback: the client would never assign the partitions, and its close would wait for that.
+        if (!inCallback && Volatile.Read(ref _readinessFailed) is { } failed)
+        {
+            throw new InvalidOperationException($"Assigned partitions could not be made ready to read: {failed.Message}", failed);
+        }
+
+        if (!_ready.IsEmpty)
+        {
+            var ready = new List<TopicPartition>();
+            while (_ready.TryDequeue(out var said))
+            {
+                foreach (var partition in said.Partitions)
+                {
+                    if (_waiting.TryGetValue(partition, out var assignment) && ReferenceEquals(assignment, said.Assignment))
+                    {
+                        _waiting.Remove(partition);
+                        ready.Add(PartitionOf(consumer, new Partition(partition)));
+                    }
+                }
+            }
+
+            if (ready.Count > 0)
+            {
+                var now = DateTime.UtcNow;
+                if (!inCallback && !_gate.IsPaused)
+                {
+                    consumer.Resume(ready);
+                    _internal!.Resume([.. ready.Select(tp => PartitionOf(_internal, tp.Partition))]);
+                    foreach (var tp in ready)
+                    {
+                        try
+                        {
+                            _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, now);
+                        }
+                        catch (KafkaException)
+                        {
+                            // Not known: the partition stays not caught up until a fetch says more.
+                        }
+                    }
+                }
+
+                if (_logger.IsEnabled(LogLevel.Debug))
+                {
+                    var which = string.Join(", ", ready.Select(tp => tp.Partition.Value));
+                    LogReady(_logger, which, _waiting.Count);
+                }
+            }
+        }
+
+        if (_pauseWaiting && !inCallback)
+        {
+            _pauseWaiting = false;
+            if (_waiting.Count > 0)
+            {
+                consumer.Pause([.. _waiting.Keys.Select(p => PartitionOf(consumer, new Partition(p)))]);
+            }
+        }
     }
 
     /// <summary>
@@ -231,6 +328,7 @@ public sealed partial class KafkaEventSource
     {
         HandOn(); // the hand-over waits for the events in flight: the ones taken in this turn must reach the engine
         _consuming = false;
+        StopWaiting(partitions);
         if (_epochAborted)
         {
             // The consumer is being disposed after an aborted epoch: the engine starts again from the committed state,
@@ -282,6 +380,7 @@ public sealed partial class KafkaEventSource
     {
         HandOn();
         _consuming = false;
+        StopWaiting(partitions);
         if (_epochs is { } epochs && !_epochAborted)
         {
             epochs.PartitionsLost(partitions.Select(p => p.Partition.Value));
@@ -291,6 +390,18 @@ public sealed partial class KafkaEventSource
         UnassignInternal(partitions, commit: false);
         Forget(partitions);
         LogRevoked(_logger, partitions.Count);
+    }
+
+    /// <summary>Partitions that go are no longer waiting to be ready: a later assignment of one waits for its own word.</summary>
+    private void StopWaiting(List<TopicPartitionOffset> partitions)
+    {
+        if (_waiting.Count > 0)
+        {
+            foreach (var p in partitions)
+            {
+                _waiting.Remove(p.Partition.Value);
+            }
+        }
     }
 
     private void Forget(List<TopicPartitionOffset> partitions, bool notify = true)
@@ -315,6 +426,9 @@ public sealed partial class KafkaEventSource
 
     [LoggerMessage(EventId = 1005, Level = LogLevel.Information, Message = "Assigned partitions of {Topic} (partition@start offset where committed): {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string topic, string partitions);
+
+    [LoggerMessage(EventId = 1023, Level = LogLevel.Debug, Message = "Partitions {Partitions} of the sensor-events topic are ready and read from now on; {Waiting} assigned ones still wait")]
+    private static partial void LogReady(ILogger logger, string partitions, int waiting);
 
     [LoggerMessage(EventId = 1022, Level = LogLevel.Information, Message = "Partitions {Partitions} of the sensor-events topic were assigned while stopping: not taken, left to the group")]
     private static partial void LogAssignedWhileStopping(ILogger logger, string partitions);

@@ -59,6 +59,14 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private readonly ConcurrentQueue<(TopicPartition Partition, PartitionOffsetTracker Tracker, long Next)> _writtenBeforeCommit = new();
     private List<TopicPartition> _onePartitionPerLeader = [];
 
+    // Assigned partitions of the sensor-events topic not read yet, each with the assignment that must say it is ready
+    // (AssignedPartitions.Ready: its state restored), paused once assigned; consume thread. What Ready said, from any
+    // thread, waits in _ready for the loop's next turn.
+    private readonly Dictionary<int, AssignedPartitions> _waiting = [];
+    private readonly ConcurrentQueue<(AssignedPartitions Assignment, IReadOnlyCollection<int> Partitions)> _ready = new();
+    private Exception? _readinessFailed;
+    private bool _pauseWaiting;
+
     // Each consumer reads one topic and is told not to marshal its name (ConsumeResultFields): a record's partition is
     // one of these, made once per partition, instead of a topic string and several TopicPartition objects per record.
     private readonly Dictionary<int, TopicPartition> _sensorPartitions = [];
@@ -220,6 +228,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 while (!_stopRequested)
                 {
                     _epochs?.AbortIfPartitionsLost();
+                    TakeReady(consumer, inCallback: false);
                     ApplyBackpressure(consumer);
                     if (_epochs is { } epochs)
                     {
@@ -486,6 +495,15 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     {
         var offset = result.Offset.Value;
         tracker = null!;
+        if (_waiting.Count > 0 && _waiting.ContainsKey(tp.Partition.Value))
+        {
+            // Of either topic, fetched before its pause took effect, and not ready (its state is being restored): read
+            // again once it is.
+            SeekBack(consumer, tp, result);
+            consumer.Pause([tp]);
+            return false;
+        }
+
         if (_losses.IsRedelivered(tp, offset))
         {
             return false;
@@ -601,10 +619,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 Pause(consumer);
                 break;
             case BackpressureGate.Step.Resume:
-                consumer.Resume(consumer.Assignment);
+                consumer.Resume(_waiting.Count == 0 ? consumer.Assignment : [.. consumer.Assignment.Where(tp => !_waiting.ContainsKey(tp.Partition.Value))]);
                 if (_internalAssigned.Count > 0)
                 {
-                    _internal!.Resume([.. _internalAssigned]);
+                    _internal!.Resume(_waiting.Count == 0 ? [.. _internalAssigned] : [.. _internalAssigned.Where(tp => !_waiting.ContainsKey(tp.Partition.Value))]);
                 }
 
                 WakeFetchers(consumer);

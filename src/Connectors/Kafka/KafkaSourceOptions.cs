@@ -66,10 +66,11 @@ public sealed record KafkaSourceOptions
 
     /// <summary>
     /// Called on the consume thread with the partitions just assigned, each with the offset its consumption starts
-    /// from (the committed one; negative when none is committed), before any of their records is taken (the engine's
-    /// watermark waits for a new partition until it reports events or goes idle).
+    /// from, before any of their records is taken (the engine's watermark waits for a new partition until it reports
+    /// events or goes idle). None of them is read until the handler names it through <see cref="AssignedPartitions.Ready"/>
+    /// (then, or later from any thread: once its state is restored). Without a handler every partition is read at once.
     /// </summary>
-    public Action<IReadOnlyDictionary<int, long>>? OnPartitionsAssigned { get; init; }
+    public Action<AssignedPartitions>? OnPartitionsAssigned { get; init; }
 
     /// <summary>
     /// Called on the consume thread with the partition numbers revoked (false) or lost (true), before they go: the engine

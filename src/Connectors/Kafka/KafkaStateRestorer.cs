@@ -31,6 +31,10 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     // commit marker of its transaction after it, with room to spare.
     private const int TailRecords = 4;
 
+    // How many partitions one restore reads at a time: each fetch still asks many partitions, and of 256 the first are
+    // ready after about a sixteenth of the records.
+    private const int ReadWindow = 16;
+
     /// <inheritdoc/>
     public int Partitions(KafkaTopicMetadata metadata)
     {
@@ -61,7 +65,7 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     }
 
     /// <inheritdoc/>
-    public int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, ICollection<int>? unfinished = null)
+    public int Restore(IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, Action<int>? partitionRestored = null, ICollection<int>? unfinished = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(partitions);
         ArgumentNullException.ThrowIfNull(restore);
@@ -84,7 +88,7 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         }
 
         var marks = HandOverMarks(consumer, ends, lows, started);
-        var starts = new List<TopicPartitionOffset>();
+        var reads = new List<TopicPartitionOffset>();
         var marked = new List<int>();
         var skipped = 0L;
         foreach (var (partition, low) in lows)
@@ -97,7 +101,7 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
                 marked.Add(partition);
             }
 
-            starts.Add(new TopicPartitionOffset(topic, partition, from));
+            reads.Add(new TopicPartitionOffset(topic, partition, from));
         }
 
         if (marked.Count > 0)
@@ -106,44 +110,93 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             LogFromMarks(logger, which, skipped);
         }
 
-        var reader = new StateRecordReader();
-        if (starts.Count > 0)
+        // Empty partitions are restored at once; the others one window at a time, those with the fewest records first, so
+        // that the first partitions are ready after a fraction of the whole restore (a node reads each once its state is).
+        var keys = 0;
+        foreach (var partition in partitions.Where(p => !ends.ContainsKey(p)))
         {
-            consumer.Assign(starts);
-            while (ends.Count > 0)
+            partitionRestored?.Invoke(partition);
+        }
+
+        var queue = new Queue<TopicPartitionOffset>(reads.OrderBy(r => ends[r.Partition.Value] - r.Offset.Value).ThenBy(r => r.Partition.Value));
+        var reading = new Dictionary<int, StateRecordReader>();
+        long records = 0, stale = 0;
+        void OpenWindow()
+        {
+            var opened = new List<TopicPartitionOffset>();
+            while (reading.Count < ReadWindow && queue.TryDequeue(out var next))
             {
-                if (started.Elapsed > timeout)
-                {
-                    var left = string.Join(", ", ends.Keys);
-                    LogRestoreTimedOut(logger, timeout.TotalSeconds, left);
-                    foreach (var notRead in ends.Keys)
-                    {
-                        unfinished?.Add(notRead);
-                    }
+                reading[next.Partition.Value] = new StateRecordReader();
+                opened.Add(next);
+            }
 
-                    break;
-                }
-
-                var record = consumer.Consume(TimeSpan.FromMilliseconds(500));
-                if (record is null)
-                {
-                    continue;
-                }
-
-                var partition = record.Partition.Value;
-                if (!record.IsPartitionEOF)
-                {
-                    reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, partition);
-                }
-
-                if (record.IsPartitionEOF || (ends.TryGetValue(partition, out var end) && record.Offset.Value + 1 >= end))
-                {
-                    ends.Remove(partition);
-                }
+            if (opened.Count > 0)
+            {
+                consumer.IncrementalAssign(opened);
             }
         }
 
-        return Hand(reader, partitions, restore, started);
+        OpenWindow();
+        while (reading.Count > 0)
+        {
+            if (started.Elapsed > timeout || cancellationToken.IsCancellationRequested)
+            {
+                var left = reading.Keys.Concat(queue.Select(q => q.Partition.Value)).Order().ToList();
+                var which = string.Join(", ", left);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    LogRestoreCancelled(logger, which);
+                }
+                else
+                {
+                    LogRestoreTimedOut(logger, timeout.TotalSeconds, which);
+                }
+
+                foreach (var notRead in left)
+                {
+                    unfinished?.Add(notRead);
+                }
+
+                break;
+            }
+
+            var record = consumer.Consume(TimeSpan.FromMilliseconds(100));
+            if (record is null)
+            {
+                continue;
+            }
+
+            var partition = record.Partition.Value;
+            if (!reading.TryGetValue(partition, out var reader))
+            {
+                continue; // of a partition read to its end already, fetched before its unassignment took effect
+            }
+
+            if (!record.IsPartitionEOF)
+            {
+                reader.Add(record.Message.Key, record.Message.Value, record.Message.Headers, partition);
+            }
+
+            if (record.IsPartitionEOF || record.Offset.Value + 1 >= ends[partition])
+            {
+                reading.Remove(partition);
+                consumer.IncrementalUnassign([new TopicPartition(topic, partition)]);
+                keys += Hand(reader, restore);
+                records += reader.Records;
+                stale += reader.Stale;
+                partitionRestored?.Invoke(partition);
+                OpenWindow();
+            }
+        }
+
+        var all = string.Join(", ", partitions);
+        if (stale > 0)
+        {
+            LogStaleStates(logger, stale, all);
+        }
+
+        LogRestored(logger, keys, records, all, started.Elapsed.TotalMilliseconds);
+        return keys;
     }
 
     /// <summary>
@@ -198,7 +251,8 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         return marks;
     }
 
-    private int Hand(StateRecordReader reader, IReadOnlyList<int> partitions, Func<RestoredState, bool> restore, Stopwatch started)
+    /// <summary>Hands each key's newest state of one partition to <paramref name="restore"/>; how many it took.</summary>
+    private int Hand(StateRecordReader reader, Func<RestoredState, bool> restore)
     {
         var keys = 0;
         foreach (var state in reader.States((key, partition, reason) => LogUnreadableState(logger, key, partition, reason)))
@@ -221,15 +275,6 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             }
         }
 
-        if (reader.Stale > 0)
-        {
-            LogStaleStates(logger, reader.Stale, string.Join(", ", partitions));
-        }
-
-        var records = reader.Records;
-        var took = started.Elapsed.TotalMilliseconds;
-        var which = string.Join(", ", partitions);
-        LogRestored(logger, keys, records, which, took);
         return keys;
     }
 
@@ -294,6 +339,9 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
 
     [LoggerMessage(EventId = 3103, Level = LogLevel.Error, Message = "Restoring state took longer than {Seconds} s; going on without the rest of partitions {Partitions}")]
     private static partial void LogRestoreTimedOut(ILogger logger, double seconds, string partitions);
+
+    [LoggerMessage(EventId = 3108, Level = LogLevel.Information, Message = "Restoring state stopped (the node stops or hands the partitions on) before partitions {Partitions} were read")]
+    private static partial void LogRestoreCancelled(ILogger logger, string partitions);
 
     [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "State record {Key} in partition {Partition} is unreadable and was not restored: {Reason}")]
     private static partial void LogUnreadableState(ILogger logger, string key, int partition, string reason);

@@ -40,7 +40,7 @@ def parse_args():
     p.add_argument("--passes", type=int, default=3, help="events per sensor before the first stop")
     p.add_argument("--partitions", type=int, default=512, help="of every topic (the state topic's count is the engine's state partitions)")
     p.add_argument("--restarts", type=int, default=2)
-    p.add_argument("--after", type=float, default=20, help="seconds a restarted engine runs after its first output before it is stopped")
+    p.add_argument("--after", type=float, default=20, help="seconds a restarted engine runs after its first output and its whole restore before it is stopped")
     p.add_argument("--out", default="restore-out")
     p.add_argument("--metrics-port", type=int, default=9481)
     p.add_argument("--trace", type=int, default=0, help="profile restart N from its start (dotnet-trace sampled thread time, 45 s) into <out>/restart-N.speedscope.json")
@@ -207,6 +207,8 @@ def main():
             first_processed = wait_for("first processed event", lambda: (engine.processed() or 0) > 0 and time.time(), 600)
             first_output = wait_for("first output", lambda: min(
                 [t for t in (first_output_after(bootstrap, topic, t0) for topic in ("kommune.alerts", "kommune.aggregates")) if t] or [0]), 600, interval=1)
+            # The first partitions are read once their own state is restored, before the rest is: wait for the whole restore.
+            wait_for("state restored", lambda: any(e.get("EventId") == 3101 for e in log_events(engine.log)), 300, interval=0.2)
             time.sleep(a.after)  # keeps the restarted engine running (and writing state) before it is stopped in turn
             if tracer is not None:
                 tracer.wait(120)

@@ -152,8 +152,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
     /// <summary>
     /// Whether the source is consuming: its partitions (possibly none, when the group has more members than
-    /// partitions) are assigned, their state restored, and the loop is taking records. False before the first
-    /// assignment, during a rebalance, and once stopping.
+    /// partitions) are assigned, and the loop is taking records (of each partition once its state is restored,
+    /// <see cref="AssignedPartitions.Ready"/>). False before the first assignment, during a rebalance, and once stopping.
     /// </summary>
     public bool IsConsuming => _consuming && !_stopRequested;
 

@@ -124,7 +124,7 @@ public sealed partial class KafkaEventSource
             assignment.Ready([.. assignment.Starts.Keys]);
         }
 
-        TakeReady(consumer, inCallback: true);
+        TakeReady(consumer, assigning: assignment);
         _pauseWaiting = _waiting.Count > 0;
         if (_pauseWaiting)
         {
@@ -141,13 +141,19 @@ public sealed partial class KafkaEventSource
 
     /// <summary>
     /// Takes the partitions said to be ready since the last turn (those still assigned by the assignment that said so):
-    /// outside the assignment callback, resumes them and their repartition partitions (unless backpressure holds every
-    /// partition) and asks their ends, which also wakes their fetchers. Then pauses the partitions assigned since that
+    /// resumes them and their repartition partitions (unless backpressure holds every partition) and asks their ends,
+    /// which also wakes their fetchers. Then, outside the assignment callback, pauses the partitions assigned since that
     /// are not ready.
     /// </summary>
+    /// <param name="consumer">The group's consumer.</param>
+    /// <param name="assigning">
+    /// Inside the assignment callback, the assignment being made: its partitions ready at once are not paused (the client
+    /// assigns them when the callback returns), so only those of earlier assignments are resumed.
+    /// </param>
     /// <exception cref="InvalidOperationException">An assignment's handler said its partitions can never be ready (outside the callback).</exception>
-    private void TakeReady(IConsumer<byte[]?, byte[]?> consumer, bool inCallback)
+    private void TakeReady(IConsumer<byte[]?, byte[]?> consumer, AssignedPartitions? assigning = null)
     {
+        var inCallback = assigning is not null;
         // Not thrown inside the callback: the client would never assign the partitions, and its close would wait for that.
         if (!inCallback && Volatile.Read(ref _readinessFailed) is { } failed)
         {
@@ -157,6 +163,7 @@ public sealed partial class KafkaEventSource
         if (!_ready.IsEmpty)
         {
             var ready = new List<TopicPartition>();
+            var paused = new List<TopicPartition>(); // ready ones that were assigned before this turn, so paused
             while (_ready.TryDequeue(out var said))
             {
                 foreach (var partition in said.Partitions)
@@ -164,36 +171,38 @@ public sealed partial class KafkaEventSource
                     if (_waiting.TryGetValue(partition, out var assignment) && ReferenceEquals(assignment, said.Assignment))
                     {
                         _waiting.Remove(partition);
-                        ready.Add(PartitionOf(consumer, new Partition(partition)));
+                        var tp = PartitionOf(consumer, new Partition(partition));
+                        ready.Add(tp);
+                        if (!ReferenceEquals(assignment, assigning))
+                        {
+                            paused.Add(tp);
+                        }
                     }
                 }
             }
 
-            if (ready.Count > 0)
+            if (paused.Count > 0 && !_gate.IsPaused)
             {
                 var now = DateTime.UtcNow;
-                if (!inCallback && !_gate.IsPaused)
+                consumer.Resume(paused);
+                _internal!.Resume([.. paused.Select(tp => PartitionOf(_internal, tp.Partition))]);
+                foreach (var tp in paused)
                 {
-                    consumer.Resume(ready);
-                    _internal!.Resume([.. ready.Select(tp => PartitionOf(_internal, tp.Partition))]);
-                    foreach (var tp in ready)
+                    try
                     {
-                        try
-                        {
-                            _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, now);
-                        }
-                        catch (KafkaException)
-                        {
-                            // Not known: the partition stays not caught up until a fetch says more.
-                        }
+                        _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, now);
+                    }
+                    catch (KafkaException)
+                    {
+                        // Not known: the partition stays not caught up until a fetch says more.
                     }
                 }
+            }
 
-                if (_logger.IsEnabled(LogLevel.Debug))
-                {
-                    var which = string.Join(", ", ready.Select(tp => tp.Partition.Value));
-                    LogReady(_logger, which, _waiting.Count);
-                }
+            if (ready.Count > 0 && _logger.IsEnabled(LogLevel.Debug))
+            {
+                var which = string.Join(", ", ready.Select(tp => tp.Partition.Value));
+                LogReady(_logger, which, _waiting.Count);
             }
         }
 

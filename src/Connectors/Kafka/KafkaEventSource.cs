@@ -228,7 +228,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 while (!_stopRequested)
                 {
                     _epochs?.AbortIfPartitionsLost();
-                    TakeReady(consumer, inCallback: false);
+                    TakeReady(consumer);
                     ApplyBackpressure(consumer);
                     if (_epochs is { } epochs)
                     {

@@ -149,6 +149,71 @@ public sealed class KafkaStateRestorerTests
     }
 
     [Fact]
+    public void Each_partition_is_told_once_right_after_its_own_keys_were_handed_over_an_empty_one_at_once_and_those_with_the_most_records_last_to_start()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(1);
+        cluster.CreateTopic("state", partitions: 20);
+        var records = new List<StateRecord>();
+        for (var partition = 1; partition < 20; partition++)
+        {
+            for (var key = 0; key < 21 - partition; key++) // partition 1 has the most records, 19 the fewest; 0 none
+            {
+                records.Add(new StateRecord($"sensor:p{partition}-{key}", "state"u8.ToArray(), partition));
+            }
+        }
+
+        Write(cluster, "state", [.. records]);
+        var handed = new List<int>(); // the partition of each key handed over, then -1 - partition when it is told done
+        var told = new List<int>();
+
+        var taken = Restorer(cluster, "state", new StateChunkLedger(), new RecordingLogger()).Restore(
+            [.. Enumerable.Range(0, 20)],
+            state =>
+            {
+                handed.Add(state.Partition);
+                return true;
+            },
+            partition =>
+            {
+                told.Add(partition);
+                handed.Add(-1 - partition);
+            });
+
+        Assert.Equal(records.Count, taken);
+        Assert.Equal(0, told[0]); // nothing to read
+        Assert.Equal(Enumerable.Range(0, 20), told.Order());
+        // Read 16 at a time, those with the fewest records first: the three with the most start only once one is done.
+        Assert.DoesNotContain(told[1], new[] { 1, 2, 3 });
+        foreach (var partition in Enumerable.Range(1, 19))
+        {
+            // Its keys, all of them, right before it is told done: none of it comes after, none of another partition between.
+            var done = handed.IndexOf(-1 - partition);
+            Assert.Equal(Enumerable.Repeat(partition, 21 - partition), handed.Skip(done - (21 - partition)).Take(21 - partition));
+            Assert.DoesNotContain(partition, handed.Skip(done + 1));
+        }
+    }
+
+    [Fact]
+    public void A_cancelled_restore_stops_and_gives_the_partitions_not_read_as_unfinished_without_telling_them_done()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(1);
+        cluster.CreateTopic("state", partitions: 2);
+        Write(cluster, "state", new StateRecord("sensor:s-1", "state"u8.ToArray(), 0), new StateRecord("sensor:s-2", "state"u8.ToArray(), 1));
+        using var cancel = new CancellationTokenSource();
+        cancel.Cancel();
+        var told = new List<int>();
+        var unfinished = new List<int>();
+        var logger = new RecordingLogger();
+
+        var taken = Restorer(cluster, "state", new StateChunkLedger(), logger).Restore([0, 1], _ => true, told.Add, unfinished, cancel.Token);
+
+        Assert.Equal(0, taken);
+        Assert.Empty(told);
+        Assert.Equal([0, 1], unfinished.Order());
+        Assert.Contains(logger.Lines, l => l.EventId == 3108);
+    }
+
+    [Fact]
     public void Offsets_the_broker_refuses_are_an_error_not_an_empty_partition()
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);

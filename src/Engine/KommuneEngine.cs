@@ -1029,13 +1029,13 @@ public sealed partial class KommuneEngine : IAsyncDisposable
                 ready.Add(task);
             }
 
-            if (anyWaiting && whole)
+            if (anyWaiting && !whole)
             {
-                _statePartitionsNotRestored.Remove(statePartition);
+                _statePartitionsNotRestored.Add(statePartition); // its keys are not all here: never marked as handed over whole
             }
             else if (anyWaiting)
             {
-                _statePartitionsNotRestored.Add(statePartition); // its keys are not all here: never marked as handed over whole
+                _statePartitionsNotRestored.Remove(statePartition);
             }
         }
 

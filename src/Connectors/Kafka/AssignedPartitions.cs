@@ -2,8 +2,9 @@ namespace Kommune.Connectors.Kafka;
 
 /// <summary>
 /// Partitions of the sensor-events topic just assigned to a <see cref="KafkaEventSource"/> (<see cref="KafkaSourceOptions.OnPartitionsAssigned"/>),
-/// each with the offset its consumption starts from, and the way its handler says when each may be read. A partition is
-/// read, and its repartition partition of the same number assigned, only once <see cref="Ready"/> names it: as Kafka
+/// each with the offset its consumption starts from, and the way its handler says when each may be read. A partition, and
+/// its repartition partition of the same number (assigned at once, from the offsets committed then), stay paused until
+/// <see cref="Ready"/> names it: as Kafka
 /// Streams starts each task once its own state is restored, so that a restore of many partitions does not hold back
 /// those restored first, nor the partitions the node already had.
 /// </summary>

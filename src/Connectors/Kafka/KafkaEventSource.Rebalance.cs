@@ -183,19 +183,11 @@ public sealed partial class KafkaEventSource
 
             if (paused.Count > 0 && !_gate.IsPaused)
             {
-                var now = DateTime.UtcNow;
                 consumer.Resume(paused);
                 _internal!.Resume([.. paused.Select(tp => PartitionOf(_internal, tp.Partition))]);
                 foreach (var tp in paused)
                 {
-                    try
-                    {
-                        _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, now);
-                    }
-                    catch (KafkaException)
-                    {
-                        // Not known: the partition stays not caught up until a fetch says more.
-                    }
+                    TryConfirmEnd(consumer, tp, ConfirmTimeout);
                 }
             }
 

@@ -619,10 +619,10 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 Pause(consumer);
                 break;
             case BackpressureGate.Step.Resume:
-                consumer.Resume(_waiting.Count == 0 ? consumer.Assignment : [.. consumer.Assignment.Where(tp => !_waiting.ContainsKey(tp.Partition.Value))]);
+                consumer.Resume(NotWaiting(consumer.Assignment));
                 if (_internalAssigned.Count > 0)
                 {
-                    _internal!.Resume(_waiting.Count == 0 ? [.. _internalAssigned] : [.. _internalAssigned.Where(tp => !_waiting.ContainsKey(tp.Partition.Value))]);
+                    _internal!.Resume(NotWaiting(_internalAssigned));
                 }
 
                 WakeFetchers(consumer);
@@ -647,14 +647,9 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var leaders = new HashSet<TopicPartition>(_onePartitionPerLeader);
         foreach (var tp in consumer.Assignment)
         {
-            try
+            if (TryConfirmEnd(consumer, tp, TimeSpan.FromSeconds(1)))
             {
-                _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(1)).High.Value, DateTime.UtcNow);
                 leaders.Remove(tp);
-            }
-            catch (KafkaException)
-            {
-                // Not known: the partition stays not caught up until a fetch says more.
             }
         }
 
@@ -670,6 +665,27 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Asks the broker where <paramref name="tp"/> ends now and tells the monitor; false when it does not answer in time
+    /// (the partition then stays not caught up until a fetch or a later confirmation says more).
+    /// </summary>
+    private bool TryConfirmEnd(IConsumer<byte[]?, byte[]?> consumer, TopicPartition tp, TimeSpan timeout)
+    {
+        try
+        {
+            _monitor.ConfirmedEnd(tp, consumer.QueryWatermarkOffsets(tp, timeout).High.Value, DateTime.UtcNow);
+            return true;
+        }
+        catch (KafkaException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The partitions of <paramref name="partitions"/> (of either topic) that are not waiting for their state to be restored.</summary>
+    private List<TopicPartition> NotWaiting(IEnumerable<TopicPartition> partitions) =>
+        _waiting.Count == 0 ? [.. partitions] : [.. partitions.Where(tp => !_waiting.ContainsKey(tp.Partition.Value))];
 
     private void Pause(IConsumer<byte[]?, byte[]?> consumer)
     {
@@ -761,14 +777,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         {
             foreach (var tp in _monitor.ToConfirm(now).ToList())
             {
-                try
-                {
-                    _monitor.ConfirmedEnd(tp, ConsumerOf(tp, consumer).QueryWatermarkOffsets(tp, ConfirmTimeout).High.Value, DateTime.UtcNow);
-                }
-                catch (KafkaException)
-                {
-                    // Not confirmed: once what is known grows old, the partition is no longer counted as caught up.
-                }
+                // Not confirmed: once what is known grows old, the partition is no longer counted as caught up.
+                TryConfirmEnd(ConsumerOf(tp, consumer), tp, ConfirmTimeout);
             }
         }
 

@@ -880,6 +880,12 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         var job = _restorer is not null && _context is { StatePartitions: > 0 } && _router is not null && _areaRouter is not null
             ? new PartitionRestore(assignment)
             : null;
+        if (job is not null)
+        {
+            // Its thread is known before the restore is registered: a stop in between waits for it too.
+            job.Running = new Task(() => Restore(job), TaskCreationOptions.LongRunning);
+        }
+
         lock (_time)
         {
             foreach (var partition in partitions)
@@ -912,7 +918,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
             return;
         }
 
-        job.Running = Task.Factory.StartNew(() => Restore(job), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        job.Running!.Start(TaskScheduler.Default);
     }
 
     /// <summary>

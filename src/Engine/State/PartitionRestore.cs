@@ -21,7 +21,7 @@ internal sealed class PartitionRestore(AssignedPartitions assignment)
     /// <summary>Stops the restore (the node stops, or every task of it was handed on).</summary>
     public CancellationTokenSource Cancel { get; } = new();
 
-    /// <summary>The restore's thread.</summary>
+    /// <summary>The restore's thread, made before the restore is registered and started after.</summary>
     public Task? Running { get; set; }
 
     /// <summary>The tasks with restored sensor state: their events so far were processed.</summary>

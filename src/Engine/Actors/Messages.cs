@@ -221,8 +221,8 @@ internal sealed record HandedOver
 }
 
 /// <summary>
-/// From the <see cref="CheckpointClock"/>, or <see cref="EngineContext.WriteStateNow"/>: time to write the state changed
-/// since the last checkpoint. One sent to an actor that stopped in between is a dead letter, and not logged as one.
+/// From the <see cref="CheckpointClock"/>, <see cref="EngineContext.WriteStateNow"/>, or the last acknowledgement of the
+/// outputs that a key's checkpoint waited for: time to write the state changed since the last checkpoint. One sent to an actor that stopped in between is a dead letter, and not logged as one.
 /// </summary>
 internal sealed record Checkpoint : Akka.Event.IDeadLetterSuppression
 {

@@ -185,10 +185,8 @@ public sealed partial class KafkaEventSource
             {
                 consumer.Resume(paused);
                 _internal!.Resume([.. paused.Select(tp => PartitionOf(_internal, tp.Partition))]);
-                foreach (var tp in paused)
-                {
-                    TryConfirmEnd(consumer, tp, ConfirmTimeout);
-                }
+                _monitor.ForgetEnds(paused); // records may have come while they waited: not caught up until asked again
+                _ends.Ask(paused, DateTime.UtcNow);
             }
 
             if (ready.Count > 0 && _logger.IsEnabled(LogLevel.Debug))

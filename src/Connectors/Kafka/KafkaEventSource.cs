@@ -53,6 +53,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private IConsumer<byte[]?, byte[]?>? _main;
     private IConsumer<byte[]?, byte[]?>? _internal;
     private IAdminClient? _leaders; // the group consumer's admin client: where its partitions' leaders are
+    private PartitionEndQueries _ends = null!; // where partitions end, asked through _leaders (made with it)
     private readonly HashSet<TopicPartition> _internalAssigned = [];
     private readonly Dictionary<TopicPartition, PartitionOffsetTracker> _trackers = [];
     private readonly HashSet<PartitionOffsetTracker> _writingBeforeCommit = []; // a write before commit pending; consume thread
@@ -221,6 +222,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             // For the rebalance callbacks' metadata, made once: a client's disposal waits about 100 ms for its thread,
             // which a client made in each callback added to every assignment (bench/README.md, issue 18 round thirty-two).
             using var leaders = _leaders = new DependentAdminClientBuilder(consumer.Handle).Build();
+            _ends = new PartitionEndQueries(leaders, ConfirmTimeout);
             try
             {
                 consumer.Subscribe(_options.Topics.SensorEvents);
@@ -229,6 +231,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
                 {
                     _epochs?.AbortIfPartitionsLost();
                     TakeReady(consumer);
+                    _ends.Take(_monitor);
                     ApplyBackpressure(consumer);
                     if (_epochs is { } epochs)
                     {
@@ -440,7 +443,7 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
             // Only those partitions are published anew (the rest as five times a second): a full refresh here cost a
             // call into the client per assigned partition for each such record (a fifth of the engine's CPU at 256 partitions).
             var now = DateTime.UtcNow;
-            var confirmed = ConfirmIdleCandidates(consumer, except: tp);
+            var confirmed = ConfirmIdleCandidates(except: tp);
             _monitor.SeenEnd(tp, consumer.GetWatermarkOffsets(tp).High.Value);
             confirmed.Add(tp);
             var changed = new List<PartitionProgress>();
@@ -638,32 +641,22 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// <summary>
     /// librdkafka applies a resume at its broker thread's next wake-up, which can be a second away when every
     /// partition of that broker was paused. A request to each leader wakes its thread now, so a resumed engine
-    /// gets records within milliseconds instead of idling. The answers also say where each partition's log ends now:
-    /// records that arrived during the pause are known before the first fetch brings them, so no partition counts as
-    /// caught up while they wait.
+    /// gets records within milliseconds instead of idling. Records may have arrived during the pause: no partition of either
+    /// topic counts as caught up until the broker says where it ends now, in one request for all of them that the loop does
+    /// not wait for (<see cref="PartitionEndQueries"/>), or a fetch reaches its end. (It asked each partition in turn and waited:
+    /// at 256 partitions the loop read nothing for about 10 s after each pause.)
     /// </summary>
     private void WakeFetchers(IConsumer<byte[]?, byte[]?> consumer)
     {
-        var leaders = new HashSet<TopicPartition>(_onePartitionPerLeader);
-        foreach (var tp in consumer.Assignment)
+        var assigned = consumer.Assignment.Concat(_internalAssigned).ToList();
+        _monitor.ForgetEnds(assigned);
+        _ends.Forget();
+        foreach (var tp in _onePartitionPerLeader)
         {
-            if (TryConfirmEnd(consumer, tp, TimeSpan.FromSeconds(1)))
-            {
-                leaders.Remove(tp);
-            }
+            TryConfirmEnd(consumer, tp, TimeSpan.FromSeconds(1));
         }
 
-        foreach (var tp in leaders)
-        {
-            try
-            {
-                consumer.QueryWatermarkOffsets(tp, TimeSpan.FromSeconds(1));
-            }
-            catch (KafkaException)
-            {
-                // Only a wake-up: without it the fetch resumes at the broker thread's next turn anyway.
-            }
-        }
+        _ends.Ask(assigned.Except(_onePartitionPerLeader), DateTime.UtcNow);
     }
 
     /// <summary>
@@ -775,11 +768,8 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
 
         if (!_gate.IsPaused)
         {
-            foreach (var tp in _monitor.ToConfirm(now).ToList())
-            {
-                // Not confirmed: once what is known grows old, the partition is no longer counted as caught up.
-                TryConfirmEnd(ConsumerOf(tp, consumer), tp, ConfirmTimeout);
-            }
+            // Answered at a later turn; until then, once what is known grows old, the partition no longer counts as caught up.
+            _ends.Ask(_monitor.ToConfirm(now), now);
         }
 
         var changed = new List<PartitionProgress>();
@@ -882,28 +872,20 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         }
     }
 
-    /// <summary>Asks the broker where the sensor-events partitions that may count as idle end now.</summary>
+    /// <summary>Asks the broker where the sensor-events partitions that may count as idle end now, in one request.</summary>
     /// <returns>The partitions whose end was confirmed.</returns>
-    private List<TopicPartition> ConfirmIdleCandidates(IConsumer<byte[]?, byte[]?> consumer, TopicPartition except)
+    private List<TopicPartition> ConfirmIdleCandidates(TopicPartition except)
     {
-        var now = DateTime.UtcNow;
+        var asked = DateTime.UtcNow;
+        var candidates = _monitor.IdleCandidates(asked, _options.IdlePartitionTimeout)
+            .Where(candidate => candidate != except && candidate.Topic == _options.Topics.SensorEvents)
+            .ToList();
         var confirmed = new List<TopicPartition>();
-        foreach (var candidate in _monitor.IdleCandidates(now, _options.IdlePartitionTimeout).ToList())
+        foreach (var (candidate, end) in _ends.EndsNow(candidates, ConfirmTimeout))
         {
-            if (candidate == except || candidate.Topic != _options.Topics.SensorEvents)
-            {
-                continue;
-            }
-
-            try
-            {
-                _monitor.ConfirmedEnd(candidate, consumer.QueryWatermarkOffsets(candidate, ConfirmTimeout).High.Value, DateTime.UtcNow);
-                confirmed.Add(candidate);
-            }
-            catch (KafkaException)
-            {
-                // Not confirmed: it stays as it was known, and stops counting as caught up once that is old.
-            }
+            // One not answered stays as it was known, and stops counting as caught up once that is old.
+            _monitor.ConfirmedEnd(candidate, end, asked);
+            confirmed.Add(candidate);
         }
 
         return confirmed;

@@ -105,13 +105,31 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
         }
     }
 
-    /// <summary>The broker itself said, just now, that the partition's log ends at <paramref name="end"/>.</summary>
+    /// <summary>The broker itself said that the partition's log ended at <paramref name="end"/> when it was asked at <paramref name="now"/>.</summary>
     public void ConfirmedEnd(TopicPartition partition, long end, DateTime now)
     {
         if (end >= 0 && _partitions.TryGetValue(partition, out var state))
         {
             state.End = Math.Max(state.End, end);
-            state.EndConfirmed = now;
+            if (now > state.EndConfirmed)
+            {
+                state.EndConfirmed = now;
+            }
+        }
+    }
+
+    /// <summary>
+    /// What the broker said of where <paramref name="partitions"/> end is out of date (records may have arrived while they
+    /// were paused): none of them counts as caught up until a fetch reaches its end or the broker is asked again.
+    /// </summary>
+    public void ForgetEnds(IEnumerable<TopicPartition> partitions)
+    {
+        foreach (var tp in partitions)
+        {
+            if (_partitions.TryGetValue(tp, out var state))
+            {
+                state.EndConfirmed = DateTime.MinValue;
+            }
         }
     }
 

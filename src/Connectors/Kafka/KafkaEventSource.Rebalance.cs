@@ -186,7 +186,8 @@ public sealed partial class KafkaEventSource
                 consumer.Resume(paused);
                 _internal!.Resume([.. paused.Select(tp => PartitionOf(_internal, tp.Partition))]);
                 _monitor.ForgetEnds(paused); // records may have come while they waited: not caught up until asked again
-                _ends.Ask(paused, DateTime.UtcNow);
+                WakeLeaders(consumer);
+                _ends.Ask(paused.Except(_onePartitionPerLeader), DateTime.UtcNow);
             }
 
             if (ready.Count > 0 && _logger.IsEnabled(LogLevel.Debug))

@@ -651,12 +651,20 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
         var assigned = consumer.Assignment.Concat(_internalAssigned).ToList();
         _monitor.ForgetEnds(assigned);
         _ends.Forget();
+        WakeLeaders(consumer);
+        _ends.Ask(assigned.Except(_onePartitionPerLeader), DateTime.UtcNow);
+    }
+
+    /// <summary>
+    /// Wakes the broker thread of each leader with one request that the loop waits for (a resumed partition's fetch goes
+    /// out at that thread's next wake-up), confirming where that request's partition ends.
+    /// </summary>
+    private void WakeLeaders(IConsumer<byte[]?, byte[]?> consumer)
+    {
         foreach (var tp in _onePartitionPerLeader)
         {
             TryConfirmEnd(consumer, tp, TimeSpan.FromSeconds(1));
         }
-
-        _ends.Ask(assigned.Except(_onePartitionPerLeader), DateTime.UtcNow);
     }
 
     /// <summary>

@@ -8,8 +8,11 @@ Broker, simulator and engine run as three processes (as in bench/profile/run.sh)
 and start is repeated N times on the same state (each restart's engine is the next one stopped).
 
 Measured, per restart, from the engine's own JSON log (EventIds 1005 partitions assigned, 3101 state restored,
-3013 partitions taken), its /metrics (first processed event, polled every 50 ms) and the output topics (the first
-alert or aggregate with a broker timestamp after the new process started, read with kcat -o s@<ms>). The state
+3013 partitions taken, 1017 partition stalled), its /metrics (first processed event, polled every 50 ms; the consumer
+lag every 0.5 s, for when it has caught up with the simulator, and its first alert and aggregate emitted; its pauses
+for backpressure) and the output topics (the first alert or aggregate with a broker timestamp after the new process
+started, read from the beginning with kcat once the restarted engine stops: the embedded broker does not look offsets up
+by time, so the kcat -o s@<ms> polls used before 2026-12-07 found only records written while kcat ran). The state
 topic's records (sum of its end offsets, kcat -Q) are checked against the records the engine says it restored: when
 they are equal the broker dropped none (its mock keeps at most 5 MiB or 100,000 batches per partition).
 
@@ -26,6 +29,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -118,8 +122,10 @@ def end_offsets(bootstrap, topic, partitions):
 
 
 def first_output_after(bootstrap, topic, since):
-    """Broker timestamp (s) of the earliest record of topic written at or after `since` (s), or None."""
-    out = kcat(bootstrap, "-C", "-t", topic, "-o", f"s@{int(since * 1000)}", "-e", "-q", "-f", "%T\n")
+    """Broker timestamp (s) of the earliest record of topic written at or after `since` (s), or None. Read from the
+    beginning: the embedded broker does not look offsets up by time (kcat -o s@ starts at the end), so reading from a
+    time found only what was written while kcat ran."""
+    out = kcat(bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%T\n")
     stamps = [int(x) for x in out.split() if x.isdigit() and int(x) >= since * 1000]
     return min(stamps) / 1000 if stamps else None
 
@@ -204,16 +210,36 @@ def main():
                 tracer = subprocess.Popen([os.environ.get("DOTNET_TRACE", os.path.expanduser("~/.dotnet/tools/dotnet-trace")), "collect", "-p", str(engine.proc.pid),
                                            "--profile", "dotnet-sampled-thread-time", "--duration", "00:00:00:45", "-o", trace],
                                           stdout=open(os.path.join(out, "trace.log"), "w"), stderr=subprocess.STDOUT)
+            # The restarted engine's consumer lag (records not yet taken, summed over its partitions), sampled every
+            # half second from its start until it is stopped: how long it takes to catch up with the simulator.
+            lag_samples = []
+            sampling = threading.Event()
+
+            def sample_lag(port=a.metrics_port, samples=lag_samples, stop=sampling):
+                while not stop.wait(0.5):
+                    text = metrics(port)
+                    lag = metric_sum(text, "kommune_consumer_lag_records")
+                    if lag is not None:
+                        samples.append((time.time(), {"lag": lag, "alert": metric_sum(text, "kommune_alerts_emitted_total"),
+                                                      "aggregate": metric_sum(text, "kommune_aggregates_emitted_total")}))
+
+            sampler = threading.Thread(target=sample_lag, daemon=True)
+            sampler.start()
             first_processed = wait_for("first processed event", lambda: (engine.processed() or 0) > 0 and time.time(), 600)
-            first_output = wait_for("first output", lambda: min(
-                [t for t in (first_output_after(bootstrap, topic, t0) for topic in ("kommune.alerts", "kommune.aggregates")) if t] or [0]), 600, interval=1)
+            # Emitted (handed to the producer) by the engine's own count; when the broker had it is read from the topics below.
+            wait_for("first output", lambda: (metric_sum(metrics(a.metrics_port), "kommune_alerts_emitted_total") or 0)
+                     + (metric_sum(metrics(a.metrics_port), "kommune_aggregates_emitted_total") or 0) > 0, 600, interval=0.2)
             # The first partitions are read once their own state is restored, before the rest is: wait for the whole restore.
             wait_for("state restored", lambda: any(e.get("EventId") == 3101 for e in log_events(engine.log)), 300, interval=0.2)
             time.sleep(a.after)  # keeps the restarted engine running (and writing state) before it is stopped in turn
+            sampling.set()
+            sampler.join()
+            pauses = metric_sum(metrics(a.metrics_port), "kommune_consumer_pauses_total")
             if tracer is not None:
                 tracer.wait(120)
                 subprocess.run([os.environ.get("DOTNET_TRACE", os.path.expanduser("~/.dotnet/tools/dotnet-trace")), "convert", trace, "--format", "speedscope",
                                 "-o", trace.replace(".nettrace", "")], stdout=subprocess.DEVNULL, check=False)
+            first_output = min([t for t in (first_output_after(bootstrap, topic, t0) for topic in ("kommune.alerts", "kommune.aggregates")) if t] or [0]) or None
             events = log_events(engine.log)
             assigned = [at(e) for e in events if e.get("EventId") == 1005 and e["State"].get("Topic") == "kommune.sensor-events"]
             restored = [e for e in events if e.get("EventId") == 3101]
@@ -228,11 +254,23 @@ def main():
                 "start_to_restored_s": round(at(restored[-1]) - t0, 2) if restored else None,
                 "start_to_taken_s": round(taken[-1] - t0, 2) if taken else None,
                 "start_to_first_processed_s": round(first_processed - t0, 2),
-                "start_to_first_output_s": round(first_output - t0, 2),
+                "start_to_first_output_s": round(first_output - t0, 2) if first_output else None,
                 "assigned_to_restored_s": round(at(restored[-1]) - assigned[0], 2) if assigned and restored else None,
-                "assigned_to_first_output_s": round(first_output - assigned[0], 2) if assigned else None,
+                "assigned_to_first_output_s": round(first_output - assigned[0], 2) if assigned and first_output else None,
             }
             r["dropped_by_broker"] = r["state_records_in_topic"] - r["records_restored"]
+            for kind in ("alert", "aggregate"):
+                emitted = [t for t, sample in lag_samples if (sample.get(kind) or 0) > 0]
+                r[f"start_to_first_{kind}_emitted_s"] = round(emitted[0] - t0, 1) if emitted else None
+            # Caught up: the lag first under one second of the simulator's rate once something was processed, and from
+            # then on; the most it was; how often the consumer paused for backpressure; partitions logged stalled (1017).
+            after_first = [(t, sample["lag"]) for t, sample in lag_samples if t >= first_processed]
+            behind = [t for t, lag in after_first if lag > a.rate]
+            r["start_to_caught_up_s"] = (round(max(behind) - t0 + 0.5, 1) if behind else round(first_processed - t0, 1)) \
+                if after_first and after_first[-1][1] <= a.rate else None  # None: still behind when stopped
+            r["lag_most_records"] = round(max((sample["lag"] for _, sample in lag_samples), default=0))
+            r["pauses"] = round(pauses) if pauses is not None else None
+            r["stalled_partitions_logged"] = sum(1 for e in events if e.get("EventId") == 1017)
             results.append(r)
             log(json.dumps(r))
     finally:

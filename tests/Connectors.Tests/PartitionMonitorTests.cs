@@ -85,6 +85,24 @@ public sealed class PartitionMonitorTests
     }
 
     [Fact]
+    public void An_answer_to_a_question_asked_before_the_end_was_forgotten_confirms_nothing()
+    {
+        // A question asked before a pause (or before the partition was ready) may be answered after it: records that came
+        // in between are past the end it gives, so it must not make the partition caught up.
+        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(2));
+        monitor.Assigned(P0, 0, 0, T0);
+        var asked = T0.AddSeconds(1);
+        var forgotten = T0.AddSeconds(2);
+        monitor.ForgetEnds([P0], forgotten);
+
+        monitor.ConfirmedEnd(P0, 0, asked);
+        Assert.False(One(monitor, forgotten).CaughtUp);
+
+        monitor.ConfirmedEnd(P0, 0, forgotten); // asked from then on: counts
+        Assert.True(One(monitor, forgotten).CaughtUp);
+    }
+
+    [Fact]
     public void A_transaction_marker_at_the_end_is_no_backlog_once_every_record_is_committed()
     {
         var monitor = new PartitionMonitor(TimeSpan.FromSeconds(1));

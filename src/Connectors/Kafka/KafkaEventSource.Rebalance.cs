@@ -185,9 +185,10 @@ public sealed partial class KafkaEventSource
             {
                 consumer.Resume(paused);
                 _internal!.Resume([.. paused.Select(tp => PartitionOf(_internal, tp.Partition))]);
-                _monitor.ForgetEnds(paused); // records may have come while they waited: not caught up until asked again
+                var now = DateTime.UtcNow;
+                _monitor.ForgetEnds(paused, now); // records may have come while they waited: not caught up until asked again
                 WakeLeaders(consumer);
-                _ends.Ask(paused.Except(_onePartitionPerLeader), DateTime.UtcNow);
+                _ends.Ask(paused.Except(_onePartitionPerLeader), now);
             }
 
             if (ready.Count > 0 && _logger.IsEnabled(LogLevel.Debug))

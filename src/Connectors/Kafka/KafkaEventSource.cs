@@ -649,10 +649,11 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     private void WakeFetchers(IConsumer<byte[]?, byte[]?> consumer)
     {
         var assigned = consumer.Assignment.Concat(_internalAssigned).ToList();
-        _monitor.ForgetEnds(assigned);
+        var now = DateTime.UtcNow;
+        _monitor.ForgetEnds(assigned, now);
         _ends.Forget();
         WakeLeaders(consumer);
-        _ends.Ask(assigned.Except(_onePartitionPerLeader), DateTime.UtcNow);
+        _ends.Ask(assigned.Except(_onePartitionPerLeader), now);
     }
 
     /// <summary>

@@ -105,13 +105,17 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
         }
     }
 
-    /// <summary>The broker itself said that the partition's log ended at <paramref name="end"/> when it was asked at <paramref name="now"/>.</summary>
+    /// <summary>
+    /// The broker itself said that the partition's log ended at <paramref name="end"/> when it was asked at
+    /// <paramref name="now"/>. An answer to a question asked before the partition's end was forgotten
+    /// (<see cref="ForgetEnds"/>) confirms nothing: records may have come after it.
+    /// </summary>
     public void ConfirmedEnd(TopicPartition partition, long end, DateTime now)
     {
         if (end >= 0 && _partitions.TryGetValue(partition, out var state))
         {
             state.End = Math.Max(state.End, end);
-            if (now > state.EndConfirmed)
+            if (now > state.EndConfirmed && now >= state.EndForgotten)
             {
                 state.EndConfirmed = now;
             }
@@ -119,16 +123,18 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
     }
 
     /// <summary>
-    /// What the broker said of where <paramref name="partitions"/> end is out of date (records may have arrived while they
-    /// were paused): none of them counts as caught up until a fetch reaches its end or the broker is asked again.
+    /// What the broker said of where <paramref name="partitions"/> end is out of date as of <paramref name="now"/> (records
+    /// may have arrived while they were paused): none of them counts as caught up until a fetch reaches its end or the
+    /// broker answers a question asked from now on.
     /// </summary>
-    public void ForgetEnds(IEnumerable<TopicPartition> partitions)
+    public void ForgetEnds(IEnumerable<TopicPartition> partitions, DateTime now)
     {
         foreach (var tp in partitions)
         {
             if (_partitions.TryGetValue(tp, out var state))
             {
                 state.EndConfirmed = DateTime.MinValue;
+                state.EndForgotten = now;
             }
         }
     }
@@ -273,6 +279,9 @@ internal sealed class PartitionMonitor(TimeSpan stallTimeout)
         public DateTime CommittedMoved { get; set; }
 
         public DateTime EndConfirmed { get; set; } = DateTime.MinValue;
+
+        // When what was known of the end was last forgotten: answers to questions asked before it confirm nothing.
+        public DateTime EndForgotten { get; set; } = DateTime.MinValue;
 
         public DateTime LastTakenAt { get; set; } = DateTime.MinValue;
 

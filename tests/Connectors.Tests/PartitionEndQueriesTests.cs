@@ -29,22 +29,15 @@ public sealed class PartitionEndQueriesTests
         }
 
         producer.Flush(Wait);
-        using var consumer = Consumer(cluster);
-        using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-        var partitions = Enumerable.Range(0, 8).Select(p => new TopicPartition("events", p)).ToList();
-        var monitor = Monitor(partitions);
-        var queries = new PartitionEndQueries(admin, TimeSpan.FromSeconds(5));
+        using var asking = new Asking(cluster, 8, TimeSpan.FromSeconds(5));
+        var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
 
         queries.Ask(partitions, T0);
         queries.Ask(partitions, T0); // asked already: not asked again
         Assert.Equal(1, queries.Requests);
         Assert.All(monitor.Snapshot(T0, []), p => Assert.False(p.CaughtUp)); // nothing known before it is taken
 
-        WaitUntil(() =>
-        {
-            queries.Take(monitor);
-            return queries.Outstanding == 0;
-        });
+        TakeEveryAnswer(queries, monitor);
 
         // Every partition read to where the broker said it ends (nothing read from an empty one): caught up, as of the ask.
         foreach (var tp in partitions.Where(tp => tp.Partition.Value > 0))
@@ -63,11 +56,8 @@ public sealed class PartitionEndQueriesTests
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);
         cluster.CreateTopic("events", partitions: 2);
-        using var consumer = Consumer(cluster);
-        using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-        var partitions = Enumerable.Range(0, 2).Select(p => new TopicPartition("events", p)).ToList();
-        var monitor = Monitor(partitions);
-        var queries = new PartitionEndQueries(admin, TimeSpan.FromSeconds(5));
+        using var asking = new Asking(cluster, 2, TimeSpan.FromSeconds(5));
+        var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
 
         queries.Ask(partitions, T0);
         queries.Forget();
@@ -75,11 +65,7 @@ public sealed class PartitionEndQueriesTests
         queries.Ask(partitions[..1], T0.AddSeconds(10));
         Assert.Equal(2, queries.Requests);
 
-        WaitUntil(() =>
-        {
-            queries.Take(monitor);
-            return queries.Outstanding == 0;
-        });
+        TakeEveryAnswer(queries, monitor);
 
         // Only the question asked after the Forget counts: partition 0 as of T0 + 10 s, partition 1 not at all.
         var progress = monitor.Snapshot(T0.AddSeconds(11), []);
@@ -92,40 +78,61 @@ public sealed class PartitionEndQueriesTests
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);
         cluster.CreateTopic("events", partitions: 2);
-        using var consumer = Consumer(cluster);
-        using var admin = new DependentAdminClientBuilder(consumer.Handle).Build();
-        var partitions = Enumerable.Range(0, 2).Select(p => new TopicPartition("events", p)).ToList();
-        var monitor = Monitor(partitions);
-        var queries = new PartitionEndQueries(admin, TimeSpan.FromMilliseconds(500));
+        using var asking = new Asking(cluster, 2, TimeSpan.FromMilliseconds(500));
+        var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
 
         cluster.SetBrokerDown(1);
         queries.Ask(partitions, T0);
         Assert.Empty(queries.EndsNow(partitions, TimeSpan.FromSeconds(5)));
-        WaitUntil(() =>
-        {
-            queries.Take(monitor);
-            return queries.Outstanding == 0;
-        });
+        TakeEveryAnswer(queries, monitor);
 
         Assert.All(monitor.Snapshot(T0, []), p => Assert.False(p.CaughtUp));
         queries.Ask(partitions, T0);
         Assert.Equal(3, queries.Requests); // the failed ones were asked again
     }
 
-    private static IConsumer<Ignore, Ignore> Consumer(EmbeddedKafkaCluster cluster) =>
-        new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "ends" }).Build();
-
-    /// <summary>A monitor of <paramref name="partitions"/>, read from the start, their ends not known.</summary>
-    private static PartitionMonitor Monitor(IEnumerable<TopicPartition> partitions)
+    /// <summary>
+    /// The queries of a consumer's admin client about the first <c>count</c> partitions of topic "events", and a monitor of
+    /// them, read from the start, their ends not known.
+    /// </summary>
+    private sealed class Asking : IDisposable
     {
-        var monitor = new PartitionMonitor(TimeSpan.FromMinutes(1));
-        foreach (var tp in partitions)
+        private readonly IConsumer<Ignore, Ignore> _consumer;
+        private readonly IAdminClient _admin;
+
+        public Asking(EmbeddedKafkaCluster cluster, int count, TimeSpan timeout)
         {
-            monitor.Assigned(tp, 0, -1, T0);
+            _consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "ends" }).Build();
+            _admin = new DependentAdminClientBuilder(_consumer.Handle).Build();
+            Partitions = [.. Enumerable.Range(0, count).Select(p => new TopicPartition("events", p))];
+            Monitor = new PartitionMonitor(TimeSpan.FromMinutes(1));
+            foreach (var tp in Partitions)
+            {
+                Monitor.Assigned(tp, 0, -1, T0);
+            }
+
+            Queries = new PartitionEndQueries(_admin, timeout);
         }
 
-        return monitor;
+        public List<TopicPartition> Partitions { get; }
+
+        public PartitionMonitor Monitor { get; }
+
+        public PartitionEndQueries Queries { get; }
+
+        public void Dispose()
+        {
+            _admin.Dispose();
+            _consumer.Dispose();
+        }
     }
+
+    /// <summary>Takes answers into <paramref name="monitor"/> until every question asked has been answered (or has failed).</summary>
+    private static void TakeEveryAnswer(PartitionEndQueries queries, PartitionMonitor monitor) => WaitUntil(() =>
+    {
+        queries.Take(monitor);
+        return queries.Outstanding == 0;
+    });
 
     private static void WaitUntil(Func<bool> condition)
     {

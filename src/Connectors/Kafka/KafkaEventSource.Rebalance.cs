@@ -185,10 +185,7 @@ public sealed partial class KafkaEventSource
             {
                 consumer.Resume(paused);
                 _internal!.Resume([.. paused.Select(tp => PartitionOf(_internal, tp.Partition))]);
-                var now = DateTime.UtcNow;
-                _monitor.ForgetEnds(paused, now); // records may have come while they waited: not caught up until asked again
-                WakeLeaders(consumer);
-                _ends.Ask(paused.Except(_onePartitionPerLeader), now);
+                AskEndsAnew(consumer, paused); // records may have come while they waited: not caught up until asked again
             }
 
             if (ready.Count > 0 && _logger.IsEnabled(LogLevel.Debug))

@@ -648,24 +648,25 @@ public sealed partial class KafkaEventSource : IAsyncDisposable
     /// </summary>
     private void WakeFetchers(IConsumer<byte[]?, byte[]?> consumer)
     {
-        var assigned = consumer.Assignment.Concat(_internalAssigned).ToList();
-        var now = DateTime.UtcNow;
-        _monitor.ForgetEnds(assigned, now);
-        _ends.Forget();
-        WakeLeaders(consumer);
-        _ends.Ask(assigned.Except(_onePartitionPerLeader), now);
+        _ends.Forget(); // what was asked before the pause may be answered with ends older than it
+        AskEndsAnew(consumer, [.. consumer.Assignment.Concat(_internalAssigned)]);
     }
 
     /// <summary>
-    /// Wakes the broker thread of each leader with one request that the loop waits for (a resumed partition's fetch goes
-    /// out at that thread's next wake-up), confirming where that request's partition ends.
+    /// <paramref name="partitions"/> were resumed and records may have come meanwhile: what was known of their ends is
+    /// forgotten, each leader's broker thread is woken with one query that the loop waits for (a resumed partition's fetch
+    /// goes out at that thread's next wake-up), and the rest are asked in one request that it does not wait for.
     /// </summary>
-    private void WakeLeaders(IConsumer<byte[]?, byte[]?> consumer)
+    private void AskEndsAnew(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        var now = DateTime.UtcNow;
+        _monitor.ForgetEnds(partitions, now);
         foreach (var tp in _onePartitionPerLeader)
         {
             TryConfirmEnd(consumer, tp, TimeSpan.FromSeconds(1));
         }
+
+        _ends.Ask(partitions.Except(_onePartitionPerLeader), now);
     }
 
     /// <summary>

@@ -50,6 +50,32 @@ public sealed class KafkaEventSourceReadinessTests
     }
 
     [Fact]
+    public async Task An_assignment_asks_where_its_partitions_begin_and_end_in_a_request_each_not_two_per_partition()
+    {
+        using var cluster = EmbeddedKafkaCluster.Start(1);
+        cluster.CreateTopic(Topics.SensorEvents, partitions: 32);
+        cluster.CreateTopic(Topics.Repartition, partitions: 32);
+        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        await ProduceAsync(producer, partition: 3, count: 2);
+        var assigned = new TaskCompletionSource<AssignedPartitions>(TaskCreationOptions.RunContinuationsAsynchronously);
+        cluster.StartCountingRequests();
+        await using var source = Source(cluster, assignment => assigned.TrySetResult(assignment)); // ready only when the test says
+
+        source.Start();
+        var assignment = await assigned.Task.WaitAsync(Wait);
+        var asked = cluster.RequestsSeen(KafkaApi.ListOffsets);
+
+        Assert.Equal(32, assignment.Starts.Count);
+        // The starts of both topics' 64 partitions in one request, their ends in another (one broker leads them all);
+        // asked a partition and a bound at a time they were 128.
+        Assert.InRange(asked, 2, 4);
+        assignment.Ready([.. assignment.Starts.Keys]);
+        var read = new List<(int Partition, long Offset)>();
+        await ReadUntilAsync(source, read, () => read.Count == 2);
+        Assert.Equal([(3, 0L), (3, 1L)], read);
+    }
+
+    [Fact]
     public async Task An_assignment_that_can_never_be_ready_fails_the_consume_loop_with_its_reason()
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);

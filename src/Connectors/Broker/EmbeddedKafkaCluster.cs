@@ -16,6 +16,7 @@ public sealed class EmbeddedKafkaCluster : IDisposable
     private readonly Lock _gate = new();
     private IntPtr _handle;
     private IntPtr _cluster;
+    private bool _countingRequests;
 
     private EmbeddedKafkaCluster(IntPtr handle, IntPtr cluster, int brokerCount)
     {
@@ -142,6 +143,52 @@ public sealed class EmbeddedKafkaCluster : IDisposable
         lock (_gate)
         {
             rd_kafka_mock_clear_request_errors(Cluster, (short)api);
+        }
+    }
+
+    /// <summary>
+    /// Starts counting the requests the brokers receive (<see cref="RequestsSeen"/>), from none: for tests of how many
+    /// round trips a client makes.
+    /// </summary>
+    public void StartCountingRequests()
+    {
+        lock (_gate)
+        {
+            if (_countingRequests)
+            {
+                rd_kafka_mock_clear_requests(Cluster);
+            }
+            else
+            {
+                rd_kafka_mock_start_request_tracking(Cluster);
+                _countingRequests = true;
+            }
+        }
+    }
+
+    /// <summary>How many requests of <paramref name="api"/> the brokers received since <see cref="StartCountingRequests"/>.</summary>
+    public int RequestsSeen(KafkaApi api)
+    {
+        lock (_gate)
+        {
+            var requests = rd_kafka_mock_get_requests(Cluster, out var count);
+            try
+            {
+                var seen = 0;
+                for (var i = 0; i < (int)count; i++)
+                {
+                    if (rd_kafka_mock_request_api_key(Marshal.ReadIntPtr(requests, i * IntPtr.Size)) == (short)api)
+                    {
+                        seen++;
+                    }
+                }
+
+                return seen;
+            }
+            finally
+            {
+                rd_kafka_mock_request_destroy_array(requests, count);
+            }
         }
     }
 

@@ -131,5 +131,21 @@ internal static partial class LibrdkafkaNative
     internal static partial void rd_kafka_mock_group_initial_rebalance_delay_ms(IntPtr cluster, int delayMs);
 
     [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_start_request_tracking(IntPtr cluster);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_clear_requests(IntPtr cluster);
+
+    /// <summary>The requests seen since tracking started: an array of <c>cnt</c> request pointers, freed with <see cref="rd_kafka_mock_request_destroy_array"/>.</summary>
+    [LibraryImport(LibraryName)]
+    internal static partial IntPtr rd_kafka_mock_get_requests(IntPtr cluster, out UIntPtr count);
+
+    [LibraryImport(LibraryName)]
+    internal static partial void rd_kafka_mock_request_destroy_array(IntPtr requests, UIntPtr count);
+
+    [LibraryImport(LibraryName)]
+    internal static partial short rd_kafka_mock_request_api_key(IntPtr request);
+
+    [LibraryImport(LibraryName)]
     internal static partial IntPtr rd_kafka_err2str(int err);
 }

@@ -7,6 +7,10 @@ namespace Kommune.Connectors.Kafka;
 // (revoked) and lost, and what the source forgets of them.
 public sealed partial class KafkaEventSource
 {
+    // The ListOffsets request's timestamps that ask for a partition's first offset and its end (Kafka's protocol).
+    private static readonly Timestamp Earliest = new(-2, TimestampType.CreateTime);
+    private static readonly Timestamp Latest = new(-1, TimestampType.CreateTime);
+
     /// <summary>One assigned partition per leader broker, asked through the group consumer's admin client (<see cref="_leaders"/>).</summary>
     private List<TopicPartition> OnePartitionPerLeader(List<TopicPartition> partitions)
     {
@@ -67,11 +71,14 @@ public sealed partial class KafkaEventSource
             committed = [.. partitions.Select(p => new TopicPartitionOffset(p, Offset.Unset))];
         }
 
+        // Where each log begins and ends now, of both topics: the start after retention, and whether there is anything to
+        // read.
+        var internalPartitions = partitions.Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition)).ToList();
+        var bounds = Watermarks(consumer, [.. partitions, .. internalPartitions]);
         var now = DateTime.UtcNow;
         foreach (var c in committed)
         {
-            // Where the log begins and ends now: the start after retention, and whether there is anything to read.
-            var watermarks = QueryWatermarks(consumer, c.TopicPartition);
+            var watermarks = bounds.GetValueOrDefault(c.TopicPartition);
             var start = c.Offset;
             if (start.Value >= 0 && watermarks is { } known)
             {
@@ -93,7 +100,7 @@ public sealed partial class KafkaEventSource
 
         // Their repartition partitions are assigned now, from the offsets committed now, before the handler restores any
         // state: a state read after the offsets is at least as new as they are (never older, which would skip records).
-        AssignInternal(partitions, now);
+        AssignInternal(internalPartitions, bounds, now);
         _gate.AssignmentChanged();
         // Incremental assignment: these come in addition to the partitions already assigned.
         _onePartitionPerLeader = OnePartitionPerLeader([.. consumer.Assignment.Union(partitions)]);
@@ -209,9 +216,8 @@ public sealed partial class KafkaEventSource
     /// Assigns the repartition topic's partitions of the same numbers to its consumer, from the offsets committed under
     /// its own group (or its beginning): this node now does the area work and applies the commands of those partitions.
     /// </summary>
-    private void AssignInternal(List<TopicPartition> partitions, DateTime now)
+    private void AssignInternal(List<TopicPartition> internalPartitions, Dictionary<TopicPartition, WatermarkOffsets> bounds, DateTime now)
     {
-        var internalPartitions = partitions.Select(p => new TopicPartition(_options.Topics.Repartition, p.Partition)).ToList();
         List<TopicPartitionOffset> committed;
         try
         {
@@ -226,7 +232,7 @@ public sealed partial class KafkaEventSource
         var starts = new List<TopicPartitionOffset>(committed.Count);
         foreach (var c in committed)
         {
-            var watermarks = QueryWatermarks(_main!, c.TopicPartition);
+            var watermarks = bounds.GetValueOrDefault(c.TopicPartition);
             var start = c.Offset.Value >= 0 && watermarks is { } known ? _losses.StartAfterRetention(c, known.Low) : c.Offset;
             var from = start.Value >= 0 ? start.Value : watermarks?.Low.Value ?? 0;
             starts.Add(new TopicPartitionOffset(c.TopicPartition, start.Value >= 0 ? start : Offset.Beginning));
@@ -303,17 +309,48 @@ public sealed partial class KafkaEventSource
         }
     }
 
-    private WatermarkOffsets? QueryWatermarks(IConsumer<byte[]?, byte[]?> consumer, TopicPartition partition)
+    /// <summary>
+    /// Where each partition's log begins and ends now, as the read-committed consumer sees them: every partition's start
+    /// asked in one request to each leader, and every end in another. Asked one partition at a time, as before, an
+    /// assignment of the restore benchmark's 256 partitions (and as many of the repartition topic) took 1,024 round trips
+    /// inside the assignment callback. A partition the broker gave no answer for is left out, and the failure logged.
+    /// </summary>
+    private Dictionary<TopicPartition, WatermarkOffsets> Watermarks(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
+        var starts = OffsetsAt(consumer, partitions, Earliest);
+        var ends = OffsetsAt(consumer, partitions, Latest);
+        var watermarks = new Dictionary<TopicPartition, WatermarkOffsets>(partitions.Count);
+        foreach (var (partition, start) in starts)
+        {
+            if (ends.TryGetValue(partition, out var end))
+            {
+                watermarks[partition] = new WatermarkOffsets(start, end);
+            }
+        }
+
+        return watermarks;
+    }
+
+    /// <summary>The offset that <paramref name="which"/> (<see cref="Earliest"/> or <see cref="Latest"/>) names in each partition the broker answered for.</summary>
+    private Dictionary<TopicPartition, long> OffsetsAt(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions, Timestamp which)
+    {
+        IEnumerable<TopicPartitionOffset> answered;
         try
         {
-            return consumer.QueryWatermarkOffsets(partition, MetadataTimeout);
+            answered = consumer.OffsetsForTimes(partitions.Select(tp => new TopicPartitionTimestamp(tp, which)), MetadataTimeout);
+        }
+        catch (TopicPartitionOffsetException partly)
+        {
+            LogCommittedLookupFailed(_logger, partly.Error.Reason);
+            answered = partly.Results.Where(r => !r.Error.IsError).Select(r => r.TopicPartitionOffset);
         }
         catch (KafkaException e)
         {
             LogCommittedLookupFailed(_logger, e.Error.Reason);
-            return null;
+            return [];
         }
+
+        return answered.Where(o => o.Offset.Value >= 0).ToDictionary(o => o.TopicPartition, o => o.Offset.Value);
     }
 
     /// <summary>

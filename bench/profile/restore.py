@@ -122,12 +122,24 @@ def end_offsets(bootstrap, topic, partitions):
 
 
 def first_output_after(bootstrap, topic, since):
-    """Broker timestamp (s) of the earliest record of topic written at or after `since` (s), or None. Read from the
-    beginning: the embedded broker does not look offsets up by time (kcat -o s@ starts at the end), so reading from a
-    time found only what was written while kcat ran."""
-    out = kcat(bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%T\n")
-    stamps = [int(x) for x in out.split() if x.isdigit() and int(x) >= since * 1000]
-    return min(stamps) / 1000 if stamps else None
+    """(broker timestamp (s), what it was) of the earliest record of topic written at or after `since` (s), or None.
+    Read from the beginning: the embedded broker does not look offsets up by time (kcat -o s@ starts at the end), so
+    reading from a time found only what was written while kcat ran. What it was: an alert's rule, status, level and
+    sequence, or an aggregate's kind (never a sensor's id)."""
+    out = kcat(bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%T\t%s\n")
+    first = None
+    for line in out.splitlines():
+        stamp, _, value = line.partition("\t")
+        if stamp.isdigit() and int(stamp) >= since * 1000 and (first is None or int(stamp) < first[0]):
+            first = (int(stamp), value)
+    if first is None:
+        return None
+    try:
+        record = json.loads(first[1])
+        what = " ".join(str(record.get(k)) for k in ("rule", "status", "level", "sequence", "kind", "type") if k in record)
+    except ValueError:
+        what = "unreadable"
+    return first[0] / 1000, f"{topic}: {what}"
 
 
 class Engine:
@@ -239,7 +251,8 @@ def main():
                 tracer.wait(120)
                 subprocess.run([os.environ.get("DOTNET_TRACE", os.path.expanduser("~/.dotnet/tools/dotnet-trace")), "convert", trace, "--format", "speedscope",
                                 "-o", trace.replace(".nettrace", "")], stdout=subprocess.DEVNULL, check=False)
-            first_output = min([t for t in (first_output_after(bootstrap, topic, t0) for topic in ("kommune.alerts", "kommune.aggregates")) if t] or [0]) or None
+            firsts = [f for f in (first_output_after(bootstrap, topic, t0) for topic in ("kommune.alerts", "kommune.aggregates")) if f]
+            first_output, first_output_was = min(firsts) if firsts else (None, None)
             events = log_events(engine.log)
             assigned = [at(e) for e in events if e.get("EventId") == 1005 and e["State"].get("Topic") == "kommune.sensor-events"]
             restored = [e for e in events if e.get("EventId") == 3101]
@@ -257,6 +270,7 @@ def main():
                 "start_to_first_output_s": round(first_output - t0, 2) if first_output else None,
                 "assigned_to_restored_s": round(at(restored[-1]) - assigned[0], 2) if assigned and restored else None,
                 "assigned_to_first_output_s": round(first_output - assigned[0], 2) if assigned and first_output else None,
+                "first_output_was": first_output_was,
             }
             r["dropped_by_broker"] = r["state_records_in_topic"] - r["records_restored"]
             for kind in ("alert", "aggregate"):

@@ -1272,7 +1272,7 @@ public sealed partial class KommuneEngine : IAsyncDisposable
         using var written = new CountdownEvent(marked.Count);
         foreach (var statePartition in marked)
         {
-            outputs.Send(StateHandOverMark.For(statePartition, ends[statePartition]), () => written.Signal());
+            outputs.Send(StateHandOverMark.For(statePartition, ends[statePartition], whole.FirstTimer(statePartition)), () => written.Signal());
         }
 
         if (!written.Wait(timeout > TimeSpan.Zero ? timeout : TimeSpan.Zero))

@@ -138,6 +138,40 @@ public sealed class KafkaStateRestorerTests
     }
 
     [Fact]
+    public void A_marks_value_names_its_partitions_first_timer_and_one_written_before_marks_named_it_reads_with_none()
+    {
+        var due = DateTimeOffset.FromUnixTimeMilliseconds(1_795_766_400_123);
+        Assert.True(StateHandOverMark.TryRead(StateHandOverMark.For(0, 42, due).Value, out var from, out var firstTimer));
+        Assert.Equal(42, from);
+        Assert.Equal(due, firstTimer);
+        Assert.True(StateHandOverMark.TryRead("restore-from=42"u8, out from, out firstTimer)); // as marks were written before
+        Assert.Equal(42, from);
+        Assert.Null(firstTimer);
+
+        Assert.False(StateHandOverMark.TryRead("restore-from=42;first-timer=soon"u8, out _, out _));
+        Assert.False(StateHandOverMark.TryRead("restore-from=42;first-timer="u8, out _, out _));
+        Assert.False(StateHandOverMark.TryRead("restore-from=;first-timer=1"u8, out _, out _));
+    }
+
+    [Fact]
+    public void A_restore_reads_first_the_partitions_whose_marks_name_a_timer_due_earliest_first_then_those_with_the_fewest_records()
+    {
+        var now = DateTimeOffset.FromUnixTimeMilliseconds(1_795_766_400_000);
+        var reads = new[] { (0, 0L), (1, 0L), (2, 5L), (3, 0L), (4, 0L) }.Select(r => new TopicPartitionOffset("state", r.Item1, r.Item2));
+        var ends = new Dictionary<int, long> { [0] = 10, [1] = 2, [2] = 100, [3] = 50, [4] = 1 };
+        var firstTimers = new Dictionary<int, DateTimeOffset>
+        {
+            [2] = now.AddMinutes(-1),
+            [3] = now.AddMinutes(-2), // due longest: first
+            [4] = now.AddSeconds(1), // not due yet: as if it had none
+        };
+
+        var order = KafkaStateRestorer.RestoreOrder(reads, ends, firstTimers, now).Select(r => r.Partition.Value);
+
+        Assert.Equal([3, 2, 4, 1, 0], order); // then 1, 2 and 10 records
+    }
+
+    [Fact]
     public void Partitions_with_no_records_restore_nothing_at_once()
     {
         using var cluster = EmbeddedKafkaCluster.Start(1);

@@ -181,9 +181,11 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
 
         var falls = Enumerable.Range(0, sensors).Select(i => Events.Fall($"wearable-{i}", "sagene", i)).ToList();
         var alertIds = falls.Select(AlertIdOf).ToList();
+        var raised = DateTimeOffset.UtcNow;
         await RaiseFallsAndStopAsync(bed, Options, falls, alertIds);
 
         // Every partition's last record is its mark; the records from where it says restore the same states as all of them.
+        // Each mark also names the earliest escalation deadline of its keys' open alerts, none of which has passed.
         var state = bed.Options.Topics.State;
         // A partition's records are read in order: once its mark is read, all of them are.
         var records = bed.ReadUntil(state, r => Enumerable.Range(0, bed.Partitions).All(p => r.Any(x => x.Partition.Value == p && StateHandOverMark.IsMark(x.Message.Key))));
@@ -193,8 +195,10 @@ public sealed class StateRestoreTests(ITestOutputHelper output)
             var ofPartition = records.Where(r => r.Partition.Value == partition).ToList();
             var mark = ofPartition[^1];
             Assert.True(StateHandOverMark.IsMark(mark.Message.Key), $"partition {partition}'s last record is {Encoding.UTF8.GetString(mark.Message.Key!)}");
-            Assert.True(StateHandOverMark.TryRead(mark.Message.Value, out var from));
+            Assert.True(StateHandOverMark.TryRead(mark.Message.Value, out var from, out var firstTimer));
             Assert.InRange(from, 1, mark.Offset.Value);
+            Assert.NotNull(firstTimer);
+            Assert.True(firstTimer > raised, $"partition {partition}'s mark names {firstTimer:O}, before the falls were raised at {raised:O}");
             skipped += from;
             Assert.Equal(States(ofPartition), States(ofPartition.Where(r => r.Offset.Value >= from)));
         }

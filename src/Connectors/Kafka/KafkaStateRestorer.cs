@@ -91,14 +91,24 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         var reads = new List<TopicPartitionOffset>();
         var marked = new List<int>();
         var skipped = 0L;
+        var firstTimers = new Dictionary<int, DateTimeOffset>();
         foreach (var (partition, low) in lows)
         {
             var from = low;
-            if (marks.TryGetValue(partition, out var mark) && mark > low && mark < ends[partition])
+            if (marks.TryGetValue(partition, out var handedOver))
             {
-                from = mark;
-                skipped += mark - low;
-                marked.Add(partition);
+                if (handedOver.FirstTimer is { } firstTimer)
+                {
+                    firstTimers[partition] = firstTimer;
+                }
+
+                var mark = handedOver.RestoreFrom;
+                if (mark > low && mark < ends[partition])
+                {
+                    from = mark;
+                    skipped += mark - low;
+                    marked.Add(partition);
+                }
             }
 
             reads.Add(new TopicPartitionOffset(topic, partition, from));
@@ -110,15 +120,16 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             LogFromMarks(logger, which, skipped);
         }
 
-        // Empty partitions are restored at once; the others one window at a time, those with the fewest records first, so
-        // that the first partitions are ready after a fraction of the whole restore (a node reads each once its state is).
+        // Empty partitions are restored at once; the others one window at a time (RestoreOrder): those whose keys have a
+        // timer due first, then those with the fewest records, so that the first partitions are ready after a fraction
+        // of the whole restore (a node reads each once its state is).
         var keys = 0;
         foreach (var partition in partitions.Where(p => !ends.ContainsKey(p)))
         {
             partitionRestored?.Invoke(partition);
         }
 
-        var queue = new Queue<TopicPartitionOffset>(reads.OrderBy(r => ends[r.Partition.Value] - r.Offset.Value).ThenBy(r => r.Partition.Value));
+        var queue = new Queue<TopicPartitionOffset>(RestoreOrder(reads, ends, firstTimers, DateTimeOffset.UtcNow));
         var reading = new Dictionary<int, StateRecordReader>();
         long records = 0, stale = 0;
         void OpenWindow()
@@ -203,9 +214,9 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     /// Reads the last few records of each partition (<paramref name="ends"/>: its end offset, <paramref name="lows"/>: its
     /// first) and returns, for each whose last record is a <see cref="StateHandOverMark"/>, the offset it names.
     /// </summary>
-    private Dictionary<int, long> HandOverMarks(IConsumer<byte[]?, byte[]?> consumer, Dictionary<int, long> ends, Dictionary<int, long> lows, Stopwatch started)
+    private Dictionary<int, HandedOver> HandOverMarks(IConsumer<byte[]?, byte[]?> consumer, Dictionary<int, long> ends, Dictionary<int, long> lows, Stopwatch started)
     {
-        var marks = new Dictionary<int, long>();
+        var marks = new Dictionary<int, HandedOver>();
         if (ends.Count == 0)
         {
             return marks;
@@ -226,9 +237,9 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             if (!record.IsPartitionEOF)
             {
                 if (record.Message.Key is { } key && StateHandOverMark.IsMark(key) && record.Message.Value is { } value
-                    && StateHandOverMark.TryRead(value, out var restoreFrom))
+                    && StateHandOverMark.TryRead(value, out var restoreFrom, out var firstTimer))
                 {
-                    marks[partition] = restoreFrom;
+                    marks[partition] = new HandedOver(restoreFrom, firstTimer);
                 }
                 else
                 {
@@ -250,6 +261,17 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         consumer.Unassign();
         return marks;
     }
+
+    /// <summary>
+    /// The order in which partitions are read: first those whose hand-over mark names a processing-time timer due by
+    /// <paramref name="now"/> (<paramref name="firstTimers"/>), earliest first, since their outputs are overdue (a fall's
+    /// escalation that came due while no node held its partition is the first output a restore should give); then the
+    /// others, those with the fewest records to read first.
+    /// </summary>
+    internal static IEnumerable<TopicPartitionOffset> RestoreOrder(IEnumerable<TopicPartitionOffset> reads, IReadOnlyDictionary<int, long> ends, IReadOnlyDictionary<int, DateTimeOffset> firstTimers, DateTimeOffset now) =>
+        reads.OrderBy(r => firstTimers.TryGetValue(r.Partition.Value, out var due) && due <= now ? due : DateTimeOffset.MaxValue)
+            .ThenBy(r => ends[r.Partition.Value] - r.Offset.Value)
+            .ThenBy(r => r.Partition.Value);
 
     /// <summary>Hands each key's newest state of one partition to <paramref name="restore"/>; how many it took.</summary>
     private int Hand(StateRecordReader reader, Func<RestoredState, bool> restore)
@@ -321,6 +343,9 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             // record) or timestamp.
             ConsumeResultFields = "headers",
         })).SetLogHandler((_, _) => { }).Build();
+
+    /// <summary>A partition's hand-over mark: where its restore may start, and its keys' earliest processing-time timer.</summary>
+    private readonly record struct HandedOver(long RestoreFrom, DateTimeOffset? FirstTimer);
 
     [LoggerMessage(EventId = 3101, Level = LogLevel.Information, Message = "Restored the state of {Keys} keys from {Records} state records of partitions {Partitions} in {Milliseconds:F0} ms")]
     private static partial void LogRestored(ILogger logger, int keys, long records, string partitions, double milliseconds);

@@ -423,6 +423,11 @@ internal sealed partial class RuleHost
             return;
         }
 
+        if (whole && Runner.NextProcessingTimeTimer is { } due)
+        {
+            _wholeFor!.TimerAt(partition, due); // named by the partition's mark: a restore reads partitions with due timers first
+        }
+
         _written = hash;
         var handedOver = _handedOver; // read here: the callback runs on the sink's thread
         var covers = _covers.Count > 0 ? _covers.ToDictionary() : null;

@@ -212,7 +212,8 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
 
     /// <summary>
     /// Reads the last few records of each partition (<paramref name="ends"/>: its end offset, <paramref name="lows"/>: its
-    /// first) and returns, for each whose last record is a <see cref="StateHandOverMark"/>, the offset it names.
+    /// first) and returns, for each whose last record is a <see cref="StateHandOverMark"/>, the offset and the first timer
+    /// it names.
     /// </summary>
     private Dictionary<int, HandedOver> HandOverMarks(IConsumer<byte[]?, byte[]?> consumer, Dictionary<int, long> ends, Dictionary<int, long> lows, Stopwatch started)
     {

@@ -34,7 +34,7 @@ public static class StateHandOverMark
     {
         ArgumentOutOfRangeException.ThrowIfNegative(restoreFrom);
         var value = Prefix + restoreFrom.ToString(CultureInfo.InvariantCulture)
-            + (firstTimer is { } due ? FirstTimerField + due.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) : "");
+            + (firstTimer is { } due ? FirstTimerField + Math.Max(0, due.ToUnixTimeMilliseconds()).ToString(CultureInfo.InvariantCulture) : "");
         return new StateRecord(Key, Encoding.UTF8.GetBytes(value), partition);
     }
 

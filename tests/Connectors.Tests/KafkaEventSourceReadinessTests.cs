@@ -19,10 +19,8 @@ public sealed class KafkaEventSourceReadinessTests
     [Fact]
     public async Task A_partition_is_read_once_its_assignment_says_it_is_ready_from_its_start_while_a_ready_one_is_read_meanwhile()
     {
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic(Topics.SensorEvents, partitions: 2);
-        cluster.CreateTopic(Topics.Repartition, partitions: 2);
-        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var cluster = Broker(partitions: 2);
+        using var producer = Producer(cluster);
         await ProduceAsync(producer, partition: 1, count: 5);
         await ProduceAsync(producer, partition: 0, count: 5);
         var assigned = new TaskCompletionSource<AssignedPartitions>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -52,10 +50,8 @@ public sealed class KafkaEventSourceReadinessTests
     [Fact]
     public async Task An_assignment_asks_where_its_partitions_begin_and_end_in_a_request_each_not_two_per_partition()
     {
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic(Topics.SensorEvents, partitions: 32);
-        cluster.CreateTopic(Topics.Repartition, partitions: 32);
-        using var producer = new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var cluster = Broker(partitions: 32);
+        using var producer = Producer(cluster);
         await ProduceAsync(producer, partition: 3, count: 2);
         var assigned = new TaskCompletionSource<AssignedPartitions>(TaskCreationOptions.RunContinuationsAsynchronously);
         cluster.StartCountingRequests();
@@ -78,9 +74,7 @@ public sealed class KafkaEventSourceReadinessTests
     [Fact]
     public async Task An_assignment_that_can_never_be_ready_fails_the_consume_loop_with_its_reason()
     {
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic(Topics.SensorEvents, partitions: 1);
-        cluster.CreateTopic(Topics.Repartition, partitions: 1);
+        using var cluster = Broker(partitions: 1);
         var source = Source(cluster, assignment => assignment.Fail(new InvalidDataException("the state topic is unreadable")));
 
         source.Start();
@@ -91,6 +85,18 @@ public sealed class KafkaEventSourceReadinessTests
         Assert.False(source.IsConsuming);
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await source.DisposeAsync()); // the stop reports it too
     }
+
+    /// <summary>An embedded broker with the sensor-events and repartition topics, each of <paramref name="partitions"/> partitions.</summary>
+    private static EmbeddedKafkaCluster Broker(int partitions)
+    {
+        var cluster = EmbeddedKafkaCluster.Start(1);
+        cluster.CreateTopic(Topics.SensorEvents, partitions);
+        cluster.CreateTopic(Topics.Repartition, partitions);
+        return cluster;
+    }
+
+    private static IProducer<byte[], byte[]> Producer(EmbeddedKafkaCluster cluster) =>
+        new ProducerBuilder<byte[], byte[]>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
 
     private static KafkaEventSource Source(EmbeddedKafkaCluster cluster, Action<AssignedPartitions> onAssigned) =>
         new(

@@ -17,9 +17,9 @@ public sealed class PartitionEndQueriesTests
     [Fact]
     public void Every_partition_asked_together_is_answered_in_one_request_and_reaches_the_monitor_when_taken()
     {
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic("events", partitions: 8);
-        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = cluster.BootstrapServers }).Build();
+        using var asking = new Asking(8, TimeSpan.FromSeconds(5));
+        var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
+        using var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = asking.Cluster.BootstrapServers }).Build();
         for (var partition = 0; partition < 8; partition++)
         {
             for (var i = 0; i < partition; i++)
@@ -29,8 +29,6 @@ public sealed class PartitionEndQueriesTests
         }
 
         producer.Flush(Wait);
-        using var asking = new Asking(cluster, 8, TimeSpan.FromSeconds(5));
-        var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
 
         queries.Ask(partitions, T0);
         queries.Ask(partitions, T0); // asked already: not asked again
@@ -54,9 +52,7 @@ public sealed class PartitionEndQueriesTests
     [Fact]
     public void An_answer_to_a_question_forgotten_since_is_dropped_and_the_partition_may_be_asked_again_at_once()
     {
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic("events", partitions: 2);
-        using var asking = new Asking(cluster, 2, TimeSpan.FromSeconds(5));
+        using var asking = new Asking(2, TimeSpan.FromSeconds(5));
         var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
 
         queries.Ask(partitions, T0);
@@ -76,12 +72,10 @@ public sealed class PartitionEndQueriesTests
     [Fact]
     public void A_broker_that_does_not_answer_leaves_the_partitions_unconfirmed_and_askable_again()
     {
-        using var cluster = EmbeddedKafkaCluster.Start(1);
-        cluster.CreateTopic("events", partitions: 2);
-        using var asking = new Asking(cluster, 2, TimeSpan.FromMilliseconds(500));
+        using var asking = new Asking(2, TimeSpan.FromMilliseconds(500));
         var (partitions, monitor, queries) = (asking.Partitions, asking.Monitor, asking.Queries);
 
-        cluster.SetBrokerDown(1);
+        asking.Cluster.SetBrokerDown(1);
         queries.Ask(partitions, T0);
         Assert.Empty(queries.EndsNow(partitions, TimeSpan.FromSeconds(5)));
         TakeEveryAnswer(queries, monitor);
@@ -100,9 +94,12 @@ public sealed class PartitionEndQueriesTests
         private readonly IConsumer<Ignore, Ignore> _consumer;
         private readonly IAdminClient _admin;
 
-        public Asking(EmbeddedKafkaCluster cluster, int count, TimeSpan timeout)
+        /// <summary>An embedded broker with the topic "events" of <paramref name="count"/> partitions, each assigned to the monitor from offset 0.</summary>
+        public Asking(int count, TimeSpan timeout)
         {
-            _consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = cluster.BootstrapServers, GroupId = "ends" }).Build();
+            Cluster = EmbeddedKafkaCluster.Start(1);
+            Cluster.CreateTopic("events", partitions: count);
+            _consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = Cluster.BootstrapServers, GroupId = "ends" }).Build();
             _admin = new DependentAdminClientBuilder(_consumer.Handle).Build();
             Partitions = [.. Enumerable.Range(0, count).Select(p => new TopicPartition("events", p))];
             Monitor = new PartitionMonitor(TimeSpan.FromMinutes(1));
@@ -114,6 +111,8 @@ public sealed class PartitionEndQueriesTests
             Queries = new PartitionEndQueries(_admin, timeout);
         }
 
+        public EmbeddedKafkaCluster Cluster { get; }
+
         public List<TopicPartition> Partitions { get; }
 
         public PartitionMonitor Monitor { get; }
@@ -124,6 +123,7 @@ public sealed class PartitionEndQueriesTests
         {
             _admin.Dispose();
             _consumer.Dispose();
+            Cluster.Dispose();
         }
     }
 

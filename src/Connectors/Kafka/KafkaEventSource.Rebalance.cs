@@ -7,10 +7,6 @@ namespace Kommune.Connectors.Kafka;
 // (revoked) and lost, and what the source forgets of them.
 public sealed partial class KafkaEventSource
 {
-    // The ListOffsets request's timestamps that ask for a partition's first offset and its end (Kafka's protocol).
-    private static readonly Timestamp Earliest = new(-2, TimestampType.CreateTime);
-    private static readonly Timestamp Latest = new(-1, TimestampType.CreateTime);
-
     /// <summary>One assigned partition per leader broker, asked through the group consumer's admin client (<see cref="_leaders"/>).</summary>
     private List<TopicPartition> OnePartitionPerLeader(List<TopicPartition> partitions)
     {
@@ -317,8 +313,8 @@ public sealed partial class KafkaEventSource
     /// </summary>
     private Dictionary<TopicPartition, WatermarkOffsets> Watermarks(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions)
     {
-        var starts = OffsetsAt(consumer, partitions, Earliest);
-        var ends = OffsetsAt(consumer, partitions, Latest);
+        var starts = OffsetsAt(consumer, partitions, ListOffsetsBounds.Earliest);
+        var ends = OffsetsAt(consumer, partitions, ListOffsetsBounds.Latest);
         var watermarks = new Dictionary<TopicPartition, WatermarkOffsets>(partitions.Count);
         foreach (var (partition, start) in starts)
         {
@@ -331,7 +327,7 @@ public sealed partial class KafkaEventSource
         return watermarks;
     }
 
-    /// <summary>The offset that <paramref name="which"/> (<see cref="Earliest"/> or <see cref="Latest"/>) names in each partition the broker answered for.</summary>
+    /// <summary>The offset that <paramref name="which"/> (<see cref="ListOffsetsBounds.Earliest"/> or <see cref="ListOffsetsBounds.Latest"/>) names in each partition the broker answered for.</summary>
     private Dictionary<TopicPartition, long> OffsetsAt(IConsumer<byte[]?, byte[]?> consumer, List<TopicPartition> partitions, Timestamp which)
     {
         IEnumerable<TopicPartitionOffset> answered;

@@ -23,10 +23,6 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
 {
     private static readonly TimeSpan MetadataTimeout = TimeSpan.FromSeconds(10);
 
-    // The ListOffsets request's timestamps that ask for a partition's first offset and its end (Kafka's protocol).
-    private static readonly Timestamp Earliest = new(-2, TimestampType.CreateTime);
-    private static readonly Timestamp Latest = new(-1, TimestampType.CreateTime);
-
     // How many of a partition's last offsets are read for its hand-over mark: the mark, and in exactly-once mode the
     // commit marker of its transaction after it, with room to spare.
     private const int TailRecords = 4;
@@ -55,7 +51,7 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         try
         {
             using var consumer = Consumer();
-            return Offsets(consumer, partitions, Latest);
+            return Offsets(consumer, partitions, ListOffsetsBounds.Latest);
         }
         catch (KafkaException e)
         {
@@ -76,8 +72,8 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
         var lows = new Dictionary<int, long>();
         if (partitions.Count > 0)
         {
-            var firsts = Offsets(consumer, partitions, Earliest);
-            foreach (var (partition, end) in Offsets(consumer, partitions, Latest))
+            var firsts = Offsets(consumer, partitions, ListOffsetsBounds.Earliest);
+            foreach (var (partition, end) in Offsets(consumer, partitions, ListOffsetsBounds.Latest))
             {
                 if (end > firsts[partition])
                 {
@@ -302,9 +298,10 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
     }
 
     /// <summary>
-    /// The first (<see cref="Earliest"/>) or the end (<see cref="Latest"/>) offset of each partition, asked for all of
-    /// them in one request to each leader rather than one round trip per partition, as the read-committed consumer sees
-    /// them (the end of a partition with a transaction still open is where that transaction starts).
+    /// The first (<see cref="ListOffsetsBounds.Earliest"/>) or the end (<see cref="ListOffsetsBounds.Latest"/>) offset of
+    /// each partition, asked for all of them in one request to each leader rather than one round trip per partition, as
+    /// the read-committed consumer sees them (the end of a partition with a transaction still open is where that
+    /// transaction starts).
     /// </summary>
     /// <exception cref="KafkaException">A partition's offset could not be read.</exception>
     private Dictionary<int, long> Offsets(IConsumer<byte[]?, byte[]?> consumer, IReadOnlyList<int> partitions, Timestamp which)
@@ -316,7 +313,7 @@ public sealed partial class KafkaStateRestorer(string bootstrapServers, KafkaCli
             // Never taken for an empty partition: its keys would silently not be restored.
             if (!offsets.TryGetValue(partition, out var offset) || offset < 0)
             {
-                throw new KafkaException(new Error(ErrorCode.Local_Fail, $"the broker gave no {(which == Earliest ? "first" : "end")} offset for partition {partition} of {topic}"));
+                throw new KafkaException(new Error(ErrorCode.Local_Fail, $"the broker gave no {(which == ListOffsetsBounds.Earliest ? "first" : "end")} offset for partition {partition} of {topic}"));
             }
         }
 
